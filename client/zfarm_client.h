@@ -1,0 +1,125 @@
+/* zfarm_client.h: hand tasks to a zfarm broker and collect their results.
+ *
+ * A client is one DEALER connection to a broker, used from one thread.
+ * Every task gets exactly one result: its data, or an error code that a
+ * program can switch on (ZFARM_ETIMEOUT, ZFARM_EWORKER_LOST, ...). A result
+ * that arrives twice, or after the client gave up on the task, is dropped. */
+#ifndef ZFARM_CLIENT_H
+#define ZFARM_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "zfarm_codes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _zfarm_client_t zfarm_client_t;
+typedef struct _zfarm_result_t zfarm_result_t;
+
+/* Called with each result of a task submitted with zfarm_client_submit_cb.
+ * The result is borrowed: it is destroyed when the callback returns. */
+typedef void (zfarm_result_fn) (zfarm_result_t *result, void *arg);
+
+/* Connects to a broker. endpoint NULL means $ZFARM_BROKER, or else
+ * tcp://127.0.0.1:5555. Connecting is lazy (ZeroMQ's): a broker that is not
+ * there yet is not an error. Returns NULL if the endpoint is invalid. */
+ZFARM_EXPORT zfarm_client_t *
+    zfarm_client_new (const char *endpoint);
+
+/* Destroys the client; pending tasks are abandoned. Accepts NULL. */
+ZFARM_EXPORT void
+    zfarm_client_destroy (zfarm_client_t **self_p);
+
+/* How many times the broker may re-dispatch this client's tasks after their
+ * worker dies (-1, the initial value: the broker's --max-retries). */
+ZFARM_EXPORT void
+    zfarm_client_set_retries (zfarm_client_t *self, int retries);
+
+/* Runs one task and waits for its result, at most timeout_ms (0: no limit).
+ * Returns 0 or a ZFARM_E* code. Unless the arguments were invalid
+ * (ZFARM_EINVALID), *result_p holds the result, also on error, for its text
+ * (zfarm_result_error); the caller destroys it. result_p may be NULL. */
+ZFARM_EXPORT int
+    zfarm_client_call (zfarm_client_t *self, const char *service,
+                       const void *data, size_t size, int timeout_ms,
+                       zfarm_result_t **result_p);
+
+/* Hands a task to the broker without waiting. Its result comes back from
+ * zfarm_client_wait (or zfarm_client_dispatch). Sets *task_id_p (may be NULL)
+ * to the task's id. Returns 0 or ZFARM_EINVALID. */
+ZFARM_EXPORT int
+    zfarm_client_submit (zfarm_client_t *self, const char *service,
+                         const void *data, size_t size, int timeout_ms,
+                         uint64_t *task_id_p);
+
+/* The same, but the result goes to callback (called from inside
+ * zfarm_client_wait or zfarm_client_dispatch, never from another thread).
+ * If this returns an error, callback is never called. */
+ZFARM_EXPORT int
+    zfarm_client_submit_cb (zfarm_client_t *self, const char *service,
+                            const void *data, size_t size, int timeout_ms,
+                            zfarm_result_fn *callback, void *arg,
+                            uint64_t *task_id_p);
+
+/* Waits at most timeout_ms (0: don't wait, -1: no limit) for the next result
+ * of a task submitted without a callback, running callbacks that fall due
+ * meanwhile. Returns 0 and sets *result_p (caller destroys); ZFARM_ETIMEOUT
+ * if none came in time; ZFARM_ENOT_FOUND if no such task is pending. */
+ZFARM_EXPORT int
+    zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
+                       zfarm_result_t **result_p);
+
+/* Cancels a pending task: the broker drops it if it is still queued and
+ * tells its worker otherwise. The task's result is ZFARM_ECANCELLED.
+ * Returns 0, or ZFARM_ENOT_FOUND if the task is not pending. */
+ZFARM_EXPORT int
+    zfarm_client_cancel (zfarm_client_t *self, uint64_t task_id);
+
+/* Tasks submitted and not yet delivered. */
+ZFARM_EXPORT size_t
+    zfarm_client_pending (zfarm_client_t *self);
+
+/* For the caller's own event loop: a file descriptor to poll for input
+ * (ZeroMQ's ZMQ_FD: it signals edges, so call zfarm_client_dispatch each
+ * time it is readable AND whenever zfarm_client_next_timeout expires). */
+ZFARM_EXPORT int
+    zfarm_client_fd (zfarm_client_t *self);
+
+/* Milliseconds until the client next needs zfarm_client_dispatch for its
+ * own deadlines, or -1 if none. */
+ZFARM_EXPORT int
+    zfarm_client_next_timeout (zfarm_client_t *self);
+
+/* Handles whatever has arrived, without blocking: runs callbacks, keeps
+ * other results for zfarm_client_wait, expires overdue tasks. Returns the
+ * number of results that became ready. */
+ZFARM_EXPORT int
+    zfarm_client_dispatch (zfarm_client_t *self);
+
+/* ---- results ----------------------------------------------------------- */
+
+ZFARM_EXPORT uint64_t
+    zfarm_result_task_id (const zfarm_result_t *self);
+
+/* 0, or the ZFARM_E* code the task ended with. */
+ZFARM_EXPORT int
+    zfarm_result_status (const zfarm_result_t *self);
+
+/* The result bytes (empty on error); *size_p gets their size. The data is
+ * followed by a NUL byte that size does not count, for text results. */
+ZFARM_EXPORT const void *
+    zfarm_result_data (const zfarm_result_t *self, size_t *size_p);
+
+/* Error text ("" on success): the handler's message, or the broker's. */
+ZFARM_EXPORT const char *
+    zfarm_result_error (const zfarm_result_t *self);
+
+ZFARM_EXPORT void
+    zfarm_result_destroy (zfarm_result_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

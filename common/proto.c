@@ -1,0 +1,367 @@
+/* zf_proto.c: the msgpack header codec. The only file that speaks msgpack.
+ *
+ * Both directions are driven by one table that lists, per command, the
+ * fields that follow [ "zf", version, command ]. Decoding checks every type
+ * and bound before it copies anything; extra trailing fields are ignored so
+ * that a minor revision can add fields without breaking older peers. */
+#include "zf_proto.h"
+#include "zfarm_codes.h"
+#include "zf_util.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef enum {
+    F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
+    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_END
+} field_t;
+
+#define FIELDS_MAX 6
+
+typedef struct {
+    const char *name;
+    field_t fields [FIELDS_MAX];    /* F_END-terminated */
+} command_spec_t;
+
+static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
+    [ZF_READY]      = { "READY",
+                        { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT, F_END } },
+    [ZF_SUBMIT]     = { "SUBMIT",
+                        { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_END } },
+    [ZF_TASK]       = { "TASK",
+                        { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_END } },
+    [ZF_DONE]       = { "DONE",   { F_TASK_ID, F_STATUS, F_TEXT, F_END } },
+    [ZF_RESULT]     = { "RESULT", { F_TASK_ID, F_STATUS, F_TEXT, F_END } },
+    [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_END } },
+    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_END } },
+    [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END } },
+    [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END } },
+    [ZF_STATUS]     = { "STATUS", { F_END } },
+    [ZF_PING]       = { "PING",   { F_END } },
+    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_END } },
+};
+
+struct _zf_decoder_t {
+    msgpack_zone zone;          /* reused for every decode */
+};
+
+zf_decoder_t *
+zf_decoder_new (void)
+{
+    zf_decoder_t *self = zf_malloc (sizeof *self);
+    if (!msgpack_zone_init (&self->zone, 2048))
+        zf_die_nomem ();
+    return self;
+}
+
+void
+zf_decoder_destroy (zf_decoder_t **self_p)
+{
+    if (!*self_p)
+        return;
+    msgpack_zone_destroy (&(*self_p)->zone);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+const char *
+zf_command_name (int command)
+{
+    if (command > 0 && command < ZF_COMMAND_LIMIT)
+        return s_specs [command].name;
+    return "UNKNOWN";
+}
+
+bool
+zf_service_name_is_valid (const char *name, size_t size)
+{
+    if (size == 0 || size > ZF_SERVICE_MAX)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (name [i] <= ' ' || name [i] > '~')
+            return false;
+    return !(size >= 6 && memcmp (name, "zfarm.", 6) == 0);
+}
+
+void
+zf_header_init (zf_header_t *header, int command)
+{
+    header->command = command;
+    header->task_id = 0;
+    header->epoch = 0;
+    header->status = 0;
+    header->timeout_ms = 0;
+    header->retries = -1;
+    header->attempt = 0;
+    header->capacity = 1;
+    header->pid = 0;
+    header->service_count = 0;
+    header->service [0] = 0;
+    header->host [0] = 0;
+    header->text [0] = 0;
+}
+
+static void
+s_copy (char *dest, size_t dest_size, const char *src, size_t src_size)
+{
+    size_t n = src_size < dest_size - 1? src_size: dest_size - 1;
+    memcpy (dest, src, n);
+    dest [n] = 0;
+}
+
+void
+zf_header_set_text (zf_header_t *header, const char *text)
+{
+    s_copy (header->text, sizeof header->text, text, strlen (text));
+}
+
+void
+zf_header_set_service (zf_header_t *header, const char *service)
+{
+    s_copy (header->service, sizeof header->service, service, strlen (service));
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static int
+s_reject (zf_header_t *header, const char *why)
+{
+    s_copy (header->text, sizeof header->text, why, strlen (why));
+    return ZFARM_EBAD_REQUEST;
+}
+
+static bool
+s_get_uint (const msgpack_object *o, uint64_t max, uint64_t *value)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return false;
+    *value = o->via.u64;
+    return true;
+}
+
+static bool
+s_get_int (const msgpack_object *o, int64_t min, int64_t max, int64_t *value)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t) max)
+            return false;
+        *value = (int64_t) o->via.u64;
+    }
+    else
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        if (o->via.i64 < min)
+            return false;
+        *value = o->via.i64;
+    }
+    else
+        return false;
+    return true;
+}
+
+static bool
+s_get_service (const msgpack_object *o, char *dest)
+{
+    if (o->type != MSGPACK_OBJECT_STR
+    ||  !zf_service_name_is_valid (o->via.str.ptr, o->via.str.size))
+        return false;
+    s_copy (dest, ZF_SERVICE_MAX + 1, o->via.str.ptr, o->via.str.size);
+    return true;
+}
+
+static bool
+s_get_str (const msgpack_object *o, char *dest, size_t dest_size)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return false;
+    s_copy (dest, dest_size, o->via.str.ptr, o->via.str.size);
+    return true;
+}
+
+static bool
+s_get_services (const msgpack_object *o, zf_header_t *header)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY
+    ||  o->via.array.size == 0 || o->via.array.size > ZF_SERVICES_MAX)
+        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (!s_get_service (&o->via.array.ptr [i], header->services [i]))
+            return false;
+    header->service_count = o->via.array.size;
+    return true;
+}
+
+/* Decodes one field; false if its type or value is out of bounds. */
+static bool
+s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
+{
+    uint64_t u;
+    int64_t i;
+    switch (field) {
+        case F_TASK_ID:
+            return s_get_uint (o, UINT64_MAX, &header->task_id)
+                && header->task_id != 0;
+        case F_EPOCH:    return s_get_uint (o, UINT64_MAX, &header->epoch);
+        case F_SERVICE:  return s_get_service (o, header->service);
+        case F_SERVICES: return s_get_services (o, header);
+        case F_TEXT:     return s_get_str (o, header->text, sizeof header->text);
+        case F_HOST:     return s_get_str (o, header->host, sizeof header->host);
+        case F_TIMEOUT:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->timeout_ms = (uint32_t) u;
+            return true;
+        case F_ATTEMPT:
+            if (!s_get_uint (o, UINT32_MAX, &u) || u == 0) return false;
+            header->attempt = (uint32_t) u;
+            return true;
+        case F_CAPACITY:
+            if (!s_get_uint (o, ZF_CAPACITY_MAX, &u) || u == 0) return false;
+            header->capacity = (uint32_t) u;
+            return true;
+        case F_PID:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->pid = (uint32_t) u;
+            return true;
+        case F_RETRIES:
+            if (!s_get_int (o, -1, ZF_RETRIES_MAX, &i)) return false;
+            header->retries = (int32_t) i;
+            return true;
+        case F_STATUS:
+            if (!s_get_int (o, 0, 0xFFFF, &i)) return false;
+            header->status = (int) i;
+            return true;
+        case F_END:
+            break;
+    }
+    return false;
+}
+
+static int
+s_decode_object (const msgpack_object *root, zf_header_t *header)
+{
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 3)
+        return s_reject (header, "header is not an array of 3 or more");
+    const msgpack_object *item = root->via.array.ptr;
+    if (item [0].type != MSGPACK_OBJECT_STR
+    ||  item [0].via.str.size != strlen (ZF_PROTOCOL_ID)
+    ||  memcmp (item [0].via.str.ptr, ZF_PROTOCOL_ID, 2) != 0)
+        return s_reject (header, "not a zfarm header");
+    uint64_t version, command;
+    if (!s_get_uint (&item [1], UINT32_MAX, &version))
+        return s_reject (header, "bad protocol version field");
+    if (version != ZF_PROTOCOL_VERSION) {
+        header->command = 0;
+        snprintf (header->text, sizeof header->text,
+                  "protocol version %u not supported (this is %d)",
+                  (unsigned) version, ZF_PROTOCOL_VERSION);
+        return ZFARM_EBAD_VERSION;
+    }
+    if (!s_get_uint (&item [2], ZF_COMMAND_LIMIT - 1, &command) || command == 0)
+        return s_reject (header, "unknown command");
+    zf_header_init (header, (int) command);
+
+    const field_t *fields = s_specs [command].fields;
+    uint32_t index = 3;
+    for (; *fields != F_END; fields++, index++) {
+        if (index >= root->via.array.size)
+            return s_reject (header, "missing field");
+        if (!s_decode_field (*fields, &item [index], header)) {
+            char why [64];
+            snprintf (why, sizeof why, "bad field %u of %s",
+                      (unsigned) index, s_specs [command].name);
+            return s_reject (header, why);
+        }
+    }
+    return 0;
+}
+
+int
+zf_header_decode (zf_decoder_t *self, zf_header_t *header,
+                  const void *data, size_t size)
+{
+    zf_header_init (header, 0);
+    if (size == 0 || size > ZF_HEADER_MAX)
+        return s_reject (header, "header empty or too long");
+    msgpack_object root;
+    size_t offset = 0;
+    msgpack_unpack_return rc = msgpack_unpack (
+        (const char *) data, size, &offset, &self->zone, &root);
+    int result;
+    if (rc != MSGPACK_UNPACK_SUCCESS || offset != size)
+        result = s_reject (header, "header is not one msgpack value");
+    else
+        result = s_decode_object (&root, header);
+    msgpack_zone_clear (&self->zone);
+    return result;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static int
+s_buf_write (void *data, const char *bytes, size_t size)
+{
+    zf_buf_t *buf = data;
+    if (buf->overflow || size > sizeof buf->data - buf->size) {
+        buf->overflow = true;
+        return -1;
+    }
+    memcpy (buf->data + buf->size, bytes, size);
+    buf->size += size;
+    return 0;
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *s)
+{
+    size_t size = strlen (s);
+    msgpack_pack_str (pk, size);
+    msgpack_pack_str_body (pk, s, size);
+}
+
+static void
+s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
+{
+    switch (field) {
+        case F_TASK_ID:  msgpack_pack_uint64 (pk, header->task_id); break;
+        case F_EPOCH:    msgpack_pack_uint64 (pk, header->epoch); break;
+        case F_SERVICE:  s_pack_str (pk, header->service); break;
+        case F_TEXT:     s_pack_str (pk, header->text); break;
+        case F_HOST:     s_pack_str (pk, header->host); break;
+        case F_TIMEOUT:  msgpack_pack_uint32 (pk, header->timeout_ms); break;
+        case F_ATTEMPT:  msgpack_pack_uint32 (pk, header->attempt); break;
+        case F_CAPACITY: msgpack_pack_uint32 (pk, header->capacity); break;
+        case F_PID:      msgpack_pack_uint32 (pk, header->pid); break;
+        case F_RETRIES:  msgpack_pack_int32 (pk, header->retries); break;
+        case F_STATUS:   msgpack_pack_int (pk, header->status); break;
+        case F_SERVICES:
+            msgpack_pack_array (pk, header->service_count);
+            for (uint32_t i = 0; i < header->service_count; i++)
+                s_pack_str (pk, header->services [i]);
+            break;
+        case F_END:
+            break;
+    }
+}
+
+int
+zf_header_encode (const zf_header_t *header, zf_buf_t *buf)
+{
+    buf->size = 0;
+    buf->overflow = false;
+    if (header->command <= 0 || header->command >= ZF_COMMAND_LIMIT)
+        return -1;
+    const field_t *fields = s_specs [header->command].fields;
+    size_t count = 0;
+    while (fields [count] != F_END)
+        count++;
+
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_buf_write);
+    msgpack_pack_array (&pk, 3 + count);
+    s_pack_str (&pk, ZF_PROTOCOL_ID);
+    msgpack_pack_uint32 (&pk, ZF_PROTOCOL_VERSION);
+    msgpack_pack_uint32 (&pk, (uint32_t) header->command);
+    for (size_t i = 0; i < count; i++)
+        s_encode_field (fields [i], header, &pk);
+    return buf->overflow? -1: 0;
+}

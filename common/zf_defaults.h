@@ -1,0 +1,26 @@
+/* zf_defaults.h: every default and protocol limit, in one place. */
+#ifndef ZF_DEFAULTS_H
+#define ZF_DEFAULTS_H
+
+#define ZF_DEFAULT_ENDPOINT        "tcp://127.0.0.1:5555"
+#define ZF_DEFAULT_HEARTBEAT_MS    500     /* heartbeat interval */
+#define ZF_DEFAULT_LIVENESS        3       /* intervals of silence = dead */
+#define ZF_DEFAULT_MAX_RETRIES     2       /* re-dispatches after a worker dies */
+#define ZF_DEFAULT_MAX_QUEUE       100000  /* waiting tasks per service */
+#define ZF_DEFAULT_MAX_MSG_SIZE    (256LL << 20)  /* bytes, whole message */
+#define ZF_DEFAULT_CALL_TIMEOUT_MS 30000   /* zfarm call, when not given */
+
+#define ZF_RECONNECT_MIN_MS        100     /* worker back-off, first wait */
+#define ZF_RECONNECT_MAX_MS        8000    /* worker back-off, ceiling */
+
+#define ZF_PROTOCOL_ID             "zf"
+#define ZF_PROTOCOL_VERSION        1
+#define ZF_SERVICE_MAX             255     /* bytes in a service name */
+#define ZF_SERVICES_MAX            16      /* services one worker offers */
+#define ZF_TEXT_MAX                1023    /* bytes of error text kept */
+#define ZF_HOST_MAX                255     /* bytes of host name */
+#define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */
+#define ZF_RETRIES_MAX             100     /* a client may not ask for more */
+#define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
+
+#endif

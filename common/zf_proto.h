@@ -1,0 +1,96 @@
+/* zf_proto.h: the zfarm wire header, encoded and decoded in one place.
+ *
+ * Every message is [header][payload frames...]; the header is one msgpack
+ * array [ "zf", version, command, fields...] as common/PROTOCOL.md says.
+ * The decoder accepts any bytes: a malformed header is an error code. */
+#ifndef ZF_PROTO_H
+#define ZF_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "zf_defaults.h"
+
+typedef enum {
+    ZF_READY = 1,       /* worker -> broker: I offer these services */
+    ZF_SUBMIT,          /* client -> broker: run this task */
+    ZF_TASK,            /* broker -> worker: run this task */
+    ZF_DONE,            /* worker -> broker: this task's result */
+    ZF_RESULT,          /* broker -> client: this task's result */
+    ZF_CANCEL,          /* client -> broker, broker -> worker */
+    ZF_HEARTBEAT,       /* any peer, either way */
+    ZF_DISCONNECT,      /* either way: forget me / register again */
+    ZF_ERROR,           /* broker -> peer: your message was refused */
+    ZF_STATUS,          /* client -> broker: request; reply carries JSON */
+    ZF_PING,            /* client -> broker: are you there? */
+    ZF_PONG,            /* broker -> client: yes, and this is my epoch */
+    ZF_COMMAND_LIMIT    /* not a command: one past the last */
+} zf_command_t;
+
+/* A decoded header. Only the fields of its command are set. Strings are
+ * copied and NUL-terminated, so the header outlives the frame it came from. */
+typedef struct {
+    int command;                /* zf_command_t */
+    uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL */
+    uint64_t epoch;             /* PONG: the broker's random start id */
+    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code */
+    uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
+    int32_t retries;            /* SUBMIT: -1 = broker's default */
+    uint32_t attempt;           /* TASK: 1 on first dispatch */
+    uint32_t capacity;          /* READY: slots */
+    uint32_t pid;               /* READY */
+    uint32_t service_count;     /* READY: entries used in services */
+    char service [ZF_SERVICE_MAX + 1];                  /* SUBMIT, TASK */
+    char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY */
+    char host [ZF_HOST_MAX + 1];                        /* READY */
+    char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
+                                     READY: software version;
+                                     DISCONNECT: reason */
+} zf_header_t;
+
+/* An encoded header, built without allocation. */
+typedef struct {
+    size_t size;
+    bool overflow;              /* the header did not fit: do not send */
+    char data [ZF_HEADER_MAX];
+} zf_buf_t;
+
+typedef struct _zf_decoder_t zf_decoder_t;
+
+/* Reusable decoder state (keeps msgpack's memory between messages). */
+zf_decoder_t *
+    zf_decoder_new (void);
+void
+    zf_decoder_destroy (zf_decoder_t **self_p);
+
+/* Decodes size bytes into header. Returns 0, ZFARM_EBAD_VERSION (header->
+ * command is then 0), or ZFARM_EBAD_REQUEST with a reason in header->text. */
+int
+    zf_header_decode (zf_decoder_t *self, zf_header_t *header,
+                      const void *data, size_t size);
+
+/* Encodes header into buf. Returns 0, or -1 if the header is invalid for
+ * its command or does not fit (a programmer error in the sender). */
+int
+    zf_header_encode (const zf_header_t *header, zf_buf_t *buf);
+
+/* Sets header to an empty header of command, ready for its fields. */
+void
+    zf_header_init (zf_header_t *header, int command);
+
+/* Copies src into a field of the header, truncated to fit. */
+void
+    zf_header_set_text (zf_header_t *header, const char *text);
+void
+    zf_header_set_service (zf_header_t *header, const char *service);
+
+/* True if name is a valid service name: 1..255 printable ASCII bytes, no
+ * space, not in the reserved "zfarm." namespace. */
+bool
+    zf_service_name_is_valid (const char *name, size_t size);
+
+/* Name of a command ("READY"), or "UNKNOWN". */
+const char *
+    zf_command_name (int command);
+
+#endif

@@ -1,0 +1,33 @@
+/* zf_util.h: allocation that never returns NULL, clocks, number parsing. */
+#ifndef ZF_UTIL_H
+#define ZF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Out of memory is fatal, as in czmq and Redis: these abort with a message. */
+void *
+    zf_malloc (size_t size);        /* zeroed */
+void *
+    zf_realloc (void *ptr, size_t size);
+char *
+    zf_strdup (const char *s);
+void
+    zf_die_nomem (void);
+
+/* Milliseconds on a monotonic clock. */
+int64_t
+    zf_now_ms (void);
+
+/* Parses all of text as a base-10 integer in [min, max]. Returns 0, or -1
+ * (value untouched) if text is empty, has trailing bytes or is out of range. */
+int
+    zf_parse_long (const char *text, long min, long max, long *value);
+
+/* Short host name of this machine, never NULL (a static buffer). */
+const char *
+    zf_hostname (void);
+
+#endif

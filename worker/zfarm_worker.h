@@ -1,0 +1,96 @@
+/* zfarm_worker.h: serve tasks from a zfarm broker in a C program.
+ *
+ * Register one handler per service, then zfarm_worker_run. The handler runs
+ * on the thread that called run (and, with a capacity above 1, on that many
+ * threads in all), while a background thread keeps the broker's heartbeat, so
+ * a long task never makes the worker look dead. If the broker goes away the
+ * worker reconnects with back-off and registers again. */
+#ifndef ZFARM_WORKER_H
+#define ZFARM_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "zfarm_codes.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _zfarm_worker_t zfarm_worker_t;
+typedef struct _zfarm_task_t zfarm_task_t;
+
+/* A handler: reads the task, sets its reply, returns 0. A non-zero return
+ * ends the task with ZFARM_EHANDLER_ERROR and the text given to
+ * zfarm_task_fail (or "handler returned N"). This is also the type of the
+ * function that zfarm-worker --module loads (default name "zfarm_handler"). */
+typedef int (zfarm_handler_fn) (zfarm_task_t *task, void *arg);
+
+/* Creates a worker for a broker. endpoint NULL means $ZFARM_BROKER, or else
+ * tcp://127.0.0.1:5555. Returns NULL if the endpoint is invalid. */
+ZFARM_EXPORT zfarm_worker_t *
+    zfarm_worker_new (const char *endpoint);
+
+ZFARM_EXPORT void
+    zfarm_worker_destroy (zfarm_worker_t **self_p);
+
+/* Offers service, served by handler (called with arg). At most 16
+ * services. Returns 0, or ZFARM_EINVALID for a bad name or too many. */
+ZFARM_EXPORT int
+    zfarm_worker_register (zfarm_worker_t *self, const char *service,
+                           zfarm_handler_fn *handler, void *arg);
+
+/* Tasks this worker runs at once (default 1). With more than 1, handlers run
+ * on that many threads and must be thread-safe. Returns 0 or ZFARM_EINVALID. */
+ZFARM_EXPORT int
+    zfarm_worker_set_capacity (zfarm_worker_t *self, int slots);
+
+/* Heartbeat interval and liveness; they must match the broker's (defaults
+ * 500 ms and 3). Returns 0 or ZFARM_EINVALID. */
+ZFARM_EXPORT int
+    zfarm_worker_set_heartbeat (zfarm_worker_t *self, int interval_ms,
+                                int liveness);
+
+/* Makes run() return after this many tasks (0, the default: never), so that
+ * a supervisor can recycle the process. */
+ZFARM_EXPORT void
+    zfarm_worker_set_max_tasks (zfarm_worker_t *self, uint64_t max_tasks);
+
+/* Registers with the broker and serves tasks until SIGINT/SIGTERM,
+ * zfarm_worker_stop, or max_tasks. Returns 0 on a clean stop, or
+ * ZFARM_EINVALID if no service was registered. */
+ZFARM_EXPORT int
+    zfarm_worker_run (zfarm_worker_t *self);
+
+/* Asks run() to return once the tasks in hand are done. Safe to call from a
+ * handler, another thread, or a signal handler. */
+ZFARM_EXPORT void
+    zfarm_worker_stop (zfarm_worker_t *self);
+
+/* ---- the task a handler is given --------------------------------------- */
+
+/* The payload; *size_p gets its size. Followed by a NUL that size does not
+ * count. Valid until the handler returns. */
+ZFARM_EXPORT const void *
+    zfarm_task_data (const zfarm_task_t *task, size_t *size_p);
+
+ZFARM_EXPORT const char *
+    zfarm_task_service (const zfarm_task_t *task);
+
+/* 1 on the first try, 2 after one worker died with this task, ... */
+ZFARM_EXPORT unsigned
+    zfarm_task_attempt (const zfarm_task_t *task);
+
+/* Sets the result (copied; a second call replaces the first). */
+ZFARM_EXPORT int
+    zfarm_task_reply (zfarm_task_t *task, const void *data, size_t size);
+
+/* Sets the error text for a failing handler (printf format); returns -1, so
+ * that a handler can write `return zfarm_task_fail (task, "...")`. */
+ZFARM_EXPORT int
+    zfarm_task_fail (zfarm_task_t *task, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -98,6 +98,13 @@ ZFARM_EXPORT int
 ZFARM_EXPORT int
     zfarm_client_dispatch (zfarm_client_t *self);
 
+/* Asks the broker for its status: a JSON document (see README.md, "Status")
+ * with workers, services and counters. Waits at most timeout_ms; other
+ * results that arrive meanwhile are kept. Returns 0 and sets *json_p
+ * (caller frees), ZFARM_EBROKER_DOWN if no answer came in time. */
+ZFARM_EXPORT int
+    zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p);
+
 /* ---- results ----------------------------------------------------------- */
 
 ZFARM_EXPORT uint64_t

@@ -1,0 +1,352 @@
+/* harness.c: start, watch and always clean up real zfarm processes. */
+#include "harness.h"
+#include "zfarm.h"
+#include <czmq.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_CHILDREN 256
+
+static char s_tmpdir [256];
+static pid_t s_children [MAX_CHILDREN];
+static int s_child_count;
+
+static void
+s_cleanup (void)
+{
+    for (int i = 0; i < s_child_count; i++)
+        if (s_children [i] > 0) {
+            kill (s_children [i], SIGKILL);
+            waitpid (s_children [i], NULL, 0);
+        }
+    if (*s_tmpdir && !getenv ("ZFARM_KEEP_TMP")) {
+        char command [300];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_tmpdir);
+        if (system (command) != 0)
+            fprintf (stderr, "harness: could not remove %s\n", s_tmpdir);
+    }
+}
+
+const char *
+th_tmpdir (void)
+{
+    if (!*s_tmpdir) {
+        snprintf (s_tmpdir, sizeof s_tmpdir, "/tmp/zfarm-test-XXXXXX");
+        if (!mkdtemp (s_tmpdir))
+            TEST_FAIL ("mkdtemp: %s", strerror (errno));
+        atexit (s_cleanup);
+        signal (SIGPIPE, SIG_IGN);
+    }
+    return s_tmpdir;
+}
+
+static const char *
+s_path (const char *env, const char *fallback, const char *name)
+{
+    static char paths [32][512];
+    static int next;
+    char *path = paths [next++ % 32];
+    const char *dir = getenv (env);
+    snprintf (path, 512, "%s/%s", dir? dir: fallback, name);
+    return path;
+}
+
+const char *
+th_bin (const char *name)
+{
+    return s_path ("ZFARM_BIN_DIR", "build/bin", name);
+}
+
+const char *
+th_module (const char *name)
+{
+    return s_path ("ZFARM_MODULE_DIR", "build/modules", name);
+}
+
+static void
+s_remember (pid_t pid)
+{
+    if (s_child_count == MAX_CHILDREN)
+        TEST_FAIL ("harness: too many children");
+    s_children [s_child_count++] = pid;
+}
+
+static void
+s_forget (pid_t pid)
+{
+    for (int i = 0; i < s_child_count; i++)
+        if (s_children [i] == pid)
+            s_children [i] = 0;
+}
+
+pid_t
+th_spawn (const char *log, const char *const argv [])
+{
+    char out [512], err [512];
+    snprintf (out, sizeof out, "%s/%s.out", th_tmpdir (), log);
+    snprintf (err, sizeof err, "%s/%s.err", th_tmpdir (), log);
+    pid_t pid = fork ();
+    if (pid < 0)
+        TEST_FAIL ("fork: %s", strerror (errno));
+    if (pid == 0) {
+        int out_fd = open (out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int err_fd = open (err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (out_fd, 1);
+        dup2 (err_fd, 2);
+        execv (argv [0], (char *const *) argv);
+        fprintf (stderr, "exec %s: %s\n", argv [0], strerror (errno));
+        _exit (127);
+    }
+    s_remember (pid);
+    return pid;
+}
+
+const char *
+th_broker_start (const char *transport, const char *const extra [],
+                 pid_t *pid_p)
+{
+    static int broker_count;
+    static char endpoint [512];
+    int n = ++broker_count;
+    char bind [300], file [300], log [32];
+    if (strcmp (transport, "ipc") == 0)
+        snprintf (bind, sizeof bind, "ipc://%s/broker%d.ipc", th_tmpdir (), n);
+    else
+        snprintf (bind, sizeof bind, "tcp://127.0.0.1:*");
+    snprintf (file, sizeof file, "%s/broker%d.endpoints", th_tmpdir (), n);
+    snprintf (log, sizeof log, "broker%d", n);
+
+    const char *argv [64] = { th_bin ("zfarm-broker"), "--bind", bind,
+                              "--endpoint-file", file };
+    int argc = 5;
+    for (int i = 0; extra && extra [i] && argc < 62; i++)
+        argv [argc++] = extra [i];
+    argv [argc] = NULL;
+    pid_t pid = th_spawn (log, argv);
+    if (pid_p)
+        *pid_p = pid;
+
+    for (int tries = 0; tries < 1000; tries++) {
+        char *text = th_read_file (file, NULL);
+        if (text && strchr (text, '\n')) {
+            *strchr (text, '\n') = 0;
+            snprintf (endpoint, sizeof endpoint, "%s", text);
+            free (text);
+            return endpoint;
+        }
+        free (text);
+        if (!th_alive (pid))
+            TEST_FAIL ("broker exited at start (see %s/%s.err)", th_tmpdir (), log);
+        zclock_sleep (10);
+    }
+    TEST_FAIL ("broker did not write %s", file);
+    return NULL;
+}
+
+pid_t
+th_worker_start (const char *endpoint, const char *const extra [])
+{
+    static int worker_count;
+    char log [32];
+    snprintf (log, sizeof log, "worker%d", ++worker_count);
+    const char *argv [64] = { th_bin ("zfarm-worker"), "--broker", endpoint };
+    int argc = 3;
+    for (int i = 0; extra && extra [i] && argc < 62; i++)
+        argv [argc++] = extra [i];
+    argv [argc] = NULL;
+    return th_spawn (log, argv);
+}
+
+char *
+th_status (const char *endpoint)
+{
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    if (!client)
+        return NULL;
+    char *json = NULL;
+    if (zfarm_client_status (client, 2000, &json) != 0)
+        json = NULL;
+    zfarm_client_destroy (&client);
+    return json;
+}
+
+int
+th_count (const char *haystack, const char *needle)
+{
+    int count = 0;
+    for (const char *at = haystack; at && (at = strstr (at, needle));
+         at += strlen (needle))
+        count++;
+    return count;
+}
+
+bool
+th_wait_workers (const char *endpoint, int count, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        char *json = th_status (endpoint);
+        int ready = th_count (json, "\"state\":\"ready\"")
+                  + th_count (json, "\"state\":\"busy\"");
+        free (json);
+        if (ready == count)
+            return true;
+        zclock_sleep (20);
+    }
+    return false;
+}
+
+void
+th_kill (pid_t pid, int sig)
+{
+    for (int i = 0; i < s_child_count; i++)
+        if (s_children [i] == pid) {
+            kill (pid, sig);
+            return;
+        }
+    TEST_FAIL ("th_kill: %d is not a child of this test", (int) pid);
+}
+
+int
+th_reap (pid_t pid, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        int status;
+        pid_t rc = waitpid (pid, &status, WNOHANG);
+        if (rc == pid) {
+            s_forget (pid);
+            return status;
+        }
+        if (rc < 0)
+            return -1;
+        zclock_sleep (5);
+    } while (zclock_mono () < deadline);
+    return -1;
+}
+
+bool
+th_alive (pid_t pid)
+{
+    int status;
+    pid_t rc = waitpid (pid, &status, WNOHANG);
+    if (rc == pid) {
+        s_forget (pid);
+        return false;
+    }
+    return rc == 0;
+}
+
+char *
+th_read_file (const char *path, size_t *size_p)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    size_t size = 0, capacity = 4096;
+    char *data = malloc (capacity);
+    size_t n;
+    while ((n = fread (data + size, 1, capacity - size - 1, file)) > 0) {
+        size += n;
+        if (capacity - size < 2)
+            data = realloc (data, capacity *= 2);
+    }
+    fclose (file);
+    data [size] = 0;
+    if (size_p)
+        *size_p = size;
+    return data;
+}
+
+/* Feeds in, drains out and err, all without blocking on one of them. */
+static void
+s_pump (int in_fd, const char *in, size_t in_size, int out_fd, int err_fd,
+        char **out_p, size_t *out_size_p, char **err_p, int64_t deadline)
+{
+    size_t sizes [2] = { 0, 0 }, caps [2] = { 4096, 4096 }, in_at = 0;
+    char *bufs [2] = { malloc (caps [0]), malloc (caps [1]) };
+    int fds [2] = { out_fd, err_fd };
+    if (in_fd >= 0 && in_size == 0) {
+        close (in_fd);
+        in_fd = -1;
+    }
+    while ((fds [0] >= 0 || fds [1] >= 0) && zclock_mono () < deadline) {
+        struct pollfd p [3] = { { fds [0], POLLIN, 0 }, { fds [1], POLLIN, 0 },
+                                { in_fd, POLLOUT, 0 } };
+        if (poll (p, 3, 100) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds [i] < 0 || !(p [i].revents & (POLLIN | POLLHUP)))
+                continue;
+            if (caps [i] - sizes [i] < 65536)
+                bufs [i] = realloc (bufs [i], caps [i] = caps [i] * 2 + 65536);
+            ssize_t n = read (fds [i], bufs [i] + sizes [i], caps [i] - sizes [i] - 1);
+            if (n <= 0) {
+                close (fds [i]);
+                fds [i] = -1;
+            }
+            else
+                sizes [i] += n;
+        }
+        if (in_fd >= 0 && (p [2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t n = write (in_fd, in + in_at, in_size - in_at);
+            if (n > 0)
+                in_at += n;
+            if (n < 0 || in_at == in_size) {
+                close (in_fd);
+                in_fd = -1;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds [i] >= 0)
+            close (fds [i]);
+    if (in_fd >= 0)
+        close (in_fd);
+    bufs [0][sizes [0]] = 0;
+    bufs [1][sizes [1]] = 0;
+    *out_p = bufs [0];
+    if (out_size_p)
+        *out_size_p = sizes [0];
+    if (err_p)
+        *err_p = bufs [1];
+    else
+        free (bufs [1]);
+}
+
+int
+th_run (const char *const argv [], const void *in, size_t in_size,
+        char **out_p, size_t *out_size_p, char **err_p, int timeout_ms)
+{
+    int in_pipe [2], out_pipe [2], err_pipe [2];
+    if (pipe (in_pipe) || pipe (out_pipe) || pipe (err_pipe))
+        TEST_FAIL ("pipe: %s", strerror (errno));
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (in_pipe [0], 0);
+        dup2 (out_pipe [1], 1);
+        dup2 (err_pipe [1], 2);
+        for (int fd = 3; fd < 64; fd++)
+            close (fd);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    s_remember (pid);
+    close (in_pipe [0]);
+    close (out_pipe [1]);
+    close (err_pipe [1]);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    s_pump (in? in_pipe [1]: (close (in_pipe [1]), -1), in, in_size,
+            out_pipe [0], err_pipe [0], out_p, out_size_p, err_p, deadline);
+    int status = th_reap (pid, (int) (deadline - zclock_mono () > 0?
+                                      deadline - zclock_mono (): 0) + 10);
+    if (status == -1) {
+        kill (pid, SIGKILL);
+        th_reap (pid, 5000);
+    }
+    return status;
+}

@@ -1,0 +1,78 @@
+/* harness.h: real zfarm processes for integration tests.
+ *
+ * Every process a test starts is recorded by pid and killed (SIGKILL, then
+ * reaped) when the test exits, so no test leaves a process behind. Waits are
+ * for events (a file, a status count, an exit) within a bounded deadline. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "testlib.h"
+
+/* A fresh temporary directory for this test (removed at exit). */
+const char *
+    th_tmpdir (void);
+
+/* Full path of a built program ("zfarm-broker") or module ("echo.so"). */
+const char *
+    th_bin (const char *name);
+const char *
+    th_module (const char *name);
+
+/* Starts argv[0..] (argv[0] a full path; NULL-terminated) with stdout and
+ * stderr going to <tmpdir>/<log>.out and .err. Returns its pid. */
+pid_t
+    th_spawn (const char *log, const char *const argv []);
+
+/* Starts a broker bound to a fresh ipc:// endpoint ("ipc") or an ephemeral
+ * port on 127.0.0.1 ("tcp"), with extra arguments (NULL-terminated list, may
+ * be NULL), and waits until it listens. Returns its endpoint (static buffer
+ * per call: copy it) and sets *pid_p. */
+const char *
+    th_broker_start (const char *transport, const char *const extra [],
+                     pid_t *pid_p);
+
+/* Starts zfarm-worker --broker endpoint with extra arguments. */
+pid_t
+    th_worker_start (const char *endpoint, const char *const extra []);
+
+/* Broker status as JSON (caller frees), or NULL if it did not answer. */
+char *
+    th_status (const char *endpoint);
+
+/* Waits until the broker reports exactly count workers in state "ready" or
+ * "busy". Returns true, or false after timeout_ms. */
+bool
+    th_wait_workers (const char *endpoint, int count, int timeout_ms);
+
+/* Counts occurrences of needle in haystack. */
+int
+    th_count (const char *haystack, const char *needle);
+
+/* Sends sig to pid (only pids this test started). */
+void
+    th_kill (pid_t pid, int sig);
+
+/* Waits at most timeout_ms for pid to exit. Returns its wait status, or -1
+ * if it is still running. */
+int
+    th_reap (pid_t pid, int timeout_ms);
+
+/* True if pid (started by this test) is still running. */
+bool
+    th_alive (pid_t pid);
+
+/* Reads a whole file (caller frees; NULL if unreadable). */
+char *
+    th_read_file (const char *path, size_t *size_p);
+
+/* Runs argv to completion with stdin from in (in_size bytes; NULL for none),
+ * capturing stdout into *out_p (caller frees) and stderr into *err_p (may be
+ * NULL). Returns the wait status, or -1 after timeout_ms (the child is
+ * killed). */
+int
+    th_run (const char *const argv [], const void *in, size_t in_size,
+            char **out_p, size_t *out_size_p, char **err_p, int timeout_ms);
+
+#endif

@@ -1,0 +1,414 @@
+/* broker.c: the broker's socket, event loop, timers and signals.
+ *
+ * One thread: zmq_poll waits on the ROUTER socket and a signalfd, for at
+ * most the time until the next heartbeat or task deadline. Messages are
+ * read with libzmq's zmq_msg_* calls so that payload frames move from the
+ * receiving message to the sending one without being copied. */
+#include "broker_internal.h"
+#include "zf_util.h"
+#include "zfarm_codes.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define RECV_BATCH 256          /* messages per wake-up before timers run */
+
+static int
+s_signals_open (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    /* Blocked, they wait in the signalfd for the loop to read them. */
+    if (sigprocmask (SIG_BLOCK, &signals, NULL) != 0)
+        return -1;
+    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static uint64_t
+s_random_epoch (void)
+{
+    uint64_t epoch = 0;
+    FILE *urandom = fopen ("/dev/urandom", "rb");
+    if (!urandom || fread (&epoch, sizeof epoch, 1, urandom) != 1)
+        epoch = (uint64_t) zclock_time () ^ ((uint64_t) getpid () << 32);
+    if (urandom)
+        fclose (urandom);
+    return epoch? epoch: 1;
+}
+
+static int
+s_bind_all (broker_t *self)
+{
+    for (int i = 0; i < self->options.bind_count; i++) {
+        const char *endpoint = self->options.binds [i];
+        if (zsock_bind (self->router, "%s", endpoint) == -1) {
+            zsys_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        self->endpoints [self->endpoint_count++] = zsock_last_endpoint (self->router);
+        zsys_info ("listening on %s", self->endpoints [self->endpoint_count - 1]);
+    }
+    return 0;
+}
+
+static int
+s_write_endpoint_file (broker_t *self)
+{
+    const char *path = self->options.endpoint_file;
+    if (!path)
+        return 0;
+    char temp [4096];
+    snprintf (temp, sizeof temp, "%s.tmp", path);
+    FILE *file = fopen (temp, "w");
+    if (!file) {
+        zsys_error ("cannot write %s: %s", temp, strerror (errno));
+        return -1;
+    }
+    for (int i = 0; i < self->endpoint_count; i++)
+        fprintf (file, "%s\n", self->endpoints [i]);
+    /* Renamed whole, so a reader never sees half the list. */
+    if (fclose (file) != 0 || rename (temp, path) != 0) {
+        zsys_error ("cannot write %s: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_router_configure (broker_t *self)
+{
+    /* Unlimited send queue: a slow peer costs memory, never a stall of the
+     * loop or a silently dropped result. Mandatory routing: a send to a peer
+     * that has gone fails at once, so a dead worker is found early. */
+    zsock_set_sndhwm (self->router, 0);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, 1000);
+    int64_t max_size = self->options.max_msg_size;
+    zmq_setsockopt (self->router_handle, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+}
+
+broker_t *
+broker_new (const options_t *options)
+{
+    broker_t *self = zf_malloc (sizeof *self);
+    self->options = *options;
+    self->signal_fd = s_signals_open ();
+    zsys_handler_set (NULL);
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (self->signal_fd < 0 || !self->router)
+        goto fail;
+    self->router_handle = zsock_resolve (self->router);
+    s_router_configure (self);
+    if (s_bind_all (self) || s_write_endpoint_file (self))
+        goto fail;
+    self->epoch = s_random_epoch ();
+    self->started_at = zf_now_ms ();
+    self->decoder = zf_decoder_new ();
+    self->workers = peer_table_new ();
+    self->clients = peer_table_new ();
+    self->services = service_table_new ();
+    self->tasks = task_table_new ();
+    self->deadlines = deadline_heap_new ();
+    zf_list_init (&self->all_workers);
+    self->liveness_ms = (int64_t) options->heartbeat_ms * options->liveness;
+    self->next_heartbeat = self->started_at + options->heartbeat_ms;
+    return self;
+fail:
+    broker_destroy (&self);
+    return NULL;
+}
+
+static void
+s_clients_destroy (zhashx_t **clients_p)
+{
+    if (!*clients_p)
+        return;
+    for (client_t *client = zhashx_first (*clients_p); client;
+         client = zhashx_next (*clients_p)) {
+        zhashx_destroy (&client->tasks);
+        free (client);
+    }
+    zhashx_destroy (clients_p);
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->workers) {
+        while (!zf_list_is_empty (&self->all_workers)) {
+            worker_t *worker = zf_container_of (self->all_workers.next,
+                                                worker_t, all_link);
+            zf_list_remove (&worker->all_link);
+            zf_list_init (&worker->tasks);  /* the table frees the tasks */
+            worker_destroy (&worker);
+        }
+        zhashx_destroy (&self->workers);
+    }
+    s_clients_destroy (&self->clients);
+    zhashx_destroy (&self->services);
+    task_table_destroy (&self->tasks);
+    deadline_heap_destroy (&self->deadlines);
+    zf_decoder_destroy (&self->decoder);
+    for (int i = 0; i < self->endpoint_count; i++)
+        zstr_free (&self->endpoints [i]);
+    if (self->options.endpoint_file && self->endpoint_count)
+        unlink (self->options.endpoint_file);
+    zsock_destroy (&self->router);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    free (self);
+    *self_p = NULL;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+int
+broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
+             zmq_msg_t *frames, size_t count, bool copy)
+{
+    zf_buf_t buf;
+    int rc = zf_header_encode (header, &buf);
+    assert (rc == 0);
+    void *socket = self->router_handle;
+    /* With mandatory routing only the first frame can fail (EHOSTUNREACH);
+     * with no send limit, later frames of the message always go. */
+    if (zmq_send (socket, to->data, to->size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    zmq_send (socket, buf.data, buf.size, count? ZMQ_SNDMORE: 0);
+    for (size_t i = 0; i < count; i++) {
+        int flags = i + 1 < count? ZMQ_SNDMORE: 0;
+        if (copy) {
+            zmq_msg_t clone;
+            zmq_msg_init (&clone);
+            zmq_msg_copy (&clone, &frames [i]);
+            if (zmq_msg_send (&clone, socket, flags) == -1)
+                zmq_msg_close (&clone);
+        }
+        else
+        if (zmq_msg_send (&frames [i], socket, flags) == -1)
+            zmq_msg_close (&frames [i]);
+    }
+    return 0;
+}
+
+int
+broker_send_header (broker_t *self, const peer_id_t *to,
+                    const zf_header_t *header)
+{
+    return broker_send (self, to, header, NULL, 0, false);
+}
+
+void
+broker_log_bad (broker_t *self, const char *format, ...)
+{
+    int64_t now = zf_now_ms ();
+    if (now - self->bad_log_at < 1000) {
+        self->bad_unlogged++;
+        return;
+    }
+    char text [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    if (self->bad_unlogged)
+        zsys_warning ("%s (and %" PRIu64 " more refused since)", text,
+                      self->bad_unlogged);
+    else
+        zsys_warning ("%s", text);
+    self->bad_log_at = now;
+    self->bad_unlogged = 0;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static void
+s_inbound_clear (inbound_t *in)
+{
+    for (size_t i = 0; i < in->payload_count; i++)
+        zmq_msg_close (&in->payload [i]);
+    in->payload_count = 0;
+}
+
+/* Reads the rest of a message into in->payload. Returns false if it had
+ * more frames than FRAMES_MAX (the rest are read and dropped). */
+static bool
+s_recv_payload (void *socket, inbound_t *in)
+{
+    bool fits = true;
+    while (zsock_rcvmore (socket)) {
+        zmq_msg_t *frame = &in->payload [in->payload_count];
+        zmq_msg_t spare;
+        if (in->payload_count == FRAMES_MAX) {
+            frame = &spare;
+            fits = false;
+        }
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, socket, 0) == -1) {
+            zmq_msg_close (frame);
+            return false;
+        }
+        if (frame == &spare)
+            zmq_msg_close (frame);
+        else
+            in->payload_count++;
+    }
+    return fits;
+}
+
+/* Receives and handles one message. Returns 1, or 0 if none was waiting. */
+static int
+s_recv_one (broker_t *self)
+{
+    void *socket = self->router_handle;
+    inbound_t *in = &self->inbound;
+    zmq_msg_t identity, header;
+    zmq_msg_init (&identity);
+    if (zmq_msg_recv (&identity, socket, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&identity);
+        return 0;
+    }
+    peer_id_set (&in->from, zmq_msg_data (&identity), zmq_msg_size (&identity));
+    zmq_msg_close (&identity);
+    zmq_msg_init (&header);
+    bool complete = zsock_rcvmore (socket)
+                 && zmq_msg_recv (&header, socket, 0) != -1;
+    bool fits = complete && s_recv_payload (socket, in);
+    int rc;
+    if (!complete) {
+        zf_header_init (&in->header, 0);
+        zf_header_set_text (&in->header, "message has no header frame");
+        rc = ZFARM_EBAD_REQUEST;
+    }
+    else
+    if (!fits) {
+        zf_header_init (&in->header, 0);
+        zf_header_set_text (&in->header, "message has too many frames");
+        rc = ZFARM_ETOO_LARGE;
+    }
+    else
+        rc = zf_header_decode (self->decoder, &in->header,
+                               zmq_msg_data (&header), zmq_msg_size (&header));
+    zmq_msg_close (&header);
+    commands_handle (self, rc);
+    s_inbound_clear (in);
+    return 1;
+}
+
+/* ---- timers and signals ------------------------------------------------ */
+
+static void
+s_heartbeat (broker_t *self, int64_t now)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_HEARTBEAT);
+    zf_link_t *at = self->all_workers.next;
+    while (at != &self->all_workers) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        at = at->next;          /* the worker may be deleted below */
+        if (now >= worker->expiry) {
+            char reason [64];
+            snprintf (reason, sizeof reason, "silent for %" PRId64 " ms",
+                      now - worker->expiry + self->liveness_ms);
+            dispatch_worker_delete (self, worker, reason, true);
+        }
+        else
+        if (broker_send_header (self, &worker->id, &header))
+            dispatch_worker_delete (self, worker, "connection closed", true);
+    }
+}
+
+static void
+s_on_timers (broker_t *self)
+{
+    int64_t now = zf_now_ms ();
+    if (now >= self->next_heartbeat) {
+        s_heartbeat (self, now);
+        self->next_heartbeat += self->options.heartbeat_ms;
+        if (self->next_heartbeat <= now)
+            self->next_heartbeat = now + self->options.heartbeat_ms;
+    }
+    dispatch_expire (self, now);
+    if (self->draining
+    && (dispatch_running (self) == 0 || now >= self->drain_deadline)) {
+        dispatch_fail_all (self, ZFARM_ESHUTDOWN);
+        self->stopped = true;
+    }
+}
+
+static void
+s_on_signal (broker_t *self)
+{
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (self->draining) {
+            zsys_notice ("second signal: stopping now");
+            self->drain_deadline = 0;
+            continue;
+        }
+        zsys_notice ("%s: draining (up to %d ms for %zu running tasks)",
+                     strsignal ((int) info.ssi_signo),
+                     self->options.drain_timeout_ms, dispatch_running (self));
+        self->draining = true;
+        self->drain_deadline = zf_now_ms () + self->options.drain_timeout_ms;
+        dispatch_fail_queued (self, ZFARM_ESHUTDOWN);
+    }
+}
+
+/* Milliseconds until the next timer is due (0 if one is due now). */
+static long
+s_next_timeout (broker_t *self)
+{
+    int64_t next = self->next_heartbeat;
+    heap_node_t *first = deadline_heap_first (self->deadlines);
+    if (first && first->deadline < next)
+        next = first->deadline;
+    if (self->draining && self->drain_deadline < next)
+        next = self->drain_deadline;
+    int64_t wait = next - zf_now_ms ();
+    return wait > 0? (long) wait: 0;
+}
+
+static void
+s_say_goodbye (broker_t *self)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, "broker stopping");
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next)
+        broker_send_header (self, &zf_container_of (at, worker_t, all_link)->id,
+                            &header);
+}
+
+int
+broker_run (broker_t *self)
+{
+    zmq_pollitem_t items [] = {
+        { self->router_handle, 0, ZMQ_POLLIN, 0 },
+        { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+    };
+    while (!self->stopped) {
+        if (zmq_poll (items, 2, s_next_timeout (self)) == -1) {
+            if (zmq_errno () == EINTR)
+                continue;
+            zsys_error ("poll: %s", zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        if (items [1].revents & ZMQ_POLLIN)
+            s_on_signal (self);
+        for (int i = 0; i < RECV_BATCH && s_recv_one (self); i++)
+            ;
+        s_on_timers (self);
+    }
+    s_say_goodbye (self);
+    zsys_notice ("stopped");
+    return 0;
+}

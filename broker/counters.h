@@ -1,0 +1,24 @@
+/* counters.h: what the broker counts, for status and metrics. */
+#ifndef COUNTERS_H
+#define COUNTERS_H
+
+#include <stdint.h>
+
+#define COUNTERS_CODES 32       /* failed_by_code is indexed by wire code */
+
+typedef struct {
+    uint64_t submitted;         /* tasks accepted */
+    uint64_t completed;         /* results with status 0 */
+    uint64_t failed;            /* results with an error, any code */
+    uint64_t failed_by_code [COUNTERS_CODES];
+    uint64_t retried;           /* re-dispatches after a worker loss */
+    uint64_t cancelled;         /* tasks cancelled by their client */
+    uint64_t workers_joined;
+    uint64_t workers_lost;      /* died, fell silent or became unreachable */
+    uint64_t workers_replaced;  /* local workers started again */
+    uint64_t late_results_dropped;  /* DONEs for tasks given up on */
+    uint64_t results_undeliverable; /* client gone before its result */
+    uint64_t bad_messages;      /* refused as malformed or misplaced */
+} counters_t;
+
+#endif

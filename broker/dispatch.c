@@ -1,0 +1,368 @@
+/* dispatch.c: the broker's policy: queues, LRU workers, retries, results.
+ *
+ * Invariant: no service has both a waiting task and an idle worker. Every
+ * event that could break it (a task arrives or is requeued, a worker joins
+ * or frees a slot) runs s_service_dispatch for the services it touched,
+ * so dispatch never scans for work: it takes list heads, O(1) per task. */
+#include "broker_internal.h"
+#include "zf_util.h"
+#include "zfarm_codes.h"
+
+#include <assert.h>
+
+static void s_service_dispatch (broker_t *self, service_t *service);
+
+/* Removes a task from every index and frees it. */
+static void
+s_task_delete (broker_t *self, task_t *task)
+{
+    deadline_heap_remove (self->deadlines, &task->timer);
+    if (task->client)
+        client_task_remove (self->clients, task->client, task->client_task_id);
+    task->client = NULL;
+    task_table_free (self->tasks, task);
+}
+
+/* Sends a task's RESULT (frames are moved when given) and counts it. */
+static void
+s_send_result (broker_t *self, task_t *task, int status, const char *text,
+               zmq_msg_t *frames, size_t count)
+{
+    if (!task->client)
+        return;
+    zf_header_t header;
+    zf_header_init (&header, ZF_RESULT);
+    header.task_id = task->client_task_id;
+    header.status = status;
+    zf_header_set_text (&header, text);
+    client_t *client = task->client;
+    if (broker_send (self, &client->id, &header, frames, count, false))
+        self->counters.results_undeliverable++;
+    if (status == 0)
+        self->counters.completed++;
+    else {
+        self->counters.failed++;
+        if (status < COUNTERS_CODES)
+            self->counters.failed_by_code [status]++;
+    }
+    task->service->completed++;
+    if (self->options.verbose)
+        zsys_debug ("task %s/%" PRIu64 ": %s%s%s", task->service->name,
+                    task->client_task_id, status? zfarm_err_name (-status): "OK",
+                    *text? ": ": "", text);
+}
+
+/* Ends a task that has no worker with an error code. */
+static void
+s_task_fail (broker_t *self, task_t *task, int code, const char *text)
+{
+    s_send_result (self, task, -code, text? text: zfarm_strerror (code), NULL, 0);
+    s_task_delete (self, task);
+}
+
+static void
+s_enqueue (task_t *task, bool at_head)
+{
+    task->state = TASK_QUEUED;
+    task->worker = NULL;
+    if (at_head)
+        zf_list_push_front (&task->service->queue, &task->link);
+    else
+        zf_list_push_back (&task->service->queue, &task->link);
+    task->service->queued++;
+}
+
+/* Gives the head task of service to the LRU idle worker. Returns 0, or -1
+ * if that worker proved unreachable (and was deleted). */
+static int
+s_assign (broker_t *self, service_t *service)
+{
+    task_t *task = zf_container_of (zf_list_first (&service->queue), task_t, link);
+    membership_t *membership = zf_container_of (
+        zf_list_first (&service->idle), membership_t, idle_link);
+    worker_t *worker = membership->worker;
+
+    zf_list_remove (&task->link);
+    service->queued--;
+    task_begin_attempt (task);
+    task->state = TASK_RUNNING;
+    task->worker = worker;
+    task->dispatched_at = zf_now_ms ();
+    zf_list_push_back (&worker->tasks, &task->link);
+    worker->running++;
+    service->running++;
+    worker_touch (worker, service);
+    worker_update_idle (worker);
+
+    zf_header_t header;
+    zf_header_init (&header, ZF_TASK);
+    header.task_id = task_dispatch_id (task);
+    header.attempt = task->attempts;
+    zf_header_set_service (&header, service->name);
+    if (heap_node_is_queued (&task->timer)) {
+        int64_t left = task->timer.deadline - task->dispatched_at;
+        header.timeout_ms = (uint32_t) (left > 0? left: 1);
+    }
+    if (broker_send (self, &worker->id, &header, task->payload,
+                     task->payload_count, true) == 0)
+        return 0;
+    /* Not sent: the task never left, so it spends no retry. */
+    dispatch_worker_delete (self, worker, "unreachable", false);
+    return -1;
+}
+
+static void
+s_service_dispatch (broker_t *self, service_t *service)
+{
+    if (self->draining)
+        return;
+    while (!zf_list_is_empty (&service->queue)
+       &&  !zf_list_is_empty (&service->idle))
+        s_assign (self, service);
+}
+
+void
+dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
+{
+    service_t *service = service_require (self->services, submit->service);
+    task_t *task = task_table_alloc (self->tasks);
+    task->client = client;
+    task->client_task_id = submit->task_id;
+    task->service = service;
+    task->timeout_ms = submit->timeout_ms;
+    task->max_retries = submit->retries >= 0? submit->retries
+                                            : self->options.max_retries;
+    inbound_t *in = &self->inbound;
+    task_take_payload (task, in->payload, in->payload_count);
+    in->payload_count = 0;
+    client_task_insert (client, &task->client_task_id, task);
+    if (submit->timeout_ms) {
+        task->timer.deadline = zf_now_ms () + submit->timeout_ms;
+        deadline_heap_insert (self->deadlines, &task->timer);
+    }
+    self->counters.submitted++;
+    s_enqueue (task, false);
+    s_service_dispatch (self, service);
+}
+
+/* A worker has one slot more: give it queued work, or make it idle. */
+static void
+s_worker_freed_slot (broker_t *self, worker_t *worker)
+{
+    worker_update_idle (worker);
+    /* Only this worker's services can have work waiting now (the invariant
+     * held before its slot freed); start where it left off, for fairness. */
+    for (uint32_t i = 0; i < worker->service_count
+                      && worker_has_free_slot (worker); i++) {
+        uint32_t at = (worker->next_service + i) % worker->service_count;
+        service_t *service = worker->services [at].service;
+        if (!zf_list_is_empty (&service->queue)) {
+            worker->next_service = at + 1;
+            s_service_dispatch (self, service);
+        }
+    }
+}
+
+/* Takes a task off its worker. */
+static void
+s_detach_from_worker (task_t *task)
+{
+    zf_list_remove (&task->link);
+    task->worker->running--;
+    task->service->running--;
+    task->worker = NULL;
+}
+
+void
+dispatch_done (broker_t *self, worker_t *worker, task_t *task,
+               const zf_header_t *done)
+{
+    s_detach_from_worker (task);
+    worker->tasks_done++;
+    if (task->state == TASK_RUNNING) {
+        inbound_t *in = &self->inbound;
+        s_send_result (self, task, done->status, done->text,
+                       in->payload, in->payload_count);
+    }
+    s_task_delete (self, task);
+    s_worker_freed_slot (self, worker);
+}
+
+worker_t *
+dispatch_worker_join (broker_t *self, const zf_header_t *ready)
+{
+    int64_t now = zf_now_ms ();
+    worker_t *worker = worker_new (&self->inbound.from, ready,
+                                   self->services, now);
+    worker->expiry = now + self->liveness_ms;
+    zhashx_insert (self->workers, &worker->id, worker);
+    zf_list_push_back (&self->all_workers, &worker->all_link);
+    self->counters.workers_joined++;
+    zsys_info ("worker %" PRIu32 "@%s joined: %s%s, capacity %" PRIu32,
+               worker->pid, worker->host, ready->services [0],
+               ready->service_count > 1? " and more": "", worker->capacity);
+    for (uint32_t i = 0; i < worker->service_count; i++)
+        s_service_dispatch (self, worker->services [i].service);
+    return worker;
+}
+
+/* Puts a task whose worker is gone back at the head of its queue, or ends
+ * it: WORKER_LOST when its retries are spent, SHUTDOWN while draining. */
+static void
+s_task_requeue (broker_t *self, task_t *task, bool spend_retry)
+{
+    if (task->state == TASK_ABANDONED) {
+        s_task_delete (self, task);
+        return;
+    }
+    if (self->draining) {
+        s_task_fail (self, task, ZFARM_ESHUTDOWN, NULL);
+        return;
+    }
+    if (spend_retry) {
+        uint32_t retries_used = task->attempts - 1;
+        if (retries_used >= (uint32_t) task->max_retries) {
+            char text [128];
+            snprintf (text, sizeof text, "worker lost on each of %" PRIu32
+                      " attempt%s", task->attempts, task->attempts > 1? "s": "");
+            s_task_fail (self, task, ZFARM_EWORKER_LOST, text);
+            return;
+        }
+        self->counters.retried++;
+    }
+    else
+        task->attempts--;   /* that attempt does not count */
+    s_enqueue (task, true);
+}
+
+void
+dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
+                        bool spend_retry)
+{
+    if (spend_retry) {
+        self->counters.workers_lost++;
+        zsys_warning ("worker %" PRIu32 "@%s lost (%s) with %" PRIu32
+                      " task%s", worker->pid, worker->host, reason,
+                      worker->running, worker->running == 1? "": "s");
+    }
+    else
+        zsys_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
+                   worker->host, reason);
+    zhashx_delete (self->workers, &worker->id);
+    zf_list_remove (&worker->all_link);
+
+    /* From the tail, pushing each to the head: the queue keeps their order. */
+    while (!zf_list_is_empty (&worker->tasks)) {
+        task_t *task = zf_container_of (worker->tasks.prev, task_t, link);
+        s_detach_from_worker (task);
+        s_task_requeue (self, task, spend_retry);
+    }
+    service_t *services [ZF_SERVICES_MAX];
+    uint32_t count = worker->service_count;
+    for (uint32_t i = 0; i < count; i++)
+        services [i] = worker->services [i].service;
+    worker_destroy (&worker);
+    for (uint32_t i = 0; i < count; i++)
+        s_service_dispatch (self, services [i]);
+}
+
+/* The task's result is no longer wanted; its worker may stop on it. */
+static void
+s_abandon (broker_t *self, task_t *task)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_CANCEL);
+    header.task_id = task_dispatch_id (task);
+    deadline_heap_remove (self->deadlines, &task->timer);
+    client_task_remove (self->clients, task->client, task->client_task_id);
+    task->client = NULL;
+    task->state = TASK_ABANDONED;
+    /* Unreachable now means gone: the heartbeat will find out. */
+    broker_send_header (self, &task->worker->id, &header);
+}
+
+void
+dispatch_cancel (broker_t *self, task_t *task)
+{
+    self->counters.cancelled++;
+    if (task->state == TASK_QUEUED) {
+        zf_list_remove (&task->link);
+        task->service->queued--;
+        s_task_delete (self, task);
+    }
+    else
+    if (task->state == TASK_RUNNING)
+        s_abandon (self, task);
+}
+
+/* Why a waiting task's time ran out, as the client should hear it. */
+static int
+s_queued_expiry_code (const service_t *service)
+{
+    if (service->workers)
+        return ZFARM_ETIMEOUT;
+    return service->ever_had_workers? ZFARM_ENO_WORKERS: ZFARM_ENO_SUCH_SERVICE;
+}
+
+void
+dispatch_expire (broker_t *self, int64_t now)
+{
+    heap_node_t *node;
+    while ((node = deadline_heap_first (self->deadlines))
+       &&  node->deadline <= now) {
+        task_t *task = zf_container_of (node, task_t, timer);
+        if (task->state == TASK_QUEUED) {
+            zf_list_remove (&task->link);
+            task->service->queued--;
+            s_task_fail (self, task, s_queued_expiry_code (task->service), NULL);
+        }
+        else {
+            char text [96];
+            snprintf (text, sizeof text, "no result within %" PRIu32 " ms",
+                      task->timeout_ms);
+            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0);
+            s_abandon (self, task);
+        }
+    }
+}
+
+void
+dispatch_fail_queued (broker_t *self, int code)
+{
+    for (service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services))
+        while (!zf_list_is_empty (&service->queue)) {
+            task_t *task = zf_container_of (service->queue.next, task_t, link);
+            zf_list_remove (&task->link);
+            service->queued--;
+            s_task_fail (self, task, code, NULL);
+        }
+}
+
+void
+dispatch_fail_all (broker_t *self, int code)
+{
+    dispatch_fail_queued (self, code);
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        while (!zf_list_is_empty (&worker->tasks)) {
+            task_t *task = zf_container_of (worker->tasks.next, task_t, link);
+            s_detach_from_worker (task);
+            if (task->state == TASK_RUNNING)
+                s_task_fail (self, task, code, NULL);
+            else
+                s_task_delete (self, task);
+        }
+    }
+}
+
+size_t
+dispatch_running (broker_t *self)
+{
+    size_t running = 0;
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next)
+        running += zf_container_of (at, worker_t, all_link)->running;
+    return running;
+}

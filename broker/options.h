@@ -1,0 +1,28 @@
+/* options.h: the broker's settings, from its command line. */
+#ifndef OPTIONS_H
+#define OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OPTIONS_BINDS_MAX 16
+
+typedef struct {
+    const char *binds [OPTIONS_BINDS_MAX];  /* endpoints to bind */
+    int bind_count;
+    const char *endpoint_file;  /* where to write the bound endpoints */
+    int heartbeat_ms;           /* heartbeat interval */
+    int liveness;               /* silent intervals before a worker is dead */
+    int max_retries;            /* default re-dispatches after worker loss */
+    long max_queue;             /* waiting tasks per service */
+    long long max_msg_size;     /* bytes; larger messages are refused */
+    int drain_timeout_ms;       /* how long SIGTERM waits for running tasks */
+    bool verbose;               /* log every task event */
+} options_t;
+
+/* Fills options from argv. Returns 0 to run, 1 if it printed --help or
+ * --version (exit 0), or -1 after printing an error (exit 2). */
+int
+    options_parse (options_t *options, int argc, char *argv []);
+
+#endif

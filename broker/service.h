@@ -1,0 +1,33 @@
+/* service.h: a named service: its FIFO of waiting tasks and its LRU list of
+ * workers with a free slot.
+ *
+ * Invariant: a service never has both a waiting task and an idle worker;
+ * the broker dispatches as soon as both exist. */
+#ifndef SERVICE_H
+#define SERVICE_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include "zf_defaults.h"
+#include "zf_list.h"
+
+typedef struct service {
+    char name [ZF_SERVICE_MAX + 1];
+    zf_link_t queue;            /* task_t.link; the head runs next */
+    zf_link_t idle;             /* membership_t.idle_link; head = LRU */
+    size_t queued;              /* tasks in queue */
+    size_t running;             /* tasks at workers */
+    size_t workers;             /* workers offering the service */
+    bool ever_had_workers;      /* tells NO_SUCH_SERVICE from NO_WORKERS */
+    uint64_t completed;         /* results delivered, ok or not */
+} service_t;
+
+/* A table of services by name, which owns them. */
+zhashx_t *
+    service_table_new (void);
+
+/* The service called name, created empty if new. */
+service_t *
+    service_require (zhashx_t *services, const char *name);
+
+#endif

@@ -1,0 +1,126 @@
+/* status.c: renders broker state as JSON (keys are stable: see README.md). */
+#include "status.h"
+#include "service.h"
+#include "worker_table.h"
+#include "zf_util.h"
+#include "zfarm_codes.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static void
+s_string (FILE *out, const char *text)
+{
+    fputc ('"', out);
+    for (const unsigned char *at = (const unsigned char *) text; *at; at++) {
+        if (*at == '"' || *at == '\\')
+            fprintf (out, "\\%c", *at);
+        else
+        if (*at < 0x20 || *at == 0x7f)
+            fprintf (out, "\\u%04x", *at);
+        else
+            fputc (*at, out);
+    }
+    fputc ('"', out);
+}
+
+static void
+s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
+{
+    char id [2 * PEER_ID_MAX + 1];
+    peer_id_hex (&worker->id, id);
+    fprintf (out, "{\"id\":\"%s\",\"pid\":%" PRIu32 ",\"host\":", id, worker->pid);
+    s_string (out, worker->host);
+    fputs (",\"services\":[", out);
+    for (uint32_t i = 0; i < worker->service_count; i++) {
+        if (i)
+            fputc (',', out);
+        s_string (out, worker->services [i].service->name);
+    }
+    fprintf (out, "],\"state\":\"%s\",\"capacity\":%" PRIu32
+             ",\"running\":%" PRIu32 ",\"tasks_done\":%" PRIu64
+             ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"version\":",
+             worker->running? "busy": "ready", worker->capacity,
+             worker->running, worker->tasks_done,
+             view->now - worker->joined_at,
+             strcmp (worker->host, view->host) == 0? "true": "false");
+    s_string (out, worker->version);
+    fputc ('}', out);
+}
+
+static void
+s_services (FILE *out, zhashx_t *services)
+{
+    fputs ("\"services\":[", out);
+    bool first = true;
+    for (service_t *service = zhashx_first (services); service;
+         service = zhashx_next (services)) {
+        fprintf (out, "%s{\"name\":", first? "": ",");
+        s_string (out, service->name);
+        fprintf (out, ",\"queued\":%zu,\"running\":%zu,\"workers\":%zu"
+                 ",\"completed\":%" PRIu64 "}", service->queued,
+                 service->running, service->workers, service->completed);
+        first = false;
+    }
+    fputs ("]", out);
+}
+
+static void
+s_counters (FILE *out, const counters_t *c)
+{
+    fprintf (out, "\"counters\":{\"submitted\":%" PRIu64 ",\"completed\":%"
+             PRIu64 ",\"failed\":%" PRIu64 ",\"failed_by_code\":{",
+             c->submitted, c->completed, c->failed);
+    bool first = true;
+    for (int code = 1; code < COUNTERS_CODES; code++)
+        if (c->failed_by_code [code]) {
+            fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
+                     zfarm_err_name (-code), c->failed_by_code [code]);
+            first = false;
+        }
+    fprintf (out, "},\"retried\":%" PRIu64 ",\"cancelled\":%" PRIu64
+             ",\"workers_joined\":%" PRIu64 ",\"workers_lost\":%" PRIu64
+             ",\"workers_replaced\":%" PRIu64 ",\"late_results_dropped\":%"
+             PRIu64 ",\"results_undeliverable\":%" PRIu64
+             ",\"bad_messages\":%" PRIu64 "}",
+             c->retried, c->cancelled, c->workers_joined, c->workers_lost,
+             c->workers_replaced, c->late_results_dropped,
+             c->results_undeliverable, c->bad_messages);
+}
+
+char *
+status_json (const status_view_t *view)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    if (!out)
+        zf_die_nomem ();
+    fprintf (out, "{\"broker\":{\"version\":\"%s\",\"epoch\":%" PRIu64
+             ",\"uptime_ms\":%" PRId64 ",\"host\":",
+             ZFARM_VERSION, view->epoch, view->uptime_ms);
+    s_string (out, view->host);
+    fputs (",\"endpoints\":[", out);
+    for (int i = 0; i < view->endpoint_count; i++) {
+        if (i)
+            fputc (',', out);
+        s_string (out, view->endpoints [i]);
+    }
+    fputs ("]},\"workers\":[", out);
+    bool first = true;
+    for (const zf_link_t *at = view->workers->next; at != view->workers;
+         at = at->next) {
+        if (!first)
+            fputc (',', out);
+        s_worker (out, zf_container_of (at, worker_t, all_link), view);
+        first = false;
+    }
+    fputs ("],", out);
+    s_services (out, view->services);
+    fputc (',', out);
+    s_counters (out, view->counters);
+    fputs ("}", out);
+    if (fclose (out) != 0)
+        zf_die_nomem ();
+    return text;
+}

@@ -1,0 +1,155 @@
+/* task_table.c: tasks in chunks that never move, with a free-slot stack.
+ *
+ * Chunks keep task addresses stable (lists and the heap point into them)
+ * and let the table grow without copying; a freed slot is reused first, so
+ * a steady load allocates nothing per task after warm-up. */
+#include "task_table.h"
+#include "zf_util.h"
+
+#include <assert.h>
+#include <string.h>
+
+#define CHUNK_BITS 10
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+
+struct _task_table_t {
+    task_t **chunks;            /* chunks [i] holds slots i*CHUNK_SIZE.. */
+    size_t chunk_count;
+    uint32_t *free_slots;       /* stack of unused slot numbers */
+    size_t free_count;
+    size_t size;                /* tasks in use */
+};
+
+task_table_t *
+task_table_new (void)
+{
+    return zf_malloc (sizeof (task_table_t));
+}
+
+static task_t *
+s_slot (task_table_t *self, uint32_t slot)
+{
+    return &self->chunks [slot >> CHUNK_BITS][slot & (CHUNK_SIZE - 1)];
+}
+
+static void
+s_close_payload (task_t *task)
+{
+    for (size_t i = 0; i < task->payload_count; i++)
+        zmq_msg_close (&task->payload [i]);
+    if (task->payload != &task->payload_one)
+        free (task->payload);
+    task->payload = NULL;
+    task->payload_count = 0;
+}
+
+void
+task_table_destroy (task_table_t **self_p)
+{
+    task_table_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t c = 0; c < self->chunk_count; c++) {
+        for (size_t i = 0; i < CHUNK_SIZE; i++)
+            if (self->chunks [c][i].state)
+                s_close_payload (&self->chunks [c][i]);
+        free (self->chunks [c]);
+    }
+    free (self->chunks);
+    free (self->free_slots);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_grow (task_table_t *self)
+{
+    if (self->chunk_count == (UINT32_MAX >> CHUNK_BITS))
+        zf_die_nomem ();        /* four billion tasks: memory is gone first */
+    size_t count = self->chunk_count + 1;
+    self->chunks = zf_realloc (self->chunks, count * sizeof *self->chunks);
+    task_t *chunk = zf_malloc (CHUNK_SIZE * sizeof *chunk);
+    self->chunks [self->chunk_count] = chunk;
+    self->free_slots = zf_realloc (self->free_slots,
+                                   count * CHUNK_SIZE * sizeof (uint32_t));
+    /* Push in reverse so the lowest slot is handed out first. */
+    uint32_t base = (uint32_t) (self->chunk_count << CHUNK_BITS);
+    for (uint32_t i = CHUNK_SIZE; i > 0; i--) {
+        chunk [i - 1].slot = base + i - 1;
+        self->free_slots [self->free_count++] = base + i - 1;
+    }
+    self->chunk_count = count;
+}
+
+task_t *
+task_table_alloc (task_table_t *self)
+{
+    if (self->free_count == 0)
+        s_grow (self);
+    task_t *task = s_slot (self, self->free_slots [--self->free_count]);
+    uint32_t slot = task->slot, generation = task->generation;
+    memset (task, 0, sizeof *task);
+    task->slot = slot;
+    task->generation = generation;
+    zf_link_init (&task->link);
+    heap_node_init (&task->timer);
+    self->size++;
+    return task;
+}
+
+void
+task_table_free (task_table_t *self, task_t *task)
+{
+    assert (task->state);
+    assert (!zf_link_is_linked (&task->link));
+    assert (!heap_node_is_queued (&task->timer));
+    s_close_payload (task);
+    task->state = 0;
+    task->generation++;
+    self->free_slots [self->free_count++] = task->slot;
+    self->size--;
+}
+
+task_t *
+task_table_lookup (task_table_t *self, uint64_t dispatch_id)
+{
+    uint64_t slot = (dispatch_id & 0xFFFFFFFFu);
+    if (slot == 0 || slot > self->chunk_count * CHUNK_SIZE)
+        return NULL;
+    task_t *task = s_slot (self, (uint32_t) (slot - 1));
+    if (task->state != TASK_RUNNING && task->state != TASK_ABANDONED)
+        return NULL;
+    return task->generation == (uint32_t) (dispatch_id >> 32)? task: NULL;
+}
+
+size_t
+task_table_size (task_table_t *self)
+{
+    return self->size;
+}
+
+void
+task_begin_attempt (task_t *task)
+{
+    task->generation++;
+    task->attempts++;
+}
+
+uint64_t
+task_dispatch_id (const task_t *task)
+{
+    return ((uint64_t) task->generation << 32) | (task->slot + 1u);
+}
+
+void
+task_take_payload (task_t *task, zmq_msg_t *frames, size_t count)
+{
+    assert (task->payload_count == 0);
+    task->payload = count <= 1? &task->payload_one
+                              : zf_malloc (count * sizeof (zmq_msg_t));
+    for (size_t i = 0; i < count; i++) {
+        zmq_msg_init (&task->payload [i]);
+        zmq_msg_move (&task->payload [i], &frames [i]);
+    }
+    task->payload_count = count;
+}

@@ -1,0 +1,85 @@
+/* task_table.h: every task the broker holds, in a slab with O(1) lookup.
+ *
+ * A task's dispatch id is (generation << 32 | slot + 1). The generation
+ * changes on every dispatch and on free, so a DONE from an attempt that was
+ * given up on, or for a task that no longer exists, never matches.
+ *
+ * task_t is transparent to the broker's modules because it is threaded
+ * through their intrusive lists (a service's queue, a worker's tasks) and
+ * the deadline heap; only this module allocates and frees it. */
+#ifndef TASK_TABLE_H
+#define TASK_TABLE_H
+
+#include <stdint.h>
+#include <zmq.h>
+#include "deadline_heap.h"
+#include "zf_list.h"
+
+typedef enum {
+    TASK_QUEUED = 1,            /* in its service's queue */
+    TASK_RUNNING,               /* at a worker, result wanted */
+    TASK_ABANDONED              /* at a worker, result not wanted (timed
+                                   out or cancelled): holds the slot until
+                                   the worker's DONE */
+} task_state_t;
+
+struct client_t;
+struct service;
+struct worker;
+
+typedef struct task {
+    uint32_t slot;              /* index in the table */
+    uint32_t generation;        /* bumped on dispatch and on free */
+    task_state_t state;
+    void *client;               /* client_t that submitted it */
+    uint64_t client_task_id;    /* the client's id for it */
+    struct service *service;
+    struct worker *worker;      /* RUNNING and ABANDONED only */
+    zf_link_t link;             /* service queue, or worker's task list */
+    heap_node_t timer;          /* the task's deadline, if it has one */
+    uint32_t attempts;          /* dispatches so far */
+    int32_t max_retries;        /* re-dispatches allowed after worker loss */
+    uint32_t timeout_ms;        /* as submitted; 0 = none */
+    int64_t dispatched_at;      /* ms, last dispatch */
+    size_t payload_count;       /* frames in payload */
+    zmq_msg_t *payload;         /* &payload_one for one frame, else heap */
+    zmq_msg_t payload_one;
+} task_t;
+
+typedef struct _task_table_t task_table_t;
+
+task_table_t *
+    task_table_new (void);
+
+/* Destroys the table and every task still in it. */
+void
+    task_table_destroy (task_table_t **self_p);
+
+/* A fresh task with no state, payload or links. */
+task_t *
+    task_table_alloc (task_table_t *self);
+
+/* Frees the task and closes its payload frames. */
+void
+    task_table_free (task_table_t *self, task_t *task);
+
+/* The task a DONE's id names, or NULL if no live dispatch has that id. */
+task_t *
+    task_table_lookup (task_table_t *self, uint64_t dispatch_id);
+
+/* Tasks allocated now. */
+size_t
+    task_table_size (task_table_t *self);
+
+/* Starts a new attempt: a new dispatch id, one more attempt. */
+void
+    task_begin_attempt (task_t *task);
+
+uint64_t
+    task_dispatch_id (const task_t *task);
+
+/* Moves count frames into the task (the caller's messages are emptied). */
+void
+    task_take_payload (task_t *task, zmq_msg_t *frames, size_t count);
+
+#endif

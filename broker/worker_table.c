@@ -1,0 +1,85 @@
+/* worker_table.c: worker records and their idle-list memberships. */
+#include "worker_table.h"
+#include "zf_util.h"
+
+#include <assert.h>
+
+worker_t *
+worker_new (const peer_id_t *id, const zf_header_t *ready,
+            zhashx_t *services, int64_t now)
+{
+    worker_t *self = zf_malloc (sizeof *self);
+    self->id = *id;
+    self->capacity = ready->capacity;
+    self->pid = ready->pid;
+    self->joined_at = now;
+    snprintf (self->host, sizeof self->host, "%s", ready->host);
+    snprintf (self->version, sizeof self->version, "%.31s", ready->text);
+    zf_list_init (&self->tasks);
+    zf_link_init (&self->all_link);
+    for (uint32_t i = 0; i < ready->service_count; i++) {
+        service_t *service = service_require (services, ready->services [i]);
+        bool duplicate = false;
+        for (uint32_t j = 0; j < self->service_count; j++)
+            duplicate |= self->services [j].service == service;
+        if (duplicate)
+            continue;
+        membership_t *membership = &self->services [self->service_count++];
+        membership->worker = self;
+        membership->service = service;
+        zf_link_init (&membership->idle_link);
+        service->workers++;
+        service->ever_had_workers = true;
+    }
+    worker_update_idle (self);
+    return self;
+}
+
+void
+worker_destroy (worker_t **self_p)
+{
+    worker_t *self = *self_p;
+    if (!self)
+        return;
+    assert (zf_list_is_empty (&self->tasks));
+    for (uint32_t i = 0; i < self->service_count; i++) {
+        zf_list_remove (&self->services [i].idle_link);
+        self->services [i].service->workers--;
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+worker_has_free_slot (const worker_t *self)
+{
+    return self->running < self->capacity;
+}
+
+void
+worker_update_idle (worker_t *self)
+{
+    bool idle = worker_has_free_slot (self);
+    for (uint32_t i = 0; i < self->service_count; i++) {
+        membership_t *membership = &self->services [i];
+        if (idle && !zf_link_is_linked (&membership->idle_link))
+            zf_list_push_back (&membership->service->idle,
+                               &membership->idle_link);
+        else
+        if (!idle)
+            zf_list_remove (&membership->idle_link);
+    }
+}
+
+void
+worker_touch (worker_t *self, service_t *service)
+{
+    for (uint32_t i = 0; i < self->service_count; i++) {
+        membership_t *membership = &self->services [i];
+        if (membership->service == service
+        &&  zf_link_is_linked (&membership->idle_link)) {
+            zf_list_remove (&membership->idle_link);
+            zf_list_push_back (&service->idle, &membership->idle_link);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/* worker_table.h: the broker's record of one registered worker.
+ *
+ * A worker is on the idle list of each of its services exactly while it
+ * has a free slot (running < capacity); moving between busy and idle is
+ * O(services it offers), never O(workers). */
+#ifndef WORKER_TABLE_H
+#define WORKER_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "peer.h"
+#include "service.h"
+#include "zf_proto.h"
+
+struct worker;
+
+typedef struct {
+    struct worker *worker;
+    service_t *service;
+    zf_link_t idle_link;        /* in service->idle */
+} membership_t;
+
+typedef struct worker {
+    peer_id_t id;               /* first: the table's key */
+    membership_t services [ZF_SERVICES_MAX];
+    uint32_t service_count;
+    uint32_t next_service;      /* where a freed slot looks for work first */
+    uint32_t capacity;          /* slots */
+    uint32_t running;           /* tasks in hand (RUNNING or ABANDONED) */
+    zf_link_t tasks;            /* task_t.link of tasks in hand */
+    zf_link_t all_link;         /* in the broker's list of workers */
+    int64_t expiry;             /* dead if silent until then (ms) */
+    int64_t joined_at;          /* ms */
+    uint64_t tasks_done;        /* DONEs received */
+    uint32_t pid;
+    char host [ZF_HOST_MAX + 1];
+    char version [32];
+} worker_t;
+
+/* A new worker from its READY, with its services from services (created as
+ * needed); it is idle on all of them. */
+worker_t *
+    worker_new (const peer_id_t *id, const zf_header_t *ready,
+                zhashx_t *services, int64_t now);
+
+/* Leaves every service and frees the worker. Its task list must be empty. */
+void
+    worker_destroy (worker_t **self_p);
+
+bool
+    worker_has_free_slot (const worker_t *self);
+
+/* Call after running changed: joins or leaves the idle lists to match. */
+void
+    worker_update_idle (worker_t *self);
+
+/* After a dispatch from service: the worker goes to the back of that
+ * service's idle list (least recently used first), if still idle there. */
+void
+    worker_touch (worker_t *self, service_t *service);
+
+#endif

@@ -1,0 +1,48 @@
+/* make_seeds.c: writes one valid encoded header per command, as fuzz seeds. */
+#include "zf_proto.h"
+#include <stdio.h>
+#include <string.h>
+
+static void
+s_write (const char *dir, const zf_header_t *header)
+{
+    zf_buf_t buf;
+    if (zf_header_encode (header, &buf) != 0)
+        return;
+    char path [4096];
+    snprintf (path, sizeof path, "%s/%s", dir, zf_command_name (header->command));
+    FILE *file = fopen (path, "wb");
+    if (file) {
+        fwrite (buf.data, 1, buf.size, file);
+        fclose (file);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc != 2) {
+        fprintf (stderr, "usage: make_seeds DIR\n");
+        return 2;
+    }
+    for (int command = 1; command < ZF_COMMAND_LIMIT; command++) {
+        zf_header_t header;
+        zf_header_init (&header, command);
+        header.task_id = 0x0123456789abcdefULL;
+        header.epoch = 42;
+        header.status = 8;
+        header.timeout_ms = 1500;
+        header.retries = 2;
+        header.attempt = 1;
+        header.capacity = 4;
+        header.pid = 4242;
+        header.service_count = 2;
+        strcpy (header.services [0], "echo");
+        strcpy (header.services [1], "primes");
+        zf_header_set_service (&header, "echo");
+        strcpy (header.host, "host-a");
+        zf_header_set_text (&header, "exit status 1: boom");
+        s_write (argv [1], &header);
+    }
+    return 0;
+}

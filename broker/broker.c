@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define RECV_BATCH 256          /* messages per wake-up before timers run */
@@ -22,6 +23,7 @@ s_signals_open (void)
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGCHLD);
     /* Blocked, they wait in the signalfd for the loop to read them. */
     if (sigprocmask (SIG_BLOCK, &signals, NULL) != 0)
         return -1;
@@ -78,6 +80,74 @@ s_write_endpoint_file (broker_t *self)
     return 0;
 }
 
+/* A pool child exited: its worker, if it had registered, is lost. */
+static void
+s_on_child_exit (void *arg, pid_t pid, int status)
+{
+    broker_t *self = arg;
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (worker->pool_child != pid)
+            continue;
+        char reason [96];
+        if (WIFSIGNALED (status))
+            snprintf (reason, sizeof reason, "process killed by signal %d",
+                      WTERMSIG (status));
+        else
+            snprintf (reason, sizeof reason, "process exited with status %d",
+                      WEXITSTATUS (status));
+        dispatch_worker_delete (self, worker, reason, true);
+        return;
+    }
+}
+
+/* Binds a private ipc:// endpoint for local workers and prepares the pool
+ * that runs them. */
+static int
+s_pool_create (broker_t *self)
+{
+    char dir [] = "/tmp/zfarm-broker-XXXXXX";
+    if (!mkdtemp (dir)) {
+        zsys_error ("cannot create a directory for local workers: %s",
+                    strerror (errno));
+        return -1;
+    }
+    self->pool_dir = zf_strdup (dir);
+    self->pool_endpoint = zsys_sprintf ("ipc://%s/workers.ipc", dir);
+    if (zsock_bind (self->router, "%s", self->pool_endpoint) == -1) {
+        zsys_error ("cannot bind %s: %s", self->pool_endpoint,
+                    zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zf_pool_config_t config = {
+        .name = "worker", .size = self->options.spawn,
+        .command = self->options.worker_cmd,
+        .env_name = "ZFARM_BROKER", .env_value = self->pool_endpoint,
+        .backoff_min_ms = ZF_POOL_BACKOFF_MIN_MS,
+        .backoff_max_ms = ZF_POOL_BACKOFF_MAX_MS,
+        .young_ms = ZF_POOL_YOUNG_MS,
+        .on_exit = s_on_child_exit, .on_exit_arg = self
+    };
+    self->pool = zf_pool_new (&config);
+    return 0;
+}
+
+static void
+s_pool_destroy (broker_t *self)
+{
+    zf_pool_destroy (&self->pool);
+    if (self->pool_dir) {
+        char path [300];
+        snprintf (path, sizeof path, "%s/workers.ipc", self->pool_dir);
+        unlink (path);
+        rmdir (self->pool_dir);
+    }
+    zstr_free (&self->pool_endpoint);
+    free (self->pool_dir);
+    self->pool_dir = NULL;
+}
+
 static void
 s_router_configure (broker_t *self)
 {
@@ -103,7 +173,9 @@ broker_new (const options_t *options)
         goto fail;
     self->router_handle = zsock_resolve (self->router);
     s_router_configure (self);
-    if (s_bind_all (self) || s_write_endpoint_file (self))
+    if (s_bind_all (self)
+    || (options->spawn && s_pool_create (self))
+    ||  s_write_endpoint_file (self))
         goto fail;
     self->epoch = s_random_epoch ();
     self->started_at = zf_now_ms ();
@@ -161,6 +233,7 @@ broker_destroy (broker_t **self_p)
     if (self->options.endpoint_file && self->endpoint_count)
         unlink (self->options.endpoint_file);
     zsock_destroy (&self->router);
+    s_pool_destroy (self);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     free (self);
@@ -336,6 +409,8 @@ s_on_timers (broker_t *self)
             self->next_heartbeat = now + self->options.heartbeat_ms;
     }
     dispatch_expire (self, now);
+    if (self->pool && !self->draining)
+        zf_pool_tick (self->pool);
     if (self->draining
     && (dispatch_running (self) == 0 || now >= self->drain_deadline)) {
         dispatch_fail_all (self, ZFARM_ESHUTDOWN);
@@ -348,6 +423,11 @@ s_on_signal (broker_t *self)
 {
     struct signalfd_siginfo info;
     while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGCHLD) {
+            if (self->pool)
+                zf_pool_reap (self->pool);
+            continue;
+        }
         if (self->draining) {
             zsys_notice ("second signal: stopping now");
             self->drain_deadline = 0;
@@ -372,7 +452,11 @@ s_next_timeout (broker_t *self)
         next = first->deadline;
     if (self->draining && self->drain_deadline < next)
         next = self->drain_deadline;
-    int64_t wait = next - zf_now_ms ();
+    int64_t now = zf_now_ms ();
+    int pool_wait = self->pool? zf_pool_next_timeout (self->pool): -1;
+    if (pool_wait >= 0 && now + pool_wait < next)
+        next = now + pool_wait;
+    int64_t wait = next - now;
     return wait > 0? (long) wait: 0;
 }
 
@@ -383,9 +467,11 @@ s_say_goodbye (broker_t *self)
     zf_header_init (&header, ZF_DISCONNECT);
     zf_header_set_text (&header, "broker stopping");
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
-         at = at->next)
-        broker_send_header (self, &zf_container_of (at, worker_t, all_link)->id,
-                            &header);
+         at = at->next) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (!worker->pool_child)  /* local ones are stopped by signal */
+            broker_send_header (self, &worker->id, &header);
+    }
 }
 
 int
@@ -395,6 +481,11 @@ broker_run (broker_t *self)
         { self->router_handle, 0, ZMQ_POLLIN, 0 },
         { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
     };
+    if (self->pool) {
+        zsys_info ("starting %d local workers: %s", self->options.spawn,
+                   self->options.worker_cmd);
+        zf_pool_start (self->pool);
+    }
     while (!self->stopped) {
         if (zmq_poll (items, 2, s_next_timeout (self)) == -1) {
             if (zmq_errno () == EINTR)
@@ -409,6 +500,8 @@ broker_run (broker_t *self)
         s_on_timers (self);
     }
     s_say_goodbye (self);
+    if (self->pool)
+        zf_pool_stop (self->pool, ZF_POOL_STOP_GRACE_MS);
     zsys_notice ("stopped");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "service.h"
 #include "task_table.h"
 #include "worker_table.h"
+#include "zf_pool.h"
 #include "zf_proto.h"
 
 #define FRAMES_MAX     64       /* payload frames in one message */
@@ -36,6 +37,10 @@ struct _broker_t {
     int64_t started_at;
     zf_decoder_t *decoder;
     inbound_t inbound;
+
+    zf_pool_t *pool;            /* local workers (--spawn), or NULL */
+    char *pool_dir;             /* private dir of their ipc endpoint */
+    char *pool_endpoint;        /* what they connect to */
 
     zhashx_t *workers;          /* peer_id_t -> worker_t */
     zf_link_t all_workers;      /* worker_t.all_link, oldest first */

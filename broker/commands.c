@@ -172,6 +172,8 @@ s_on_status (broker_t *self, worker_t *worker)
         .workers = &self->all_workers, .services = self->services,
         .counters = &self->counters, .host = zf_hostname ()
     };
+    if (self->pool)
+        self->counters.workers_replaced = zf_pool_replaced (self->pool);
     char *json = status_json (&view);
     zmq_msg_t frame;
     zmq_msg_init_data (&frame, json, strlen (json), s_free_json, NULL);

@@ -9,8 +9,28 @@
 #include "zfarm_codes.h"
 
 #include <assert.h>
+#include <signal.h>
 
 static void s_service_dispatch (broker_t *self, service_t *service);
+
+/* Sets the task's timer to when it next needs attention: its deadline or,
+ * while it runs under --max-call-time, the end of its call time. */
+static void
+s_task_rearm (broker_t *self, task_t *task)
+{
+    deadline_heap_remove (self->deadlines, &task->timer);
+    int64_t when = task->deadline;
+    long max_call_time = self->options.max_call_time_ms;
+    if (task->state == TASK_RUNNING && max_call_time) {
+        int64_t call_end = task->dispatched_at + max_call_time;
+        if (!when || call_end < when)
+            when = call_end;
+    }
+    if (when) {
+        task->timer.deadline = when;
+        deadline_heap_insert (self->deadlines, &task->timer);
+    }
+}
 
 /* Removes a task from every index and frees it. */
 static void
@@ -90,17 +110,22 @@ s_assign (broker_t *self, service_t *service)
     task->dispatched_at = zf_now_ms ();
     zf_list_push_back (&worker->tasks, &task->link);
     worker->running++;
+    worker->dispatched++;
     service->running++;
+    long max_calls = self->options.max_calls_per_worker;
+    if (max_calls && worker->pool_child && worker->dispatched >= (uint64_t) max_calls)
+        worker->retiring = true;
     worker_touch (worker, service);
     worker_update_idle (worker);
+    s_task_rearm (self, task);
 
     zf_header_t header;
     zf_header_init (&header, ZF_TASK);
     header.task_id = task_dispatch_id (task);
     header.attempt = task->attempts;
     zf_header_set_service (&header, service->name);
-    if (heap_node_is_queued (&task->timer)) {
-        int64_t left = task->timer.deadline - task->dispatched_at;
+    if (task->deadline) {
+        int64_t left = task->deadline - task->dispatched_at;
         header.timeout_ms = (uint32_t) (left > 0? left: 1);
     }
     if (broker_send (self, &worker->id, &header, task->payload,
@@ -137,7 +162,8 @@ dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
     in->payload_count = 0;
     client_task_insert (client, &task->client_task_id, task);
     if (submit->timeout_ms) {
-        task->timer.deadline = zf_now_ms () + submit->timeout_ms;
+        task->deadline = zf_now_ms () + submit->timeout_ms;
+        task->timer.deadline = task->deadline;
         deadline_heap_insert (self->deadlines, &task->timer);
     }
     self->counters.submitted++;
@@ -149,6 +175,16 @@ dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
 static void
 s_worker_freed_slot (broker_t *self, worker_t *worker)
 {
+    if (worker->retiring) {
+        if (worker->running == 0) {
+            char reason [64];
+            snprintf (reason, sizeof reason, "retired after %" PRIu64
+                      " tasks", worker->dispatched);
+            zf_pool_kill (self->pool, worker->pool_child, SIGTERM);
+            dispatch_worker_delete (self, worker, reason, false);
+        }
+        return;
+    }
     worker_update_idle (worker);
     /* Only this worker's services can have work waiting now (the invariant
      * held before its slot freed); start where it left off, for fairness. */
@@ -195,6 +231,8 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
     worker_t *worker = worker_new (&self->inbound.from, ready,
                                    self->services, now);
     worker->expiry = now + self->liveness_ms;
+    if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)
+        worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
     zhashx_insert (self->workers, &worker->id, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
     self->counters.workers_joined++;
@@ -233,6 +271,7 @@ s_task_requeue (broker_t *self, task_t *task, bool spend_retry)
     else
         task->attempts--;   /* that attempt does not count */
     s_enqueue (task, true);
+    s_task_rearm (self, task);
 }
 
 void
@@ -304,6 +343,24 @@ s_queued_expiry_code (const service_t *service)
     return service->ever_had_workers? ZFARM_ENO_WORKERS: ZFARM_ENO_SUCH_SERVICE;
 }
 
+/* A worker that holds a task past --max-call-time: a local one is killed
+ * (the pool replaces it), a remote one is told to go (its own host's
+ * --max-call-time is what stops the task there). */
+static void
+s_worker_overran (broker_t *self, worker_t *worker)
+{
+    const char *reason = "a task overran --max-call-time";
+    if (worker->pool_child)
+        zf_pool_kill (self->pool, worker->pool_child, SIGKILL);
+    else {
+        zf_header_t header;
+        zf_header_init (&header, ZF_DISCONNECT);
+        zf_header_set_text (&header, reason);
+        broker_send_header (self, &worker->id, &header);
+    }
+    dispatch_worker_delete (self, worker, reason, false);
+}
+
 void
 dispatch_expire (broker_t *self, int64_t now)
 {
@@ -316,12 +373,22 @@ dispatch_expire (broker_t *self, int64_t now)
             task->service->queued--;
             s_task_fail (self, task, s_queued_expiry_code (task->service), NULL);
         }
-        else {
+        else
+        if (task->deadline && now >= task->deadline) {
             char text [96];
             snprintf (text, sizeof text, "no result within %" PRIu32 " ms",
                       task->timeout_ms);
             s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0);
             s_abandon (self, task);
+        }
+        else {
+            char text [96];
+            snprintf (text, sizeof text, "ran longer than --max-call-time"
+                      " %ld ms", self->options.max_call_time_ms);
+            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0);
+            worker_t *worker = task->worker;
+            s_abandon (self, task);
+            s_worker_overran (self, worker);
         }
     }
 }

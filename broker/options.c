@@ -22,13 +22,24 @@ static const char s_usage [] =
 "      --max-msg-size BYTES  refuse larger messages (default 268435456)\n"
 "      --drain-timeout MS    on SIGTERM, wait this long for running tasks\n"
 "                            (default 5000)\n"
+"\n"
+"Local worker pool:\n"
+"      --spawn N             keep N local worker processes running\n"
+"      --worker-cmd CMD      what each runs (through /bin/sh -c), with\n"
+"                            ZFARM_BROKER set to the broker's own endpoint\n"
+"      --max-calls-per-worker N  retire and replace a local worker after N\n"
+"                            tasks (default 0: never)\n"
+"      --max-call-time MS    a task that runs longer ends with TIMEOUT and its\n"
+"                            worker is killed (local) or dropped (remote)\n"
+"                            (default 0: no limit)\n"
 "  -v, --verbose             log every task event\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n";
 
 enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
-    OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION
+    OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
+    OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME
 };
 
 static const struct option s_long_options [] = {
@@ -40,6 +51,10 @@ static const struct option s_long_options [] = {
     { "max-queue",     required_argument, NULL, OPT_MAX_QUEUE },
     { "max-msg-size",  required_argument, NULL, OPT_MAX_MSG_SIZE },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "spawn",         required_argument, NULL, OPT_SPAWN },
+    { "worker-cmd",    required_argument, NULL, OPT_WORKER_CMD },
+    { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
+    { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { "version",       no_argument,       NULL, OPT_VERSION },
@@ -97,6 +112,19 @@ s_option (options_t *options, int opt, const char *arg)
             if (s_number ("drain-timeout", arg, 0, 3600000, &value)) return -1;
             options->drain_timeout_ms = (int) value;
             return 0;
+        case OPT_SPAWN:
+            if (s_number ("spawn", arg, 0, 1024, &value)) return -1;
+            options->spawn = (int) value;
+            return 0;
+        case OPT_WORKER_CMD:
+            options->worker_cmd = arg;
+            return 0;
+        case OPT_MAX_CALLS:
+            return s_number ("max-calls-per-worker", arg, 0, 1L << 40,
+                             &options->max_calls_per_worker);
+        case OPT_MAX_CALL_TIME:
+            return s_number ("max-call-time", arg, 0, 1L << 40,
+                             &options->max_call_time_ms);
         case 'v':
             options->verbose = true;
             return 0;
@@ -140,6 +168,10 @@ options_parse (options_t *options, int argc, char *argv [])
     if (optind < argc) {
         fprintf (stderr, "zfarm-broker: unexpected argument '%s'\n"
                  "Try 'zfarm-broker --help'.\n", argv [optind]);
+        return -1;
+    }
+    if (options->spawn && !options->worker_cmd) {
+        fprintf (stderr, "zfarm-broker: --spawn needs --worker-cmd\n");
         return -1;
     }
     if (options->bind_count == 0)

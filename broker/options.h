@@ -18,6 +18,11 @@ typedef struct {
     long long max_msg_size;     /* bytes; larger messages are refused */
     int drain_timeout_ms;       /* how long SIGTERM waits for running tasks */
     bool verbose;               /* log every task event */
+    int spawn;                  /* local worker processes to keep */
+    const char *worker_cmd;     /* what each runs, through /bin/sh -c */
+    long max_calls_per_worker;  /* retire a local worker after N; 0 never */
+    long max_call_time_ms;      /* a task running longer: TIMEOUT, its
+                                   worker killed; 0 = no limit */
 } options_t;
 
 /* Fills options from argv. Returns 0 to run, 1 if it printed --help or

@@ -40,10 +40,12 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
     fprintf (out, "],\"state\":\"%s\",\"capacity\":%" PRIu32
              ",\"running\":%" PRIu32 ",\"tasks_done\":%" PRIu64
              ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"version\":",
-             worker->running? "busy": "ready", worker->capacity,
+             worker->retiring? "retiring": worker->running? "busy": "ready",
+             worker->capacity,
              worker->running, worker->tasks_done,
              view->now - worker->joined_at,
-             strcmp (worker->host, view->host) == 0? "true": "false");
+             worker->pool_child
+             || strcmp (worker->host, view->host) == 0? "true": "false");
     s_string (out, worker->version);
     fputc ('}', out);
 }

@@ -40,6 +40,9 @@ typedef struct task {
     uint32_t attempts;          /* dispatches so far */
     int32_t max_retries;        /* re-dispatches allowed after worker loss */
     uint32_t timeout_ms;        /* as submitted; 0 = none */
+    int64_t deadline;           /* ms, from timeout_ms; 0 = none. The timer
+                                   is this, or sooner while the task runs
+                                   under --max-call-time */
     int64_t dispatched_at;      /* ms, last dispatch */
     size_t payload_count;       /* frames in payload */
     zmq_msg_t *payload;         /* &payload_one for one frame, else heap */

@@ -53,7 +53,7 @@ worker_destroy (worker_t **self_p)
 bool
 worker_has_free_slot (const worker_t *self)
 {
-    return self->running < self->capacity;
+    return self->running < self->capacity && !self->retiring;
 }
 
 void

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "peer.h"
 #include "service.h"
 #include "zf_proto.h"
@@ -32,6 +33,9 @@ typedef struct worker {
     int64_t expiry;             /* dead if silent until then (ms) */
     int64_t joined_at;          /* ms */
     uint64_t tasks_done;        /* DONEs received */
+    uint64_t dispatched;        /* tasks given to it */
+    bool retiring;              /* takes no more tasks (max calls) */
+    pid_t pool_child;           /* its process in our pool, or 0 */
     uint32_t pid;
     char host [ZF_HOST_MAX + 1];
     char version [32];

@@ -1,0 +1,335 @@
+/* pool.c: fork, watch and replace local worker processes.
+ *
+ * Invariant: slots [i].pid is 0 or a child of ours that waitpid has not
+ * reaped; a slot with pid 0 is restarted at its restart_at. */
+#include "zf_pool.h"
+#include "zf_defaults.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef struct {
+    pid_t pid;                  /* 0: not running */
+    int64_t started_at;         /* ms */
+    int64_t restart_at;         /* ms, when pid is 0 */
+    int failures;               /* young deaths in a row */
+    bool retiring;              /* we asked it to stop: not a failure */
+    bool ever_started;
+} slot_t;
+
+struct _zf_pool_t {
+    zf_pool_config_t config;
+    char *name;
+    char **argv;                /* what each child execs */
+    char **envp;                /* its environment, prepared before fork */
+    slot_t *slots;
+    bool stopped;
+    uint64_t replaced;
+};
+
+static char **
+s_strv_copy (char *const *strv)
+{
+    size_t count = 0;
+    while (strv [count])
+        count++;
+    char **copy = zf_malloc ((count + 1) * sizeof *copy);
+    for (size_t i = 0; i < count; i++)
+        copy [i] = zf_strdup (strv [i]);
+    return copy;
+}
+
+static void
+s_strv_destroy (char ***strv_p)
+{
+    if (!*strv_p)
+        return;
+    for (char **at = *strv_p; *at; at++)
+        free (*at);
+    free (*strv_p);
+    *strv_p = NULL;
+}
+
+/* environ, with env_name replaced and ZFARM_SUPERVISOR_PID added. */
+static char **
+s_environment (const zf_pool_config_t *config)
+{
+    size_t count = 0;
+    while (environ [count])
+        count++;
+    char **envp = zf_malloc ((count + 3) * sizeof *envp);
+    size_t used = 0;
+    size_t name_size = config->env_name? strlen (config->env_name): 0;
+    for (size_t i = 0; i < count; i++) {
+        if (name_size && strncmp (environ [i], config->env_name, name_size) == 0
+        &&  environ [i][name_size] == '=')
+            continue;
+        if (strncmp (environ [i], "ZFARM_SUPERVISOR_PID=", 21) == 0)
+            continue;
+        envp [used++] = zf_strdup (environ [i]);
+    }
+    if (config->env_name && config->env_value) {
+        envp [used] = zf_malloc (name_size + strlen (config->env_value) + 2);
+        sprintf (envp [used++], "%s=%s", config->env_name, config->env_value);
+    }
+    envp [used] = zf_malloc (32);
+    snprintf (envp [used++], 32, "ZFARM_SUPERVISOR_PID=%d", (int) getpid ());
+    return envp;
+}
+
+zf_pool_t *
+zf_pool_new (const zf_pool_config_t *config)
+{
+    zf_pool_t *self = zf_malloc (sizeof *self);
+    self->config = *config;
+    self->name = zf_strdup (config->name? config->name: "worker");
+    if (config->command) {
+        char *const argv [] = { "/bin/sh", "-c", (char *) config->command, NULL };
+        self->argv = s_strv_copy (argv);
+    }
+    else
+        self->argv = s_strv_copy (config->argv);
+    self->envp = s_environment (config);
+    self->slots = zf_malloc (config->size * sizeof *self->slots);
+    self->config.command = NULL;
+    self->config.argv = NULL;
+    self->config.env_name = self->config.env_value = NULL;
+    self->config.name = self->name;
+    return self;
+}
+
+void
+zf_pool_destroy (zf_pool_t **self_p)
+{
+    zf_pool_t *self = *self_p;
+    if (!self)
+        return;
+    zf_pool_stop (self, 0);
+    s_strv_destroy (&self->argv);
+    s_strv_destroy (&self->envp);
+    free (self->slots);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static void
+s_child_exec (zf_pool_t *self, pid_t supervisor)
+{
+    setpgid (0, 0);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != supervisor)
+        _exit (127);            /* the supervisor died before prctl */
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+    struct sigaction dfl;
+    memset (&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction (SIGPIPE, &dfl, NULL);
+    execve (self->argv [0], self->argv, self->envp);
+    _exit (127);
+}
+
+static int
+s_slot_start (zf_pool_t *self, slot_t *slot)
+{
+    pid_t supervisor = getpid ();
+    pid_t pid = fork ();
+    if (pid < 0) {
+        zsys_error ("%s pool: fork: %s", self->name, strerror (errno));
+        slot->restart_at = zf_now_ms () + self->config.backoff_max_ms;
+        return -1;
+    }
+    if (pid == 0)
+        s_child_exec (self, supervisor);
+    setpgid (pid, pid);         /* also here: no race with the child's call */
+    if (slot->ever_started)
+        self->replaced++;
+    slot->pid = pid;
+    slot->started_at = zf_now_ms ();
+    slot->retiring = false;
+    slot->ever_started = true;
+    return 0;
+}
+
+int
+zf_pool_start (zf_pool_t *self)
+{
+    int rc = 0;
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid == 0 && s_slot_start (self, &self->slots [i]))
+            rc = -1;
+    return rc;
+}
+
+static void
+s_describe (int status, char *text, size_t size)
+{
+    if (WIFEXITED (status))
+        snprintf (text, size, "exited with status %d", WEXITSTATUS (status));
+    else
+    if (WIFSIGNALED (status))
+        snprintf (text, size, "killed by signal %d (%s)", WTERMSIG (status),
+                  strsignal (WTERMSIG (status)));
+    else
+        snprintf (text, size, "stopped (status %d)", status);
+}
+
+/* Decides when the slot's next child starts, and logs why. */
+static void
+s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
+{
+    int64_t now = zf_now_ms ();
+    int64_t lived = now - slot->started_at;
+    bool planned = slot->retiring
+                || (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_RECYCLED);
+    char why [96];
+    s_describe (status, why, sizeof why);
+    if (!planned && lived < self->config.young_ms) {
+        slot->failures++;
+        int shift = slot->failures < 16? slot->failures - 1: 15;
+        int64_t delay = (int64_t) self->config.backoff_min_ms << shift;
+        if (delay > self->config.backoff_max_ms)
+            delay = self->config.backoff_max_ms;
+        slot->restart_at = now + delay;
+        zsys_warning ("%s %d %s after %" PRId64 " ms; restarting in %" PRId64
+                      " ms (%d quick deaths in a row)", self->name,
+                      (int) slot->pid, why, lived, delay, slot->failures);
+    }
+    else {
+        slot->failures = 0;
+        slot->restart_at = now;
+        if (planned)
+            zsys_info ("%s %d retired (%s)", self->name, (int) slot->pid, why);
+        else
+            zsys_warning ("%s %d %s; restarting", self->name, (int) slot->pid, why);
+    }
+    slot->pid = 0;
+}
+
+int
+zf_pool_reap (zf_pool_t *self)
+{
+    int reaped = 0;
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        int status;
+        if (slot->pid == 0 || waitpid (slot->pid, &status, WNOHANG) != slot->pid)
+            continue;
+        pid_t pid = slot->pid;
+        reaped++;
+        if (!self->stopped)
+            s_slot_exited (self, slot, status);
+        slot->pid = 0;
+        if (self->config.on_exit)
+            self->config.on_exit (self->config.on_exit_arg, pid, status);
+    }
+    return reaped;
+}
+
+void
+zf_pool_tick (zf_pool_t *self)
+{
+    if (self->stopped)
+        return;
+    int64_t now = zf_now_ms ();
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        if (slot->pid == 0 && slot->restart_at <= now)
+            s_slot_start (self, slot);
+    }
+}
+
+int
+zf_pool_next_timeout (zf_pool_t *self)
+{
+    if (self->stopped)
+        return -1;
+    int64_t now = zf_now_ms (), next = INT64_MAX;
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid == 0 && self->slots [i].restart_at < next)
+            next = self->slots [i].restart_at;
+    if (next == INT64_MAX)
+        return -1;
+    return next <= now? 0: (int) (next - now);
+}
+
+static slot_t *
+s_slot_of (zf_pool_t *self, pid_t child)
+{
+    for (int i = 0; i < self->config.size; i++)
+        if (child > 0 && self->slots [i].pid == child)
+            return &self->slots [i];
+    return NULL;
+}
+
+pid_t
+zf_pool_owner (zf_pool_t *self, pid_t pid)
+{
+    if (pid <= 0)
+        return 0;
+    slot_t *slot = s_slot_of (self, getpgid (pid));
+    return slot? slot->pid: 0;
+}
+
+int
+zf_pool_kill (zf_pool_t *self, pid_t child, int sig)
+{
+    slot_t *slot = s_slot_of (self, child);
+    if (!slot)
+        return -1;
+    if (sig == SIGTERM)
+        slot->retiring = true;
+    return kill (-child, sig);
+}
+
+void
+zf_pool_stop (zf_pool_t *self, int grace_ms)
+{
+    self->stopped = true;
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid)
+            kill (-self->slots [i].pid, SIGTERM);
+    int64_t deadline = zf_now_ms () + grace_ms;
+    while (zf_pool_running (self) && zf_now_ms () < deadline) {
+        zf_pool_reap (self);
+        if (zf_pool_running (self))
+            zclock_sleep (10);
+    }
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid) {
+            kill (-self->slots [i].pid, SIGKILL);
+            zsys_warning ("%s %d did not stop in %d ms: killed", self->name,
+                          (int) self->slots [i].pid, grace_ms);
+        }
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid) {
+            waitpid (self->slots [i].pid, NULL, 0);
+            self->slots [i].pid = 0;
+        }
+}
+
+int
+zf_pool_running (zf_pool_t *self)
+{
+    int running = 0;
+    for (int i = 0; i < self->config.size; i++)
+        running += self->slots [i].pid != 0;
+    return running;
+}
+
+uint64_t
+zf_pool_replaced (zf_pool_t *self)
+{
+    return self->replaced;
+}

@@ -1,0 +1,82 @@
+/* zf_pool.h: a supervised pool of local worker processes.
+ *
+ * Used by the broker (--spawn) and by zfarm-worker (--processes). Each child
+ * runs a command through /bin/sh -c (or an argv), in its own process group,
+ * with PR_SET_PDEATHSIG so it dies with its supervisor. The owner's event
+ * loop tells the pool when SIGCHLD arrived (zf_pool_reap) and when its timer
+ * is due (zf_pool_tick); the pool replaces dead children at once, or after
+ * an exponential back-off when they keep dying young (a crash loop). */
+#ifndef ZF_POOL_H
+#define ZF_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct _zf_pool_t zf_pool_t;
+
+/* Called for each child that exited, with its waitpid status. */
+typedef void (zf_pool_exit_fn) (void *arg, pid_t pid, int status);
+
+typedef struct {
+    const char *name;           /* for log lines: "worker" */
+    int size;                   /* children to keep running */
+    const char *command;        /* run through /bin/sh -c, or NULL ... */
+    char *const *argv;          /* ... run this argv directly */
+    const char *env_name;       /* set in each child's environment, */
+    const char *env_value;      /* e.g. ZFARM_BROKER=ipc://... (or NULL) */
+    int backoff_min_ms;         /* first delay after a young death */
+    int backoff_max_ms;         /* ceiling of the doubling delay */
+    int young_ms;               /* a child dying sooner was a crash loop */
+    zf_pool_exit_fn *on_exit;   /* may be NULL */
+    void *on_exit_arg;
+} zf_pool_config_t;
+
+/* A pool with no children yet; config strings are copied. */
+zf_pool_t *
+    zf_pool_new (const zf_pool_config_t *config);
+
+/* Stops every child (see zf_pool_stop with a 0 grace) and frees the pool. */
+void
+    zf_pool_destroy (zf_pool_t **self_p);
+
+/* Starts children until size are running. Returns 0, or -1 if fork
+ * failed (the pool retries on its timer). */
+int
+    zf_pool_start (zf_pool_t *self);
+
+/* Reaps every child that has exited, calls on_exit for each, and schedules
+ * replacements. Call it when SIGCHLD arrives. Returns the number reaped. */
+int
+    zf_pool_reap (zf_pool_t *self);
+
+/* Starts the replacements that are due. */
+void
+    zf_pool_tick (zf_pool_t *self);
+
+/* Milliseconds until zf_pool_tick has work, or -1 if none is scheduled. */
+int
+    zf_pool_next_timeout (zf_pool_t *self);
+
+/* The pool child whose process group holds pid (a child, or a process the
+ * child's shell started), or 0 if none. */
+pid_t
+    zf_pool_owner (zf_pool_t *self, pid_t pid);
+
+/* Sends sig to a child's whole process group. Returns 0, or -1 if pid is
+ * not a running child of this pool. */
+int
+    zf_pool_kill (zf_pool_t *self, pid_t child, int sig);
+
+/* SIGTERMs every child, waits at most grace_ms for them, SIGKILLs the rest
+ * and reaps them all. No replacement is started after this. */
+void
+    zf_pool_stop (zf_pool_t *self, int grace_ms);
+
+/* Children running now, and replacements started since the pool began. */
+int
+    zf_pool_running (zf_pool_t *self);
+uint64_t
+    zf_pool_replaced (zf_pool_t *self);
+
+#endif

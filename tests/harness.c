@@ -174,6 +174,85 @@ th_status (const char *endpoint)
     return json;
 }
 
+long
+th_status_counter (const char *endpoint, const char *name)
+{
+    char *json = th_status (endpoint);
+    char key [96];
+    snprintf (key, sizeof key, "\"%s\":", name);
+    const char *at = json? strstr (json, key): NULL;
+    long value = at? atol (at + strlen (key)): -1;
+    free (json);
+    return value;
+}
+
+int
+th_status_pids (const char *endpoint, int *pids, int max)
+{
+    char *json = th_status (endpoint);
+    int count = 0;
+    const char *workers = json? strstr (json, "\"workers\":["): NULL;
+    const char *end = workers? strstr (workers, "],\"services\""): NULL;
+    for (const char *at = workers; at && count < max; at += 6) {
+        at = strstr (at, "\"pid\":");
+        if (!at || (end && at > end))
+            break;
+        pids [count++] = atoi (at + 6);
+    }
+    free (json);
+    return count;
+}
+
+int
+th_call (const char *endpoint, const char *service, const char *payload,
+         int timeout_ms, char **text_p)
+{
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    ASSERT (client);
+    zfarm_result_t *result = NULL;
+    int rc = zfarm_client_call (client, service, payload, strlen (payload),
+                                timeout_ms, &result);
+    ASSERT (result);
+    if (text_p) {
+        size_t size;
+        *text_p = strdup (rc == 0? (const char *) zfarm_result_data (result, &size)
+                                 : zfarm_result_error (result));
+    }
+    zfarm_result_destroy (&result);
+    zfarm_client_destroy (&client);
+    return rc;
+}
+
+bool
+th_pid_exists (int pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/stat", pid);
+    char *stat = th_read_file (path, NULL);
+    if (!stat)
+        return false;
+    /* The state follows the command name, which ends with the last ')'. */
+    const char *state = strrchr (stat, ')');
+    bool exists = state && state [1] == ' ' && state [2] != 'Z';
+    free (stat);
+    return exists;
+}
+
+bool
+th_wait_gone (const int *pids, int count, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    do {
+        bool any = false;
+        for (int i = 0; i < count; i++)
+            any |= th_pid_exists (pids [i]);
+        if (!any)
+            return true;
+        zclock_sleep (10);
+    } while (zclock_mono () < deadline);
+    return false;
+}
+
 int
 th_count (const char *haystack, const char *needle)
 {

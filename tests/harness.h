@@ -46,6 +46,29 @@ char *
 bool
     th_wait_workers (const char *endpoint, int count, int timeout_ms);
 
+/* One counter from the status document ("workers_replaced"), or -1. */
+long
+    th_status_counter (const char *endpoint, const char *name);
+
+/* The pids of the registered workers, into pids (at most max). Returns how
+ * many. */
+int
+    th_status_pids (const char *endpoint, int *pids, int max);
+
+/* Calls service through the client library; returns 0 or a ZFARM_E* code
+ * and sets *text_p (caller frees) to the result, or to the error text. */
+int
+    th_call (const char *endpoint, const char *service, const char *payload,
+             int timeout_ms, char **text_p);
+
+/* True while a process (any pid, not only ours) exists and is no zombie. */
+bool
+    th_pid_exists (int pid);
+
+/* Waits at most timeout_ms for every pid in pids to be gone. */
+bool
+    th_wait_gone (const int *pids, int count, int timeout_ms);
+
 /* Counts occurrences of needle in haystack. */
 int
     th_count (const char *haystack, const char *needle);

@@ -1,0 +1,58 @@
+/* pool_common.h: a broker with a local pool, for the pool fault tests. */
+#ifndef POOL_COMMON_H
+#define POOL_COMMON_H
+
+#include "harness.h"
+#include "zfarm.h"
+#include <czmq.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+/* The one handler these tests use, run by zfarm-worker --exec: "slow"
+ * sleeps, "poison" kills its own worker, anything else answers with the
+ * worker's pid (the shell's parent). */
+#define JOB_SCRIPT \
+    "read x; case $x in " \
+    "slow) sleep 3; echo done;; " \
+    "poison) kill -9 $PPID; sleep 1;; " \
+    "*) echo $PPID;; esac"
+
+/* Starts a broker that keeps `workers` local workers serving "job", with
+ * more broker flags in extra (NULL-terminated). Waits until they are ready. */
+static inline const char *
+pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
+{
+    static char command [1024], spawn [16];
+    snprintf (command, sizeof command,
+              "exec %s --service job --exec '%s'", th_bin ("zfarm-worker"),
+              JOB_SCRIPT);
+    snprintf (spawn, sizeof spawn, "%d", workers);
+    const char *args [32] = { "--spawn", spawn, "--worker-cmd", command };
+    int count = 4;
+    for (int i = 0; extra && extra [i] && count < 30; i++)
+        args [count++] = extra [i];
+    args [count] = NULL;
+    const char *endpoint = th_broker_start ("ipc", args, pid_p);
+    if (!th_wait_workers (endpoint, workers, 20000))
+        TEST_FAIL ("%d local workers did not register", workers);
+    return endpoint;
+}
+
+/* The pid of a worker that is busy now, or 0. */
+static inline int
+pool_busy_pid (const char *endpoint)
+{
+    char *json = th_status (endpoint);
+    const char *busy = json? strstr (json, "\"state\":\"busy\""): NULL;
+    int pid = 0;
+    if (busy) {
+        const char *at = busy;
+        while (at > json && strncmp (at, "\"pid\":", 6) != 0)
+            at--;
+        pid = atoi (at + 6);
+    }
+    free (json);
+    return pid;
+}
+
+#endif

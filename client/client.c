@@ -1,0 +1,691 @@
+/* client.c: one DEALER connection to a broker, its pending tasks and their
+ * results, used from one thread without a background thread.
+ *
+ * Invariant: a task is in `pending` (and, if it has a deadline, in
+ * `deadlines`) from its SUBMIT until its one result is made. Making the
+ * result removes the task and hands the result to exactly one place: the
+ * zfarm_client_call waiting for it, the callback queue, or the wait queue.
+ * A later RESULT for that id finds no task and is dropped, which is the
+ * at-most-once delivery common/PROTOCOL.md promises. */
+#include "zfarm_client.h"
+#include "result_internal.h"
+#include "zf_defaults.h"
+#include "zf_proto.h"
+#include "zf_util.h"
+#include "zf_wire.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <limits.h>
+
+/* How long past a task's timeout the client waits for the broker's own
+ * verdict before it makes one itself (PROTOCOL.md, Clients). */
+#define GRACE_MS        1000
+/* Messages handled per dispatch, so that a flood of results cannot keep
+ * zfarm_client_dispatch from returning to the caller's event loop. */
+#define RECV_BATCH      256
+/* How long the CANCELs queued by destroy may take to leave the process. */
+#define LINGER_MS       100
+
+typedef struct {
+    uint64_t id;                /* the client's task id; key in pending */
+    int64_t deadline;           /* when the client gives up (monotonic ms),
+                                   0 if the task has no timeout */
+    void *deadline_handle;      /* its node in deadlines, NULL if none */
+    zfarm_result_fn *callback;  /* where the result goes, if set, ... */
+    void *arg;                  /* ... called with this */
+    zfarm_result_t **sink;      /* else here, if set (zfarm_client_call) */
+    char *service;              /* the SUBMIT, kept so that the task can */
+    zframe_t *payload;          /* be submitted again */
+    uint32_t timeout_ms;        /* as asked for, 0 for none */
+} task_t;
+
+/* A result whose callback has not run yet. */
+typedef struct {
+    zfarm_result_t *result;
+    zfarm_result_fn *callback;
+    void *arg;
+} due_t;
+
+struct _zfarm_client_t {
+    zsock_t *sock;              /* DEALER connected to the broker */
+    char *endpoint;             /* the broker's endpoint, for log lines */
+    zf_decoder_t *decoder;      /* reused for every header received */
+    zhashx_t *pending;          /* task_t by id: tasks without a result */
+    zlistx_t *deadlines;        /* pending tasks with a deadline, earliest
+                                   first (borrowed from pending) */
+    zlistx_t *ready;            /* zfarm_result_t for zfarm_client_wait,
+                                   in the order they were made */
+    zlistx_t *due;              /* due_t: callbacks still to run, in order */
+    char *status_json;          /* the broker's STATUS reply, once it came */
+    uint64_t last_id;           /* the last task id given out */
+    uint64_t epoch;             /* the broker's epoch from PONG, 0 = none */
+    int retries;                /* SUBMIT's retries field, -1 = broker's */
+    int64_t last_heard;         /* when the broker last sent anything,
+                                   0 = never */
+    int64_t next_ping;          /* when a PING is due if tasks are pending */
+};
+
+/* ---- the pending table ------------------------------------------------- */
+
+/* Ids count up from 1 and zhashx reduces the hash modulo a prime, so the id
+ * itself spreads keys evenly over the buckets. */
+static size_t
+s_id_hash (const void *key)
+{
+    return (size_t) *(const uint64_t *) key;
+}
+
+static int
+s_id_compare (const void *key1, const void *key2)
+{
+    uint64_t a = *(const uint64_t *) key1, b = *(const uint64_t *) key2;
+    return (a > b) - (a < b);
+}
+
+static int
+s_deadline_compare (const void *item1, const void *item2)
+{
+    const task_t *a = item1, *b = item2;
+    return (a->deadline > b->deadline) - (a->deadline < b->deadline);
+}
+
+static task_t *
+s_task_new (zfarm_client_t *self, const char *service,
+            const void *data, size_t size, int timeout_ms)
+{
+    task_t *task = zf_malloc (sizeof *task);
+    task->id = ++self->last_id;
+    task->service = zf_strdup (service);
+    task->payload = zframe_new (data, size);
+    if (!task->payload)
+        zf_die_nomem ();
+    task->timeout_ms = (uint32_t) timeout_ms;
+    if (timeout_ms > 0)
+        task->deadline = zf_now_ms () + timeout_ms + GRACE_MS;
+    return task;
+}
+
+static void
+s_task_destroy (void **item)
+{
+    task_t *task = *item;
+    if (!task)
+        return;
+    free (task->service);
+    zframe_destroy (&task->payload);
+    free (task);
+    *item = NULL;
+}
+
+static void
+s_result_destroy (void **item)
+{
+    zfarm_result_destroy ((zfarm_result_t **) item);
+}
+
+static void
+s_due_destroy (void **item)
+{
+    due_t *due = *item;
+    if (!due)
+        return;
+    zfarm_result_destroy (&due->result);
+    free (due);
+    *item = NULL;
+}
+
+/* Ends a pending task with its one result, which it hands on (takes
+ * ownership), and forgets the task. */
+static void
+s_finish (zfarm_client_t *self, task_t *task, zfarm_result_t *result)
+{
+    if (task->sink)
+        *task->sink = result;
+    else
+    if (task->callback) {
+        due_t *due = zf_malloc (sizeof *due);
+        due->result = result;
+        due->callback = task->callback;
+        due->arg = task->arg;
+        zlistx_add_end (self->due, due);
+    }
+    else
+        zlistx_add_end (self->ready, result);
+
+    if (task->deadline_handle)
+        zlistx_delete (self->deadlines, task->deadline_handle);
+    uint64_t id = task->id;
+    zhashx_delete (self->pending, &id);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static int
+s_send_submit (zfarm_client_t *self, const task_t *task)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_SUBMIT);
+    header.task_id = task->id;
+    zf_header_set_service (&header, task->service);
+    header.timeout_ms = task->timeout_ms;
+    header.retries = self->retries;
+    zmsg_t *payload = zmsg_new ();
+    zframe_t *frame = zframe_dup (task->payload);
+    zmsg_append (payload, &frame);
+    return zf_wire_send (self->sock, &header, &payload);
+}
+
+/* Sends a command that has at most a task id. A send can fail only if the
+ * context is being terminated (the socket has no send limit and no send
+ * timeout), and then the broker cannot be told anything anyway. */
+static void
+s_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
+{
+    zf_header_t header;
+    zf_header_init (&header, command);
+    header.task_id = task_id;
+    if (zf_wire_send (self->sock, &header, NULL) != 0)
+        zsys_debug ("zfarm client: could not send %s to %s: %s",
+                    zf_command_name (command), self->endpoint,
+                    zmq_strerror (zmq_errno ()));
+}
+
+/* Enters a new task in the table and sends its SUBMIT. If even queueing the
+ * SUBMIT fails, the task ends at once with BROKER_DOWN, so that it still
+ * gets its one result. */
+static void
+s_task_start (zfarm_client_t *self, task_t *task)
+{
+    if (zhashx_insert (self->pending, &task->id, task) != 0)
+        zf_die_nomem ();            /* ids are unique: only memory can fail */
+    if (task->deadline)
+        task->deadline_handle = zlistx_insert (self->deadlines, task, false);
+    if (s_send_submit (self, task) != 0) {
+        char text [256];
+        snprintf (text, sizeof text, "could not queue the task for %s: %s",
+                  self->endpoint, zmq_strerror (zmq_errno ()));
+        s_finish (self, task, zf_result_new (task->id, ZFARM_EBROKER_DOWN,
+                                             text));
+    }
+}
+
+/* Ends a pending task with CANCELLED. The broker sends no RESULT for a
+ * cancelled task; should one cross the CANCEL, it finds no task. */
+static void
+s_cancel (zfarm_client_t *self, task_t *task, const char *why)
+{
+    s_send_simple (self, ZF_CANCEL, task->id);
+    s_finish (self, task, zf_result_new (task->id, ZFARM_ECANCELLED, why));
+}
+
+static bool
+s_args_are_valid (const char *service, const void *data, size_t size,
+                  int timeout_ms)
+{
+    return service
+        && zf_service_name_is_valid (service,
+                                     strnlen (service, ZF_SERVICE_MAX + 1))
+        && (data || size == 0)
+        && timeout_ms >= 0;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+/* A message handler returns the number of results it made (0 or 1). */
+typedef int (handler_fn) (zfarm_client_t *self, const zf_header_t *header,
+                          zmsg_t *payload);
+
+static int
+s_on_result (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+{
+    task_t *task = zhashx_lookup (self->pending, &header->task_id);
+    if (!task) {
+        zsys_debug ("zfarm client: dropped a RESULT for task %" PRIu64
+                    ", which is not pending", header->task_id);
+        return 0;
+    }
+    s_finish (self, task, zf_result_from_wire (header, payload));
+    return 1;
+}
+
+static int
+s_on_pong (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+{
+    (void) payload;
+    if (self->epoch && header->epoch != self->epoch)
+        zsys_warning ("zfarm client: broker %s restarted; %zu pending tasks "
+                      "may get no result before their timeout",
+                      self->endpoint, zhashx_size (self->pending));
+    self->epoch = header->epoch;
+    return 0;
+}
+
+static int
+s_on_error (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+{
+    (void) payload;
+    zsys_warning ("zfarm client: broker %s refused a message: %s: %s",
+                  self->endpoint, zfarm_err_name (-header->status),
+                  header->text);
+    return 0;
+}
+
+static int
+s_on_status (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+{
+    (void) header;
+    size_t size;
+    free (self->status_json);
+    self->status_json = zf_wire_join (payload, &size);
+    return 0;
+}
+
+static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
+    [ZF_RESULT] = s_on_result,
+    [ZF_PONG]   = s_on_pong,
+    [ZF_ERROR]  = s_on_error,
+    [ZF_STATUS] = s_on_status,
+};
+
+static int
+s_handle (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+{
+    /* The decoder only returns commands in 1 .. ZF_COMMAND_LIMIT - 1. */
+    handler_fn *handler = s_handlers [header->command];
+    if (handler)
+        return handler (self, header, payload);
+    zsys_warning ("zfarm client: broker %s sent %s, which a client does not "
+                  "expect; dropped", self->endpoint,
+                  zf_command_name (header->command));
+    return 0;
+}
+
+/* Handles the messages that have arrived, at most RECV_BATCH of them; any
+ * message, even a malformed one, shows that the broker is alive. Returns
+ * the number of results made. */
+static int
+s_receive (zfarm_client_t *self)
+{
+    int made = 0;
+    for (int count = 0; count < RECV_BATCH; count++) {
+        zf_header_t header;
+        zmsg_t *payload = NULL;
+        int rc = zf_wire_recv (self->sock, self->decoder, &header, &payload);
+        if (rc == -1)
+            break;                  /* nothing more has arrived */
+        self->last_heard = zf_now_ms ();
+        if (rc == 0)
+            made += s_handle (self, &header, payload);
+        else
+            zsys_warning ("zfarm client: dropped a message from %s: %s: %s",
+                          self->endpoint, zfarm_err_name (rc), header.text);
+        zmsg_destroy (&payload);
+    }
+    return made;
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+/* The result of a task whose deadline passed without a RESULT: TIMEOUT if
+ * the broker has been heard within liveness intervals (it is alive, so the
+ * task really overran), BROKER_DOWN if not. */
+static zfarm_result_t *
+s_expiry_result (zfarm_client_t *self, const task_t *task, int64_t now)
+{
+    char text [256];
+    int64_t silence = now - self->last_heard;
+    if (self->last_heard
+    &&  silence <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS) {
+        snprintf (text, sizeof text, "no result from the broker %d ms "
+                  "after the task's timeout of %" PRIu32 " ms",
+                  GRACE_MS, task->timeout_ms);
+        s_send_simple (self, ZF_CANCEL, task->id);
+        return zf_result_new (task->id, ZFARM_ETIMEOUT, text);
+    }
+    if (self->last_heard)
+        snprintf (text, sizeof text, "no answer from %s for %" PRId64 " ms",
+                  self->endpoint, silence);
+    else
+        snprintf (text, sizeof text, "no answer from %s", self->endpoint);
+    return zf_result_new (task->id, ZFARM_EBROKER_DOWN, text);
+}
+
+/* Ends the tasks whose deadline has passed. Each turn removes one task, so
+ * the loop ends. Returns the number of results made. */
+static int
+s_expire (zfarm_client_t *self, int64_t now)
+{
+    int made = 0;
+    task_t *task;
+    while ((task = zlistx_first (self->deadlines)) && task->deadline <= now) {
+        s_finish (self, task, s_expiry_result (self, task, now));
+        made++;
+    }
+    return made;
+}
+
+static void
+s_heartbeat (zfarm_client_t *self, int64_t now)
+{
+    if (zhashx_size (self->pending) == 0 || now < self->next_ping)
+        return;
+    s_send_simple (self, ZF_PING, 0);
+    self->next_ping = now + ZF_DEFAULT_HEARTBEAT_MS;
+}
+
+/* Handles what has arrived and what has fallen due, without blocking and
+ * without running callbacks. Receiving comes first, so that a result that
+ * arrived by the deadline wins over its expiry. Returns results made. */
+static int
+s_pump (zfarm_client_t *self)
+{
+    int made = s_receive (self);
+    int64_t now = zf_now_ms ();
+    made += s_expire (self, now);
+    s_heartbeat (self, now);
+    return made;
+}
+
+/* Waits until input arrives, the client's own next deadline, or `until`,
+ * whichever comes first. Returns 0, or -1 if `until` has passed or the
+ * process was interrupted (czmq's SIGINT/SIGTERM handler sets
+ * zsys_interrupted; it is checked first, so that a signal that came while
+ * the client was busy is not slept through). */
+static int
+s_poll (zfarm_client_t *self, int64_t until)
+{
+    if (zsys_interrupted)
+        return -1;
+    int64_t now = zf_now_ms ();
+    if (now >= until)
+        return -1;
+    int64_t wait = until == INT64_MAX? -1: until - now;
+    int next = zfarm_client_next_timeout (self);
+    if (next >= 0 && (wait < 0 || next < wait))
+        wait = next;
+    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, (long) wait) == -1
+    &&  (zsys_interrupted || zmq_errno () != EINTR))
+        return -1;
+    return 0;
+}
+
+/* Runs the callbacks of finished tasks, oldest first. A callback may submit,
+ * cancel or wait; the results it finishes join the end of the queue, and
+ * the count taken at the start bounds this run. */
+static void
+s_run_callbacks (zfarm_client_t *self)
+{
+    size_t count = zlistx_size (self->due);
+    while (count-- > 0) {
+        due_t *due = zlistx_detach (self->due, NULL);
+        if (!due)
+            break;                  /* a nested wait already ran the rest */
+        due->callback (due->result, due->arg);
+        s_due_destroy ((void **) &due);
+    }
+}
+
+/* ---- the public API ---------------------------------------------------- */
+
+static zsock_t *
+s_connect (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    if (!sock) {
+        zsys_error ("zfarm client: cannot create a socket: %s",
+                    zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    /* A client is sent only what it asked for (a RESULT per SUBMIT, a PONG
+     * per PING) and holds its pending tasks anyway, so neither queue needs a
+     * limit; with one, a slow reader would make the broker's ROUTER drop
+     * results, and a broker that is not up yet would block a submit. */
+    zsock_set_sndhwm (sock, 0);
+    zsock_set_rcvhwm (sock, 0);
+    zsock_set_sndtimeo (sock, 0);
+    zsock_set_rcvtimeo (sock, 0);
+    if (zsock_connect (sock, "%s", endpoint) != 0) {
+        zsys_error ("zfarm client: connect %s: %s", endpoint,
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+zfarm_client_t *
+zfarm_client_new (const char *endpoint)
+{
+    if (!endpoint)
+        endpoint = getenv ("ZFARM_BROKER");
+    if (!endpoint || !*endpoint)
+        endpoint = ZF_DEFAULT_ENDPOINT;
+    zsock_t *sock = s_connect (endpoint);
+    if (!sock)
+        return NULL;
+
+    zfarm_client_t *self = zf_malloc (sizeof *self);
+    self->sock = sock;
+    self->endpoint = zf_strdup (endpoint);
+    self->decoder = zf_decoder_new ();
+    self->pending = zhashx_new ();
+    zhashx_set_key_hasher (self->pending, s_id_hash);
+    zhashx_set_key_comparator (self->pending, s_id_compare);
+    zhashx_set_key_duplicator (self->pending, NULL);   /* key is &task->id */
+    zhashx_set_key_destructor (self->pending, NULL);
+    zhashx_set_destructor (self->pending, s_task_destroy);
+    self->deadlines = zlistx_new ();
+    zlistx_set_comparator (self->deadlines, s_deadline_compare);
+    self->ready = zlistx_new ();
+    zlistx_set_destructor (self->ready, s_result_destroy);
+    self->due = zlistx_new ();
+    zlistx_set_destructor (self->due, s_due_destroy);
+    self->retries = -1;
+    return self;
+}
+
+/* Tells the broker that the tasks still pending are not wanted any more,
+ * so that their workers are freed, and gives the CANCELs a moment to leave
+ * after the socket is closed. */
+static void
+s_abandon (zfarm_client_t *self)
+{
+    task_t *task = zhashx_first (self->pending);
+    for (; task; task = zhashx_next (self->pending))
+        s_send_simple (self, ZF_CANCEL, task->id);
+    zsock_set_linger (self->sock, LINGER_MS);
+}
+
+void
+zfarm_client_destroy (zfarm_client_t **self_p)
+{
+    assert (self_p);
+    zfarm_client_t *self = *self_p;
+    if (!self)
+        return;
+    s_abandon (self);
+    zsock_destroy (&self->sock);
+    zlistx_destroy (&self->deadlines);
+    zhashx_destroy (&self->pending);
+    zlistx_destroy (&self->ready);
+    zlistx_destroy (&self->due);
+    zf_decoder_destroy (&self->decoder);
+    free (self->status_json);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zfarm_client_set_retries (zfarm_client_t *self, int retries)
+{
+    assert (self);
+    self->retries = retries < -1? -1:
+                    retries > ZF_RETRIES_MAX? ZF_RETRIES_MAX: retries;
+}
+
+int
+zfarm_client_submit (zfarm_client_t *self, const char *service,
+                     const void *data, size_t size, int timeout_ms,
+                     uint64_t *task_id_p)
+{
+    assert (self);
+    if (!s_args_are_valid (service, data, size, timeout_ms))
+        return ZFARM_EINVALID;
+    task_t *task = s_task_new (self, service, data, size, timeout_ms);
+    if (task_id_p)
+        *task_id_p = task->id;
+    s_task_start (self, task);
+    return 0;
+}
+
+int
+zfarm_client_submit_cb (zfarm_client_t *self, const char *service,
+                        const void *data, size_t size, int timeout_ms,
+                        zfarm_result_fn *callback, void *arg,
+                        uint64_t *task_id_p)
+{
+    assert (self);
+    if (!callback || !s_args_are_valid (service, data, size, timeout_ms))
+        return ZFARM_EINVALID;
+    task_t *task = s_task_new (self, service, data, size, timeout_ms);
+    task->callback = callback;
+    task->arg = arg;
+    if (task_id_p)
+        *task_id_p = task->id;
+    s_task_start (self, task);
+    return 0;
+}
+
+/* Other tasks' results that arrive meanwhile are kept; their callbacks run
+ * at the next wait or dispatch, never inside a call. An interrupted call
+ * cancels its task and returns CANCELLED. */
+int
+zfarm_client_call (zfarm_client_t *self, const char *service,
+                   const void *data, size_t size, int timeout_ms,
+                   zfarm_result_t **result_p)
+{
+    assert (self);
+    if (result_p)
+        *result_p = NULL;
+    if (!s_args_are_valid (service, data, size, timeout_ms))
+        return ZFARM_EINVALID;
+    zfarm_result_t *result = NULL;
+    task_t *task = s_task_new (self, service, data, size, timeout_ms);
+    uint64_t task_id = task->id;
+    task->sink = &result;
+    s_task_start (self, task);
+    while (!result) {
+        s_pump (self);
+        if (!result && s_poll (self, INT64_MAX) != 0)
+            s_cancel (self, zhashx_lookup (self->pending, &task_id),
+                      "interrupted");
+    }
+    int status = zfarm_result_status (result);
+    if (result_p)
+        *result_p = result;
+    else
+        zfarm_result_destroy (&result);
+    return status;
+}
+
+int
+zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
+                   zfarm_result_t **result_p)
+{
+    assert (self);
+    if (!result_p)
+        return ZFARM_EINVALID;
+    *result_p = NULL;
+    int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
+    while (true) {
+        zfarm_client_dispatch (self);
+        *result_p = zlistx_detach (self->ready, NULL);
+        if (*result_p)
+            return 0;
+        if (zfarm_client_pending (self) == 0)
+            return ZFARM_ENOT_FOUND;
+        if (s_poll (self, until) != 0)
+            return ZFARM_ETIMEOUT;
+    }
+}
+
+int
+zfarm_client_cancel (zfarm_client_t *self, uint64_t task_id)
+{
+    assert (self);
+    task_t *task = zhashx_lookup (self->pending, &task_id);
+    if (!task)
+        return ZFARM_ENOT_FOUND;
+    s_cancel (self, task, "cancelled by the client");
+    return 0;
+}
+
+size_t
+zfarm_client_pending (zfarm_client_t *self)
+{
+    assert (self);
+    return zhashx_size (self->pending) + zlistx_size (self->ready)
+         + zlistx_size (self->due);
+}
+
+int
+zfarm_client_fd (zfarm_client_t *self)
+{
+    assert (self);
+    return (int) zsock_fd (self->sock);
+}
+
+/* Input left over from a bounded batch, and callbacks queued outside
+ * dispatch (by cancel, call or status), need a dispatch at once: ZMQ_FD
+ * signals edges, so it will not report them again. */
+int
+zfarm_client_next_timeout (zfarm_client_t *self)
+{
+    assert (self);
+    if (zlistx_size (self->due) > 0
+    ||  (zsock_events (self->sock) & ZMQ_POLLIN))
+        return 0;
+    if (zhashx_size (self->pending) == 0)
+        return -1;
+    int64_t next = self->next_ping;
+    task_t *first = zlistx_first (self->deadlines);
+    if (first && first->deadline < next)
+        next = first->deadline;
+    int64_t left = next - zf_now_ms ();
+    return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
+}
+
+int
+zfarm_client_dispatch (zfarm_client_t *self)
+{
+    assert (self);
+    int made = s_pump (self);
+    s_run_callbacks (self);
+    return made;
+}
+
+/* A reply that comes after an earlier request gave up is dropped before the
+ * request is sent; one still in flight would be taken as this request's
+ * answer, which is harmless: it is a status document a little older. */
+int
+zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p)
+{
+    assert (self);
+    if (!json_p)
+        return ZFARM_EINVALID;
+    *json_p = NULL;
+    s_receive (self);
+    zstr_free (&self->status_json);
+    s_send_simple (self, ZF_STATUS, 0);
+    int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
+    while (!self->status_json) {
+        s_pump (self);
+        if (!self->status_json && s_poll (self, until) != 0)
+            return ZFARM_EBROKER_DOWN;
+    }
+    *json_p = self->status_json;
+    self->status_json = NULL;
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* result_internal.h: how the client builds the results it hands out. */
+#ifndef ZF_RESULT_INTERNAL_H
+#define ZF_RESULT_INTERNAL_H
+
+#include <czmq.h>
+#include "zfarm_client.h"
+#include "zf_proto.h"
+
+/* A result made by the client itself (CANCELLED, TIMEOUT, BROKER_DOWN...):
+ * status is 0 or a negative ZFARM_E* code, error a text ("" for none). The
+ * data is empty. */
+zfarm_result_t *
+    zf_result_new (uint64_t task_id, int status, const char *error);
+
+/* The result a RESULT message carries: wire status s becomes -s. A failed
+ * task gets the header's text as its error and no data; a task that
+ * succeeded gets the payload frames, joined, as its data and no error text,
+ * as zfarm_client.h promises. The RESULT's task id is the client's own. */
+zfarm_result_t *
+    zf_result_from_wire (const zf_header_t *header, zmsg_t *payload);
+
+#endif

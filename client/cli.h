@@ -1,0 +1,38 @@
+/* cli.h: the subcommands of the zfarm command-line tool, and their exits. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+#include "zfarm_client.h"
+
+#define CLI_EXIT_OK          0      /* the command did its job */
+#define CLI_EXIT_FAILED      1      /* the task or the broker failed */
+#define CLI_EXIT_USAGE       2      /* bad command line */
+#define CLI_EXIT_INTERRUPTED 130    /* SIGINT, as a shell reports it */
+
+/* A subcommand: argv [0] is its name; returns the exit status. */
+typedef int (cli_command_fn) (int argc, char *argv []);
+
+/* `zfarm call` and `zfarm status`. */
+int
+    cli_call (int argc, char *argv []);
+int
+    cli_status (int argc, char *argv []);
+
+/* Prints "zfarm[ COMMAND]: MESSAGE (try 'zfarm[ COMMAND] --help')" as one
+ * line on stderr and returns CLI_EXIT_USAGE. command may be NULL. */
+int
+    cli_usage_error (const char *command, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/* Reports what getopt_long refused (it returned '?' or ':', with opterr
+ * 0), as cli_usage_error does. argv and optind as getopt_long left them. */
+int
+    cli_bad_option (const char *command, int code, char *argv []);
+
+/* A client for --broker EP (NULL: $ZFARM_BROKER, else the default), or
+ * NULL if the endpoint is bad, which it reports as cli_usage_error does. */
+zfarm_client_t *
+    cli_connect (const char *command, const char *broker);
+
+#endif

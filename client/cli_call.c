@@ -1,0 +1,182 @@
+/* cli_call.c: `zfarm call`: run one task, write its result bytes exactly. */
+#include "cli.h"
+#include "zfarm.h"
+#include "zf_defaults.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+
+/* The most that is read from stdin: what fits in a message under the
+ * broker's default --max-msg-size, past which it would drop the connection
+ * rather than take the task. */
+#define STDIN_MAX ((size_t) (ZF_DEFAULT_MAX_MSG_SIZE - ZF_HEADER_MAX))
+
+typedef struct {
+    const char *broker;         /* NULL: $ZFARM_BROKER or the default */
+    long timeout_ms;            /* 0: no limit */
+    long retries;               /* -1: the broker's default */
+    const char *service;
+    const char *payload;        /* NULL: read stdin */
+} call_args_t;
+
+static void
+s_print_help (void)
+{
+    printf (
+"usage: zfarm call [OPTIONS] SERVICE [PAYLOAD]\n\n"
+"Runs one task on SERVICE and writes its result to stdout, byte for byte.\n"
+"Without PAYLOAD the task's payload is all of stdin. Options come before\n"
+"SERVICE, so a PAYLOAD may start with '-'.\n\n"
+"  -b, --broker EP    broker endpoint (default $ZFARM_BROKER, else\n"
+"                     %s)\n"
+"  -t, --timeout MS   give up after MS milliseconds, 0 for never\n"
+"                     (default %d)\n"
+"  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
+"                     the broker's --max-retries (default -1)\n"
+"  -h, --help         show this help\n\n"
+"Exit status: 0 if the task succeeded; 1 if it failed (the error is on\n"
+"stderr: 'zfarm: NAME: text (details)'); 2 for a usage error.\n",
+            ZF_DEFAULT_ENDPOINT, ZF_DEFAULT_CALL_TIMEOUT_MS, ZF_RETRIES_MAX);
+}
+
+/* Fills args from argv. Returns -1 to go on, or the exit status. */
+static int
+s_parse_args (int argc, char *argv [], call_args_t *args)
+{
+    static const struct option options [] = {
+        { "broker",  required_argument, NULL, 'b' },
+        { "timeout", required_argument, NULL, 't' },
+        { "retries", required_argument, NULL, 'r' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    opterr = 0;
+    int code;
+    while ((code = getopt_long (argc, argv, "+:b:t:r:h", options, NULL)) != -1) {
+        if (code == 'h') {
+            s_print_help ();
+            return CLI_EXIT_OK;
+        }
+        if (code == 'b')
+            args->broker = optarg;
+        else
+        if (code == 't') {
+            if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
+                return cli_usage_error ("call", "bad --timeout '%s'", optarg);
+        }
+        else
+        if (code == 'r') {
+            if (zf_parse_long (optarg, -1, ZF_RETRIES_MAX, &args->retries) != 0)
+                return cli_usage_error ("call", "bad --retries '%s'", optarg);
+        }
+        else
+            return cli_bad_option ("call", code, argv);
+    }
+    if (optind == argc)
+        return cli_usage_error ("call", "missing SERVICE");
+    if (argc - optind > 2)
+        return cli_usage_error ("call", "too many arguments");
+    args->service = argv [optind];
+    args->payload = argc - optind == 2? argv [optind + 1]: NULL;
+    return -1;
+}
+
+/* Reads all of stdin into a malloc'd buffer. Returns 0, or -1 with the
+ * reason said on stderr. */
+static int
+s_read_stdin (char **data_p, size_t *size_p)
+{
+    size_t size = 0, capacity = 65536;
+    char *data = zf_malloc (capacity);
+    while (true) {
+        if (size == capacity) {
+            if (capacity >= STDIN_MAX) {
+                fprintf (stderr, "zfarm: the payload on stdin is larger than "
+                         "%zu bytes\n", STDIN_MAX);
+                free (data);
+                return -1;
+            }
+            capacity = capacity * 2 < STDIN_MAX? capacity * 2: STDIN_MAX + 1;
+            data = zf_realloc (data, capacity);
+        }
+        size_t n = fread (data + size, 1, capacity - size, stdin);
+        size += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror (stdin)) {
+        fprintf (stderr, "zfarm: reading stdin: %s\n", strerror (errno));
+        free (data);
+        return -1;
+    }
+    *data_p = data;
+    *size_p = size;
+    return 0;
+}
+
+/* Writes a result: its bytes to stdout, or its error to stderr. */
+static int
+s_report (const zfarm_result_t *result)
+{
+    int status = zfarm_result_status (result);
+    if (status != 0) {
+        /* The details, unless there are none beyond the code's own text. */
+        const char *text = zfarm_result_error (result);
+        bool details = *text && strcmp (text, zfarm_strerror (status)) != 0;
+        fprintf (stderr, "zfarm: %s: %s%s%s%s\n", zfarm_err_name (status),
+                 zfarm_strerror (status), details? " (": "",
+                 details? text: "", details? ")": "");
+        return status == ZFARM_ECANCELLED && zsys_interrupted?
+               CLI_EXIT_INTERRUPTED: CLI_EXIT_FAILED;
+    }
+    size_t size;
+    const void *data = zfarm_result_data (result, &size);
+    if (fwrite (data, 1, size, stdout) != size || fflush (stdout) != 0) {
+        fprintf (stderr, "zfarm: writing the result: %s\n", strerror (errno));
+        return CLI_EXIT_FAILED;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+s_run (const call_args_t *args, const void *data, size_t size)
+{
+    zfarm_client_t *client = cli_connect ("call", args->broker);
+    if (!client)
+        return CLI_EXIT_USAGE;
+    zfarm_client_set_retries (client, (int) args->retries);
+    zfarm_result_t *result = NULL;
+    int rc = zfarm_client_call (client, args->service, data, size,
+                                (int) args->timeout_ms, &result);
+    int exit_status;
+    if (rc == ZFARM_EINVALID)
+        exit_status = cli_usage_error ("call", "bad service name '%s'",
+                                       args->service);
+    else
+        exit_status = s_report (result);
+    zfarm_result_destroy (&result);
+    zfarm_client_destroy (&client);
+    return exit_status;
+}
+
+int
+cli_call (int argc, char *argv [])
+{
+    call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL };
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    if (args.payload)
+        return s_run (&args, args.payload, strlen (args.payload));
+    char *data;
+    size_t size;
+    if (s_read_stdin (&data, &size) != 0)
+        return CLI_EXIT_FAILED;
+    rc = s_run (&args, data, size);
+    free (data);
+    return rc;
+}

@@ -1,0 +1,111 @@
+/* cli_main.c: the zfarm tool: global options, then one subcommand. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    cli_command_fn *run;
+    const char *summary;
+} command_t;
+
+static const command_t s_commands [] = {
+    { "call",   cli_call,   "run one task and print its result" },
+    { "status", cli_status, "show the broker's workers, services and counters" },
+};
+
+#define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
+
+int
+cli_usage_error (const char *command, const char *format, ...)
+{
+    const char *space = command? " ": "";
+    command = command? command: "";
+    fprintf (stderr, "zfarm%s%s: ", space, command);
+    va_list args;
+    va_start (args, format);
+    vfprintf (stderr, format, args);
+    va_end (args);
+    fprintf (stderr, " (try 'zfarm%s%s --help')\n", space, command);
+    return CLI_EXIT_USAGE;
+}
+
+int
+cli_bad_option (const char *command, int code, char *argv [])
+{
+    /* getopt_long leaves the refused word at optind - 1; a short option
+     * inside a cluster ("-xq") is named by optopt instead. */
+    const char *word = argv [optind - 1];
+    char letter [3] = { '-', (char) optopt, 0 };
+    if (strncmp (word, "--", 2) != 0 && optopt)
+        word = letter;
+    if (code == ':')
+        return cli_usage_error (command, "option '%s' needs a value", word);
+    return cli_usage_error (command, "unknown option '%s'", word);
+}
+
+zfarm_client_t *
+cli_connect (const char *command, const char *broker)
+{
+    zfarm_client_t *client = zfarm_client_new (broker);
+    if (!client) {
+        const char *endpoint = broker? broker: getenv ("ZFARM_BROKER");
+        cli_usage_error (command, "bad broker endpoint '%s'",
+                         endpoint? endpoint: "");
+    }
+    return client;
+}
+
+static void
+s_print_help (void)
+{
+    printf ("usage: zfarm [--help] [--version] COMMAND [ARGS]\n\n"
+            "Hands tasks to a zfarm broker. Commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        printf ("  %-8s %s\n", s_commands [i].name, s_commands [i].summary);
+    printf ("\n'zfarm COMMAND --help' describes a command. The broker is "
+            "--broker EP, else\n$ZFARM_BROKER, else tcp://127.0.0.1:5555.\n");
+}
+
+static const command_t *
+s_command_lookup (const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp (s_commands [i].name, name) == 0)
+            return &s_commands [i];
+    return NULL;
+}
+
+int
+main (int argc, char *argv [])
+{
+    static const struct option options [] = {
+        { "help",    no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    opterr = 0;
+    int code;
+    while ((code = getopt_long (argc, argv, "+:hV", options, NULL)) != -1) {
+        if (code == 'h') {
+            s_print_help ();
+            return CLI_EXIT_OK;
+        }
+        if (code == 'V') {
+            printf ("zfarm %s\n", ZFARM_VERSION);
+            return CLI_EXIT_OK;
+        }
+        return cli_bad_option (NULL, code, argv);
+    }
+    if (optind == argc)
+        return cli_usage_error (NULL, "missing command");
+    const command_t *command = s_command_lookup (argv [optind]);
+    if (!command)
+        return cli_usage_error (NULL, "unknown command '%s'", argv [optind]);
+    int first = optind;
+    optind = 0;                 /* makes glibc's getopt start afresh */
+    return command->run (argc - first, argv + first);
+}

@@ -1,0 +1,351 @@
+/* cli_status.c: `zfarm status`: the broker's status as JSON or as tables.
+ *
+ * The tables are read from the JSON with cli_json's forgiving accessors: a
+ * field that is missing or of another type shows as "-", never as a crash,
+ * so an older or newer broker's document still prints. */
+#include "cli.h"
+#include "cli_json.h"
+#include "zfarm.h"
+#include "zf_defaults.h"
+#include "zf_util.h"
+
+#include <assert.h>
+#include <getopt.h>
+#include <limits.h>
+#include <string.h>
+
+#define STATUS_TIMEOUT_MS 5000  /* default --timeout */
+#define CELL_MAX          48    /* bytes shown of one table cell */
+
+typedef struct {
+    const char *broker;         /* NULL: $ZFARM_BROKER or the default */
+    long timeout_ms;
+    bool json;                  /* print the document as it came */
+} status_args_t;
+
+/* How a table cell is made from a row's member. */
+typedef enum {
+    CELL_TEXT,                  /* a string, shown safely */
+    CELL_COUNT,                 /* a number, exactly as sent */
+    CELL_UPTIME,                /* milliseconds, shown as a duration */
+    CELL_LIST,                  /* an array of strings, joined by ',' */
+    CELL_WHERE,                 /* true: "local", false: "remote" */
+    CELL_SLOTS                  /* "running/capacity" of a worker */
+} cell_kind_t;
+
+typedef struct {
+    const char *head;
+    const char *member;         /* the row's member shown */
+    cell_kind_t kind;
+} column_t;
+
+static const column_t s_worker_columns [] = {
+    { "WORKER",   "id",         CELL_TEXT },
+    { "PID",      "pid",        CELL_COUNT },
+    { "HOST",     "host",       CELL_TEXT },
+    { "STATE",    "state",      CELL_TEXT },
+    { "SLOTS",    "running",    CELL_SLOTS },
+    { "DONE",     "tasks_done", CELL_COUNT },
+    { "UPTIME",   "uptime_ms",  CELL_UPTIME },
+    { "WHERE",    "local",      CELL_WHERE },
+    { "SERVICES", "services",   CELL_LIST },
+};
+
+static const column_t s_service_columns [] = {
+    { "SERVICE",  "name",       CELL_TEXT },
+    { "QUEUED",   "queued",     CELL_COUNT },
+    { "RUNNING",  "running",    CELL_COUNT },
+    { "WORKERS",  "workers",    CELL_COUNT },
+};
+
+#define COLUMNS_MAX 9
+#define COUNT_OF(array) (sizeof (array) / sizeof (array) [0])
+
+/* ---- cells ------------------------------------------------------------- */
+
+/* Appends text to a cell, replacing bytes that are not printable ASCII
+ * (a worker chooses its host name: it must not drive the terminal). */
+static void
+s_cell_append (char *cell, const char *text)
+{
+    size_t at = strlen (cell);
+    for (; *text && at < CELL_MAX; text++)
+        cell [at++] = *text >= ' ' && *text <= '~'? *text: '?';
+    cell [at] = 0;
+}
+
+static void
+s_format_duration (char *cell, double ms)
+{
+    if (!(ms >= 0 && ms < 1e15)) {
+        s_cell_append (cell, "-");
+        return;
+    }
+    long long s = (long long) (ms / 1000);
+    char text [32];
+    if (ms < 1000)
+        snprintf (text, sizeof text, "%lldms", (long long) ms);
+    else if (s < 60)
+        snprintf (text, sizeof text, "%.1fs", ms / 1000);
+    else if (s < 3600)
+        snprintf (text, sizeof text, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf (text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
+    else
+        snprintf (text, sizeof text, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+    s_cell_append (cell, text);
+}
+
+static void
+s_format_list (char *cell, const json_t *array)
+{
+    const json_t *item = json_first (array);
+    if (!item)
+        s_cell_append (cell, "-");
+    for (; item; item = json_next (item)) {
+        if (*cell)
+            s_cell_append (cell, ",");
+        s_cell_append (cell, json_string (item, "?"));
+    }
+}
+
+/* Fills cell (CELL_MAX + 1 bytes) with a row's column. */
+static void
+s_format_cell (char *cell, const json_t *row, const column_t *column)
+{
+    const json_t *value = json_member (row, column->member);
+    *cell = 0;
+    switch (column->kind) {
+        case CELL_TEXT:
+            s_cell_append (cell, json_string (value, "-"));
+            break;
+        case CELL_COUNT:
+            s_cell_append (cell, json_number_text (value, "-"));
+            break;
+        case CELL_UPTIME:
+            s_format_duration (cell, json_number (value, -1));
+            break;
+        case CELL_LIST:
+            s_format_list (cell, value);
+            break;
+        case CELL_WHERE:
+            s_cell_append (cell, json_type (value) != JSON_BOOL? "-":
+                                 json_bool (value, false)? "local": "remote");
+            break;
+        case CELL_SLOTS:
+            s_cell_append (cell, json_number_text (value, "-"));
+            s_cell_append (cell, "/");
+            s_cell_append (cell, json_number_text (
+                json_member (row, "capacity"), "-"));
+            break;
+    }
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+static bool
+s_column_is_numeric (const column_t *column)
+{
+    return column->kind == CELL_COUNT || column->kind == CELL_UPTIME
+        || column->kind == CELL_SLOTS;
+}
+
+static void
+s_print_row (const column_t *columns, size_t count, const size_t *widths,
+             char cells [][CELL_MAX + 1])
+{
+    for (size_t i = 0; i < count; i++) {
+        int width = (int) widths [i];
+        const char *gap = i + 1 < count? "  ": "";
+        if (i + 1 == count && !s_column_is_numeric (&columns [i]))
+            width = 0;              /* no trailing blanks */
+        if (s_column_is_numeric (&columns [i]))
+            printf ("%*s%s", width, cells [i], gap);
+        else
+            printf ("%-*s%s", width, cells [i], gap);
+    }
+    printf ("\n");
+}
+
+/* Prints an array of objects as a table, one row per element; each column
+ * is as wide as its widest cell. Returns the number of rows. */
+static size_t
+s_print_table (const json_t *rows, const column_t *columns, size_t count)
+{
+    assert (count <= COLUMNS_MAX);
+    char cells [COLUMNS_MAX][CELL_MAX + 1];
+    size_t widths [COLUMNS_MAX], row_count = 0;
+    for (size_t i = 0; i < count; i++)
+        widths [i] = strlen (columns [i].head);
+    for (const json_t *row = json_first (rows); row; row = json_next (row)) {
+        for (size_t i = 0; i < count; i++) {
+            s_format_cell (cells [i], row, &columns [i]);
+            if (strlen (cells [i]) > widths [i])
+                widths [i] = strlen (cells [i]);
+        }
+        row_count++;
+    }
+    if (row_count == 0)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        snprintf (cells [i], sizeof cells [i], "%s", columns [i].head);
+    s_print_row (columns, count, widths, cells);
+    for (const json_t *row = json_first (rows); row; row = json_next (row)) {
+        for (size_t i = 0; i < count; i++)
+            s_format_cell (cells [i], row, &columns [i]);
+        s_print_row (columns, count, widths, cells);
+    }
+    return row_count;
+}
+
+static void
+s_print_broker (const json_t *broker)
+{
+    char version [CELL_MAX + 1] = "", uptime [CELL_MAX + 1] = "",
+         epoch [CELL_MAX + 1] = "", endpoints [CELL_MAX + 1] = "";
+    s_cell_append (version, json_string (json_member (broker, "version"), "-"));
+    s_format_duration (uptime,
+                       json_number (json_member (broker, "uptime_ms"), -1));
+    s_cell_append (epoch,
+                   json_number_text (json_member (broker, "epoch"), "-"));
+    s_format_list (endpoints, json_member (broker, "endpoints"));
+    printf ("broker %s, up %s, epoch %s, endpoints %s\n",
+            version, uptime, epoch, endpoints);
+}
+
+/* Prints the counters, and one level of nested counters indented under
+ * theirs (failed_by_code). */
+static void
+s_print_counters (const json_t *counters, int indent)
+{
+    for (const json_t *counter = json_first (counters); counter;
+         counter = json_next (counter)) {
+        char name [CELL_MAX + 1] = "", value [CELL_MAX + 1] = "";
+        s_cell_append (name, json_name (counter)? json_name (counter): "?");
+        if (json_type (counter) == JSON_OBJECT) {
+            printf ("%*s%s\n", indent, "", name);
+            if (indent == 2)
+                s_print_counters (counter, indent + 2);
+            continue;
+        }
+        s_cell_append (value, json_number_text (counter, "-"));
+        printf ("%*s%-*s %12s\n", indent, "", 24 - indent, name, value);
+    }
+}
+
+static void
+s_print_status (const json_t *status)
+{
+    s_print_broker (json_member (status, "broker"));
+    printf ("\n");
+    if (s_print_table (json_member (status, "workers"), s_worker_columns,
+                       COUNT_OF (s_worker_columns)) == 0)
+        printf ("no workers\n");
+    printf ("\n");
+    if (s_print_table (json_member (status, "services"), s_service_columns,
+                       COUNT_OF (s_service_columns)) == 0)
+        printf ("no services\n");
+    printf ("\ncounters\n");
+    s_print_counters (json_member (status, "counters"), 2);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static void
+s_print_help (void)
+{
+    printf (
+"usage: zfarm status [OPTIONS]\n\n"
+"Shows the broker's workers, services and counters.\n\n"
+"  -b, --broker EP    broker endpoint (default $ZFARM_BROKER, else\n"
+"                     %s)\n"
+"  -t, --timeout MS   wait at most MS milliseconds for the answer\n"
+"                     (default %d)\n"
+"  -j, --json         print the broker's JSON document as it is\n"
+"  -h, --help         show this help\n\n"
+"Exit status: 0 on success, 1 if the broker did not answer, 2 for a usage\n"
+"error.\n", ZF_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
+}
+
+/* Fills args from argv. Returns -1 to go on, or the exit status. */
+static int
+s_parse_args (int argc, char *argv [], status_args_t *args)
+{
+    static const struct option options [] = {
+        { "broker",  required_argument, NULL, 'b' },
+        { "timeout", required_argument, NULL, 't' },
+        { "json",    no_argument,       NULL, 'j' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    opterr = 0;
+    int code;
+    while ((code = getopt_long (argc, argv, "+:b:t:jh", options, NULL)) != -1) {
+        if (code == 'h') {
+            s_print_help ();
+            return CLI_EXIT_OK;
+        }
+        if (code == 'b')
+            args->broker = optarg;
+        else
+        if (code == 'j')
+            args->json = true;
+        else
+        if (code == 't') {
+            if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
+                return cli_usage_error ("status", "bad --timeout '%s'", optarg);
+        }
+        else
+            return cli_bad_option ("status", code, argv);
+    }
+    if (optind < argc)
+        return cli_usage_error ("status", "unexpected argument '%s'",
+                                argv [optind]);
+    return -1;
+}
+
+/* Prints the document as asked. Returns the exit status. */
+static int
+s_print (const status_args_t *args, const char *json)
+{
+    if (args->json) {
+        printf ("%s\n", json);
+        return CLI_EXIT_OK;
+    }
+    json_t *status = json_parse (json, strlen (json));
+    if (json_type (status) != JSON_OBJECT) {
+        fprintf (stderr, "zfarm: the broker's status is not a JSON object "
+                 "(zfarm status --json shows it)\n");
+        json_destroy (&status);
+        return CLI_EXIT_FAILED;
+    }
+    s_print_status (status);
+    json_destroy (&status);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_status (int argc, char *argv [])
+{
+    status_args_t args = { NULL, STATUS_TIMEOUT_MS, false };
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    zfarm_client_t *client = cli_connect ("status", args.broker);
+    if (!client)
+        return CLI_EXIT_USAGE;
+    char *json = NULL;
+    int timeout_ms = args.timeout_ms? (int) args.timeout_ms: -1;
+    rc = zfarm_client_status (client, timeout_ms, &json);
+    zfarm_client_destroy (&client);
+    if (rc != 0) {
+        fprintf (stderr, "zfarm: %s: %s (no status within %ld ms)\n",
+                 zfarm_err_name (rc), zfarm_strerror (rc), args.timeout_ms);
+        return CLI_EXIT_FAILED;
+    }
+    rc = s_print (&args, json);
+    free (json);
+    if (fflush (stdout) != 0)
+        rc = CLI_EXIT_FAILED;
+    return rc;
+}

@@ -1,0 +1,565 @@
+/* test_codec.c: the wire header codec (common/zf_proto.h): every command
+ * survives a round trip, and every malformed header becomes an error code,
+ * never a crash. Malformed headers are packed here with msgpack directly. */
+#include "testlib.h"
+#include "zf_proto.h"
+#include "zfarm_codes.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+
+static zf_decoder_t *s_decoder;
+
+/* ---- packing headers by hand ------------------------------------------- */
+
+typedef struct {
+    msgpack_sbuffer buffer;
+    msgpack_packer pk;
+} packer_t;
+
+static void
+p_init (packer_t *p)
+{
+    msgpack_sbuffer_init (&p->buffer);
+    msgpack_packer_init (&p->pk, &p->buffer, msgpack_sbuffer_write);
+}
+
+static void
+p_str (packer_t *p, const char *s)
+{
+    msgpack_pack_str (&p->pk, strlen (s));
+    msgpack_pack_str_body (&p->pk, s, strlen (s));
+}
+
+/* Starts [ "zf", 1, command, ...] with fields more elements to come. */
+static void
+p_head (packer_t *p, uint32_t fields, uint64_t command)
+{
+    p_init (p);
+    msgpack_pack_array (&p->pk, 3 + fields);
+    p_str (p, ZF_PROTOCOL_ID);
+    msgpack_pack_uint32 (&p->pk, ZF_PROTOCOL_VERSION);
+    msgpack_pack_uint64 (&p->pk, command);
+}
+
+/* Decodes what was packed, and frees it. */
+static int
+p_decode (packer_t *p, zf_header_t *header)
+{
+    int rc = zf_header_decode (s_decoder, header, p->buffer.data,
+                               p->buffer.size);
+    msgpack_sbuffer_destroy (&p->buffer);
+    return rc;
+}
+
+/* A SUBMIT with these fields, decoded. */
+static int
+s_decode_submit (uint64_t task_id, const char *service, int64_t timeout,
+                 int64_t retries)
+{
+    packer_t p;
+    p_head (&p, 4, ZF_SUBMIT);
+    msgpack_pack_uint64 (&p.pk, task_id);
+    p_str (&p, service);
+    msgpack_pack_int64 (&p.pk, timeout);
+    msgpack_pack_int64 (&p.pk, retries);
+    zf_header_t header;
+    return p_decode (&p, &header);
+}
+
+/* ---- round trips ------------------------------------------------------- */
+
+static void
+s_round_trip (const zf_header_t *in, zf_header_t *out)
+{
+    zf_buf_t buf;
+    ASSERT_EQ (zf_header_encode (in, &buf), 0);
+    ASSERT (!buf.overflow);
+    ASSERT_INT (buf.size, <=, ZF_HEADER_MAX);
+    ASSERT_EQ (zf_header_decode (s_decoder, out, buf.data, buf.size), 0);
+    ASSERT_EQ (out->command, in->command);
+}
+
+/* One header of every command, with every field set to a value that is
+ * not the default, so that a field lost on the way shows. */
+static void
+s_example (zf_header_t *header, int command)
+{
+    zf_header_init (header, command);
+    header->task_id = UINT64_MAX - command;
+    header->epoch = 0x0123456789ABCDEFULL;
+    header->status = 8;
+    header->timeout_ms = UINT32_MAX;
+    header->retries = 7;
+    header->attempt = 3;
+    header->capacity = ZF_CAPACITY_MAX;
+    header->pid = 4242;
+    header->service_count = ZF_SERVICES_MAX;
+    for (int i = 0; i < ZF_SERVICES_MAX; i++)
+        snprintf (header->services [i], sizeof header->services [i], "svc%d", i);
+    zf_header_set_service (header, "echo.v2");
+    snprintf (header->host, sizeof header->host, "host-%d", command);
+    zf_header_set_text (header, "a text \"with\" quotes");
+}
+
+static void
+test_round_trip_every_command (void)
+{
+    for (int command = 1; command < ZF_COMMAND_LIMIT; command++) {
+        zf_header_t in, out;
+        s_example (&in, command);
+        s_round_trip (&in, &out);
+        ASSERT_STR_EQ (zf_command_name (command), zf_command_name (out.command));
+        if (command == ZF_SUBMIT || command == ZF_TASK || command == ZF_DONE
+        ||  command == ZF_RESULT || command == ZF_CANCEL)
+            ASSERT (out.task_id == in.task_id);
+        if (command == ZF_SUBMIT || command == ZF_TASK) {
+            ASSERT_STR_EQ (out.service, in.service);
+            ASSERT (out.timeout_ms == in.timeout_ms);
+        }
+        if (command == ZF_SUBMIT)
+            ASSERT_EQ (out.retries, in.retries);
+        if (command == ZF_TASK)
+            ASSERT_EQ (out.attempt, in.attempt);
+        if (command == ZF_DONE || command == ZF_RESULT || command == ZF_ERROR)
+            ASSERT_EQ (out.status, in.status);
+        if (command == ZF_DONE || command == ZF_RESULT || command == ZF_ERROR
+        ||  command == ZF_DISCONNECT || command == ZF_READY)
+            ASSERT_STR_EQ (out.text, in.text);
+        if (command == ZF_PONG)
+            ASSERT (out.epoch == in.epoch);
+    }
+}
+
+static void
+test_round_trip_ready (void)
+{
+    zf_header_t in, out;
+    s_example (&in, ZF_READY);
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.service_count, ZF_SERVICES_MAX);
+    for (int i = 0; i < ZF_SERVICES_MAX; i++)
+        ASSERT_STR_EQ (out.services [i], in.services [i]);
+    ASSERT_EQ (out.capacity, ZF_CAPACITY_MAX);
+    ASSERT_EQ (out.pid, 4242);
+    ASSERT_STR_EQ (out.host, in.host);
+}
+
+static void
+test_round_trip_limits (void)
+{
+    zf_header_t in, out;
+    zf_header_init (&in, ZF_SUBMIT);
+    in.task_id = 1;
+    memset (in.service, 'x', ZF_SERVICE_MAX);
+    in.service [ZF_SERVICE_MAX] = 0;
+    in.timeout_ms = 0;
+    in.retries = -1;
+    s_round_trip (&in, &out);
+    ASSERT_EQ (strlen (out.service), ZF_SERVICE_MAX);
+    ASSERT_EQ (out.timeout_ms, 0);
+    ASSERT_EQ (out.retries, -1);
+
+    zf_header_init (&in, ZF_RESULT);
+    in.task_id = 1;
+    in.status = 0xFFFF;
+    char long_text [ZF_TEXT_MAX * 2];
+    memset (long_text, 't', sizeof long_text - 1);
+    long_text [sizeof long_text - 1] = 0;
+    zf_header_set_text (&in, long_text);
+    ASSERT_EQ (strlen (in.text), ZF_TEXT_MAX);
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.status, 0xFFFF);
+    ASSERT_STR_EQ (out.text, in.text);
+}
+
+static void
+test_encode_refuses (void)
+{
+    zf_header_t header;
+    zf_buf_t buf;
+    zf_header_init (&header, 0);
+    ASSERT_EQ (zf_header_encode (&header, &buf), -1);
+    zf_header_init (&header, ZF_COMMAND_LIMIT);
+    ASSERT_EQ (zf_header_encode (&header, &buf), -1);
+    /* Sixteen services of 255 bytes do not fit in 2048 bytes. */
+    s_example (&header, ZF_READY);
+    for (int i = 0; i < ZF_SERVICES_MAX; i++) {
+        memset (header.services [i], 's', ZF_SERVICE_MAX);
+        header.services [i][ZF_SERVICE_MAX] = 0;
+    }
+    ASSERT_EQ (zf_header_encode (&header, &buf), -1);
+    ASSERT (buf.overflow);
+}
+
+/* ---- malformed input --------------------------------------------------- */
+
+static void
+test_empty_and_oversized (void)
+{
+    zf_header_t header;
+    ASSERT_EQ (zf_header_decode (s_decoder, &header, "", 0),
+               ZFARM_EBAD_REQUEST);
+    ASSERT (*header.text);
+    static char big [ZF_HEADER_MAX + 1];
+    ASSERT_EQ (zf_header_decode (s_decoder, &header, big, sizeof big),
+               ZFARM_EBAD_REQUEST);
+}
+
+/* Every proper prefix of a valid header is an incomplete msgpack value. */
+static void
+test_truncated_at_every_byte (void)
+{
+    for (int command = 1; command < ZF_COMMAND_LIMIT; command++) {
+        zf_header_t in, out;
+        zf_buf_t buf;
+        s_example (&in, command);
+        ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+        for (size_t size = 0; size < buf.size; size++)
+            ASSERT_EQ (zf_header_decode (s_decoder, &out, buf.data, size),
+                       ZFARM_EBAD_REQUEST);
+        /* A byte too many is not one value either. */
+        ASSERT_INT (buf.size, <, sizeof buf.data);
+        buf.data [buf.size] = 0;
+        ASSERT_EQ (zf_header_decode (s_decoder, &out, buf.data, buf.size + 1),
+                   ZFARM_EBAD_REQUEST);
+    }
+}
+
+static void
+test_wrong_protocol_and_version (void)
+{
+    zf_header_t header;
+    packer_t p;
+    const char *ids [] = { "zz", "z", "zfx", "" };
+    for (size_t i = 0; i < sizeof ids / sizeof ids [0]; i++) {
+        p_init (&p);
+        msgpack_pack_array (&p.pk, 3);
+        p_str (&p, ids [i]);
+        msgpack_pack_uint32 (&p.pk, 1);
+        msgpack_pack_uint32 (&p.pk, ZF_PING);
+        ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    }
+    p_init (&p);                /* the id as binary, not str */
+    msgpack_pack_array (&p.pk, 3);
+    msgpack_pack_bin (&p.pk, 2);
+    msgpack_pack_bin_body (&p.pk, "zf", 2);
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, ZF_PING);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    const uint64_t versions [] = { 0, 2, 255, UINT32_MAX };
+    for (size_t i = 0; i < sizeof versions / sizeof versions [0]; i++) {
+        p_init (&p);
+        msgpack_pack_array (&p.pk, 3);
+        p_str (&p, "zf");
+        msgpack_pack_uint64 (&p.pk, versions [i]);
+        msgpack_pack_uint32 (&p.pk, ZF_PING);
+        ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_VERSION);
+        ASSERT_EQ (header.command, 0);
+        ASSERT (strstr (header.text, "version"));
+    }
+    p_init (&p);                /* a version that is not a number */
+    msgpack_pack_array (&p.pk, 3);
+    p_str (&p, "zf");
+    p_str (&p, "1");
+    msgpack_pack_uint32 (&p.pk, ZF_PING);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+static void
+test_unknown_command (void)
+{
+    zf_header_t header;
+    packer_t p;
+    const uint64_t commands [] = { 0, ZF_COMMAND_LIMIT, 99, UINT64_MAX };
+    for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
+        p_head (&p, 0, commands [i]);
+        ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    }
+    p_init (&p);                /* a negative command */
+    msgpack_pack_array (&p.pk, 3);
+    p_str (&p, "zf");
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_int32 (&p.pk, -1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    ASSERT_STR_EQ (zf_command_name (0), "UNKNOWN");
+    ASSERT_STR_EQ (zf_command_name (ZF_COMMAND_LIMIT), "UNKNOWN");
+    ASSERT_STR_EQ (zf_command_name (ZF_SUBMIT), "SUBMIT");
+}
+
+static void
+test_not_a_header (void)
+{
+    zf_header_t header;
+    packer_t p;
+    p_init (&p);
+    msgpack_pack_map (&p.pk, 0);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    p_init (&p);
+    msgpack_pack_array (&p.pk, 2);
+    p_str (&p, "zf");
+    msgpack_pack_uint32 (&p.pk, 1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    p_init (&p);
+    p_str (&p, "zf");
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+static void
+test_missing_fields (void)
+{
+    zf_header_t header;
+    packer_t p;
+    p_head (&p, 1, ZF_SUBMIT);
+    msgpack_pack_uint64 (&p.pk, 1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    ASSERT (strstr (header.text, "missing"));
+    p_head (&p, 0, ZF_RESULT);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    p_head (&p, 0, ZF_PONG);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    p_head (&p, 4, ZF_READY);
+    msgpack_pack_array (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 1);
+    p_str (&p, "host");
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+/* A minor revision may append fields: they are ignored. */
+static void
+test_extra_fields_are_ignored (void)
+{
+    zf_header_t header;
+    packer_t p;
+    p_head (&p, 3, ZF_CANCEL);
+    msgpack_pack_uint64 (&p.pk, 5);
+    p_str (&p, "future");
+    msgpack_pack_map (&p.pk, 0);
+    ASSERT_EQ (p_decode (&p, &header), 0);
+    ASSERT_EQ (header.command, ZF_CANCEL);
+    ASSERT_EQ (header.task_id, 5);
+}
+
+static void
+test_wrong_field_types (void)
+{
+    zf_header_t header;
+    packer_t p;
+    p_head (&p, 4, ZF_SUBMIT);              /* task id as a string */
+    p_str (&p, "1");
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_int32 (&p.pk, -1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    ASSERT (strstr (header.text, "SUBMIT"));
+
+    p_head (&p, 4, ZF_SUBMIT);              /* service as a number */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 7);
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_int32 (&p.pk, -1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    p_head (&p, 3, ZF_RESULT);              /* status as a float */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_double (&p.pk, 1.0);
+    p_str (&p, "");
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    p_head (&p, 3, ZF_DONE);                /* text as nil */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_nil (&p.pk);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    p_head (&p, 1, ZF_PONG);                /* epoch negative */
+    msgpack_pack_int64 (&p.pk, -5);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+static void
+test_field_bounds (void)
+{
+    ASSERT_EQ (s_decode_submit (1, "echo", 0, -1), 0);
+    ASSERT_EQ (s_decode_submit (UINT64_MAX, "echo", UINT32_MAX,
+                                ZF_RETRIES_MAX), 0);
+    ASSERT_EQ (s_decode_submit (0, "echo", 0, -1), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_submit (1, "echo", -1, -1), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_submit (1, "echo", (int64_t) UINT32_MAX + 1, -1),
+               ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_submit (1, "echo", 0, -2), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_submit (1, "echo", 0, ZF_RETRIES_MAX + 1),
+               ZFARM_EBAD_REQUEST);
+
+    zf_header_t header;
+    packer_t p;
+    const int64_t statuses [] = { -1, 0x10000 };
+    for (size_t i = 0; i < 2; i++) {
+        p_head (&p, 3, ZF_RESULT);
+        msgpack_pack_uint64 (&p.pk, 1);
+        msgpack_pack_int64 (&p.pk, statuses [i]);
+        p_str (&p, "");
+        ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+    }
+    p_head (&p, 4, ZF_TASK);                /* attempt 0 */
+    msgpack_pack_uint64 (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_uint32 (&p.pk, 0);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+static void
+test_service_names (void)
+{
+    char longest [ZF_SERVICE_MAX + 2];
+    memset (longest, 'a', sizeof longest - 1);
+    longest [ZF_SERVICE_MAX] = 0;
+    ASSERT_EQ (s_decode_submit (1, longest, 0, -1), 0);
+    longest [ZF_SERVICE_MAX] = 'a';
+    longest [ZF_SERVICE_MAX + 1] = 0;
+    ASSERT_EQ (s_decode_submit (1, longest, 0, -1), ZFARM_EBAD_REQUEST);
+    ASSERT (!zf_service_name_is_valid (longest, strlen (longest)));
+
+    const char *bad [] = { "", "a b", "tab\there", "zfarm.", "zfarm.status",
+                           "caf\xc3\xa9", "new\nline", "\x7f" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        ASSERT (!zf_service_name_is_valid (bad [i], strlen (bad [i])));
+        ASSERT_EQ (s_decode_submit (1, bad [i], 0, -1), ZFARM_EBAD_REQUEST);
+    }
+    ASSERT (!zf_service_name_is_valid ("nul\0byte", 8));
+    const char *good [] = { "echo", "a", "zfarm", "zfarmx.y", "x.zfarm.y",
+                            "~!@#$%^&*()_+{}|:<>?" };
+    for (size_t i = 0; i < sizeof good / sizeof good [0]; i++) {
+        ASSERT (zf_service_name_is_valid (good [i], strlen (good [i])));
+        ASSERT_EQ (s_decode_submit (1, good [i], 0, -1), 0);
+    }
+}
+
+/* A READY with count services and this capacity, decoded. */
+static int
+s_decode_ready (uint32_t count, uint64_t capacity)
+{
+    packer_t p;
+    p_head (&p, 5, ZF_READY);
+    msgpack_pack_array (&p.pk, count);
+    for (uint32_t i = 0; i < count; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "s%u", i);
+        p_str (&p, name);
+    }
+    msgpack_pack_uint64 (&p.pk, capacity);
+    msgpack_pack_uint32 (&p.pk, 1);
+    p_str (&p, "host");
+    p_str (&p, "0.1.0");
+    zf_header_t header;
+    return p_decode (&p, &header);
+}
+
+static void
+test_ready_bounds (void)
+{
+    ASSERT_EQ (s_decode_ready (1, 1), 0);
+    ASSERT_EQ (s_decode_ready (ZF_SERVICES_MAX, ZF_CAPACITY_MAX), 0);
+    ASSERT_EQ (s_decode_ready (0, 1), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_ready (ZF_SERVICES_MAX + 1, 1), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_ready (1, 0), ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_ready (1, ZF_CAPACITY_MAX + 1), ZFARM_EBAD_REQUEST);
+
+    packer_t p;                             /* a service that is no str */
+    p_head (&p, 5, ZF_READY);
+    msgpack_pack_array (&p.pk, 1);
+    msgpack_pack_true (&p.pk);
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 1);
+    p_str (&p, "host");
+    p_str (&p, "0.1.0");
+    zf_header_t header;
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
+/* A few bytes that declare an array or map of billions of elements: the
+ * decoder must refuse them without trying to allocate for them. */
+static void
+test_huge_declared_sizes (void)
+{
+    static const unsigned char inputs [][12] = {
+        { 0xdd, 0xff, 0xff, 0xff, 0xff },               /* array32 */
+        { 0xdf, 0xff, 0xff, 0xff, 0xff },               /* map32 */
+        { 0x94, 0xa2, 'z', 'f', 0x01, 0x02,             /* inside a SUBMIT */
+          0xdd, 0x7f, 0xff, 0xff, 0xff },
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs [0]; i++) {
+        zf_header_t header;
+        ASSERT_EQ (zf_header_decode (s_decoder, &header, inputs [i],
+                                     sizeof inputs [i]), ZFARM_EBAD_REQUEST);
+    }
+}
+
+/* Random bytes, and valid headers with random bytes flipped: whatever the
+ * decoder returns must be one of its three answers, and a header it accepts
+ * must encode again. The generator is seeded, so a failure repeats. */
+static void
+test_garbage (void)
+{
+    uint64_t state = 0x9E3779B97F4A7C15ULL;
+    char data [ZF_HEADER_MAX];
+    for (int round = 0; round < 200000; round++) {
+        size_t size;
+        if (round % 2) {
+            zf_header_t example;
+            zf_buf_t buf;
+            s_example (&example, 1 + round / 2 % (ZF_COMMAND_LIMIT - 1));
+            zf_header_encode (&example, &buf);
+            memcpy (data, buf.data, buf.size);
+            size = buf.size;
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            data [(state >> 33) % size] ^= (char) (state >> 8);
+        }
+        else {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            size = (state >> 33) % 64;
+            for (size_t i = 0; i < size; i++) {
+                state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+                data [i] = (char) (state >> 40);
+            }
+        }
+        zf_header_t header;
+        int rc = zf_header_decode (s_decoder, &header, data, size);
+        ASSERT (rc == 0 || rc == ZFARM_EBAD_REQUEST || rc == ZFARM_EBAD_VERSION);
+        if (rc == 0) {
+            zf_buf_t buf;
+            ASSERT_EQ (zf_header_encode (&header, &buf), 0);
+        }
+    }
+}
+
+int
+main (void)
+{
+    s_decoder = zf_decoder_new ();
+    test_round_trip_every_command ();
+    test_round_trip_ready ();
+    test_round_trip_limits ();
+    test_encode_refuses ();
+    test_empty_and_oversized ();
+    test_truncated_at_every_byte ();
+    test_wrong_protocol_and_version ();
+    test_unknown_command ();
+    test_not_a_header ();
+    test_missing_fields ();
+    test_extra_fields_are_ignored ();
+    test_wrong_field_types ();
+    test_field_bounds ();
+    test_service_names ();
+    test_ready_bounds ();
+    test_huge_declared_sizes ();
+    test_garbage ();
+    zf_decoder_destroy (&s_decoder);
+    zf_decoder_destroy (&s_decoder);
+    TEST_PASS ("test_codec");
+    return 0;
+}

@@ -34,18 +34,22 @@ ZFARM_EXPORT void
     zfarm_worker_destroy (zfarm_worker_t **self_p);
 
 /* Offers service, served by handler (called with arg). At most 16
- * services. Returns 0, or ZFARM_EINVALID for a bad name or too many. */
+ * services. Returns 0, or ZFARM_EINVALID for a bad or repeated name, a NULL
+ * handler, or too many services. */
 ZFARM_EXPORT int
     zfarm_worker_register (zfarm_worker_t *self, const char *service,
                            zfarm_handler_fn *handler, void *arg);
 
-/* Tasks this worker runs at once (default 1). With more than 1, handlers run
- * on that many threads and must be thread-safe. Returns 0 or ZFARM_EINVALID. */
+/* Tasks this worker runs at once, 1 to 1024 (default 1). With more than 1,
+ * handlers run on that many threads and must be thread-safe. Each slot but
+ * the first costs two ZeroMQ sockets: above about 500, raise czmq's limit
+ * (zsys_set_max_sockets) before making any socket. Returns 0 or
+ * ZFARM_EINVALID. */
 ZFARM_EXPORT int
     zfarm_worker_set_capacity (zfarm_worker_t *self, int slots);
 
-/* Heartbeat interval and liveness; they must match the broker's (defaults
- * 500 ms and 3). Returns 0 or ZFARM_EINVALID. */
+/* Heartbeat interval (10 ms to 1 hour) and liveness (1 to 100); they must
+ * match the broker's (defaults 500 ms and 3). Returns 0 or ZFARM_EINVALID. */
 ZFARM_EXPORT int
     zfarm_worker_set_heartbeat (zfarm_worker_t *self, int interval_ms,
                                 int liveness);
@@ -55,9 +59,11 @@ ZFARM_EXPORT int
 ZFARM_EXPORT void
     zfarm_worker_set_max_tasks (zfarm_worker_t *self, uint64_t max_tasks);
 
-/* Registers with the broker and serves tasks until SIGINT/SIGTERM,
- * zfarm_worker_stop, or max_tasks. Returns 0 on a clean stop, or
- * ZFARM_EINVALID if no service was registered. */
+/* Registers with the broker and serves tasks until SIGINT/SIGTERM (as czmq's
+ * handler reports them in zsys_interrupted), zfarm_worker_stop, or
+ * max_tasks; tasks in hand finish first. Returns 0 on a clean stop (at once
+ * if a stop came before run), or ZFARM_EINVALID if no service was
+ * registered or the process cannot afford the capacity's sockets. */
 ZFARM_EXPORT int
     zfarm_worker_run (zfarm_worker_t *self);
 
@@ -79,6 +85,12 @@ ZFARM_EXPORT const char *
 /* 1 on the first try, 2 after one worker died with this task, ... */
 ZFARM_EXPORT unsigned
     zfarm_task_attempt (const zfarm_task_t *task);
+
+/* Milliseconds the task had left when it reached this worker, or 0 if it
+ * has no deadline. A handler that can give up (zfarm-worker --exec kills its
+ * command) should not run past it: nobody waits for the result any more. */
+ZFARM_EXPORT unsigned
+    zfarm_task_timeout (const zfarm_task_t *task);
 
 /* Sets the result (copied; a second call replaces the first). */
 ZFARM_EXPORT int

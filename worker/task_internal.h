@@ -1,0 +1,36 @@
+/* task_internal.h: a task's life inside the worker half of libzfarm.
+ *
+ * The I/O actor builds a task from a TASK message, a slot thread runs its
+ * handler, and the I/O actor turns the outcome into a DONE. The task pointer
+ * travels between them over actor pipes: one thread owns it at a time. */
+#ifndef TASK_INTERNAL_H
+#define TASK_INTERNAL_H
+
+#include <czmq.h>
+#include "zf_proto.h"
+#include "zfarm_worker.h"
+
+/* A task for handler (called with arg) from a TASK header and its payload
+ * frames. Takes ownership of *payload_p. */
+zfarm_task_t *
+    zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
+                 void *arg, zmsg_t **payload_p);
+
+void
+    zf_task_destroy (zfarm_task_t **self_p);
+
+/* The broker's id for this dispatch of the task. */
+uint64_t
+    zf_task_id (const zfarm_task_t *self);
+
+/* Calls the handler and keeps its outcome: the reply, or the error text if
+ * it returned non-zero. Frees the payload afterwards. */
+void
+    zf_task_run (zfarm_task_t *self);
+
+/* Fills header with the task's DONE and hands over the result frames
+ * (caller destroys; NULL when the task failed or its result is empty). */
+zmsg_t *
+    zf_task_done (zfarm_task_t *self, zf_header_t *header);
+
+#endif

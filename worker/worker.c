@@ -1,0 +1,206 @@
+/* worker.c: the public worker API: register handlers, then serve tasks.
+ *
+ * The worker object only holds configuration; zfarm_worker_run hands a copy
+ * to the I/O actor (worker_io.c) and serves slot 0 until the actor stops.
+ * zfarm_worker_stop reaches the actor through a pipe, the one channel that
+ * a signal handler may write to. */
+#include "zfarm_worker.h"
+#include "worker_io.h"
+#include "zf_proto.h"
+#include "zf_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+struct _zfarm_worker_t {
+    char *endpoint;             /* the broker */
+    zf_service_t services [ZF_SERVICES_MAX];
+    size_t service_count;
+    uint32_t capacity;          /* slots */
+    int heartbeat_ms;           /* heartbeat interval */
+    int liveness;               /* silent intervals before reconnecting */
+    uint64_t max_tasks;         /* run() returns after this many; 0 = never */
+    int wakeup [2];             /* stop writes [1]; the I/O actor polls [0] */
+};
+
+/* True if a DEALER can connect to endpoint (its syntax and transport). */
+static bool
+s_endpoint_is_valid (const char *endpoint)
+{
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    if (!probe)
+        return false;
+    int rc = zsock_connect (probe, "%s", endpoint);
+    zsock_destroy (&probe);
+    return rc == 0;
+}
+
+/* A non-blocking, close-on-exec pipe, so that stop never blocks and no
+ * child process inherits it. */
+static int
+s_wakeup_open (int fds [2])
+{
+    if (pipe (fds) == -1)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl (fds [i], F_SETFL, O_NONBLOCK) == -1
+        ||  fcntl (fds [i], F_SETFD, FD_CLOEXEC) == -1) {
+            close (fds [0]);
+            close (fds [1]);
+            return -1;
+        }
+    return 0;
+}
+
+/* Empties the wakeup pipe; true if a stop was pending. */
+static bool
+s_wakeup_drain (int fd)
+{
+    char bytes [64];
+    bool pending = false;
+    for (int reads = 0; reads < 16 && read (fd, bytes, sizeof bytes) > 0;
+         reads++)
+        pending = true;
+    return pending;
+}
+
+zfarm_worker_t *
+zfarm_worker_new (const char *endpoint)
+{
+    if (!endpoint)
+        endpoint = getenv ("ZFARM_BROKER");
+    if (!endpoint || !*endpoint)
+        endpoint = ZF_DEFAULT_ENDPOINT;
+    if (!s_endpoint_is_valid (endpoint))
+        return NULL;            /* the caller reports it */
+    zfarm_worker_t *self = zf_malloc (sizeof *self);
+    if (s_wakeup_open (self->wakeup) == -1) {
+        zsys_error ("worker: pipe: %s", strerror (errno));
+        free (self);
+        return NULL;
+    }
+    self->endpoint = zf_strdup (endpoint);
+    self->capacity = 1;
+    self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
+    self->liveness = ZF_DEFAULT_LIVENESS;
+    return self;
+}
+
+void
+zfarm_worker_destroy (zfarm_worker_t **self_p)
+{
+    assert (self_p);
+    zfarm_worker_t *self = *self_p;
+    if (!self)
+        return;
+    close (self->wakeup [0]);
+    close (self->wakeup [1]);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+zfarm_worker_register (zfarm_worker_t *self, const char *service,
+                       zfarm_handler_fn *handler, void *arg)
+{
+    assert (self);
+    if (!service || !handler || self->service_count == ZF_SERVICES_MAX
+    ||  !zf_service_name_is_valid (service, strlen (service)))
+        return ZFARM_EINVALID;
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i].name, service))
+            return ZFARM_EINVALID;
+    zf_service_t *entry = &self->services [self->service_count++];
+    snprintf (entry->name, sizeof entry->name, "%s", service);
+    entry->handler = handler;
+    entry->arg = arg;
+    return 0;
+}
+
+int
+zfarm_worker_set_capacity (zfarm_worker_t *self, int slots)
+{
+    assert (self);
+    if (slots < 1 || slots > ZF_CAPACITY_MAX)
+        return ZFARM_EINVALID;
+    self->capacity = (uint32_t) slots;
+    return 0;
+}
+
+int
+zfarm_worker_set_heartbeat (zfarm_worker_t *self, int interval_ms,
+                            int liveness)
+{
+    assert (self);
+    if (interval_ms < ZF_WORKER_HEARTBEAT_MIN_MS
+    ||  interval_ms > ZF_WORKER_HEARTBEAT_MAX_MS
+    ||  liveness < 1 || liveness > ZF_WORKER_LIVENESS_MAX)
+        return ZFARM_EINVALID;
+    self->heartbeat_ms = interval_ms;
+    self->liveness = liveness;
+    return 0;
+}
+
+void
+zfarm_worker_set_max_tasks (zfarm_worker_t *self, uint64_t max_tasks)
+{
+    assert (self);
+    self->max_tasks = max_tasks;
+}
+
+/* Each slot but 0 is an actor: two ZeroMQ sockets. czmq aborts when it
+ * cannot make an actor's sockets, so a capacity the process cannot afford
+ * is refused here, with the reason, instead. */
+static bool
+s_sockets_suffice (zfarm_worker_t *self)
+{
+    int allowed = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
+    int needed = 2 * (int) self->capacity + 1;
+    if (allowed < 0 || needed <= allowed)
+        return true;
+    zsys_error ("worker: capacity %u needs %d ZeroMQ sockets; this process "
+                "allows %d (see zsys_set_max_sockets)", self->capacity,
+                needed, allowed);
+    return false;
+}
+
+int
+zfarm_worker_run (zfarm_worker_t *self)
+{
+    assert (self);
+    if (self->service_count == 0 || !s_sockets_suffice (self))
+        return ZFARM_EINVALID;
+    /* A stop or a signal that came before run() still counts. */
+    if (s_wakeup_drain (self->wakeup [0]) || zsys_interrupted)
+        return 0;
+    zf_io_config_t config = {
+        .endpoint = self->endpoint,
+        .services = self->services,
+        .service_count = self->service_count,
+        .capacity = self->capacity,
+        .heartbeat_ms = self->heartbeat_ms,
+        .liveness = self->liveness,
+        .max_tasks = self->max_tasks,
+        .wakeup_fd = self->wakeup [0],
+    };
+    zactor_t *io = zf_io_new (&config);
+    zf_io_serve (io);
+    zactor_destroy (&io);
+    /* A stop that came as run() was returning is spent. */
+    s_wakeup_drain (self->wakeup [0]);
+    return 0;
+}
+
+void
+zfarm_worker_stop (zfarm_worker_t *self)
+{
+    assert (self);
+    /* Async-signal-safe: one write(2), errno preserved. */
+    int saved_errno = errno;
+    if (write (self->wakeup [1], "", 1) == -1) {
+        /* The pipe is full: a stop is already pending. */
+    }
+    errno = saved_errno;
+}

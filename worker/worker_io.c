@@ -1,0 +1,597 @@
+/* worker_io.c: the I/O actor, which alone talks to the broker, and the slot
+ * loop that runs handlers on the other threads.
+ *
+ * Invariant: a slot is busy from the TASK the actor sends it until the DONE
+ * it sends back; busy_count counts busy slots and free_slots stacks the
+ * others. A task that came on an earlier connection (a generation ago) still
+ * finishes, but its DONE is dropped: the broker has already requeued it. */
+#include "worker_io.h"
+#include "task_internal.h"
+#include "zf_proto.h"
+#include "zf_util.h"
+#include "zf_wire.h"
+#include "zfarm_codes.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+/* The poll set, in this order; slot i > 0 is item ITEM_SLOTS + i - 1. */
+enum { ITEM_PIPE, ITEM_WAKEUP, ITEM_BROKER, ITEM_SLOTS };
+
+typedef struct {
+    zactor_t *actor;            /* the slot's thread; NULL for slot 0 */
+    void *dest;                 /* where its tasks go: actor, or our pipe */
+    bool busy;                  /* a task is out on this slot */
+    uint64_t generation;        /* the connection that task came on */
+} slot_t;
+
+typedef struct {
+    zsock_t *pipe;              /* to zf_io_serve, which is slot 0 */
+    char *endpoint;             /* the broker */
+    zf_service_t services [ZF_SERVICES_MAX];
+    size_t service_count;
+    uint32_t capacity;          /* slots */
+    int heartbeat_ms;           /* heartbeat interval */
+    int liveness;               /* silent intervals before reconnecting */
+    uint64_t max_tasks;         /* stop after starting this many; 0 = never */
+    uint64_t tasks_started;     /* TASKs handed to slots */
+    int wakeup_fd;              /* readable after zfarm_worker_stop */
+    zsock_t *broker;            /* DEALER; NULL between connections */
+    zf_decoder_t *decoder;      /* for the broker's headers */
+    uint64_t generation;        /* connections opened so far */
+    int64_t heartbeat_at;       /* the next HEARTBEAT is due */
+    int64_t expiry_at;          /* the broker is presumed gone after this */
+    int64_t reconnect_at;       /* next connection, while broker is NULL */
+    int reconnect_ms;           /* back-off before the next connection */
+    slot_t *slots;              /* capacity of them */
+    uint32_t *free_slots;       /* stack of free slot numbers */
+    uint32_t free_count;
+    uint32_t busy_count;
+    zlistx_t *waiting;          /* tasks received that no slot runs yet */
+    const char *stop_reason;    /* the DISCONNECT text */
+    bool stopping;              /* start no task; leave once idle */
+    bool finished;              /* slot 0 was told STOP; wait for $TERM */
+    bool terminated;            /* $TERM came */
+    zmq_pollitem_t *items;      /* ITEM_SLOTS + capacity - 1 of them */
+    size_t item_count;
+} io_t;
+
+/* ---- slots: the loop every handler thread runs ------------------------ */
+
+/* Runs the tasks that come over pipe until anything else comes: STOP on
+ * slot 0's pipe, $TERM on the others. */
+static void
+s_serve (zsock_t *pipe)
+{
+    while (true) {
+        char *command = NULL;
+        zfarm_task_t *task = NULL;
+        if (zsock_recv (pipe, "sp", &command, &task) == -1) {
+            if (errno != EINTR)
+                return;         /* the context is gone: the process exits */
+            /* A signal landed on this thread; the I/O actor decides. */
+            if (zsys_interrupted)
+                zsock_send (pipe, "sp", "STOP", NULL);
+            continue;
+        }
+        bool is_task = command && streq (command, "TASK");
+        zstr_free (&command);
+        if (!is_task)
+            return;
+        zf_task_run (task);
+        zsock_send (pipe, "sp", "DONE", task);
+    }
+}
+
+static void
+s_slot_actor (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    s_serve (pipe);
+}
+
+static void
+s_slots_start (io_t *self)
+{
+    self->slots = zf_malloc (self->capacity * sizeof *self->slots);
+    self->free_slots = zf_malloc (self->capacity * sizeof *self->free_slots);
+    self->item_count = ITEM_SLOTS + self->capacity - 1;
+    self->items = zf_malloc (self->item_count * sizeof *self->items);
+    self->items [ITEM_PIPE] = (zmq_pollitem_t) {
+        .socket = zsock_resolve (self->pipe), .events = ZMQ_POLLIN };
+    self->items [ITEM_WAKEUP] = (zmq_pollitem_t) {
+        .fd = self->wakeup_fd, .events = ZMQ_POLLIN };
+    self->items [ITEM_BROKER] = (zmq_pollitem_t) {
+        .fd = -1, .events = ZMQ_POLLIN };
+
+    self->slots [0].dest = self->pipe;
+    for (uint32_t i = 1; i < self->capacity; i++) {
+        slot_t *slot = &self->slots [i];
+        slot->actor = zactor_new (s_slot_actor, NULL);
+        slot->dest = slot->actor;
+        self->items [ITEM_SLOTS + i - 1] = (zmq_pollitem_t) {
+            .socket = zsock_resolve (slot->actor), .events = ZMQ_POLLIN };
+    }
+    /* Stacked so that slot 0, the caller's thread, is used first. */
+    for (uint32_t i = self->capacity; i-- > 0;)
+        self->free_slots [self->free_count++] = i;
+}
+
+/* ---- the connection to the broker -------------------------------------- */
+
+static void
+s_send (io_t *self, const zf_header_t *header, zmsg_t **payload_p)
+{
+    /* Never block the actor: a broker that takes nothing for a whole
+     * send queue is about to be given up on by the liveness check. */
+    if (!(zsock_events (self->broker) & ZMQ_POLLOUT)) {
+        if (header->command != ZF_HEARTBEAT)
+            zsys_warning ("worker: broker %s is not reading; %s dropped",
+                          self->endpoint, zf_command_name (header->command));
+        if (payload_p)
+            zmsg_destroy (payload_p);
+        return;
+    }
+    zf_wire_send (self->broker, header, payload_p);
+    self->heartbeat_at = zf_now_ms () + self->heartbeat_ms;
+}
+
+/* Writes "name name ..." for the log. */
+static void
+s_service_names (io_t *self, char *text, size_t size)
+{
+    size_t used = 0;
+    text [0] = 0;
+    for (size_t i = 0; i < self->service_count && used < size; i++)
+        used += snprintf (text + used, size - used, "%s%s",
+                          i? " ": "", self->services [i].name);
+}
+
+static void
+s_send_ready (io_t *self)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_READY);
+    for (size_t i = 0; i < self->service_count; i++)
+        memcpy (header.services [i], self->services [i].name,
+                sizeof header.services [i]);
+    header.service_count = (uint32_t) self->service_count;
+    header.capacity = self->capacity;
+    header.pid = (uint32_t) getpid ();
+    snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
+    zf_header_set_text (&header, ZFARM_VERSION);
+    s_send (self, &header, NULL);
+
+    char names [ZF_SERVICES_MAX * (ZF_SERVICE_MAX + 1)];
+    s_service_names (self, names, sizeof names);
+    zsys_info ("worker: READY to %s: %s (capacity %u)",
+               self->endpoint, names, self->capacity);
+}
+
+static void
+s_backoff (io_t *self)
+{
+    self->reconnect_at = zf_now_ms () + self->reconnect_ms;
+    self->reconnect_ms = self->reconnect_ms * 2 > ZF_RECONNECT_MAX_MS?
+                         ZF_RECONNECT_MAX_MS: self->reconnect_ms * 2;
+}
+
+static void
+s_connect (io_t *self)
+{
+    assert (!self->broker);
+    self->broker = zsock_new (ZMQ_DEALER);
+    if (!self->broker
+    ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
+        zsys_error ("worker: cannot connect to %s: %s; retrying in %d ms",
+                    self->endpoint, zmq_strerror (zmq_errno ()),
+                    self->reconnect_ms);
+        zsock_destroy (&self->broker);
+        s_backoff (self);
+        return;
+    }
+    self->generation++;
+    self->items [ITEM_BROKER].socket = zsock_resolve (self->broker);
+    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
+                                   * self->liveness;
+    s_send_ready (self);
+}
+
+/* Closes the connection. Tasks not started yet are dropped: the broker
+ * requeues them when it forgets this connection. */
+static void
+s_disconnect (io_t *self)
+{
+    zsock_destroy (&self->broker);
+    self->items [ITEM_BROKER].socket = NULL;
+    zlistx_purge (self->waiting);
+}
+
+/* Gives up on this connection and schedules the next, unless stopping. */
+static void
+s_reconnect (io_t *self, const char *why)
+{
+    s_disconnect (self);
+    if (self->stopping)
+        return;
+    zsys_warning ("worker: %s; registering again in %d ms",
+                  why, self->reconnect_ms);
+    s_backoff (self);
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+/* Once no slot is busy: DISCONNECT, and tell slot 0 to return. */
+static void
+s_finish_if_idle (io_t *self)
+{
+    if (!self->stopping || self->finished || self->busy_count > 0)
+        return;
+    if (self->broker) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_DISCONNECT);
+        zf_header_set_text (&header, self->stop_reason);
+        s_send (self, &header, NULL);
+        /* Give the last DONE and the DISCONNECT one interval to leave. */
+        zsock_set_linger (self->broker, self->heartbeat_ms);
+        s_disconnect (self);
+    }
+    zlistx_purge (self->waiting);
+    zsock_send (self->pipe, "sp", "STOP", NULL);
+    self->finished = true;
+}
+
+static void
+s_begin_stop (io_t *self, const char *reason)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    self->stop_reason = reason;
+    s_finish_if_idle (self);
+}
+
+static void
+s_on_wakeup (io_t *self)
+{
+    /* Bounded: whatever is left wakes the next poll, and stop is
+     * idempotent anyway. */
+    char bytes [64];
+    for (int reads = 0; reads < 16; reads++)
+        if (read (self->wakeup_fd, bytes, sizeof bytes) <= 0)
+            break;
+    s_begin_stop (self, "worker stopped");
+}
+
+/* ---- tasks -------------------------------------------------------------- */
+
+/* Hands waiting tasks to free slots, oldest first. */
+static void
+s_dispatch (io_t *self)
+{
+    while (!self->stopping && self->free_count > 0
+           && zlistx_size (self->waiting) > 0) {
+        zfarm_task_t *task = zlistx_detach (self->waiting, NULL);
+        uint32_t index = self->free_slots [--self->free_count];
+        slot_t *slot = &self->slots [index];
+        slot->busy = true;
+        slot->generation = self->generation;
+        self->busy_count++;
+        zsock_send (slot->dest, "sp", "TASK", task);
+        if (self->max_tasks && ++self->tasks_started == self->max_tasks)
+            s_begin_stop (self, "max tasks reached");
+    }
+}
+
+static void
+s_on_done (io_t *self, uint32_t index, zfarm_task_t *task)
+{
+    slot_t *slot = &self->slots [index];
+    assert (slot->busy && task);
+    slot->busy = false;
+    self->free_slots [self->free_count++] = index;
+    self->busy_count--;
+    if (self->broker && slot->generation == self->generation) {
+        zf_header_t header;
+        zmsg_t *result = zf_task_done (task, &header);
+        s_send (self, &header, &result);
+    }
+    zf_task_destroy (&task);
+    s_dispatch (self);
+    s_finish_if_idle (self);
+}
+
+/* Reads one message from slot index (slot 0: our own pipe). */
+static void
+s_on_slot (io_t *self, uint32_t index)
+{
+    void *source = index? self->slots [index].dest: (void *) self->pipe;
+    char *command = NULL;
+    zfarm_task_t *task = NULL;
+    if (zsock_recv (source, "sp", &command, &task) == -1)
+        return;                 /* interrupted: poll again */
+    assert (command);
+    if (streq (command, "DONE"))
+        s_on_done (self, index, task);
+    else
+    if (streq (command, "STOP"))
+        s_begin_stop (self, "worker interrupted");
+    else
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    zstr_free (&command);
+}
+
+/* ---- what the broker says ---------------------------------------------- */
+
+/* Answers a TASK that will not run with a DONE that says why. */
+static void
+s_refuse (io_t *self, uint64_t task_id, const char *why)
+{
+    zsys_warning ("worker: task %" PRIu64 " refused: %s", task_id, why);
+    zf_header_t header;
+    zf_header_init (&header, ZF_DONE);
+    header.task_id = task_id;
+    header.status = -ZFARM_EHANDLER_ERROR;
+    zf_header_set_text (&header, why);
+    s_send (self, &header, NULL);
+}
+
+static const zf_service_t *
+s_service_lookup (io_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i].name, name))
+            return &self->services [i];
+    return NULL;
+}
+
+static void
+s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    const zf_service_t *service = s_service_lookup (self, header->service);
+    char why [ZF_SERVICE_MAX + 64];
+    if (!service) {
+        snprintf (why, sizeof why, "service '%s' is not offered by this "
+                  "worker", header->service);
+        s_refuse (self, header->task_id, why);
+        return;
+    }
+    /* The broker sends at most capacity TASKs without a DONE, so only a
+     * broken broker can fill this. While stopping, tasks wait here for the
+     * DISCONNECT, which has the broker requeue them without using a retry. */
+    if (zlistx_size (self->waiting) >= self->capacity) {
+        snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
+                  self->capacity);
+        s_refuse (self, header->task_id, why);
+        return;
+    }
+    zlistx_add_end (self->waiting,
+        zf_task_new (header, service->handler, service->arg, payload_p));
+    s_dispatch (self);
+}
+
+/* CANCEL: a task not started yet ends now; a running one cannot be
+ * stopped from here, and its DONE will simply be dropped by the broker. */
+static void
+s_on_cancel (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    zfarm_task_t *task = zlistx_first (self->waiting);
+    for (; task; task = zlistx_next (self->waiting))
+        if (zf_task_id (task) == header->task_id) {
+            zlistx_delete (self->waiting, zlistx_cursor (self->waiting));
+            s_refuse (self, header->task_id, "cancelled before it started");
+            return;
+        }
+}
+
+static void
+s_on_heartbeat (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    /* Counted as liveness in s_on_broker, like every message. */
+    (void) self;
+    (void) header;
+    (void) payload_p;
+}
+
+static void
+s_on_disconnect (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    char why [ZF_TEXT_MAX + 64];
+    snprintf (why, sizeof why, "broker %s sent DISCONNECT (%s)",
+              self->endpoint, header->text);
+    s_reconnect (self, why);
+    s_finish_if_idle (self);
+}
+
+static void
+s_on_error (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    zsys_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
+                  zfarm_err_name (-header->status), header->text);
+}
+
+typedef void (command_fn) (io_t *self, zf_header_t *header,
+                           zmsg_t **payload_p);
+
+static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
+    [ZF_TASK]       = s_on_task,
+    [ZF_CANCEL]     = s_on_cancel,
+    [ZF_HEARTBEAT]  = s_on_heartbeat,
+    [ZF_DISCONNECT] = s_on_disconnect,
+    [ZF_ERROR]      = s_on_error,
+};
+
+static void
+s_on_broker (io_t *self)
+{
+    zf_header_t header;
+    zmsg_t *payload = NULL;
+    int rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
+    if (rc == -1)
+        return;                 /* interrupted: poll again */
+    /* Anything from the broker, even garbage, shows that it is alive. */
+    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
+                                   * self->liveness;
+    if (rc != 0)
+        zsys_warning ("worker: broker %s sent a bad header: %s",
+                      self->endpoint, header.text);
+    else
+    if (!s_commands [header.command])
+        zsys_warning ("worker: broker %s sent %s, which a worker does not "
+                      "take", self->endpoint, zf_command_name (header.command));
+    else {
+        /* Only a broker that serves us resets the back-off: one that keeps
+         * refusing us (ERROR, DISCONNECT) gets ever slower retries. */
+        if (header.command != ZF_DISCONNECT && header.command != ZF_ERROR)
+            self->reconnect_ms = ZF_RECONNECT_MIN_MS;
+        s_commands [header.command] (self, &header, &payload);
+    }
+    zmsg_destroy (&payload);
+}
+
+/* ---- the actor ---------------------------------------------------------- */
+
+static void
+s_task_destructor (void **item)
+{
+    zf_task_destroy ((zfarm_task_t **) item);
+}
+
+static io_t *
+s_io_new (zsock_t *pipe, const zf_io_config_t *config)
+{
+    assert (config->service_count >= 1
+            && config->service_count <= ZF_SERVICES_MAX);
+    assert (config->capacity >= 1 && config->capacity <= ZF_CAPACITY_MAX);
+    io_t *self = zf_malloc (sizeof *self);
+    self->pipe = pipe;
+    self->endpoint = zf_strdup (config->endpoint);
+    memcpy (self->services, config->services,
+            config->service_count * sizeof *config->services);
+    self->service_count = config->service_count;
+    self->capacity = config->capacity;
+    self->heartbeat_ms = config->heartbeat_ms;
+    self->liveness = config->liveness;
+    self->max_tasks = config->max_tasks;
+    self->wakeup_fd = config->wakeup_fd;
+    self->decoder = zf_decoder_new ();
+    self->reconnect_ms = ZF_RECONNECT_MIN_MS;
+    self->waiting = zlistx_new ();
+    zlistx_set_destructor (self->waiting, s_task_destructor);
+    self->stop_reason = "worker stopped";
+    s_slots_start (self);
+    return self;
+}
+
+static void
+s_io_destroy (io_t **self_p)
+{
+    io_t *self = *self_p;
+    for (uint32_t i = 1; i < self->capacity; i++)
+        zactor_destroy (&self->slots [i].actor);
+    zsock_destroy (&self->broker);
+    zlistx_destroy (&self->waiting);
+    zf_decoder_destroy (&self->decoder);
+    free (self->endpoint);
+    free (self->slots);
+    free (self->free_slots);
+    free (self->items);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Milliseconds until the next timer, at most one interval, so that a
+ * signal caught on another thread is noticed within one interval. */
+static long
+s_poll_timeout (io_t *self)
+{
+    if (self->finished)
+        return -1;
+    int64_t now = zf_now_ms ();
+    int64_t next = now + self->heartbeat_ms;
+    if (self->broker) {
+        next = self->heartbeat_at < next? self->heartbeat_at: next;
+        next = self->expiry_at < next? self->expiry_at: next;
+    }
+    else
+    if (!self->stopping)
+        next = self->reconnect_at < next? self->reconnect_at: next;
+    return next > now? (long) (next - now): 0;
+}
+
+static void
+s_on_timers (io_t *self)
+{
+    int64_t now = zf_now_ms ();
+    if (self->broker && now >= self->expiry_at) {
+        char why [ZF_TEXT_MAX];
+        snprintf (why, sizeof why, "no word from broker %s for %d ms",
+                  self->endpoint, self->heartbeat_ms * self->liveness);
+        s_reconnect (self, why);
+        s_finish_if_idle (self);
+    }
+    if (self->broker && now >= self->heartbeat_at) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_HEARTBEAT);
+        s_send (self, &header, NULL);
+    }
+    if (!self->broker && !self->stopping && now >= self->reconnect_at)
+        s_connect (self);
+}
+
+static void
+s_on_input (io_t *self)
+{
+    /* A handler that calls zfarm_worker_stop writes the wakeup pipe before
+     * it sends its DONE: take the stop first, so no new task starts. */
+    if (self->items [ITEM_WAKEUP].revents & ZMQ_POLLIN)
+        s_on_wakeup (self);
+    if (self->items [ITEM_PIPE].revents & ZMQ_POLLIN)
+        s_on_slot (self, 0);
+    for (uint32_t i = 1; i < self->capacity; i++)
+        if (self->items [ITEM_SLOTS + i - 1].revents & ZMQ_POLLIN)
+            s_on_slot (self, i);
+    /* A DONE above may have closed the connection. */
+    if (self->broker && (self->items [ITEM_BROKER].revents & ZMQ_POLLIN))
+        s_on_broker (self);
+}
+
+static void
+s_io_actor (zsock_t *pipe, void *args)
+{
+    io_t *self = s_io_new (pipe, args);
+    zsock_signal (pipe, 0);
+    s_connect (self);
+    while (!self->terminated) {
+        int rc = zmq_poll (self->items, (int) self->item_count,
+                           s_poll_timeout (self));
+        if (rc == -1 && zmq_errno () != EINTR)
+            break;              /* the context is gone: the process exits */
+        if (rc > 0)
+            s_on_input (self);
+        if (zsys_interrupted)
+            s_begin_stop (self, "worker interrupted");
+        s_on_timers (self);
+    }
+    s_io_destroy (&self);
+}
+
+zactor_t *
+zf_io_new (const zf_io_config_t *config)
+{
+    assert (config);
+    return zactor_new (s_io_actor, (void *) config);
+}
+
+void
+zf_io_serve (zactor_t *io)
+{
+    assert (io);
+    s_serve (zactor_sock (io));
+}

@@ -1,0 +1,348 @@
+/* host_exec.c: zfarm-worker --exec: one command per task, via /bin/sh -c.
+ *
+ * The payload is written to the command's stdin while its stdout and stderr
+ * are read, all in one poll() loop, so that a command which writes before
+ * it has read all of its input never deadlocks against us. The command runs
+ * in its own process group, so that the kill at the task's timeout (plus
+ * a grace) takes whatever it started too.
+ * posix_spawn and close-on-exec pipes keep this safe with many slots. */
+#include "host.h"
+#include "zf_defaults.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXEC_CHUNK        65536     /* bytes per read or write */
+#define EXEC_STDERR_MAX   900       /* bytes of stderr kept for the error */
+#define EXEC_OUTPUT_MAX   ((size_t) ZF_DEFAULT_MAX_MSG_SIZE)
+#define EXEC_WAIT_NAP_MS  10        /* see s_wait */
+
+/* The broker ends a task that overruns (TIMEOUT) by itself; killing the
+ * command is the backstop that frees the slot. Waiting this long past the
+ * deadline lets the broker's verdict reach the client first, as the client
+ * library also waits one second for it. */
+#define EXEC_KILL_GRACE_MS 1000
+
+extern char **environ;
+
+typedef enum { RUN_OK, RUN_TIMED_OUT, RUN_TOO_LARGE } verdict_t;
+
+typedef struct {
+    pid_t pid;                  /* the shell, leader of its process group */
+    int in_fd;                  /* its stdin; -1 once the payload is in */
+    int out_fd;                 /* its stdout; -1 at end of file */
+    int err_fd;                 /* its stderr; -1 at end of file */
+    const char *in;             /* the payload */
+    size_t in_size;
+    size_t in_done;             /* bytes of payload written */
+    char *out;                  /* stdout so far */
+    size_t out_size;
+    size_t out_capacity;
+    char err [EXEC_STDERR_MAX + 1]; /* the start of stderr */
+    size_t err_size;
+    bool err_truncated;         /* stderr had more than err keeps */
+    int64_t deadline;           /* kill the command then; 0 = never */
+    verdict_t verdict;          /* why we killed it, if we did */
+} run_t;
+
+/* ---- starting the command ---------------------------------------------- */
+
+/* environ plus ZFARM_SERVICE and ZFARM_ATTEMPT for this task. The strings
+ * live in vars; the array is the caller's to free. */
+static char **
+s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
+{
+    size_t count = 0;
+    while (environ [count])
+        count++;
+    char **env = zf_malloc ((count + 3) * sizeof *env);
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp (environ [i], "ZFARM_SERVICE=", 14) != 0
+        &&  strncmp (environ [i], "ZFARM_ATTEMPT=", 14) != 0)
+            env [used++] = environ [i];
+    snprintf (vars [0], ZF_SERVICE_MAX + 32, "ZFARM_SERVICE=%s",
+              zfarm_task_service (task));
+    snprintf (vars [1], ZF_SERVICE_MAX + 32, "ZFARM_ATTEMPT=%u",
+              zfarm_task_attempt (task));
+    env [used++] = vars [0];
+    env [used++] = vars [1];
+    env [used] = NULL;
+    return env;
+}
+
+/* The child gets default signal handling (we ignore SIGPIPE, and ignored
+ * signals survive exec), an empty signal mask and its own process group. */
+static void
+s_spawn_attributes (posix_spawnattr_t *attr)
+{
+    sigset_t none, pipe_only;
+    sigemptyset (&none);
+    sigemptyset (&pipe_only);
+    sigaddset (&pipe_only, SIGPIPE);
+    posix_spawnattr_init (attr);
+    posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP
+                                  | POSIX_SPAWN_SETSIGMASK
+                                  | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup (attr, 0);
+    posix_spawnattr_setsigmask (attr, &none);
+    posix_spawnattr_setsigdefault (attr, &pipe_only);
+}
+
+/* Opens three close-on-exec pipes: [i][0] reads, [i][1] writes. */
+static int
+s_pipes_open (int pipes [3][2])
+{
+    for (int i = 0; i < 3; i++)
+        if (pipe2 (pipes [i], O_CLOEXEC) == -1) {
+            int error = errno;
+            while (i-- > 0) {
+                close (pipes [i][0]);
+                close (pipes [i][1]);
+            }
+            return error;
+        }
+    return 0;
+}
+
+/* Starts command with the pipes as its stdin, stdout and stderr. Returns
+ * 0 or an errno value. */
+static int
+s_spawn (run_t *self, const char *command, zfarm_task_t *task)
+{
+    int pipes [3][2];
+    int rc = s_pipes_open (pipes);
+    if (rc != 0)
+        return rc;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_adddup2 (&actions, pipes [0][0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2 (&actions, pipes [1][1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2 (&actions, pipes [2][1], STDERR_FILENO);
+    posix_spawnattr_t attr;
+    s_spawn_attributes (&attr);
+    char vars [2][ZF_SERVICE_MAX + 32];
+    char **env = s_environment (task, vars);
+    char *argv [] = { "sh", "-c", (char *) command, NULL };
+    rc = posix_spawn (&self->pid, "/bin/sh", &actions, &attr, argv, env);
+    free (env);
+    posix_spawnattr_destroy (&attr);
+    posix_spawn_file_actions_destroy (&actions);
+
+    close (pipes [0][0]);
+    close (pipes [1][1]);
+    close (pipes [2][1]);
+    self->in_fd = pipes [0][1];
+    self->out_fd = pipes [1][0];
+    self->err_fd = pipes [2][0];
+    fcntl (self->in_fd, F_SETFL, O_NONBLOCK);
+    return rc;
+}
+
+/* ---- feeding and draining it ------------------------------------------- */
+
+static void
+s_close (int *fd_p)
+{
+    if (*fd_p >= 0)
+        close (*fd_p);
+    *fd_p = -1;
+}
+
+/* Kills the command's whole process group and stops listening to it. */
+static void
+s_kill (run_t *self, verdict_t verdict)
+{
+    kill (-self->pid, SIGKILL);
+    self->verdict = verdict;
+    s_close (&self->in_fd);
+    s_close (&self->out_fd);
+    s_close (&self->err_fd);
+}
+
+static void
+s_write_input (run_t *self)
+{
+    size_t left = self->in_size - self->in_done;
+    ssize_t n = left? write (self->in_fd, self->in + self->in_done,
+                             left < EXEC_CHUNK? left: EXEC_CHUNK): 0;
+    if (n > 0)
+        self->in_done += (size_t) n;
+    else
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return;
+    /* All written, or the command closed its stdin (EPIPE), which is its
+     * right: it need not read its input. */
+    if (n <= 0 || self->in_done == self->in_size)
+        s_close (&self->in_fd);
+}
+
+/* Reads what fd has into data; closes it at end of file or on error. */
+static size_t
+s_read (int *fd_p, char *data, size_t size)
+{
+    ssize_t n = read (*fd_p, data, size);
+    if (n > 0)
+        return (size_t) n;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        s_close (fd_p);
+    return 0;
+}
+
+static void
+s_read_output (run_t *self)
+{
+    if (self->out_capacity - self->out_size < EXEC_CHUNK) {
+        self->out_capacity = self->out_capacity * 2 + EXEC_CHUNK;
+        self->out = zf_realloc (self->out, self->out_capacity);
+    }
+    self->out_size += s_read (&self->out_fd, self->out + self->out_size,
+                              self->out_capacity - self->out_size);
+    if (self->out_size > EXEC_OUTPUT_MAX)
+        s_kill (self, RUN_TOO_LARGE);
+}
+
+/* Keeps the start of stderr; the rest is read and dropped. */
+static void
+s_read_errors (run_t *self)
+{
+    char chunk [4096];
+    size_t n = s_read (&self->err_fd, chunk, sizeof chunk);
+    size_t room = EXEC_STDERR_MAX - self->err_size;
+    memcpy (self->err + self->err_size, chunk, n < room? n: room);
+    self->err_size += n < room? n: room;
+    self->err [self->err_size] = 0;
+    if (n > room)
+        self->err_truncated = true;
+}
+
+/* Milliseconds to the deadline, 0 if it has passed, -1 if there is none. */
+static int
+s_time_left (run_t *self)
+{
+    if (!self->deadline)
+        return -1;
+    int64_t left = self->deadline - zf_now_ms ();
+    return left > 0? (int) left: 0;
+}
+
+/* Runs until the command closes stdout and stderr, or is killed. */
+static void
+s_pump (run_t *self)
+{
+    while (self->out_fd >= 0 || self->err_fd >= 0) {
+        int timeout = s_time_left (self);
+        if (timeout == 0) {
+            s_kill (self, RUN_TIMED_OUT);
+            return;
+        }
+        struct pollfd fds [3] = {
+            { .fd = self->in_fd, .events = POLLOUT },
+            { .fd = self->out_fd, .events = POLLIN },
+            { .fd = self->err_fd, .events = POLLIN } };
+        if (poll (fds, 3, timeout) <= 0)
+            continue;           /* timeout (checked above) or EINTR */
+        if (fds [0].revents)
+            s_write_input (self);
+        if (fds [1].revents)
+            s_read_output (self);
+        if (fds [2].revents && self->err_fd >= 0)
+            s_read_errors (self);
+    }
+}
+
+/* Reaps the command. A command that closed its output and goes on running
+ * is waited for only until the deadline; there is no event to wait on for
+ * that, hence the short naps. Returns 0 and its wait status, or -1. */
+static int
+s_wait (run_t *self, int *status_p)
+{
+    s_close (&self->in_fd);
+    while (self->deadline && self->verdict == RUN_OK) {
+        pid_t rc = waitpid (self->pid, status_p, WNOHANG);
+        if (rc == self->pid)
+            return 0;
+        if (rc == -1 && errno != EINTR)
+            return -1;
+        int left = s_time_left (self);
+        if (left == 0)
+            s_kill (self, RUN_TIMED_OUT);
+        else
+            zclock_sleep (left < EXEC_WAIT_NAP_MS? left: EXEC_WAIT_NAP_MS);
+    }
+    pid_t rc;
+    while ((rc = waitpid (self->pid, status_p, 0)) == -1 && errno == EINTR)
+        ;
+    return rc == self->pid? 0: -1;
+}
+
+/* ---- the handler -------------------------------------------------------- */
+
+static void
+s_trim (char *text, size_t *size_p)
+{
+    while (*size_p > 0 && strchr (" \t\r\n", text [*size_p - 1]))
+        text [--*size_p] = 0;
+}
+
+static int
+s_outcome (run_t *self, zfarm_task_t *task, int status)
+{
+    if (self->verdict == RUN_TIMED_OUT)
+        return zfarm_task_fail (task, "killed: still running %d ms after "
+                                "the task's timeout of %u ms",
+                                EXEC_KILL_GRACE_MS, zfarm_task_timeout (task));
+    if (self->verdict == RUN_TOO_LARGE)
+        return zfarm_task_fail (task, "killed: output larger than %zu bytes",
+                                EXEC_OUTPUT_MAX);
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return zfarm_task_reply (task, self->out, self->out_size);
+
+    char what [32];
+    if (WIFEXITED (status))
+        snprintf (what, sizeof what, "exit status %d", WEXITSTATUS (status));
+    else
+        snprintf (what, sizeof what, "killed by signal %d", WTERMSIG (status));
+    s_trim (self->err, &self->err_size);
+    return zfarm_task_fail (task, "%s%s%s%s", what, self->err_size? ": ": "",
+                            self->err, self->err_truncated? "...": "");
+}
+
+int
+exec_handler (zfarm_task_t *task, void *arg)
+{
+    const char *command = arg;
+    assert (task && command);
+    run_t run = { .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
+    run.in = zfarm_task_data (task, &run.in_size);
+    if (zfarm_task_timeout (task))
+        run.deadline = zf_now_ms () + zfarm_task_timeout (task)
+                     + EXEC_KILL_GRACE_MS;
+
+    int rc = s_spawn (&run, command, task);
+    if (rc != 0) {
+        s_close (&run.in_fd);
+        s_close (&run.out_fd);
+        s_close (&run.err_fd);
+        return zfarm_task_fail (task, "cannot run /bin/sh: %s",
+                                strerror (rc));
+    }
+    s_pump (&run);
+    int status = 0;
+    if (s_wait (&run, &status) == 0)
+        rc = s_outcome (&run, task, status);
+    else
+        rc = zfarm_task_fail (task, "lost the command: waitpid: %s",
+                              strerror (errno));
+    free (run.out);
+    return rc;
+}

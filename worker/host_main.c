@@ -1,0 +1,301 @@
+/* host_main.c: zfarm-worker, a worker process whose handler comes from a
+ * shared object (--module) or is a command run per task (--exec).
+ *
+ * Parse, load the handler, run the worker until a signal or --max-tasks,
+ * tear down. Exit status: 0 after SIGINT/SIGTERM, ZF_EXIT_RECYCLED after
+ * --max-tasks (a supervisor then knows the exit was planned), 1 on a
+ * runtime failure, 2 on bad usage. */
+#include "host.h"
+#include "worker_io.h"
+#include "zf_defaults.h"
+#include "zf_proto.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#define EXIT_USAGE 2
+
+typedef struct {
+    const char *broker;         /* NULL: $ZFARM_BROKER, or the default */
+    const char *services [ZF_SERVICES_MAX];
+    size_t service_count;
+    const char *module;         /* --module, or NULL */
+    const char *function;       /* --function, or NULL */
+    const char *command;        /* --exec, or NULL */
+    long capacity;
+    long heartbeat_ms;
+    long liveness;
+    long max_tasks;             /* 0 = never */
+} options_t;
+
+static const struct option s_options [] = {
+    { "broker",    required_argument, NULL, 'b' },
+    { "service",   required_argument, NULL, 's' },
+    { "module",    required_argument, NULL, 'm' },
+    { "function",  required_argument, NULL, 'f' },
+    { "exec",      required_argument, NULL, 'e' },
+    { "capacity",  required_argument, NULL, 'c' },
+    { "heartbeat", required_argument, NULL, 'H' },
+    { "liveness",  required_argument, NULL, 'l' },
+    { "max-tasks", required_argument, NULL, 'n' },
+    { "help",      no_argument,       NULL, 'h' },
+    { "version",   no_argument,       NULL, 'V' },
+    { NULL, 0, NULL, 0 }
+};
+
+static void
+s_usage (void)
+{
+    printf (
+"Usage: zfarm-worker [--broker EP] --service NAME [--service NAME ...]\n"
+"                    (--module FILE [--function NAME] | --exec COMMAND)\n"
+"                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
+"                    [--max-tasks N]\n"
+"\n"
+"Serves tasks from a zfarm broker, with a handler function from a shared\n"
+"object or by running a command for each task.\n"
+"\n"
+"  --broker EP      broker endpoint (default: $ZFARM_BROKER, else %s)\n"
+"  --service NAME   service to offer; up to %d, all served the same way\n"
+"  --module FILE    shared object holding the handler (a zfarm_handler_fn)\n"
+"  --function NAME  the handler's name in the module (default zfarm_handler)\n"
+"  --exec COMMAND   run COMMAND with /bin/sh -c for each task: the payload on\n"
+"                   its stdin, the result from its stdout; a non-zero exit\n"
+"                   fails the task with its stderr. ZFARM_SERVICE and\n"
+"                   ZFARM_ATTEMPT are set, and the task's timeout kills it.\n"
+"  --capacity N     tasks run at once, 1 to %d (default 1)\n"
+"  --heartbeat MS   heartbeat interval, as the broker's (default %d)\n"
+"  --liveness N     silent intervals before reconnecting (default %d)\n"
+"  --max-tasks N    exit after N tasks (default 0: never)\n"
+"  --help, --version\n"
+"\n"
+"Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first), %d\n"
+"after --max-tasks, 1 on a runtime failure, 2 on bad usage.\n",
+            ZF_DEFAULT_ENDPOINT, ZF_SERVICES_MAX, ZF_CAPACITY_MAX,
+            ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS, ZF_EXIT_RECYCLED);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int
+s_number (const char *name, const char *text, long min, long max,
+          long *value)
+{
+    if (zf_parse_long (text, min, max, value) == 0)
+        return 0;
+    fprintf (stderr, "zfarm-worker: %s: expected a number from %ld to %ld, "
+             "got '%s'\n", name, min, max, text);
+    return -1;
+}
+
+static int
+s_add_service (options_t *self, const char *name)
+{
+    if (!zf_service_name_is_valid (name, strlen (name))) {
+        fprintf (stderr, "zfarm-worker: --service: '%s' is not a service "
+                 "name (1 to %d printable ASCII characters, no space, not "
+                 "starting with 'zfarm.')\n", name, ZF_SERVICE_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i], name)) {
+            fprintf (stderr, "zfarm-worker: --service: '%s' given twice\n",
+                     name);
+            return -1;
+        }
+    if (self->service_count == ZF_SERVICES_MAX) {
+        fprintf (stderr, "zfarm-worker: --service: at most %d services\n",
+                 ZF_SERVICES_MAX);
+        return -1;
+    }
+    self->services [self->service_count++] = name;
+    return 0;
+}
+
+static int
+s_take_option (options_t *self, int option, const char *value)
+{
+    switch (option) {
+        case 'b': self->broker = value; return 0;
+        case 's': return s_add_service (self, value);
+        case 'm': self->module = value; return 0;
+        case 'f': self->function = value; return 0;
+        case 'e': self->command = value; return 0;
+        case 'c': return s_number ("--capacity", value, 1, ZF_CAPACITY_MAX,
+                                   &self->capacity);
+        case 'H': return s_number ("--heartbeat", value,
+                                   ZF_WORKER_HEARTBEAT_MIN_MS,
+                                   ZF_WORKER_HEARTBEAT_MAX_MS,
+                                   &self->heartbeat_ms);
+        case 'l': return s_number ("--liveness", value, 1,
+                                   ZF_WORKER_LIVENESS_MAX, &self->liveness);
+        case 'n': return s_number ("--max-tasks", value, 0, LONG_MAX,
+                                   &self->max_tasks);
+    }
+    return -1;
+}
+
+/* The rules that span options. */
+static int
+s_check (options_t *self)
+{
+    const char *error = NULL;
+    if (self->service_count == 0)
+        error = "--service is required";
+    else
+    if (self->module && self->command)
+        error = "give --module or --exec, not both";
+    else
+    if (!self->module && !self->command)
+        error = "--module or --exec is required";
+    else
+    if (self->function && !self->module)
+        error = "--function goes with --module";
+    if (error) {
+        fprintf (stderr, "zfarm-worker: %s (see --help)\n", error);
+        return -1;
+    }
+    if (!self->function)
+        self->function = "zfarm_handler";
+    return 0;
+}
+
+/* Returns 0 to run, 1 if --help or --version did the job, -1 on error
+ * (already reported). */
+static int
+s_parse (options_t *self, int argc, char *argv [])
+{
+    *self = (options_t) { .capacity = 1,
+                          .heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS,
+                          .liveness = ZF_DEFAULT_LIVENESS };
+    opterr = 0;                 /* we say it ourselves, on one line */
+    int option;
+    while ((option = getopt_long (argc, argv, ":h", s_options, NULL)) != -1) {
+        if (option == 'h' || option == 'V') {
+            if (option == 'h')
+                s_usage ();
+            else
+                puts ("zfarm-worker " ZFARM_VERSION);
+            return 1;
+        }
+        if (option == '?' || option == ':') {
+            fprintf (stderr, "zfarm-worker: %s '%s' (see --help)\n",
+                     option == '?'? "unknown option": "missing value for",
+                     argv [optind - 1]);
+            return -1;
+        }
+        if (s_take_option (self, option, optarg) == -1)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf (stderr, "zfarm-worker: unexpected argument '%s' (see "
+                 "--help)\n", argv [optind]);
+        return -1;
+    }
+    return s_check (self);
+}
+
+/* ---- the process -------------------------------------------------------- */
+
+/* Each slot costs two ZeroMQ sockets, each holding a file descriptor: make
+ * room for them before czmq makes its first socket. */
+static void
+s_reserve_sockets (long capacity)
+{
+    long needed = 2 * capacity + 16;
+    if (needed > zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS))
+        zsys_set_max_sockets ((size_t) needed);
+    struct rlimit limit;
+    rlim_t files = (rlim_t) needed + 64;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < files) {
+        limit.rlim_cur = files < limit.rlim_max? files: limit.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &limit);
+    }
+}
+
+/* Signals, descriptors and logging, before any socket exists. */
+static void
+s_prepare_process (const options_t *options)
+{
+    /* A command that stops reading its stdin must cost an EPIPE, not us. */
+    signal (SIGPIPE, SIG_IGN);
+    /* With 0, 1 or 2 closed, a pipe could take their place and be closed
+     * by dup2 in a child: point them at /dev/null. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl (fd, F_GETFD) == -1 && errno == EBADF
+        &&  open ("/dev/null", O_RDWR) == -1)
+            break;
+    /* czmq logs to stdout by default; a worker's stdout is not a log. */
+    zsys_set_logstream (stderr);
+    zsys_set_logident ("zfarm-worker");
+    s_reserve_sockets (options->capacity);
+}
+
+static zfarm_worker_t *
+s_worker_new (const options_t *options, zfarm_handler_fn *handler,
+              void *arg)
+{
+    zfarm_worker_t *worker = zfarm_worker_new (options->broker);
+    if (!worker) {
+        const char *broker = options->broker? options->broker:
+                             getenv ("ZFARM_BROKER");
+        fprintf (stderr, "zfarm-worker: --broker: invalid endpoint '%s'\n",
+                 broker? broker: "");
+        return NULL;
+    }
+    /* The options were checked against the same limits, so this fails
+     * only if the two disagree. */
+    int rc = zfarm_worker_set_capacity (worker, (int) options->capacity)
+           | zfarm_worker_set_heartbeat (worker, (int) options->heartbeat_ms,
+                                         (int) options->liveness);
+    for (size_t i = 0; i < options->service_count; i++)
+        rc |= zfarm_worker_register (worker, options->services [i],
+                                     handler, arg);
+    if (rc != 0) {
+        fprintf (stderr, "zfarm-worker: the library refused the options\n");
+        zfarm_worker_destroy (&worker);
+        return NULL;
+    }
+    zfarm_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
+    return worker;
+}
+
+int
+main (int argc, char *argv [])
+{
+    options_t options;
+    int rc = s_parse (&options, argc, argv);
+    if (rc != 0)
+        return rc > 0? EXIT_SUCCESS: EXIT_USAGE;
+    s_prepare_process (&options);
+
+    module_t *module = NULL;
+    zfarm_handler_fn *handler = exec_handler;
+    void *arg = (void *) options.command;
+    if (options.module) {
+        module = module_new (options.module, options.function);
+        if (!module)
+            return EXIT_FAILURE;
+        handler = module_handler (module);
+        arg = NULL;
+    }
+    zfarm_worker_t *worker = s_worker_new (&options, handler, arg);
+    if (!worker) {
+        module_destroy (&module);
+        return EXIT_USAGE;
+    }
+    rc = zfarm_worker_run (worker);
+    zfarm_worker_destroy (&worker);
+    module_destroy (&module);
+    if (rc != 0)
+        return EXIT_FAILURE;
+    /* Only a signal or --max-tasks end the run. */
+    return zsys_interrupted || !options.max_tasks? EXIT_SUCCESS
+                                                 : ZF_EXIT_RECYCLED;
+}

@@ -365,6 +365,21 @@ s_expire (zfarm_client_t *self, int64_t now)
     return made;
 }
 
+/* Milliseconds until the client's own next deadline or PING is due, or -1
+ * if no task is pending. */
+static int
+s_next_due (zfarm_client_t *self)
+{
+    if (zhashx_size (self->pending) == 0)
+        return -1;
+    int64_t next = self->next_ping;
+    task_t *first = zlistx_first (self->deadlines);
+    if (first && first->deadline < next)
+        next = first->deadline;
+    int64_t left = next - zf_now_ms ();
+    return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
+}
+
 static void
 s_heartbeat (zfarm_client_t *self, int64_t now)
 {
@@ -388,7 +403,8 @@ s_pump (zfarm_client_t *self)
 }
 
 /* Waits until input arrives, the client's own next deadline, or `until`,
- * whichever comes first. Returns 0, or -1 if `until` has passed or the
+ * whichever comes first. Queued callbacks do not cut the wait short: inside
+ * call and status they cannot run, and wait runs them before it polls. Returns 0, or -1 if `until` has passed or the
  * process was interrupted (czmq's SIGINT/SIGTERM handler sets
  * zsys_interrupted; it is checked first, so that a signal that came while
  * the client was busy is not slept through). */
@@ -401,7 +417,7 @@ s_poll (zfarm_client_t *self, int64_t until)
     if (now >= until)
         return -1;
     int64_t wait = until == INT64_MAX? -1: until - now;
-    int next = zfarm_client_next_timeout (self);
+    int next = s_next_due (self);
     if (next >= 0 && (wait < 0 || next < wait))
         wait = next;
     zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
@@ -647,14 +663,7 @@ zfarm_client_next_timeout (zfarm_client_t *self)
     if (zlistx_size (self->due) > 0
     ||  (zsock_events (self->sock) & ZMQ_POLLIN))
         return 0;
-    if (zhashx_size (self->pending) == 0)
-        return -1;
-    int64_t next = self->next_ping;
-    task_t *first = zlistx_first (self->deadlines);
-    if (first && first->deadline < next)
-        next = first->deadline;
-    int64_t left = next - zf_now_ms ();
-    return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
+    return s_next_due (self);
 }
 
 int

@@ -243,10 +243,10 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
 {
     zfarm_worker_t *worker = zfarm_worker_new (options->broker);
     if (!worker) {
-        const char *broker = options->broker? options->broker:
-                             getenv ("ZFARM_BROKER");
-        fprintf (stderr, "zfarm-worker: --broker: invalid endpoint '%s'\n",
-                 broker? broker: "");
+        bool from_flag = options->broker != NULL;
+        fprintf (stderr, "zfarm-worker: %s: invalid endpoint '%s'\n",
+                 from_flag? "--broker": "ZFARM_BROKER",
+                 from_flag? options->broker: getenv ("ZFARM_BROKER"));
         return NULL;
     }
     /* The options were checked against the same limits, so this fails

@@ -160,6 +160,10 @@ test_usage (void)
           "--exec", "cat", "extra");
     CASE (2, "--broker: invalid endpoint 'nowhere'", "--broker", "nowhere",
           "--service", "s", "--exec", "cat");
+    setenv ("ZFARM_BROKER", "elsewhere", 1);
+    CASE (2, "ZFARM_BROKER: invalid endpoint 'elsewhere'", "--service", "s",
+          "--exec", "cat");
+    unsetenv ("ZFARM_BROKER");
     CASE (1, "--module: ", "--service", "s", "--module", "/nonexistent.so");
     CASE (1, "has no function 'nope'", "--service", "s",
           "--module", th_module ("echo.so"), "--function", "nope");

@@ -51,9 +51,12 @@ zfarm_client_t *
 cli_connect (const char *command, const char *broker)
 {
     zfarm_client_t *client = zfarm_client_new (broker);
+    if (!client && broker)
+        cli_usage_error (command, "bad --broker endpoint '%s'", broker);
+    else
     if (!client) {
-        const char *endpoint = broker? broker: getenv ("ZFARM_BROKER");
-        cli_usage_error (command, "bad broker endpoint '%s'",
+        const char *endpoint = getenv ("ZFARM_BROKER");
+        cli_usage_error (command, "bad ZFARM_BROKER endpoint '%s'",
                          endpoint? endpoint: "");
     }
     return client;

@@ -367,9 +367,16 @@ test_cli_usage (void)
                                 NULL };
     char *out, *err;
     ASSERT_EQ (s_zfarm (endpoint, NULL, 0, &out, NULL, &err), 2);
-    ASSERT (strstr (err, "zfarm call: bad broker endpoint 'nonsense'"));
+    ASSERT (strstr (err, "zfarm call: bad --broker endpoint 'nonsense'"));
     free (out);
     free (err);
+    setenv ("ZFARM_BROKER", "nonsense", 1);
+    const char *from_env [] = { "call", "cat", "x", NULL };
+    ASSERT_EQ (s_zfarm (from_env, NULL, 0, &out, NULL, &err), 2);
+    ASSERT (strstr (err, "zfarm call: bad ZFARM_BROKER endpoint 'nonsense'"));
+    free (out);
+    free (err);
+    unsetenv ("ZFARM_BROKER");
 
     const char *version [] = { "--version", NULL };
     ASSERT_EQ (s_zfarm (version, NULL, 0, &out, NULL, &err), 0);

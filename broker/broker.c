@@ -247,8 +247,10 @@ broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
              zmq_msg_t *frames, size_t count, bool copy)
 {
     zf_buf_t buf;
-    int rc = zf_header_encode (header, &buf);
-    assert (rc == 0);
+    if (zf_header_encode (header, &buf) != 0) {
+        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        return 0;               /* a bug of ours, not the peer's absence */
+    }
     void *socket = self->router_handle;
     /* With mandatory routing only the first frame can fail (EHOSTUNREACH);
      * with no send limit, later frames of the message always go. */

@@ -7,8 +7,12 @@ int
 zf_wire_send (zsock_t *sock, const zf_header_t *header, zmsg_t **payload_p)
 {
     zf_buf_t buf;
-    int rc = zf_header_encode (header, &buf);
-    assert (rc == 0);
+    if (zf_header_encode (header, &buf) != 0) {
+        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        if (payload_p)
+            zmsg_destroy (payload_p);
+        return -1;
+    }
     zmsg_t *msg = payload_p && *payload_p? *payload_p: zmsg_new ();
     if (payload_p)
         *payload_p = NULL;

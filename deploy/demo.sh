@@ -36,7 +36,7 @@ echo "farm up: 4 worker processes. Counting primes, 8 tasks at once:"
 pids=""
 for limit in 30000000 40000000 50000000 60000000 70000000 80000000 90000000 100000000; do
     ( result=$("$zfarm" call --broker "$endpoint" primes "$limit") \
-          && printf "  primes up to %9d: %s\n"' "$limit" "$result" ) &
+          && printf '  primes up to %9d: %s\n' "$limit" "$result" ) &
     pids="$pids $!"
 done
 failed=0

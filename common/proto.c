@@ -124,6 +124,79 @@ zf_header_set_service (zf_header_t *header, const char *service)
 
 /* ---- decoding ---------------------------------------------------------- */
 
+/* Reads a big-endian length of width bytes at *at, if there are that many. */
+static bool
+s_read_length (const uint8_t *data, size_t size, size_t *at, int width,
+               uint64_t *length)
+{
+    if ((size_t) width > size - *at)
+        return false;
+    *length = 0;
+    for (int i = 0; i < width; i++)
+        *length = (*length << 8) | data [(*at)++];
+    return true;
+}
+
+/* Walks the encoding without building it: true if every declared string
+ * length and item count fits in the bytes that are left. msgpack-c would
+ * otherwise allocate what a 5-byte header claims (an array of 4 billion
+ * items) before finding out it is not there. */
+static bool
+s_sizes_fit (const uint8_t *data, size_t size)
+{
+    size_t at = 0;
+    uint64_t pending = 1;       /* items still to read; never above size */
+    while (pending--) {
+        if (at >= size)
+            return false;
+        uint8_t byte = data [at++];
+        uint64_t skip = 0, items = 0;
+        if (byte <= 0x7f || byte >= 0xe0)
+            continue;                           /* fixint */
+        if ((byte & 0xf0) == 0x80)
+            items = 2 * (uint64_t) (byte & 0x0f);   /* fixmap */
+        else
+        if ((byte & 0xf0) == 0x90)
+            items = byte & 0x0f;                /* fixarray */
+        else
+        if ((byte & 0xe0) == 0xa0)
+            skip = byte & 0x1f;                 /* fixstr */
+        else
+        if (byte >= 0xc4 && byte <= 0xc9) {     /* bin, ext */
+            int width = 1 << ((byte - 0xc4) % 3);
+            if (!s_read_length (data, size, &at, width, &skip))
+                return false;
+            skip += byte >= 0xc7;               /* ext type byte */
+        }
+        else
+        if (byte >= 0xd9 && byte <= 0xdb) {     /* str 8/16/32 */
+            if (!s_read_length (data, size, &at, 1 << (byte - 0xd9), &skip))
+                return false;
+        }
+        else
+        if (byte >= 0xdc && byte <= 0xdf) {     /* array, map 16/32 */
+            int width = byte & 1? 4: 2;
+            if (!s_read_length (data, size, &at, width, &items))
+                return false;
+            items *= byte >= 0xde? 2: 1;
+        }
+        else
+        if (byte >= 0xca && byte <= 0xd3)       /* float, int, uint */
+            skip = (uint64_t [] ) { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 } [byte - 0xca];
+        else
+        if (byte >= 0xd4 && byte <= 0xd8)       /* fixext */
+            skip = 1 + (1u << (byte - 0xd4));
+        else
+        if (byte == 0xc1)
+            return false;                       /* never used */
+        if (skip > size - at || items > size - at)
+            return false;   /* every item takes at least one byte */
+        at += skip;
+        pending += items;
+    }
+    return true;
+}
+
 static int
 s_reject (zf_header_t *header, const char *why)
 {
@@ -282,6 +355,8 @@ zf_header_decode (zf_decoder_t *self, zf_header_t *header,
     zf_header_init (header, 0);
     if (size == 0 || size > ZF_HEADER_MAX)
         return s_reject (header, "header empty or too long");
+    if (!s_sizes_fit ((const uint8_t *) data, size))
+        return s_reject (header, "header declares more than it holds");
     msgpack_object root;
     size_t offset = 0;
     msgpack_unpack_return rc = msgpack_unpack (

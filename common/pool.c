@@ -1,12 +1,18 @@
 /* pool.c: fork, watch and replace local worker processes.
  *
  * Invariant: slots [i].pid is 0 or a child of ours that waitpid has not
- * reaped; a slot with pid 0 is restarted at its restart_at. */
+ * reaped; a slot with pid 0 is restarted at its restart_at.
+ *
+ * The supervisor is a child subreaper: a process that a worker started (a
+ * --exec command in its own process group) and left behind when the worker
+ * died becomes our child, and every child that is not a slot's is such a
+ * stray, killed and reaped here. So no process outlives its worker. */
 #include "zf_pool.h"
 #include "zf_defaults.h"
 #include "zf_util.h"
 
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -98,6 +104,7 @@ zf_pool_new (const zf_pool_config_t *config)
     else
         self->argv = s_strv_copy (config->argv);
     self->envp = s_environment (config);
+    prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
     self->config.command = NULL;
     self->config.argv = NULL;
@@ -217,16 +224,44 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
     slot->pid = 0;
 }
 
+static slot_t *s_slot_of (zf_pool_t *self, pid_t child);
+
+/* Kills every child of ours that no slot owns, with its process group. */
+static void
+s_kill_strays (zf_pool_t *self)
+{
+    DIR *tasks = opendir ("/proc/self/task");
+    struct dirent *task;
+    while (tasks && (task = readdir (tasks))) {
+        if (task->d_name [0] == '.')
+            continue;
+        char path [64];
+        snprintf (path, sizeof path, "/proc/self/task/%.16s/children",
+                  task->d_name);
+        FILE *file = fopen (path, "r");
+        int pid;
+        while (file && fscanf (file, "%d", &pid) == 1)
+            if (!s_slot_of (self, pid)) {
+                kill (-pid, SIGKILL);   /* if it leads a group */
+                kill (pid, SIGKILL);
+            }
+        if (file)
+            fclose (file);
+    }
+    if (tasks)
+        closedir (tasks);
+}
+
 int
 zf_pool_reap (zf_pool_t *self)
 {
-    int reaped = 0;
-    for (int i = 0; i < self->config.size; i++) {
-        slot_t *slot = &self->slots [i];
-        int status;
-        if (slot->pid == 0 || waitpid (slot->pid, &status, WNOHANG) != slot->pid)
+    int reaped = 0, status;
+    pid_t pid;
+    /* Every child of the process is ours: a slot's, or a stray. */
+    while ((pid = waitpid (-1, &status, WNOHANG)) > 0) {
+        slot_t *slot = s_slot_of (self, pid);
+        if (!slot)
             continue;
-        pid_t pid = slot->pid;
         reaped++;
         if (!self->stopped)
             s_slot_exited (self, slot, status);
@@ -234,6 +269,7 @@ zf_pool_reap (zf_pool_t *self)
         if (self->config.on_exit)
             self->config.on_exit (self->config.on_exit_arg, pid, status);
     }
+    s_kill_strays (self);
     return reaped;
 }
 
@@ -317,6 +353,15 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
             waitpid (self->slots [i].pid, NULL, 0);
             self->slots [i].pid = 0;
         }
+    /* What the workers left behind, and the zombies of what was killed. */
+    s_kill_strays (self);
+    for (int i = 0; i < 100; i++) {
+        pid_t pid = waitpid (-1, NULL, WNOHANG);
+        if (pid < 0)
+            break;              /* no child left */
+        if (pid == 0)
+            zclock_sleep (5);
+    }
 }
 
 int

@@ -5,7 +5,11 @@
  * with PR_SET_PDEATHSIG so it dies with its supervisor. The owner's event
  * loop tells the pool when SIGCHLD arrived (zf_pool_reap) and when its timer
  * is due (zf_pool_tick); the pool replaces dead children at once, or after
- * an exponential back-off when they keep dying young (a crash loop). */
+ * an exponential back-off when they keep dying young (a crash loop).
+ *
+ * The pool owns every child process of its supervisor: it reaps them all,
+ * and kills any child that is not one of its slots (a stray left by a dead
+ * worker; see pool.c). One pool per process. */
 #ifndef ZF_POOL_H
 #define ZF_POOL_H
 

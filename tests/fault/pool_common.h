@@ -5,15 +5,19 @@
 #include "harness.h"
 #include "zfarm.h"
 #include <czmq.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 /* The one handler these tests use, run by zfarm-worker --exec: "slow"
- * sleeps, "poison" kills its own worker, anything else answers with the
- * worker's pid (the shell's parent). */
+ * sleeps a little, "hang" a long time (with a marker to find it by),
+ * "poison" kills its own worker, anything else answers with the worker's
+ * pid (the shell's parent). */
+#define HANG_MARKER "61.25"
 #define JOB_SCRIPT \
     "read x; case $x in " \
-    "slow) sleep 3; echo done;; " \
+    "slow) sleep 2; echo done;; " \
+    "hang) sleep " HANG_MARKER "; echo woke;; " \
     "poison) kill -9 $PPID; sleep 1;; " \
     "*) echo $PPID;; esac"
 
@@ -36,6 +40,28 @@ pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
     if (!th_wait_workers (endpoint, workers, 20000))
         TEST_FAIL ("%d local workers did not register", workers);
     return endpoint;
+}
+
+/* How many processes run `sleep HANG_MARKER`. */
+static inline int
+pool_hanging (void)
+{
+    int count = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    while (proc && (entry = readdir (proc))) {
+        char path [300];
+        snprintf (path, sizeof path, "/proc/%s/cmdline", entry->d_name);
+        size_t size;
+        char *cmdline = th_read_file (path, &size);
+        if (cmdline && size > 6 && strcmp (cmdline, "sleep") == 0
+        &&  strcmp (cmdline + 6, HANG_MARKER) == 0)
+            count++;
+        free (cmdline);
+    }
+    if (proc)
+        closedir (proc);
+    return count;
 }
 
 /* The pid of a worker that is busy now, or 0. */

@@ -31,9 +31,13 @@ test_max_call_time (void)
     ASSERT_EQ (th_call (endpoint, "job", "pid", 30000, &text), 0);
     int first = atoi (text);
     free (text);
-    ASSERT_EQ (th_call (endpoint, "job", "slow", 30000, &text), ZFARM_ETIMEOUT);
+    ASSERT_EQ (th_call (endpoint, "job", "hang", 30000, &text), ZFARM_ETIMEOUT);
     ASSERT (strstr (text, "max-call-time"));
     free (text);
+    /* Its process was killed, and with it the command it was running. */
+    for (int i = 0; i < 500 && pool_hanging (); i++)
+        zclock_sleep (10);
+    ASSERT_EQ (pool_hanging (), 0);
     /* Its process was killed and replaced. */
     ASSERT_EQ (th_call (endpoint, "job", "pid", 30000, &text), 0);
     ASSERT_NE (atoi (text), first);

@@ -330,7 +330,6 @@ s_on_slot (io_t *self, uint32_t index)
 static void
 s_refuse (io_t *self, uint64_t task_id, const char *why)
 {
-    zsys_warning ("worker: task %" PRIu64 " refused: %s", task_id, why);
     zf_header_t header;
     zf_header_init (&header, ZF_DONE);
     header.task_id = task_id;
@@ -351,20 +350,22 @@ s_service_lookup (io_t *self, const char *name)
 static void
 s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
 {
+    /* The broker sends at most capacity TASKs without a DONE, so only a
+     * broken broker can fill the waiting list. While stopping, tasks wait
+     * there for the DISCONNECT, which has the broker requeue them without
+     * spending a retry. */
     const zf_service_t *service = s_service_lookup (self, header->service);
-    char why [ZF_SERVICE_MAX + 64];
-    if (!service) {
+    char why [ZF_SERVICE_MAX + 64] = "";
+    if (!service)
         snprintf (why, sizeof why, "service '%s' is not offered by this "
                   "worker", header->service);
-        s_refuse (self, header->task_id, why);
-        return;
-    }
-    /* The broker sends at most capacity TASKs without a DONE, so only a
-     * broken broker can fill this. While stopping, tasks wait here for the
-     * DISCONNECT, which has the broker requeue them without using a retry. */
-    if (zlistx_size (self->waiting) >= self->capacity) {
+    else
+    if (zlistx_size (self->waiting) >= self->capacity)
         snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
                   self->capacity);
+    if (*why) {
+        zsys_warning ("worker: task %" PRIu64 " from %s refused: %s",
+                      header->task_id, self->endpoint, why);
         s_refuse (self, header->task_id, why);
         return;
     }

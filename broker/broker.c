@@ -156,6 +156,9 @@ s_router_configure (broker_t *self)
      * that has gone fails at once, so a dead worker is found early. */
     zsock_set_sndhwm (self->router, 0);
     zsock_set_router_mandatory (self->router, 1);
+    /* A client that reconnects keeps its routing id (the library fixes it)
+     * and takes its results over from the connection that broke. */
+    zsock_set_router_handover (self->router, 1);
     zsock_set_linger (self->router, 1000);
     int64_t max_size = self->options.max_msg_size;
     zmq_setsockopt (self->router_handle, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);

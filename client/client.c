@@ -6,7 +6,15 @@
  * result removes the task and hands the result to exactly one place: the
  * zfarm_client_call waiting for it, the callback queue, or the wait queue.
  * A later RESULT for that id finds no task and is dropped, which is the
- * at-most-once delivery common/PROTOCOL.md promises. */
+ * at-most-once delivery common/PROTOCOL.md promises.
+ *
+ * The client also holds each task until its result, to survive the broker:
+ * when the broker restarts (its PONG brings a new epoch) or comes back after
+ * a silence, every pending task is submitted again with the same id, and
+ * the broker, which keys tasks by (routing id, task id), ignores those it
+ * still holds. The routing id is fixed for the client's life so that a
+ * reconnection keeps it. Given several endpoints, a client whose broker
+ * falls silent moves to the next one and submits its tasks there. */
 #include "zfarm_client.h"
 #include "result_internal.h"
 #include "zf_defaults.h"
@@ -47,9 +55,19 @@ typedef struct {
     void *arg;
 } due_t;
 
+#define ENDPOINTS_MAX   16
+#define ROUTING_ID_SIZE 16
+
 struct _zfarm_client_t {
     zsock_t *sock;              /* DEALER connected to the broker */
     char *endpoint;             /* the broker's endpoint, for log lines */
+    char *endpoints [ENDPOINTS_MAX];    /* all of them, to fail over */
+    int endpoint_count;
+    int current;                /* index of endpoint in endpoints */
+    uint8_t routing_id [ROUTING_ID_SIZE];
+    bool silent;                /* the broker missed liveness intervals */
+    int64_t unanswered_since;   /* first PING since the broker was last
+                                   heard, 0 if none */
     zf_decoder_t *decoder;      /* reused for every header received */
     zhashx_t *pending;          /* task_t by id: tasks without a result */
     zlistx_t *deadlines;        /* pending tasks with a deadline, earliest
@@ -162,13 +180,13 @@ s_finish (zfarm_client_t *self, task_t *task, zfarm_result_t *result)
 /* ---- sending ----------------------------------------------------------- */
 
 static int
-s_send_submit (zfarm_client_t *self, const task_t *task)
+s_send_submit (zfarm_client_t *self, const task_t *task, uint32_t timeout_ms)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_SUBMIT);
     header.task_id = task->id;
     zf_header_set_service (&header, task->service);
-    header.timeout_ms = task->timeout_ms;
+    header.timeout_ms = timeout_ms;
     header.retries = self->retries;
     zmsg_t *payload = zmsg_new ();
     zframe_t *frame = zframe_dup (task->payload);
@@ -201,7 +219,7 @@ s_task_start (zfarm_client_t *self, task_t *task)
         zf_die_nomem ();            /* ids are unique: only memory can fail */
     if (task->deadline)
         task->deadline_handle = zlistx_insert (self->deadlines, task, false);
-    if (s_send_submit (self, task) != 0) {
+    if (s_send_submit (self, task, task->timeout_ms) != 0) {
         char text [256];
         snprintf (text, sizeof text, "could not queue the task for %s: %s",
                   self->endpoint, zmq_strerror (zmq_errno ()));
@@ -249,15 +267,38 @@ s_on_result (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
     return 1;
 }
 
+/* Submits every pending task again, with the time it has left; a task
+ * whose time is up is left to expire. */
+static void
+s_resubmit_all (zfarm_client_t *self, const char *why)
+{
+    int64_t now = zf_now_ms ();
+    size_t count = 0;
+    for (task_t *task = zhashx_first (self->pending); task;
+         task = zhashx_next (self->pending)) {
+        uint32_t timeout_ms = task->timeout_ms;
+        if (task->deadline) {
+            int64_t left = task->deadline - GRACE_MS - now;
+            if (left <= 0)
+                continue;
+            timeout_ms = (uint32_t) left;
+        }
+        if (s_send_submit (self, task, timeout_ms) == 0)
+            count++;
+    }
+    if (count)
+        zsys_notice ("zfarm client: %s: submitted %zu pending tasks again to %s",
+                     why, count, self->endpoint);
+}
+
 static int
 s_on_pong (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
 {
     (void) payload;
-    if (self->epoch && header->epoch != self->epoch)
-        zsys_warning ("zfarm client: broker %s restarted; %zu pending tasks "
-                      "may get no result before their timeout",
-                      self->endpoint, zhashx_size (self->pending));
+    bool restarted = self->epoch && header->epoch != self->epoch;
     self->epoch = header->epoch;
+    if (restarted)
+        s_resubmit_all (self, "the broker restarted");
     return 0;
 }
 
@@ -315,6 +356,11 @@ s_receive (zfarm_client_t *self)
         if (rc == -1)
             break;                  /* nothing more has arrived */
         self->last_heard = zf_now_ms ();
+        self->unanswered_since = 0;
+        if (self->silent) {
+            self->silent = false;
+            s_resubmit_all (self, "the broker is back");
+        }
         if (rc == 0)
             made += s_handle (self, &header, payload);
         else
@@ -380,11 +426,53 @@ s_next_due (zfarm_client_t *self)
     return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
 }
 
+static zsock_t *s_connect (const char *endpoint, const uint8_t *routing_id);
+
+/* Moves to the next endpoint: a new socket, the same routing id. */
+static void
+s_fail_over (zfarm_client_t *self, int64_t now)
+{
+    int next = (self->current + 1) % self->endpoint_count;
+    zsock_t *sock = s_connect (self->endpoints [next], self->routing_id);
+    if (!sock)
+        return;                     /* logged; try again next interval */
+    zsys_warning ("zfarm client: %s is silent; failing over to %s",
+                  self->endpoint, self->endpoints [next]);
+    zsock_set_linger (self->sock, 0);
+    zsock_destroy (&self->sock);
+    self->sock = sock;
+    self->current = next;
+    free (self->endpoint);
+    self->endpoint = zf_strdup (self->endpoints [next]);
+    self->unanswered_since = now;
+    self->silent = false;
+    self->epoch = 0;
+    s_resubmit_all (self, "failed over");
+}
+
+/* Notices a broker that has said nothing for liveness intervals while tasks
+ * wait: with other endpoints, the client moves on; with one, it submits
+ * again when the broker is heard from. */
+static void
+s_check_silence (zfarm_client_t *self, int64_t now)
+{
+    if (!self->unanswered_since)
+        self->unanswered_since = now;   /* the PING about to go out */
+    if (now - self->unanswered_since
+        <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS)
+        return;
+    if (self->endpoint_count > 1)
+        s_fail_over (self, now);
+    else
+        self->silent = true;
+}
+
 static void
 s_heartbeat (zfarm_client_t *self, int64_t now)
 {
     if (zhashx_size (self->pending) == 0 || now < self->next_ping)
         return;
+    s_check_silence (self, now);
     s_send_simple (self, ZF_PING, 0);
     self->next_ping = now + ZF_DEFAULT_HEARTBEAT_MS;
 }
@@ -446,7 +534,7 @@ s_run_callbacks (zfarm_client_t *self)
 /* ---- the public API ---------------------------------------------------- */
 
 static zsock_t *
-s_connect (const char *endpoint)
+s_connect (const char *endpoint, const uint8_t *routing_id)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock) {
@@ -462,12 +550,47 @@ s_connect (const char *endpoint)
     zsock_set_rcvhwm (sock, 0);
     zsock_set_sndtimeo (sock, 0);
     zsock_set_rcvtimeo (sock, 0);
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, routing_id,
+                    ROUTING_ID_SIZE);
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         zsys_error ("zfarm client: connect %s: %s", endpoint,
                     zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
     }
     return sock;
+}
+
+/* A routing id no other client will have (ZeroMQ reserves a leading 0). */
+static void
+s_random_routing_id (uint8_t *id)
+{
+    zuuid_t *uuid = zuuid_new ();
+    if (!uuid)
+        zf_die_nomem ();
+    memcpy (id, zuuid_data (uuid), ROUTING_ID_SIZE);
+    zuuid_destroy (&uuid);
+    id [0] |= 0x80;
+}
+
+/* Splits "ep1,ep2,..." into self->endpoints. Returns 0, or -1 if empty. */
+static int
+s_parse_endpoints (zfarm_client_t *self, const char *list)
+{
+    char *copy = zf_strdup (list), *save = NULL;
+    for (char *item = strtok_r (copy, ",", &save);
+         item && self->endpoint_count < ENDPOINTS_MAX;
+         item = strtok_r (NULL, ",", &save))
+        if (*item)
+            self->endpoints [self->endpoint_count++] = zf_strdup (item);
+    free (copy);
+    return self->endpoint_count? 0: -1;
+}
+
+static void
+s_endpoints_free (zfarm_client_t *self)
+{
+    for (int i = 0; i < self->endpoint_count; i++)
+        free (self->endpoints [i]);
 }
 
 zfarm_client_t *
@@ -477,13 +600,18 @@ zfarm_client_new (const char *endpoint)
         endpoint = getenv ("ZFARM_BROKER");
     if (!endpoint || !*endpoint)
         endpoint = ZF_DEFAULT_ENDPOINT;
-    zsock_t *sock = s_connect (endpoint);
-    if (!sock)
-        return NULL;
-
     zfarm_client_t *self = zf_malloc (sizeof *self);
+    s_random_routing_id (self->routing_id);
+    zsock_t *sock = NULL;
+    if (s_parse_endpoints (self, endpoint) == 0)
+        sock = s_connect (self->endpoints [0], self->routing_id);
+    if (!sock) {
+        s_endpoints_free (self);
+        free (self);
+        return NULL;
+    }
     self->sock = sock;
-    self->endpoint = zf_strdup (endpoint);
+    self->endpoint = zf_strdup (self->endpoints [0]);
     self->decoder = zf_decoder_new ();
     self->pending = zhashx_new ();
     zhashx_set_key_hasher (self->pending, s_id_hash);
@@ -529,6 +657,7 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     zf_decoder_destroy (&self->decoder);
     free (self->status_json);
     free (self->endpoint);
+    s_endpoints_free (self);
     free (self);
     *self_p = NULL;
 }

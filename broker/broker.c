@@ -5,6 +5,7 @@
  * read with libzmq's zmq_msg_* calls so that payload frames move from the
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
+#include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
@@ -24,6 +25,7 @@ s_signals_open (void)
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGCHLD);
+    sigaddset (&signals, SIGHUP);
     /* Blocked, they wait in the signalfd for the loop to read them. */
     if (sigprocmask (SIG_BLOCK, &signals, NULL) != 0)
         return -1;
@@ -48,11 +50,11 @@ s_bind_all (broker_t *self)
     for (int i = 0; i < self->options.bind_count; i++) {
         const char *endpoint = self->options.binds [i];
         if (zsock_bind (self->router, "%s", endpoint) == -1) {
-            zsys_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+            zf_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
             return -1;
         }
         self->endpoints [self->endpoint_count++] = zsock_last_endpoint (self->router);
-        zsys_info ("listening on %s", self->endpoints [self->endpoint_count - 1]);
+        zf_info ("listening on %s", self->endpoints [self->endpoint_count - 1]);
     }
     return 0;
 }
@@ -67,14 +69,14 @@ s_write_endpoint_file (broker_t *self)
     snprintf (temp, sizeof temp, "%s.tmp", path);
     FILE *file = fopen (temp, "w");
     if (!file) {
-        zsys_error ("cannot write %s: %s", temp, strerror (errno));
+        zf_error ("cannot write %s: %s", temp, strerror (errno));
         return -1;
     }
     for (int i = 0; i < self->endpoint_count; i++)
         fprintf (file, "%s\n", self->endpoints [i]);
     /* Renamed whole, so a reader never sees half the list. */
     if (fclose (file) != 0 || rename (temp, path) != 0) {
-        zsys_error ("cannot write %s: %s", path, strerror (errno));
+        zf_error ("cannot write %s: %s", path, strerror (errno));
         return -1;
     }
     return 0;
@@ -109,14 +111,14 @@ s_pool_create (broker_t *self)
 {
     char dir [] = "/tmp/zfarm-broker-XXXXXX";
     if (!mkdtemp (dir)) {
-        zsys_error ("cannot create a directory for local workers: %s",
+        zf_error ("cannot create a directory for local workers: %s",
                     strerror (errno));
         return -1;
     }
     self->pool_dir = zf_strdup (dir);
     self->pool_endpoint = zsys_sprintf ("ipc://%s/workers.ipc", dir);
     if (zsock_bind (self->router, "%s", self->pool_endpoint) == -1) {
-        zsys_error ("cannot bind %s: %s", self->pool_endpoint,
+        zf_error ("cannot bind %s: %s", self->pool_endpoint,
                     zmq_strerror (zmq_errno ()));
         return -1;
     }
@@ -251,7 +253,7 @@ broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
 {
     zf_buf_t buf;
     if (zf_header_encode (header, &buf) != 0) {
-        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        zf_error ("cannot encode a %s header", zf_command_name (header->command));
         return 0;               /* a bug of ours, not the peer's absence */
     }
     void *socket = self->router_handle;
@@ -297,10 +299,10 @@ broker_log_bad (broker_t *self, const char *format, ...)
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
     if (self->bad_unlogged)
-        zsys_warning ("%s (and %" PRIu64 " more refused since)", text,
+        zf_warning ("%s (and %" PRIu64 " more refused since)", text,
                       self->bad_unlogged);
     else
-        zsys_warning ("%s", text);
+        zf_warning ("%s", text);
     self->bad_log_at = now;
     self->bad_unlogged = 0;
 }
@@ -423,6 +425,67 @@ s_on_timers (broker_t *self)
     }
 }
 
+/* Warns that a setting differs in the file but cannot change while the
+ * broker runs. Returns 1 if it did, for the count. */
+static int
+s_cannot_change (const char *name, bool differs)
+{
+    if (differs)
+        zf_warning ("reload: %s cannot change while the broker runs;"
+                    " restart to apply it", name);
+    return differs;
+}
+
+static bool
+s_string_differs (const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp (a, b) != 0);
+}
+
+/* SIGHUP: reads the configuration again (file, then the same flags) and
+ * applies what can change at run time: log level and limits. */
+static void
+s_reload (broker_t *self)
+{
+    options_t fresh;
+    options_t *now = &self->options;
+    if (options_parse (&fresh, now->argc, now->argv) != 0) {
+        zf_error ("reload: the configuration has errors (above); keeping"
+                  " the running one");
+        options_free (&fresh);
+        return;
+    }
+    bool binds_differ = fresh.bind_count != now->bind_count;
+    for (int i = 0; !binds_differ && i < fresh.bind_count; i++)
+        binds_differ = strcmp (fresh.binds [i], now->binds [i]) != 0;
+    int kept = s_cannot_change ("bind", binds_differ)
+        + s_cannot_change ("heartbeat", fresh.heartbeat_ms != now->heartbeat_ms)
+        + s_cannot_change ("liveness", fresh.liveness != now->liveness)
+        + s_cannot_change ("max-msg-size", fresh.max_msg_size != now->max_msg_size)
+        + s_cannot_change ("spawn", fresh.spawn != now->spawn)
+        + s_cannot_change ("worker-cmd", s_string_differs (fresh.worker_cmd,
+                                                           now->worker_cmd))
+        + s_cannot_change ("endpoint-file", s_string_differs (
+                               fresh.endpoint_file, now->endpoint_file))
+        + s_cannot_change ("syslog", fresh.syslog != now->syslog);
+    now->log_level = fresh.log_level;
+    now->max_retries = fresh.max_retries;
+    now->max_queue = fresh.max_queue;
+    now->max_call_time_ms = fresh.max_call_time_ms;
+    now->max_calls_per_worker = fresh.max_calls_per_worker;
+    now->drain_timeout_ms = fresh.drain_timeout_ms;
+    zf_log_set_level (fresh.log_level);
+    zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
+               " max-call-time %ld, max-calls-per-worker %ld,"
+               " drain-timeout %d%s", now->config_path? " ": "",
+               now->config_path? now->config_path: "",
+               zf_log_level_name (now->log_level), now->max_retries,
+               now->max_queue, now->max_call_time_ms,
+               now->max_calls_per_worker, now->drain_timeout_ms,
+               kept? " (some settings need a restart, see above)": "");
+    options_free (&fresh);
+}
+
 static void
 s_on_signal (broker_t *self)
 {
@@ -433,12 +496,16 @@ s_on_signal (broker_t *self)
                 zf_pool_reap (self->pool);
             continue;
         }
+        if (info.ssi_signo == SIGHUP) {
+            s_reload (self);
+            continue;
+        }
         if (self->draining) {
-            zsys_notice ("second signal: stopping now");
+            zf_notice ("second signal: stopping now");
             self->drain_deadline = 0;
             continue;
         }
-        zsys_notice ("%s: draining (up to %d ms for %zu running tasks)",
+        zf_notice ("%s: draining (up to %d ms for %zu running tasks)",
                      strsignal ((int) info.ssi_signo),
                      self->options.drain_timeout_ms, dispatch_running (self));
         self->draining = true;
@@ -487,7 +554,7 @@ broker_run (broker_t *self)
         { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
     };
     if (self->pool) {
-        zsys_info ("starting %d local workers: %s", self->options.spawn,
+        zf_info ("starting %d local workers: %s", self->options.spawn,
                    self->options.worker_cmd);
         zf_pool_start (self->pool);
     }
@@ -495,7 +562,7 @@ broker_run (broker_t *self)
         if (zmq_poll (items, 2, s_next_timeout (self)) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
-            zsys_error ("poll: %s", zmq_strerror (zmq_errno ()));
+            zf_error ("poll: %s", zmq_strerror (zmq_errno ()));
             return -1;
         }
         if (items [1].revents & ZMQ_POLLIN)
@@ -507,6 +574,6 @@ broker_run (broker_t *self)
     s_say_goodbye (self);
     if (self->pool)
         zf_pool_stop (self->pool, ZF_POOL_STOP_GRACE_MS);
-    zsys_notice ("stopped");
+    zf_notice ("stopped");
     return 0;
 }

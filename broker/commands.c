@@ -4,6 +4,7 @@
  * worker until it leaves or dies; anything else is treated as a client. A
  * misplaced command gets ERROR (a client) or DISCONNECT (a worker). */
 #include "broker_internal.h"
+#include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 #include "status.h"

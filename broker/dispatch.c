@@ -5,6 +5,7 @@
  * or frees a slot) runs s_service_dispatch for the services it touched,
  * so dispatch never scans for work: it takes list heads, O(1) per task. */
 #include "broker_internal.h"
+#include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
@@ -66,10 +67,13 @@ s_send_result (broker_t *self, task_t *task, int status, const char *text,
             self->counters.failed_by_code [status]++;
     }
     task->service->completed++;
-    if (self->options.verbose)
-        zsys_debug ("task %s/%" PRIu64 ": %s%s%s", task->service->name,
-                    task->client_task_id, status? zfarm_err_name (-status): "OK",
-                    *text? ": ": "", text);
+    if (status)
+        zf_info ("task %s/%" PRIu64 " failed: %s%s%s", task->service->name,
+                 task->client_task_id, zfarm_err_name (-status),
+                 *text? ": ": "", text);
+    else
+        zf_debug ("task %s/%" PRIu64 ": OK", task->service->name,
+                  task->client_task_id);
 }
 
 /* Ends a task that has no worker with an error code. */
@@ -236,7 +240,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
     zhashx_insert (self->workers, &worker->id, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
     self->counters.workers_joined++;
-    zsys_info ("worker %" PRIu32 "@%s joined: %s%s, capacity %" PRIu32,
+    zf_info ("worker %" PRIu32 "@%s joined: %s%s, capacity %" PRIu32,
                worker->pid, worker->host, ready->services [0],
                ready->service_count > 1? " and more": "", worker->capacity);
     for (uint32_t i = 0; i < worker->service_count; i++)
@@ -280,12 +284,12 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
 {
     if (spend_retry) {
         self->counters.workers_lost++;
-        zsys_warning ("worker %" PRIu32 "@%s lost (%s) with %" PRIu32
+        zf_warning ("worker %" PRIu32 "@%s lost (%s) with %" PRIu32
                       " task%s", worker->pid, worker->host, reason,
                       worker->running, worker->running == 1? "": "s");
     }
     else
-        zsys_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
+        zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
     zhashx_delete (self->workers, &worker->id);
     zf_list_remove (&worker->all_link);

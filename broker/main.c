@@ -1,5 +1,6 @@
 /* main.c: zfarm-broker: parse the flags, run the broker, clean up. */
 #include "broker.h"
+#include "zf_log.h"
 #include <czmq.h>
 
 int
@@ -7,14 +8,14 @@ main (int argc, char *argv [])
 {
     options_t options;
     int rc = options_parse (&options, argc, argv);
-    if (rc != 0)
+    if (rc != 0) {
+        options_free (&options);
         return rc > 0? 0: 2;
-    zsys_set_logident ("zfarm-broker");
-    zsys_set_logstream (stderr);
+    }
+    zf_log_open ("zfarm-broker", options.log_level, options.syslog);
     broker_t *broker = broker_new (&options);
-    if (!broker)
-        return 1;
-    rc = broker_run (broker);
+    rc = broker? broker_run (broker): -1;
     broker_destroy (&broker);
+    options_free (&options);
     return rc == 0? 0: 1;
 }

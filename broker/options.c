@@ -1,6 +1,8 @@
 /* options.c: command-line parsing for zfarm-broker. */
 #include "options.h"
 #include "zf_defaults.h"
+#include "zf_config.h"
+#include "zf_log.h"
 #include "zf_util.h"
 
 #include <getopt.h>
@@ -32,14 +34,19 @@ static const char s_usage [] =
 "      --max-call-time MS    a task that runs longer ends with TIMEOUT and its\n"
 "                            worker is killed (local) or dropped (remote)\n"
 "                            (default 0: no limit)\n"
-"  -v, --verbose             log every task event\n"
+"  -c, --config FILE         read settings from FILE (zconfig format, section\n"
+"                            \"broker\"); flags given here override it\n"
+"      --log-level LEVEL     error, warning, notice, info (default) or debug\n"
+"      --syslog              log to syslog instead of stderr\n"
+"  -v, --verbose             log every task event (--log-level debug)\n"
 "  -h, --help                show this help and exit\n"
 "      --version             show the version and exit\n";
 
 enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
-    OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME
+    OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
+    OPT_LOG_LEVEL, OPT_SYSLOG
 };
 
 static const struct option s_long_options [] = {
@@ -55,29 +62,60 @@ static const struct option s_long_options [] = {
     { "worker-cmd",    required_argument, NULL, OPT_WORKER_CMD },
     { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
+    { "config",        required_argument, NULL, 'c' },
+    { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+    { "syslog",        no_argument,       NULL, OPT_SYSLOG },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { "version",       no_argument,       NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 }
 };
 
-/* Parses a numeric flag into *value, or prints why it is wrong. */
+/* Where the arguments being parsed came from, for error messages. */
+typedef struct {
+    const char *file;           /* the config file, or NULL for argv */
+    const int *lines;           /* line of each argument in the file */
+    int index;                  /* the argument being parsed */
+    bool flag_binds;            /* a --bind came from the command line */
+} source_t;
+
+static void
+s_error (const source_t *source, const char *format, const char *flag,
+         const char *text)
+{
+    if (source->file)
+        fprintf (stderr, "zfarm-broker: %s:%d: ", source->file,
+                 source->lines [source->index]);
+    else
+        fputs ("zfarm-broker: ", stderr);
+    fprintf (stderr, format, flag, text);
+    fputc ('\n', stderr);
+}
+
+/* Parses a numeric option into *value, or prints why it is wrong. */
 static int
-s_number (const char *flag, const char *text, long min, long max, long *value)
+s_number (const source_t *source, const char *flag, const char *text,
+          long min, long max, long *value)
 {
     if (zf_parse_long (text, min, max, value) == 0)
         return 0;
-    fprintf (stderr, "zfarm-broker: --%s: expected a number from %ld to %ld,"
-             " got '%s'\n", flag, min, max, text);
+    char expected [96];
+    snprintf (expected, sizeof expected, "--%%s: expected a number from %ld"
+              " to %ld, got '%%s'", min, max);
+    s_error (source, expected, flag, text);
     return -1;
 }
 
 static int
-s_option (options_t *options, int opt, const char *arg)
+s_option (options_t *options, source_t *source, int opt, const char *arg)
 {
     long value;
     switch (opt) {
         case 'b':
+            if (!source->file && !source->flag_binds) {
+                options->bind_count = 0;    /* flags replace the file's */
+                source->flag_binds = true;
+            }
             if (options->bind_count == OPTIONS_BINDS_MAX) {
                 fprintf (stderr, "zfarm-broker: at most %d --bind\n",
                          OPTIONS_BINDS_MAX);
@@ -89,64 +127,70 @@ s_option (options_t *options, int opt, const char *arg)
             options->endpoint_file = arg;
             return 0;
         case OPT_HEARTBEAT:
-            if (s_number ("heartbeat", arg, 10, 600000, &value)) return -1;
+            if (s_number (source, "heartbeat", arg, 10, 600000, &value)) return -1;
             options->heartbeat_ms = (int) value;
             return 0;
         case OPT_LIVENESS:
-            if (s_number ("liveness", arg, 1, 100, &value)) return -1;
+            if (s_number (source, "liveness", arg, 1, 100, &value)) return -1;
             options->liveness = (int) value;
             return 0;
         case OPT_MAX_RETRIES:
-            if (s_number ("max-retries", arg, 0, ZF_RETRIES_MAX, &value)) return -1;
+            if (s_number (source, "max-retries", arg, 0, ZF_RETRIES_MAX, &value)) return -1;
             options->max_retries = (int) value;
             return 0;
         case OPT_MAX_QUEUE:
-            if (s_number ("max-queue", arg, 1, 100000000, &value)) return -1;
+            if (s_number (source, "max-queue", arg, 1, 100000000, &value)) return -1;
             options->max_queue = value;
             return 0;
         case OPT_MAX_MSG_SIZE:
-            if (s_number ("max-msg-size", arg, 4096, 1L << 40, &value)) return -1;
+            if (s_number (source, "max-msg-size", arg, 4096, 1L << 40, &value)) return -1;
             options->max_msg_size = value;
             return 0;
         case OPT_DRAIN_TIMEOUT:
-            if (s_number ("drain-timeout", arg, 0, 3600000, &value)) return -1;
+            if (s_number (source, "drain-timeout", arg, 0, 3600000, &value)) return -1;
             options->drain_timeout_ms = (int) value;
             return 0;
         case OPT_SPAWN:
-            if (s_number ("spawn", arg, 0, 1024, &value)) return -1;
+            if (s_number (source, "spawn", arg, 0, 1024, &value)) return -1;
             options->spawn = (int) value;
             return 0;
         case OPT_WORKER_CMD:
             options->worker_cmd = arg;
             return 0;
         case OPT_MAX_CALLS:
-            return s_number ("max-calls-per-worker", arg, 0, 1L << 40,
+            return s_number (source, "max-calls-per-worker", arg, 0, 1L << 40,
                              &options->max_calls_per_worker);
         case OPT_MAX_CALL_TIME:
-            return s_number ("max-call-time", arg, 0, 1L << 40,
+            return s_number (source, "max-call-time", arg, 0, 1L << 40,
                              &options->max_call_time_ms);
+        case OPT_LOG_LEVEL:
+            if (zf_log_parse_level (arg, &options->log_level) == 0)
+                return 0;
+            s_error (source, "--%s: expected error, warning, notice, info or"
+                     " debug, got '%s'", "log-level", arg);
+            return -1;
+        case OPT_SYSLOG:
+            options->syslog = true;
+            return 0;
+        case 'c':
+            return 0;                   /* read before everything else */
         case 'v':
-            options->verbose = true;
+            options->log_level = ZF_LOG_DEBUG;
             return 0;
     }
     return -1;
 }
 
-int
-options_parse (options_t *options, int argc, char *argv [])
+/* Parses one list of arguments (the file's, then the command line's).
+ * Returns 0, 1 after --help or --version, or -1 after an error. */
+static int
+s_parse_args (options_t *options, source_t *source, int argc, char *argv [])
 {
-    memset (options, 0, sizeof *options);
-    options->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
-    options->liveness = ZF_DEFAULT_LIVENESS;
-    options->max_retries = ZF_DEFAULT_MAX_RETRIES;
-    options->max_queue = ZF_DEFAULT_MAX_QUEUE;
-    options->max_msg_size = ZF_DEFAULT_MAX_MSG_SIZE;
-    options->drain_timeout_ms = 5000;
-
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":b:vh", s_long_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, ":b:c:vh", s_long_options, NULL)) != -1) {
+        source->index = optind - 1;
         if (opt == 'h') {
             fputs (s_usage, stdout);
             return 1;
@@ -156,20 +200,65 @@ options_parse (options_t *options, int argc, char *argv [])
             return 1;
         }
         if (opt == '?' || opt == ':') {
-            fprintf (stderr, "zfarm-broker: %s '%s'\n"
-                     "Try 'zfarm-broker --help'.\n",
+            s_error (source, "%s '%s'\nTry 'zfarm-broker --help'.",
                      opt == '?'? "unknown option": "missing value for",
                      argv [optind - 1]);
             return -1;
         }
-        if (s_option (options, opt, optarg))
+        if (s_option (options, source, opt, optarg))
             return -1;
     }
     if (optind < argc) {
-        fprintf (stderr, "zfarm-broker: unexpected argument '%s'\n"
-                 "Try 'zfarm-broker --help'.\n", argv [optind]);
+        s_error (source, "%s '%s'\nTry 'zfarm-broker --help'.",
+                 "unexpected argument", argv [optind]);
         return -1;
     }
+    return 0;
+}
+
+static void
+s_defaults (options_t *options)
+{
+    memset (options, 0, sizeof *options);
+    options->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
+    options->liveness = ZF_DEFAULT_LIVENESS;
+    options->max_retries = ZF_DEFAULT_MAX_RETRIES;
+    options->max_queue = ZF_DEFAULT_MAX_QUEUE;
+    options->max_msg_size = ZF_DEFAULT_MAX_MSG_SIZE;
+    options->drain_timeout_ms = 5000;
+    options->log_level = ZF_LOG_INFO;
+}
+
+/* Reads the config file's arguments (kept in options: it points into
+ * them) and parses them. */
+static int
+s_parse_file (options_t *options, const char *path)
+{
+    char error [512];
+    options->config_path = path;
+    if (zf_config_args (path, "broker", s_long_options, &options->file_args,
+                        error, sizeof error) != 0) {
+        fprintf (stderr, "zfarm-broker: %s:%s\n", path, error);
+        return -1;
+    }
+    source_t source = { .file = path, .lines = options->file_args.lines };
+    return s_parse_args (options, &source, options->file_args.argc,
+                         options->file_args.argv);
+}
+
+int
+options_parse (options_t *options, int argc, char *argv [])
+{
+    s_defaults (options);
+    options->argc = argc;
+    options->argv = argv;
+    const char *path = zf_config_path (argc, argv);
+    int rc = path? s_parse_file (options, path): 0;
+    source_t source = { .file = NULL };
+    if (rc == 0)
+        rc = s_parse_args (options, &source, argc, argv);
+    if (rc != 0)
+        return rc;
     if (options->spawn && !options->worker_cmd) {
         fprintf (stderr, "zfarm-broker: --spawn needs --worker-cmd\n");
         return -1;
@@ -177,4 +266,10 @@ options_parse (options_t *options, int argc, char *argv [])
     if (options->bind_count == 0)
         options->binds [options->bind_count++] = ZF_DEFAULT_ENDPOINT;
     return 0;
+}
+
+void
+options_free (options_t *options)
+{
+    zf_config_args_free (&options->file_args);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "zf_config.h"
 
 #define OPTIONS_BINDS_MAX 16
 
@@ -17,7 +18,12 @@ typedef struct {
     long max_queue;             /* waiting tasks per service */
     long long max_msg_size;     /* bytes; larger messages are refused */
     int drain_timeout_ms;       /* how long SIGTERM waits for running tasks */
-    bool verbose;               /* log every task event */
+    int log_level;              /* zf_log_level_t */
+    bool syslog;                /* log to syslog, not stderr */
+    const char *config_path;    /* --config, or NULL */
+    zf_config_args_t file_args; /* its settings; strings above point in */
+    int argc;                   /* the command line, to read again on */
+    char **argv;                /* SIGHUP */
     int spawn;                  /* local worker processes to keep */
     const char *worker_cmd;     /* what each runs, through /bin/sh -c */
     long max_calls_per_worker;  /* retire a local worker after N; 0 never */
@@ -25,9 +31,14 @@ typedef struct {
                                    worker killed; 0 = no limit */
 } options_t;
 
-/* Fills options from argv. Returns 0 to run, 1 if it printed --help or
- * --version (exit 0), or -1 after printing an error (exit 2). */
+/* Fills options from defaults, then the --config file, then argv (so flags
+ * win). Returns 0 to run, 1 if it printed --help or --version (exit 0), or
+ * -1 after printing an error that names the flag, or the file and line
+ * (exit 2). Call options_free after, whatever it returned. */
 int
     options_parse (options_t *options, int argc, char *argv []);
+
+void
+    options_free (options_t *options);
 
 #endif

@@ -9,6 +9,7 @@
  * stray, killed and reaped here. So no process outlives its worker. */
 #include "zf_pool.h"
 #include "zf_defaults.h"
+#include "zf_log.h"
 #include "zf_util.h"
 
 #include <czmq.h>
@@ -153,7 +154,7 @@ s_slot_start (zf_pool_t *self, slot_t *slot)
     pid_t supervisor = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
-        zsys_error ("%s pool: fork: %s", self->name, strerror (errno));
+        zf_error ("%s pool: fork: %s", self->name, strerror (errno));
         slot->restart_at = zf_now_ms () + self->config.backoff_max_ms;
         return -1;
     }
@@ -209,7 +210,7 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
         if (delay > self->config.backoff_max_ms)
             delay = self->config.backoff_max_ms;
         slot->restart_at = now + delay;
-        zsys_warning ("%s %d %s after %" PRId64 " ms; restarting in %" PRId64
+        zf_warning ("%s %d %s after %" PRId64 " ms; restarting in %" PRId64
                       " ms (%d quick deaths in a row)", self->name,
                       (int) slot->pid, why, lived, delay, slot->failures);
     }
@@ -217,9 +218,9 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
         slot->failures = 0;
         slot->restart_at = now;
         if (planned)
-            zsys_info ("%s %d retired (%s)", self->name, (int) slot->pid, why);
+            zf_info ("%s %d retired (%s)", self->name, (int) slot->pid, why);
         else
-            zsys_warning ("%s %d %s; restarting", self->name, (int) slot->pid, why);
+            zf_warning ("%s %d %s; restarting", self->name, (int) slot->pid, why);
     }
     slot->pid = 0;
 }
@@ -345,7 +346,7 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
     for (int i = 0; i < self->config.size; i++)
         if (self->slots [i].pid) {
             kill (-self->slots [i].pid, SIGKILL);
-            zsys_warning ("%s %d did not stop in %d ms: killed", self->name,
+            zf_warning ("%s %d did not stop in %d ms: killed", self->name,
                           (int) self->slots [i].pid, grace_ms);
         }
     for (int i = 0; i < self->config.size; i++)

@@ -1,0 +1,159 @@
+/* config.c: zconfig files turned into command-line arguments.
+ *
+ * zconfig parses (and reports syntax errors with their line); it does not
+ * keep line numbers, so they are found again by reading the file in step
+ * with the settings, which zconfig keeps in file order. */
+#include "zf_config.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <ctype.h>
+#include <string.h>
+
+/* The line of the first `name =` at or after line *from in the file's
+ * lines, or 0 if none; *from moves past it. */
+static int
+s_find_line (char **lines, int count, const char *name, int *from)
+{
+    size_t size = strlen (name);
+    for (int i = *from; i < count; i++) {
+        const char *at = lines [i];
+        while (*at == ' ')
+            at++;
+        if (strncmp (at, name, size) == 0
+        && (at [size] == ' ' || at [size] == '=' || at [size] == 0)) {
+            *from = i + 1;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_read_lines (const char *path, char ***lines_p)
+{
+    char *text = NULL;
+    zfile_t *file = zfile_new (NULL, path);
+    zchunk_t *chunk = file && zfile_input (file) == 0?
+        zfile_read (file, zfile_cursize (file), 0): NULL;
+    if (chunk)
+        text = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+    int count = 0;
+    char **lines = zf_malloc (sizeof *lines);
+    for (char *save = NULL, *line = text? strtok_r (text, "\n", &save): NULL;
+         line; line = strtok_r (NULL, "\n", &save)) {
+        lines = zf_realloc (lines, (count + 2) * sizeof *lines);
+        lines [count++] = zf_strdup (line);
+    }
+    free (text);
+    *lines_p = lines;
+    return count;
+}
+
+static const struct option *
+s_option (const struct option *longopts, const char *name)
+{
+    for (; longopts->name; longopts++)
+        if (strcmp (longopts->name, name) == 0)
+            return longopts;
+    return NULL;
+}
+
+static void
+s_push (zf_config_args_t *args, char *arg, int line)
+{
+    args->argv = zf_realloc (args->argv, (args->argc + 2) * sizeof (char *));
+    args->lines = zf_realloc (args->lines, (args->argc + 1) * sizeof (int));
+    args->argv [args->argc] = arg;
+    args->lines [args->argc++] = line;
+    args->argv [args->argc] = NULL;
+}
+
+/* Turns one setting into an argument, or says what is wrong with it. */
+static int
+s_setting (zconfig_t *item, const struct option *longopts,
+           zf_config_args_t *args, int line, char *error, size_t error_size)
+{
+    const char *name = zconfig_name (item);
+    const char *value = zconfig_value (item);
+    const struct option *option = s_option (longopts, name);
+    if (!option || strcmp (name, "config") == 0 || strcmp (name, "help") == 0
+    ||  strcmp (name, "version") == 0) {
+        snprintf (error, error_size, "%d: unknown setting '%s'", line, name);
+        return -1;
+    }
+    if (zconfig_child (item)) {
+        snprintf (error, error_size, "%d: '%s' cannot have settings under it",
+                  line, name);
+        return -1;
+    }
+    if (option->has_arg == no_argument) {
+        if (strcmp (value, "true") == 0 || strcmp (value, "1") == 0)
+            s_push (args, zsys_sprintf ("--%s", name), line);
+        else
+        if (strcmp (value, "false") != 0 && strcmp (value, "0") != 0) {
+            snprintf (error, error_size, "%d: %s: expected true or false, "
+                      "got '%s'", line, name, value);
+            return -1;
+        }
+        return 0;
+    }
+    s_push (args, zsys_sprintf ("--%s=%s", name, value), line);
+    return 0;
+}
+
+int
+zf_config_args (const char *path, const char *section,
+                const struct option *longopts, zf_config_args_t *args,
+                char *error, size_t error_size)
+{
+    memset (args, 0, sizeof *args);
+    s_push (args, zf_strdup (section), 0);
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        snprintf (error, error_size, "cannot read it (%s)",
+                  zsys_file_exists (path)? "syntax error, see above"
+                                         : strerror (errno? errno: ENOENT));
+        return -1;
+    }
+    char **lines;
+    int line_count = s_read_lines (path, &lines), from = 0, rc = 0;
+    zconfig_t *top = zconfig_locate (root, section);
+    for (zconfig_t *item = top? zconfig_child (top): NULL; item && rc == 0;
+         item = zconfig_next (item)) {
+        int line = s_find_line (lines, line_count, zconfig_name (item), &from);
+        rc = s_setting (item, longopts, args, line, error, error_size);
+    }
+    for (int i = 0; i < line_count; i++)
+        free (lines [i]);
+    free (lines);
+    zconfig_destroy (&root);
+    return rc;
+}
+
+void
+zf_config_args_free (zf_config_args_t *args)
+{
+    for (int i = 0; i < args->argc; i++)
+        free (args->argv [i]);
+    free (args->argv);
+    free (args->lines);
+    memset (args, 0, sizeof *args);
+}
+
+const char *
+zf_config_path (int argc, char *argv [])
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv [i], "--") == 0)
+            break;
+        if ((strcmp (argv [i], "--config") == 0 || strcmp (argv [i], "-c") == 0)
+        &&  i + 1 < argc)
+            return argv [i + 1];
+        if (strncmp (argv [i], "--config=", 9) == 0)
+            return argv [i] + 9;
+    }
+    return NULL;
+}

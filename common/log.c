@@ -1,0 +1,56 @@
+/* log.c: the process-wide log level, and where log lines go. */
+#include "zf_log.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+static atomic_int s_level = ZF_LOG_INFO;
+
+static const char *const s_names [] = {
+    [ZF_LOG_ERROR] = "error", [ZF_LOG_WARNING] = "warning",
+    [ZF_LOG_NOTICE] = "notice", [ZF_LOG_INFO] = "info",
+    [ZF_LOG_DEBUG] = "debug"
+};
+
+void
+zf_log_open (const char *ident, int level, bool use_syslog)
+{
+    zsys_set_logident (ident);
+    zsys_set_logstream (use_syslog? NULL: stderr);
+    zsys_set_logsystem (use_syslog);
+    zf_log_set_level (level);
+}
+
+void
+zf_log_set_level (int level)
+{
+    if (level < ZF_LOG_ERROR)
+        level = ZF_LOG_ERROR;
+    if (level > ZF_LOG_DEBUG)
+        level = ZF_LOG_DEBUG;
+    atomic_store_explicit (&s_level, level, memory_order_relaxed);
+}
+
+int
+zf_log_level (void)
+{
+    return atomic_load_explicit (&s_level, memory_order_relaxed);
+}
+
+int
+zf_log_parse_level (const char *name, int *level)
+{
+    for (int i = ZF_LOG_ERROR; i <= ZF_LOG_DEBUG; i++)
+        if (name && strcmp (name, s_names [i]) == 0) {
+            *level = i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *
+zf_log_level_name (int level)
+{
+    return level >= ZF_LOG_ERROR && level <= ZF_LOG_DEBUG? s_names [level]
+                                                         : "unknown";
+}

@@ -1,0 +1,36 @@
+/* zf_config.h: a program's section of a zconfig (ZPL) file, as arguments.
+ *
+ * Each `name = value` under the section becomes "--name=value" (a boolean
+ * option, "--name" when its value is true), so that a program parses its
+ * file and its command line with one parser, and the command line, parsed
+ * second, wins. */
+#ifndef ZF_CONFIG_H
+#define ZF_CONFIG_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+typedef struct {
+    int argc;                   /* argv [0] is the program's name */
+    char **argv;                /* NULL-terminated */
+    int *lines;                 /* lines [i]: where argv [i] came from */
+} zf_config_args_t;
+
+/* Reads section of the file at path into args. Options are checked against
+ * longopts (to know which take no value). Returns 0, or -1 with a message
+ * naming the file and line in error (the file is unreadable or malformed,
+ * or a setting is unknown, nested, or a boolean that is not true/false). */
+int
+    zf_config_args (const char *path, const char *section,
+                    const struct option *longopts, zf_config_args_t *args,
+                    char *error, size_t error_size);
+
+void
+    zf_config_args_free (zf_config_args_t *args);
+
+/* Finds "--config FILE", "--config=FILE" or "-c FILE" in argv (before any
+ * "--"). Returns the file, or NULL if there is none. */
+const char *
+    zf_config_path (int argc, char *argv []);
+
+#endif

@@ -5,6 +5,8 @@
  * read with libzmq's zmq_msg_* calls so that payload frames move from the
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
+#include "metrics.h"
+#include "status_page.h"
 #include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
@@ -166,6 +168,8 @@ s_router_configure (broker_t *self)
     zmq_setsockopt (self->router_handle, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
 }
 
+static http_render_fn s_render_page;
+
 broker_t *
 broker_new (const options_t *options)
 {
@@ -180,6 +184,8 @@ broker_new (const options_t *options)
     s_router_configure (self);
     if (s_bind_all (self)
     || (options->spawn && s_pool_create (self))
+    || (options->http
+        && !(self->http = http_new (options->http, s_render_page, self)))
     ||  s_write_endpoint_file (self))
         goto fail;
     self->epoch = s_random_epoch ();
@@ -238,11 +244,51 @@ broker_destroy (broker_t **self_p)
     if (self->options.endpoint_file && self->endpoint_count)
         unlink (self->options.endpoint_file);
     zsock_destroy (&self->router);
+    http_destroy (&self->http);
     s_pool_destroy (self);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     free (self);
     *self_p = NULL;
+}
+
+/* ---- state for STATUS and HTTP ------------------------------------------ */
+
+void
+broker_status_view (broker_t *self, status_view_t *view)
+{
+    int64_t now = zf_now_ms ();
+    if (self->pool)
+        self->counters.workers_replaced = zf_pool_replaced (self->pool);
+    *view = (status_view_t) {
+        .epoch = self->epoch, .uptime_ms = now - self->started_at,
+        .now = now, .endpoints = (const char *const *) self->endpoints,
+        .endpoint_count = self->endpoint_count,
+        .workers = &self->all_workers, .services = self->services,
+        .counters = &self->counters, .host = zf_hostname (),
+        .http = self->http? http_url (self->http): NULL
+    };
+}
+
+static char *
+s_render_page (void *arg, const char *path, const char **content_type)
+{
+    broker_t *self = arg;
+    status_view_t view;
+    broker_status_view (self, &view);
+    if (strcmp (path, "/metrics") == 0) {
+        *content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return metrics_text (&view);
+    }
+    if (strcmp (path, "/status.json") == 0) {
+        *content_type = "application/json";
+        return status_json (&view);
+    }
+    if (strcmp (path, "/") == 0) {
+        *content_type = "text/html; charset=utf-8";
+        return zf_strdup (status_page_html ());
+    }
+    return NULL;
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -528,6 +574,9 @@ s_next_timeout (broker_t *self)
     int pool_wait = self->pool? zf_pool_next_timeout (self->pool): -1;
     if (pool_wait >= 0 && now + pool_wait < next)
         next = now + pool_wait;
+    long http_wait = self->http? http_timeout (self->http): -1;
+    if (http_wait >= 0 && now + http_wait < next)
+        next = now + http_wait;
     int64_t wait = next - now;
     return wait > 0? (long) wait: 0;
 }
@@ -552,14 +601,16 @@ broker_run (broker_t *self)
     zmq_pollitem_t items [] = {
         { self->router_handle, 0, ZMQ_POLLIN, 0 },
         { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+        { NULL, self->http? http_fd (self->http): -1, ZMQ_POLLIN, 0 },
     };
+    int item_count = self->http? 3: 2;
     if (self->pool) {
         zf_info ("starting %d local workers: %s", self->options.spawn,
                    self->options.worker_cmd);
         zf_pool_start (self->pool);
     }
     while (!self->stopped) {
-        if (zmq_poll (items, 2, s_next_timeout (self)) == -1) {
+        if (zmq_poll (items, item_count, s_next_timeout (self)) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
             zf_error ("poll: %s", zmq_strerror (zmq_errno ()));
@@ -569,6 +620,8 @@ broker_run (broker_t *self)
             s_on_signal (self);
         for (int i = 0; i < RECV_BATCH && s_recv_one (self); i++)
             ;
+        if (self->http)
+            http_run (self->http);  /* cheap when idle; also runs its timers */
         s_on_timers (self);
     }
     s_say_goodbye (self);

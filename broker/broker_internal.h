@@ -12,6 +12,8 @@
 #include "service.h"
 #include "task_table.h"
 #include "worker_table.h"
+#include "http.h"
+#include "status.h"
 #include "zf_pool.h"
 #include "zf_proto.h"
 
@@ -38,6 +40,7 @@ struct _broker_t {
     zf_decoder_t *decoder;
     inbound_t inbound;
 
+    http_t *http;               /* --http, or NULL */
     zf_pool_t *pool;            /* local workers (--spawn), or NULL */
     char *pool_dir;             /* private dir of their ipc endpoint */
     char *pool_endpoint;        /* what they connect to */
@@ -72,6 +75,10 @@ int
 int
     broker_send_header (broker_t *self, const peer_id_t *to,
                         const zf_header_t *header);
+
+/* Fills view with the broker's state, for STATUS and the HTTP pages. */
+void
+    broker_status_view (broker_t *self, status_view_t *view);
 
 /* Logs a refused message, at most once a second. */
 void

@@ -165,16 +165,8 @@ static void
 s_on_status (broker_t *self, worker_t *worker)
 {
     (void) worker;
-    int64_t now = zf_now_ms ();
-    status_view_t view = {
-        .epoch = self->epoch, .uptime_ms = now - self->started_at,
-        .now = now, .endpoints = (const char *const *) self->endpoints,
-        .endpoint_count = self->endpoint_count,
-        .workers = &self->all_workers, .services = self->services,
-        .counters = &self->counters, .host = zf_hostname ()
-    };
-    if (self->pool)
-        self->counters.workers_replaced = zf_pool_replaced (self->pool);
+    status_view_t view;
+    broker_status_view (self, &view);
     char *json = status_json (&view);
     zmq_msg_t frame;
     zmq_msg_init_data (&frame, json, strlen (json), s_free_json, NULL);

@@ -6,6 +6,18 @@
 
 #define COUNTERS_CODES 32       /* failed_by_code is indexed by wire code */
 
+/* Upper bounds (ms) of the dispatch latency buckets; one more for +Inf. */
+#define LATENCY_BOUNDS_MS { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, \
+                            2500, 10000 }
+#define LATENCY_BUCKETS 13
+
+/* Time from a task's SUBMIT to its first dispatch. */
+typedef struct {
+    uint64_t buckets [LATENCY_BUCKETS];    /* per bucket, not cumulative */
+    uint64_t count;
+    double sum_ms;
+} latency_t;
+
 typedef struct {
     uint64_t submitted;         /* tasks accepted */
     uint64_t completed;         /* results with status 0 */
@@ -19,6 +31,7 @@ typedef struct {
     uint64_t late_results_dropped;  /* DONEs for tasks given up on */
     uint64_t results_undeliverable; /* client gone before its result */
     uint64_t bad_messages;      /* refused as malformed or misplaced */
+    latency_t dispatch_latency;
 } counters_t;
 
 #endif

@@ -96,6 +96,18 @@ s_enqueue (task_t *task, bool at_head)
     task->service->queued++;
 }
 
+static void
+s_count_latency (latency_t *latency, int64_t ms)
+{
+    static const double bounds [] = LATENCY_BOUNDS_MS;
+    size_t bucket = 0;
+    while (bucket < LATENCY_BUCKETS - 1 && ms > bounds [bucket])
+        bucket++;
+    latency->buckets [bucket]++;
+    latency->count++;
+    latency->sum_ms += (double) ms;
+}
+
 /* Gives the head task of service to the LRU idle worker. Returns 0, or -1
  * if that worker proved unreachable (and was deleted). */
 static int
@@ -112,6 +124,9 @@ s_assign (broker_t *self, service_t *service)
     task->state = TASK_RUNNING;
     task->worker = worker;
     task->dispatched_at = zf_now_ms ();
+    if (task->attempts == 1)
+        s_count_latency (&self->counters.dispatch_latency,
+                         task->dispatched_at - task->submitted_at);
     zf_list_push_back (&worker->tasks, &task->link);
     worker->running++;
     worker->dispatched++;
@@ -159,6 +174,7 @@ dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
     task->client_task_id = submit->task_id;
     task->service = service;
     task->timeout_ms = submit->timeout_ms;
+    task->submitted_at = zf_now_ms ();
     task->max_retries = submit->retries >= 0? submit->retries
                                             : self->options.max_retries;
     inbound_t *in = &self->inbound;

@@ -36,6 +36,8 @@ static const char s_usage [] =
 "                            (default 0: no limit)\n"
 "  -c, --config FILE         read settings from FILE (zconfig format, section\n"
 "                            \"broker\"); flags given here override it\n"
+"      --http HOST:PORT      serve Prometheus metrics at /metrics and a live\n"
+"                            status page at / (e.g. 127.0.0.1:9464)\n"
 "      --log-level LEVEL     error, warning, notice, info (default) or debug\n"
 "      --syslog              log to syslog instead of stderr\n"
 "  -v, --verbose             log every task event (--log-level debug)\n"
@@ -46,7 +48,7 @@ enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
-    OPT_LOG_LEVEL, OPT_SYSLOG
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP
 };
 
 static const struct option s_long_options [] = {
@@ -64,6 +66,7 @@ static const struct option s_long_options [] = {
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
     { "config",        required_argument, NULL, 'c' },
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
+    { "http",          required_argument, NULL, OPT_HTTP },
     { "syslog",        no_argument,       NULL, OPT_SYSLOG },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
@@ -169,6 +172,9 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             s_error (source, "--%s: expected error, warning, notice, info or"
                      " debug, got '%s'", "log-level", arg);
             return -1;
+        case OPT_HTTP:
+            options->http = arg;
+            return 0;
         case OPT_SYSLOG:
             options->syslog = true;
             return 0;

@@ -18,6 +18,7 @@ typedef struct {
     long max_queue;             /* waiting tasks per service */
     long long max_msg_size;     /* bytes; larger messages are refused */
     int drain_timeout_ms;       /* how long SIGTERM waits for running tasks */
+    const char *http;           /* HOST:PORT for /metrics and /, or NULL */
     int log_level;              /* zf_log_level_t */
     bool syslog;                /* log to syslog, not stderr */
     const char *config_path;    /* --config, or NULL */

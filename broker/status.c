@@ -108,7 +108,12 @@ status_json (const status_view_t *view)
             fputc (',', out);
         s_string (out, view->endpoints [i]);
     }
-    fputs ("]},\"workers\":[", out);
+    fputs ("],\"http\":", out);
+    if (view->http)
+        s_string (out, view->http);
+    else
+        fputs ("null", out);
+    fputs ("},\"workers\":[", out);
     bool first = true;
     for (const zf_link_t *at = view->workers->next; at != view->workers;
          at = at->next) {

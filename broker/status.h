@@ -16,6 +16,7 @@ typedef struct {
     zhashx_t *services;         /* service_t by name */
     const counters_t *counters;
     const char *host;           /* this machine: workers here are local */
+    const char *http;           /* URL of the HTTP port, or NULL */
 } status_view_t;
 
 /* The document described in README.md ("Status"). Caller frees. */

@@ -43,6 +43,7 @@ typedef struct task {
     int64_t deadline;           /* ms, from timeout_ms; 0 = none. The timer
                                    is this, or sooner while the task runs
                                    under --max-call-time */
+    int64_t submitted_at;       /* ms */
     int64_t dispatched_at;      /* ms, last dispatch */
     size_t payload_count;       /* frames in payload */
     zmq_msg_t *payload;         /* &payload_one for one frame, else heap */

@@ -3,9 +3,11 @@
 # Usage: deploy/install-deps.sh [--test]   (--test adds the test tools)
 set -eu
 
-packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev"
+packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
+          libmicrohttpd-dev"
 if [ "${1:-}" = "--test" ]; then
-    packages="$packages clang libclang-rt-14-dev valgrind iproute2 procps"
+    packages="$packages clang libclang-rt-14-dev valgrind iproute2 procps
+              chromium"
 fi
 
 missing=""

@@ -1,0 +1,155 @@
+/* test_broker_http.c: --http: a real Prometheus scrape of /metrics, the
+ * JSON behind the status page, refusals, and the page itself rendered by
+ * headless Chromium (it must draw the farm's services and workers). */
+#include "harness.h"
+#include "zfarm.h"
+#include <arpa/inet.h>
+#include <czmq.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static char s_host [64];
+static int s_port;
+
+/* Sends request as is and returns the whole answer (caller frees). */
+static char *
+s_http (const char *request)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (s_port) };
+    inet_pton (AF_INET, s_host, &addr.sin_addr);
+    ASSERT_EQ (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    struct timeval timeout = { 10, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ASSERT_EQ (write (fd, request, strlen (request)), (ssize_t) strlen (request));
+    size_t size = 0, capacity = 1 << 16;
+    char *answer = malloc (capacity);
+    ssize_t n;
+    while ((n = read (fd, answer + size, capacity - size - 1)) > 0) {
+        size += n;
+        if (capacity - size < 2)
+            answer = realloc (answer, capacity *= 2);
+    }
+    answer [size] = 0;
+    close (fd);
+    return answer;
+}
+
+static char *
+s_get (const char *path)
+{
+    char request [256];
+    snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: test\r\n"
+              "Connection: close\r\n\r\n", path);
+    return s_http (request);
+}
+
+/* The value of one metric line "name value" (name with labels). */
+static double
+s_metric (const char *text, const char *name)
+{
+    char key [256];
+    snprintf (key, sizeof key, "\n%s ", name);
+    const char *at = strstr (text, key);
+    if (!at)
+        TEST_FAIL ("no metric %s", name);
+    return atof (at + strlen (key));
+}
+
+static void
+test_scrape (const char *endpoint)
+{
+    char *text;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ (th_call (endpoint, "echo", "ping", 10000, &text), 0);
+        free (text);
+    }
+    ASSERT_EQ (th_call (endpoint, "nobody", "x", 200, &text), ZFARM_ENO_SUCH_SERVICE);
+    free (text);
+
+    char *metrics = s_get ("/metrics");
+    ASSERT (strstr (metrics, "HTTP/1.1 200"));
+    ASSERT (strstr (metrics, "Content-Type: text/plain; version=0.0.4"));
+    ASSERT_EQ (s_metric (metrics, "zfarm_tasks_submitted_total"), 4);
+    ASSERT_EQ (s_metric (metrics, "zfarm_tasks_completed_total"), 3);
+    ASSERT_EQ (s_metric (metrics, "zfarm_tasks_failed_total{code=\"NO_SUCH_SERVICE\"}"), 1);
+    ASSERT_EQ (s_metric (metrics, "zfarm_queue_depth{service=\"echo\"}"), 0);
+    ASSERT_EQ (s_metric (metrics, "zfarm_service_workers{service=\"echo\"}"), 1);
+    ASSERT_EQ (s_metric (metrics, "zfarm_workers{state=\"ready\"}"), 1);
+    ASSERT_EQ (s_metric (metrics, "zfarm_dispatch_latency_seconds_count"), 3);
+    ASSERT_EQ (s_metric (metrics, "zfarm_dispatch_latency_seconds_bucket{le=\"+Inf\"}"), 3);
+    /* Every family says its type, as the exposition format asks. */
+    ASSERT_EQ (th_count (metrics, "# TYPE "), th_count (metrics, "# HELP "));
+    free (metrics);
+
+    char *json = s_get ("/status.json");
+    ASSERT (strstr (json, "application/json"));
+    ASSERT (strstr (json, "\"name\":\"echo\""));
+    free (json);
+    char *missing = s_get ("/nope");
+    ASSERT (strstr (missing, "HTTP/1.1 404"));
+    free (missing);
+    char *post = s_http ("POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 3"
+                         "\r\nConnection: close\r\n\r\nabc");
+    ASSERT (strstr (post, "HTTP/1.1 405"));
+    free (post);
+    char *garbage = s_http ("\x01\x02 not http at all\r\n\r\n");
+    free (garbage);
+    /* Still serving, and the broker too. */
+    char *again = s_get ("/metrics");
+    ASSERT (strstr (again, "HTTP/1.1 200"));
+    free (again);
+    ASSERT_EQ (th_call (endpoint, "echo", "ping", 10000, &text), 0);
+    free (text);
+}
+
+static void
+test_page (void)
+{
+    char url [128];
+    snprintf (url, sizeof url, "http://%s:%d/", s_host, s_port);
+    char profile [512];
+    snprintf (profile, sizeof profile, "--user-data-dir=%s/chromium", th_tmpdir ());
+    const char *argv [] = { "/usr/bin/chromium", "--headless", "--no-sandbox",
+        "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", profile, "--virtual-time-budget=5000",
+        "--dump-dom", url, NULL };
+    if (access (argv [0], X_OK) != 0)
+        TEST_FAIL ("no /usr/bin/chromium: run deploy/install-deps.sh --test");
+    char *dom, *err;
+    int status = th_run (argv, NULL, 0, &dom, NULL, &err, 90000);
+    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    /* The script ran: it drew the service and worker tables from JSON. */
+    ASSERT (strstr (dom, "<td>echo</td>"));
+    ASSERT (strstr (dom, "<td>ready</td>"));
+    ASSERT (strstr (dom, "<td>local</td>"));
+    ASSERT (strstr (dom, "completed/s"));
+    /* And no poll failed (the script marks the state line with "err"). */
+    ASSERT (strstr (dom, "<div id=\"state\" class=\"\">version 0.1.0"));
+    free (dom);
+    free (err);
+}
+
+int
+main (void)
+{
+    const char *extra [] = { "--http", "127.0.0.1:0", NULL };
+    const char *endpoint = strdup (th_broker_start ("tcp", extra, NULL));
+    const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
+    th_worker_start (endpoint, args);
+    ASSERT (th_wait_workers (endpoint, 1, 20000));
+
+    char *json = th_status (endpoint);
+    const char *http = strstr (json, "\"http\":\"http://");
+    ASSERT (http);
+    ASSERT_EQ (sscanf (http, "\"http\":\"http://%63[0-9.]:%d", s_host, &s_port), 2);
+    free (json);
+
+    test_scrape (endpoint);
+    test_page ();
+    free ((char *) endpoint);
+    TEST_PASS ("test_broker_http");
+    return 0;
+}

@@ -66,6 +66,7 @@ struct _zfarm_client_t {
     int current;                /* index of endpoint in endpoints */
     uint8_t routing_id [ROUTING_ID_SIZE];
     bool silent;                /* the broker missed liveness intervals */
+    bool leaving;               /* the broker is shutting down: move on */
     int64_t unanswered_since;   /* first PING since the broker was last
                                    heard, 0 if none */
     zf_decoder_t *decoder;      /* reused for every header received */
@@ -263,6 +264,12 @@ s_on_result (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
                     ", which is not pending", header->task_id);
         return 0;
     }
+    /* A broker that is stopping hands its tasks to the client's failover,
+     * when there is another broker to go to. */
+    if (header->status == -ZFARM_ESHUTDOWN && self->endpoint_count > 1) {
+        self->leaving = true;
+        return 0;
+    }
     s_finish (self, task, zf_result_from_wire (header, payload));
     return 1;
 }
@@ -430,14 +437,14 @@ static zsock_t *s_connect (const char *endpoint, const uint8_t *routing_id);
 
 /* Moves to the next endpoint: a new socket, the same routing id. */
 static void
-s_fail_over (zfarm_client_t *self, int64_t now)
+s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
 {
     int next = (self->current + 1) % self->endpoint_count;
     zsock_t *sock = s_connect (self->endpoints [next], self->routing_id);
     if (!sock)
         return;                     /* logged; try again next interval */
-    zsys_warning ("zfarm client: %s is silent; failing over to %s",
-                  self->endpoint, self->endpoints [next]);
+    zsys_warning ("zfarm client: %s %s; failing over to %s",
+                  self->endpoint, why, self->endpoints [next]);
     zsock_set_linger (self->sock, 0);
     zsock_destroy (&self->sock);
     self->sock = sock;
@@ -462,7 +469,7 @@ s_check_silence (zfarm_client_t *self, int64_t now)
         <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS)
         return;
     if (self->endpoint_count > 1)
-        s_fail_over (self, now);
+        s_fail_over (self, now, "is silent");
     else
         self->silent = true;
 }
@@ -485,6 +492,10 @@ s_pump (zfarm_client_t *self)
 {
     int made = s_receive (self);
     int64_t now = zf_now_ms ();
+    if (self->leaving) {
+        self->leaving = false;
+        s_fail_over (self, now, "is shutting down");
+    }
     made += s_expire (self, now);
     s_heartbeat (self, now);
     return made;

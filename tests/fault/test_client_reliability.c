@@ -74,11 +74,40 @@ test_failover (void)
     zfarm_client_destroy (&client);
 }
 
+/* A broker that stops (SIGTERM) hands its waiting tasks to the client's
+ * failover instead of failing them with SHUTDOWN. */
+static void
+test_drain_failover (void)
+{
+    pid_t first;
+    char a [512], both [1100];
+    snprintf (a, sizeof a, "%s", th_broker_start ("ipc", NULL, &first));
+    const char *b = th_broker_start ("ipc", NULL, NULL);
+    snprintf (both, sizeof both, "%s,%s", a, b);
+    const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
+    th_worker_start (b, args);
+    ASSERT (th_wait_workers (b, 1, 20000));
+
+    zfarm_client_t *client = zfarm_client_new (both);
+    ASSERT_EQ (zfarm_client_submit (client, "echo", "drained", 7, 60000, NULL), 0);
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 300, &result), ZFARM_ETIMEOUT);
+    th_kill (first, SIGTERM);
+    ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), 0);
+    size_t size;
+    ASSERT_STR_EQ (zfarm_result_data (result, &size), "drained");
+    zfarm_result_destroy (&result);
+    ASSERT_EQ (th_reap (first, 10000), 0);
+    zfarm_client_destroy (&client);
+}
+
 int
 main (void)
 {
     test_broker_restart ();
     test_failover ();
+    test_drain_failover ();
     TEST_PASS ("test_client_reliability");
     return 0;
 }

@@ -242,6 +242,46 @@ test_oversized (zsock_t *client)
     ASSERT (header.epoch != 0);
 }
 
+/* Floods of READY, HEARTBEAT and garbage neither stall nor corrupt the
+ * broker: the well-behaved client and worker are served throughout. */
+static void
+test_floods (zsock_t *client, zsock_t *worker)
+{
+    zsock_t *flooder = s_dealer ();
+    zf_header_t header;
+    for (int i = 0; i < 2000; i++) {
+        zf_header_init (&header, i % 2? ZF_HEARTBEAT: ZF_READY);
+        header.service_count = 1;
+        strcpy (header.services [0], "echo");
+        s_send (flooder, &header, NULL);
+        zstr_send (flooder, "\xff\xfe not a header");
+    }
+    zsock_t *stranger = s_dealer ();
+    for (int i = 0; i < 2000; i++) {
+        zf_header_init (&header, ZF_HEARTBEAT);
+        s_send (stranger, &header, NULL);
+    }
+    zsock_destroy (&flooder);
+    zsock_destroy (&stranger);
+    /* The flooder may have been given the task; the real worker serves it
+     * or the next one (the flooder's READYs came and went). */
+    long before = s_counter ("bad_messages");
+    ASSERT_INT (before, >=, 1000);
+    for (uint64_t id = 100; id < 103; id++) {
+        s_submit (client, id, "echo", "after the flood");
+        char *payload;
+        s_recv (worker, &header, &payload);
+        ASSERT_EQ (header.command, ZF_TASK);
+        ASSERT_STR_EQ (payload, "after the flood");
+        free (payload);
+        s_done (worker, header.task_id, "served");
+        s_recv (client, &header, &payload);
+        ASSERT_EQ (header.task_id, id);
+        ASSERT_STR_EQ (payload, "served");
+        free (payload);
+    }
+}
+
 static void
 test_no_workers (zsock_t *client)
 {
@@ -291,6 +331,7 @@ main (void)
     test_stolen_done (client, worker);
     test_unknown_worker ();
     test_oversized (client);
+    test_floods (client, worker);
     test_no_workers (client);
     test_queue_full (client);
     test_round_trip (client, worker);   /* still serving */

@@ -7,7 +7,7 @@ packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-de
           libmicrohttpd-dev"
 if [ "${1:-}" = "--test" ]; then
     packages="$packages clang libclang-rt-14-dev valgrind iproute2 procps
-              chromium"
+              chromium systemd man-db groff-base python3-yaml"
 fi
 
 missing=""

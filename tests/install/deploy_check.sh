@@ -36,7 +36,7 @@ trap 'exit 1' INT TERM
 step () { printf '== %s\n' "$*"; }
 fail () { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 skipped=""
-skip () { printf 'SKIP: %s\n' "$*"; skipped="$skipped $1"; }
+skip () { printf 'SKIP: %s\n' "${*:2}"; skipped="$skipped $1"; }
 
 prefix=$tmp/prefix
 step "cmake --install --component Runtime, Service into $prefix"

@@ -1,0 +1,336 @@
+/* cluster.h: a cluster of network-namespace hosts for the multi-host tests,
+ * made and unmade by deploy/netns-cluster.sh, with zfarm processes on its
+ * hosts that are children of the test (so the harness kills them at exit).
+ *
+ * The broker host "broker" (10.231.0.1) and the worker hosts "w1".."wN" see
+ * each other over TCP; the test itself stays in the machine's namespace and
+ * reaches the broker through an ipc:// endpoint in its temporary directory,
+ * so that nothing of the cluster is routed outside it. The cluster is taken
+ * down at exit, on SIGINT/SIGTERM/SIGHUP, and by a watchdog alarm that fires
+ * before ctest's timeout would kill the test without a chance to clean up. */
+#ifndef CLUSTER_H
+#define CLUSTER_H
+
+#include "harness.h"
+#include "zfarm.h"
+#include <czmq.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CLUSTER_ARGS_MAX 48
+
+typedef struct {
+    char name [32];             /* unique per test process: zt<pid> */
+    char script [512];          /* deploy/netns-cluster.sh */
+    char tcp [64];              /* the broker's endpoint on the cluster */
+    char ipc [512];             /* the broker's endpoint for this test */
+    char endpoint_file [512];   /* where the broker lists its endpoints */
+    pid_t broker;               /* the running broker, or 0 */
+    pid_t spawned [CLUSTER_ARGS_MAX];   /* workers and clients started */
+    int spawned_count;
+    const char *broker_extra [CLUSTER_ARGS_MAX];    /* to restart it alike */
+} cluster_t;
+
+/* The teardown, prepared in advance so that a signal handler can run it
+ * with async-signal-safe calls only (fork, execv, waitpid, _exit). */
+static char cluster_s_tmpdir [512];
+static char cluster_s_script [512];
+static char cluster_s_name [32];
+static const char *cluster_s_down_argv [8];
+static const char *cluster_s_rm_argv [4];
+
+static inline void
+cluster_s_run_quietly (const char *const argv [])
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    if (pid > 0)
+        waitpid (pid, NULL, 0);
+}
+
+static inline void
+cluster_s_down (void)
+{
+    if (cluster_s_down_argv [0])
+        cluster_s_run_quietly (cluster_s_down_argv);
+}
+
+static inline void
+cluster_s_on_signal (int sig)
+{
+    static const char message [] = "cluster: interrupted or out of time; "
+                                   "taking the cluster down\n";
+    if (write (2, message, sizeof message - 1) < 0)
+        _exit (1);
+    cluster_s_down ();                      /* kills what runs on it */
+    if (cluster_s_rm_argv [0] && !getenv ("ZFARM_KEEP_TMP"))
+        cluster_s_run_quietly (cluster_s_rm_argv);
+    _exit (128 + sig);
+}
+
+/* Runs deploy/netns-cluster.sh with args; returns its exit status, or -1. */
+static inline int
+cluster_script (const cluster_t *self, const char *const args [],
+                char **out_p)
+{
+    const char *argv [CLUSTER_ARGS_MAX] = { self->script, "--name", self->name };
+    int argc = 3;
+    for (int i = 0; args [i] && argc < CLUSTER_ARGS_MAX - 1; i++)
+        argv [argc++] = args [i];
+    argv [argc] = NULL;
+    char *out = NULL, *err = NULL;
+    int status = th_run (argv, NULL, 0, &out, NULL, &err, 60000);
+    if (status != 0)
+        fprintf (stderr, "cluster: %s %s failed: %s%s", self->script, args [0],
+                 out? out: "", err? err: "");
+    free (err);
+    if (out_p)
+        *out_p = out;
+    else
+        free (out);
+    return status == -1? -1: WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+/* Exits 0 with a SKIP line unless this process may make network
+ * namespaces (it must be root, with iproute2). */
+static inline void
+cluster_require_netns (const char *test)
+{
+    char probe [64];
+    snprintf (probe, sizeof probe, "zfarm-probe-%d", (int) getpid ());
+    const char *add [] = { "/usr/bin/env", "ip", "netns", "add", probe, NULL };
+    char *out = NULL, *err = NULL;
+    int status = th_run (add, NULL, 0, &out, NULL, &err, 10000);
+    bool allowed = status == 0;
+    if (allowed) {
+        const char *del [] = { "/usr/bin/env", "ip", "netns", "del", probe, NULL };
+        free (out);
+        free (err);
+        th_run (del, NULL, 0, &out, NULL, &err, 10000);
+    }
+    else {
+        printf ("SKIP: %s: cannot create a network namespace ('ip netns add' "
+                "%s: %s); the multi-host tests need root and iproute2\n", test,
+                status == -1? "timed out": "failed", err && *err? err: "\n");
+        fflush (stdout);
+        exit (0);
+    }
+    free (out);
+    free (err);
+}
+
+/* Stands up worker_hosts worker hosts and a broker host, with no process
+ * on them yet, after pruning clusters whose test died unannounced. Exits 0
+ * with SKIP if namespaces are not allowed here. The cluster goes down when
+ * the test exits or is interrupted, or when watchdog_s seconds have
+ * passed. */
+static inline cluster_t *
+cluster_up (const char *test, int worker_hosts, int watchdog_s)
+{
+    cluster_require_netns (test);
+    cluster_t *self = calloc (1, sizeof *self);
+    ASSERT (self);
+    const char *source = getenv ("ZFARM_SOURCE_DIR");
+    snprintf (self->script, sizeof self->script, "%s/deploy/netns-cluster.sh",
+              source? source: ".");
+    snprintf (self->name, sizeof self->name, "zt%d", (int) getpid ());
+    snprintf (self->ipc, sizeof self->ipc, "ipc://%s/broker.ipc", th_tmpdir ());
+    snprintf (self->endpoint_file, sizeof self->endpoint_file,
+              "%s/broker.endpoints", th_tmpdir ());
+
+    const char *prune [] = { "prune", NULL };
+    cluster_script (self, prune, NULL);
+
+    /* Registered after the harness's own exit handler (th_tmpdir above),
+     * so it runs before it: the hosts go, then the harness reaps. */
+    snprintf (cluster_s_tmpdir, sizeof cluster_s_tmpdir, "%s", th_tmpdir ());
+    snprintf (cluster_s_script, sizeof cluster_s_script, "%s", self->script);
+    snprintf (cluster_s_name, sizeof cluster_s_name, "%s", self->name);
+    cluster_s_down_argv [0] = cluster_s_script;
+    cluster_s_down_argv [1] = "--name";
+    cluster_s_down_argv [2] = cluster_s_name;
+    cluster_s_down_argv [3] = "down";
+    cluster_s_rm_argv [0] = "/bin/rm";
+    cluster_s_rm_argv [1] = "-rf";
+    cluster_s_rm_argv [2] = cluster_s_tmpdir;
+    atexit (cluster_s_down);
+    /* czmq catches SIGINT and SIGTERM when it starts (only setting a flag):
+     * start it now, so that our handlers come after and stay. */
+    zsys_init ();
+    int signals [] = { SIGINT, SIGTERM, SIGHUP, SIGALRM };
+    for (size_t i = 0; i < sizeof signals / sizeof signals [0]; i++)
+        signal (signals [i], cluster_s_on_signal);
+    alarm ((unsigned) watchdog_s);
+
+    char workers [16], owner [16];
+    snprintf (workers, sizeof workers, "%d", worker_hosts);
+    snprintf (owner, sizeof owner, "%d", (int) getpid ());
+    const char *up [] = { "up", "--net-only", "--workers", workers,
+                          "--owner", owner, NULL };
+    if (cluster_script (self, up, NULL) != 0)
+        TEST_FAIL ("netns-cluster.sh up failed");
+    const char *endpoint [] = { "endpoint", NULL };
+    char *out = NULL;
+    ASSERT_EQ (cluster_script (self, endpoint, &out), 0);
+    ASSERT (out && strncmp (out, "tcp://", 6) == 0);
+    out [strcspn (out, "\n")] = 0;
+    snprintf (self->tcp, sizeof self->tcp, "%s", out);
+    free (out);
+    return self;
+}
+
+/* Starts argv on host, as a child of this test; its output goes to
+ * <tmpdir>/<log>.out and .err. Returns its pid (the program's own, once
+ * the script has handed over to it). */
+static inline pid_t
+cluster_spawn (cluster_t *self, const char *host, const char *log,
+               const char *const argv [])
+{
+    const char *args [CLUSTER_ARGS_MAX + 8] = {
+        self->script, "--name", self->name, "exec", host };
+    int argc = 5;
+    for (int i = 0; argv [i] && argc < CLUSTER_ARGS_MAX + 6; i++)
+        args [argc++] = argv [i];
+    args [argc] = NULL;
+    pid_t pid = th_spawn (log, args);
+    if (strcmp (log, "broker") != 0) {
+        ASSERT (self->spawned_count < CLUSTER_ARGS_MAX);
+        self->spawned [self->spawned_count++] = pid;
+    }
+    return pid;
+}
+
+/* Starts zfarm-broker on the broker host, bound to the cluster's TCP
+ * endpoint and to the test's ipc endpoint, with more flags in extra
+ * (NULL-terminated; kept for cluster_broker_restart). Waits until it
+ * listens. */
+static inline void
+cluster_broker_start (cluster_t *self, const char *const extra [])
+{
+    if (extra != self->broker_extra) {
+        int i = 0;
+        for (; extra && extra [i] && i < CLUSTER_ARGS_MAX - 1; i++)
+            self->broker_extra [i] = extra [i];
+        self->broker_extra [i] = NULL;
+    }
+    remove (self->endpoint_file);
+    const char *argv [CLUSTER_ARGS_MAX + 8] = {
+        th_bin ("zfarm-broker"), "--bind", self->tcp, "--bind", self->ipc,
+        "--endpoint-file", self->endpoint_file };
+    int argc = 7;
+    for (int i = 0; self->broker_extra [i]; i++)
+        argv [argc++] = self->broker_extra [i];
+    argv [argc] = NULL;
+    self->broker = cluster_spawn (self, "broker", "broker", argv);
+    for (int tries = 0; tries < 1000; tries++) {
+        char *text = th_read_file (self->endpoint_file, NULL);
+        bool both = text && th_count (text, "\n") == 2;
+        free (text);
+        if (both)
+            return;
+        if (!th_alive (self->broker))
+            TEST_FAIL ("broker exited at start (see %s/broker.err)",
+                       th_tmpdir ());
+        zclock_sleep (10);
+    }
+    TEST_FAIL ("broker did not bind within 10 s");
+}
+
+/* SIGKILLs the broker and starts it again on the same endpoints. */
+static inline void
+cluster_broker_restart (cluster_t *self)
+{
+    th_kill (self->broker, SIGKILL);
+    ASSERT (th_reap (self->broker, 10000) != -1);
+    cluster_broker_start (self, self->broker_extra);
+}
+
+/* Starts zfarm-worker on host, connected to the broker over TCP, with
+ * extra arguments (NULL-terminated). */
+static inline pid_t
+cluster_worker_start (cluster_t *self, const char *host,
+                      const char *const extra [])
+{
+    static int count;
+    char log [64];
+    snprintf (log, sizeof log, "%s.worker%d", host, ++count);
+    const char *argv [CLUSTER_ARGS_MAX] = {
+        th_bin ("zfarm-worker"), "--broker", self->tcp };
+    int argc = 3;
+    for (int i = 0; extra && extra [i] && argc < CLUSTER_ARGS_MAX - 1; i++)
+        argv [argc++] = extra [i];
+    argv [argc] = NULL;
+    return cluster_spawn (self, host, log, argv);
+}
+
+/* SIGKILLs and reaps every process started on the cluster, so that the
+ * next test starts afresh on the same hosts. */
+static inline void
+cluster_reset (cluster_t *self)
+{
+    for (int i = 0; i < self->spawned_count; i++)
+        if (th_alive (self->spawned [i])) {
+            th_kill (self->spawned [i], SIGKILL);
+            th_reap (self->spawned [i], 10000);
+        }
+    self->spawned_count = 0;
+    if (self->broker && th_alive (self->broker)) {
+        th_kill (self->broker, SIGKILL);
+        th_reap (self->broker, 10000);
+    }
+    self->broker = 0;
+}
+
+/* SIGKILLs and reaps one process started with cluster_spawn. */
+static inline void
+cluster_kill (cluster_t *self, pid_t pid)
+{
+    for (int i = 0; i < self->spawned_count; i++)
+        if (self->spawned [i] == pid) {
+            self->spawned [i] = self->spawned [--self->spawned_count];
+            th_kill (pid, SIGKILL);
+            ASSERT (th_reap (pid, 10000) != -1);
+            return;
+        }
+    TEST_FAIL ("cluster_kill: %d was not started on the cluster", (int) pid);
+}
+
+/* Takes host's link down (cut) or up again (restore). */
+static inline void
+cluster_link (const cluster_t *self, const char *host, bool up)
+{
+    const char *args [] = { up? "restore": "cut", host, NULL };
+    if (cluster_script (self, args, NULL) != 0)
+        TEST_FAIL ("could not %s %s", args [0], host);
+}
+
+/* The "host" of the busy worker the broker reports, into host (size
+ * bytes), and its pid; 0 if no worker is busy. */
+static inline int
+cluster_busy_worker (const cluster_t *self, char *host, size_t size)
+{
+    char *json = th_status (self->ipc);
+    const char *busy = json? strstr (json, "\"state\":\"busy\""): NULL;
+    int pid = 0;
+    if (busy) {
+        const char *at = busy;
+        while (at > json && strncmp (at, "{\"id\":", 6) != 0)
+            at--;
+        const char *pid_at = strstr (at, "\"pid\":");
+        const char *host_at = strstr (at, "\"host\":\"");
+        if (pid_at && host_at && host_at < busy) {
+            pid = atoi (pid_at + 6);
+            host_at += 8;
+            snprintf (host, size, "%.*s", (int) strcspn (host_at, "\""),
+                      host_at);
+        }
+    }
+    free (json);
+    return pid;
+}
+
+#endif

@@ -1,0 +1,162 @@
+/* test_partition.c: a worker host whose link is cut mid-task. The broker
+ * declares its worker dead after the heartbeat window (3 x 100 ms) and the
+ * task completes on the other host, once; when the link comes back, the
+ * cut-off worker registers again, and its late result never reaches the
+ * client. */
+#include "cluster.h"
+
+/* Each host runs one worker of "sleep" (payload: milliseconds), with its
+ * own silence window of liveness x 100 ms. */
+static void
+s_start_farm (cluster_t *cluster, const char *liveness, pid_t workers [2])
+{
+    const char *broker [] = { "--heartbeat", "100", NULL };
+    cluster_broker_start (cluster, broker);
+    const char *sleep [] = { "--service", "sleep", "--module",
+                             th_module ("primes.so"), "--function",
+                             "zfarm_sleep", "--heartbeat", "100",
+                             "--liveness", liveness, NULL };
+    workers [0] = cluster_worker_start (cluster, "w1", sleep);
+    workers [1] = cluster_worker_start (cluster, "w2", sleep);
+    ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
+}
+
+/* Submits a task of ms milliseconds and cuts the link of the host that
+ * runs it. Returns that worker's pid; its host goes into host. */
+static int
+s_cut_busy_host (cluster_t *cluster, zfarm_client_t *client, const char *ms,
+                 char *host, size_t size)
+{
+    ASSERT_EQ (zfarm_client_submit (client, "sleep", ms, strlen (ms), 30000,
+                                    NULL), 0);
+    int pid = 0;
+    for (int i = 0; i < 1000 && !pid; i++) {
+        pid = cluster_busy_worker (cluster, host, size);
+        if (!pid)
+            zclock_sleep (10);
+    }
+    ASSERT (pid);
+    cluster_link (cluster, host, false);
+    return pid;
+}
+
+static void
+s_expect_one_result (zfarm_client_t *client, const char *data)
+{
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), 0);
+    size_t size;
+    ASSERT_STR_EQ (zfarm_result_data (result, &size), data);
+    zfarm_result_destroy (&result);
+    ASSERT_EQ (zfarm_client_pending (client), 0);
+}
+
+/* Waits at most timeout_ms for a status counter to reach value. */
+static void
+s_wait_counter (cluster_t *cluster, const char *name, long value,
+                int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    long now = th_status_counter (cluster->ipc, name);
+    while (now != value && zclock_mono () < deadline) {
+        zclock_sleep (50);
+        now = th_status_counter (cluster->ipc, name);
+    }
+    if (now != value)
+        TEST_FAIL ("counter %s is %ld after %d ms, expected %ld", name, now,
+                   timeout_ms, value);
+}
+
+static bool
+s_registered (cluster_t *cluster, int pid)
+{
+    int pids [8];
+    int count = th_status_pids (cluster->ipc, pids, 8);
+    for (int i = 0; i < count; i++)
+        if (pids [i] == pid)
+            return true;
+    return false;
+}
+
+/* The worker's own window is long (10 s): it keeps its connection through
+ * the cut, as a worker on a flaky link would, so that when the link comes
+ * back its result of the requeued task travels on it to the broker, which
+ * drops and counts it, and tells the worker to register again. */
+static void
+test_late_result_dropped (cluster_t *cluster)
+{
+    pid_t workers [2];
+    s_start_farm (cluster, "100", workers);
+    zfarm_client_t *client = zfarm_client_new (cluster->ipc);
+    char host [32];
+    int victim = s_cut_busy_host (cluster, client, "1500", host, sizeof host);
+    ASSERT (victim == workers [0] || victim == workers [1]);
+
+    /* Declared dead after the broker's window; the task runs again on the
+     * other host and its one result arrives. */
+    ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
+    ASSERT (!s_registered (cluster, victim));
+    s_expect_one_result (client, "slept 1500");
+    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_lost"), 1);
+    ASSERT_EQ (th_status_counter (cluster->ipc, "retried"), 1);
+
+    cluster_link (cluster, host, true);
+    s_wait_counter (cluster, "late_results_dropped", 1, 30000);
+    ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
+    ASSERT (s_registered (cluster, victim));
+    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_joined"), 3);
+    ASSERT_EQ (th_status_counter (cluster->ipc, "completed"), 1);
+
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 500, &result), ZFARM_ENOT_FOUND);
+    zfarm_client_destroy (&client);
+    cluster_reset (cluster);
+}
+
+/* With the broker's window (3 x 100 ms), the worker gives up on the
+ * connection itself during the cut, and keeps trying with back-off; once
+ * the link is back it registers again. The result of the task it was
+ * running is dropped by the worker, on the stale connection's behalf. */
+static void
+test_rejoin_after_cut (cluster_t *cluster)
+{
+    pid_t workers [2];
+    s_start_farm (cluster, "3", workers);
+    zfarm_client_t *client = zfarm_client_new (cluster->ipc);
+    char host [32];
+    int victim = s_cut_busy_host (cluster, client, "1000", host, sizeof host);
+
+    ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
+    s_expect_one_result (client, "slept 1000");
+    /* Let the cut-off worker's task end while it is cut off. */
+    zclock_sleep (500);
+    cluster_link (cluster, host, true);
+    ASSERT (th_wait_workers (cluster->ipc, 2, 30000));
+    ASSERT (s_registered (cluster, victim));
+    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_lost"), 1);
+    ASSERT_EQ (th_status_counter (cluster->ipc, "completed"), 1);
+
+    /* And the farm serves on, with both workers. */
+    char *text = NULL;
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ (th_call (cluster->ipc, "sleep", "1", 20000, &text), 0);
+        ASSERT_STR_EQ (text, "slept 1");
+        free (text);
+    }
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 300, &result), ZFARM_ENOT_FOUND);
+    zfarm_client_destroy (&client);
+    cluster_reset (cluster);
+}
+
+int
+main (void)
+{
+    cluster_t *cluster = cluster_up ("test_partition", 2, 110);
+    test_late_result_dropped (cluster);
+    test_rejoin_after_cut (cluster);
+    free (cluster);
+    TEST_PASS ("test_partition");
+    return 0;
+}

@@ -363,13 +363,14 @@ s_inbound_clear (inbound_t *in)
     in->payload_count = 0;
 }
 
-/* Reads the rest of a message into in->payload. Returns false if it had
- * more frames than FRAMES_MAX (the rest are read and dropped). */
+/* Reads the rest of a message into in->payload (more: the last frame read
+ * said more follow). Returns false if it had more frames than FRAMES_MAX
+ * (the rest are read and dropped). */
 static bool
-s_recv_payload (void *socket, inbound_t *in)
+s_recv_payload (void *socket, inbound_t *in, bool more)
 {
     bool fits = true;
-    while (zsock_rcvmore (socket)) {
+    while (more) {
         zmq_msg_t *frame = &in->payload [in->payload_count];
         zmq_msg_t spare;
         if (in->payload_count == FRAMES_MAX) {
@@ -381,6 +382,7 @@ s_recv_payload (void *socket, inbound_t *in)
             zmq_msg_close (frame);
             return false;
         }
+        more = zmq_msg_more (frame);
         if (frame == &spare)
             zmq_msg_close (frame);
         else
@@ -402,11 +404,11 @@ s_recv_one (broker_t *self)
         return 0;
     }
     peer_id_set (&in->from, zmq_msg_data (&identity), zmq_msg_size (&identity));
+    bool more = zmq_msg_more (&identity);
     zmq_msg_close (&identity);
     zmq_msg_init (&header);
-    bool complete = zsock_rcvmore (socket)
-                 && zmq_msg_recv (&header, socket, 0) != -1;
-    bool fits = complete && s_recv_payload (socket, in);
+    bool complete = more && zmq_msg_recv (&header, socket, 0) != -1;
+    bool fits = complete && s_recv_payload (socket, in, zmq_msg_more (&header));
     int rc;
     if (!complete) {
         zf_header_init (&in->header, 0);
@@ -520,6 +522,7 @@ s_reload (broker_t *self)
     now->max_call_time_ms = fresh.max_call_time_ms;
     now->max_calls_per_worker = fresh.max_calls_per_worker;
     now->drain_timeout_ms = fresh.drain_timeout_ms;
+    now->prefetch = fresh.prefetch;
     zf_log_set_level (fresh.log_level);
     zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
                " max-call-time %ld, max-calls-per-worker %ld,"

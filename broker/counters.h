@@ -31,6 +31,9 @@ typedef struct {
     uint64_t late_results_dropped;  /* DONEs for tasks given up on */
     uint64_t results_undeliverable; /* client gone before its result */
     uint64_t bad_messages;      /* refused as malformed or misplaced */
+    uint64_t prefetched;        /* tasks sent to a busy worker in advance */
+    uint64_t steals;            /* of those, asked back for an idle worker */
+    uint64_t stolen;            /* and returned unstarted */
     latency_t dispatch_latency;
 } counters_t;
 

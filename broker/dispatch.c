@@ -3,7 +3,17 @@
  * Invariant: no service has both a waiting task and an idle worker. Every
  * event that could break it (a task arrives or is requeued, a worker joins
  * or frees a slot) runs s_service_dispatch for the services it touched,
- * so dispatch never scans for work: it takes list heads, O(1) per task. */
+ * so dispatch never scans for work: it takes list heads, O(1) per task.
+ *
+ * Prefetch: a worker runs one task per slot, and would sit idle for a round
+ * trip between its DONE and its next TASK. For a service whose tasks are
+ * short (PREFETCH_TASK_US on average), the broker also gives a busy worker
+ * one task per slot in advance, which the worker library queues. Celery's
+ * flaw, a short task stuck behind a long one while another worker idles,
+ * is avoided by stealing: a worker that frees a slot and finds its queue
+ * empty asks back (CANCEL) the oldest task waiting at another worker; the
+ * worker returns it unstarted (DONE with CANCELLED), and it runs here. If it
+ * had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -11,6 +21,9 @@
 
 #include <assert.h>
 #include <signal.h>
+
+#define PREFETCH_TASK_US    5000    /* longer tasks: no prefetch */
+#define PREFETCH_SAMPLES    8       /* tasks measured before it starts */
 
 static void s_service_dispatch (broker_t *self, service_t *service);
 
@@ -108,15 +121,28 @@ s_count_latency (latency_t *latency, int64_t ms)
     latency->sum_ms += (double) ms;
 }
 
-/* Gives the head task of service to the LRU idle worker. Returns 0, or -1
- * if that worker proved unreachable (and was deleted). */
+/* True if the service's tasks are short enough to send in advance. */
+static bool
+s_prefetch_allowed (broker_t *self, const service_t *service)
+{
+    return self->options.prefetch
+        && service->task_samples >= PREFETCH_SAMPLES
+        && service->task_us < PREFETCH_TASK_US;
+}
+
+/* Gives the head task of service to the worker of membership, in advance
+ * if prefetch. Returns 0, or -1 if the worker proved unreachable (and was
+ * deleted). */
 static int
-s_assign (broker_t *self, service_t *service)
+s_assign (broker_t *self, service_t *service, membership_t *membership,
+          bool prefetch)
 {
     task_t *task = zf_container_of (zf_list_first (&service->queue), task_t, link);
-    membership_t *membership = zf_container_of (
-        zf_list_first (&service->idle), membership_t, idle_link);
     worker_t *worker = membership->worker;
+    if (prefetch) {
+        zf_list_push_back (&service->prefetched, &task->prefetch_link);
+        self->counters.prefetched++;
+    }
 
     zf_list_remove (&task->link);
     service->queued--;
@@ -124,6 +150,7 @@ s_assign (broker_t *self, service_t *service)
     task->state = TASK_RUNNING;
     task->worker = worker;
     task->dispatched_at = zf_now_ms ();
+    task->dispatched_us = zf_now_us ();
     if (task->attempts == 1)
         s_count_latency (&self->counters.dispatch_latency,
                          task->dispatched_at - task->submitted_at);
@@ -160,9 +187,16 @@ s_service_dispatch (broker_t *self, service_t *service)
 {
     if (self->draining)
         return;
-    while (!zf_list_is_empty (&service->queue)
-       &&  !zf_list_is_empty (&service->idle))
-        s_assign (self, service);
+    while (!zf_list_is_empty (&service->queue)) {
+        zf_link_t *idle = zf_list_first (&service->idle);
+        bool prefetch = !idle && s_prefetch_allowed (self, service);
+        zf_link_t *chosen = idle? idle
+                          : prefetch? zf_list_first (&service->prefetchers): NULL;
+        if (!chosen)
+            break;
+        s_assign (self, service, zf_container_of (chosen, membership_t,
+                                                  idle_link), prefetch);
+    }
 }
 
 void
@@ -191,6 +225,46 @@ dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
     s_service_dispatch (self, service);
 }
 
+/* The worker finished a task, so the oldest task it held in advance (the
+ * library runs its queue oldest first) is running now: no longer one to
+ * steal. */
+static void
+s_next_starts (worker_t *worker)
+{
+    if (worker->running < worker->capacity)
+        return;                 /* nothing was waiting there */
+    for (zf_link_t *at = worker->tasks.next; at != &worker->tasks; at = at->next) {
+        task_t *task = zf_container_of (at, task_t, link);
+        if (zf_link_is_linked (&task->prefetch_link)) {
+            zf_list_remove (&task->prefetch_link);
+            return;
+        }
+    }
+}
+
+/* An idle worker with nothing queued for it asks back the oldest task that
+ * waits at a busy worker of one of its services. */
+static void
+s_steal (broker_t *self, worker_t *thief)
+{
+    for (uint32_t i = 0; i < thief->service_count; i++) {
+        service_t *service = thief->services [i].service;
+        zf_link_t *first = zf_list_first (&service->prefetched);
+        if (!first || !zf_list_is_empty (&service->queue))
+            continue;
+        task_t *task = zf_container_of (first, task_t, prefetch_link);
+        if (task->stealing || task->worker == thief)
+            continue;
+        zf_header_t header;
+        zf_header_init (&header, ZF_CANCEL);
+        header.task_id = task_dispatch_id (task);
+        task->stealing = true;
+        self->counters.steals++;
+        broker_send_header (self, &task->worker->id, &header);
+        return;                 /* one free slot, one task */
+    }
+}
+
 /* A worker has one slot more: give it queued work, or make it idle. */
 static void
 s_worker_freed_slot (broker_t *self, worker_t *worker)
@@ -217,6 +291,8 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
             s_service_dispatch (self, service);
         }
     }
+    if (worker_has_free_slot (worker))
+        s_steal (self, worker);
 }
 
 /* Takes a task off its worker. */
@@ -224,16 +300,51 @@ static void
 s_detach_from_worker (task_t *task)
 {
     zf_list_remove (&task->link);
+    zf_list_remove (&task->prefetch_link);
+    task->stealing = false;
     task->worker->running--;
     task->service->running--;
     task->worker = NULL;
+}
+
+/* Feeds the service's average task time with a task that ran from a free
+ * slot (a task sent in advance also waited, and would skew it). */
+static void
+s_sample (service_t *service, const task_t *task)
+{
+    double us = (double) (zf_now_us () - task->dispatched_us);
+    service->task_us = service->task_samples? 0.9 * service->task_us + 0.1 * us
+                                            : us;
+    service->task_samples++;
+}
+
+/* A task asked back came back unstarted: it goes first in line again. */
+static void
+s_stolen (broker_t *self, worker_t *worker, task_t *task)
+{
+    s_detach_from_worker (task);
+    task->attempts--;           /* it never ran there */
+    self->counters.stolen++;
+    s_enqueue (task, true);
+    s_task_rearm (self, task);
+    s_worker_freed_slot (self, worker);
+    s_service_dispatch (self, task->service);
 }
 
 void
 dispatch_done (broker_t *self, worker_t *worker, task_t *task,
                const zf_header_t *done)
 {
+    if (task->stealing && task->state == TASK_RUNNING
+    &&  done->status == -ZFARM_ECANCELLED) {
+        s_stolen (self, worker, task);
+        return;
+    }
+    bool waited = zf_link_is_linked (&task->prefetch_link);
+    if (!waited && task->state == TASK_RUNNING && done->status == 0)
+        s_sample (task->service, task);
     s_detach_from_worker (task);
+    s_next_starts (worker);
     worker->tasks_done++;
     if (task->state == TASK_RUNNING) {
         inbound_t *in = &self->inbound;

@@ -57,6 +57,11 @@ s_tasks (FILE *out, const counters_t *c)
                c->late_results_dropped);
     s_counter (out, "zfarm_bad_messages_total",
                "Messages refused as malformed or misplaced.", c->bad_messages);
+    s_counter (out, "zfarm_tasks_prefetched_total",
+               "Tasks sent to a busy worker in advance.", c->prefetched);
+    s_counter (out, "zfarm_tasks_stolen_total",
+               "Tasks sent in advance, then taken back for an idle worker.",
+               c->stolen);
 }
 
 static void

@@ -24,6 +24,8 @@ static const char s_usage [] =
 "      --max-msg-size BYTES  refuse larger messages (default 268435456)\n"
 "      --drain-timeout MS    on SIGTERM, wait this long for running tasks\n"
 "                            (default 5000)\n"
+"      --prefetch on|off     give busy workers short tasks in advance, taking\n"
+"                            them back for idle workers (default on)\n"
 "\n"
 "Local worker pool:\n"
 "      --spawn N             keep N local worker processes running\n"
@@ -48,7 +50,7 @@ enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
-    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH
 };
 
 static const struct option s_long_options [] = {
@@ -67,6 +69,7 @@ static const struct option s_long_options [] = {
     { "config",        required_argument, NULL, 'c' },
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
     { "http",          required_argument, NULL, OPT_HTTP },
+    { "prefetch",      required_argument, NULL, OPT_PREFETCH },
     { "syslog",        no_argument,       NULL, OPT_SYSLOG },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
@@ -172,6 +175,13 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             s_error (source, "--%s: expected error, warning, notice, info or"
                      " debug, got '%s'", "log-level", arg);
             return -1;
+        case OPT_PREFETCH:
+            if (strcmp (arg, "on") == 0 || strcmp (arg, "off") == 0) {
+                options->prefetch = strcmp (arg, "on") == 0;
+                return 0;
+            }
+            s_error (source, "--%s: expected on or off, got '%s'", "prefetch", arg);
+            return -1;
         case OPT_HTTP:
             options->http = arg;
             return 0;
@@ -233,6 +243,7 @@ s_defaults (options_t *options)
     options->max_msg_size = ZF_DEFAULT_MAX_MSG_SIZE;
     options->drain_timeout_ms = 5000;
     options->log_level = ZF_LOG_INFO;
+    options->prefetch = true;
 }
 
 /* Reads the config file's arguments (kept in options: it points into

@@ -21,6 +21,7 @@ typedef struct {
     const char *http;           /* HOST:PORT for /metrics and /, or NULL */
     int log_level;              /* zf_log_level_t */
     bool syslog;                /* log to syslog, not stderr */
+    bool prefetch;              /* send short tasks to busy workers early */
     const char *config_path;    /* --config, or NULL */
     zf_config_args_t file_args; /* its settings; strings above point in */
     int argc;                   /* the command line, to read again on */

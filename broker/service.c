@@ -29,6 +29,8 @@ service_require (zhashx_t *services, const char *name)
     snprintf (self->name, sizeof self->name, "%s", name);
     zf_list_init (&self->queue);
     zf_list_init (&self->idle);
+    zf_list_init (&self->prefetchers);
+    zf_list_init (&self->prefetched);
     zhashx_insert (services, self->name, self);
     return self;
 }

@@ -2,7 +2,8 @@
  * workers with a free slot.
  *
  * Invariant: a service never has both a waiting task and an idle worker;
- * the broker dispatches as soon as both exist. */
+ * the broker dispatches as soon as both exist. Nor, while it prefetches,
+ * a waiting task and a worker that can take one more in advance. */
 #ifndef SERVICE_H
 #define SERVICE_H
 
@@ -15,6 +16,13 @@ typedef struct service {
     char name [ZF_SERVICE_MAX + 1];
     zf_link_t queue;            /* task_t.link; the head runs next */
     zf_link_t idle;             /* membership_t.idle_link; head = LRU */
+    zf_link_t prefetchers;      /* membership_t.idle_link of busy workers
+                                   that can hold one more task; head = LRU */
+    zf_link_t prefetched;       /* task_t.prefetch_link: tasks waiting at a
+                                   busy worker, oldest first */
+    double task_us;             /* moving average of a task's time at a
+                                   worker (dispatch to DONE), microseconds */
+    uint64_t task_samples;      /* tasks measured for it */
     size_t queued;              /* tasks in queue */
     size_t running;             /* tasks at workers */
     size_t workers;             /* workers offering the service */

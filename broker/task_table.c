@@ -92,6 +92,7 @@ task_table_alloc (task_table_t *self)
     task->slot = slot;
     task->generation = generation;
     zf_link_init (&task->link);
+    zf_link_init (&task->prefetch_link);
     heap_node_init (&task->timer);
     self->size++;
     return task;
@@ -102,6 +103,7 @@ task_table_free (task_table_t *self, task_t *task)
 {
     assert (task->state);
     assert (!zf_link_is_linked (&task->link));
+    assert (!zf_link_is_linked (&task->prefetch_link));
     assert (!heap_node_is_queued (&task->timer));
     s_close_payload (task);
     task->state = 0;

@@ -36,6 +36,9 @@ typedef struct task {
     struct service *service;
     struct worker *worker;      /* RUNNING and ABANDONED only */
     zf_link_t link;             /* service queue, or worker's task list */
+    zf_link_t prefetch_link;    /* service->prefetched while it waits at a
+                                   busy worker */
+    bool stealing;              /* asked back (CANCEL) for an idle worker */
     heap_node_t timer;          /* the task's deadline, if it has one */
     uint32_t attempts;          /* dispatches so far */
     int32_t max_retries;        /* re-dispatches allowed after worker loss */
@@ -45,6 +48,7 @@ typedef struct task {
                                    under --max-call-time */
     int64_t submitted_at;       /* ms */
     int64_t dispatched_at;      /* ms, last dispatch */
+    int64_t dispatched_us;      /* the same, in microseconds */
     size_t payload_count;       /* frames in payload */
     zmq_msg_t *payload;         /* &payload_one for one frame, else heap */
     zmq_msg_t payload_one;

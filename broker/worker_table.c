@@ -56,19 +56,33 @@ worker_has_free_slot (const worker_t *self)
     return self->running < self->capacity && !self->retiring;
 }
 
+bool
+worker_can_prefetch (const worker_t *self)
+{
+    return !self->retiring && self->running >= self->capacity
+        && self->running < 2 * self->capacity;
+}
+
 void
 worker_update_idle (worker_t *self)
 {
     bool idle = worker_has_free_slot (self);
+    bool prefetch = worker_can_prefetch (self);
+    if (idle == self->listed_idle && prefetch == self->listed_prefetch)
+        return;                 /* the common case: no list to change */
     for (uint32_t i = 0; i < self->service_count; i++) {
         membership_t *membership = &self->services [i];
-        if (idle && !zf_link_is_linked (&membership->idle_link))
+        zf_list_remove (&membership->idle_link);
+        if (idle)
             zf_list_push_back (&membership->service->idle,
                                &membership->idle_link);
         else
-        if (!idle)
-            zf_list_remove (&membership->idle_link);
+        if (prefetch)
+            zf_list_push_back (&membership->service->prefetchers,
+                               &membership->idle_link);
     }
+    self->listed_idle = idle;
+    self->listed_prefetch = prefetch;
 }
 
 void
@@ -79,7 +93,9 @@ worker_touch (worker_t *self, service_t *service)
         if (membership->service == service
         &&  zf_link_is_linked (&membership->idle_link)) {
             zf_list_remove (&membership->idle_link);
-            zf_list_push_back (&service->idle, &membership->idle_link);
+            zf_list_push_back (self->listed_idle? &service->idle
+                                                : &service->prefetchers,
+                               &membership->idle_link);
         }
     }
 }

@@ -1,7 +1,9 @@
 /* worker_table.h: the broker's record of one registered worker.
  *
  * A worker is on the idle list of each of its services exactly while it
- * has a free slot (running < capacity); moving between busy and idle is
+ * has a free slot (running < capacity), and on their prefetchers list while
+ * it is busy but may hold more tasks waiting (running < 2 * capacity: the
+ * worker library queues up to capacity tasks). Moving between the lists is
  * O(services it offers), never O(workers). */
 #ifndef WORKER_TABLE_H
 #define WORKER_TABLE_H
@@ -18,7 +20,7 @@ struct worker;
 typedef struct {
     struct worker *worker;
     service_t *service;
-    zf_link_t idle_link;        /* in service->idle */
+    zf_link_t idle_link;        /* in service->idle or ->prefetchers */
 } membership_t;
 
 typedef struct worker {
@@ -35,6 +37,8 @@ typedef struct worker {
     uint64_t tasks_done;        /* DONEs received */
     uint64_t dispatched;        /* tasks given to it */
     bool retiring;              /* takes no more tasks (max calls) */
+    bool listed_idle;           /* on its services' idle lists */
+    bool listed_prefetch;       /* on their prefetchers lists */
     pid_t pool_child;           /* its process in our pool, or 0 */
     uint32_t pid;
     char host [ZF_HOST_MAX + 1];
@@ -53,6 +57,10 @@ void
 
 bool
     worker_has_free_slot (const worker_t *self);
+
+/* True if the worker can take a task in advance (it is busy). */
+bool
+    worker_can_prefetch (const worker_t *self);
 
 /* Call after running changed: joins or leaves the idle lists to match. */
 void

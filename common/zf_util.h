@@ -17,9 +17,11 @@ char *
 void
     zf_die_nomem (void);
 
-/* Milliseconds on a monotonic clock. */
+/* Milliseconds, and microseconds, on a monotonic clock. */
 int64_t
     zf_now_ms (void);
+int64_t
+    zf_now_us (void);
 
 /* Parses all of text as a base-10 integer in [min, max]. Returns 0, or -1
  * (value untouched) if text is empty, has trailing bytes or is out of range. */

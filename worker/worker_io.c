@@ -326,14 +326,16 @@ s_on_slot (io_t *self, uint32_t index)
 
 /* ---- what the broker says ---------------------------------------------- */
 
-/* Answers a TASK that will not run with a DONE that says why. */
+/* Answers a TASK that will not run with a DONE that says why: status
+ * CANCELLED tells the broker the task never started (it may run it
+ * elsewhere); HANDLER_ERROR that it cannot run here. */
 static void
-s_refuse (io_t *self, uint64_t task_id, const char *why)
+s_refuse (io_t *self, uint64_t task_id, int code, const char *why)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_DONE);
     header.task_id = task_id;
-    header.status = -ZFARM_EHANDLER_ERROR;
+    header.status = -code;
     zf_header_set_text (&header, why);
     s_send (self, &header, NULL);
 }
@@ -366,7 +368,7 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
     if (*why) {
         zsys_warning ("worker: task %" PRIu64 " from %s refused: %s",
                       header->task_id, self->endpoint, why);
-        s_refuse (self, header->task_id, why);
+        s_refuse (self, header->task_id, ZFARM_EHANDLER_ERROR, why);
         return;
     }
     zlistx_add_end (self->waiting,
@@ -384,7 +386,8 @@ s_on_cancel (io_t *self, zf_header_t *header, zmsg_t **payload_p)
     for (; task; task = zlistx_next (self->waiting))
         if (zf_task_id (task) == header->task_id) {
             zlistx_delete (self->waiting, zlistx_cursor (self->waiting));
-            s_refuse (self, header->task_id, "cancelled before it started");
+            s_refuse (self, header->task_id, ZFARM_ECANCELLED,
+                      "cancelled before it started");
             return;
         }
 }

@@ -151,7 +151,7 @@ test_tasks (fake_t *self)
     zf_header_init (&cancel, ZF_CANCEL);
     cancel.task_id = 2;
     s_send (self, &cancel, NULL);
-    s_expect_done (self, 2, 8, "cancelled before it started");
+    s_expect_done (self, 2, 10, "cancelled before it started");
     s_expect_done (self, 1, 0, "slept 200");
 
     s_send_task (self, 3, "nope", "");

@@ -1,0 +1,88 @@
+/* test_prefetch.c: the broker gives busy workers short tasks in advance,
+ * without Celery's flaw: a short task that waits behind a long one at a
+ * busy worker is taken back and run by a worker that became free. */
+#include "harness.h"
+#include "zfarm.h"
+#include <czmq.h>
+
+/* zfarm_sleep: the payload is milliseconds to sleep. */
+static const char *
+s_start (int workers)
+{
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *args [] = { "--service", "job", "--module",
+                            th_module ("primes.so"), "--function",
+                            "zfarm_sleep", NULL };
+    for (int i = 0; i < workers; i++)
+        th_worker_start (endpoint, args);
+    ASSERT (th_wait_workers (endpoint, workers, 20000));
+    return endpoint;
+}
+
+static void
+s_warm_up (zfarm_client_t *client)
+{
+    for (int i = 0; i < 20; i++) {
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_call (client, "job", "0", 1, 10000, &result), 0);
+        zfarm_result_destroy (&result);
+    }
+}
+
+/* Many short tasks, more than the workers' slots: some go in advance. */
+static void
+test_prefetch (void)
+{
+    const char *endpoint = s_start (2);
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    s_warm_up (client);
+    for (int i = 0; i < 200; i++)
+        ASSERT_EQ (zfarm_client_submit (client, "job", "0", 1, 30000, NULL), 0);
+    for (int i = 0; i < 200; i++) {
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+        ASSERT_EQ (zfarm_result_status (result), 0);
+        zfarm_result_destroy (&result);
+    }
+    ASSERT_INT (th_status_counter (endpoint, "prefetched"), >, 0);
+    zfarm_client_destroy (&client);
+    free ((char *) endpoint);
+}
+
+/* L (long) goes to worker A, M (medium) to B, S (short) waits at A behind
+ * L, sent in advance. When B finishes M it takes S back from A: S ends
+ * before L, where without the theft it would end after it. */
+static void
+test_short_not_stuck (void)
+{
+    const char *endpoint = s_start (2);
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    s_warm_up (client);
+    uint64_t long_id, medium_id, short_id;
+    ASSERT_EQ (zfarm_client_submit (client, "job", "2000", 4, 30000, &long_id), 0);
+    ASSERT_EQ (zfarm_client_submit (client, "job", "300", 3, 30000, &medium_id), 0);
+    ASSERT_EQ (zfarm_client_submit (client, "job", "1", 1, 30000, &short_id), 0);
+    uint64_t order [3];
+    for (int i = 0; i < 3; i++) {
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+        ASSERT_EQ (zfarm_result_status (result), 0);
+        order [i] = zfarm_result_task_id (result);
+        zfarm_result_destroy (&result);
+    }
+    ASSERT_EQ (order [0], medium_id);
+    ASSERT_EQ (order [1], short_id);
+    ASSERT_EQ (order [2], long_id);
+    ASSERT_EQ (th_status_counter (endpoint, "stolen"), 1);
+    zfarm_client_destroy (&client);
+    free ((char *) endpoint);
+}
+
+int
+main (void)
+{
+    test_prefetch ();
+    test_short_not_stuck ();
+    TEST_PASS ("test_prefetch");
+    return 0;
+}

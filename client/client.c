@@ -18,6 +18,7 @@
 #include "zfarm_client.h"
 #include "result_internal.h"
 #include "zf_defaults.h"
+#include "zf_log.h"
 #include "zf_proto.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -611,6 +612,7 @@ zfarm_client_new (const char *endpoint)
         endpoint = getenv ("ZFARM_BROKER");
     if (!endpoint || !*endpoint)
         endpoint = ZF_DEFAULT_ENDPOINT;
+    zf_log_library ();
     zfarm_client_t *self = zf_malloc (sizeof *self);
     s_random_routing_id (self->routing_id);
     zsock_t *sock = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 static atomic_int s_level = ZF_LOG_INFO;
+static atomic_bool s_opened;    /* a program chose where logs go */
 
 static const char *const s_names [] = {
     [ZF_LOG_ERROR] = "error", [ZF_LOG_WARNING] = "warning",
@@ -19,6 +20,14 @@ zf_log_open (const char *ident, int level, bool use_syslog)
     zsys_set_logstream (use_syslog? NULL: stderr);
     zsys_set_logsystem (use_syslog);
     zf_log_set_level (level);
+    atomic_store (&s_opened, true);
+}
+
+void
+zf_log_library (void)
+{
+    if (!atomic_exchange (&s_opened, true))
+        zsys_set_logstream (stderr);
 }
 
 void

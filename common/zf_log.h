@@ -20,6 +20,12 @@ typedef enum {
 void
     zf_log_open (const char *ident, int level, bool use_syslog);
 
+/* For libzfarm's constructors: czmq logs to stdout unless told otherwise,
+ * and a library must never write to its program's stdout, so this sends
+ * czmq's log lines to stderr, unless zf_log_open has chosen already. */
+void
+    zf_log_library (void);
+
 void
     zf_log_set_level (int level);
 int

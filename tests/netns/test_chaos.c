@@ -9,7 +9,7 @@
  * broker is SIGKILLed and started again on the same address.
  *
  * Every payload is unique and every handler deterministic ("sum" answers
- * with the FNV-1a hash of the payload, after sleeping 5-24 ms by that hash;
+ * with the FNV-1a hash of the payload, after sleeping 3-12 ms by that hash;
  * "echo" with the payload), so each result is checked against its task.
  * The test requires exactly one result per task id, each correct and a
  * success (--max-retries 20: no task may run out of retries), no result
@@ -53,7 +53,7 @@ s_sum (zfarm_task_t *task, void *arg)
     size_t size;
     const void *data = zfarm_task_data (task, &size);
     uint64_t hash = s_fnv1a (data, size);
-    zclock_sleep (5 + (int) (hash % 20));
+    zclock_sleep (3 + (int) (hash % 10));
     char text [17];
     snprintf (text, sizeof text, "%016" PRIx64, hash);
     return zfarm_task_reply (task, text, 16);
@@ -136,6 +136,17 @@ s_between (chaos_t *self, int low, int high)
     return low + (int) (s_random (self) % (uint64_t) (high - low + 1));
 }
 
+/* The remote worker slot that pid runs in, or NULL. */
+static slot_t *
+s_slot_of (chaos_t *self, pid_t pid)
+{
+    for (int host = 0; host < HOSTS; host++)
+        for (int i = 0; i < SLOTS_PER_HOST; i++)
+            if (self->slots [host][i].pid == pid)
+                return &self->slots [host][i];
+    return NULL;
+}
+
 static char *
 s_status (chaos_t *self)
 {
@@ -155,7 +166,24 @@ s_counter (const char *json, const char *name)
     return at? atol (at + strlen (key)): -1;
 }
 
-/* A random registered worker: its pid, and whether the broker forked it. */
+/* True if pid is a child of our broker: a local worker named in a status
+ * may have died since, and its pid gone to another process. */
+static bool
+s_is_local_worker (chaos_t *self, int pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/stat", pid);
+    char *stat = th_read_file (path, NULL);
+    const char *end = stat? strrchr (stat, ')'): NULL;
+    int ppid = 0;
+    if (end && sscanf (end + 1, " %*c %d", &ppid) != 1)
+        ppid = 0;
+    free (stat);
+    return ppid && ppid == self->cluster->broker;
+}
+
+/* A random registered worker: its pid, and whether the broker forked it;
+ * 0 if there is none, or the one chosen is no longer ours to signal. */
 static int
 s_pick_worker (chaos_t *self, bool *local_p)
 {
@@ -182,26 +210,17 @@ s_pick_worker (chaos_t *self, bool *local_p)
         return 0;
     int chosen = (int) (s_random (self) % (uint64_t) count);
     *local_p = local [chosen];
+    if (local [chosen] && !s_is_local_worker (self, pids [chosen]))
+        return 0;
+    if (!local [chosen] && !s_slot_of (self, pids [chosen]))
+        return 0;
     return pids [chosen];
-}
-
-static slot_t *
-s_slot_of (chaos_t *self, pid_t pid, int *host_p)
-{
-    for (int host = 0; host < HOSTS; host++)
-        for (int i = 0; i < SLOTS_PER_HOST; i++)
-            if (self->slots [host][i].pid == pid) {
-                if (host_p)
-                    *host_p = host;
-                return &self->slots [host][i];
-            }
-    return NULL;
 }
 
 static void
 s_slot_start (chaos_t *self, int host, int index)
 {
-    char name [8];
+    char name [16];
     snprintf (name, sizeof name, "w%d", host + 1);
     slot_t *slot = &self->slots [host][index];
     if (index < SUMS_PER_HOST) {
@@ -240,8 +259,8 @@ s_kill_one (chaos_t *self, int64_t now)
         s_forget_stopped (self, pid);
         return;
     }
-    slot_t *slot = s_slot_of (self, pid, NULL);
-    if (!slot || self->kills_remote >= REMOTE_KILLS_MAX)
+    slot_t *slot = s_slot_of (self, pid);
+    if (self->kills_remote >= REMOTE_KILLS_MAX)
         return;
     cluster_kill (self->cluster, pid);
     s_forget_stopped (self, pid);
@@ -264,7 +283,7 @@ s_stop_one (chaos_t *self, int64_t now)
 {
     bool local = false;
     int pid = s_pick_worker (self, &local);
-    if (!pid || (!local && !s_slot_of (self, pid, NULL)))
+    if (!pid)
         return;
     self->stopped = pid;
     self->stopped_is_ours = !local;
@@ -284,7 +303,7 @@ s_resume (chaos_t *self)
 static void
 s_link (chaos_t *self, int host, bool up)
 {
-    char name [8];
+    char name [16];
     snprintf (name, sizeof name, "w%d", host);
     cluster_link (self->cluster, name, up);
 }

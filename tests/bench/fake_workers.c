@@ -21,6 +21,9 @@
 #define READY_PLAIN     "\001"
 #define EVENTS_MAX      64
 #define COUNT_MAX       4096
+/* How often a blocked wait looks at zsys_interrupted: a signal may land on
+ * a thread other than the one waiting and so not end its wait. */
+#define INTERRUPT_CHECK_MS  100
 
 typedef struct {
     const char *broker;         /* endpoint to connect to */
@@ -175,10 +178,10 @@ s_run (fakes_t *self)
     for (long i = 0; i < self->count; i++)
         s_drain (self, i);
     while (!zsys_interrupted) {
-        int wait_ms = -1;
+        int wait_ms = INTERRUPT_CHECK_MS;
         if (!self->plain) {
             int64_t left = self->next_heartbeat - zf_now_ms ();
-            wait_ms = left > 0? (int) left: 0;
+            wait_ms = left < 0? 0: left < wait_ms? (int) left: wait_ms;
         }
         struct epoll_event events [EVENTS_MAX];
         int ready = epoll_wait (self->epoll_fd, events, EVENTS_MAX, wait_ms);

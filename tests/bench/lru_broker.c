@@ -21,6 +21,9 @@
 #define BATCH           256     /* messages handled per socket per poll */
 #define ID_MAX          255     /* bytes in a ZeroMQ routing id */
 #define RING_INITIAL    64
+/* How often a blocked poll looks at zsys_interrupted: a signal may land on
+ * a thread other than the one polling and so not end its poll. */
+#define INTERRUPT_CHECK_MS  100
 
 /* One free slot: the routing id of the worker that offers it. */
 typedef struct {
@@ -145,7 +148,7 @@ s_run (broker_t *self)
         zmq_pollitem_t items [] = {
             { self->backend, 0, ZMQ_POLLIN, 0 },
             { self->frontend, 0, ZMQ_POLLIN, 0 } };
-        if (zmq_poll (items, open? 2: 1, -1) < 0)
+        if (zmq_poll (items, open? 2: 1, INTERRUPT_CHECK_MS) < 0)
             break;
         /* Results first: each one frees a slot for the tasks below. */
         for (int i = 0; i < BATCH && s_backend_message (self) == 0; i++)
@@ -162,10 +165,14 @@ s_usage (void)
 {
     printf (
 "Usage: lru_broker --frontend EP --backend EP [--ready N]\n"
+"                  [--endpoint-file FILE]\n"
 "\n"
 "The plain ZeroMQ LRU broker: clients send one-frame tasks to the frontend,\n"
 "workers (lru_worker) announce each free slot with READY on the backend.\n"
-"  --ready N   take no task before N READY messages came (workers x credit)\n"
+"  --ready N             take no task before N READY messages came\n"
+"                        (workers x credit)\n"
+"  --endpoint-file FILE  once bound, write the two endpoints to FILE, one\n"
+"                        a line (for tcp://127.0.0.1:* binds)\n"
 "Stops on SIGINT or SIGTERM.\n");
 }
 
@@ -183,6 +190,30 @@ s_bind (const char *endpoint)
     return sock;
 }
 
+/* Writes the bound endpoints, frontend first, through a temporary file
+ * renamed into place so that a reader never sees half of them. */
+static int
+s_write_endpoints (const char *path, zsock_t *front, zsock_t *back)
+{
+    char temporary [4096];
+    snprintf (temporary, sizeof temporary, "%s.tmp", path);
+    FILE *file = fopen (temporary, "w");
+    int rc = file? 0: -1;
+    if (file) {
+        if (fprintf (file, "%s\n%s\n", zsock_endpoint (front),
+                     zsock_endpoint (back)) < 0)
+            rc = -1;
+        if (fclose (file))
+            rc = -1;
+    }
+    if (rc == 0)
+        rc = rename (temporary, path);
+    if (rc)
+        fprintf (stderr, "lru_broker: write %s: %s\n", path,
+                 strerror (errno));
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -190,15 +221,17 @@ main (int argc, char *argv [])
         { "frontend", required_argument, NULL, 'f' },
         { "backend",  required_argument, NULL, 'b' },
         { "ready",    required_argument, NULL, 'r' },
+        { "endpoint-file", required_argument, NULL, 'e' },
         { "help",     no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 } };
-    const char *frontend = NULL, *backend = NULL;
+    const char *frontend = NULL, *backend = NULL, *endpoint_file = NULL;
     broker_t self = { .ring_size = RING_INITIAL };
     int option;
     while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         if (option == 'f') frontend = optarg;
         else if (option == 'b') backend = optarg;
         else if (option == 'r') self.gate = atol (optarg);
+        else if (option == 'e') endpoint_file = optarg;
         else {
             s_usage ();
             return option == 'h'? 0: 2;
@@ -213,7 +246,8 @@ main (int argc, char *argv [])
     zsock_t *back = front? s_bind (backend): NULL;
     self.ring = malloc (self.ring_size * sizeof *self.ring);
     int rc = 1;
-    if (back && self.ring) {
+    if (back && self.ring && (!endpoint_file
+                          || s_write_endpoints (endpoint_file, front, back) == 0)) {
         self.frontend = zsock_resolve (front);
         self.backend = zsock_resolve (back);
         s_run (&self);

@@ -10,6 +10,9 @@
 
 #define READY       "\001"
 #define BATCH       256         /* messages handled per poll */
+/* How often a blocked poll looks at zsys_interrupted: a signal may land on
+ * a thread other than the one polling and so not end its poll. */
+#define INTERRUPT_CHECK_MS  100
 
 /* Echoes the next message on socket, if any. Returns 0, or -1 if none. */
 static int
@@ -77,7 +80,8 @@ main (int argc, char *argv [])
     for (long i = 0; i < credit; i++)
         zmq_send (socket, READY, 1, 0);
     zmq_pollitem_t item = { socket, 0, ZMQ_POLLIN, 0 };
-    while (!zsys_interrupted && zmq_poll (&item, 1, -1) >= 0)
+    while (!zsys_interrupted
+       &&  zmq_poll (&item, 1, INTERRUPT_CHECK_MS) >= 0)
         for (int n = 0; n < BATCH && s_echo (socket) == 0; n++)
             ;
     zsock_destroy (&sock);

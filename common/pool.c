@@ -6,7 +6,10 @@
  * The supervisor is a child subreaper: a process that a worker started (a
  * --exec command in its own process group) and left behind when the worker
  * died becomes our child, and every child that is not a slot's is such a
- * stray, killed and reaped here. So no process outlives its worker. */
+ * stray, killed and reaped here. So no process outlives its worker.
+ *
+ * The child's side: a worker watches its supervisor (zf_pool_guard_t), for
+ * PR_SET_PDEATHSIG reaches only a direct child. */
 #include "zf_pool.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
@@ -15,7 +18,9 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -35,7 +40,8 @@ typedef struct {
 struct _zf_pool_t {
     zf_pool_config_t config;
     char *name;
-    char **argv;                /* what each child execs */
+    char *path;                 /* the file each child execs */
+    char **argv;                /* with these arguments */
     char **envp;                /* its environment, prepared before fork */
     slot_t *slots;
     bool stopped;
@@ -65,7 +71,7 @@ s_strv_destroy (char ***strv_p)
     *strv_p = NULL;
 }
 
-/* environ, with env_name replaced and ZFARM_SUPERVISOR_PID added. */
+/* environ, with env_name replaced and ZF_POOL_SUPERVISOR_ENV added. */
 static char **
 s_environment (const zf_pool_config_t *config)
 {
@@ -79,7 +85,8 @@ s_environment (const zf_pool_config_t *config)
         if (name_size && strncmp (environ [i], config->env_name, name_size) == 0
         &&  environ [i][name_size] == '=')
             continue;
-        if (strncmp (environ [i], "ZFARM_SUPERVISOR_PID=", 21) == 0)
+        if (strncmp (environ [i], ZF_POOL_SUPERVISOR_ENV "=",
+                     strlen (ZF_POOL_SUPERVISOR_ENV "=")) == 0)
             continue;
         envp [used++] = zf_strdup (environ [i]);
     }
@@ -88,7 +95,7 @@ s_environment (const zf_pool_config_t *config)
         sprintf (envp [used++], "%s=%s", config->env_name, config->env_value);
     }
     envp [used] = zf_malloc (32);
-    snprintf (envp [used++], 32, "ZFARM_SUPERVISOR_PID=%d", (int) getpid ());
+    snprintf (envp [used++], 32, ZF_POOL_SUPERVISOR_ENV "=%d", (int) getpid ());
     return envp;
 }
 
@@ -104,11 +111,14 @@ zf_pool_new (const zf_pool_config_t *config)
     }
     else
         self->argv = s_strv_copy (config->argv);
+    self->path = zf_strdup (config->path && !config->command? config->path
+                                                            : self->argv [0]);
     self->envp = s_environment (config);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
     self->config.command = NULL;
     self->config.argv = NULL;
+    self->config.path = NULL;
     self->config.env_name = self->config.env_value = NULL;
     self->config.name = self->name;
     return self;
@@ -121,6 +131,7 @@ zf_pool_destroy (zf_pool_t **self_p)
     if (!self)
         return;
     zf_pool_stop (self, 0);
+    free (self->path);
     s_strv_destroy (&self->argv);
     s_strv_destroy (&self->envp);
     free (self->slots);
@@ -144,7 +155,7 @@ s_child_exec (zf_pool_t *self, pid_t supervisor)
     memset (&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigaction (SIGPIPE, &dfl, NULL);
-    execve (self->argv [0], self->argv, self->envp);
+    execve (self->path, self->argv, self->envp);
     _exit (127);
 }
 
@@ -180,11 +191,27 @@ zf_pool_start (zf_pool_t *self)
     return rc;
 }
 
+/* What a zfarm worker means by its exit status, or NULL. */
+static const char *
+s_exit_meaning (int status)
+{
+    switch (status) {
+        case ZF_EXIT_RECYCLED: return "recycled after its max calls";
+        case ZF_EXIT_OVERRAN:  return "a handler overran its max call time";
+        case ZF_EXIT_ORPHANED: return "its supervisor died";
+    }
+    return NULL;
+}
+
 static void
 s_describe (int status, char *text, size_t size)
 {
+    const char *meaning = WIFEXITED (status)?
+                          s_exit_meaning (WEXITSTATUS (status)): NULL;
     if (WIFEXITED (status))
-        snprintf (text, size, "exited with status %d", WEXITSTATUS (status));
+        snprintf (text, size, "exited with status %d%s%s",
+                  WEXITSTATUS (status), meaning? ": ": "",
+                  meaning? meaning: "");
     else
     if (WIFSIGNALED (status))
         snprintf (text, size, "killed by signal %d (%s)", WTERMSIG (status),
@@ -199,9 +226,13 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
 {
     int64_t now = zf_now_ms ();
     int64_t lived = now - slot->started_at;
+    /* A worker that overran its max call time took a task first: it is no
+     * crash loop, and its replacement is wanted now. */
     bool planned = slot->retiring
-                || (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_RECYCLED);
-    char why [96];
+                || (WIFEXITED (status)
+                    && (WEXITSTATUS (status) == ZF_EXIT_RECYCLED
+                    ||  WEXITSTATUS (status) == ZF_EXIT_OVERRAN));
+    char why [128];
     s_describe (status, why, sizeof why);
     if (!planned && lived < self->config.young_ms) {
         slot->failures++;
@@ -227,9 +258,8 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
 
 static slot_t *s_slot_of (zf_pool_t *self, pid_t child);
 
-/* Kills every child of ours that no slot owns, with its process group. */
-static void
-s_kill_strays (zf_pool_t *self)
+void
+zf_pool_kill_strays (zf_pool_t *self)
 {
     DIR *tasks = opendir ("/proc/self/task");
     struct dirent *task;
@@ -242,7 +272,7 @@ s_kill_strays (zf_pool_t *self)
         FILE *file = fopen (path, "r");
         int pid;
         while (file && fscanf (file, "%d", &pid) == 1)
-            if (!s_slot_of (self, pid)) {
+            if (!self || !s_slot_of (self, pid)) {
                 kill (-pid, SIGKILL);   /* if it leads a group */
                 kill (pid, SIGKILL);
             }
@@ -270,7 +300,7 @@ zf_pool_reap (zf_pool_t *self)
         if (self->config.on_exit)
             self->config.on_exit (self->config.on_exit_arg, pid, status);
     }
-    s_kill_strays (self);
+    zf_pool_kill_strays (self);
     return reaped;
 }
 
@@ -355,7 +385,7 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
             self->slots [i].pid = 0;
         }
     /* What the workers left behind, and the zombies of what was killed. */
-    s_kill_strays (self);
+    zf_pool_kill_strays (self);
     for (int i = 0; i < 100; i++) {
         pid_t pid = waitpid (-1, NULL, WNOHANG);
         if (pid < 0)
@@ -378,4 +408,62 @@ uint64_t
 zf_pool_replaced (zf_pool_t *self)
 {
     return self->replaced;
+}
+
+/* ---- the child's side ------------------------------------------------- */
+
+/* The state letter and start time (clock ticks after boot) of process pid,
+ * from /proc. Returns 0, or -1 if it cannot be read. */
+static int
+s_process_stat (pid_t pid, char *state_p, unsigned long long *started_p)
+{
+    char path [64], line [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    bool got = fgets (line, sizeof line, file) != NULL;
+    fclose (file);
+    /* The command name, in parentheses, may hold anything: the fields
+     * start after the last ')'. The state is field 3, the start time 22. */
+    const char *at = got? strrchr (line, ')'): NULL;
+    if (!at || sscanf (at + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+                       " %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                       state_p, started_p) != 2)
+        return -1;
+    return 0;
+}
+
+void
+zf_pool_guard_init (zf_pool_guard_t *self)
+{
+    *self = (zf_pool_guard_t) { 0 };
+    const char *text = getenv (ZF_POOL_SUPERVISOR_ENV);
+    long pid;
+    if (!text || zf_parse_long (text, 1, INT_MAX, &pid) != 0)
+        return;
+    self->pid = (pid_t) pid;
+    self->was_parent = getppid () == self->pid;
+    char state;
+    if (s_process_stat (self->pid, &state, &self->started) != 0)
+        self->started = 0;
+}
+
+bool
+zf_pool_guard_orphaned (const zf_pool_guard_t *self)
+{
+    if (!self->pid)
+        return false;
+    if (self->was_parent && getppid () != self->pid)
+        return true;
+    if (kill (self->pid, 0) == -1 && errno == ESRCH)
+        return true;
+    /* kill() also succeeds for a zombie, which a supervisor is until its
+     * own parent reaps it, and for a stranger that got its pid since. */
+    char state;
+    unsigned long long started;
+    if (s_process_stat (self->pid, &state, &started) != 0)
+        return false;
+    return state == 'Z' || state == 'X'
+        || (self->started && started != self->started);
 }

@@ -27,6 +27,7 @@ typedef struct {
     int size;                   /* children to keep running */
     const char *command;        /* run through /bin/sh -c, or NULL ... */
     char *const *argv;          /* ... run this argv directly */
+    const char *path;           /* the file argv runs; NULL: argv [0] */
     const char *env_name;       /* set in each child's environment, */
     const char *env_value;      /* e.g. ZFARM_BROKER=ipc://... (or NULL) */
     int backoff_min_ms;         /* first delay after a young death */
@@ -82,5 +83,44 @@ int
     zf_pool_running (zf_pool_t *self);
 uint64_t
     zf_pool_replaced (zf_pool_t *self);
+
+/* Kills every child of the calling process that is not a running child of
+ * self, each with its process group (self NULL: every child). The pool
+ * does this for what dead workers leave behind; a worker that must end at
+ * once does it so that no command it started outlives it. */
+void
+    zf_pool_kill_strays (zf_pool_t *self);
+
+/* ---- the child's side ------------------------------------------------- */
+
+/* Each child finds its supervisor's pid in its environment, under this
+ * name. */
+#define ZF_POOL_SUPERVISOR_ENV  "ZFARM_SUPERVISOR_PID"
+
+/* Exit statuses by which a child tells its supervisor why it left, besides
+ * ZF_EXIT_RECYCLED (zf_defaults.h). The pool restarts a child that exited
+ * with RECYCLED or OVERRAN at once, as planned exits, never with back-off. */
+#define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time */
+#define ZF_EXIT_ORPHANED    77  /* its supervisor died */
+
+/* Watches the supervisor named by ZF_POOL_SUPERVISOR_ENV, so that a
+ * worker never outlives it even where PR_SET_PDEATHSIG does not reach (a
+ * grandchild, when /bin/sh forks the worker instead of exec'ing it). */
+typedef struct {
+    pid_t pid;                  /* the supervisor; 0: nothing to watch */
+    bool was_parent;            /* it was our parent when we started */
+    unsigned long long started; /* its start time, to tell a reused pid */
+} zf_pool_guard_t;
+
+/* Reads the supervisor's pid from the environment. Without one (or with a
+ * malformed one), the guard watches nothing. */
+void
+    zf_pool_guard_init (zf_pool_guard_t *self);
+
+/* True once the supervisor is gone: no such process (kill: ESRCH), a
+ * zombie, a new process under its pid, or, if it was our parent, a
+ * parent that is someone else now. */
+bool
+    zf_pool_guard_orphaned (const zf_pool_guard_t *self);
 
 #endif

@@ -7,6 +7,7 @@
 #include "zf_wire.h"
 #include "zfarm_codes.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -21,13 +22,14 @@ struct _zfarm_task_t {
     char *data;                 /* payload joined, on first zfarm_task_data */
     size_t size;                /* bytes in data, without its NUL */
     zframe_t *reply;            /* the result; NULL for an empty one */
+    uint32_t max_call_ms;       /* the handler may run this long; 0: ever */
     int status;                 /* after the run: 0 or a wire status */
     char error [ZF_TEXT_MAX + 1];   /* zfarm_task_fail's text */
 };
 
 zfarm_task_t *
 zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
-             void *arg, zmsg_t **payload_p)
+             void *arg, uint32_t max_call_ms, zmsg_t **payload_p)
 {
     assert (header && handler && payload_p && *payload_p);
     zfarm_task_t *self = zf_malloc (sizeof *self);
@@ -37,6 +39,7 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     snprintf (self->service, sizeof self->service, "%s", header->service);
     self->handler = handler;
     self->arg = arg;
+    self->max_call_ms = max_call_ms;
     self->payload = *payload_p;
     *payload_p = NULL;
     return self;
@@ -67,7 +70,14 @@ void
 zf_task_run (zfarm_task_t *self)
 {
     assert (self && self->payload);
+    int64_t started = zf_now_ms ();
     int rc = self->handler (self, self->arg);
+    if (self->max_call_ms
+    &&  zf_now_ms () - started >= (int64_t) self->max_call_ms) {
+        self->status = -ZFARM_ETIMEOUT;
+        zframe_destroy (&self->reply);
+    }
+    else
     if (rc != 0) {
         self->status = -ZFARM_EHANDLER_ERROR;
         if (!*self->error)
@@ -86,6 +96,10 @@ zmsg_t *
 zf_task_done (zfarm_task_t *self, zf_header_t *header)
 {
     assert (self && header);
+    if (self->status == -ZFARM_ETIMEOUT) {
+        zf_task_overran_done (header, self->id, self->max_call_ms);
+        return NULL;
+    }
     zf_header_init (header, ZF_DONE);
     header->task_id = self->id;
     header->status = self->status;
@@ -98,6 +112,20 @@ zf_task_done (zfarm_task_t *self, zf_header_t *header)
     zmsg_t *result = zmsg_new ();
     zmsg_append (result, &self->reply);
     return result;
+}
+
+void
+zf_task_overran_done (zf_header_t *header, uint64_t task_id,
+                      uint32_t max_call_ms)
+{
+    assert (header);
+    zf_header_init (header, ZF_DONE);
+    header->task_id = task_id;
+    header->status = -ZFARM_ETIMEOUT;
+    char text [64];
+    snprintf (text, sizeof text, "ran longer than --max-call-time %" PRIu32
+              " ms", max_call_ms);
+    zf_header_set_text (header, text);
 }
 
 /* ---- the handler's view ------------------------------------------------ */

@@ -11,10 +11,11 @@
 #include "zfarm_worker.h"
 
 /* A task for handler (called with arg) from a TASK header and its payload
- * frames. Takes ownership of *payload_p. */
+ * frames, whose handler may run max_call_ms (0: no limit). Takes ownership
+ * of *payload_p. */
 zfarm_task_t *
     zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
-                 void *arg, zmsg_t **payload_p);
+                 void *arg, uint32_t max_call_ms, zmsg_t **payload_p);
 
 void
     zf_task_destroy (zfarm_task_t **self_p);
@@ -23,8 +24,9 @@ void
 uint64_t
     zf_task_id (const zfarm_task_t *self);
 
-/* Calls the handler and keeps its outcome: the reply, or the error text if
- * it returned non-zero. Frees the payload afterwards. */
+/* Calls the handler and keeps its outcome: the reply, the error text if it
+ * returned non-zero, or TIMEOUT if it ran max_call_ms or longer (what it
+ * returned comes too late then). Frees the payload afterwards. */
 void
     zf_task_run (zfarm_task_t *self);
 
@@ -32,5 +34,12 @@ void
  * (caller destroys; NULL when the task failed or its result is empty). */
 zmsg_t *
     zf_task_done (zfarm_task_t *self, zf_header_t *header);
+
+/* Fills header with the DONE of task_id when its handler ran longer than
+ * max_call_ms: TIMEOUT, "ran longer than --max-call-time N ms". For the
+ * I/O actor, which sends it while the handler is still running. */
+void
+    zf_task_overran_done (zf_header_t *header, uint64_t task_id,
+                          uint32_t max_call_ms);
 
 #endif

@@ -6,6 +6,7 @@
  * a signal handler may write to. */
 #include "zfarm_worker.h"
 #include "worker_io.h"
+#include "zf_pool.h"
 #include "zf_proto.h"
 #include "zf_util.h"
 
@@ -21,6 +22,7 @@ struct _zfarm_worker_t {
     int heartbeat_ms;           /* heartbeat interval */
     int liveness;               /* silent intervals before reconnecting */
     uint64_t max_tasks;         /* run() returns after this many; 0 = never */
+    uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
     int wakeup [2];             /* stop writes [1]; the I/O actor polls [0] */
 };
 
@@ -150,6 +152,13 @@ zfarm_worker_set_max_tasks (zfarm_worker_t *self, uint64_t max_tasks)
     self->max_tasks = max_tasks;
 }
 
+void
+zfarm_worker_set_max_call_time (zfarm_worker_t *self, uint32_t ms)
+{
+    assert (self);
+    self->max_call_ms = ms;
+}
+
 /* Each slot but 0 is an actor: two ZeroMQ sockets. czmq aborts when it
  * cannot make an actor's sockets, so a capacity the process cannot afford
  * is refused here, with the reason, instead. */
@@ -183,8 +192,10 @@ zfarm_worker_run (zfarm_worker_t *self)
         .heartbeat_ms = self->heartbeat_ms,
         .liveness = self->liveness,
         .max_tasks = self->max_tasks,
+        .max_call_ms = self->max_call_ms,
         .wakeup_fd = self->wakeup [0],
     };
+    zf_pool_guard_init (&config.guard);
     zactor_t *io = zf_io_new (&config);
     zf_io_serve (io);
     zactor_destroy (&io);

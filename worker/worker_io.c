@@ -4,7 +4,9 @@
  * Invariant: a slot is busy from the TASK the actor sends it until the DONE
  * it sends back; busy_count counts busy slots and free_slots stacks the
  * others. A task that came on an earlier connection (a generation ago) still
- * finishes, but its DONE is dropped: the broker has already requeued it. */
+ * finishes, but its DONE is dropped: the broker has already requeued it.
+ * So is the DONE of a task that overran max_call_ms: the actor sent its
+ * TIMEOUT when the time was up. */
 #include "worker_io.h"
 #include "task_internal.h"
 #include "zf_proto.h"
@@ -16,6 +18,12 @@
 #include <inttypes.h>
 #include <unistd.h>
 
+/* A handler that overran max_call_ms has this long to return before the
+ * process is given up on: ample for one that stops its own work at the
+ * limit (zfarm-worker --exec kills its command); a hung one holds its slot
+ * no longer than this. */
+#define OVERRUN_GRACE_MS 1000
+
 /* The poll set, in this order; slot i > 0 is item ITEM_SLOTS + i - 1. */
 enum { ITEM_PIPE, ITEM_WAKEUP, ITEM_BROKER, ITEM_SLOTS };
 
@@ -24,6 +32,10 @@ typedef struct {
     void *dest;                 /* where its tasks go: actor, or our pipe */
     bool busy;                  /* a task is out on this slot */
     uint64_t generation;        /* the connection that task came on */
+    uint64_t task_id;           /* the broker's id for that task */
+    int64_t call_end;           /* its handler overruns then; 0: no limit */
+    bool overran;               /* its TIMEOUT went out at call_end */
+    bool stuck;                 /* still running after the grace too */
 } slot_t;
 
 typedef struct {
@@ -36,6 +48,13 @@ typedef struct {
     int liveness;               /* silent intervals before reconnecting */
     uint64_t max_tasks;         /* stop after starting this many; 0 = never */
     uint64_t tasks_started;     /* TASKs handed to slots */
+    uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
+    int64_t call_check_at;      /* the earliest call_end (or call_end plus
+                                   grace) of a busy slot; 0: none */
+    uint32_t stuck_count;       /* slots whose handler is stuck */
+    int exit_status;            /* non-zero: _exit with it once idle */
+    zf_pool_guard_t guard;      /* the supervisor we must not outlive */
+    int64_t guard_at;           /* when to check on it next */
     int wakeup_fd;              /* readable after zfarm_worker_stop */
     zsock_t *broker;            /* DEALER; NULL between connections */
     zf_decoder_t *decoder;      /* for the broker's headers */
@@ -223,12 +242,58 @@ s_reconnect (io_t *self, const char *why)
 
 /* ---- stopping ----------------------------------------------------------- */
 
-/* Once no slot is busy: DISCONNECT, and tell slot 0 to return. */
+/* Sends DISCONNECT, then a HEARTBEAT, which the broker answers with
+ * DISCONNECT since it no longer knows us (PROTOCOL.md): once that answer
+ * is in, all we sent before it has arrived, and _exit loses nothing. Waits
+ * at most one heartbeat interval for it. */
+static void
+s_say_goodbye (io_t *self, const char *reason)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, reason);
+    s_send (self, &header, NULL);
+    zf_header_init (&header, ZF_HEARTBEAT);
+    s_send (self, &header, NULL);
+    zmq_pollitem_t item = { .socket = zsock_resolve (self->broker),
+                            .events = ZMQ_POLLIN };
+    int64_t deadline = zf_now_ms () + self->heartbeat_ms, left;
+    while ((left = deadline - zf_now_ms ()) > 0) {
+        if (zmq_poll (&item, 1, (long) left) <= 0)
+            continue;           /* interrupted, or out of time */
+        zmsg_t *payload = NULL;
+        int rc = zf_wire_recv (self->broker, self->decoder, &header,
+                               &payload);
+        zmsg_destroy (&payload);
+        if (rc == 0 && header.command == ZF_DISCONNECT)
+            return;
+    }
+}
+
+/* Ends the process at once, for a reason no handler may delay: a normal
+ * exit would wait for handler threads that may never return. The broker
+ * hears DISCONNECT first (it requeues what we held without spending a
+ * retry), and the commands that handlers started die with us. */
+static void
+s_exit_process (io_t *self, int status, const char *reason)
+{
+    zsys_error ("worker: %s; exiting with status %d", reason, status);
+    if (self->broker)
+        s_say_goodbye (self, reason);
+    zf_pool_kill_strays (NULL);
+    _exit (status);
+}
+
+/* Once no slot is busy but the stuck ones: DISCONNECT, and tell slot 0 to
+ * return, or end the process if a handler is stuck. */
 static void
 s_finish_if_idle (io_t *self)
 {
-    if (!self->stopping || self->finished || self->busy_count > 0)
+    if (!self->stopping || self->finished
+    ||  self->busy_count > self->stuck_count)
         return;
+    if (self->exit_status)
+        s_exit_process (self, self->exit_status, self->stop_reason);
     if (self->broker) {
         zf_header_t header;
         zf_header_init (&header, ZF_DISCONNECT);
@@ -267,6 +332,75 @@ s_on_wakeup (io_t *self)
 
 /* ---- tasks -------------------------------------------------------------- */
 
+/* Starts the clock on a slot's task, when calls have a time limit. */
+static void
+s_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
+{
+    slot->task_id = task_id;
+    slot->overran = slot->stuck = false;
+    slot->call_end = 0;
+    if (!self->max_call_ms)
+        return;
+    slot->call_end = zf_now_ms () + self->max_call_ms;
+    if (!self->call_check_at || slot->call_end < self->call_check_at)
+        self->call_check_at = slot->call_end;
+}
+
+/* The slot's time is up: the broker hears TIMEOUT now, whenever the
+ * handler returns. */
+static void
+s_slot_overran (io_t *self, slot_t *slot)
+{
+    slot->overran = true;
+    zsys_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
+                  "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
+    if (self->broker && slot->generation == self->generation) {
+        zf_header_t header;
+        zf_task_overran_done (&header, slot->task_id, self->max_call_ms);
+        s_send (self, &header, NULL);
+    }
+}
+
+/* The slot's handler did not come back within the grace: it never may,
+ * and only the end of the process frees its slot. Tasks in hand on the
+ * other slots finish first (each within its own time limit). */
+static void
+s_slot_stuck (io_t *self, slot_t *slot)
+{
+    slot->stuck = true;
+    self->stuck_count++;
+    self->exit_status = ZF_EXIT_OVERRAN;
+    zsys_error ("worker: the handler of task %" PRIu64 " is still running "
+                "%d ms past --max-call-time; ending the process",
+                slot->task_id, OVERRUN_GRACE_MS);
+    if (self->stopping)
+        s_finish_if_idle (self);
+    else
+        s_begin_stop (self, "a handler overran --max-call-time");
+}
+
+/* Finds the slots whose time is up, or whose grace is, and when the next
+ * one's will be. */
+static void
+s_check_calls (io_t *self, int64_t now)
+{
+    int64_t next = 0;
+    for (uint32_t i = 0; i < self->capacity; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->busy || !slot->call_end || slot->stuck)
+            continue;
+        if (!slot->overran && now >= slot->call_end)
+            s_slot_overran (self, slot);
+        int64_t due = slot->call_end + (slot->overran? OVERRUN_GRACE_MS: 0);
+        if (now >= due)
+            s_slot_stuck (self, slot);
+        else
+        if (!next || due < next)
+            next = due;
+    }
+    self->call_check_at = next;
+}
+
 /* Hands waiting tasks to free slots, oldest first. */
 static void
 s_dispatch (io_t *self)
@@ -278,6 +412,7 @@ s_dispatch (io_t *self)
         slot_t *slot = &self->slots [index];
         slot->busy = true;
         slot->generation = self->generation;
+        s_slot_time (self, slot, zf_task_id (task));
         self->busy_count++;
         zsock_send (slot->dest, "sp", "TASK", task);
         if (self->max_tasks && ++self->tasks_started == self->max_tasks)
@@ -293,7 +428,10 @@ s_on_done (io_t *self, uint32_t index, zfarm_task_t *task)
     slot->busy = false;
     self->free_slots [self->free_count++] = index;
     self->busy_count--;
-    if (self->broker && slot->generation == self->generation) {
+    if (slot->stuck)
+        self->stuck_count--;
+    if (self->broker && slot->generation == self->generation
+    &&  !slot->overran) {
         zf_header_t header;
         zmsg_t *result = zf_task_done (task, &header);
         s_send (self, &header, &result);
@@ -372,7 +510,8 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
         return;
     }
     zlistx_add_end (self->waiting,
-        zf_task_new (header, service->handler, service->arg, payload_p));
+        zf_task_new (header, service->handler, service->arg,
+                     self->max_call_ms, payload_p));
     s_dispatch (self);
 }
 
@@ -483,6 +622,8 @@ s_io_new (zsock_t *pipe, const zf_io_config_t *config)
     self->heartbeat_ms = config->heartbeat_ms;
     self->liveness = config->liveness;
     self->max_tasks = config->max_tasks;
+    self->max_call_ms = config->max_call_ms;
+    self->guard = config->guard;
     self->wakeup_fd = config->wakeup_fd;
     self->decoder = zf_decoder_new ();
     self->reconnect_ms = ZF_RECONNECT_MIN_MS;
@@ -519,6 +660,8 @@ s_poll_timeout (io_t *self)
         return -1;
     int64_t now = zf_now_ms ();
     int64_t next = now + self->heartbeat_ms;
+    if (self->call_check_at && self->call_check_at < next)
+        next = self->call_check_at;
     if (self->broker) {
         next = self->heartbeat_at < next? self->heartbeat_at: next;
         next = self->expiry_at < next? self->expiry_at: next;
@@ -529,10 +672,28 @@ s_poll_timeout (io_t *self)
     return next > now? (long) (next - now): 0;
 }
 
+/* Once a heartbeat interval: a worker whose supervisor died ends at once,
+ * wherever PR_SET_PDEATHSIG did not reach it. */
+static void
+s_check_guard (io_t *self, int64_t now)
+{
+    self->guard_at = now + self->heartbeat_ms;
+    if (!zf_pool_guard_orphaned (&self->guard))
+        return;
+    char why [64];
+    snprintf (why, sizeof why, "supervisor %d is gone",
+              (int) self->guard.pid);
+    s_exit_process (self, ZF_EXIT_ORPHANED, why);
+}
+
 static void
 s_on_timers (io_t *self)
 {
     int64_t now = zf_now_ms ();
+    if (self->guard.pid && now >= self->guard_at)
+        s_check_guard (self, now);
+    if (self->call_check_at && now >= self->call_check_at)
+        s_check_calls (self, now);
     if (self->broker && now >= self->expiry_at) {
         char why [ZF_TEXT_MAX];
         snprintf (why, sizeof why, "no word from broker %s for %d ms",

@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 #include "zf_defaults.h"
+#include "zf_pool.h"
 #include "zfarm_worker.h"
 
 /* Limits of zfarm_worker_set_heartbeat, also checked by zfarm-worker. */
@@ -34,7 +35,9 @@ typedef struct {
     int heartbeat_ms;               /* heartbeat interval */
     int liveness;                   /* silent intervals before reconnecting */
     uint64_t max_tasks;             /* stop after this many; 0 = never */
+    uint32_t max_call_ms;           /* a handler may run this long; 0 = ever */
     int wakeup_fd;                  /* readable: stop (the caller owns it) */
+    zf_pool_guard_t guard;          /* the supervisor not to outlive */
 } zf_io_config_t;
 
 /* Starts the I/O actor and its extra slot threads, and connects to the
@@ -44,7 +47,10 @@ zactor_t *
 
 /* Runs the tasks that io hands to slot 0 on the calling thread, until io
  * says it has stopped: after zfarm_worker_stop (a write to wakeup_fd),
- * SIGINT/SIGTERM (czmq's zsys_interrupted), or max_tasks. Then destroy io. */
+ * SIGINT/SIGTERM (czmq's zsys_interrupted), or max_tasks. Then destroy io.
+ * The actor itself ends the process (_exit) when a handler overruns
+ * max_call_ms past a grace (ZF_EXIT_OVERRAN) or the guard's supervisor
+ * dies (ZF_EXIT_ORPHANED). */
 void
     zf_io_serve (zactor_t *io);
 

@@ -59,11 +59,30 @@ ZFARM_EXPORT int
 ZFARM_EXPORT void
     zfarm_worker_set_max_tasks (zfarm_worker_t *self, uint64_t max_tasks);
 
+/* Limits how long a handler may run, in milliseconds (0, the default: no
+ * limit). A task whose handler runs longer ends with ZFARM_ETIMEOUT and the
+ * text "ran longer than --max-call-time N ms", sent to the broker when the
+ * limit passes; whatever the handler returns later is dropped. A handler
+ * cannot be interrupted, so one that has not returned a second after the
+ * limit ends the process: no new task starts, the other slots finish, the
+ * worker sends DISCONNECT (the broker requeues what it still held) and the
+ * process exits with status 76, for its supervisor to replace it. A handler
+ * that stops its own work at the limit (zfarm-worker --exec kills its
+ * command) keeps its process. */
+ZFARM_EXPORT void
+    zfarm_worker_set_max_call_time (zfarm_worker_t *self, uint32_t ms);
+
 /* Registers with the broker and serves tasks until SIGINT/SIGTERM (as czmq's
  * handler reports them in zsys_interrupted), zfarm_worker_stop, or
  * max_tasks; tasks in hand finish first. Returns 0 on a clean stop (at once
  * if a stop came before run), or ZFARM_EINVALID if no service was
- * registered or the process cannot afford the capacity's sockets. */
+ * registered or the process cannot afford the capacity's sockets.
+ *
+ * A worker process that a zfarm pool started (ZFARM_SUPERVISOR_PID in its
+ * environment) never outlives that supervisor: once a heartbeat interval it
+ * checks that the supervisor lives, and when it is gone the worker sends
+ * DISCONNECT, kills the commands its handlers started, and ends the process
+ * with exit status 77 at once, running handlers or not. */
 ZFARM_EXPORT int
     zfarm_worker_run (zfarm_worker_t *self);
 

@@ -1,7 +1,9 @@
-/* host.h: where zfarm-worker gets its handler from (internal to the binary).
+/* host.h: the parts of zfarm-worker (internal to the binary).
  *
- * Either a function in a shared object (host_module.c) or a command run
- * once per task (host_exec.c). */
+ * A worker process gets its handler either from a shared object
+ * (host_module.c) or by running a command per task (host_exec.c). With
+ * --processes, zfarm-worker is instead the supervisor of such worker
+ * processes (host_supervisor.c). */
 #ifndef HOST_H
 #define HOST_H
 
@@ -25,12 +27,50 @@ zfarm_handler_fn *
 
 /* ---- --exec ------------------------------------------------------------ */
 
-/* A handler that runs arg, a command line (const char *), through
+/* What exec_handler runs, and for how long at most. */
+typedef struct {
+    const char *command;        /* a command line for /bin/sh -c */
+    uint32_t max_call_ms;       /* kill it after this long; 0: never */
+} exec_config_t;
+
+/* A handler that runs the command of arg (an exec_config_t) through
  * /bin/sh -c: the payload goes to its stdin and its stdout is the result.
- * A non-zero exit or a signal fails the task with its stderr. A command
- * still running one second past the task's timeout is killed, with all it
- * started. Thread-safe; the process must ignore SIGPIPE. */
+ * A non-zero exit or a signal fails the task with its stderr. The command
+ * is killed, with all it started, once it has run max_call_ms, or if it is
+ * still running one second past the task's timeout. Thread-safe; the
+ * process must ignore SIGPIPE. */
 int
     exec_handler (zfarm_task_t *task, void *arg);
+
+/* ---- --processes -------------------------------------------------------- */
+
+typedef struct _supervisor_t supervisor_t;
+
+typedef struct {
+    int processes;              /* worker processes to keep running */
+    const char *path;           /* the program they run ... */
+    char *const *argv;          /* ... with this command line */
+    int drain_timeout_ms;       /* on SIGTERM, time for their tasks */
+    int heartbeat_ms;           /* how often to check on our supervisor */
+} supervisor_config_t;
+
+/* Prepares a supervisor: blocks SIGCHLD, SIGINT and SIGTERM (call it
+ * before any thread exists, so that they all inherit the mask) and reads
+ * them from a signalfd. Starts no process yet. Returns NULL after logging
+ * why. */
+supervisor_t *
+    supervisor_new (const supervisor_config_t *config);
+
+void
+    supervisor_destroy (supervisor_t **self_p);
+
+/* Starts the worker processes and keeps them running: a dead one is
+ * replaced at once, or with growing delays if they keep dying young. On
+ * SIGINT or SIGTERM, stops them (SIGTERM; SIGKILL for those still running
+ * after drain_timeout_ms) and returns 0. If our own supervisor dies
+ * (ZFARM_SUPERVISOR_PID), kills them and returns ZF_EXIT_ORPHANED. Returns
+ * 1 if the signalfd fails. */
+int
+    supervisor_run (supervisor_t *self);
 
 #endif

@@ -3,9 +3,10 @@
  * The payload is written to the command's stdin while its stdout and stderr
  * are read, all in one poll() loop, so that a command which writes before
  * it has read all of its input never deadlocks against us. The command runs
- * in its own process group, so that the kill at the task's timeout (plus
- * a grace) takes whatever it started too.
- * posix_spawn and close-on-exec pipes keep this safe with many slots. */
+ * in its own process group, so that the kill at --max-call-time, or at the
+ * task's timeout (plus a grace), takes whatever it started too.
+ * Close-on-exec pipes, and only async-signal-safe calls between fork and
+ * exec, keep this safe with many slots. */
 #include "host.h"
 #include "zf_defaults.h"
 #include "zf_util.h"
@@ -13,9 +14,10 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -34,10 +36,11 @@
 
 extern char **environ;
 
-typedef enum { RUN_OK, RUN_TIMED_OUT, RUN_TOO_LARGE } verdict_t;
+typedef enum { RUN_OK, RUN_TIMED_OUT, RUN_OVERRAN, RUN_TOO_LARGE } verdict_t;
 
 typedef struct {
     pid_t pid;                  /* the shell, leader of its process group */
+    int64_t started;            /* ms, when the handler began */
     int in_fd;                  /* its stdin; -1 once the payload is in */
     int out_fd;                 /* its stdout; -1 at end of file */
     int err_fd;                 /* its stderr; -1 at end of file */
@@ -51,6 +54,7 @@ typedef struct {
     size_t err_size;
     bool err_truncated;         /* stderr had more than err keeps */
     int64_t deadline;           /* kill the command then; 0 = never */
+    int64_t call_end;           /* when it overruns --max-call-time; 0 = never */
     verdict_t verdict;          /* why we killed it, if we did */
 } run_t;
 
@@ -80,22 +84,41 @@ s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
     return env;
 }
 
-/* The child gets default signal handling (we ignore SIGPIPE, and ignored
- * signals survive exec), an empty signal mask and its own process group. */
+/* In the child, between fork and exec: async-signal-safe calls only.
+ *
+ * Until setpgid the child is in the worker's process group, and a signal
+ * sent to that group (a supervisor's SIGTERM: finish your tasks) reaches it
+ * too; blocked since fork, it would kill the command right after exec.
+ * Setting SIG_IGN discards such a pending signal; then the disposition
+ * goes back to what exec would give. SIGPIPE, which the worker ignores,
+ * gets its default, and the mask is emptied. */
 static void
-s_spawn_attributes (posix_spawnattr_t *attr)
+s_child_exec (int pipes [3][2], char *argv [], char **env)
 {
-    sigset_t none, pipe_only;
+    setpgid (0, 0);
+    static const int meant_for_the_worker [] = {
+        SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+    struct sigaction ignore, dfl, old;
+    memset (&ignore, 0, sizeof ignore);
+    sigemptyset (&ignore.sa_mask);
+    dfl = ignore;
+    ignore.sa_handler = SIG_IGN;
+    dfl.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof meant_for_the_worker / sizeof (int); i++) {
+        int sig = meant_for_the_worker [i];
+        sigaction (sig, &ignore, &old);
+        if (old.sa_handler != SIG_IGN)
+            sigaction (sig, &dfl, NULL);
+    }
+    sigaction (SIGPIPE, &dfl, NULL);
+    dup2 (pipes [0][0], STDIN_FILENO);
+    dup2 (pipes [1][1], STDOUT_FILENO);
+    dup2 (pipes [2][1], STDERR_FILENO);
+    sigset_t none;
     sigemptyset (&none);
-    sigemptyset (&pipe_only);
-    sigaddset (&pipe_only, SIGPIPE);
-    posix_spawnattr_init (attr);
-    posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP
-                                  | POSIX_SPAWN_SETSIGMASK
-                                  | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup (attr, 0);
-    posix_spawnattr_setsigmask (attr, &none);
-    posix_spawnattr_setsigdefault (attr, &pipe_only);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+    execve ("/bin/sh", argv, env);
+    _exit (127);
 }
 
 /* Opens three close-on-exec pipes: [i][0] reads, [i][1] writes. */
@@ -123,20 +146,23 @@ s_spawn (run_t *self, const char *command, zfarm_task_t *task)
     int rc = s_pipes_open (pipes);
     if (rc != 0)
         return rc;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, pipes [0][0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2 (&actions, pipes [1][1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2 (&actions, pipes [2][1], STDERR_FILENO);
-    posix_spawnattr_t attr;
-    s_spawn_attributes (&attr);
     char vars [2][ZF_SERVICE_MAX + 32];
     char **env = s_environment (task, vars);
     char *argv [] = { "sh", "-c", (char *) command, NULL };
-    rc = posix_spawn (&self->pid, "/bin/sh", &actions, &attr, argv, env);
+    /* Blocked from fork until the child has left our process group (see
+     * s_child_exec); the parent's setpgid too, so that a kill of the
+     * group never comes too early. */
+    sigset_t all, saved;
+    sigfillset (&all);
+    pthread_sigmask (SIG_SETMASK, &all, &saved);
+    self->pid = fork ();
+    if (self->pid == 0)
+        s_child_exec (pipes, argv, env);
+    rc = self->pid == -1? errno: 0;
+    if (self->pid > 0)
+        setpgid (self->pid, self->pid);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
     free (env);
-    posix_spawnattr_destroy (&attr);
-    posix_spawn_file_actions_destroy (&actions);
 
     close (pipes [0][0]);
     close (pipes [1][1]);
@@ -225,6 +251,15 @@ s_read_errors (run_t *self)
         self->err_truncated = true;
 }
 
+/* Kills the command at its deadline: the earlier of its call-time limit
+ * and its task's timeout (plus grace). */
+static void
+s_expire (run_t *self)
+{
+    bool overran = self->call_end && zf_now_ms () >= self->call_end;
+    s_kill (self, overran? RUN_OVERRAN: RUN_TIMED_OUT);
+}
+
 /* Milliseconds to the deadline, 0 if it has passed, -1 if there is none. */
 static int
 s_time_left (run_t *self)
@@ -242,7 +277,7 @@ s_pump (run_t *self)
     while (self->out_fd >= 0 || self->err_fd >= 0) {
         int timeout = s_time_left (self);
         if (timeout == 0) {
-            s_kill (self, RUN_TIMED_OUT);
+            s_expire (self);
             return;
         }
         struct pollfd fds [3] = {
@@ -275,7 +310,7 @@ s_wait (run_t *self, int *status_p)
             return -1;
         int left = s_time_left (self);
         if (left == 0)
-            s_kill (self, RUN_TIMED_OUT);
+            s_expire (self);
         else
             zclock_sleep (left < EXEC_WAIT_NAP_MS? left: EXEC_WAIT_NAP_MS);
     }
@@ -297,6 +332,11 @@ s_trim (char *text, size_t *size_p)
 static int
 s_outcome (run_t *self, zfarm_task_t *task, int status)
 {
+    /* The library reports this task as TIMEOUT: it ran past the limit. */
+    if (self->verdict == RUN_OVERRAN)
+        return zfarm_task_fail (task, "killed: ran longer than "
+                                "--max-call-time %" PRId64 " ms",
+                                self->call_end - self->started);
     if (self->verdict == RUN_TIMED_OUT)
         return zfarm_task_fail (task, "killed: still running %d ms after "
                                 "the task's timeout of %u ms",
@@ -317,18 +357,32 @@ s_outcome (run_t *self, zfarm_task_t *task, int status)
                             self->err, self->err_truncated? "...": "");
 }
 
+/* The command dies at the task's timeout plus a grace, or at the end of
+ * its call time if that comes first. */
+static void
+s_set_deadline (run_t *self, zfarm_task_t *task, uint32_t max_call_ms)
+{
+    self->started = zf_now_ms ();
+    if (zfarm_task_timeout (task))
+        self->deadline = self->started + zfarm_task_timeout (task)
+                       + EXEC_KILL_GRACE_MS;
+    if (max_call_ms) {
+        self->call_end = self->started + max_call_ms;
+        if (!self->deadline || self->call_end < self->deadline)
+            self->deadline = self->call_end;
+    }
+}
+
 int
 exec_handler (zfarm_task_t *task, void *arg)
 {
-    const char *command = arg;
-    assert (task && command);
+    const exec_config_t *config = arg;
+    assert (task && config && config->command);
     run_t run = { .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
     run.in = zfarm_task_data (task, &run.in_size);
-    if (zfarm_task_timeout (task))
-        run.deadline = zf_now_ms () + zfarm_task_timeout (task)
-                     + EXEC_KILL_GRACE_MS;
+    s_set_deadline (&run, task, config->max_call_ms);
 
-    int rc = s_spawn (&run, command, task);
+    int rc = s_spawn (&run, config->command, task);
     if (rc != 0) {
         s_close (&run.in_fd);
         s_close (&run.out_fd);

@@ -1,13 +1,17 @@
 /* host_main.c: zfarm-worker, a worker process whose handler comes from a
- * shared object (--module) or is a command run per task (--exec).
+ * shared object (--module) or is a command run per task (--exec); with
+ * --processes N, the supervisor of N such processes.
  *
- * Parse, load the handler, run the worker until a signal or --max-tasks,
- * tear down. Exit status: 0 after SIGINT/SIGTERM, ZF_EXIT_RECYCLED after
- * --max-tasks (a supervisor then knows the exit was planned), 1 on a
- * runtime failure, 2 on bad usage. */
+ * Parse, then either load the handler and run the worker until a signal or
+ * --max-calls-per-worker, or supervise; tear down. Exit status: 0 after
+ * SIGINT/SIGTERM, ZF_EXIT_RECYCLED after --max-calls-per-worker (a
+ * supervisor then knows the exit was planned), ZF_EXIT_OVERRAN after a
+ * --module handler overran --max-call-time, ZF_EXIT_ORPHANED when the
+ * supervisor died, 1 on a runtime failure, 2 on bad usage. */
 #include "host.h"
 #include "worker_io.h"
 #include "zf_defaults.h"
+#include "zf_pool.h"
 #include "zf_proto.h"
 #include "zf_util.h"
 
@@ -21,6 +25,13 @@
 
 #define EXIT_USAGE 2
 
+#define PROCESSES_MAX      1024     /* --processes */
+#define DRAIN_TIMEOUT_MAX  3600000  /* --drain-timeout, ms: an hour */
+
+/* Each worker process runs the supervisor's own program, as the kernel
+ * still knows it even if the file was replaced since. */
+#define SELF_EXE "/proc/self/exe"
+
 typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER, or the default */
     const char *services [ZF_SERVICES_MAX];
@@ -32,7 +43,18 @@ typedef struct {
     long heartbeat_ms;
     long liveness;
     long max_tasks;             /* 0 = never */
+    long max_call_ms;           /* 0 = no limit */
+    long processes;             /* supervise this many; 0: be a worker */
+    long drain_timeout_ms;      /* -1: not given */
+    char **worker_argv;         /* argv without the supervisor's options:
+                                   each worker process's command line */
+    int worker_argc;
 } options_t;
+
+enum {
+    OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
+    OPT_DRAIN_TIMEOUT
+};
 
 static const struct option s_options [] = {
     { "broker",    required_argument, NULL, 'b' },
@@ -43,7 +65,11 @@ static const struct option s_options [] = {
     { "capacity",  required_argument, NULL, 'c' },
     { "heartbeat", required_argument, NULL, 'H' },
     { "liveness",  required_argument, NULL, 'l' },
-    { "max-tasks", required_argument, NULL, 'n' },
+    { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
+    { "max-tasks", required_argument, NULL, OPT_MAX_TASKS },
+    { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
+    { "processes", required_argument, NULL, OPT_PROCESSES },
+    { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "help",      no_argument,       NULL, 'h' },
     { "version",   no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -56,10 +82,12 @@ s_usage (void)
 "Usage: zfarm-worker [--broker EP] --service NAME [--service NAME ...]\n"
 "                    (--module FILE [--function NAME] | --exec COMMAND)\n"
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
-"                    [--max-tasks N]\n"
+"                    [--max-calls-per-worker N] [--max-call-time MS]\n"
+"                    [--processes N [--drain-timeout MS]]\n"
 "\n"
 "Serves tasks from a zfarm broker, with a handler function from a shared\n"
-"object or by running a command for each task.\n"
+"object or by running a command for each task; with --processes, as a\n"
+"pool of such worker processes that replaces any that dies.\n"
 "\n"
 "  --broker EP      broker endpoint (default: $ZFARM_BROKER, else %s)\n"
 "  --service NAME   service to offer; up to %d, all served the same way\n"
@@ -72,13 +100,32 @@ s_usage (void)
 "  --capacity N     tasks run at once, 1 to %d (default 1)\n"
 "  --heartbeat MS   heartbeat interval, as the broker's (default %d)\n"
 "  --liveness N     silent intervals before reconnecting (default %d)\n"
-"  --max-tasks N    exit after N tasks (default 0: never)\n"
+"  --max-calls-per-worker N\n"
+"                   exit after N tasks, to be replaced (default 0: never);\n"
+"                   --max-tasks is the same\n"
+"  --max-call-time MS\n"
+"                   a task whose handler runs longer ends with TIMEOUT: an\n"
+"                   --exec command is killed; a --module handler cannot be,\n"
+"                   so its process exits to be replaced (default 0: none)\n"
+"  --processes N    supervise N worker processes (1 to %d), each running\n"
+"                   this command line without --processes; one that dies is\n"
+"                   replaced at once, or after %d ms doubling to %d s while\n"
+"                   they keep dying young\n"
+"  --drain-timeout MS\n"
+"                   with --processes, on SIGINT or SIGTERM: how long the\n"
+"                   workers may finish their tasks before they are killed\n"
+"                   (default %d)\n"
 "  --help, --version\n"
 "\n"
-"Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first), %d\n"
-"after --max-tasks, 1 on a runtime failure, 2 on bad usage.\n",
+"Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first); %d\n"
+"after --max-calls-per-worker; %d when a --module handler overran\n"
+"--max-call-time; %d when the supervisor of this worker process died; 1 on\n"
+"a runtime failure; 2 on bad usage.\n",
             ZF_DEFAULT_ENDPOINT, ZF_SERVICES_MAX, ZF_CAPACITY_MAX,
-            ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS, ZF_EXIT_RECYCLED);
+            ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS, PROCESSES_MAX,
+            ZF_POOL_BACKOFF_MIN_MS, ZF_POOL_BACKOFF_MAX_MS / 1000,
+            ZF_POOL_STOP_GRACE_MS, ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
+            ZF_EXIT_ORPHANED);
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -135,10 +182,34 @@ s_take_option (options_t *self, int option, const char *value)
                                    &self->heartbeat_ms);
         case 'l': return s_number ("--liveness", value, 1,
                                    ZF_WORKER_LIVENESS_MAX, &self->liveness);
-        case 'n': return s_number ("--max-tasks", value, 0, LONG_MAX,
-                                   &self->max_tasks);
+        case OPT_MAX_CALLS:
+            return s_number ("--max-calls-per-worker", value, 0, LONG_MAX,
+                             &self->max_tasks);
+        case OPT_MAX_TASKS:
+            return s_number ("--max-tasks", value, 0, LONG_MAX,
+                             &self->max_tasks);
+        case OPT_MAX_CALL_TIME:
+            return s_number ("--max-call-time", value, 0, (long) UINT32_MAX,
+                             &self->max_call_ms);
+        case OPT_PROCESSES:
+            return s_number ("--processes", value, 1, PROCESSES_MAX,
+                             &self->processes);
+        case OPT_DRAIN_TIMEOUT:
+            return s_number ("--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
+                             &self->drain_timeout_ms);
     }
     return -1;
+}
+
+/* Copies one option's arguments, argv [first..last), into the worker
+ * processes' command line, unless it is the supervisor's alone. */
+static void
+s_keep (options_t *self, char *argv [], int option, int first, int last)
+{
+    if (option == OPT_PROCESSES || option == OPT_DRAIN_TIMEOUT)
+        return;
+    for (int i = first; i < last; i++)
+        self->worker_argv [self->worker_argc++] = argv [i];
 }
 
 /* The rules that span options. */
@@ -157,26 +228,39 @@ s_check (options_t *self)
     else
     if (self->function && !self->module)
         error = "--function goes with --module";
+    else
+    if (self->drain_timeout_ms >= 0 && !self->processes)
+        error = "--drain-timeout goes with --processes";
     if (error) {
         fprintf (stderr, "zfarm-worker: %s (see --help)\n", error);
         return -1;
     }
     if (!self->function)
         self->function = "zfarm_handler";
+    if (self->drain_timeout_ms < 0)
+        self->drain_timeout_ms = ZF_POOL_STOP_GRACE_MS;
     return 0;
 }
 
 /* Returns 0 to run, 1 if --help or --version did the job, -1 on error
- * (already reported). */
+ * (already reported). Caller frees self->worker_argv in every case. */
 static int
 s_parse (options_t *self, int argc, char *argv [])
 {
     *self = (options_t) { .capacity = 1,
                           .heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS,
-                          .liveness = ZF_DEFAULT_LIVENESS };
+                          .liveness = ZF_DEFAULT_LIVENESS,
+                          .drain_timeout_ms = -1 };
+    /* Zeroed, so NULL-terminated however many arguments are kept. */
+    self->worker_argv = zf_malloc ((size_t) (argc + 1)
+                                   * sizeof *self->worker_argv);
+    self->worker_argv [self->worker_argc++] = argv [0];
     opterr = 0;                 /* we say it ourselves, on one line */
-    int option;
-    while ((option = getopt_long (argc, argv, ":h", s_options, NULL)) != -1) {
+    /* "+": stop at the first non-option, so that getopt never permutes
+     * argv and each option's arguments are the ones it just stepped over. */
+    int option, first = optind;
+    while ((option = getopt_long (argc, argv, "+:h", s_options, NULL))
+           != -1) {
         if (option == 'h' || option == 'V') {
             if (option == 'h')
                 s_usage ();
@@ -192,6 +276,8 @@ s_parse (options_t *self, int argc, char *argv [])
         }
         if (s_take_option (self, option, optarg) == -1)
             return -1;
+        s_keep (self, argv, option, first, optind);
+        first = optind;
     }
     if (optind < argc) {
         fprintf (stderr, "zfarm-worker: unexpected argument '%s' (see "
@@ -219,12 +305,10 @@ s_reserve_sockets (long capacity)
     }
 }
 
-/* Signals, descriptors and logging, before any socket exists. */
+/* Descriptors and logging, before anything is opened or logged. */
 static void
-s_prepare_process (const options_t *options)
+s_prepare_process (void)
 {
-    /* A command that stops reading its stdin must cost an EPIPE, not us. */
-    signal (SIGPIPE, SIG_IGN);
     /* With 0, 1 or 2 closed, a pipe could take their place and be closed
      * by dup2 in a child: point them at /dev/null. */
     for (int fd = 0; fd <= 2; fd++)
@@ -234,7 +318,17 @@ s_prepare_process (const options_t *options)
     /* czmq logs to stdout by default; a worker's stdout is not a log. */
     zsys_set_logstream (stderr);
     zsys_set_logident ("zfarm-worker");
-    s_reserve_sockets (options->capacity);
+}
+
+/* zfarm_worker_new refuses an endpoint that ZeroMQ cannot connect to;
+ * says which setting held it. */
+static void
+s_report_endpoint (const options_t *options)
+{
+    bool from_flag = options->broker != NULL;
+    fprintf (stderr, "zfarm-worker: %s: invalid endpoint '%s'\n",
+             from_flag? "--broker": "ZFARM_BROKER",
+             from_flag? options->broker: getenv ("ZFARM_BROKER"));
 }
 
 static zfarm_worker_t *
@@ -243,10 +337,7 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
 {
     zfarm_worker_t *worker = zfarm_worker_new (options->broker);
     if (!worker) {
-        bool from_flag = options->broker != NULL;
-        fprintf (stderr, "zfarm-worker: %s: invalid endpoint '%s'\n",
-                 from_flag? "--broker": "ZFARM_BROKER",
-                 from_flag? options->broker: getenv ("ZFARM_BROKER"));
+        s_report_endpoint (options);
         return NULL;
     }
     /* The options were checked against the same limits, so this fails
@@ -263,7 +354,71 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
         return NULL;
     }
     zfarm_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
+    zfarm_worker_set_max_call_time (worker, (uint32_t) options->max_call_ms);
     return worker;
+}
+
+/* One worker process: load the handler, serve until a signal or
+ * --max-calls-per-worker. */
+static int
+s_serve (const options_t *options)
+{
+    /* A command that stops reading its stdin must cost an EPIPE, not us. */
+    signal (SIGPIPE, SIG_IGN);
+    s_reserve_sockets (options->capacity);
+    module_t *module = NULL;
+    exec_config_t exec = { .command = options->command,
+                           .max_call_ms = (uint32_t) options->max_call_ms };
+    zfarm_handler_fn *handler = exec_handler;
+    void *arg = &exec;
+    if (options->module) {
+        module = module_new (options->module, options->function);
+        if (!module)
+            return EXIT_FAILURE;
+        handler = module_handler (module);
+        arg = NULL;
+    }
+    zfarm_worker_t *worker = s_worker_new (options, handler, arg);
+    if (!worker) {
+        module_destroy (&module);
+        return EXIT_USAGE;
+    }
+    int rc = zfarm_worker_run (worker);
+    zfarm_worker_destroy (&worker);
+    module_destroy (&module);
+    if (rc != 0)
+        return EXIT_FAILURE;
+    /* Only a signal or --max-calls-per-worker end the run. */
+    return zsys_interrupted || !options->max_tasks? EXIT_SUCCESS
+                                                  : ZF_EXIT_RECYCLED;
+}
+
+/* The supervisor of --processes worker processes. Its signals are blocked
+ * before the endpoint check makes czmq start its threads. The handler is
+ * not loaded here: each worker process loads its own. */
+static int
+s_supervise (const options_t *options)
+{
+    supervisor_config_t config = {
+        .processes = (int) options->processes,
+        .path = SELF_EXE,
+        .argv = options->worker_argv,
+        .drain_timeout_ms = (int) options->drain_timeout_ms,
+        .heartbeat_ms = (int) options->heartbeat_ms,
+    };
+    supervisor_t *supervisor = supervisor_new (&config);
+    if (!supervisor)
+        return EXIT_FAILURE;
+    int rc = EXIT_USAGE;
+    zfarm_worker_t *probe = zfarm_worker_new (options->broker);
+    if (probe) {
+        zfarm_worker_destroy (&probe);
+        rc = supervisor_run (supervisor);
+    }
+    else
+        s_report_endpoint (options);
+    supervisor_destroy (&supervisor);
+    return rc;
 }
 
 int
@@ -271,31 +426,12 @@ main (int argc, char *argv [])
 {
     options_t options;
     int rc = s_parse (&options, argc, argv);
-    if (rc != 0)
-        return rc > 0? EXIT_SUCCESS: EXIT_USAGE;
-    s_prepare_process (&options);
-
-    module_t *module = NULL;
-    zfarm_handler_fn *handler = exec_handler;
-    void *arg = (void *) options.command;
-    if (options.module) {
-        module = module_new (options.module, options.function);
-        if (!module)
-            return EXIT_FAILURE;
-        handler = module_handler (module);
-        arg = NULL;
+    if (rc == 0) {
+        s_prepare_process ();
+        rc = options.processes? s_supervise (&options): s_serve (&options);
     }
-    zfarm_worker_t *worker = s_worker_new (&options, handler, arg);
-    if (!worker) {
-        module_destroy (&module);
-        return EXIT_USAGE;
-    }
-    rc = zfarm_worker_run (worker);
-    zfarm_worker_destroy (&worker);
-    module_destroy (&module);
-    if (rc != 0)
-        return EXIT_FAILURE;
-    /* Only a signal or --max-tasks end the run. */
-    return zsys_interrupted || !options.max_tasks? EXIT_SUCCESS
-                                                 : ZF_EXIT_RECYCLED;
+    else
+        rc = rc > 0? EXIT_SUCCESS: EXIT_USAGE;
+    free (options.worker_argv);
+    return rc;
 }

@@ -1,0 +1,166 @@
+/* host_supervisor.c: zfarm-worker --processes N, a supervisor that keeps N
+ * worker processes running.
+ *
+ * One thread and one poll loop, on a signalfd: SIGCHLD has the pool reap
+ * and replace its children (common/pool.c, which the broker's --spawn uses
+ * too, with the same back-off); SIGINT or SIGTERM ends the loop, and the
+ * children are stopped. The pool's timer starts the replacements it held
+ * back. Invariant: the three signals stay blocked from supervisor_new on,
+ * so that each one waits in the signalfd, whatever thread czmq starts. */
+#include "host.h"
+#include "zf_defaults.h"
+#include "zf_pool.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define SIGNALS_PER_WAKE 16     /* reads from the signalfd per wake-up */
+
+struct _supervisor_t {
+    int signal_fd;              /* SIGCHLD, SIGINT and SIGTERM */
+    zf_pool_t *pool;            /* the worker processes */
+    int drain_timeout_ms;       /* on SIGTERM, time for their tasks */
+    int heartbeat_ms;           /* how often to check on our supervisor */
+    zf_pool_guard_t guard;      /* our own supervisor, if we have one */
+    int64_t guard_at;           /* when to check on it next */
+    bool running;               /* until a signal, or the guard, says stop */
+    int status;                 /* what supervisor_run returns */
+};
+
+static int
+s_signals_open (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGCHLD);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    if (sigprocmask (SIG_BLOCK, &signals, NULL) != 0)
+        return -1;
+    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+supervisor_t *
+supervisor_new (const supervisor_config_t *config)
+{
+    assert (config && config->processes > 0 && config->argv);
+    int signal_fd = s_signals_open ();
+    if (signal_fd == -1) {
+        zsys_error ("supervisor: signalfd: %s", strerror (errno));
+        return NULL;
+    }
+    supervisor_t *self = zf_malloc (sizeof *self);
+    self->signal_fd = signal_fd;
+    self->drain_timeout_ms = config->drain_timeout_ms;
+    self->heartbeat_ms = config->heartbeat_ms;
+    zf_pool_guard_init (&self->guard);
+    zf_pool_config_t pool = {
+        .name = "worker", .size = config->processes,
+        .path = config->path, .argv = config->argv,
+        .backoff_min_ms = ZF_POOL_BACKOFF_MIN_MS,
+        .backoff_max_ms = ZF_POOL_BACKOFF_MAX_MS,
+        .young_ms = ZF_POOL_YOUNG_MS,
+    };
+    self->pool = zf_pool_new (&pool);
+    return self;
+}
+
+void
+supervisor_destroy (supervisor_t **self_p)
+{
+    assert (self_p);
+    supervisor_t *self = *self_p;
+    if (!self)
+        return;
+    zf_pool_destroy (&self->pool);
+    close (self->signal_fd);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_stop (supervisor_t *self, int status)
+{
+    self->running = false;
+    self->status = status;
+}
+
+static void
+s_on_signals (supervisor_t *self)
+{
+    /* Whatever is left past the bound wakes the next poll. */
+    struct signalfd_siginfo info;
+    for (int reads = 0; reads < SIGNALS_PER_WAKE
+         && read (self->signal_fd, &info, sizeof info) == sizeof info;
+         reads++) {
+        int signo = (int) info.ssi_signo;
+        if (signo == SIGCHLD)
+            zf_pool_reap (self->pool);
+        else
+        if (self->running) {
+            zsys_notice ("supervisor: %s: stopping %d worker processes (up "
+                         "to %d ms for their tasks)", strsignal (signo),
+                         zf_pool_running (self->pool),
+                         self->drain_timeout_ms);
+            s_stop (self, EXIT_SUCCESS);
+        }
+    }
+}
+
+/* Our own supervisor (when a pool started us) must not be outlived: not
+ * by us, nor by our workers, whose guard watches us, not it. */
+static void
+s_check_guard (supervisor_t *self, int64_t now)
+{
+    self->guard_at = now + self->heartbeat_ms;
+    if (!zf_pool_guard_orphaned (&self->guard))
+        return;
+    zsys_error ("supervisor: supervisor %d is gone; stopping the workers "
+                "now", (int) self->guard.pid);
+    self->drain_timeout_ms = 0;
+    s_stop (self, ZF_EXIT_ORPHANED);
+}
+
+/* Milliseconds until the pool's timer or the guard is due; -1: never. */
+static int
+s_next_timeout (supervisor_t *self)
+{
+    int timeout = zf_pool_next_timeout (self->pool);
+    if (self->guard.pid) {
+        int64_t left = self->guard_at - zf_now_ms ();
+        int guard = left > 0? (int) left: 0;
+        if (timeout < 0 || guard < timeout)
+            timeout = guard;
+    }
+    return timeout;
+}
+
+int
+supervisor_run (supervisor_t *self)
+{
+    assert (self);
+    self->running = true;
+    zf_pool_start (self->pool);
+    while (self->running) {
+        struct pollfd item = { .fd = self->signal_fd, .events = POLLIN };
+        if (poll (&item, 1, s_next_timeout (self)) == -1 && errno != EINTR) {
+            zsys_error ("supervisor: poll: %s", strerror (errno));
+            s_stop (self, EXIT_FAILURE);
+            break;
+        }
+        if (item.revents & POLLIN)
+            s_on_signals (self);
+        int64_t now = zf_now_ms ();
+        if (self->running && self->guard.pid && now >= self->guard_at)
+            s_check_guard (self, now);
+        if (self->running)
+            zf_pool_tick (self->pool);
+    }
+    zf_pool_stop (self->pool, self->drain_timeout_ms);
+    return self->status;
+}

@@ -13,9 +13,11 @@
 /* A subcommand: argv [0] is its name; returns the exit status. */
 typedef int (cli_command_fn) (int argc, char *argv []);
 
-/* `zfarm call` and `zfarm status`. */
+/* `zfarm call`, `zfarm map` and `zfarm status`. */
 int
     cli_call (int argc, char *argv []);
+int
+    cli_map (int argc, char *argv []);
 int
     cli_status (int argc, char *argv []);
 

@@ -14,6 +14,7 @@ typedef struct {
 
 static const command_t s_commands [] = {
     { "call",   cli_call,   "run one task and print its result" },
+    { "map",    cli_map,    "run a task per line of stdin, results in order" },
     { "status", cli_status, "show the broker's workers, services and counters" },
 };
 

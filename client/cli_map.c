@@ -1,0 +1,593 @@
+/* cli_map.c: `zfarm map`: one task per input line (or file), results in
+ * input order.
+ *
+ * Invariant: items_read - items_written <= window. An item holds its slot
+ * in a ring of window slots from when it is read until its result is
+ * written, so the results held back behind a slow one, like the tasks in
+ * flight, are bounded by the window, never by the size of the input. */
+#include "cli.h"
+#include "cli_lines.h"
+#include "cli_progress.h"
+#include "zfarm.h"
+#include "zf_defaults.h"
+#include "zf_proto.h"
+#include "zf_util.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The largest payload: what fits in a message under the broker's default
+ * --max-msg-size, as for `zfarm call`. */
+#define PAYLOAD_MAX ((size_t) (ZF_DEFAULT_MAX_MSG_SIZE - ZF_HEADER_MAX))
+
+#define WINDOW_DEFAULT   128    /* 64 worker slots busy, one more queued
+                                   for each */
+#define WINDOW_MAX       100000
+#define FAILURES_LISTED  20     /* failures reported one by one */
+#define FAILURE_MAX      2048   /* bytes of one failure line */
+
+typedef struct {
+    const char *broker;         /* NULL: $ZFARM_BROKER or the default */
+    long timeout_ms;            /* each task's, from its submission; 0: none */
+    long retries;               /* -1: the broker's default */
+    long window;                /* items outstanding at most */
+    bool files;                 /* lines name files, whose bytes are sent */
+    bool null;                  /* end results with NUL, not newline */
+    bool quiet;                 /* no progress bar */
+    const char *service;
+} map_args_t;
+
+/* One item of the window, from when it is read until it is written. */
+typedef struct {
+    uint64_t task_id;           /* its task: the key in map->running */
+    zfarm_result_t *result;     /* the task's outcome, once it came */
+    const char *local_name;     /* or a failure before any task: its name */
+    char *local_text;           /* ... and its text */
+} slot_t;
+
+typedef struct {
+    const map_args_t *args;
+    zfarm_client_t *client;
+    lines_t *input;             /* stdin */
+    slot_t *slots;              /* the window: item n in slots [(n-1) % window] */
+    zhashx_t *running;          /* task id -> slot, for tasks not yet ended */
+    uint64_t items_read;        /* items taken from the input */
+    uint64_t items_ended;       /* ... that have their outcome */
+    uint64_t items_written;     /* ... whose result is on stdout */
+    uint64_t failed;            /* items that failed, among those written */
+    char *failures [FAILURES_LISTED];   /* the first of them, as reported */
+    int write_error;            /* errno of a failed write to stdout, or 0 */
+    progress_t *progress;       /* on stderr, if it is a terminal */
+} map_t;
+
+/* ---- the command line -------------------------------------------------- */
+
+static void
+s_print_help (void)
+{
+    printf (
+"usage: zfarm map [OPTIONS] SERVICE < INPUTS\n\n"
+"Runs a task on SERVICE for each line of stdin, many at once, and writes\n"
+"each result to stdout followed by a newline, in the order of the input,\n"
+"as soon as those before it are written. A line's payload is its bytes\n"
+"without the newline: an empty line is an empty payload, and a last line\n"
+"without a newline counts. Results are written as they are, so one that\n"
+"holds newlines spans several lines (--null tells them apart). A failed\n"
+"item writes an empty result, so that result N still belongs to line N.\n"
+"When stderr is a terminal, a progress bar shows the items done, their\n"
+"rate and, if stdin is a file, the time left. Options come before SERVICE.\n"
+"\n"
+"  -b, --broker EP    broker endpoint (default $ZFARM_BROKER, else\n"
+"                     %s)\n"
+"  -t, --timeout MS   each task's limit, counted from its submission, so\n"
+"                     including its wait in the broker's queue (default 0:\n"
+"                     none; map waits as long as it takes, also for a\n"
+"                     broker that is down)\n"
+"  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
+"                     the broker's --max-retries (default -1)\n"
+"  -w, --window N     items read but not yet written, at most, 1..%d\n"
+"                     (default %d); tasks in flight are as many or fewer\n"
+"  -f, --files        each line names a regular file, whose bytes are the\n"
+"                     payload; one that cannot be read fails alone\n"
+"  -0, --null         end each result with a NUL byte, not a newline\n"
+"  -q, --quiet        no progress bar (shown only when stderr is a terminal)\n"
+"  -h, --help         show this help\n\n"
+"Exit status: 0 if every item succeeded; 1 if any failed (stderr lists\n"
+"them, 'zfarm: item N (line N): NAME: text', the first %d); 2 for a usage\n"
+"error; 130 if interrupted (results are written up to the first item not\n"
+"finished, the others are cancelled).\n",
+            ZF_DEFAULT_ENDPOINT, ZF_RETRIES_MAX, WINDOW_MAX, WINDOW_DEFAULT,
+            FAILURES_LISTED);
+}
+
+/* Parses the value of --timeout, --retries or --window (code 't', 'r' or
+ * 'w') into args. Returns -1 to go on, or the exit status. */
+static int
+s_parse_number (int code, map_args_t *args)
+{
+    long *value = code == 't'? &args->timeout_ms:
+                  code == 'r'? &args->retries: &args->window;
+    const char *name = code == 't'? "--timeout":
+                       code == 'r'? "--retries": "--window";
+    long min = code == 't'? 0: code == 'r'? -1: 1;
+    long max = code == 't'? INT_MAX: code == 'r'? ZF_RETRIES_MAX: WINDOW_MAX;
+    if (zf_parse_long (optarg, min, max, value) == 0)
+        return -1;
+    return cli_usage_error ("map", "bad %s '%s'", name, optarg);
+}
+
+static const struct option s_options [] = {
+    { "broker",  required_argument, NULL, 'b' },
+    { "timeout", required_argument, NULL, 't' },
+    { "retries", required_argument, NULL, 'r' },
+    { "window",  required_argument, NULL, 'w' },
+    { "files",   no_argument,       NULL, 'f' },
+    { "null",    no_argument,       NULL, '0' },
+    { "quiet",   no_argument,       NULL, 'q' },
+    { "help",    no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+};
+
+/* Fills args from argv. Returns -1 to go on, or the exit status. */
+static int
+s_parse_args (int argc, char *argv [], map_args_t *args)
+{
+    opterr = 0;
+    int code, rc = -1;
+    while (rc < 0 && (code = getopt_long (argc, argv, "+:b:t:r:w:f0qh",
+                                          s_options, NULL)) != -1) {
+        if (code == 'h') {
+            s_print_help ();
+            return CLI_EXIT_OK;
+        }
+        if (code == '?' || code == ':')
+            return cli_bad_option ("map", code, argv);
+        if (code == 'b')
+            args->broker = optarg;
+        else
+        if (code == 'f')
+            args->files = true;
+        else
+        if (code == '0')
+            args->null = true;
+        else
+        if (code == 'q')
+            args->quiet = true;
+        else
+            rc = s_parse_number (code, args);
+    }
+    if (rc >= 0)
+        return rc;
+    if (optind == argc)
+        return cli_usage_error ("map", "missing SERVICE");
+    if (argc - optind > 1)
+        return cli_usage_error ("map", "too many arguments");
+    args->service = argv [optind];
+    if (!zf_service_name_is_valid (args->service, strlen (args->service)))
+        return cli_usage_error ("map", "bad service name '%s'", args->service);
+    return -1;
+}
+
+/* ---- items ------------------------------------------------------------- */
+
+static slot_t *
+s_map_slot (map_t *self, uint64_t item)
+{
+    return &self->slots [(item - 1) % (uint64_t) self->args->window];
+}
+
+static bool
+s_map_has_room (const map_t *self)
+{
+    return self->items_read - self->items_written
+         < (uint64_t) self->args->window;
+}
+
+/* Ends an item before it became a task. */
+static void
+s_slot_fail (map_t *self, slot_t *slot, const char *name, const char *text)
+{
+    slot->local_name = name;
+    slot->local_text = zf_strdup (text);
+    self->items_ended++;
+}
+
+static void
+s_map_submit (map_t *self, slot_t *slot, const void *data, size_t size)
+{
+    int rc = zfarm_client_submit (self->client, self->args->service, data,
+                                  size, (int) self->args->timeout_ms,
+                                  &slot->task_id);
+    if (rc == 0)
+        zhashx_insert (self->running, &slot->task_id, slot);
+    else
+        s_slot_fail (self, slot, zfarm_err_name (rc), zfarm_strerror (rc));
+}
+
+/* Reads size bytes of fd into *data_p (caller frees), fewer if the file
+ * shrank meanwhile. Returns NULL, or why it could not. */
+static const char *
+s_file_slurp (int fd, size_t size, char **data_p, size_t *size_p)
+{
+    char *data = zf_malloc (size + 1);
+    size_t got = 0;
+    /* Each turn reads some bytes or is a signal's EINTR; an interrupt ends
+     * the loop, since the run is ending anyway. */
+    while (got < size) {
+        ssize_t n = read (fd, data + got, size - got);
+        if (n == 0)
+            break;
+        if (n > 0)
+            got += (size_t) n;
+        else
+        if (errno != EINTR || zsys_interrupted) {
+            const char *reason = strerror (errno);
+            free (data);
+            return reason;
+        }
+    }
+    *data_p = data;
+    *size_p = got;
+    return NULL;
+}
+
+/* Reads a whole regular file into *data_p (caller frees). Returns NULL, or
+ * the name of the failure, with "path: reason" in why. Opening does not
+ * block, even on a FIFO, which is refused: only a regular file has an end
+ * that is sure to come. */
+static const char *
+s_file_read (const char *path, char **data_p, size_t *size_p,
+             char *why, size_t why_size)
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    const char *problem = NULL;
+    if (fd < 0 || fstat (fd, &st) != 0)
+        problem = strerror (errno);
+    else
+    if (!S_ISREG (st.st_mode))
+        problem = S_ISDIR (st.st_mode)? strerror (EISDIR)
+                                      : "not a regular file";
+    bool too_large = !problem && (uint64_t) st.st_size > PAYLOAD_MAX;
+    if (!problem && !too_large)
+        problem = s_file_slurp (fd, (size_t) st.st_size, data_p, size_p);
+    if (fd >= 0)
+        close (fd);
+    if (too_large)
+        snprintf (why, why_size, "%s: larger than %zu bytes", path,
+                  PAYLOAD_MAX);
+    else
+    if (problem)
+        snprintf (why, why_size, "%s: %s", path, problem);
+    return too_large? zfarm_err_name (ZFARM_ETOO_LARGE):
+           problem? "UNREADABLE": NULL;
+}
+
+static void
+s_map_submit_file (map_t *self, slot_t *slot, const char *line, size_t size)
+{
+    if (memchr (line, 0, size)) {
+        s_slot_fail (self, slot, "UNREADABLE", "the name has a NUL byte");
+        return;
+    }
+    char *path = zf_malloc (size + 1);
+    memcpy (path, line, size);
+    char why [FAILURE_MAX], *data;
+    size_t data_size;
+    const char *failure = s_file_read (path, &data, &data_size,
+                                       why, sizeof why);
+    if (failure)
+        s_slot_fail (self, slot, failure, why);
+    else {
+        s_map_submit (self, slot, data, data_size);
+        free (data);
+    }
+    free (path);
+}
+
+/* A line over the limit: a file name longer than a path may be, or a
+ * payload larger than a message may hold. */
+static void
+s_map_fail_long_line (map_t *self, slot_t *slot)
+{
+    char text [128];
+    if (self->args->files)
+        s_slot_fail (self, slot, "UNREADABLE", strerror (ENAMETOOLONG));
+    else {
+        snprintf (text, sizeof text, "the line is longer than %zu bytes",
+                  PAYLOAD_MAX);
+        s_slot_fail (self, slot, zfarm_err_name (ZFARM_ETOO_LARGE), text);
+    }
+}
+
+/* Takes items from what has been read while the window has room. */
+static void
+s_map_fill (map_t *self)
+{
+    while (s_map_has_room (self)) {
+        const char *line;
+        size_t size;
+        lines_kind_t kind = lines_take (self->input, &line, &size);
+        if (kind == LINES_NONE)
+            break;
+        slot_t *slot = s_map_slot (self, ++self->items_read);
+        if (kind == LINES_TOO_LONG)
+            s_map_fail_long_line (self, slot);
+        else
+        if (self->args->files)
+            s_map_submit_file (self, slot, line, size);
+        else
+            s_map_submit (self, slot, line, size);
+    }
+}
+
+/* Files a task's result with its item. */
+static void
+s_map_store (map_t *self, zfarm_result_t *result)
+{
+    uint64_t task_id = zfarm_result_task_id (result);
+    slot_t *slot = zhashx_lookup (self->running, &task_id);
+    if (!slot) {
+        zfarm_result_destroy (&result);    /* not ours: cannot happen */
+        return;
+    }
+    zhashx_delete (self->running, &task_id);
+    slot->result = result;
+    self->items_ended++;
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+static bool
+s_map_wants_input (const map_t *self)
+{
+    return lines_is_open (self->input) && s_map_has_room (self);
+}
+
+/* Waits for stdin or the client, whichever is ready first, and reads stdin
+ * if it is. The client's fd signals edges: next_timeout is 0 whenever input
+ * is left over from an earlier turn, so that none is slept through. */
+static void
+s_map_poll (map_t *self, int timeout)
+{
+    int next = zfarm_client_next_timeout (self->client);
+    if (next >= 0 && (timeout < 0 || next < timeout))
+        timeout = next;
+    struct pollfd items [2] = {
+        { STDIN_FILENO, POLLIN, 0 },
+        { zfarm_client_fd (self->client), POLLIN, 0 }
+    };
+    if (poll (items, 2, timeout) > 0 && items [0].revents)
+        lines_read (self->input);
+}
+
+/* Waits until something can move (a line to read, a result to file, the
+ * bar to draw), then files every result that has come. */
+static void
+s_map_await (map_t *self)
+{
+    int timeout = progress_due (self->progress);
+    if (s_map_wants_input (self)) {
+        s_map_poll (self, timeout);
+        timeout = 0;
+    }
+    zfarm_result_t *result;
+    while (zfarm_client_wait (self->client, timeout, &result) == 0) {
+        s_map_store (self, result);
+        timeout = 0;
+    }
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* "NAME: text" of a failed item's outcome, on one line. */
+static void
+s_describe_failure (const slot_t *slot, char *text, size_t size)
+{
+    if (slot->local_name)
+        snprintf (text, size, "%s: %s", slot->local_name, slot->local_text);
+    else {
+        int status = zfarm_result_status (slot->result);
+        const char *details = zfarm_result_error (slot->result);
+        bool more = *details && strcmp (details, zfarm_strerror (status)) != 0;
+        snprintf (text, size, "%s: %s%s%s%s", zfarm_err_name (status),
+                  zfarm_strerror (status), more? " (": "", more? details: "",
+                  more? ")": "");
+    }
+    /* A handler's stderr has newlines; the report keeps one line per item. */
+    for (char *at = text; *at; at++)
+        if ((unsigned char) *at < ' ' || *at == 0x7f)
+            *at = ' ';
+}
+
+static void
+s_map_record_failure (map_t *self, uint64_t item, const slot_t *slot)
+{
+    self->failed++;
+    if (self->failed > FAILURES_LISTED)
+        return;
+    char text [FAILURE_MAX], line [FAILURE_MAX + 64];
+    s_describe_failure (slot, text, sizeof text);
+    snprintf (line, sizeof line, "item %" PRIu64 " (line %" PRIu64 "): %s",
+              item, item, text);
+    self->failures [self->failed - 1] = zf_strdup (line);
+}
+
+/* Writes one item's result and frees its slot for the next item. */
+static void
+s_map_write_item (map_t *self, uint64_t item, slot_t *slot)
+{
+    size_t size = 0;
+    const void *data = "";
+    if (slot->result && zfarm_result_status (slot->result) == 0)
+        data = zfarm_result_data (slot->result, &size);
+    else
+        s_map_record_failure (self, item, slot);
+    if (fwrite (data, 1, size, stdout) != size
+    ||  putchar (self->args->null? '\0': '\n') == EOF)
+        self->write_error = self->write_error? self->write_error: errno;
+    zfarm_result_destroy (&slot->result);
+    free (slot->local_text);
+    *slot = (slot_t) { 0 };
+}
+
+/* Writes the results that have become contiguous with those written. */
+static void
+s_map_write (map_t *self)
+{
+    uint64_t before = self->items_written;
+    while (self->items_written < self->items_read && !self->write_error) {
+        uint64_t item = self->items_written + 1;
+        slot_t *slot = s_map_slot (self, item);
+        if (!slot->result && !slot->local_name)
+            break;
+        progress_hide (self->progress);
+        s_map_write_item (self, item, slot);
+        self->items_written = item;
+    }
+    if (self->items_written > before && fflush (stdout) != 0
+    &&  !self->write_error)
+        self->write_error = errno;
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+static size_t
+s_id_hash (const void *key)
+{
+    return (size_t) *(const uint64_t *) key;
+}
+
+static int
+s_id_compare (const void *key1, const void *key2)
+{
+    uint64_t a = *(const uint64_t *) key1, b = *(const uint64_t *) key2;
+    return (a > b) - (a < b);
+}
+
+static void
+s_map_init (map_t *self, const map_args_t *args, zfarm_client_t *client)
+{
+    *self = (map_t) { .args = args, .client = client };
+    self->input = lines_new (STDIN_FILENO,
+                             args->files? PATH_MAX - 1: PAYLOAD_MAX);
+    self->slots = zf_malloc ((size_t) args->window * sizeof (slot_t));
+    self->running = zhashx_new ();
+    if (!self->running)
+        zf_die_nomem ();
+    zhashx_set_key_hasher (self->running, s_id_hash);
+    zhashx_set_key_comparator (self->running, s_id_compare);
+    zhashx_set_key_duplicator (self->running, NULL);   /* &slot->task_id */
+    zhashx_set_key_destructor (self->running, NULL);
+    self->progress = progress_new (args->quiet);
+    if (progress_is_shown (self->progress))
+        progress_set_total (self->progress, lines_count_left (STDIN_FILENO));
+}
+
+static void
+s_map_cleanup (map_t *self)
+{
+    for (long i = 0; i < self->args->window; i++) {
+        zfarm_result_destroy (&self->slots [i].result);
+        free (self->slots [i].local_text);
+    }
+    for (int i = 0; i < FAILURES_LISTED; i++)
+        free (self->failures [i]);
+    free (self->slots);
+    zhashx_destroy (&self->running);
+    lines_destroy (&self->input);
+    progress_destroy (&self->progress);
+}
+
+/* True once the input has ended and every item of it is written. */
+static bool
+s_map_is_done (const map_t *self)
+{
+    return lines_is_exhausted (self->input)
+        && self->items_written == self->items_read;
+}
+
+/* Cancels the tasks still running, for an early end. Returns how many. */
+static size_t
+s_map_cancel (map_t *self)
+{
+    size_t count = zhashx_size (self->running);
+    for (slot_t *slot = zhashx_first (self->running); slot;
+         slot = zhashx_next (self->running))
+        zfarm_client_cancel (self->client, slot->task_id);
+    return count;
+}
+
+/* Says on stderr what went wrong, if anything. Returns the exit status. */
+static int
+s_map_report (map_t *self)
+{
+    bool interrupted = !s_map_is_done (self) && zsys_interrupted;
+    size_t cancelled = s_map_cancel (self);
+    progress_destroy (&self->progress);    /* the bar leaves the screen */
+    for (uint64_t i = 0; i < self->failed && i < FAILURES_LISTED; i++)
+        fprintf (stderr, "zfarm: %s\n", self->failures [i]);
+    if (self->failed > FAILURES_LISTED)
+        fprintf (stderr, "zfarm: and %" PRIu64 " more\n",
+                 self->failed - FAILURES_LISTED);
+    int read_error = lines_error (self->input);
+    if (read_error)
+        fprintf (stderr, "zfarm: reading stdin: %s\n", strerror (read_error));
+    if (self->write_error)
+        fprintf (stderr, "zfarm: writing the results: %s\n",
+                 strerror (self->write_error));
+    else
+    if (interrupted)
+        fprintf (stderr, "zfarm: interrupted: %" PRIu64 " results written, "
+                 "%zu tasks cancelled\n", self->items_written, cancelled);
+    if (interrupted && !self->write_error)
+        return CLI_EXIT_INTERRUPTED;
+    return self->failed || read_error || self->write_error?
+           CLI_EXIT_FAILED: CLI_EXIT_OK;
+}
+
+/* Feeds the window and writes what comes back until the input is done. The
+ * loop ends when the input has ended and every item is written, or on a
+ * write error or an interrupt; each turn reads, files or writes something
+ * or waits for one of those. */
+static int
+s_map_run (const map_args_t *args, zfarm_client_t *client)
+{
+    map_t self;
+    s_map_init (&self, args, client);
+    while (!s_map_is_done (&self) && !self.write_error && !zsys_interrupted) {
+        progress_draw (self.progress, self.items_ended, self.failed);
+        s_map_fill (&self);
+        s_map_await (&self);
+        s_map_fill (&self);
+        s_map_write (&self);
+    }
+    int exit_status = s_map_report (&self);
+    s_map_cleanup (&self);
+    return exit_status;
+}
+
+int
+cli_map (int argc, char *argv [])
+{
+    map_args_t args = { NULL, 0, -1, WINDOW_DEFAULT, false, false, false,
+                        NULL };
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    zfarm_client_t *client = cli_connect ("map", args.broker);
+    if (!client)
+        return CLI_EXIT_USAGE;
+    zfarm_client_set_retries (client, (int) args.retries);
+    rc = s_map_run (&args, client);
+    zfarm_client_destroy (&client);
+    return rc;
+}

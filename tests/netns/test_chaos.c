@@ -1,12 +1,14 @@
 /* test_chaos.c: 20,000 tasks through a farm that is being broken all along.
  *
- * The farm: a broker host with three local workers (--spawn), and two worker
- * hosts with three "sum" workers and one "echo" worker each, all with 100 ms
- * heartbeats. One client keeps 1,500 tasks in flight. Meanwhile a random
- * worker is SIGKILLed every 150-450 ms (the broker's pool replaces local
- * ones, this test remote ones), another is paused (SIGSTOP) for 0.3-1.2 s
- * every 1-3 s, a worker host's link is cut for 1-2 s twice, and once the
- * broker is SIGKILLed and started again on the same address.
+ * The farm: a broker host with three local "sum" workers (--spawn), and two
+ * worker hosts, each with two "sum" workers and a zfarm-worker --processes
+ * supervisor of two "echo" workers; 100 ms heartbeats everywhere. One
+ * client keeps 1,500 tasks in flight. Meanwhile a random worker is
+ * SIGKILLed every 150-450 ms (the broker's pool replaces local ones, the
+ * supervisors theirs, this test the remote "sum" workers), another is
+ * paused (SIGSTOP) for 0.3-1.2 s every 1-3 s, a worker host's link is cut
+ * for 1-2 s twice, and once the broker is SIGKILLed and started again on
+ * the same address. At the end, the farm must be whole again.
  *
  * Every payload is unique and every handler deterministic ("sum" answers
  * with the FNV-1a hash of the payload, after sleeping 3-12 ms by that hash;
@@ -21,11 +23,11 @@
 #include <inttypes.h>
 
 #define TASKS           20000
-#define ECHO_EVERY      10          /* every tenth task is an "echo" */
+#define ECHO_EVERY      4           /* every fourth task is an "echo" */
 #define WINDOW          1500        /* tasks in flight */
 #define HOSTS           2
-#define SUMS_PER_HOST   3
-#define SLOTS_PER_HOST  (SUMS_PER_HOST + 1)     /* the last one: echo */
+#define SUMS_PER_HOST   2           /* started (and replaced) by this test */
+#define ECHOS_PER_HOST  "2"         /* under a --processes supervisor */
 #define LOCAL_WORKERS   "3"
 #define HEARTBEAT       "100"
 #define TASK_TIMEOUT_MS 90000       /* never reached in a sound run */
@@ -103,7 +105,8 @@ typedef struct {
     int failed;                 /* results that were errors */
     int64_t last_result_at;
 
-    slot_t slots [HOSTS][SLOTS_PER_HOST];
+    slot_t slots [HOSTS][SUMS_PER_HOST];
+    pid_t supervisors [HOSTS];  /* zfarm-worker --processes, per host */
     int64_t next_kill_at;
     int64_t next_stop_at;
     pid_t stopped;              /* paused worker, or 0 */
@@ -115,11 +118,20 @@ typedef struct {
     bool broker_killed;
     long before [COUNTERS];     /* the first broker's, just before its kill */
 
-    int kills_local;
+    int kills_local;            /* by kind of victim */
+    int kills_supervised;
     int kills_remote;
     int stops;
     int replaced_remote;
 } chaos_t;
+
+/* Who replaces a worker the chaos kills. */
+typedef enum {
+    VICTIM_NONE,                /* nobody we may signal */
+    VICTIM_LOCAL,               /* a child of the broker: its pool */
+    VICTIM_SUPERVISED,          /* a child of a supervisor: the supervisor */
+    VICTIM_REMOTE               /* a child of this test: the test */
+} victim_t;
 
 static uint64_t
 s_random (chaos_t *self)
@@ -141,7 +153,7 @@ static slot_t *
 s_slot_of (chaos_t *self, pid_t pid)
 {
     for (int host = 0; host < HOSTS; host++)
-        for (int i = 0; i < SLOTS_PER_HOST; i++)
+        for (int i = 0; i < SUMS_PER_HOST; i++)
             if (self->slots [host][i].pid == pid)
                 return &self->slots [host][i];
     return NULL;
@@ -166,10 +178,9 @@ s_counter (const char *json, const char *name)
     return at? atol (at + strlen (key)): -1;
 }
 
-/* True if pid is a child of our broker: a local worker named in a status
- * may have died since, and its pid gone to another process. */
-static bool
-s_is_local_worker (chaos_t *self, int pid)
+/* The parent of pid, or 0. */
+static int
+s_parent_of (int pid)
 {
     char path [64];
     snprintf (path, sizeof path, "/proc/%d/stat", pid);
@@ -179,63 +190,76 @@ s_is_local_worker (chaos_t *self, int pid)
     if (end && sscanf (end + 1, " %*c %d", &ppid) != 1)
         ppid = 0;
     free (stat);
-    return ppid && ppid == self->cluster->broker;
+    return ppid;
 }
 
-/* A random registered worker: its pid, and whether the broker forked it;
- * 0 if there is none, or the one chosen is no longer ours to signal. */
+/* What kind of worker pid is. The broker's status names the workers, but
+ * one may have died since and its pid gone to another process, so each is
+ * checked to be a child of the broker, of a supervisor, or of this test. */
+static victim_t
+s_victim_kind (chaos_t *self, int pid)
+{
+    if (s_slot_of (self, pid))
+        return VICTIM_REMOTE;
+    int parent = s_parent_of (pid);
+    if (parent && parent == self->cluster->broker)
+        return VICTIM_LOCAL;
+    for (int host = 0; host < HOSTS; host++)
+        if (parent && parent == self->supervisors [host])
+            return VICTIM_SUPERVISED;
+    return VICTIM_NONE;
+}
+
+/* A random registered worker (0 if none), and its kind. */
 static int
-s_pick_worker (chaos_t *self, bool *local_p)
+s_pick_worker (chaos_t *self, victim_t *kind_p)
 {
     char *json = s_status (self);
     const char *at = json? strstr (json, "\"workers\":["): NULL;
     const char *end = at? strstr (at, "],\"services\""): NULL;
     int pids [64];
-    bool local [64];
     int count = 0;
     while (at && end && count < 64) {
         at = strstr (at, "{\"id\":");
         if (!at || at > end)
             break;
         const char *pid = strstr (at, "\"pid\":");
-        const char *is_local = strstr (at, "\"local\":");
-        if (!pid || !is_local || is_local > end)
+        if (!pid || pid > end)
             break;
-        pids [count] = atoi (pid + 6);
-        local [count++] = strncmp (is_local + 8, "true", 4) == 0;
-        at = is_local;
+        pids [count++] = atoi (pid + 6);
+        at = pid;
     }
     free (json);
     if (count == 0)
         return 0;
-    int chosen = (int) (s_random (self) % (uint64_t) count);
-    *local_p = local [chosen];
-    if (local [chosen] && !s_is_local_worker (self, pids [chosen]))
-        return 0;
-    if (!local [chosen] && !s_slot_of (self, pids [chosen]))
-        return 0;
-    return pids [chosen];
+    int pid = pids [s_random (self) % (uint64_t) count];
+    *kind_p = s_victim_kind (self, pid);
+    return *kind_p == VICTIM_NONE? 0: pid;
 }
 
 static void
 s_slot_start (chaos_t *self, int host, int index)
 {
-    char name [16];
+    char name [16], log [32];
     snprintf (name, sizeof name, "w%d", host + 1);
+    snprintf (log, sizeof log, "%s.sum%d", name, index);
+    const char *argv [] = { self->self_path, "--worker", NULL };
     slot_t *slot = &self->slots [host][index];
-    if (index < SUMS_PER_HOST) {
-        char log [32];
-        snprintf (log, sizeof log, "%s.sum%d", name, index);
-        const char *argv [] = { self->self_path, "--worker", NULL };
-        slot->pid = cluster_spawn (self->cluster, name, log, argv);
-    }
-    else {
-        const char *echo [] = { "--service", "echo", "--module",
-                                th_module ("echo.so"), "--heartbeat",
-                                HEARTBEAT, NULL };
-        slot->pid = cluster_worker_start (self->cluster, name, echo);
-    }
+    slot->pid = cluster_spawn (self->cluster, name, log, argv);
     slot->respawn_at = 0;
+}
+
+/* Starts the replacements that have fallen due (all of them, if all). */
+static void
+s_respawn (chaos_t *self, int64_t now, bool all)
+{
+    for (int host = 0; host < HOSTS; host++)
+        for (int i = 0; i < SUMS_PER_HOST; i++)
+            if (!self->slots [host][i].pid
+            &&  (all || now >= self->slots [host][i].respawn_at)) {
+                s_slot_start (self, host, i);
+                self->replaced_remote++;
+            }
 }
 
 static void
@@ -248,25 +272,26 @@ s_forget_stopped (chaos_t *self, pid_t pid)
 static void
 s_kill_one (chaos_t *self, int64_t now)
 {
-    bool local = false;
-    int pid = s_pick_worker (self, &local);
-    if (!pid)
+    victim_t kind = VICTIM_NONE;
+    int pid = s_pick_worker (self, &kind);
+    if (!pid || (kind == VICTIM_REMOTE
+                 && self->kills_remote >= REMOTE_KILLS_MAX))
         return;
-    if (local) {
-        /* A child of our broker, named by its status. */
-        if (kill (pid, SIGKILL) == 0)
-            self->kills_local++;
-        s_forget_stopped (self, pid);
-        return;
-    }
-    slot_t *slot = s_slot_of (self, pid);
-    if (self->kills_remote >= REMOTE_KILLS_MAX)
-        return;
-    cluster_kill (self->cluster, pid);
     s_forget_stopped (self, pid);
-    slot->pid = 0;
-    slot->respawn_at = now + s_between (self, 50, 300);
-    self->kills_remote++;
+    if (kind == VICTIM_REMOTE) {
+        slot_t *slot = s_slot_of (self, pid);
+        cluster_kill (self->cluster, pid);
+        slot->pid = 0;
+        slot->respawn_at = now + s_between (self, 50, 300);
+        self->kills_remote++;
+    }
+    else
+    if (kill (pid, SIGKILL) == 0) {
+        if (kind == VICTIM_LOCAL)
+            self->kills_local++;
+        else
+            self->kills_supervised++;
+    }
 }
 
 static void
@@ -281,13 +306,13 @@ s_signal (pid_t pid, bool ours, int sig)
 static void
 s_stop_one (chaos_t *self, int64_t now)
 {
-    bool local = false;
-    int pid = s_pick_worker (self, &local);
+    victim_t kind = VICTIM_NONE;
+    int pid = s_pick_worker (self, &kind);
     if (!pid)
         return;
     self->stopped = pid;
-    self->stopped_is_ours = !local;
-    s_signal (pid, !local, SIGSTOP);
+    self->stopped_is_ours = kind == VICTIM_REMOTE;
+    s_signal (pid, self->stopped_is_ours, SIGSTOP);
     self->resume_at = now + s_between (self, 300, 1200);
     self->stops++;
 }
@@ -331,13 +356,7 @@ static void
 s_chaos (chaos_t *self)
 {
     int64_t now = zclock_mono ();
-    for (int host = 0; host < HOSTS; host++)
-        for (int i = 0; i < SLOTS_PER_HOST; i++)
-            if (!self->slots [host][i].pid
-            &&  now >= self->slots [host][i].respawn_at) {
-                s_slot_start (self, host, i);
-                self->replaced_remote++;
-            }
+    s_respawn (self, now, false);
     if (now >= self->next_kill_at) {
         s_kill_one (self, now);
         self->next_kill_at = now + s_between (self, 150, 450);
@@ -505,7 +524,15 @@ s_run (chaos_t *self)
     }
 }
 
-/* Ends the chaos: the paused worker goes on, the cut link comes back. */
+static int
+s_farm_size (void)
+{
+    return HOSTS * (SUMS_PER_HOST + atoi (ECHOS_PER_HOST))
+         + atoi (LOCAL_WORKERS);
+}
+
+/* Ends the chaos: the paused worker goes on, the cut link comes back, the
+ * killed are replaced, and all of them register again. */
 static void
 s_calm (chaos_t *self)
 {
@@ -513,6 +540,12 @@ s_calm (chaos_t *self)
     if (self->cut_host)
         s_link (self, self->cut_host, true);
     self->cut_host = 0;
+    s_respawn (self, zclock_mono (), true);
+    /* A pool that saw its workers die young waits up to 10 s to restart
+     * one (back-off against crash loops). */
+    if (!th_wait_workers (self->cluster->ipc, s_farm_size (), 30000))
+        TEST_FAIL ("the farm is not whole again 30 s after the chaos: %s",
+                   s_status (self));
 }
 
 static void
@@ -525,11 +558,18 @@ s_start_farm (chaos_t *self)
                               "--spawn", LOCAL_WORKERS, "--worker-cmd",
                               worker_cmd, NULL };
     cluster_broker_start (self->cluster, broker);
-    for (int host = 0; host < HOSTS; host++)
-        for (int i = 0; i < SLOTS_PER_HOST; i++)
+    const char *echo [] = { "--processes", ECHOS_PER_HOST, "--service",
+                            "echo", "--module", th_module ("echo.so"),
+                            "--heartbeat", HEARTBEAT, NULL };
+    for (int host = 0; host < HOSTS; host++) {
+        char name [16];
+        snprintf (name, sizeof name, "w%d", host + 1);
+        self->supervisors [host] = cluster_worker_start (self->cluster, name,
+                                                         echo);
+        for (int i = 0; i < SUMS_PER_HOST; i++)
             s_slot_start (self, host, i);
-    int workers = HOSTS * SLOTS_PER_HOST + atoi (LOCAL_WORKERS);
-    ASSERT (th_wait_workers (self->cluster->ipc, workers, 30000));
+    }
+    ASSERT (th_wait_workers (self->cluster->ipc, s_farm_size (), 30000));
 }
 
 static void
@@ -542,10 +582,12 @@ s_report (chaos_t *self, double seconds)
             WINDOW);
     printf ("chaos: %d results, exactly one per task, all correct; "
             "0 failed, 0 duplicates, 0 unknown ids\n", self->received);
-    printf ("chaos: faults: %d workers SIGKILLed (%d local, %d remote), "
-            "%d SIGSTOP/SIGCONT, %d link cuts, 1 broker SIGKILL + restart\n",
-            self->kills_local + self->kills_remote, self->kills_local,
-            self->kills_remote, self->stops, self->cuts);
+    printf ("chaos: faults: %d workers SIGKILLed (%d local, %d under "
+            "supervisors, %d other remote), %d SIGSTOP/SIGCONT, %d link cuts, "
+            "1 broker SIGKILL + restart\n", self->kills_local
+            + self->kills_supervised + self->kills_remote, self->kills_local,
+            self->kills_supervised, self->kills_remote, self->stops,
+            self->cuts);
     printf ("chaos: broker counters, before its kill + after it:\n");
     long replaced = 0;
     for (size_t i = 0; i < COUNTERS; i++) {
@@ -555,9 +597,10 @@ s_report (chaos_t *self, double seconds)
         if (strcmp (s_counter_names [i], "workers_replaced") == 0)
             replaced = self->before [i] + after;
     }
-    printf ("chaos: replacements: %ld local (the broker's pool), %d remote "
-            "(this test, as a host's supervisor would)\n", replaced,
-            self->replaced_remote);
+    printf ("chaos: replacements: %ld by the broker's pool, %d by the "
+            "--processes supervisors, %d by this test; the farm is whole "
+            "again (%d workers)\n", replaced, self->kills_supervised,
+            self->replaced_remote, s_farm_size ());
     printf ("chaos: wall time %.1f s, %.0f tasks/s\n", seconds,
             TASKS / seconds);
     fflush (stdout);

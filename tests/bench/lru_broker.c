@@ -245,13 +245,13 @@ main (int argc, char *argv [])
     zsock_t *front = s_bind (frontend);
     zsock_t *back = front? s_bind (backend): NULL;
     self.ring = malloc (self.ring_size * sizeof *self.ring);
-    int rc = 1;
-    if (back && self.ring && (!endpoint_file
-                          || s_write_endpoints (endpoint_file, front, back) == 0)) {
+    int rc = back && self.ring? 0: 1;
+    if (rc == 0 && endpoint_file)
+        rc = s_write_endpoints (endpoint_file, front, back)? 1: 0;
+    if (rc == 0) {
         self.frontend = zsock_resolve (front);
         self.backend = zsock_resolve (back);
         s_run (&self);
-        rc = 0;
     }
     free (self.ring);
     zsock_destroy (&back);

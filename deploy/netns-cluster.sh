@@ -28,7 +28,8 @@ bridge (addresses in $SUBNET.0/24, reachable only inside the cluster).
 commands:
   up [options]       create the hosts and start a broker and workers over TCP
       --workers N      worker hosts w1..wN (default 2)
-      --processes N    worker processes per worker host (default 1)
+      --processes N    worker processes per worker host, under one
+                       zfarm-worker --processes supervisor (default 1)
       --local N        worker processes forked by the broker itself (default 0)
       --service NAME   service the workers offer (default primes)
       --module FILE    handler module (default primes.so of the build)
@@ -346,20 +347,11 @@ start_farm () {
     done
     [ -s "$STATE/broker.endpoints" ] || { note "the broker did not bind in 10 s"; false; }
 
-    # A worker host runs its processes under one supervisor where
-    # zfarm-worker has --processes, else as separate processes.
-    local supervised=""
-    "$BIN_DIR/zfarm-worker" --help 2>/dev/null | grep -q -e '--processes' && supervised=1
+    # A worker host runs its processes under one supervisor, which
+    # replaces any that dies.
     for i in $(seq "$workers"); do
-        if [ -n "$supervised" ]; then
-            start_on "w$i" worker "$BIN_DIR/zfarm-worker" --broker "$(endpoint)" \
-                --processes "$processes" "$@"
-        else
-            for p in $(seq "$processes"); do
-                start_on "w$i" "worker$p" "$BIN_DIR/zfarm-worker" \
-                    --broker "$(endpoint)" "$@"
-            done
-        fi
+        start_on "w$i" workers "$BIN_DIR/zfarm-worker" --broker "$(endpoint)" \
+            --processes "$processes" "$@"
     done
 
     local expected=$((workers * processes + local_workers)) count=-1

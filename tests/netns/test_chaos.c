@@ -88,6 +88,14 @@ static const char *const s_counter_names [] = {
     "workers_lost", "workers_replaced", "late_results_dropped" };
 #define COUNTERS (sizeof s_counter_names / sizeof s_counter_names [0])
 
+/* Who replaces a worker the chaos kills. */
+typedef enum {
+    VICTIM_NONE,                /* nobody we may signal */
+    VICTIM_LOCAL,               /* a child of the broker: its pool */
+    VICTIM_SUPERVISED,          /* a child of a supervisor: the supervisor */
+    VICTIM_REMOTE               /* a child of this test: the test */
+} victim_t;
+
 typedef struct {
     cluster_t *cluster;
     zfarm_client_t *client;     /* the one that submits */
@@ -110,7 +118,7 @@ typedef struct {
     int64_t next_kill_at;
     int64_t next_stop_at;
     pid_t stopped;              /* paused worker, or 0 */
-    bool stopped_is_ours;       /* a child of this test (remote) */
+    victim_t stopped_kind;      /* and what kind of worker it is */
     int64_t resume_at;
     int cut_host;               /* 0, or the host (1..HOSTS) cut off */
     int64_t restore_at;
@@ -124,14 +132,6 @@ typedef struct {
     int stops;
     int replaced_remote;
 } chaos_t;
-
-/* Who replaces a worker the chaos kills. */
-typedef enum {
-    VICTIM_NONE,                /* nobody we may signal */
-    VICTIM_LOCAL,               /* a child of the broker: its pool */
-    VICTIM_SUPERVISED,          /* a child of a supervisor: the supervisor */
-    VICTIM_REMOTE               /* a child of this test: the test */
-} victim_t;
 
 static uint64_t
 s_random (chaos_t *self)
@@ -311,8 +311,8 @@ s_stop_one (chaos_t *self, int64_t now)
     if (!pid)
         return;
     self->stopped = pid;
-    self->stopped_is_ours = kind == VICTIM_REMOTE;
-    s_signal (pid, self->stopped_is_ours, SIGSTOP);
+    self->stopped_kind = kind;
+    s_signal (pid, kind == VICTIM_REMOTE, SIGSTOP);
     self->resume_at = now + s_between (self, 300, 1200);
     self->stops++;
 }
@@ -321,7 +321,7 @@ static void
 s_resume (chaos_t *self)
 {
     if (self->stopped)
-        s_signal (self->stopped, self->stopped_is_ours, SIGCONT);
+        s_signal (self->stopped, self->stopped_kind == VICTIM_REMOTE, SIGCONT);
     self->stopped = 0;
 }
 
@@ -343,9 +343,9 @@ s_kill_broker (chaos_t *self)
     for (size_t i = 0; i < COUNTERS; i++)
         self->before [i] = s_counter (json, s_counter_names [i]);
     free (json);
-    /* The local workers die with it; a paused one must not stay paused
-     * under a pid that might be reused. */
-    if (self->stopped && !self->stopped_is_ours)
+    /* The local workers die with it, a paused one too: its pid is not to
+     * be signalled again. A paused remote one lives on, to be resumed. */
+    if (self->stopped && self->stopped_kind == VICTIM_LOCAL)
         self->stopped = 0;
     cluster_broker_restart (self->cluster);
     self->broker_killed = true;

@@ -2,7 +2,12 @@
  * declares its worker dead after the heartbeat window (3 x 100 ms) and the
  * task completes on the other host, once; when the link comes back, the
  * cut-off worker registers again, and its late result never reaches the
- * client. */
+ * client.
+ *
+ * With 100 ms heartbeats on a busy machine, a worker that is not cut may
+ * miss a window too, be declared dead and register again: that adds to the
+ * broker's loss, retry and join counters (hence "at least"), never to the
+ * results, which are counted exactly. */
 #include "cluster.h"
 
 /* Each host runs one worker of "sleep" (payload: milliseconds), with its
@@ -59,11 +64,11 @@ s_wait_counter (cluster_t *cluster, const char *name, long value,
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     long now = th_status_counter (cluster->ipc, name);
-    while (now != value && zclock_mono () < deadline) {
+    while (now < value && zclock_mono () < deadline) {
         zclock_sleep (50);
         now = th_status_counter (cluster->ipc, name);
     }
-    if (now != value)
+    if (now < value)
         TEST_FAIL ("counter %s is %ld after %d ms, expected %ld", name, now,
                    timeout_ms, value);
 }
@@ -77,6 +82,16 @@ s_registered (cluster_t *cluster, int pid)
         if (pids [i] == pid)
             return true;
     return false;
+}
+
+/* Waits at most 20 s for the worker pid to be registered. */
+static void
+s_wait_registered (cluster_t *cluster, int pid)
+{
+    for (int tries = 0; tries < 1000 && !s_registered (cluster, pid); tries++)
+        zclock_sleep (20);
+    if (!s_registered (cluster, pid))
+        TEST_FAIL ("worker %d did not register again", pid);
 }
 
 /* The worker's own window is long (10 s): it keeps its connection through
@@ -98,14 +113,14 @@ test_late_result_dropped (cluster_t *cluster)
     ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
     ASSERT (!s_registered (cluster, victim));
     s_expect_one_result (client, "slept 1500");
-    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_lost"), 1);
-    ASSERT_EQ (th_status_counter (cluster->ipc, "retried"), 1);
+    ASSERT_INT (th_status_counter (cluster->ipc, "workers_lost"), >=, 1);
+    ASSERT_INT (th_status_counter (cluster->ipc, "retried"), >=, 1);
 
     cluster_link (cluster, host, true);
     s_wait_counter (cluster, "late_results_dropped", 1, 30000);
     ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
-    ASSERT (s_registered (cluster, victim));
-    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_joined"), 3);
+    s_wait_registered (cluster, victim);
+    ASSERT_INT (th_status_counter (cluster->ipc, "workers_joined"), >=, 3);
     ASSERT_EQ (th_status_counter (cluster->ipc, "completed"), 1);
 
     zfarm_result_t *result = NULL;
@@ -133,8 +148,8 @@ test_rejoin_after_cut (cluster_t *cluster)
     zclock_sleep (500);
     cluster_link (cluster, host, true);
     ASSERT (th_wait_workers (cluster->ipc, 2, 30000));
-    ASSERT (s_registered (cluster, victim));
-    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_lost"), 1);
+    s_wait_registered (cluster, victim);
+    ASSERT_INT (th_status_counter (cluster->ipc, "workers_lost"), >=, 1);
     ASSERT_EQ (th_status_counter (cluster->ipc, "completed"), 1);
 
     /* And the farm serves on, with both workers. */

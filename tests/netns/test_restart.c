@@ -14,13 +14,20 @@ s_busy_count (const cluster_t *cluster)
     return busy;
 }
 
+/* Waits at most 20 s until the broker's workers are these two. */
 static void
 s_expect_workers (const cluster_t *cluster, const pid_t workers [2])
 {
-    int pids [4];
-    ASSERT_EQ (th_status_pids (cluster->ipc, pids, 4), 2);
-    ASSERT ((pids [0] == workers [0] && pids [1] == workers [1])
-         || (pids [0] == workers [1] && pids [1] == workers [0]));
+    for (int tries = 0; tries < 1000; tries++) {
+        int pids [4];
+        if (th_status_pids (cluster->ipc, pids, 4) == 2
+        && ((pids [0] == workers [0] && pids [1] == workers [1])
+         || (pids [0] == workers [1] && pids [1] == workers [0])))
+            return;
+        zclock_sleep (20);
+    }
+    TEST_FAIL ("workers %d and %d are not the broker's two workers",
+               (int) workers [0], (int) workers [1]);
 }
 
 static void
@@ -33,7 +40,6 @@ test_broker_restart (cluster_t *cluster)
                              "zfarm_sleep", "--heartbeat", "100", NULL };
     pid_t workers [2] = { cluster_worker_start (cluster, "w1", sleep),
                           cluster_worker_start (cluster, "w2", sleep) };
-    ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
     s_expect_workers (cluster, workers);
 
     zfarm_client_t *client = zfarm_client_new (cluster->ipc);
@@ -51,7 +57,6 @@ test_broker_restart (cluster_t *cluster)
     ASSERT_EQ (zfarm_client_wait (client, 600, &result), ZFARM_ETIMEOUT);
 
     cluster_broker_restart (cluster);
-    ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
     s_expect_workers (cluster, workers);
 
     ASSERT_EQ (zfarm_client_wait (client, 60000, &result), 0);
@@ -79,9 +84,11 @@ test_broker_restart (cluster_t *cluster)
                    out);
     free (out);
 
-    /* The new broker ran both tasks; the workers joined it themselves. */
+    /* The new broker ran both tasks; the workers joined it themselves (at
+     * least once each: with 100 ms heartbeats on a busy machine, one may
+     * miss a window and join again). */
     ASSERT_EQ (th_status_counter (cluster->ipc, "completed"), 2);
-    ASSERT_EQ (th_status_counter (cluster->ipc, "workers_joined"), 2);
+    ASSERT_INT (th_status_counter (cluster->ipc, "workers_joined"), >=, 2);
     ASSERT_EQ (th_status_counter (cluster->ipc, "failed"), 0);
 }
 

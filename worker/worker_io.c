@@ -259,11 +259,13 @@ s_say_goodbye (io_t *self, const char *reason)
                             .events = ZMQ_POLLIN };
     int64_t deadline = zf_now_ms () + self->heartbeat_ms, left;
     while ((left = deadline - zf_now_ms ()) > 0) {
-        if (zmq_poll (&item, 1, (long) left) <= 0)
+        int rc = zmq_poll (&item, 1, (long) left);
+        if (rc == -1 && zmq_errno () != EINTR)
+            return;
+        if (rc <= 0)
             continue;           /* interrupted, or out of time */
         zmsg_t *payload = NULL;
-        int rc = zf_wire_recv (self->broker, self->decoder, &header,
-                               &payload);
+        rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
         zmsg_destroy (&payload);
         if (rc == 0 && header.command == ZF_DISCONNECT)
             return;

@@ -280,8 +280,8 @@ s_map_submit_file (map_t *self, slot_t *slot, const char *line, size_t size)
     }
     char *path = zf_malloc (size + 1);
     memcpy (path, line, size);
-    char why [FAILURE_MAX], *data;
-    size_t data_size;
+    char why [FAILURE_MAX], *data = NULL;
+    size_t data_size = 0;
     const char *failure = s_file_read (path, &data, &data_size,
                                        why, sizeof why);
     if (failure)

@@ -31,7 +31,8 @@ extern "C" {
     XX (SHUTDOWN,       12, "broker is shutting down")                        \
     XX (INVALID,        13, "invalid argument")                               \
     XX (NOT_FOUND,      14, "no such task")                                   \
-    XX (INTERNAL,       15, "internal error")
+    XX (INTERNAL,       15, "internal error")                                 \
+    XX (UNAUTHORIZED,   16, "not allowed for this peer's key")
 
 typedef enum {
     ZFARM_OK = 0,

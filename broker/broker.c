@@ -5,8 +5,11 @@
  * read with libzmq's zmq_msg_* calls so that payload frames move from the
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
+#include "listen.h"
 #include "metrics.h"
 #include "status_page.h"
+#include "zap.h"
+#include "zf_curve.h"
 #include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
@@ -44,21 +47,6 @@ s_random_epoch (void)
     if (urandom)
         fclose (urandom);
     return epoch? epoch: 1;
-}
-
-static int
-s_bind_all (broker_t *self)
-{
-    for (int i = 0; i < self->options.bind_count; i++) {
-        const char *endpoint = self->options.binds [i];
-        if (zsock_bind (self->router, "%s", endpoint) == -1) {
-            zf_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-            return -1;
-        }
-        self->endpoints [self->endpoint_count++] = zsock_last_endpoint (self->router);
-        zf_info ("listening on %s", self->endpoints [self->endpoint_count - 1]);
-    }
-    return 0;
 }
 
 static int
@@ -152,6 +140,26 @@ s_pool_destroy (broker_t *self)
     self->pool_dir = NULL;
 }
 
+/* Reads the broker's keypair and starts the ZAP handler, before any
+ * endpoint is bound (without a handler, libzmq would let every key in).
+ * The secret key goes into self->secret_key for the binds. */
+static int
+s_security_start (broker_t *self)
+{
+    char public_key [ZF_CURVE_KEY_TEXT], error [512];
+    if (zf_curve_keypair_read (self->options.curve_secret, public_key,
+                               self->secret_key, error, sizeof error) != 0) {
+        zf_error ("--curve-secret: %s", error);
+        return -1;
+    }
+    self->zap = zap_new (self->options.authorized_keys);
+    if (!self->zap)
+        return -1;
+    zf_notice ("CURVE on network endpoints; the broker's public key is %s",
+               public_key);
+    return 0;
+}
+
 static void
 s_router_configure (broker_t *self)
 {
@@ -163,6 +171,18 @@ s_router_configure (broker_t *self)
     /* A client that reconnects keeps its routing id (the library fixes it)
      * and takes its results over from the connection that broke. */
     zsock_set_router_handover (self->router, 1);
+    if (self->zap) {
+        /* With keys, a routing id must not pass to another connection: a
+         * worker's id is in the status page, and a client key that took it
+         * over would receive that worker's tasks. Without handover libzmq
+         * gives a live id to no second connection; ZMTP heartbeats close a
+         * dead connection within the liveness window, so that its id is
+         * not held long. */
+        zsock_set_router_handover (self->router, 0);
+        zsock_set_heartbeat_ivl (self->router, self->options.heartbeat_ms);
+        zsock_set_heartbeat_timeout (self->router, self->options.heartbeat_ms
+                                                   * self->options.liveness);
+    }
     zsock_set_linger (self->router, 1000);
     int64_t max_size = self->options.max_msg_size;
     zmq_setsockopt (self->router_handle, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
@@ -181,10 +201,17 @@ broker_new (const options_t *options)
     if (self->signal_fd < 0 || !self->router)
         goto fail;
     self->router_handle = zsock_resolve (self->router);
+    if (options->curve_secret && s_security_start (self))
+        goto fail;
     s_router_configure (self);
-    if (s_bind_all (self)
-    || (options->spawn && s_pool_create (self))
-    || (options->http
+    /* The pool's ipc endpoint is local, so it goes before the secure ones
+     * (listen.h). */
+    if ((options->spawn && s_pool_create (self))
+    ||  listen_bind_all (self->router, options,
+                         self->zap? self->secret_key: NULL, self->endpoints))
+        goto fail;
+    self->endpoint_count = options->bind_count;
+    if ((options->http
         && !(self->http = http_new (options->http, s_render_page, self)))
     ||  s_write_endpoint_file (self))
         goto fail;
@@ -239,11 +266,13 @@ broker_destroy (broker_t **self_p)
     task_table_destroy (&self->tasks);
     deadline_heap_destroy (&self->deadlines);
     zf_decoder_destroy (&self->decoder);
-    for (int i = 0; i < self->endpoint_count; i++)
-        zstr_free (&self->endpoints [i]);
+    for (int i = 0; i < OPTIONS_BINDS_MAX; i++)
+        zstr_free (&self->endpoints [i]);   /* some, if a bind failed */
     if (self->options.endpoint_file && self->endpoint_count)
         unlink (self->options.endpoint_file);
     zsock_destroy (&self->router);
+    zactor_destroy (&self->zap);
+    explicit_bzero (self->secret_key, sizeof self->secret_key);
     http_destroy (&self->http);
     s_pool_destroy (self);
     if (self->signal_fd >= 0)
@@ -397,7 +426,7 @@ s_recv_one (broker_t *self)
 {
     void *socket = self->router_handle;
     inbound_t *in = &self->inbound;
-    zmq_msg_t identity, header;
+    zmq_msg_t identity, *header = &in->header_frame;
     zmq_msg_init (&identity);
     if (zmq_msg_recv (&identity, socket, ZMQ_DONTWAIT) == -1) {
         zmq_msg_close (&identity);
@@ -406,9 +435,9 @@ s_recv_one (broker_t *self)
     peer_id_set (&in->from, zmq_msg_data (&identity), zmq_msg_size (&identity));
     bool more = zmq_msg_more (&identity);
     zmq_msg_close (&identity);
-    zmq_msg_init (&header);
-    bool complete = more && zmq_msg_recv (&header, socket, 0) != -1;
-    bool fits = complete && s_recv_payload (socket, in, zmq_msg_more (&header));
+    zmq_msg_init (header);
+    bool complete = more && zmq_msg_recv (header, socket, 0) != -1;
+    bool fits = complete && s_recv_payload (socket, in, zmq_msg_more (header));
     int rc;
     if (!complete) {
         zf_header_init (&in->header, 0);
@@ -423,10 +452,10 @@ s_recv_one (broker_t *self)
     }
     else
         rc = zf_header_decode (self->decoder, &in->header,
-                               zmq_msg_data (&header), zmq_msg_size (&header));
-    zmq_msg_close (&header);
+                               zmq_msg_data (header), zmq_msg_size (header));
     commands_handle (self, rc);
     s_inbound_clear (in);
+    zmq_msg_close (header);
     return 1;
 }
 
@@ -490,6 +519,23 @@ s_string_differs (const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a && strcmp (a, b) != 0);
 }
 
+/* SIGHUP, with security: reads the authorized keys again, from the
+ * directory the configuration names now. Security itself, and the
+ * broker's own keys, cannot change while it runs. Returns the count of
+ * settings that need a restart. */
+static int
+s_reload_keys (broker_t *self, const options_t *fresh)
+{
+    const options_t *now = &self->options;
+    int kept = s_cannot_change ("curve-secret", s_string_differs (
+                                    fresh->curve_secret, now->curve_secret))
+             + s_cannot_change ("ipc-mode", fresh->ipc_mode != now->ipc_mode);
+    if (self->zap && fresh->authorized_keys
+    &&  zap_reload (self->zap, fresh->authorized_keys) != 0)
+        zf_error ("reload: keeping the authorized keys read before");
+    return kept;
+}
+
 /* SIGHUP: reads the configuration again (file, then the same flags) and
  * applies what can change at run time: log level and limits. */
 static void
@@ -515,7 +561,8 @@ s_reload (broker_t *self)
                                                            now->worker_cmd))
         + s_cannot_change ("endpoint-file", s_string_differs (
                                fresh.endpoint_file, now->endpoint_file))
-        + s_cannot_change ("syslog", fresh.syslog != now->syslog);
+        + s_cannot_change ("syslog", fresh.syslog != now->syslog)
+        + s_reload_keys (self, &fresh);
     now->log_level = fresh.log_level;
     now->max_retries = fresh.max_retries;
     now->max_queue = fresh.max_queue;

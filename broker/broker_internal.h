@@ -14,6 +14,7 @@
 #include "worker_table.h"
 #include "http.h"
 #include "status.h"
+#include "zf_curve.h"
 #include "zf_pool.h"
 #include "zf_proto.h"
 
@@ -23,6 +24,11 @@
 /* The message being handled: who sent it, its header, its payload. */
 typedef struct {
     peer_id_t from;
+    zmq_msg_t header_frame;     /* kept open while the message is handled:
+                                   it carries the connection's metadata
+                                   (User-Id, role; auth.h). The routing id
+                                   frame does not when zmq_poll prefetched
+                                   the message (libzmq's router.cpp). */
     zf_header_t header;
     zmq_msg_t payload [FRAMES_MAX];
     size_t payload_count;
@@ -39,6 +45,10 @@ struct _broker_t {
     int64_t started_at;
     zf_decoder_t *decoder;
     inbound_t inbound;
+
+    zactor_t *zap;              /* the ZAP handler with --curve-secret, or
+                                   NULL: no security */
+    char secret_key [ZF_CURVE_KEY_TEXT];    /* the broker's, with zap */
 
     http_t *http;               /* --http, or NULL */
     zf_pool_t *pool;            /* local workers (--spawn), or NULL */

@@ -2,8 +2,12 @@
  *
  * Peers are told apart by what they say: a routing id that sent READY is a
  * worker until it leaves or dies; anything else is treated as a client. A
- * misplaced command gets ERROR (a client) or DISCONNECT (a worker). */
+ * misplaced command gets ERROR (a client) or DISCONNECT (a worker). With
+ * --curve-secret, the commands that need a role check the sender's key:
+ * READY needs a worker key allowed every service it names; SUBMIT, CANCEL
+ * and STATUS need a client key. */
 #include "broker_internal.h"
+#include "auth.h"
 #include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
@@ -48,11 +52,88 @@ s_misplaced (broker_t *self, worker_t *worker)
         s_send_error (self, ZFARM_EBAD_REQUEST, text);
 }
 
+/* ---- roles (with --curve-secret) ---------------------------------------- */
+
+/* Whether the sender has role, reading its connection's metadata into
+ * peer. Without security everyone has every role; so has a peer on a
+ * local endpoint, which has no key. A network peer without a key cannot
+ * get in (every network endpoint is CURVE), and is refused if it did. */
+static bool
+s_peer_has_role (broker_t *self, int role, auth_peer_t *peer)
+{
+    *peer = (auth_peer_t) { .address = "?" };
+    if (!self->zap)
+        return true;
+    auth_peer_read (&self->inbound.header_frame, peer);
+    if (!peer->key)
+        return !peer->network;
+    return (peer->roles & role) != 0;
+}
+
+/* Logs a command refused to a key, and counts it. */
+static void
+s_log_unauthorized (broker_t *self, const auth_peer_t *peer,
+                    const char *why)
+{
+    self->counters.bad_messages++;
+    broker_log_bad (self, "refused %s from %s, key %s: %s",
+                    zf_command_name (self->inbound.header.command),
+                    peer->address, peer->key? peer->key: "none", why);
+}
+
+/* With security, whether the sender may send a client's command; if not,
+ * logs it and writes the reason for the peer into why. */
+static bool
+s_client_is_allowed (broker_t *self, char *why, size_t size)
+{
+    auth_peer_t peer;
+    if (s_peer_has_role (self, ZF_ROLE_CLIENT, &peer))
+        return true;
+    snprintf (why, size, "this key's role is %s, not client",
+              zf_roles_name (peer.roles));
+    s_log_unauthorized (self, &peer, why);
+    return false;
+}
+
+/* With security, whether the sender may register as a worker for every
+ * service its READY names; if not, logs it and writes why. */
+static bool
+s_worker_is_allowed (broker_t *self, char *why, size_t size)
+{
+    auth_peer_t peer;
+    const zf_header_t *ready = &self->inbound.header;
+    if (!s_peer_has_role (self, ZF_ROLE_WORKER, &peer))
+        snprintf (why, size, "this key's role is %s, not worker",
+                  zf_roles_name (peer.roles));
+    else {
+        uint32_t i = 0;
+        while (i < ready->service_count && (!peer.key
+               || zf_services_allow (peer.services, ready->services [i])))
+            i++;
+        if (i == ready->service_count)
+            return true;
+        snprintf (why, size, "this key may not serve %s (only %s)",
+                  ready->services [i], peer.services? peer.services: "none");
+    }
+    s_log_unauthorized (self, &peer, why);
+    return false;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
 static void
 s_on_ready (broker_t *self, worker_t *worker)
 {
     if (worker) {
         s_misplaced (self, worker);
+        return;
+    }
+    char why [ZF_SERVICE_MAX + 128];
+    if (!s_worker_is_allowed (self, why, sizeof why)) {
+        /* ERROR first, so that the worker logs why before it is told to
+         * register again (it retries with back-off). */
+        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
+        s_send_disconnect (self, &self->inbound.from, why);
         return;
     }
     dispatch_worker_join (self, &self->inbound.header);
@@ -76,6 +157,11 @@ s_on_submit (broker_t *self, worker_t *worker)
 {
     (void) worker;
     const zf_header_t *submit = &self->inbound.header;
+    char why [96];
+    if (!s_client_is_allowed (self, why, sizeof why)) {
+        s_reply_result (self, submit->task_id, ZFARM_EUNAUTHORIZED, why);
+        return;
+    }
     client_t *client = zhashx_lookup (self->clients, &self->inbound.from);
     if (client && client_task_lookup (client, submit->task_id))
         return;                 /* a resubmission of a task we hold */
@@ -122,6 +208,11 @@ static void
 s_on_cancel (broker_t *self, worker_t *worker)
 {
     (void) worker;
+    char why [96];
+    if (!s_client_is_allowed (self, why, sizeof why)) {
+        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
+        return;
+    }
     client_t *client = zhashx_lookup (self->clients, &self->inbound.from);
     task_t *task = client? client_task_lookup (client,
                                                self->inbound.header.task_id)
@@ -165,6 +256,11 @@ static void
 s_on_status (broker_t *self, worker_t *worker)
 {
     (void) worker;
+    char why [96];
+    if (!s_client_is_allowed (self, why, sizeof why)) {
+        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
+        return;
+    }
     status_view_t view;
     broker_status_view (self, &view);
     char *json = status_json (&view);

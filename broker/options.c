@@ -5,8 +5,10 @@
 #include "zf_log.h"
 #include "zf_util.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char s_usage [] =
@@ -26,6 +28,15 @@ static const char s_usage [] =
 "                            (default 5000)\n"
 "      --prefetch on|off     give busy workers short tasks in advance, taking\n"
 "                            them back for idle workers (default on)\n"
+"\n"
+"Security (CURVE on every tcp:// endpoint; see zfarm-broker(1)):\n"
+"      --curve-secret FILE   the broker's secret certificate (zfarm keygen)\n"
+"      --authorized-keys DIR public certificates of the clients and workers\n"
+"                            allowed in, with their roles; read again when\n"
+"                            the directory changes and on SIGHUP\n"
+"      --ipc-mode OCTAL      file mode of ipc:// socket files, which are open\n"
+"                            to local processes without keys (default 0600\n"
+"                            with --curve-secret, else as the umask leaves it)\n"
 "\n"
 "Local worker pool:\n"
 "      --spawn N             keep N local worker processes running\n"
@@ -50,7 +61,8 @@ enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
-    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_CURVE_SECRET,
+    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE
 };
 
 static const struct option s_long_options [] = {
@@ -70,6 +82,9 @@ static const struct option s_long_options [] = {
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
     { "http",          required_argument, NULL, OPT_HTTP },
     { "prefetch",      required_argument, NULL, OPT_PREFETCH },
+    { "curve-secret",  required_argument, NULL, OPT_CURVE_SECRET },
+    { "authorized-keys", required_argument, NULL, OPT_AUTHORIZED_KEYS },
+    { "ipc-mode",      required_argument, NULL, OPT_IPC_MODE },
     { "syslog",        no_argument,       NULL, OPT_SYSLOG },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
@@ -109,6 +124,23 @@ s_number (const source_t *source, const char *flag, const char *text,
     snprintf (expected, sizeof expected, "--%%s: expected a number from %ld"
               " to %ld, got '%%s'", min, max);
     s_error (source, expected, flag, text);
+    return -1;
+}
+
+/* Parses an octal file mode (0600) into *mode, or prints why it is wrong. */
+static int
+s_file_mode (const source_t *source, const char *text, int *mode)
+{
+    char *end;
+    errno = 0;
+    unsigned long value = strtoul (text, &end, 8);
+    if (*text >= '0' && *text <= '7' && *end == 0 && errno == 0
+    &&  value <= 0777) {
+        *mode = (int) value;
+        return 0;
+    }
+    s_error (source, "--%s: expected an octal file mode such as 0600 or 0660,"
+             " got '%s'", "ipc-mode", text);
     return -1;
 }
 
@@ -185,6 +217,14 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
         case OPT_HTTP:
             options->http = arg;
             return 0;
+        case OPT_CURVE_SECRET:
+            options->curve_secret = arg;
+            return 0;
+        case OPT_AUTHORIZED_KEYS:
+            options->authorized_keys = arg;
+            return 0;
+        case OPT_IPC_MODE:
+            return s_file_mode (source, arg, &options->ipc_mode);
         case OPT_SYSLOG:
             options->syslog = true;
             return 0;
@@ -244,6 +284,7 @@ s_defaults (options_t *options)
     options->drain_timeout_ms = 5000;
     options->log_level = ZF_LOG_INFO;
     options->prefetch = true;
+    options->ipc_mode = -1;
 }
 
 /* Reads the config file's arguments (kept in options: it points into
@@ -278,6 +319,12 @@ options_parse (options_t *options, int argc, char *argv [])
         return rc;
     if (options->spawn && !options->worker_cmd) {
         fprintf (stderr, "zfarm-broker: --spawn needs --worker-cmd\n");
+        return -1;
+    }
+    if ((options->curve_secret == NULL) != (options->authorized_keys == NULL)) {
+        fprintf (stderr, "zfarm-broker: --curve-secret and --authorized-keys"
+                 " go together: CURVE without a list of allowed keys would"
+                 " let any key in\n");
         return -1;
     }
     if (options->bind_count == 0)

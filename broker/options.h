@@ -31,6 +31,11 @@ typedef struct {
     long max_calls_per_worker;  /* retire a local worker after N; 0 never */
     long max_call_time_ms;      /* a task running longer: TIMEOUT, its
                                    worker killed; 0 = no limit */
+    const char *curve_secret;   /* the broker's secret certificate, or NULL
+                                   for no security */
+    const char *authorized_keys;    /* directory of allowed public certs;
+                                       set exactly when curve_secret is */
+    int ipc_mode;               /* chmod of ipc socket files; -1: default */
 } options_t;
 
 /* Fills options from defaults, then the --config file, then argv (so flags

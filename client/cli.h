@@ -13,13 +13,15 @@
 /* A subcommand: argv [0] is its name; returns the exit status. */
 typedef int (cli_command_fn) (int argc, char *argv []);
 
-/* `zfarm call`, `zfarm map` and `zfarm status`. */
+/* `zfarm call`, `zfarm map`, `zfarm status` and `zfarm keygen`. */
 int
     cli_call (int argc, char *argv []);
 int
     cli_map (int argc, char *argv []);
 int
     cli_status (int argc, char *argv []);
+int
+    cli_keygen (int argc, char *argv []);
 
 /* Prints "zfarm[ COMMAND]: MESSAGE (try 'zfarm[ COMMAND] --help')" as one
  * line on stderr and returns CLI_EXIT_USAGE. command may be NULL. */

@@ -1,5 +1,6 @@
 /* cli_main.c: the zfarm tool: global options, then one subcommand. */
 #include "cli.h"
+#include "zf_curve.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@ static const command_t s_commands [] = {
     { "call",   cli_call,   "run one task and print its result" },
     { "map",    cli_map,    "run a task per line of stdin, results in order" },
     { "status", cli_status, "show the broker's workers, services and counters" },
+    { "keygen", cli_keygen, "write a CURVE keypair for a client, worker or broker" },
 };
 
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
@@ -51,6 +53,17 @@ cli_bad_option (const char *command, int code, char *argv [])
 zfarm_client_t *
 cli_connect (const char *command, const char *broker)
 {
+    /* Checked here too, so that a bad key is a usage error that names
+     * the options; the library would only fail. */
+    zf_curve_t curve;
+    char error [512];
+    int rc = zf_curve_setup_from_env (&curve, error, sizeof error);
+    zf_curve_clear (&curve);
+    if (rc != 0) {
+        cli_usage_error (command, "--curve-server-key, --curve-cert: %s",
+                         error);
+        return NULL;
+    }
     zfarm_client_t *client = zfarm_client_new (broker);
     if (!client && broker)
         cli_usage_error (command, "bad --broker endpoint '%s'", broker);
@@ -71,7 +84,53 @@ s_print_help (void)
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         printf ("  %-8s %s\n", s_commands [i].name, s_commands [i].summary);
     printf ("\n'zfarm COMMAND --help' describes a command. The broker is "
-            "--broker EP, else\n$ZFARM_BROKER, else tcp://127.0.0.1:5555.\n");
+            "--broker EP, else\n$ZFARM_BROKER, else tcp://127.0.0.1:5555.\n"
+            "\nA broker with CURVE security needs, before or after COMMAND:\n"
+            "  --curve-server-key KEY  the broker's public key (Z85, or its"
+            " public\n                          certificate file; default"
+            " $%s)\n"
+            "  --curve-cert FILE       our secret certificate (zfarm keygen;"
+            "\n                          default $%s)\n",
+            ZF_CURVE_SERVER_KEY_ENV, ZF_CURVE_CERT_ENV);
+}
+
+/* Takes --curve-server-key and --curve-cert (also "--flag=value") out of
+ * argv, before any "--", wherever they are, and puts their values into the
+ * environment, where the client library reads them: so every command that
+ * talks to a broker takes them, and no command's own parser sees them.
+ * Returns -1 to go on, or the exit status. */
+static int
+s_take_curve_options (int *argc, char *argv [])
+{
+    static const struct { const char *flag, *env; } options [] = {
+        { "--curve-server-key", ZF_CURVE_SERVER_KEY_ENV },
+        { "--curve-cert",       ZF_CURVE_CERT_ENV },
+    };
+    int kept = 1, i = 1;
+    for (; i < *argc && strcmp (argv [i], "--") != 0; i++) {
+        const char *env = NULL, *value = NULL;
+        for (size_t o = 0; !env && o < 2; o++) {
+            size_t size = strlen (options [o].flag);
+            if (strncmp (argv [i], options [o].flag, size) != 0
+            ||  (argv [i][size] != 0 && argv [i][size] != '='))
+                continue;
+            env = options [o].env;
+            value = argv [i][size] == '='? argv [i] + size + 1: argv [++i];
+        }
+        if (!env)
+            argv [kept++] = argv [i];
+        else
+        if (!value)
+            return cli_usage_error (NULL, "option '%s' needs a value",
+                                    argv [i - 1]);
+        else
+            setenv (env, value, 1);
+    }
+    while (i < *argc)
+        argv [kept++] = argv [i++];
+    argv [kept] = NULL;
+    *argc = kept;
+    return -1;
 }
 
 static const command_t *
@@ -91,8 +150,10 @@ main (int argc, char *argv [])
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
+    int code = s_take_curve_options (&argc, argv);
+    if (code >= 0)
+        return code;
     opterr = 0;
-    int code;
     while ((code = getopt_long (argc, argv, "+:hV", options, NULL)) != -1) {
         if (code == 'h') {
             s_print_help ();

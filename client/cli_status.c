@@ -338,9 +338,14 @@ cli_status (int argc, char *argv [])
     int timeout_ms = args.timeout_ms? (int) args.timeout_ms: -1;
     rc = zfarm_client_status (client, timeout_ms, &json);
     zfarm_client_destroy (&client);
-    if (rc != 0) {
+    if (rc == ZFARM_EBROKER_DOWN) {
         fprintf (stderr, "zfarm: %s: %s (no status within %ld ms)\n",
                  zfarm_err_name (rc), zfarm_strerror (rc), args.timeout_ms);
+        return CLI_EXIT_FAILED;
+    }
+    if (rc != 0) {
+        fprintf (stderr, "zfarm: %s: %s\n", zfarm_err_name (rc),
+                 zfarm_strerror (rc));
         return CLI_EXIT_FAILED;
     }
     rc = s_print (&args, json);

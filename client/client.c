@@ -17,6 +17,7 @@
  * falls silent moves to the next one and submits its tasks there. */
 #include "zfarm_client.h"
 #include "result_internal.h"
+#include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
 #include "zf_proto.h"
@@ -66,6 +67,7 @@ struct _zfarm_client_t {
     int endpoint_count;
     int current;                /* index of endpoint in endpoints */
     uint8_t routing_id [ROUTING_ID_SIZE];
+    zf_curve_t curve;           /* CURVE keys for every socket, if enabled */
     bool silent;                /* the broker missed liveness intervals */
     bool leaving;               /* the broker is shutting down: move on */
     int64_t unanswered_since;   /* first PING since the broker was last
@@ -78,6 +80,8 @@ struct _zfarm_client_t {
                                    in the order they were made */
     zlistx_t *due;              /* due_t: callbacks still to run, in order */
     char *status_json;          /* the broker's STATUS reply, once it came */
+    bool unauthorized;          /* the broker refused a message: this key
+                                   may not do that (it ends a STATUS wait) */
     uint64_t last_id;           /* the last task id given out */
     uint64_t epoch;             /* the broker's epoch from PONG, 0 = none */
     int retries;                /* SUBMIT's retries field, -1 = broker's */
@@ -317,6 +321,8 @@ s_on_error (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
     zsys_warning ("zfarm client: broker %s refused a message: %s: %s",
                   self->endpoint, zfarm_err_name (-header->status),
                   header->text);
+    if (header->status == -ZFARM_EUNAUTHORIZED)
+        self->unauthorized = true;
     return 0;
 }
 
@@ -434,14 +440,14 @@ s_next_due (zfarm_client_t *self)
     return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
 }
 
-static zsock_t *s_connect (const char *endpoint, const uint8_t *routing_id);
+static zsock_t *s_connect (zfarm_client_t *self, const char *endpoint);
 
 /* Moves to the next endpoint: a new socket, the same routing id. */
 static void
 s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
 {
     int next = (self->current + 1) % self->endpoint_count;
-    zsock_t *sock = s_connect (self->endpoints [next], self->routing_id);
+    zsock_t *sock = s_connect (self, self->endpoints [next]);
     if (!sock)
         return;                     /* logged; try again next interval */
     zsys_warning ("zfarm client: %s %s; failing over to %s",
@@ -545,8 +551,9 @@ s_run_callbacks (zfarm_client_t *self)
 
 /* ---- the public API ---------------------------------------------------- */
 
+/* A new DEALER to endpoint with the client's routing id and keys. */
 static zsock_t *
-s_connect (const char *endpoint, const uint8_t *routing_id)
+s_connect (zfarm_client_t *self, const char *endpoint)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock) {
@@ -562,8 +569,14 @@ s_connect (const char *endpoint, const uint8_t *routing_id)
     zsock_set_rcvhwm (sock, 0);
     zsock_set_sndtimeo (sock, 0);
     zsock_set_rcvtimeo (sock, 0);
-    zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, routing_id,
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, self->routing_id,
                     ROUTING_ID_SIZE);
+    if (zf_curve_apply (&self->curve, zsock_resolve (sock)) != 0) {
+        zsys_error ("zfarm client: CURVE keys refused: %s",
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         zsys_error ("zfarm client: connect %s: %s", endpoint,
                     zmq_strerror (zmq_errno ()));
@@ -615,11 +628,16 @@ zfarm_client_new (const char *endpoint)
     zf_log_library ();
     zfarm_client_t *self = zf_malloc (sizeof *self);
     s_random_routing_id (self->routing_id);
+    char error [512];
     zsock_t *sock = NULL;
+    if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0)
+        zsys_error ("zfarm client: %s", error);
+    else
     if (s_parse_endpoints (self, endpoint) == 0)
-        sock = s_connect (self->endpoints [0], self->routing_id);
+        sock = s_connect (self, self->endpoints [0]);
     if (!sock) {
         s_endpoints_free (self);
+        zf_curve_clear (&self->curve);
         free (self);
         return NULL;
     }
@@ -671,8 +689,41 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     free (self->status_json);
     free (self->endpoint);
     s_endpoints_free (self);
+    zf_curve_clear (&self->curve);
     free (self);
     *self_p = NULL;
+}
+
+int
+zfarm_client_set_curve (zfarm_client_t *self, const char *server_key,
+                        const char *cert_path)
+{
+    assert (self);
+    zf_curve_t curve = { .enabled = false };
+    char error [512];
+    if ((server_key || cert_path)
+    &&  zf_curve_setup (&curve, server_key, cert_path, error,
+                        sizeof error) != 0) {
+        zsys_error ("zfarm client: %s", error);
+        return ZFARM_EINVALID;
+    }
+    zf_curve_t previous = self->curve;
+    self->curve = curve;
+    zf_curve_clear (&curve);
+    zsock_t *sock = s_connect (self, self->endpoint);
+    if (!sock) {
+        self->curve = previous;     /* keep the socket we have */
+        zf_curve_clear (&previous);
+        return ZFARM_EINVALID;
+    }
+    zf_curve_clear (&previous);
+    zsock_set_linger (self->sock, 0);
+    zsock_destroy (&self->sock);
+    self->sock = sock;
+    self->unanswered_since = 0;
+    self->epoch = 0;
+    s_resubmit_all (self, "CURVE keys changed");
+    return 0;
 }
 
 void
@@ -829,10 +880,13 @@ zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p)
     *json_p = NULL;
     s_receive (self);
     zstr_free (&self->status_json);
+    self->unauthorized = false;
     s_send_simple (self, ZF_STATUS, 0);
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (!self->status_json) {
         s_pump (self);
+        if (self->unauthorized)
+            return ZFARM_EUNAUTHORIZED;
         if (!self->status_json && s_poll (self, until) != 0)
             return ZFARM_EBROKER_DOWN;
     }

@@ -24,9 +24,24 @@ typedef void (zfarm_result_fn) (zfarm_result_t *result, void *arg);
 
 /* Connects to a broker. endpoint NULL means $ZFARM_BROKER, or else
  * tcp://127.0.0.1:5555. Connecting is lazy (ZeroMQ's): a broker that is not
- * there yet is not an error. Returns NULL if the endpoint is invalid. */
+ * there yet is not an error. With $ZFARM_CURVE_SERVER_KEY and
+ * $ZFARM_CURVE_CERT set, the connection is CURVE (zfarm_client_set_curve).
+ * Returns NULL if the endpoint is invalid, or those keys are bad. */
 ZFARM_EXPORT zfarm_client_t *
     zfarm_client_new (const char *endpoint);
+
+/* Makes the client's connections CURVE: server_key is the broker's public
+ * key, in Z85 or as the path of its public certificate, and cert_path our
+ * own secret certificate (zfarm keygen's NAME_secret). Both NULL turns
+ * CURVE off. zfarm_client_new reads them from $ZFARM_CURVE_SERVER_KEY and
+ * $ZFARM_CURVE_CERT when set (and fails if they are bad); this overrides
+ * those. The connection is opened again with the new keys (so
+ * zfarm_client_fd changes): call it before submitting. Returns 0, or
+ * ZFARM_EINVALID if a key is bad or the certificate cannot be read (the
+ * client keeps its old keys). */
+ZFARM_EXPORT int
+    zfarm_client_set_curve (zfarm_client_t *self, const char *server_key,
+                            const char *cert_path);
 
 /* Destroys the client; pending tasks are abandoned. Accepts NULL. */
 ZFARM_EXPORT void
@@ -101,7 +116,9 @@ ZFARM_EXPORT int
 /* Asks the broker for its status: a JSON document (see README.md, "Status")
  * with workers, services and counters. Waits at most timeout_ms; other
  * results that arrive meanwhile are kept. Returns 0 and sets *json_p
- * (caller frees), ZFARM_EBROKER_DOWN if no answer came in time. */
+ * (caller frees), ZFARM_EBROKER_DOWN if no answer came in time, or
+ * ZFARM_EUNAUTHORIZED if the broker refused it (a CURVE key without the
+ * client role). */
 ZFARM_EXPORT int
     zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p);
 

@@ -1,0 +1,502 @@
+/* test_security.c: a broker with --curve-secret and --authorized-keys, as
+ * keys that are unknown, missing or of the wrong role see it.
+ *
+ * Keys come from `zfarm keygen`. Clients use the library; workers are raw
+ * DEALERs speaking the protocol, so that the test sees exactly what the
+ * broker sends them (ERROR, DISCONNECT, and never a TASK it must not
+ * have). The broker also listens on ipc://, which stays open to local
+ * processes without keys; the test uses it to watch the broker. */
+#include "harness.h"
+#include "zfarm.h"
+#include "zf_proto.h"
+#include "zf_wire.h"
+#include <czmq.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+typedef struct {
+    char public_path [1100];    /* where the public certificate is */
+    char secret_path [1100];
+    char key [41];              /* the public key, Z85 */
+} keypair_t;
+
+static char s_keys [512];       /* where keygen writes */
+static char s_allowed [512];    /* --authorized-keys */
+static keypair_t s_broker_key;
+static const char *s_tcp;       /* the CURVE endpoint */
+static char s_ipc [512];        /* the open one */
+static zf_decoder_t *s_decoder;
+
+/* ---- keys --------------------------------------------------------------- */
+
+/* Runs zfarm keygen with argv after "keygen"; returns its exit status and
+ * its stdout (caller frees) in *out_p. */
+static int
+s_keygen_run (const char *const args [], char **out_p)
+{
+    const char *argv [16] = { th_bin ("zfarm"), "keygen" };
+    int argc = 2;
+    for (int i = 0; args [i]; i++)
+        argv [argc++] = args [i];
+    argv [argc] = NULL;
+    char *err = NULL;
+    int status = th_run (argv, NULL, 0, out_p, NULL, &err, 10000);
+    free (err);
+    ASSERT (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+/* Makes a keypair NAME in s_keys with role (and services, may be NULL);
+ * with allowed, moves its public certificate into --authorized-keys. */
+static void
+s_keypair (keypair_t *pair, const char *name, const char *role,
+           const char *services, bool allowed)
+{
+    const char *args [10] = { "--dir", s_keys, "--role", role };
+    int count = 4;
+    if (services) {
+        args [count++] = "--services";
+        args [count++] = services;
+    }
+    args [count++] = name;
+    args [count] = NULL;
+    char *out;
+    ASSERT_EQ (s_keygen_run (args, &out), 0);
+    const char *at = strstr (out, "public key: ");
+    ASSERT (at);
+    snprintf (pair->key, sizeof pair->key, "%.40s", at + strlen ("public key: "));
+    free (out);
+    snprintf (pair->secret_path, sizeof pair->secret_path, "%s/%s_secret",
+              s_keys, name);
+    snprintf (pair->public_path, sizeof pair->public_path, "%s/%s",
+              allowed? s_allowed: s_keys, name);
+    if (allowed) {
+        char from [600];
+        snprintf (from, sizeof from, "%s/%s", s_keys, name);
+        ASSERT_EQ (rename (from, pair->public_path), 0);
+    }
+}
+
+/* ---- raw peers ---------------------------------------------------------- */
+
+/* A DEALER to endpoint, a CURVE client with pair's keys (NULL: plain). */
+static zsock_t *
+s_dealer (const char *endpoint, const keypair_t *pair)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    ASSERT (sock);
+    if (pair) {
+        zcert_t *cert = zcert_load (pair->secret_path);
+        ASSERT (cert);
+        zcert_apply (cert, sock);
+        zcert_destroy (&cert);
+        zsock_set_curve_serverkey (sock, s_broker_key.key);
+    }
+    zsock_set_rcvtimeo (sock, 5000);
+    ASSERT_EQ (zsock_connect (sock, "%s", endpoint), 0);
+    return sock;
+}
+
+static void
+s_send_ready (zsock_t *worker, const char *service1, const char *service2)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_READY);
+    strcpy (header.services [header.service_count++], service1);
+    if (service2)
+        strcpy (header.services [header.service_count++], service2);
+    header.capacity = 1;
+    header.pid = 1;
+    strcpy (header.host, "test");
+    ASSERT_EQ (zf_wire_send (worker, &header, NULL), 0);
+}
+
+/* Receives one message other than HEARTBEAT within the socket's timeout.
+ * Returns false if none came. */
+static bool
+s_recv (zsock_t *sock, zf_header_t *header, char **payload_p)
+{
+    while (true) {
+        zmsg_t *payload = NULL;
+        if (zf_wire_recv (sock, s_decoder, header, &payload) != 0)
+            return false;
+        if (header->command != ZF_HEARTBEAT) {
+            size_t size;
+            if (payload_p)
+                *payload_p = zf_wire_join (payload, &size);
+            zmsg_destroy (&payload);
+            return true;
+        }
+        zmsg_destroy (&payload);
+    }
+}
+
+/* A client of the library with pair's keys (NULL: none). */
+static zfarm_client_t *
+s_client (const char *endpoint, const keypair_t *pair)
+{
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    ASSERT (client);
+    if (pair)
+        ASSERT_EQ (zfarm_client_set_curve (client, s_broker_key.key,
+                                           pair->secret_path), 0);
+    return client;
+}
+
+static int
+s_call (zfarm_client_t *client, const char *service, const char *payload,
+        int timeout_ms, char **text_p)
+{
+    zfarm_result_t *result = NULL;
+    int rc = zfarm_client_call (client, service, payload, strlen (payload),
+                                timeout_ms, &result);
+    if (text_p) {
+        size_t size;
+        *text_p = strdup (rc == 0? zfarm_result_data (result, &size)
+                                 : zfarm_result_error (result));
+    }
+    zfarm_result_destroy (&result);
+    return rc;
+}
+
+/* Waits at most 10 s until the broker's log has text. */
+static bool
+s_log_has (const char *text)
+{
+    char path [600];
+    snprintf (path, sizeof path, "%s/broker1.err", th_tmpdir ());
+    for (int i = 0; i < 1000; i++) {
+        char *log = th_read_file (path, NULL);
+        bool found = log && strstr (log, text);
+        free (log);
+        if (found)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void
+test_keygen (void)
+{
+    keypair_t pair;
+    s_keypair (&pair, "plain", "client", NULL, false);
+    struct stat info;
+    ASSERT_EQ (stat (pair.secret_path, &info), 0);
+    ASSERT_EQ (info.st_mode & 0777, 0600);
+    zcert_t *cert = zcert_load (pair.public_path);
+    ASSERT (cert);
+    ASSERT_STR_EQ (zcert_public_txt (cert), pair.key);
+    ASSERT_STR_EQ (zcert_meta (cert, "role"), "client");
+    zcert_destroy (&cert);
+    /* Never over an existing key. */
+    char *out;
+    const char *again [] = { "--dir", s_keys, "plain", NULL };
+    ASSERT_EQ (s_keygen_run (again, &out), 1);
+    free (out);
+    cert = zcert_load (pair.public_path);
+    ASSERT_STR_EQ (zcert_public_txt (cert), pair.key);
+    zcert_destroy (&cert);
+    /* Services are for workers; roles are three. */
+    const char *bad_role [] = { "--dir", s_keys, "--role", "admin", "x", NULL };
+    ASSERT_EQ (s_keygen_run (bad_role, &out), 2);
+    free (out);
+    const char *client_services [] = { "--dir", s_keys, "--services", "a",
+                                       "y", NULL };
+    ASSERT_EQ (s_keygen_run (client_services, &out), 2);
+    free (out);
+    TEST_PASS ("keygen writes a keypair with its role, never over another");
+}
+
+static void
+test_unknown_key_as_client (void)
+{
+    keypair_t stranger;
+    s_keypair (&stranger, "stranger", "client", NULL, false);
+    zfarm_client_t *client = s_client (s_tcp, &stranger);
+    int rc = s_call (client, "echo", "hello", 1000, NULL);
+    ASSERT (rc == ZFARM_EBROKER_DOWN || rc == ZFARM_ETIMEOUT);
+    zfarm_client_destroy (&client);
+    char line [200];
+    snprintf (line, sizeof line, "refused a CURVE handshake from 127.0.0.1,"
+              " key %s", stranger.key);
+    ASSERT (s_log_has (line));
+    /* No key at all: the handshake fails before anyone is asked. */
+    client = s_client (s_tcp, NULL);
+    rc = s_call (client, "echo", "hello", 1000, NULL);
+    ASSERT (rc == ZFARM_EBROKER_DOWN || rc == ZFARM_ETIMEOUT);
+    zfarm_client_destroy (&client);
+    ASSERT_EQ (th_status_counter (s_ipc, "submitted"), 0);
+    TEST_PASS ("an unknown key, or none, is refused as a client");
+}
+
+static void
+test_unknown_key_as_worker (void)
+{
+    keypair_t stranger;
+    s_keypair (&stranger, "stranger_worker", "worker", NULL, false);
+    char line [200];
+    snprintf (line, sizeof line, "from 127.0.0.1, key %s", stranger.key);
+    /* libzmq does not retry a refused handshake; a new socket does, and
+     * one of them is logged by name once the log's second is over. */
+    bool logged = false;
+    for (int i = 0; i < 50 && !logged; i++) {
+        zsock_t *worker = s_dealer (s_tcp, &stranger);
+        s_send_ready (worker, "echo", NULL);
+        zsock_set_rcvtimeo (worker, 200);
+        zf_header_t header;
+        ASSERT (!s_recv (worker, &header, NULL));
+        zsock_destroy (&worker);
+        char path [600];
+        snprintf (path, sizeof path, "%s/broker1.err", th_tmpdir ());
+        char *log = th_read_file (path, NULL);
+        logged = log && strstr (log, line);
+        free (log);
+    }
+    ASSERT (logged);
+    ASSERT (th_wait_workers (s_ipc, 0, 1000));
+    TEST_PASS ("an unknown key is refused as a worker, logged with its key");
+}
+
+/* A READY the broker must refuse: ERROR UNAUTHORIZED, then DISCONNECT. */
+static void
+s_expect_refused (zsock_t *worker)
+{
+    zf_header_t header;
+    ASSERT (s_recv (worker, &header, NULL));
+    ASSERT_EQ (header.command, ZF_ERROR);
+    ASSERT_EQ (header.status, -ZFARM_EUNAUTHORIZED);
+    ASSERT (s_recv (worker, &header, NULL));
+    ASSERT_EQ (header.command, ZF_DISCONNECT);
+}
+
+/* Drains what has reached worker; fails on a TASK. */
+static void
+s_expect_no_task (zsock_t *worker)
+{
+    zsock_set_rcvtimeo (worker, 0);
+    zf_header_t header;
+    while (s_recv (worker, &header, NULL))
+        ASSERT_NE (header.command, ZF_TASK);
+    zsock_set_rcvtimeo (worker, 5000);
+}
+
+static void
+test_client_key_cannot_serve (const keypair_t *alice)
+{
+    zsock_t *worker = s_dealer (s_tcp, alice);
+    s_send_ready (worker, "secrets", NULL);
+    s_expect_refused (worker);
+    /* Nobody serves the service: the task waits, then ends, and the
+     * refused worker was never given it. */
+    zfarm_client_t *client = s_client (s_tcp, alice);
+    ASSERT_EQ (s_call (client, "secrets", "payroll", 500, NULL),
+               ZFARM_ENO_SUCH_SERVICE);
+    zfarm_client_destroy (&client);
+    s_expect_no_task (worker);
+    zsock_destroy (&worker);
+    ASSERT (s_log_has ("refused READY from 127.0.0.1, key "));
+    TEST_PASS ("a client key cannot register as a worker");
+}
+
+static void
+test_worker_limited_to_its_services (const keypair_t *alice)
+{
+    keypair_t limited;
+    s_keypair (&limited, "alpha_only", "worker", "alpha", true);
+    /* A READY that names a service beyond the key's is refused whole. */
+    zsock_t *worker = s_dealer (s_tcp, &limited);
+    s_send_ready (worker, "alpha", "beta");
+    s_expect_refused (worker);
+    zsock_destroy (&worker);
+
+    worker = s_dealer (s_tcp, &limited);
+    s_send_ready (worker, "alpha", NULL);
+    ASSERT (th_wait_workers (s_ipc, 1, 5000));
+    zfarm_client_t *client = s_client (s_tcp, alice);
+    uint64_t beta_id;
+    ASSERT_EQ (zfarm_client_submit (client, "beta", "b", 1, 500, &beta_id), 0);
+    ASSERT_EQ (zfarm_client_submit (client, "alpha", "a", 1, 5000, NULL), 0);
+    zf_header_t header;
+    char *payload;
+    ASSERT (s_recv (worker, &header, &payload));
+    ASSERT_EQ (header.command, ZF_TASK);
+    ASSERT_STR_EQ (header.service, "alpha");
+    free (payload);
+    zf_header_t done;
+    zf_header_init (&done, ZF_DONE);
+    done.task_id = header.task_id;
+    ASSERT_EQ (zf_wire_send_data (worker, &done, "A", 1), 0);
+    for (int i = 0; i < 2; i++) {
+        zfarm_result_t *result;
+        ASSERT_EQ (zfarm_client_wait (client, 5000, &result), 0);
+        if (zfarm_result_task_id (result) == beta_id)
+            ASSERT_EQ (zfarm_result_status (result), ZFARM_ENO_SUCH_SERVICE);
+        else
+            ASSERT_EQ (zfarm_result_status (result), 0);
+        zfarm_result_destroy (&result);
+    }
+    s_expect_no_task (worker);
+    zfarm_client_destroy (&client);
+    zsock_destroy (&worker);
+    TEST_PASS ("a worker limited to alpha serves alpha and never gets beta");
+}
+
+static void
+test_worker_key_cannot_submit (void)
+{
+    keypair_t serving;
+    s_keypair (&serving, "just_a_worker", "worker", NULL, true);
+    zfarm_client_t *client = s_client (s_tcp, &serving);
+    char *text;
+    ASSERT_EQ (s_call (client, "echo", "x", 5000, &text), ZFARM_EUNAUTHORIZED);
+    ASSERT (strstr (text, "role is worker"));
+    free (text);
+    char *json = NULL;
+    ASSERT_EQ (zfarm_client_status (client, 5000, &json),
+               ZFARM_EUNAUTHORIZED);
+    zfarm_client_destroy (&client);
+    TEST_PASS ("a worker key cannot submit or read the status");
+}
+
+static void
+test_both_roles_and_ipc (void)
+{
+    keypair_t both;
+    s_keypair (&both, "both", "both", NULL, true);
+    zsock_t *worker = s_dealer (s_tcp, &both);
+    s_send_ready (worker, "upper", NULL);
+    ASSERT (th_wait_workers (s_ipc, 1, 5000));
+    /* A local client needs no key on ipc://, and the file is 0600. */
+    struct stat info;
+    ASSERT_EQ (stat (s_ipc + strlen ("ipc://"), &info), 0);
+    ASSERT_EQ (info.st_mode & 0777, 0600);
+    zfarm_client_t *local = s_client (s_ipc, NULL);
+    ASSERT_EQ (zfarm_client_submit (local, "upper", "ipc", 3, 5000, NULL), 0);
+    zf_header_t header;
+    char *payload;
+    ASSERT (s_recv (worker, &header, &payload));
+    ASSERT_STR_EQ (payload, "ipc");
+    free (payload);
+    zf_header_t done;
+    zf_header_init (&done, ZF_DONE);
+    done.task_id = header.task_id;
+    ASSERT_EQ (zf_wire_send_data (worker, &done, "IPC", 3), 0);
+    zfarm_result_t *result;
+    ASSERT_EQ (zfarm_client_wait (local, 5000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), 0);
+    zfarm_result_destroy (&result);
+    zfarm_client_destroy (&local);
+    zsock_destroy (&worker);
+    TEST_PASS ("a key with both roles serves; ipc:// needs no key");
+}
+
+static void
+test_keys_read_again (void)
+{
+    keypair_t late;
+    s_keypair (&late, "latecomer", "client", NULL, false);
+    zfarm_client_t *client = s_client (s_tcp, &late);
+    int rc = s_call (client, "nobody", "x", 500, NULL);
+    ASSERT (rc == ZFARM_EBROKER_DOWN || rc == ZFARM_ETIMEOUT);
+    zfarm_client_destroy (&client);
+    /* Into the directory: let in without a restart. */
+    char allowed [600];
+    snprintf (allowed, sizeof allowed, "%s/latecomer", s_allowed);
+    ASSERT_EQ (rename (late.public_path, allowed), 0);
+    rc = -1;
+    for (int i = 0; i < 20 && rc != ZFARM_ENO_SUCH_SERVICE; i++) {
+        client = s_client (s_tcp, &late);
+        rc = s_call (client, "nobody", "x", 300, NULL);
+        zfarm_client_destroy (&client);
+    }
+    ASSERT_EQ (rc, ZFARM_ENO_SUCH_SERVICE);
+    /* Out of it again: its next connection is refused. */
+    ASSERT_EQ (unlink (allowed), 0);
+    for (int i = 0; i < 20 && rc == ZFARM_ENO_SUCH_SERVICE; i++) {
+        client = s_client (s_tcp, &late);
+        rc = s_call (client, "nobody", "x", 300, NULL);
+        zfarm_client_destroy (&client);
+    }
+    ASSERT (rc == ZFARM_EBROKER_DOWN || rc == ZFARM_ETIMEOUT);
+    TEST_PASS ("a key added to or removed from the directory counts at once");
+}
+
+/* Runs the broker with extra; expects it not to start, with exit status
+ * and a message on stderr. */
+static void
+s_expect_no_start (const char *const extra [], int exit_status,
+                   const char *message)
+{
+    const char *argv [16] = { th_bin ("zfarm-broker"), "--bind",
+                              "tcp://127.0.0.1:*" };
+    int argc = 3;
+    for (int i = 0; extra [i]; i++)
+        argv [argc++] = extra [i];
+    argv [argc] = NULL;
+    char *out, *err;
+    int status = th_run (argv, NULL, 0, &out, NULL, &err, 10000);
+    ASSERT (WIFEXITED (status));
+    ASSERT_EQ (WEXITSTATUS (status), exit_status);
+    if (!strstr (err, message))
+        TEST_FAIL ("expected '%s' in: %s", message, err);
+    free (out);
+    free (err);
+}
+
+static void
+test_bad_settings (void)
+{
+    const char *alone [] = { "--curve-secret", s_broker_key.secret_path, NULL };
+    s_expect_no_start (alone, 2, "go together");
+    char public_only_path [600];    /* no alice_secret beside it */
+    snprintf (public_only_path, sizeof public_only_path, "%s/alice", s_allowed);
+    const char *public_only [] = { "--curve-secret", public_only_path,
+                                   "--authorized-keys", s_allowed, NULL };
+    s_expect_no_start (public_only, 1, "not a readable secret certificate");
+    const char *no_dir [] = { "--curve-secret", s_broker_key.secret_path,
+                              "--authorized-keys", "/nonexistent/keys", NULL };
+    s_expect_no_start (no_dir, 1, "cannot read /nonexistent/keys");
+    const char *mode [] = { "--ipc-mode", "0999", NULL };
+    s_expect_no_start (mode, 2, "--ipc-mode");
+    TEST_PASS ("bad security settings stop the broker before it binds");
+}
+
+int
+main (void)
+{
+    s_decoder = zf_decoder_new ();
+    snprintf (s_keys, sizeof s_keys, "%s/keys", th_tmpdir ());
+    snprintf (s_allowed, sizeof s_allowed, "%s/authorized", th_tmpdir ());
+    ASSERT_EQ (mkdir (s_keys, 0700), 0);
+    ASSERT_EQ (mkdir (s_allowed, 0700), 0);
+    test_keygen ();
+    s_keypair (&s_broker_key, "broker", "client", NULL, false);
+    keypair_t alice;
+    s_keypair (&alice, "alice", "client", NULL, true);
+
+    snprintf (s_ipc, sizeof s_ipc, "ipc://%s/open.ipc", th_tmpdir ());
+    const char *extra [] = { "--bind", s_ipc,
+                             "--curve-secret", s_broker_key.secret_path,
+                             "--authorized-keys", s_allowed, NULL };
+    pid_t broker;
+    s_tcp = strdup (th_broker_start ("tcp", extra, &broker));
+    ASSERT (strncmp (s_tcp, "tcp://", 6) == 0);
+
+    test_unknown_key_as_client ();
+    test_unknown_key_as_worker ();
+    test_client_key_cannot_serve (&alice);
+    test_worker_limited_to_its_services (&alice);
+    test_worker_key_cannot_submit ();
+    test_both_roles_and_ipc ();
+    test_keys_read_again ();
+    test_bad_settings ();
+
+    th_kill (broker, SIGTERM);
+    ASSERT_EQ (th_reap (broker, 10000), 0);
+    free ((char *) s_tcp);
+    zf_decoder_destroy (&s_decoder);
+    return 0;
+}

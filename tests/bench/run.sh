@@ -101,6 +101,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 WORK=$(mktemp -d /tmp/zfarm-bench.XXXXXX)
 PIDS=()
+FAILED=0                    # a measurement failed: keep the logs
 
 s_cleanup () {
     local pid
@@ -108,7 +109,11 @@ s_cleanup () {
         kill -KILL "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
-    [ -n "${ZFARM_BENCH_KEEP:-}" ] || rm -rf "$WORK"
+    if [ -n "${ZFARM_BENCH_KEEP:-}" ] || [ "$FAILED" = 1 ]; then
+        echo "run.sh: logs kept in $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap s_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -179,12 +184,14 @@ s_record () {
 }
 
 # s_measure ROW METRICS -- COMMAND...: runs a load generator, records it.
+# A run that measured nothing is recorded as failed, not as a zero.
 s_measure () {
     local row=$1 metrics=$2 json; shift 3
     json=$(timeout $((DEADLINE + 30)) "$@" 2>>"$WORK/$row.err" | tail -1) || true
-    if [ -z "$json" ]; then
-        echo "run.sh: round $ROUND: $row: no report (see $WORK/$row.err)" >&2
-        echo "$ROUND,$row,failed,0,1" >>"$CSV"
+    if [ -z "$json" ] || [ "$(s_field "$json" completed)" = 0 ]; then
+        echo "run.sh: round $ROUND: $row failed: ${json:-no report} (see $WORK)" >&2
+        echo "$ROUND,$row,failed,0,$(s_field "$json" errors)" >>"$CSV"
+        FAILED=1
         return 0
     fi
     # shellcheck disable=SC2086  # metrics is a list of words
@@ -410,12 +417,12 @@ ELAPSED=$(( $(date +%s) - STARTED_AT ))
 
 # The table: section, row, metric, label, the row it is divided by.
 s_spec () {
-    local t="Throughput (tasks/s; 100 B echo; 2 workers; $WINDOW in flight)"
-    local l="Latency (round trip us; one task at a time)"
-    local m="1 MB payloads (MB/s; 2 workers of capacity 1; 10 in flight)"
-    local k="Many workers (tasks/s; tcp; one fake_workers process; $WINDOW in flight)"
-    local p="Pools ($SPAWN workers; ms)"
-    local b="Broker memory (bytes; RSS growth / count)"
+    local t="throughput:Throughput (tasks/s; 100 B echo; 2 workers; $WINDOW in flight)"
+    local l="latency:Latency (round trip us; one task at a time)"
+    local m="payload-1mb:1 MB payloads (MB/s; 2 workers of capacity 1; 10 in flight)"
+    local k="many-workers:Many workers (tasks/s; tcp; one fake_workers process; $WINDOW in flight)"
+    local p="pools:Pools ($SPAWN workers; ms)"
+    local b="memory:Broker memory (bytes; RSS growth / count)"
     local section row metric label base
     while IFS='|' read -r section row metric label base; do
         printf '%s\t%s\t%s\t%s\t%s\n' "$section" "$row" "$metric" "$label" "$base"

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# profile.sh: instructions per task of zfarm-broker and of lru_broker, by
+# callgrind, which counts the same on a quiet machine and on a noisy one.
+#
+# Each broker runs under callgrind twice, serving SMALL and then LARGE
+# 100-byte echo tasks (ipc, 2 fake workers of capacity 1, 100 in flight);
+# the difference between the two runs, divided by LARGE - SMALL, is the
+# cost of one task with start-up and shut-down taken out. It prints the
+# total per task (every thread of the broker) and the functions whose cost
+# grew most per task, and keeps the callgrind files for callgrind_annotate
+# or kcachegrind.
+#
+# Usage: tests/bench/profile.sh [SMALL LARGE]   (default 1000 6000)
+# Needs a build: tests/bench/run.sh --quick, or cmake in build-bench.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(cd "$HERE/../.." && pwd)/build-bench/bin
+SMALL=${1:-1000}
+LARGE=${2:-6000}
+[ "$LARGE" -gt "$SMALL" ] || { echo "profile.sh: LARGE must exceed SMALL" >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+for program in zfarm-broker lru_broker fake_workers zfarm-bench; do
+    [ -x "$BIN/$program" ] || { echo "profile.sh: build $BIN/$program first" >&2; exit 1; }
+done
+OUT=$HERE/results/profile
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/zfarm-profile.XXXXXX)
+PIDS=()
+s_cleanup () {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap s_cleanup EXIT
+
+# s_stop PID: SIGTERM (callgrind then writes its file), at most 60 s.
+s_stop () {
+    local tries
+    kill -TERM "$1" 2>/dev/null || true
+    for tries in $(seq 600); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# s_profile SYSTEM TASKS: one run of one broker under callgrind.
+s_profile () {
+    local system=$1 tasks=$2 broker fakes tries
+    local out=$OUT/$system-$tasks.callgrind
+    local bench=("$BIN/zfarm-bench" -n "$tasks" --warmup 0 --window 100 --timeout 60000)
+    if [ "$system" = zfarm ]; then
+        rm -f "$WORK/endpoint"
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/zfarm-broker" \
+            --bind "ipc://$WORK/zfarm.ipc" --endpoint-file "$WORK/endpoint" \
+            2>"$WORK/$system-$tasks.log" &
+        broker=$!; PIDS+=("$broker")
+        for tries in $(seq 600); do [ -s "$WORK/endpoint" ] && break; sleep 0.1; done
+        "$BIN/fake_workers" --broker "ipc://$WORK/zfarm.ipc" --count 2 2>/dev/null &
+        fakes=$!; PIDS+=("$fakes")
+        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers 2)
+    else
+        rm -f "$WORK/endpoints"
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/lru_broker" \
+            --frontend "ipc://$WORK/front.ipc" --backend "ipc://$WORK/back.ipc" \
+            --ready 2 --endpoint-file "$WORK/endpoints" 2>"$WORK/$system-$tasks.log" &
+        broker=$!; PIDS+=("$broker")
+        for tries in $(seq 600); do [ -s "$WORK/endpoints" ] && break; sleep 0.1; done
+        "$BIN/fake_workers" --plain --broker "ipc://$WORK/back.ipc" --count 2 2>/dev/null &
+        fakes=$!; PIDS+=("$fakes")
+        bench+=(--plain --broker "ipc://$WORK/front.ipc")
+    fi
+    "${bench[@]}" >&2
+    s_stop "$fakes"
+    s_stop "$broker"
+}
+
+# s_costs FILE: "cost<TAB>function" per line, inclusive (every thread).
+s_costs () {
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null \
+        | sed -nE 's/^ *([0-9,]+) +\( *[0-9.]+%\) +(.*)$/\1\t\2/p' | tr -d ','
+}
+
+for system in zfarm plain; do
+    s_profile "$system" "$SMALL"
+    s_profile "$system" "$LARGE"
+done
+
+for system in zfarm plain; do
+    echo
+    echo "== $system: instructions per task (inclusive, every thread; $SMALL vs $LARGE tasks)"
+    awk -F'\t' -v tasks=$((LARGE - SMALL)) '
+        FNR == NR { small[$2] = $1; next }
+        { grown = ($1 - small[$2]) / tasks
+          if (grown >= 100) printf "%8.0f  %s\n", grown, substr ($2, 1, 110) }' \
+        <(s_costs "$OUT/$system-$SMALL.callgrind") \
+        <(s_costs "$OUT/$system-$LARGE.callgrind") | sort -rn | head -40
+done

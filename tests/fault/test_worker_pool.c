@@ -301,6 +301,35 @@ test_orphan_guard (void)
     free ((char *) endpoint);
 }
 
+/* A supervisor that is itself a pool's grandchild stops its workers when
+ * that pool's owner dies, and leaves with it. */
+static void
+test_orphan_guard_supervisor (void)
+{
+    static char command [1024];
+    snprintf (command, sizeof command, "%s --processes 2 --service job "
+              "--exec cat 2>>%s/nested.err; true", th_bin ("zfarm-worker"),
+              th_tmpdir ());
+    const char *extra [] = { "--spawn", "1", "--worker-cmd", command, NULL };
+    pid_t broker;
+    const char *endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    ASSERT (th_wait_workers (endpoint, 2, 20000));
+    int pids [2];
+    ASSERT_EQ (th_status_pids (endpoint, pids, 2), 2);
+    th_kill (broker, SIGKILL);
+    ASSERT (th_reap (broker, 20000) != -1);
+    if (!th_wait_gone (pids, 2, 10000)) {
+        kill (pids [0], SIGKILL);
+        kill (pids [1], SIGKILL);
+        TEST_FAIL ("workers %d and %d outlived their supervisors", pids [0],
+                   pids [1]);
+    }
+    char *log = s_log ("nested");
+    ASSERT (strstr (log, "is gone; stopping the workers now"));
+    free (log);
+    free ((char *) endpoint);
+}
+
 /* ---- limits ------------------------------------------------------------- */
 
 /* A --module handler cannot be interrupted: the client gets TIMEOUT when
@@ -424,6 +453,7 @@ main (void)
     test_stop (SIGTERM);
     test_stop (SIGKILL);
     test_orphan_guard ();
+    test_orphan_guard_supervisor ();
     test_max_call_time_module ();
     test_max_call_time_exec ();
     test_max_calls ();

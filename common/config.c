@@ -2,7 +2,9 @@
  *
  * zconfig parses (and reports syntax errors with their line); it does not
  * keep line numbers, so they are found again by reading the file in step
- * with the settings, which zconfig keeps in file order. */
+ * with the settings, which zconfig keeps in file order. The file is read
+ * here and handed to zconfig as a chunk: czmq 4.2's zconfig_load leaks its
+ * file object when the file is missing or malformed. */
 #include "zf_config.h"
 #include "zf_util.h"
 
@@ -29,17 +31,38 @@ s_find_line (char **lines, int count, const char *name, int *from)
     return 0;
 }
 
-static int
-s_read_lines (const char *path, char ***lines_p)
+/* The whole file, NUL-terminated, or NULL with errno set. */
+static char *
+s_read_file (const char *path, size_t *size_p)
 {
-    char *text = NULL;
-    zfile_t *file = zfile_new (NULL, path);
-    zchunk_t *chunk = file && zfile_input (file) == 0?
-        zfile_read (file, zfile_cursize (file), 0): NULL;
-    if (chunk)
-        text = zchunk_strdup (chunk);
-    zchunk_destroy (&chunk);
-    zfile_destroy (&file);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    size_t size = 0, capacity = 4096;
+    char *text = zf_malloc (capacity);
+    size_t n;
+    while ((n = fread (text + size, 1, capacity - size - 1, file)) > 0) {
+        size += n;
+        if (capacity - size < 2)
+            text = zf_realloc (text, capacity *= 2);
+    }
+    int failed = ferror (file);
+    fclose (file);
+    if (failed) {
+        free (text);
+        errno = EIO;
+        return NULL;
+    }
+    text [size] = 0;
+    *size_p = size;
+    return text;
+}
+
+/* Splits a copy of text into lines (caller frees each and the array). */
+static int
+s_split_lines (const char *source, char ***lines_p)
+{
+    char *text = zf_strdup (source);
     int count = 0;
     char **lines = zf_malloc (sizeof *lines);
     for (char *save = NULL, *line = text? strtok_r (text, "\n", &save): NULL;
@@ -111,15 +134,23 @@ zf_config_args (const char *path, const char *section,
 {
     memset (args, 0, sizeof *args);
     s_push (args, zf_strdup (section), 0);
-    zconfig_t *root = zconfig_load (path);
+    size_t size;
+    char *text = s_read_file (path, &size);
+    if (!text) {
+        snprintf (error, error_size, "cannot read it (%s)", strerror (errno));
+        return -1;
+    }
+    zchunk_t *chunk = zchunk_new (text, size);
+    zconfig_t *root = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     if (!root) {
-        snprintf (error, error_size, "cannot read it (%s)",
-                  zsys_file_exists (path)? "syntax error, see above"
-                                         : strerror (errno? errno: ENOENT));
+        snprintf (error, error_size, "cannot read it (syntax error, see above)");
+        free (text);
         return -1;
     }
     char **lines;
-    int line_count = s_read_lines (path, &lines), from = 0, rc = 0;
+    int line_count = s_split_lines (text, &lines), from = 0, rc = 0;
+    free (text);
     zconfig_t *top = zconfig_locate (root, section);
     for (zconfig_t *item = top? zconfig_child (top): NULL; item && rc == 0;
          item = zconfig_next (item)) {

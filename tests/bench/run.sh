@@ -151,11 +151,12 @@ s_wait_file () {
     return 1
 }
 
-# A free loopback port, for gearmand, which cannot report the one it bound.
+# A free loopback port, for gearmand, which cannot report the one it bound:
+# below Linux's ephemeral range, so that no outgoing connection holds it.
 s_free_port () {
     local port tries
     for tries in $(seq 100); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
     done
     return 1
@@ -316,18 +317,31 @@ case_fakes () {
     s_stop "$fakes" "$BROKER"
 }
 
+# Starts gearmand on a free port and waits until it listens (the workers
+# give up if it does not yet); another port if that one was taken after all.
+s_gearmand () {
+    local attempt tries
+    for attempt in 1 2 3; do
+        PORT=$(s_free_port)
+        s_start gearmand gearmand --listen 127.0.0.1 --port "$PORT" --threads 1 \
+            --log-file stderr --verbose ERROR --pid-file "$WORK/gearmand.pid"
+        SERVER=$STARTED
+        for tries in $(seq 500); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+            kill -0 "$SERVER" 2>/dev/null || break
+            sleep 0.01
+        done
+        s_stop "$SERVER"
+    done
+    echo "run.sh: gearmand did not start (see $WORK/gearmand.log)" >&2
+    return 1
+}
+
 # gearmand with one I/O thread, 2 libgearman C workers.
 case_gearman () {
-    local port workers=() i
-    port=$(s_free_port)
-    s_start gearmand gearmand --listen 127.0.0.1 --port "$port" --threads 1 \
-        --log-file none --pid-file "$WORK/gearmand.pid"
-    local server=$STARTED tries
-    # The workers give up if gearmand is not listening yet.
-    for tries in $(seq 1000); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.01
-    done
+    local workers=() i port server
+    s_gearmand || true
+    port=$PORT server=$SERVER
     for i in 1 2; do
         s_start gearman_worker "$BIN/gearman_worker" --port "$port"
         workers+=("$STARTED")

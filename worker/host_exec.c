@@ -8,6 +8,7 @@
  * Close-on-exec pipes, and only async-signal-safe calls between fork and
  * exec, keep this safe with many slots. */
 #include "host.h"
+#include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_util.h"
 
@@ -60,8 +61,10 @@ typedef struct {
 
 /* ---- starting the command ---------------------------------------------- */
 
-/* environ plus ZFARM_SERVICE and ZFARM_ATTEMPT for this task. The strings
- * live in vars; the array is the caller's to free. */
+/* environ plus ZFARM_SERVICE and ZFARM_ATTEMPT for this task, less the
+ * worker's CURVE settings: the command serves a task, it is not the
+ * worker, and has no use for its keys. The strings live in vars; the
+ * array is the caller's to free. */
 static char **
 s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
 {
@@ -72,7 +75,11 @@ s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
     size_t used = 0;
     for (size_t i = 0; i < count; i++)
         if (strncmp (environ [i], "ZFARM_SERVICE=", 14) != 0
-        &&  strncmp (environ [i], "ZFARM_ATTEMPT=", 14) != 0)
+        &&  strncmp (environ [i], "ZFARM_ATTEMPT=", 14) != 0
+        &&  strncmp (environ [i], ZF_CURVE_SERVER_KEY_ENV "=",
+                     strlen (ZF_CURVE_SERVER_KEY_ENV) + 1) != 0
+        &&  strncmp (environ [i], ZF_CURVE_CERT_ENV "=",
+                     strlen (ZF_CURVE_CERT_ENV) + 1) != 0)
             env [used++] = environ [i];
     snprintf (vars [0], ZF_SERVICE_MAX + 32, "ZFARM_SERVICE=%s",
               zfarm_task_service (task));

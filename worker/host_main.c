@@ -10,6 +10,7 @@
  * supervisor died, 1 on a runtime failure, 2 on bad usage. */
 #include "host.h"
 #include "worker_io.h"
+#include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_pool.h"
 #include "zf_proto.h"
@@ -46,6 +47,8 @@ typedef struct {
     long max_call_ms;           /* 0 = no limit */
     long processes;             /* supervise this many; 0: be a worker */
     long drain_timeout_ms;      /* -1: not given */
+    const char *curve_server_key;   /* --curve-server-key, or NULL */
+    const char *curve_cert;     /* --curve-cert, or NULL */
     char **worker_argv;         /* argv without the supervisor's options:
                                    each worker process's command line */
     int worker_argc;
@@ -53,7 +56,7 @@ typedef struct {
 
 enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
-    OPT_DRAIN_TIMEOUT
+    OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT
 };
 
 static const struct option s_options [] = {
@@ -70,6 +73,8 @@ static const struct option s_options [] = {
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
     { "processes", required_argument, NULL, OPT_PROCESSES },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
+    { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
     { "help",      no_argument,       NULL, 'h' },
     { "version",   no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -84,6 +89,7 @@ s_usage (void)
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
 "                    [--processes N [--drain-timeout MS]]\n"
+"                    [--curve-server-key KEY --curve-cert FILE]\n"
 "\n"
 "Serves tasks from a zfarm broker, with a handler function from a shared\n"
 "object or by running a command for each task; with --processes, as a\n"
@@ -115,6 +121,13 @@ s_usage (void)
 "                   with --processes, on SIGINT or SIGTERM: how long the\n"
 "                   workers may finish their tasks before they are killed\n"
 "                   (default %d)\n"
+"  --curve-server-key KEY\n"
+"                   connect with CURVE: the broker's public key, in Z85 or\n"
+"                   as its public certificate file (default\n"
+"                   $" ZF_CURVE_SERVER_KEY_ENV ")\n"
+"  --curve-cert FILE\n"
+"                   our secret certificate, from zfarm keygen (default\n"
+"                   $" ZF_CURVE_CERT_ENV ")\n"
 "  --help, --version\n"
 "\n"
 "Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first); %d\n"
@@ -197,6 +210,8 @@ s_take_option (options_t *self, int option, const char *value)
         case OPT_DRAIN_TIMEOUT:
             return s_number ("--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
                              &self->drain_timeout_ms);
+        case OPT_CURVE_SERVER_KEY: self->curve_server_key = value; return 0;
+        case OPT_CURVE_CERT: self->curve_cert = value; return 0;
     }
     return -1;
 }
@@ -288,6 +303,26 @@ s_parse (options_t *self, int argc, char *argv [])
 }
 
 /* ---- the process -------------------------------------------------------- */
+
+/* The CURVE flags go into the environment, where the library reads them
+ * (flags over what was there), and the keys are checked now, so that a bad
+ * one is a usage error that names the options. Returns 0 or -1 (said). */
+static int
+s_curve_setup (const options_t *options)
+{
+    if (options->curve_server_key)
+        setenv (ZF_CURVE_SERVER_KEY_ENV, options->curve_server_key, 1);
+    if (options->curve_cert)
+        setenv (ZF_CURVE_CERT_ENV, options->curve_cert, 1);
+    zf_curve_t curve;
+    char error [512];
+    int rc = zf_curve_setup_from_env (&curve, error, sizeof error);
+    zf_curve_clear (&curve);
+    if (rc != 0)
+        fprintf (stderr, "zfarm-worker: --curve-server-key, --curve-cert: %s\n",
+                 error);
+    return rc;
+}
 
 /* Each slot costs two ZeroMQ sockets, each holding a file descriptor: make
  * room for them before czmq makes its first socket. */
@@ -426,6 +461,9 @@ main (int argc, char *argv [])
 {
     options_t options;
     int rc = s_parse (&options, argc, argv);
+    if (rc == 0 && s_curve_setup (&options) != 0)
+        rc = EXIT_USAGE;
+    else
     if (rc == 0) {
         s_prepare_process ();
         rc = options.processes? s_supervise (&options): s_serve (&options);

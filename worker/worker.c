@@ -23,6 +23,7 @@ struct _zfarm_worker_t {
     int liveness;               /* silent intervals before reconnecting */
     uint64_t max_tasks;         /* run() returns after this many; 0 = never */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
+    zf_curve_t curve;           /* CURVE keys, if enabled */
     int wakeup [2];             /* stop writes [1]; the I/O actor polls [0] */
 };
 
@@ -77,8 +78,15 @@ zfarm_worker_new (const char *endpoint)
     if (!s_endpoint_is_valid (endpoint))
         return NULL;            /* the caller reports it */
     zfarm_worker_t *self = zf_malloc (sizeof *self);
+    char error [512];
+    if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0) {
+        zsys_error ("worker: %s", error);
+        free (self);
+        return NULL;
+    }
     if (s_wakeup_open (self->wakeup) == -1) {
         zsys_error ("worker: pipe: %s", strerror (errno));
+        zf_curve_clear (&self->curve);
         free (self);
         return NULL;
     }
@@ -98,9 +106,28 @@ zfarm_worker_destroy (zfarm_worker_t **self_p)
         return;
     close (self->wakeup [0]);
     close (self->wakeup [1]);
+    zf_curve_clear (&self->curve);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
+}
+
+int
+zfarm_worker_set_curve (zfarm_worker_t *self, const char *server_key,
+                        const char *cert_path)
+{
+    assert (self);
+    zf_curve_t curve = { .enabled = false };
+    char error [512];
+    if ((server_key || cert_path)
+    &&  zf_curve_setup (&curve, server_key, cert_path, error,
+                        sizeof error) != 0) {
+        zsys_error ("worker: %s", error);
+        return ZFARM_EINVALID;
+    }
+    self->curve = curve;
+    zf_curve_clear (&curve);
+    return 0;
 }
 
 int
@@ -194,9 +221,11 @@ zfarm_worker_run (zfarm_worker_t *self)
         .max_tasks = self->max_tasks,
         .max_call_ms = self->max_call_ms,
         .wakeup_fd = self->wakeup [0],
+        .curve = self->curve,
     };
     zf_pool_guard_init (&config.guard);
     zactor_t *io = zf_io_new (&config);
+    zf_curve_clear (&config.curve);
     zf_io_serve (io);
     zactor_destroy (&io);
     /* A stop that came as run() was returning is spent. */

@@ -57,6 +57,7 @@ typedef struct {
     int64_t guard_at;           /* when to check on it next */
     int wakeup_fd;              /* readable after zfarm_worker_stop */
     zsock_t *broker;            /* DEALER; NULL between connections */
+    zf_curve_t curve;           /* CURVE keys for each new DEALER */
     zf_decoder_t *decoder;      /* for the broker's headers */
     uint64_t generation;        /* connections opened so far */
     int64_t heartbeat_at;       /* the next HEARTBEAT is due */
@@ -202,7 +203,10 @@ s_connect (io_t *self)
 {
     assert (!self->broker);
     self->broker = zsock_new (ZMQ_DEALER);
+    /* Keys go on before the connect: libzmq takes them from the socket as
+     * the connection is made. */
     if (!self->broker
+    ||  zf_curve_apply (&self->curve, zsock_resolve (self->broker)) != 0
     ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
         zsys_error ("worker: cannot connect to %s: %s; retrying in %d ms",
                     self->endpoint, zmq_strerror (zmq_errno ()),
@@ -627,6 +631,7 @@ s_io_new (zsock_t *pipe, const zf_io_config_t *config)
     self->max_call_ms = config->max_call_ms;
     self->guard = config->guard;
     self->wakeup_fd = config->wakeup_fd;
+    self->curve = config->curve;
     self->decoder = zf_decoder_new ();
     self->reconnect_ms = ZF_RECONNECT_MIN_MS;
     self->waiting = zlistx_new ();
@@ -645,6 +650,7 @@ s_io_destroy (io_t **self_p)
     zsock_destroy (&self->broker);
     zlistx_destroy (&self->waiting);
     zf_decoder_destroy (&self->decoder);
+    zf_curve_clear (&self->curve);
     free (self->endpoint);
     free (self->slots);
     free (self->free_slots);

@@ -10,6 +10,7 @@
 #define WORKER_IO_H
 
 #include <czmq.h>
+#include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_pool.h"
 #include "zfarm_worker.h"
@@ -38,6 +39,7 @@ typedef struct {
     uint32_t max_call_ms;           /* a handler may run this long; 0 = ever */
     int wakeup_fd;                  /* readable: stop (the caller owns it) */
     zf_pool_guard_t guard;          /* the supervisor not to outlive */
+    zf_curve_t curve;               /* keys for each connection, if enabled */
 } zf_io_config_t;
 
 /* Starts the I/O actor and its extra slot threads, and connects to the

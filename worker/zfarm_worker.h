@@ -26,12 +26,25 @@ typedef struct _zfarm_task_t zfarm_task_t;
 typedef int (zfarm_handler_fn) (zfarm_task_t *task, void *arg);
 
 /* Creates a worker for a broker. endpoint NULL means $ZFARM_BROKER, or else
- * tcp://127.0.0.1:5555. Returns NULL if the endpoint is invalid. */
+ * tcp://127.0.0.1:5555. With $ZFARM_CURVE_SERVER_KEY and $ZFARM_CURVE_CERT
+ * set, its connections are CURVE (zfarm_worker_set_curve). Returns NULL if
+ * the endpoint is invalid, or those keys are bad. */
 ZFARM_EXPORT zfarm_worker_t *
     zfarm_worker_new (const char *endpoint);
 
 ZFARM_EXPORT void
     zfarm_worker_destroy (zfarm_worker_t **self_p);
+
+/* Makes the worker's connections CURVE: server_key is the broker's public
+ * key, in Z85 or as the path of its public certificate, and cert_path our
+ * own secret certificate (zfarm keygen's NAME_secret), whose key the
+ * broker must list with the worker role (and these services, if it limits
+ * them). Both NULL turns CURVE off. Overrides the environment; call before
+ * zfarm_worker_run. Returns 0, or ZFARM_EINVALID if a key is bad or the
+ * certificate cannot be read (the worker keeps its keys). */
+ZFARM_EXPORT int
+    zfarm_worker_set_curve (zfarm_worker_t *self, const char *server_key,
+                            const char *cert_path);
 
 /* Offers service, served by handler (called with arg). At most 16
  * services. Returns 0, or ZFARM_EINVALID for a bad or repeated name, a NULL

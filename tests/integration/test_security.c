@@ -11,6 +11,7 @@
 #include "zf_proto.h"
 #include "zf_wire.h"
 #include <czmq.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -393,6 +394,95 @@ test_both_roles_and_ipc (void)
     TEST_PASS ("a key with both roles serves; ipc:// needs no key");
 }
 
+/* Waits at most 10 s until the file at path has text. */
+static bool
+s_file_has (const char *path, const char *text)
+{
+    for (int i = 0; i < 1000; i++) {
+        char *content = th_read_file (path, NULL);
+        bool found = content && strstr (content, text);
+        free (content);
+        if (found)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+/* zfarm call through the command line, with the CURVE flags. */
+static char *
+s_cli_call (const keypair_t *pair, const char *service, const char *payload,
+            int *exit_p)
+{
+    const char *argv [] = { th_bin ("zfarm"), "call", "--broker", s_tcp,
+                            "--curve-server-key", s_broker_key.public_path,
+                            "--curve-cert", pair->secret_path, service,
+                            payload, NULL };
+    char *out, *err;
+    int status = th_run (argv, NULL, 0, &out, NULL, &err, 20000);
+    ASSERT (WIFEXITED (status));
+    *exit_p = WEXITSTATUS (status);
+    free (err);
+    return out;
+}
+
+static void
+test_worker_host_and_cli (const keypair_t *alice)
+{
+    keypair_t casing;
+    s_keypair (&casing, "casing", "worker", "upper,lower", true);
+    /* Flags, and a pool: each process of --processes gets them. The
+     * command sees none of the worker's CURVE settings. */
+    const char *pool [] = { "--service", "upper", "--exec",
+                            "tr a-z A-Z; printenv ZFARM_CURVE_CERT"
+                            " ZFARM_CURVE_SERVER_KEY; true",
+                            "--processes", "2",
+                            "--curve-server-key", s_broker_key.public_path,
+                            "--curve-cert", casing.secret_path, NULL };
+    pid_t supervisor = th_worker_start (s_tcp, pool);
+    ASSERT (th_wait_workers (s_ipc, 2, 10000));
+    int exit_status;
+    char *out = s_cli_call (alice, "upper", "curve", &exit_status);
+    ASSERT_EQ (exit_status, 0);
+    ASSERT_STR_EQ (out, "CURVE");
+    free (out);
+    /* The environment, with the broker's key as Z85 text. */
+    setenv ("ZFARM_CURVE_SERVER_KEY", s_broker_key.key, 1);
+    setenv ("ZFARM_CURVE_CERT", casing.secret_path, 1);
+    const char *beyond [] = { "--service", "lower", "--service", "beta",
+                              "--exec", "cat", NULL };
+    pid_t refused = th_worker_start (s_tcp, beyond);
+    unsetenv ("ZFARM_CURVE_SERVER_KEY");
+    unsetenv ("ZFARM_CURVE_CERT");
+    char log [600];
+    snprintf (log, sizeof log, "%s/worker2.err", th_tmpdir ());
+    ASSERT (s_file_has (log, "ERROR UNAUTHORIZED: this key may not serve"
+                             " beta"));
+    ASSERT (th_alive (refused));
+    ASSERT (th_wait_workers (s_ipc, 2, 5000));  /* still only the pool */
+    /* A worker key on the command line cannot submit. */
+    out = s_cli_call (&casing, "upper", "x", &exit_status);
+    ASSERT_EQ (exit_status, 1);
+    free (out);
+    /* A certificate that is not there is a usage error, at once. */
+    const char *missing [] = { th_bin ("zfarm-worker"), "--broker", s_tcp,
+                               "--service", "upper", "--exec", "cat",
+                               "--curve-server-key", s_broker_key.key,
+                               "--curve-cert", "/nonexistent_secret", NULL };
+    char *err;
+    int status = th_run (missing, NULL, 0, &out, NULL, &err, 10000);
+    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 2);
+    ASSERT (strstr (err, "not a readable secret certificate"));
+    free (out);
+    free (err);
+    th_kill (refused, SIGTERM);
+    th_reap (refused, 10000);
+    th_kill (supervisor, SIGTERM);
+    ASSERT_EQ (th_reap (supervisor, 10000), 0);
+    TEST_PASS ("zfarm-worker and zfarm take keys from flags or the"
+               " environment");
+}
+
 static void
 test_keys_read_again (void)
 {
@@ -491,6 +581,7 @@ main (void)
     test_worker_limited_to_its_services (&alice);
     test_worker_key_cannot_submit ();
     test_both_roles_and_ipc ();
+    test_worker_host_and_cli (&alice);
     test_keys_read_again ();
     test_bad_settings ();
 

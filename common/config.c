@@ -58,19 +58,21 @@ s_read_file (const char *path, size_t *size_p)
     return text;
 }
 
-/* Splits a copy of text into lines (caller frees each and the array). */
+/* Splits text into its lines, empty ones too, so that index i is line
+ * i + 1 (caller frees each and the array). */
 static int
-s_split_lines (const char *source, char ***lines_p)
+s_split_lines (const char *text, char ***lines_p)
 {
-    char *text = zf_strdup (source);
     int count = 0;
     char **lines = zf_malloc (sizeof *lines);
-    for (char *save = NULL, *line = text? strtok_r (text, "\n", &save): NULL;
-         line; line = strtok_r (NULL, "\n", &save)) {
+    for (const char *at = text; *at; ) {
+        const char *end = strchr (at, '\n');
+        size_t size = end? (size_t) (end - at): strlen (at);
         lines = zf_realloc (lines, (count + 2) * sizeof *lines);
-        lines [count++] = zf_strdup (line);
+        lines [count] = zf_malloc (size + 1);
+        memcpy (lines [count++], at, size);
+        at += size + (end? 1: 0);
     }
-    free (text);
     *lines_p = lines;
     return count;
 }

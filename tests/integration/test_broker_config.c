@@ -82,7 +82,7 @@ test_file_and_flags (void)
 {
     char text [2048];
     snprintf (text, sizeof text,
-              "# a comment\n"
+              "# a comment\n\n"
               "broker\n"
               "    bind = \"%s\"\n"
               "    endpoint-file = \"%s\"\n"
@@ -115,10 +115,10 @@ test_errors (void)
     free (err);
 
     snprintf (text, sizeof text, "broker\n    endpoint-file = \"%s\"\n"
-              "    max-queue = 5\n    colour = blue\n", s_ready);
+              "\n    max-queue = 5\n    colour = blue\n", s_ready);
     s_write (text);
     err = s_refused (NULL);
-    ASSERT (strstr (err, ":4: unknown setting 'colour'"));
+    ASSERT (strstr (err, ":5: unknown setting 'colour'"));
     free (err);
 
     s_write ("broker\n  half-indented = 1\n");

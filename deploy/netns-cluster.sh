@@ -88,7 +88,8 @@ resolve_name () {
         names=$(list_names)
         [ -n "$names" ] || die "no cluster is up (try '$SELF up')"
         [ "$(echo "$names" | wc -l)" -eq 1 ] \
-            || die "several clusters are up ($(echo "$names" | tr '\n' ' ')); choose one with --name"
+            || die "several clusters are up ($(echo "$names" | tr '\n' ' '));" \
+                   "choose one with --name"
         NAME=$names
     fi
     check_name "$NAME"
@@ -101,7 +102,8 @@ list_names () {
         if [ -d "$STATE_ROOT" ]; then
             find "$STATE_ROOT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'
         fi
-        ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^zfarm-\(.*\)-net$/\1/p'
+        ip netns list 2>/dev/null | awk '{print $1}' \
+            | sed -n 's/^zfarm-\(.*\)-net$/\1/p'
     } | sort -u
 }
 
@@ -192,11 +194,16 @@ our_pid () {
 }
 
 cluster_namespaces () {
+    local name
+    name=$(printf '%s' "$NAME" | sed 's/\./\\./g')
     ip netns list 2>/dev/null | awk '{print $1}' \
-        | grep -E "^zfarm-$(printf '%s' "$NAME" | sed 's/\./\\./g')-(net|broker|w[0-9]+)$" || true
+        | grep -E "^zfarm-$name-(net|broker|w[0-9]+)$" || true
 }
 
-alive () { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# True while pid $1 runs (a zombie has ended).
+alive () {
+    [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
 
 # Waits at most $1 tenths of a second for every pid after it to be gone.
 wait_gone () {
@@ -441,7 +448,7 @@ cmd_status () {
         done
         printf '%-8s %-12s %-5s %s\n' "$host" "$(addr_of "$host")" "$link" "$procs"
     done
-    if [ -f "$STATE/pids/broker.broker.pid" ] && our_pid "$STATE/pids/broker.broker.pid" >/dev/null; then
+    if our_pid "$STATE/pids/broker.broker.pid" >/dev/null; then
         echo
         find_bin_dir
         ip netns exec "$(ns_of broker)" "$BIN_DIR/zfarm" status \
@@ -484,7 +491,10 @@ main () {
     case $command in
         up) cmd_up "$@" ;;
         down)
-            [ -n "$NAME" ] || [ -n "$(list_names)" ] || { echo "no cluster to take down"; exit 0; }
+            if [ -z "$NAME" ] && [ -z "$(list_names)" ]; then
+                echo "no cluster to take down"
+                exit 0
+            fi
             resolve_name; cmd_down ;;
         status) resolve_name; cmd_status ;;
         cut) [ $# -eq 1 ] || die "usage: cut HOST"

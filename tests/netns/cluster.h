@@ -77,7 +77,8 @@ static inline int
 cluster_script (const cluster_t *self, const char *const args [],
                 char **out_p)
 {
-    const char *argv [CLUSTER_ARGS_MAX] = { self->script, "--name", self->name };
+    const char *argv [CLUSTER_ARGS_MAX] = { self->script, "--name",
+                                            self->name };
     int argc = 3;
     for (int i = 0; args [i] && argc < CLUSTER_ARGS_MAX - 1; i++)
         argv [argc++] = args [i];
@@ -107,7 +108,8 @@ cluster_require_netns (const char *test)
     int status = th_run (add, NULL, 0, &out, NULL, &err, 10000);
     bool allowed = status == 0;
     if (allowed) {
-        const char *del [] = { "/usr/bin/env", "ip", "netns", "del", probe, NULL };
+        const char *del [] = { "/usr/bin/env", "ip", "netns", "del", probe,
+                                NULL };
         free (out);
         free (err);
         th_run (del, NULL, 0, &out, NULL, &err, 10000);

@@ -514,6 +514,62 @@ test_keys_read_again (void)
     TEST_PASS ("a key added to or removed from the directory counts at once");
 }
 
+/* Writes a broker config file that names its key directory. */
+static void
+s_write_config (const char *path, const char *endpoint_file,
+                const char *keys)
+{
+    FILE *file = fopen (path, "w");
+    ASSERT (file);
+    fprintf (file, "broker\n    bind = \"tcp://127.0.0.1:*\"\n"
+             "    endpoint-file = \"%s\"\n    curve-secret = \"%s\"\n"
+             "    authorized-keys = \"%s\"\n", endpoint_file,
+             s_broker_key.secret_path, keys);
+    fclose (file);
+}
+
+static void
+test_sighup_reads_keys_again (void)
+{
+    char first [600], second [600], config [600], ready [600];
+    snprintf (first, sizeof first, "%s/first", th_tmpdir ());
+    snprintf (second, sizeof second, "%s/second", th_tmpdir ());
+    snprintf (config, sizeof config, "%s/reload.cfg", th_tmpdir ());
+    snprintf (ready, sizeof ready, "%s/reload.endpoints", th_tmpdir ());
+    ASSERT_EQ (mkdir (first, 0700), 0);
+    ASSERT_EQ (mkdir (second, 0700), 0);
+    keypair_t bob;
+    s_keypair (&bob, "bob", "client", NULL, false);
+    char allowed [1200];
+    snprintf (allowed, sizeof allowed, "%s/bob", second);
+    ASSERT_EQ (rename (bob.public_path, allowed), 0);
+    s_write_config (config, ready, first);
+    const char *argv [] = { th_bin ("zfarm-broker"), "--config", config, NULL };
+    pid_t broker = th_spawn ("reload", argv);
+    ASSERT (s_file_has (ready, "tcp://"));
+    char *endpoints = th_read_file (ready, NULL);
+    *strchr (endpoints, '\n') = 0;
+    zfarm_client_t *client = s_client (endpoints, &bob);
+    int rc = s_call (client, "nobody", "x", 300, NULL);
+    ASSERT (rc == ZFARM_EBROKER_DOWN || rc == ZFARM_ETIMEOUT);
+    zfarm_client_destroy (&client);
+    /* The file now names the other directory, which has bob. */
+    s_write_config (config, ready, second);
+    th_kill (broker, SIGHUP);
+    char log [600], line [700];
+    snprintf (log, sizeof log, "%s/reload.err", th_tmpdir ());
+    snprintf (line, sizeof line, "authorized keys: 1 from %s", second);
+    ASSERT (s_file_has (log, line));
+    client = s_client (endpoints, &bob);
+    ASSERT_EQ (s_call (client, "nobody", "x", 300, NULL),
+               ZFARM_ENO_SUCH_SERVICE);
+    zfarm_client_destroy (&client);
+    free (endpoints);
+    th_kill (broker, SIGTERM);
+    ASSERT_EQ (th_reap (broker, 10000), 0);
+    TEST_PASS ("SIGHUP reads the key directory the config names now");
+}
+
 /* Runs the broker with extra; expects it not to start, with exit status
  * and a message on stderr. */
 static void
@@ -583,6 +639,7 @@ main (void)
     test_both_roles_and_ipc ();
     test_worker_host_and_cli (&alice);
     test_keys_read_again ();
+    test_sighup_reads_keys_again ();
     test_bad_settings ();
 
     th_kill (broker, SIGTERM);

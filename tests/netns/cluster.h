@@ -115,9 +115,11 @@ cluster_require_netns (const char *test)
         th_run (del, NULL, 0, &out, NULL, &err, 10000);
     }
     else {
+        if (err)
+            err [strcspn (err, "\n")] = 0;
         printf ("SKIP: %s: cannot create a network namespace ('ip netns add' "
                 "%s: %s); the multi-host tests need root and iproute2\n", test,
-                status == -1? "timed out": "failed", err && *err? err: "\n");
+                status == -1? "timed out": "failed", err? err: "");
         fflush (stdout);
         exit (0);
     }

@@ -4,6 +4,9 @@
  *   zfarm:  from starting `zfarm-broker --spawn N --worker-cmd CMD` until
  *           its status shows N ready workers; then from SIGKILL of one of
  *           them until the status shows N ready again, the dead pid gone.
+ *           The victim is first let live past the pool's "died young"
+ *           threshold, so that what is timed is a replacement, not the
+ *           crash-loop back-off that a worker dying at birth gets.
  *   plain:  (--plain) the floor: this process binds a ROUTER, fork+execs N
  *           lru_workers itself and counts their N READY messages. There is
  *           no supervisor, so nothing is replaced.
@@ -11,6 +14,7 @@
  * Status is polled every millisecond, so zfarm's times are late by up to
  * one poll plus one status round trip. Prints one JSON object. */
 #include "probe.h"
+#include "zf_defaults.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -53,6 +57,22 @@ s_wait_ready (zfarm_client_t *client, long count, int gone, int timeout_ms)
     return -1;
 }
 
+/* Polls status until the worker pid has been up longer than ms. */
+static int
+s_wait_older (zfarm_client_t *client, int pid, long ms)
+{
+    double deadline = probe_now_ms () + ms + READY_TIMEOUT;
+    while (probe_now_ms () < deadline) {
+        char *json = probe_status (client);
+        long uptime = json? probe_worker_uptime (json, pid): -1;
+        free (json);
+        if (uptime > ms)
+            return 0;
+        probe_sleep_ms (POLL_MS * 10);
+    }
+    return -1;
+}
+
 static int
 s_replace (zfarm_client_t *client, long count, double *ms_p)
 {
@@ -60,7 +80,8 @@ s_replace (zfarm_client_t *client, long count, double *ms_p)
     int pids [WORKERS_MAX];
     int listed = json? probe_worker_pids (json, pids, WORKERS_MAX): 0;
     free (json);
-    if (listed == 0 || pids [0] <= 0)
+    if (listed == 0 || pids [0] <= 0
+    ||  s_wait_older (client, pids [0], ZF_POOL_YOUNG_MS))
         return -1;
     double start = probe_now_ms ();
     /* The broker's own child, in the pool this program started. */

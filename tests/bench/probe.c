@@ -103,6 +103,20 @@ probe_worker_pids (const char *json, int *pids, int max)
 }
 
 long
+probe_worker_uptime (const char *json, int pid)
+{
+    char key [64];
+    snprintf (key, sizeof key, "\"pid\":%d,", pid);
+    const char *workers = strstr (json, "\"workers\":[");
+    const char *at = workers? strstr (workers, key): NULL;
+    const char *end = at? strchr (at, '}'): NULL;
+    at = at? strstr (at, "\"uptime_ms\":"): NULL;
+    if (!at || !end || at > end)
+        return -1;
+    return atol (at + strlen ("\"uptime_ms\":"));
+}
+
+long
 probe_service_queued (const char *json, const char *service)
 {
     char key [300];

@@ -41,6 +41,11 @@ int
 int
     probe_worker_pids (const char *json, int *pids, int max);
 
+/* How long the worker with this pid has been registered (its "uptime_ms"),
+ * or -1 if it is not listed. */
+long
+    probe_worker_uptime (const char *json, int pid);
+
 /* The "queued" count of one service, or -1 if the service is not listed. */
 long
     probe_service_queued (const char *json, const char *service);

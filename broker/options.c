@@ -310,7 +310,7 @@ options_parse (options_t *options, int argc, char *argv [])
     s_defaults (options);
     options->argc = argc;
     options->argv = argv;
-    const char *path = zf_config_path (argc, argv);
+    const char *path = zf_config_path (argc, argv, 'c', NULL);
     int rc = path? s_parse_file (options, path): 0;
     source_t source = { .file = NULL };
     if (rc == 0)

@@ -177,12 +177,16 @@ zf_config_args_free (zf_config_args_t *args)
 }
 
 const char *
-zf_config_path (int argc, char *argv [])
+zf_config_path (int argc, char *argv [], char short_option, int *index_p)
 {
+    char short_flag [3] = { '-', short_option, 0 };
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--") == 0)
             break;
-        if ((strcmp (argv [i], "--config") == 0 || strcmp (argv [i], "-c") == 0)
+        if (index_p)
+            *index_p = i;
+        if ((strcmp (argv [i], "--config") == 0
+         || (short_option && strcmp (argv [i], short_flag) == 0))
         &&  i + 1 < argc)
             return argv [i + 1];
         if (strncmp (argv [i], "--config=", 9) == 0)

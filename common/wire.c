@@ -17,7 +17,9 @@ zf_wire_send (zsock_t *sock, const zf_header_t *header, zmsg_t **payload_p)
     if (payload_p)
         *payload_p = NULL;
     zmsg_pushmem (msg, buf.data, buf.size);
-    return zmsg_send (&msg, sock);
+    int rc = zmsg_send (&msg, sock);
+    zmsg_destroy (&msg);        /* czmq 4.2 keeps it when the send fails */
+    return rc;
 }
 
 int

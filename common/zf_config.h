@@ -28,9 +28,10 @@ int
 void
     zf_config_args_free (zf_config_args_t *args);
 
-/* Finds "--config FILE", "--config=FILE" or "-c FILE" in argv (before any
- * "--"). Returns the file, or NULL if there is none. */
+/* Finds "--config FILE", "--config=FILE" or, if short_option is not 0,
+ * "-<short_option> FILE" in argv (before any "--"). Sets *index_p (may be
+ * NULL) to where the option starts. Returns the file, or NULL if none. */
 const char *
-    zf_config_path (int argc, char *argv []);
+    zf_config_path (int argc, char *argv [], char short_option, int *index_p);
 
 #endif

@@ -17,6 +17,7 @@
 #include "zf_util.h"
 
 #include <czmq.h>
+#include "zf_config.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,11 +53,17 @@ typedef struct {
     char **worker_argv;         /* argv without the supervisor's options:
                                    each worker process's command line */
     int worker_argc;
+    zf_config_args_t file;      /* --config's settings, as arguments */
+    const char *file_path;      /* --config */
+    const char *where;          /* "FILE:LINE: " while parsing those */
+    char where_buf [300];
+    bool broker_from_file;      /* so that $ZFARM_BROKER can win */
+    bool flag_services;         /* --service flags replace the file's */
 } options_t;
 
 enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
-    OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT
+    OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG
 };
 
 static const struct option s_options [] = {
@@ -75,6 +82,7 @@ static const struct option s_options [] = {
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
     { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
+    { "config",    required_argument, NULL, OPT_CONFIG },
     { "help",      no_argument,       NULL, 'h' },
     { "version",   no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -90,11 +98,15 @@ s_usage (void)
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
 "                    [--processes N [--drain-timeout MS]]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
+"                    [--config FILE]\n"
 "\n"
 "Serves tasks from a zfarm broker, with a handler function from a shared\n"
 "object or by running a command for each task; with --processes, as a\n"
 "pool of such worker processes that replaces any that dies.\n"
 "\n"
+"  --config FILE    read settings from FILE (zconfig format, section\n"
+"                   \"worker\", named like the flags); flags, then\n"
+"                   $ZFARM_BROKER, win over it\n"
 "  --broker EP      broker endpoint (default: $ZFARM_BROKER, else %s)\n"
 "  --service NAME   service to offer; up to %d, all served the same way\n"
 "  --module FILE    shared object holding the handler (a zfarm_handler_fn)\n"
@@ -144,13 +156,13 @@ s_usage (void)
 /* ---- parsing ------------------------------------------------------------ */
 
 static int
-s_number (const char *name, const char *text, long min, long max,
-          long *value)
+s_number (const options_t *self, const char *name, const char *text,
+          long min, long max, long *value)
 {
     if (zf_parse_long (text, min, max, value) == 0)
         return 0;
-    fprintf (stderr, "zfarm-worker: %s: expected a number from %ld to %ld, "
-             "got '%s'\n", name, min, max, text);
+    fprintf (stderr, "zfarm-worker: %s%s: expected a number from %ld to %ld, "
+             "got '%s'\n", self->where, name, min, max, text);
     return -1;
 }
 
@@ -158,9 +170,9 @@ static int
 s_add_service (options_t *self, const char *name)
 {
     if (!zf_service_name_is_valid (name, strlen (name))) {
-        fprintf (stderr, "zfarm-worker: --service: '%s' is not a service "
+        fprintf (stderr, "zfarm-worker: %s--service: '%s' is not a service "
                  "name (1 to %d printable ASCII characters, no space, not "
-                 "starting with 'zfarm.')\n", name, ZF_SERVICE_MAX);
+                 "starting with 'zfarm.')\n", self->where, name, ZF_SERVICE_MAX);
         return -1;
     }
     for (size_t i = 0; i < self->service_count; i++)
@@ -182,33 +194,42 @@ static int
 s_take_option (options_t *self, int option, const char *value)
 {
     switch (option) {
-        case 'b': self->broker = value; return 0;
-        case 's': return s_add_service (self, value);
+        case 'b':
+            self->broker = value;
+            self->broker_from_file = *self->where != 0;
+            return 0;
+        case 's':
+            if (!*self->where && !self->flag_services) {
+                self->service_count = 0;    /* flags replace the file's */
+                self->flag_services = true;
+            }
+            return s_add_service (self, value);
+        case OPT_CONFIG: return 0;          /* read before the flags */
         case 'm': self->module = value; return 0;
         case 'f': self->function = value; return 0;
         case 'e': self->command = value; return 0;
-        case 'c': return s_number ("--capacity", value, 1, ZF_CAPACITY_MAX,
+        case 'c': return s_number (self, "--capacity", value, 1, ZF_CAPACITY_MAX,
                                    &self->capacity);
-        case 'H': return s_number ("--heartbeat", value,
+        case 'H': return s_number (self, "--heartbeat", value,
                                    ZF_WORKER_HEARTBEAT_MIN_MS,
                                    ZF_WORKER_HEARTBEAT_MAX_MS,
                                    &self->heartbeat_ms);
-        case 'l': return s_number ("--liveness", value, 1,
+        case 'l': return s_number (self, "--liveness", value, 1,
                                    ZF_WORKER_LIVENESS_MAX, &self->liveness);
         case OPT_MAX_CALLS:
-            return s_number ("--max-calls-per-worker", value, 0, LONG_MAX,
+            return s_number (self, "--max-calls-per-worker", value, 0, LONG_MAX,
                              &self->max_tasks);
         case OPT_MAX_TASKS:
-            return s_number ("--max-tasks", value, 0, LONG_MAX,
+            return s_number (self, "--max-tasks", value, 0, LONG_MAX,
                              &self->max_tasks);
         case OPT_MAX_CALL_TIME:
-            return s_number ("--max-call-time", value, 0, (long) UINT32_MAX,
+            return s_number (self, "--max-call-time", value, 0, (long) UINT32_MAX,
                              &self->max_call_ms);
         case OPT_PROCESSES:
-            return s_number ("--processes", value, 1, PROCESSES_MAX,
+            return s_number (self, "--processes", value, 1, PROCESSES_MAX,
                              &self->processes);
         case OPT_DRAIN_TIMEOUT:
-            return s_number ("--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
+            return s_number (self, "--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
                              &self->drain_timeout_ms);
         case OPT_CURVE_SERVER_KEY: self->curve_server_key = value; return 0;
         case OPT_CURVE_CERT: self->curve_cert = value; return 0;
@@ -257,6 +278,9 @@ s_check (options_t *self)
     return 0;
 }
 
+static int s_parse_list (options_t *self, int argc, char *argv [], bool keep);
+static int s_parse_file (options_t *self, const char *path);
+
 /* Returns 0 to run, 1 if --help or --version did the job, -1 on error
  * (already reported). Caller frees self->worker_argv in every case. */
 static int
@@ -270,6 +294,27 @@ s_parse (options_t *self, int argc, char *argv [])
     self->worker_argv = zf_malloc ((size_t) (argc + 1)
                                    * sizeof *self->worker_argv);
     self->worker_argv [self->worker_argc++] = argv [0];
+    self->where = "";
+    const char *path = zf_config_path (argc, argv, 0, NULL);
+    int rc = path? s_parse_file (self, path): 0;
+    if (rc == 0)
+        rc = s_parse_list (self, argc, argv, true);
+    if (rc != 0)
+        return rc;
+    /* The environment's broker wins over the file's, as flags win over both. */
+    const char *env = getenv ("ZFARM_BROKER");
+    if (self->broker_from_file && env && *env)
+        self->broker = NULL;
+    return s_check (self);
+}
+
+/* Parses one list of arguments: the file's, or the command line (keep: copy
+ * the worker options into the worker processes' command line; a worker
+ * process reads the same --config itself). Returns as s_parse. */
+static int
+s_parse_list (options_t *self, int argc, char *argv [], bool keep)
+{
+    optind = 1;
     opterr = 0;                 /* we say it ourselves, on one line */
     /* "+": stop at the first non-option, so that getopt never permutes
      * argv and each option's arguments are the ones it just stepped over. */
@@ -284,14 +329,19 @@ s_parse (options_t *self, int argc, char *argv [])
             return 1;
         }
         if (option == '?' || option == ':') {
-            fprintf (stderr, "zfarm-worker: %s '%s' (see --help)\n",
-                     option == '?'? "unknown option": "missing value for",
+            fprintf (stderr, "zfarm-worker: %s%s '%s' (see --help)\n",
+                     self->where, option == '?'? "unknown option"
+                                                : "missing value for",
                      argv [optind - 1]);
             return -1;
         }
+        if (!keep)
+            snprintf (self->where_buf, sizeof self->where_buf, "%s:%d: ",
+                      self->file_path, self->file.lines [optind - 1]);
         if (s_take_option (self, option, optarg) == -1)
             return -1;
-        s_keep (self, argv, option, first, optind);
+        if (keep)
+            s_keep (self, argv, option, first, optind);
         first = optind;
     }
     if (optind < argc) {
@@ -299,7 +349,24 @@ s_parse (options_t *self, int argc, char *argv [])
                  "--help)\n", argv [optind]);
         return -1;
     }
-    return s_check (self);
+    return 0;
+}
+
+/* Reads the "worker" section of path and parses it, before the flags. */
+static int
+s_parse_file (options_t *self, const char *path)
+{
+    char error [512];
+    if (zf_config_args (path, "worker", s_options, &self->file, error,
+                        sizeof error) != 0) {
+        fprintf (stderr, "zfarm-worker: %s:%s\n", path, error);
+        return -1;
+    }
+    self->file_path = path;
+    self->where = self->where_buf;
+    int rc = s_parse_list (self, self->file.argc, self->file.argv, false);
+    self->where = "";
+    return rc;
 }
 
 /* ---- the process -------------------------------------------------------- */
@@ -471,5 +538,6 @@ main (int argc, char *argv [])
     else
         rc = rc > 0? EXIT_SUCCESS: EXIT_USAGE;
     free (options.worker_argv);
+    zf_config_args_free (&options.file);
     return rc;
 }

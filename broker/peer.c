@@ -1,5 +1,6 @@
 /* peer.c: routing ids as hash keys, and client records. */
 #include "peer.h"
+#include "zf_table.h"
 #include "zf_util.h"
 
 static size_t
@@ -56,23 +57,6 @@ peer_id_hex (const peer_id_t *id, char *hex)
     hex [2 * id->size] = 0;
 }
 
-static size_t
-s_u64_hash (const void *key)
-{
-    uint64_t x = *(const uint64_t *) key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t) x;
-}
-
-static int
-s_u64_compare (const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-    return x < y? -1: x > y;
-}
-
 client_t *
 client_require (zhashx_t *clients, const peer_id_t *id)
 {
@@ -81,13 +65,7 @@ client_require (zhashx_t *clients, const peer_id_t *id)
         return self;
     self = zf_malloc (sizeof *self);
     self->id = *id;
-    self->tasks = zhashx_new ();
-    if (!self->tasks)
-        zf_die_nomem ();
-    zhashx_set_key_hasher (self->tasks, s_u64_hash);
-    zhashx_set_key_comparator (self->tasks, s_u64_compare);
-    zhashx_set_key_duplicator (self->tasks, NULL);
-    zhashx_set_key_destructor (self->tasks, NULL);
+    self->tasks = zf_u64_table_new ();
     zhashx_insert (clients, &self->id, self);
     return self;
 }

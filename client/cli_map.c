@@ -11,6 +11,7 @@
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_proto.h"
+#include "zf_table.h"
 #include "zf_util.h"
 
 #include <czmq.h>
@@ -460,19 +461,6 @@ s_map_write (map_t *self)
 
 /* ---- the run ----------------------------------------------------------- */
 
-static size_t
-s_id_hash (const void *key)
-{
-    return (size_t) *(const uint64_t *) key;
-}
-
-static int
-s_id_compare (const void *key1, const void *key2)
-{
-    uint64_t a = *(const uint64_t *) key1, b = *(const uint64_t *) key2;
-    return (a > b) - (a < b);
-}
-
 static void
 s_map_init (map_t *self, const map_args_t *args, zfarm_client_t *client)
 {
@@ -480,13 +468,7 @@ s_map_init (map_t *self, const map_args_t *args, zfarm_client_t *client)
     self->input = lines_new (STDIN_FILENO,
                              args->files? PATH_MAX - 1: PAYLOAD_MAX);
     self->slots = zf_malloc ((size_t) args->window * sizeof (slot_t));
-    self->running = zhashx_new ();
-    if (!self->running)
-        zf_die_nomem ();
-    zhashx_set_key_hasher (self->running, s_id_hash);
-    zhashx_set_key_comparator (self->running, s_id_compare);
-    zhashx_set_key_duplicator (self->running, NULL);   /* &slot->task_id */
-    zhashx_set_key_destructor (self->running, NULL);
+    self->running = zf_u64_table_new ();     /* key is &slot->task_id */
     self->progress = progress_new (args->quiet);
     if (progress_is_shown (self->progress))
         progress_set_total (self->progress, lines_count_left (STDIN_FILENO));

@@ -20,6 +20,7 @@
 #include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
+#include "zf_table.h"
 #include "zf_proto.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -91,21 +92,6 @@ struct _zfarm_client_t {
 };
 
 /* ---- the pending table ------------------------------------------------- */
-
-/* Ids count up from 1 and zhashx reduces the hash modulo a prime, so the id
- * itself spreads keys evenly over the buckets. */
-static size_t
-s_id_hash (const void *key)
-{
-    return (size_t) *(const uint64_t *) key;
-}
-
-static int
-s_id_compare (const void *key1, const void *key2)
-{
-    uint64_t a = *(const uint64_t *) key1, b = *(const uint64_t *) key2;
-    return (a > b) - (a < b);
-}
 
 static int
 s_deadline_compare (const void *item1, const void *item2)
@@ -644,11 +630,7 @@ zfarm_client_new (const char *endpoint)
     self->sock = sock;
     self->endpoint = zf_strdup (self->endpoints [0]);
     self->decoder = zf_decoder_new ();
-    self->pending = zhashx_new ();
-    zhashx_set_key_hasher (self->pending, s_id_hash);
-    zhashx_set_key_comparator (self->pending, s_id_compare);
-    zhashx_set_key_duplicator (self->pending, NULL);   /* key is &task->id */
-    zhashx_set_key_destructor (self->pending, NULL);
+    self->pending = zf_u64_table_new ();     /* key is &task->id */
     zhashx_set_destructor (self->pending, s_task_destroy);
     self->deadlines = zlistx_new ();
     zlistx_set_comparator (self->deadlines, s_deadline_compare);

@@ -190,6 +190,15 @@ s_add_service (options_t *self, const char *name)
     return 0;
 }
 
+/* True while parsing the file if the environment has its own value of
+ * name, which wins over the file's, as flags win over both. */
+static bool
+s_file_loses (const options_t *self, const char *name)
+{
+    const char *value = getenv (name);
+    return *self->where && value && *value;
+}
+
 static int
 s_take_option (options_t *self, int option, const char *value)
 {
@@ -231,8 +240,14 @@ s_take_option (options_t *self, int option, const char *value)
         case OPT_DRAIN_TIMEOUT:
             return s_number (self, "--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
                              &self->drain_timeout_ms);
-        case OPT_CURVE_SERVER_KEY: self->curve_server_key = value; return 0;
-        case OPT_CURVE_CERT: self->curve_cert = value; return 0;
+        case OPT_CURVE_SERVER_KEY:
+            if (!s_file_loses (self, ZF_CURVE_SERVER_KEY_ENV))
+                self->curve_server_key = value;
+            return 0;
+        case OPT_CURVE_CERT:
+            if (!s_file_loses (self, ZF_CURVE_CERT_ENV))
+                self->curve_cert = value;
+            return 0;
     }
     return -1;
 }

@@ -460,6 +460,23 @@ test_worker_host_and_cli (const keypair_t *alice)
                              " beta"));
     ASSERT (th_alive (refused));
     ASSERT (th_wait_workers (s_ipc, 2, 5000));  /* still only the pool */
+    /* From a config file too, where the environment wins: its cert here
+     * is one the broker does not know. */
+    char config [600];
+    snprintf (config, sizeof config, "%s/worker.cfg", th_tmpdir ());
+    FILE *file = fopen (config, "w");
+    ASSERT (file);
+    fprintf (file, "worker\n    service = \"lower\"\n    exec = \"cat\"\n"
+             "    curve-server-key = \"%s\"\n    curve-cert = \"%s\"\n",
+             s_broker_key.key, alice->secret_path);
+    fclose (file);
+    setenv ("ZFARM_CURVE_CERT", casing.secret_path, 1);
+    const char *from_file [] = { "--config", config, NULL };
+    pid_t configured = th_worker_start (s_tcp, from_file);
+    unsetenv ("ZFARM_CURVE_CERT");
+    ASSERT (th_wait_workers (s_ipc, 3, 10000));
+    th_kill (configured, SIGTERM);
+    ASSERT_EQ (th_reap (configured, 10000), 0);
     /* A worker key on the command line cannot submit. */
     out = s_cli_call (&casing, "upper", "x", &exit_status);
     ASSERT_EQ (exit_status, 1);

@@ -150,8 +150,29 @@ s_reply (zap_t *self, zframe_t **sequence, const char *key,
     zmsg_send (&reply, self->handler);
 }
 
-/* Decides one request: [version][sequence][domain][address][identity]
- * [mechanism][credentials...] (RFC 27), and answers it. */
+/* Why a request with these frames is refused, or NULL if it is not, with
+ * *entry the key's. key receives the client key in Z85 ("-" if there is
+ * none). */
+static const char *
+s_judge (zap_t *self, const char *version, const char *domain,
+         const char *mechanism, zframe_t *credentials, char *key,
+         const key_entry_t **entry)
+{
+    *entry = NULL;
+    strcpy (key, "-");
+    if (!mechanism || !streq (version? version: "", "1.0"))
+        return "malformed ZAP request";
+    if (!streq (mechanism, "CURVE") || !streq (domain? domain: "", ZAP_DOMAIN))
+        return "not CURVE";
+    if (!credentials || zframe_size (credentials) != 32)
+        return "malformed CURVE key";
+    zmq_z85_encode (key, zframe_data (credentials), 32);
+    *entry = keystore_lookup (self->keys, key);
+    return *entry? NULL: "the key is not in --authorized-keys";
+}
+
+/* Answers one request: [version][sequence][domain][address][identity]
+ * [mechanism][credentials...] (RFC 27). */
 static void
 s_on_request (zap_t *self)
 {
@@ -165,30 +186,19 @@ s_on_request (zap_t *self)
     zframe_t *identity = zmsg_pop (request);
     char *mechanism = zmsg_popstr (request);
     zframe_t *credentials = zmsg_pop (request);
-    char key [ZF_CURVE_KEY_TEXT] = "-";
-    const key_entry_t *entry = NULL;
-    const char *why = NULL;
-    if (!sequence || !address || !mechanism
-    ||  !streq (version? version: "", "1.0"))
-        why = "malformed ZAP request";
-    else
-    if (!streq (mechanism, "CURVE") || !streq (domain, ZAP_DOMAIN))
-        why = "not CURVE";
-    else
-    if (!credentials || zframe_size (credentials) != 32)
-        why = "malformed CURVE key";
-    else {
-        zmq_z85_encode (key, zframe_data (credentials), 32);
-        entry = keystore_lookup (self->keys, key);
-        why = entry? NULL: "the key is not in --authorized-keys";
-    }
+    char key [ZF_CURVE_KEY_TEXT];
+    const key_entry_t *entry;
+    const char *why = s_judge (self, version, domain, mechanism, credentials,
+                               key, &entry);
     if (why)
         s_refused (self, address? address: "?", key, why);
     else
         zf_debug ("let in key %s (%s, %s) from %s", key, entry->file,
-                  zf_roles_name (entry->roles), address);
-    if (sequence)
-        s_reply (self, &sequence, key, entry);
+                  zf_roles_name (entry->roles), address? address: "?");
+    /* A REP socket must answer every request to take the next one. */
+    if (!sequence)
+        sequence = zframe_new_empty ();
+    s_reply (self, &sequence, key, entry);
     zframe_destroy (&credentials);
     zframe_destroy (&identity);
     zstr_free (&mechanism);

@@ -38,6 +38,23 @@ s_print_help (void)
 "(NAME exists, or DIR is not writable); 2 for a usage error.\n");
 }
 
+/* The rules between options. Returns -1 to go on, or the exit status. */
+static int
+s_check_args (const keygen_args_t *args)
+{
+    int roles = zf_roles_parse (args->role);
+    if (!roles)
+        return cli_usage_error ("keygen", "bad --role '%s' (client, worker"
+                                " or both)", args->role);
+    if (args->services && !(roles & ZF_ROLE_WORKER))
+        return cli_usage_error ("keygen", "--services is for a worker key"
+                                " (--role worker or both)");
+    if (args->services && !zf_services_are_valid (args->services))
+        return cli_usage_error ("keygen", "bad --services '%s' (service"
+                                " names, comma-separated)", args->services);
+    return -1;
+}
+
 /* Fills args from argv. Returns -1 to go on, or the exit status. */
 static int
 s_parse_args (int argc, char *argv [], keygen_args_t *args)
@@ -72,17 +89,7 @@ s_parse_args (int argc, char *argv [], keygen_args_t *args)
     if (argc - optind > 1)
         return cli_usage_error ("keygen", "too many arguments");
     args->name = argv [optind];
-    int roles = zf_roles_parse (args->role);
-    if (!roles)
-        return cli_usage_error ("keygen", "bad --role '%s' (client, worker"
-                                " or both)", args->role);
-    if (args->services && !(roles & ZF_ROLE_WORKER))
-        return cli_usage_error ("keygen", "--services is for a worker key"
-                                " (--role worker or both)");
-    if (args->services && !zf_services_are_valid (args->services))
-        return cli_usage_error ("keygen", "bad --services '%s' (service"
-                                " names, comma-separated)", args->services);
-    return -1;
+    return s_check_args (args);
 }
 
 /* Creates path, empty, with mode, failing if it exists: so that keygen

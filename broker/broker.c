@@ -107,6 +107,11 @@ s_pool_create (broker_t *self)
     }
     self->pool_dir = zf_strdup (dir);
     self->pool_endpoint = zsys_sprintf ("ipc://%s/workers.ipc", dir);
+    /* Local workers connect to this ipc endpoint, which takes no keys: a
+     * CURVE setting inherited from the broker's environment would make
+     * their handshake fail. The broker itself never reads these. */
+    unsetenv (ZF_CURVE_SERVER_KEY_ENV);
+    unsetenv (ZF_CURVE_CERT_ENV);
     if (zsock_bind (self->router, "%s", self->pool_endpoint) == -1) {
         zf_error ("cannot bind %s: %s", self->pool_endpoint,
                     zmq_strerror (zmq_errno ()));

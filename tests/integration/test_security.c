@@ -531,6 +531,31 @@ test_keys_read_again (void)
     TEST_PASS ("a key added to or removed from the directory counts at once");
 }
 
+static void
+test_local_pool_needs_no_keys (void)
+{
+    /* Even with CURVE settings in the broker's environment, which its
+     * workers inherit, they reach it over its private ipc endpoint. */
+    setenv ("ZFARM_CURVE_SERVER_KEY", s_broker_key.key, 1);
+    setenv ("ZFARM_CURVE_CERT", s_broker_key.secret_path, 1);
+    char command [600];
+    snprintf (command, sizeof command, "exec %s --service pooled --exec cat",
+              th_bin ("zfarm-worker"));
+    const char *extra [] = { "--curve-secret", s_broker_key.secret_path,
+                             "--authorized-keys", s_allowed, "--spawn", "1",
+                             "--worker-cmd", command, NULL };
+    pid_t broker;
+    char endpoint [512];
+    snprintf (endpoint, sizeof endpoint, "%s",
+              th_broker_start ("ipc", extra, &broker));
+    unsetenv ("ZFARM_CURVE_SERVER_KEY");
+    unsetenv ("ZFARM_CURVE_CERT");
+    ASSERT (th_wait_workers (endpoint, 1, 10000));
+    th_kill (broker, SIGTERM);
+    ASSERT_EQ (th_reap (broker, 10000), 0);
+    TEST_PASS ("a broker's local pool needs no keys");
+}
+
 /* Writes a broker config file that names its key directory. */
 static void
 s_write_config (const char *path, const char *endpoint_file,
@@ -657,6 +682,7 @@ main (void)
     test_worker_host_and_cli (&alice);
     test_keys_read_again ();
     test_sighup_reads_keys_again ();
+    test_local_pool_needs_no_keys ();
     test_bad_settings ();
 
     th_kill (broker, SIGTERM);

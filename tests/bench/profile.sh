@@ -23,7 +23,7 @@ command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get in
 for program in zfarm-broker lru_broker fake_workers zfarm-bench; do
     [ -x "$BIN/$program" ] || { echo "profile.sh: build $BIN/$program first" >&2; exit 1; }
 done
-OUT=$HERE/results/profile
+OUT=$(cd "$HERE/../.." && pwd)/build-bench/profile
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/zfarm-profile.XXXXXX)
 PIDS=()

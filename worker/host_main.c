@@ -18,6 +18,7 @@
 
 #include <czmq.h>
 #include "zf_config.h"
+#include "zf_log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -59,11 +60,14 @@ typedef struct {
     char where_buf [300];
     bool broker_from_file;      /* so that $ZFARM_BROKER can win */
     bool flag_services;         /* --service flags replace the file's */
+    int log_level;              /* zf_log_level_t */
+    bool syslog;                /* log to syslog, not stderr */
 } options_t;
 
 enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
-    OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG
+    OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG,
+    OPT_LOG_LEVEL, OPT_SYSLOG
 };
 
 static const struct option s_options [] = {
@@ -83,6 +87,8 @@ static const struct option s_options [] = {
     { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
     { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
     { "config",    required_argument, NULL, OPT_CONFIG },
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "syslog",    no_argument,       NULL, OPT_SYSLOG },
     { "help",      no_argument,       NULL, 'h' },
     { "version",   no_argument,       NULL, 'V' },
     { NULL, 0, NULL, 0 }
@@ -98,12 +104,14 @@ s_usage (void)
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
 "                    [--processes N [--drain-timeout MS]]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
-"                    [--config FILE]\n"
+"                    [--config FILE] [--log-level L] [--syslog]\n"
 "\n"
 "Serves tasks from a zfarm broker, with a handler function from a shared\n"
 "object or by running a command for each task; with --processes, as a\n"
 "pool of such worker processes that replaces any that dies.\n"
 "\n"
+"  --log-level L    error, warning, notice, info (default) or debug\n"
+"  --syslog         log to syslog instead of stderr\n"
 "  --config FILE    read settings from FILE (zconfig format, section\n"
 "                   \"worker\", named like the flags); flags, then\n"
 "                   $ZFARM_BROKER, win over it\n"
@@ -214,6 +222,14 @@ s_take_option (options_t *self, int option, const char *value)
             }
             return s_add_service (self, value);
         case OPT_CONFIG: return 0;          /* read before the flags */
+        case OPT_LOG_LEVEL:
+            if (zf_log_parse_level (value, &self->log_level) == 0)
+                return 0;
+            fprintf (stderr, "zfarm-worker: %s--log-level: expected error, "
+                     "warning, notice, info or debug, got '%s'\n",
+                     self->where, value);
+            return -1;
+        case OPT_SYSLOG: self->syslog = true; return 0;
         case 'm': self->module = value; return 0;
         case 'f': self->function = value; return 0;
         case 'e': self->command = value; return 0;
@@ -301,7 +317,7 @@ static int s_parse_file (options_t *self, const char *path);
 static int
 s_parse (options_t *self, int argc, char *argv [])
 {
-    *self = (options_t) { .capacity = 1,
+    *self = (options_t) { .capacity = 1, .log_level = ZF_LOG_INFO,
                           .heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS,
                           .liveness = ZF_DEFAULT_LIVENESS,
                           .drain_timeout_ms = -1 };
@@ -424,7 +440,7 @@ s_reserve_sockets (long capacity)
 
 /* Descriptors and logging, before anything is opened or logged. */
 static void
-s_prepare_process (void)
+s_prepare_process (const options_t *options)
 {
     /* With 0, 1 or 2 closed, a pipe could take their place and be closed
      * by dup2 in a child: point them at /dev/null. */
@@ -433,8 +449,7 @@ s_prepare_process (void)
         &&  open ("/dev/null", O_RDWR) == -1)
             break;
     /* czmq logs to stdout by default; a worker's stdout is not a log. */
-    zsys_set_logstream (stderr);
-    zsys_set_logident ("zfarm-worker");
+    zf_log_open ("zfarm-worker", options->log_level, options->syslog);
 }
 
 /* zfarm_worker_new refuses an endpoint that ZeroMQ cannot connect to;
@@ -547,7 +562,7 @@ main (int argc, char *argv [])
         rc = EXIT_USAGE;
     else
     if (rc == 0) {
-        s_prepare_process ();
+        s_prepare_process (&options);
         rc = options.processes? s_supervise (&options): s_serve (&options);
     }
     else

@@ -8,6 +8,7 @@
  * back. Invariant: the three signals stay blocked from supervisor_new on,
  * so that each one waits in the signalfd, whatever thread czmq starts. */
 #include "host.h"
+#include "zf_log.h"
 #include "zf_defaults.h"
 #include "zf_pool.h"
 #include "zf_util.h"
@@ -51,7 +52,7 @@ supervisor_new (const supervisor_config_t *config)
     assert (config && config->processes > 0 && config->argv);
     int signal_fd = s_signals_open ();
     if (signal_fd == -1) {
-        zsys_error ("supervisor: signalfd: %s", strerror (errno));
+        zf_error ("supervisor: signalfd: %s", strerror (errno));
         return NULL;
     }
     supervisor_t *self = zf_malloc (sizeof *self);
@@ -103,7 +104,7 @@ s_on_signals (supervisor_t *self)
             zf_pool_reap (self->pool);
         else
         if (self->running) {
-            zsys_notice ("supervisor: %s: stopping %d worker processes (up "
+            zf_notice ("supervisor: %s: stopping %d worker processes (up "
                          "to %d ms for their tasks)", strsignal (signo),
                          zf_pool_running (self->pool),
                          self->drain_timeout_ms);
@@ -120,7 +121,7 @@ s_check_guard (supervisor_t *self, int64_t now)
     self->guard_at = now + self->heartbeat_ms;
     if (!zf_pool_guard_orphaned (&self->guard))
         return;
-    zsys_error ("supervisor: supervisor %d is gone; stopping the workers "
+    zf_error ("supervisor: supervisor %d is gone; stopping the workers "
                 "now", (int) self->guard.pid);
     self->drain_timeout_ms = 0;
     s_stop (self, ZF_EXIT_ORPHANED);
@@ -149,7 +150,7 @@ supervisor_run (supervisor_t *self)
     while (self->running) {
         struct pollfd item = { .fd = self->signal_fd, .events = POLLIN };
         if (poll (&item, 1, s_next_timeout (self)) == -1 && errno != EINTR) {
-            zsys_error ("supervisor: poll: %s", strerror (errno));
+            zf_error ("supervisor: poll: %s", strerror (errno));
             s_stop (self, EXIT_FAILURE);
             break;
         }

@@ -5,6 +5,7 @@
  * zfarm_worker_stop reaches the actor through a pipe, the one channel that
  * a signal handler may write to. */
 #include "zfarm_worker.h"
+#include "zf_log.h"
 #include "worker_io.h"
 #include "zf_pool.h"
 #include "zf_proto.h"
@@ -80,12 +81,12 @@ zfarm_worker_new (const char *endpoint)
     zfarm_worker_t *self = zf_malloc (sizeof *self);
     char error [512];
     if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0) {
-        zsys_error ("worker: %s", error);
+        zf_error ("worker: %s", error);
         free (self);
         return NULL;
     }
     if (s_wakeup_open (self->wakeup) == -1) {
-        zsys_error ("worker: pipe: %s", strerror (errno));
+        zf_error ("worker: pipe: %s", strerror (errno));
         zf_curve_clear (&self->curve);
         free (self);
         return NULL;
@@ -122,7 +123,7 @@ zfarm_worker_set_curve (zfarm_worker_t *self, const char *server_key,
     if ((server_key || cert_path)
     &&  zf_curve_setup (&curve, server_key, cert_path, error,
                         sizeof error) != 0) {
-        zsys_error ("worker: %s", error);
+        zf_error ("worker: %s", error);
         return ZFARM_EINVALID;
     }
     self->curve = curve;
@@ -196,7 +197,7 @@ s_sockets_suffice (zfarm_worker_t *self)
     int needed = 2 * (int) self->capacity + 1;
     if (allowed < 0 || needed <= allowed)
         return true;
-    zsys_error ("worker: capacity %u needs %d ZeroMQ sockets; this process "
+    zf_error ("worker: capacity %u needs %d ZeroMQ sockets; this process "
                 "allows %d (see zsys_set_max_sockets)", self->capacity,
                 needed, allowed);
     return false;

@@ -8,6 +8,7 @@
  * So is the DONE of a task that overran max_call_ms: the actor sent its
  * TIMEOUT when the time was up. */
 #include "worker_io.h"
+#include "zf_log.h"
 #include "task_internal.h"
 #include "zf_proto.h"
 #include "zf_util.h"
@@ -148,7 +149,7 @@ s_send (io_t *self, const zf_header_t *header, zmsg_t **payload_p)
      * send queue is about to be given up on by the liveness check. */
     if (!(zsock_events (self->broker) & ZMQ_POLLOUT)) {
         if (header->command != ZF_HEARTBEAT)
-            zsys_warning ("worker: broker %s is not reading; %s dropped",
+            zf_warning ("worker: broker %s is not reading; %s dropped",
                           self->endpoint, zf_command_name (header->command));
         if (payload_p)
             zmsg_destroy (payload_p);
@@ -186,7 +187,7 @@ s_send_ready (io_t *self)
 
     char names [ZF_SERVICES_MAX * (ZF_SERVICE_MAX + 1)];
     s_service_names (self, names, sizeof names);
-    zsys_info ("worker: READY to %s: %s (capacity %u)",
+    zf_info ("worker: READY to %s: %s (capacity %u)",
                self->endpoint, names, self->capacity);
 }
 
@@ -208,7 +209,7 @@ s_connect (io_t *self)
     if (!self->broker
     ||  zf_curve_apply (&self->curve, zsock_resolve (self->broker)) != 0
     ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
-        zsys_error ("worker: cannot connect to %s: %s; retrying in %d ms",
+        zf_error ("worker: cannot connect to %s: %s; retrying in %d ms",
                     self->endpoint, zmq_strerror (zmq_errno ()),
                     self->reconnect_ms);
         zsock_destroy (&self->broker);
@@ -239,7 +240,7 @@ s_reconnect (io_t *self, const char *why)
     s_disconnect (self);
     if (self->stopping)
         return;
-    zsys_warning ("worker: %s; registering again in %d ms",
+    zf_warning ("worker: %s; registering again in %d ms",
                   why, self->reconnect_ms);
     s_backoff (self);
 }
@@ -283,7 +284,7 @@ s_say_goodbye (io_t *self, const char *reason)
 static void
 s_exit_process (io_t *self, int status, const char *reason)
 {
-    zsys_error ("worker: %s; exiting with status %d", reason, status);
+    zf_error ("worker: %s; exiting with status %d", reason, status);
     if (self->broker)
         s_say_goodbye (self, reason);
     zf_pool_kill_strays (NULL);
@@ -358,7 +359,7 @@ static void
 s_slot_overran (io_t *self, slot_t *slot)
 {
     slot->overran = true;
-    zsys_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
+    zf_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
                   "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
     if (self->broker && slot->generation == self->generation) {
         zf_header_t header;
@@ -376,7 +377,7 @@ s_slot_stuck (io_t *self, slot_t *slot)
     slot->stuck = true;
     self->stuck_count++;
     self->exit_status = ZF_EXIT_OVERRAN;
-    zsys_error ("worker: the handler of task %" PRIu64 " is still running "
+    zf_error ("worker: the handler of task %" PRIu64 " is still running "
                 "%d ms past --max-call-time; ending the process",
                 slot->task_id, OVERRUN_GRACE_MS);
     if (self->stopping)
@@ -510,7 +511,7 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
         snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
                   self->capacity);
     if (*why) {
-        zsys_warning ("worker: task %" PRIu64 " from %s refused: %s",
+        zf_warning ("worker: task %" PRIu64 " from %s refused: %s",
                       header->task_id, self->endpoint, why);
         s_refuse (self, header->task_id, ZFARM_EHANDLER_ERROR, why);
         return;
@@ -561,7 +562,7 @@ static void
 s_on_error (io_t *self, zf_header_t *header, zmsg_t **payload_p)
 {
     (void) payload_p;
-    zsys_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
+    zf_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
                   zfarm_err_name (-header->status), header->text);
 }
 
@@ -588,11 +589,11 @@ s_on_broker (io_t *self)
     self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
                                    * self->liveness;
     if (rc != 0)
-        zsys_warning ("worker: broker %s sent a bad header: %s",
+        zf_warning ("worker: broker %s sent a bad header: %s",
                       self->endpoint, header.text);
     else
     if (!s_commands [header.command])
-        zsys_warning ("worker: broker %s sent %s, which a worker does not "
+        zf_warning ("worker: broker %s sent %s, which a worker does not "
                       "take", self->endpoint, zf_command_name (header.command));
     else {
         /* Only a broker that serves us resets the back-off: one that keeps

@@ -71,6 +71,23 @@ main (void)
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     th_kill (worker, SIGTERM);
     ASSERT_EQ (th_reap (worker, 10000), 0);
+
+    /* --log-level warning: registering is not worth a line any more. */
+    const char *quiet [] = { th_bin ("zfarm-worker"), "--config", s_path,
+                             "--log-level", "warning", NULL };
+    worker = th_spawn ("quiet", quiet);
+    ASSERT (th_wait_workers (endpoint, 1, 20000));
+    th_kill (worker, SIGTERM);
+    ASSERT_EQ (th_reap (worker, 10000), 0);
+    char log [600];
+    snprintf (log, sizeof log, "%s/worker.err", th_tmpdir ());
+    char *logged = th_read_file (log, NULL);
+    ASSERT (logged && strstr (logged, "READY"));
+    free (logged);
+    snprintf (log, sizeof log, "%s/quiet.err", th_tmpdir ());
+    logged = th_read_file (log, NULL);
+    ASSERT (logged && !strstr (logged, "READY"));
+    free (logged);
     unsetenv ("ZFARM_BROKER");
 
     /* A bad value names its line; nothing starts. */

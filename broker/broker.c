@@ -575,6 +575,7 @@ s_reload (broker_t *self)
     now->max_calls_per_worker = fresh.max_calls_per_worker;
     now->drain_timeout_ms = fresh.drain_timeout_ms;
     now->prefetch = fresh.prefetch;
+    now->prefetch_below_us = fresh.prefetch_below_us;
     zf_log_set_level (fresh.log_level);
     zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
                " max-call-time %ld, max-calls-per-worker %ld,"

@@ -7,7 +7,7 @@
  *
  * Prefetch: a worker runs one task per slot, and would sit idle for a round
  * trip between its DONE and its next TASK. For a service whose tasks are
- * short (PREFETCH_TASK_US on average), the broker also gives a busy worker
+ * short (under --prefetch-below on average), the broker also gives a busy worker
  * one task per slot in advance, which the worker library queues. Celery's
  * flaw, a short task stuck behind a long one while another worker idles,
  * is avoided by stealing: a worker that frees a slot and finds its queue
@@ -22,7 +22,6 @@
 #include <assert.h>
 #include <signal.h>
 
-#define PREFETCH_TASK_US    5000    /* longer tasks: no prefetch */
 #define PREFETCH_SAMPLES    8       /* tasks measured before it starts */
 
 static void s_service_dispatch (broker_t *self, service_t *service);
@@ -127,7 +126,7 @@ s_prefetch_allowed (broker_t *self, const service_t *service)
 {
     return self->options.prefetch
         && service->task_samples >= PREFETCH_SAMPLES
-        && service->task_us < PREFETCH_TASK_US;
+        && service->task_us < (double) self->options.prefetch_below_us;
 }
 
 /* Gives the head task of service to the worker of membership, in advance

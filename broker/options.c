@@ -28,6 +28,8 @@ static const char s_usage [] =
 "                            (default 5000)\n"
 "      --prefetch on|off     give busy workers short tasks in advance, taking\n"
 "                            them back for idle workers (default on)\n"
+"      --prefetch-below MS   tasks are short if they take less than MS on\n"
+"                            average (default 5)\n"
 "\n"
 "Security (CURVE on every tcp:// endpoint; see zfarm-broker(1)):\n"
 "      --curve-secret FILE   the broker's secret certificate (zfarm keygen)\n"
@@ -61,7 +63,7 @@ enum {
     OPT_ENDPOINT_FILE = 256, OPT_HEARTBEAT, OPT_LIVENESS, OPT_MAX_RETRIES,
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
-    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_CURVE_SECRET,
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
     OPT_AUTHORIZED_KEYS, OPT_IPC_MODE
 };
 
@@ -82,6 +84,7 @@ static const struct option s_long_options [] = {
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
     { "http",          required_argument, NULL, OPT_HTTP },
     { "prefetch",      required_argument, NULL, OPT_PREFETCH },
+    { "prefetch-below", required_argument, NULL, OPT_PREFETCH_BELOW },
     { "curve-secret",  required_argument, NULL, OPT_CURVE_SECRET },
     { "authorized-keys", required_argument, NULL, OPT_AUTHORIZED_KEYS },
     { "ipc-mode",      required_argument, NULL, OPT_IPC_MODE },
@@ -214,6 +217,11 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             }
             s_error (source, "--%s: expected on or off, got '%s'", "prefetch", arg);
             return -1;
+        case OPT_PREFETCH_BELOW:
+            if (s_number (source, "prefetch-below", arg, 1, 3600000, &value))
+                return -1;
+            options->prefetch_below_us = value * 1000;
+            return 0;
         case OPT_HTTP:
             options->http = arg;
             return 0;
@@ -284,6 +292,7 @@ s_defaults (options_t *options)
     options->drain_timeout_ms = 5000;
     options->log_level = ZF_LOG_INFO;
     options->prefetch = true;
+    options->prefetch_below_us = 5000;
     options->ipc_mode = -1;
 }
 

@@ -22,6 +22,7 @@ typedef struct {
     int log_level;              /* zf_log_level_t */
     bool syslog;                /* log to syslog, not stderr */
     bool prefetch;              /* send short tasks to busy workers early */
+    long prefetch_below_us;     /* "short": average task time under this */
     const char *config_path;    /* --config, or NULL */
     zf_config_args_t file_args; /* its settings; strings above point in */
     int argc;                   /* the command line, to read again on */

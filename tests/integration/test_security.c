@@ -93,7 +93,7 @@ s_dealer (const char *endpoint, const keypair_t *pair)
         zcert_destroy (&cert);
         zsock_set_curve_serverkey (sock, s_broker_key.key);
     }
-    zsock_set_rcvtimeo (sock, 5000);
+    zsock_set_rcvtimeo (sock, 10000);
     ASSERT_EQ (zsock_connect (sock, "%s", endpoint), 0);
     return sock;
 }
@@ -257,7 +257,7 @@ test_unknown_key_as_worker (void)
         free (log);
     }
     ASSERT (logged);
-    ASSERT (th_wait_workers (s_ipc, 0, 1000));
+    ASSERT (th_wait_workers (s_ipc, 0, 20000));
     TEST_PASS ("an unknown key is refused as a worker, logged with its key");
 }
 
@@ -281,7 +281,7 @@ s_expect_no_task (zsock_t *worker)
     zf_header_t header;
     while (s_recv (worker, &header, NULL))
         ASSERT_NE (header.command, ZF_TASK);
-    zsock_set_rcvtimeo (worker, 5000);
+    zsock_set_rcvtimeo (worker, 10000);
 }
 
 static void
@@ -315,11 +315,11 @@ test_worker_limited_to_its_services (const keypair_t *alice)
 
     worker = s_dealer (s_tcp, &limited);
     s_send_ready (worker, "alpha", NULL);
-    ASSERT (th_wait_workers (s_ipc, 1, 5000));
+    ASSERT (th_wait_workers (s_ipc, 1, 20000));
     zfarm_client_t *client = s_client (s_tcp, alice);
     uint64_t beta_id;
     ASSERT_EQ (zfarm_client_submit (client, "beta", "b", 1, 500, &beta_id), 0);
-    ASSERT_EQ (zfarm_client_submit (client, "alpha", "a", 1, 5000, NULL), 0);
+    ASSERT_EQ (zfarm_client_submit (client, "alpha", "a", 1, 20000, NULL), 0);
     zf_header_t header;
     char *payload;
     ASSERT (s_recv (worker, &header, &payload));
@@ -332,7 +332,7 @@ test_worker_limited_to_its_services (const keypair_t *alice)
     ASSERT_EQ (zf_wire_send_data (worker, &done, "A", 1), 0);
     for (int i = 0; i < 2; i++) {
         zfarm_result_t *result;
-        ASSERT_EQ (zfarm_client_wait (client, 5000, &result), 0);
+        ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
         if (zfarm_result_task_id (result) == beta_id)
             ASSERT_EQ (zfarm_result_status (result), ZFARM_ENO_SUCH_SERVICE);
         else
@@ -369,13 +369,13 @@ test_both_roles_and_ipc (void)
     s_keypair (&both, "both", "both", NULL, true);
     zsock_t *worker = s_dealer (s_tcp, &both);
     s_send_ready (worker, "upper", NULL);
-    ASSERT (th_wait_workers (s_ipc, 1, 5000));
+    ASSERT (th_wait_workers (s_ipc, 1, 20000));
     /* A local client needs no key on ipc://, and the file is 0600. */
     struct stat info;
     ASSERT_EQ (stat (s_ipc + strlen ("ipc://"), &info), 0);
     ASSERT_EQ (info.st_mode & 0777, 0600);
     zfarm_client_t *local = s_client (s_ipc, NULL);
-    ASSERT_EQ (zfarm_client_submit (local, "upper", "ipc", 3, 5000, NULL), 0);
+    ASSERT_EQ (zfarm_client_submit (local, "upper", "ipc", 3, 20000, NULL), 0);
     zf_header_t header;
     char *payload;
     ASSERT (s_recv (worker, &header, &payload));
@@ -386,7 +386,7 @@ test_both_roles_and_ipc (void)
     done.task_id = header.task_id;
     ASSERT_EQ (zf_wire_send_data (worker, &done, "IPC", 3), 0);
     zfarm_result_t *result;
-    ASSERT_EQ (zfarm_client_wait (local, 5000, &result), 0);
+    ASSERT_EQ (zfarm_client_wait (local, 20000, &result), 0);
     ASSERT_EQ (zfarm_result_status (result), 0);
     zfarm_result_destroy (&result);
     zfarm_client_destroy (&local);
@@ -440,7 +440,7 @@ test_worker_host_and_cli (const keypair_t *alice)
                             "--curve-server-key", s_broker_key.public_path,
                             "--curve-cert", casing.secret_path, NULL };
     pid_t supervisor = th_worker_start (s_tcp, pool);
-    ASSERT (th_wait_workers (s_ipc, 2, 10000));
+    ASSERT (th_wait_workers (s_ipc, 2, 20000));
     int exit_status;
     char *out = s_cli_call (alice, "upper", "curve", &exit_status);
     ASSERT_EQ (exit_status, 0);
@@ -459,7 +459,7 @@ test_worker_host_and_cli (const keypair_t *alice)
     ASSERT (s_file_has (log, "ERROR UNAUTHORIZED: this key may not serve"
                              " beta"));
     ASSERT (th_alive (refused));
-    ASSERT (th_wait_workers (s_ipc, 2, 5000));  /* still only the pool */
+    ASSERT (th_wait_workers (s_ipc, 2, 20000));  /* still only the pool */
     /* From a config file too, where the environment wins: its cert here
      * is one the broker does not know. */
     char config [600];
@@ -474,7 +474,7 @@ test_worker_host_and_cli (const keypair_t *alice)
     const char *from_file [] = { "--config", config, NULL };
     pid_t configured = th_worker_start (s_tcp, from_file);
     unsetenv ("ZFARM_CURVE_CERT");
-    ASSERT (th_wait_workers (s_ipc, 3, 10000));
+    ASSERT (th_wait_workers (s_ipc, 3, 20000));
     th_kill (configured, SIGTERM);
     ASSERT_EQ (th_reap (configured, 10000), 0);
     /* A worker key on the command line cannot submit. */
@@ -550,7 +550,7 @@ test_local_pool_needs_no_keys (void)
               th_broker_start ("ipc", extra, &broker));
     unsetenv ("ZFARM_CURVE_SERVER_KEY");
     unsetenv ("ZFARM_CURVE_CERT");
-    ASSERT (th_wait_workers (endpoint, 1, 10000));
+    ASSERT (th_wait_workers (endpoint, 1, 20000));
     th_kill (broker, SIGTERM);
     ASSERT_EQ (th_reap (broker, 10000), 0);
     TEST_PASS ("a broker's local pool needs no keys");

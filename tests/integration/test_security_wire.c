@@ -254,7 +254,7 @@ s_farm_start (const char *const extra [], const char *ipc, pid_t *pid_p)
               th_broker_start ("tcp", extra, pid_p));
     const char *worker [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (ipc, worker);
-    ASSERT (th_wait_workers (ipc, 1, 10000));
+    ASSERT (th_wait_workers (ipc, 1, 20000));
     return endpoint;
 }
 

@@ -7,6 +7,7 @@
  * that a key added a moment ago is not refused. */
 #include "keystore.h"
 #include "auth.h"
+#include "zf_config.h"
 #include "zf_curve.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -117,7 +118,7 @@ s_add (zhashx_t *keys, const char *dir, const char *name)
         return;
     }
     char *path = zsys_sprintf ("%s/%s", dir, name);
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = zf_config_load (path);
     int roles = 0;
     const char *services = NULL;
     const char *refusal = root? s_refusal (root, &roles, &services)

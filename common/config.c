@@ -129,6 +129,18 @@ s_setting (zconfig_t *item, const struct option *longopts,
     return 0;
 }
 
+zconfig_t *
+zf_config_load (const char *path)
+{
+    size_t size;
+    char *text = s_read_file (path, &size);
+    zchunk_t *chunk = text? zchunk_new (text, size): NULL;
+    zconfig_t *root = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
+    free (text);
+    return root;
+}
+
 int
 zf_config_args (const char *path, const char *section,
                 const struct option *longopts, zf_config_args_t *args,

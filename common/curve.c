@@ -2,6 +2,7 @@
  * Z85 text, checked before they reach libzmq (which only says EINVAL), and
  * the roles certificates give. */
 #include "zf_curve.h"
+#include "zf_config.h"
 #include "zf_proto.h"
 
 #include <czmq.h>
@@ -22,7 +23,7 @@ zf_curve_key_is_valid (const char *text)
 static int
 s_cert_key (const char *path, const char *name, char *z85)
 {
-    zconfig_t *root = zconfig_load (path);
+    zconfig_t *root = zf_config_load (path);
     const char *value = root? zconfig_get (root, name, NULL): NULL;
     int rc = -1;
     if (zf_curve_key_is_valid (value)) {

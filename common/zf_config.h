@@ -7,6 +7,7 @@
 #ifndef ZF_CONFIG_H
 #define ZF_CONFIG_H
 
+#include <czmq.h>
 #include <getopt.h>
 #include <stddef.h>
 
@@ -27,6 +28,13 @@ int
 
 void
     zf_config_args_free (zf_config_args_t *args);
+
+/* The zconfig tree of the file at path (a czmq certificate, for one), or
+ * NULL if it cannot be read or parsed (zconfig says why on the log).
+ * Instead of zconfig_load, which leaks on a missing or malformed file.
+ * Caller destroys. */
+zconfig_t *
+    zf_config_load (const char *path);
 
 /* Finds "--config FILE", "--config=FILE" or, if short_option is not 0,
  * "-<short_option> FILE" in argv (before any "--"). Sets *index_p (may be

@@ -46,11 +46,17 @@ test_keystore (void)
     snprintf (sneaky_path, sizeof sneaky_path, "%s/sneaky", s_dir);
     ASSERT_EQ (zcert_save_secret (sneaky, sneaky_path), 0);
     zcert_t *hidden = s_cert (".hidden", "client", NULL, false);
+    char readme [300];
+    snprintf (readme, sizeof readme, "%s/README", s_dir);
+    FILE *file = fopen (readme, "w");
+    fputs ("Not a certificate:\n\t\tbad = = indent\n  (x\n", file);
+    fclose (file);
     keystore_t *store = keystore_new (s_dir);
     ASSERT (store);
     /* alice, w1 and both's public half pass: no role, a role that is none
      * of the three, bad services, a secret certificate (both_secret, or a
-     * secret under another name), a hidden file are skipped. */
+     * secret under another name), a hidden file, a file that does not
+     * parse are skipped. */
     ASSERT_EQ (keystore_size (store), 3);
     const key_entry_t *both_entry = keystore_lookup (store,
                                                      zcert_public_txt (both));

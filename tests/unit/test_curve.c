@@ -46,6 +46,10 @@ test_keys (void)
     fclose (file);
     ASSERT_EQ (zf_curve_public_read (bogus, z85, error, sizeof error), -1);
     ASSERT (strstr (error, "not a certificate"));
+    file = fopen (bogus, "w");
+    fputs ("\t\tbad = = indent\n  (x\n", file);    /* does not parse */
+    fclose (file);
+    ASSERT_EQ (zf_curve_public_read (bogus, z85, error, sizeof error), -1);
 
     /* A keypair from NAME_secret, or from NAME beside it; never from a
      * public file alone. */

@@ -59,7 +59,7 @@ typedef struct {
 } due_t;
 
 #define ENDPOINTS_MAX   16
-#define ROUTING_ID_SIZE 16
+#define ROUTING_ID_SIZE ZF_ROUTING_ID_SIZE
 
 struct _zfarm_client_t {
     zsock_t *sock;              /* DEALER connected to the broker */
@@ -571,18 +571,6 @@ s_connect (zfarm_client_t *self, const char *endpoint)
     return sock;
 }
 
-/* A routing id no other client will have (ZeroMQ reserves a leading 0). */
-static void
-s_random_routing_id (uint8_t *id)
-{
-    zuuid_t *uuid = zuuid_new ();
-    if (!uuid)
-        zf_die_nomem ();
-    memcpy (id, zuuid_data (uuid), ROUTING_ID_SIZE);
-    zuuid_destroy (&uuid);
-    id [0] |= 0x80;
-}
-
 /* Splits "ep1,ep2,..." into self->endpoints. Returns 0, or -1 if empty. */
 static int
 s_parse_endpoints (zfarm_client_t *self, const char *list)
@@ -613,7 +601,7 @@ zfarm_client_new (const char *endpoint)
         endpoint = ZF_DEFAULT_ENDPOINT;
     zf_log_library ();
     zfarm_client_t *self = zf_malloc (sizeof *self);
-    s_random_routing_id (self->routing_id);
+    zf_random_routing_id (self->routing_id);
     char error [512];
     zsock_t *sock = NULL;
     if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0)

@@ -56,6 +56,17 @@ zf_wire_recv (zsock_t *sock, zf_decoder_t *decoder, zf_header_t *header,
     return rc;
 }
 
+void
+zf_random_routing_id (uint8_t id [ZF_ROUTING_ID_SIZE])
+{
+    zuuid_t *uuid = zuuid_new ();
+    if (!uuid)
+        zf_die_nomem ();
+    memcpy (id, zuuid_data (uuid), ZF_ROUTING_ID_SIZE);
+    zuuid_destroy (&uuid);
+    id [0] |= 0x80;
+}
+
 char *
 zf_wire_join (zmsg_t *payload, size_t *size_p)
 {

@@ -25,6 +25,15 @@ int
     zf_wire_recv (zsock_t *sock, zf_decoder_t *decoder, zf_header_t *header,
                   zmsg_t **payload_p);
 
+#define ZF_ROUTING_ID_SIZE 16
+
+/* Fills id with a random routing id (ZeroMQ reserves a leading 0 byte).
+ * Clients and workers set their own, rather than take the ROUTER's
+ * generated ones: those are predictable, and libzmq 4.3 aborts when a peer
+ * has claimed one that it later generates. */
+void
+    zf_random_routing_id (uint8_t id [ZF_ROUTING_ID_SIZE]);
+
 /* Joins the payload frames into one malloc'd buffer (NUL-terminated for
  * convenience; the NUL is not counted in *size_p). Caller frees. */
 char *

@@ -204,9 +204,13 @@ s_connect (io_t *self)
 {
     assert (!self->broker);
     self->broker = zsock_new (ZMQ_DEALER);
-    /* Keys go on before the connect: libzmq takes them from the socket as
-     * the connection is made. */
+    /* Keys and routing id go on before the connect: libzmq takes them from
+     * the socket as the connection is made. A fresh id per connection. */
+    uint8_t routing_id [ZF_ROUTING_ID_SIZE];
+    zf_random_routing_id (routing_id);
     if (!self->broker
+    ||  zmq_setsockopt (zsock_resolve (self->broker), ZMQ_ROUTING_ID,
+                        routing_id, sizeof routing_id) != 0
     ||  zf_curve_apply (&self->curve, zsock_resolve (self->broker)) != 0
     ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
         zf_error ("worker: cannot connect to %s: %s; retrying in %d ms",

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -98,11 +99,19 @@ s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
  * too; blocked since fork, it would kill the command right after exec.
  * Setting SIG_IGN discards such a pending signal; then the disposition
  * goes back to what exec would give. SIGPIPE, which the worker ignores,
- * gets its default, and the mask is emptied. */
+ * gets its default, and the mask is emptied.
+ *
+ * The command dies with its worker (PR_SET_PDEATHSIG: the slot thread that
+ * forked it lives until the worker's tasks are done), so that a worker
+ * killed outright, with no supervisor left to clean up, leaves no command
+ * running; if the worker died before prctl, the command never starts. */
 static void
-s_child_exec (int pipes [3][2], char *argv [], char **env)
+s_child_exec (int pipes [3][2], char *argv [], char **env, pid_t worker)
 {
     setpgid (0, 0);
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid () != worker)
+        _exit (127);
     static const int meant_for_the_worker [] = {
         SIGTERM, SIGINT, SIGHUP, SIGQUIT };
     struct sigaction ignore, dfl, old;
@@ -162,9 +171,10 @@ s_spawn (run_t *self, const char *command, zfarm_task_t *task)
     sigset_t all, saved;
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &saved);
+    pid_t worker = getpid ();
     self->pid = fork ();
     if (self->pid == 0)
-        s_child_exec (pipes, argv, env);
+        s_child_exec (pipes, argv, env, worker);
     rc = self->pid == -1? errno: 0;
     if (self->pid > 0)
         setpgid (self->pid, self->pid);

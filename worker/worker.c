@@ -126,6 +126,7 @@ zfarm_worker_set_curve (zfarm_worker_t *self, const char *server_key,
         zf_error ("worker: %s", error);
         return ZFARM_EINVALID;
     }
+    zf_curve_clear (&self->curve);  /* wipe the secret it replaces */
     self->curve = curve;
     zf_curve_clear (&curve);
     return 0;

@@ -238,16 +238,14 @@ fail:
 }
 
 static void
-s_clients_destroy (zhashx_t **clients_p)
+s_clients_destroy (peer_table_t **clients_p)
 {
     if (!*clients_p)
         return;
-    for (client_t *client = zhashx_first (*clients_p); client;
-         client = zhashx_next (*clients_p)) {
-        zhashx_destroy (&client->tasks);
-        free (client);
-    }
-    zhashx_destroy (clients_p);
+    client_t *client;
+    while ((client = peer_table_pop (*clients_p)))
+        client_destroy (&client);
+    peer_table_destroy (clients_p);
 }
 
 void
@@ -264,7 +262,7 @@ broker_destroy (broker_t **self_p)
             zf_list_init (&worker->tasks);  /* the table frees the tasks */
             worker_destroy (&worker);
         }
-        zhashx_destroy (&self->workers);
+        peer_table_destroy (&self->workers);
     }
     s_clients_destroy (&self->clients);
     zhashx_destroy (&self->services);

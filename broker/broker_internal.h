@@ -55,9 +55,9 @@ struct _broker_t {
     char *pool_dir;             /* private dir of their ipc endpoint */
     char *pool_endpoint;        /* what they connect to */
 
-    zhashx_t *workers;          /* peer_id_t -> worker_t */
+    peer_table_t *workers;      /* peer_id_t -> worker_t */
     zf_link_t all_workers;      /* worker_t.all_link, oldest first */
-    zhashx_t *clients;          /* peer_id_t -> client_t (with tasks) */
+    peer_table_t *clients;      /* peer_id_t -> client_t (with tasks) */
     zhashx_t *services;         /* name -> service_t */
     task_table_t *tasks;
     deadline_heap_t *deadlines; /* task_t.timer */
@@ -103,9 +103,11 @@ void
 
 /* ---- dispatch.c -------------------------------------------------------- */
 
-/* Queues a new task (takes the inbound payload). */
+/* Queues a new task (takes the inbound payload) for service, or for the
+ * service the header names if service is NULL (it is created). */
 void
-    dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit);
+    dispatch_submit (broker_t *self, client_t *client, service_t *service,
+                     const zf_header_t *submit);
 
 /* A DONE from worker for task. */
 void

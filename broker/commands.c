@@ -162,7 +162,7 @@ s_on_submit (broker_t *self, worker_t *worker)
         s_reply_result (self, submit->task_id, ZFARM_EUNAUTHORIZED, why);
         return;
     }
-    client_t *client = zhashx_lookup (self->clients, &self->inbound.from);
+    client_t *client = peer_table_lookup (self->clients, &self->inbound.from);
     if (client && client_task_lookup (client, submit->task_id))
         return;                 /* a resubmission of a task we hold */
     if (self->draining) {
@@ -183,8 +183,9 @@ s_on_submit (broker_t *self, worker_t *worker)
         s_reply_result (self, submit->task_id, ZFARM_EQUEUE_FULL, text);
         return;
     }
-    client = client_require (self->clients, &self->inbound.from);
-    dispatch_submit (self, client, submit);
+    if (!client)
+        client = client_require (self->clients, &self->inbound.from);
+    dispatch_submit (self, client, service, submit);
 }
 
 static void
@@ -213,7 +214,7 @@ s_on_cancel (broker_t *self, worker_t *worker)
         s_send_error (self, ZFARM_EUNAUTHORIZED, why);
         return;
     }
-    client_t *client = zhashx_lookup (self->clients, &self->inbound.from);
+    client_t *client = peer_table_lookup (self->clients, &self->inbound.from);
     task_t *task = client? client_task_lookup (client,
                                                self->inbound.header.task_id)
                          : NULL;
@@ -308,7 +309,7 @@ commands_handle (broker_t *self, int rc)
         s_on_malformed (self, rc);
         return;
     }
-    worker_t *worker = zhashx_lookup (self->workers, &self->inbound.from);
+    worker_t *worker = peer_table_lookup (self->workers, &self->inbound.from);
     if (worker)
         worker->expiry = zf_now_ms () + self->liveness_ms;
     handler_fn *handler = s_handlers [self->inbound.header.command];

@@ -199,9 +199,11 @@ s_service_dispatch (broker_t *self, service_t *service)
 }
 
 void
-dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
+dispatch_submit (broker_t *self, client_t *client, service_t *service,
+                 const zf_header_t *submit)
 {
-    service_t *service = service_require (self->services, submit->service);
+    if (!service)
+        service = service_require (self->services, submit->service);
     task_t *task = task_table_alloc (self->tasks);
     task->client = client;
     task->client_task_id = submit->task_id;
@@ -213,7 +215,7 @@ dispatch_submit (broker_t *self, client_t *client, const zf_header_t *submit)
     inbound_t *in = &self->inbound;
     task_take_payload (task, in->payload, in->payload_count);
     in->payload_count = 0;
-    client_task_insert (client, &task->client_task_id, task);
+    client_task_insert (client, task);
     if (submit->timeout_ms) {
         task->deadline = zf_now_ms () + submit->timeout_ms;
         task->timer.deadline = task->deadline;
@@ -363,7 +365,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
     worker->expiry = now + self->liveness_ms;
     if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)
         worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
-    zhashx_insert (self->workers, &worker->id, worker);
+    peer_table_insert (self->workers, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
     self->counters.workers_joined++;
     zf_info ("worker %" PRIu32 "@%s joined: %s%s, capacity %" PRIu32,
@@ -417,7 +419,7 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
     else
         zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
-    zhashx_delete (self->workers, &worker->id);
+    peer_table_delete (self->workers, &worker->id);
     zf_list_remove (&worker->all_link);
 
     /* From the tail, pushing each to the head: the queue keeps their order. */

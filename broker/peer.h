@@ -1,12 +1,15 @@
-/* peer.h: ROUTER identities, and the client records that tasks point to.
+/* peer.h: ROUTER identities, the tables keyed by them, and the client
+ * records that tasks point to.
  *
  * A client record lives while the client has tasks in the broker; its
  * index of task ids lets a CANCEL or a resubmission find the task. */
 #ifndef PEER_H
 #define PEER_H
 
-#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include "zf_table.h"
 
 #define PEER_ID_MAX 255         /* ZeroMQ routing ids are 1..255 bytes */
 
@@ -14,11 +17,6 @@ typedef struct {
     uint8_t size;
     uint8_t data [PEER_ID_MAX];
 } peer_id_t;
-
-/* A hash table keyed by peer_id_t pointers (keys are not copied: each key
- * must live inside its item). Items are not destroyed by the table. */
-zhashx_t *
-    peer_table_new (void);
 
 /* Copies a routing id; returns -1 if size is 0 or over PEER_ID_MAX. */
 int
@@ -28,27 +26,63 @@ int
 void
     peer_id_hex (const peer_id_t *id, char *hex);
 
+/* A table of items by routing id: each item begins with its peer_id_t,
+ * which is the key (not copied). Open addressing, so a lookup costs a hash
+ * of the id and, usually, one comparison. The table never owns its items. */
+typedef struct _peer_table_t peer_table_t;
+
+peer_table_t *
+    peer_table_new (void);
+
+/* Destroys the table, not its items. */
+void
+    peer_table_destroy (peer_table_t **self_p);
+
+/* The item with this id, or NULL. */
+void *
+    peer_table_lookup (const peer_table_t *self, const peer_id_t *id);
+
+/* Adds item under the id it begins with, which must not be in the table. */
+void
+    peer_table_insert (peer_table_t *self, void *item);
+
+/* Removes the item with this id, if there is one. */
+void
+    peer_table_delete (peer_table_t *self, const peer_id_t *id);
+
+/* Removes and returns some item, or NULL if the table is empty. */
+void *
+    peer_table_pop (peer_table_t *self);
+
+size_t
+    peer_table_size (const peer_table_t *self);
+
 typedef struct task task_t;
 
 typedef struct {
     peer_id_t id;               /* first: the table's key */
-    zhashx_t *tasks;            /* client task id -> task_t */
+    zf_index_t tasks;           /* task_t by client_task_id */
 } client_t;
 
-/* Finds or creates the client with this id in clients. */
+/* The client with this id in clients, created (and added) if new. */
 client_t *
-    client_require (zhashx_t *clients, const peer_id_t *id);
+    client_require (peer_table_t *clients, const peer_id_t *id);
+
+/* Frees a client record (its table entry is the caller's business). */
+void
+    client_destroy (client_t **self_p);
 
 /* The client's task with this id, or NULL. */
 task_t *
     client_task_lookup (client_t *self, uint64_t task_id);
 
-/* Indexes task under task_id (which must live in the task). */
+/* Indexes task under its client_task_id, which it must not share with
+ * another of the client's tasks. */
 void
-    client_task_insert (client_t *self, const uint64_t *task_id, task_t *task);
+    client_task_insert (client_t *self, task_t *task);
 
 /* Forgets task_id; destroys the client record when it has no task left. */
 void
-    client_task_remove (zhashx_t *clients, client_t *self, uint64_t task_id);
+    client_task_remove (peer_table_t *clients, client_t *self, uint64_t task_id);
 
 #endif

@@ -82,3 +82,122 @@ zf_wire_join (zmsg_t *payload, size_t *size_p)
     *size_p = size;
     return data;
 }
+
+/* ---- libzmq messages --------------------------------------------------- */
+
+int
+zf_wire_send_shared (zsock_t *sock, const zf_header_t *header,
+                     zmq_msg_t *payload)
+{
+    zf_buf_t buf;
+    if (zf_header_encode (header, &buf) != 0) {
+        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        return -1;
+    }
+    void *handle = zsock_resolve (sock);
+    if (zmq_send (handle, buf.data, buf.size, payload? ZMQ_SNDMORE: 0) == -1)
+        return -1;
+    if (!payload)
+        return 0;
+    zmq_msg_t clone;
+    zmq_msg_init (&clone);
+    zmq_msg_copy (&clone, payload);     /* fails only on a closed payload */
+    if (zmq_msg_send (&clone, handle, 0) == -1) {
+        zmq_msg_close (&clone);
+        return -1;
+    }
+    return 0;
+}
+
+/* The frame that receives the next payload frame, growing rest as needed. */
+static zmq_msg_t *
+s_frames_next (zf_frames_t *frames)
+{
+    if (frames->count == 0)
+        return &frames->first;
+    size_t index = frames->count - 1;
+    if (index == frames->rest_capacity) {
+        size_t capacity = frames->rest_capacity? frames->rest_capacity * 2: 4;
+        zmq_msg_t *rest = realloc (frames->rest, capacity * sizeof *rest);
+        if (!rest)
+            zf_die_nomem ();
+        frames->rest = rest;
+        frames->rest_capacity = capacity;
+    }
+    return &frames->rest [index];
+}
+
+int
+zf_wire_recv_frames (zsock_t *sock, zf_decoder_t *decoder,
+                     zf_header_t *header, zf_frames_t *frames)
+{
+    frames->count = 0;
+    frames->rest = NULL;
+    frames->rest_capacity = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t head;
+    zmq_msg_init (&head);
+    if (zmq_msg_recv (&head, handle, 0) == -1) {
+        zmq_msg_close (&head);
+        return -1;
+    }
+    /* The frames of a message arrive together: once its first frame is
+     * here, the rest are, so these receives do not wait. */
+    bool more = zmq_msg_more (&head);
+    while (more) {
+        zmq_msg_t *frame = s_frames_next (frames);
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, handle, 0) == -1) {
+            zmq_msg_close (frame);
+            break;              /* only when the context is terminated */
+        }
+        frames->count++;
+        more = zmq_msg_more (frame);
+    }
+    int rc = more? -1: zf_header_decode (decoder, header, zmq_msg_data (&head),
+                                         zmq_msg_size (&head));
+    zmq_msg_close (&head);
+    if (rc != 0)
+        zf_frames_close (frames);
+    return rc;
+}
+
+zmq_msg_t *
+zf_frames_at (zf_frames_t *frames, size_t index)
+{
+    assert (index < frames->count);
+    return index == 0? &frames->first: &frames->rest [index - 1];
+}
+
+size_t
+zf_frames_size (zf_frames_t *frames)
+{
+    size_t size = 0;
+    for (size_t index = 0; index < frames->count; index++)
+        size += zmq_msg_size (zf_frames_at (frames, index));
+    return size;
+}
+
+void
+zf_frames_copy (zf_frames_t *frames, void *dest)
+{
+    char *at = dest;
+    for (size_t index = 0; index < frames->count; index++) {
+        zmq_msg_t *frame = zf_frames_at (frames, index);
+        size_t size = zmq_msg_size (frame);
+        if (size)
+            memcpy (at, zmq_msg_data (frame), size);
+        at += size;
+    }
+}
+
+void
+zf_frames_close (zf_frames_t *frames)
+{
+    for (size_t index = 0; index < frames->count; index++)
+        zmq_msg_close (zf_frames_at (frames, index));
+    free (frames->rest);
+    frames->count = 0;
+    frames->rest = NULL;
+    frames->rest_capacity = 0;
+}

@@ -39,4 +39,52 @@ void
 char *
     zf_wire_join (zmsg_t *payload, size_t *size_p);
 
+/* ---- libzmq messages, without czmq's allocations per frame ----------- */
+
+/* Sends [header][payload] without copying payload: the frame sent is a
+ * zmq_msg_copy of it, which shares the buffer of a message over 33 bytes by
+ * reference count. payload stays the caller's, unchanged, and can be sent
+ * again; NULL sends the header alone. Returns 0 or -1. */
+int
+    zf_wire_send_shared (zsock_t *sock, const zf_header_t *header,
+                         zmq_msg_t *payload);
+
+/* The payload frames of a received message: the first in place, any others
+ * in a heap array, so that the usual message of one payload frame costs no
+ * allocation. Open (after zf_wire_recv_frames) until zf_frames_close. */
+typedef struct {
+    size_t count;               /* frames received */
+    zmq_msg_t first;            /* frame 0, if count > 0 */
+    zmq_msg_t *rest;            /* frames 1 .. count - 1, or NULL */
+    size_t rest_capacity;       /* entries allocated in rest */
+} zf_frames_t;
+
+/* Receives one message as zf_wire_recv does, with the header decoded from
+ * a libzmq message and the payload frames left in *frames, which this
+ * overwrites (close what it held first). Returns 0, a ZFARM_E* code if the
+ * header is malformed (header->text says why), or -1 if nothing has arrived
+ * or the call was interrupted. Whatever it returns, the caller closes
+ * *frames with zf_frames_close (it is empty unless 0 was returned). */
+int
+    zf_wire_recv_frames (zsock_t *sock, zf_decoder_t *decoder,
+                         zf_header_t *header, zf_frames_t *frames);
+
+/* Frame index of frames (0 .. frames->count - 1). */
+zmq_msg_t *
+    zf_frames_at (zf_frames_t *frames, size_t index);
+
+/* Bytes in all the frames. */
+size_t
+    zf_frames_size (zf_frames_t *frames);
+
+/* Copies all the frames' bytes, in order, to dest, which has room for
+ * zf_frames_size bytes. */
+void
+    zf_frames_copy (zf_frames_t *frames, void *dest);
+
+/* Closes the frames and frees what they hold; frames is then empty. Safe
+ * to call twice. */
+void
+    zf_frames_close (zf_frames_t *frames);
+
 #endif

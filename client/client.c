@@ -19,8 +19,8 @@
 #include "result_internal.h"
 #include "zf_curve.h"
 #include "zf_defaults.h"
+#include "zf_list.h"
 #include "zf_log.h"
-#include "zf_table.h"
 #include "zf_proto.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -42,14 +42,24 @@ typedef struct {
     uint64_t id;                /* the client's task id; key in pending */
     int64_t deadline;           /* when the client gives up (monotonic ms),
                                    0 if the task has no timeout */
-    void *deadline_handle;      /* its node in deadlines, NULL if none */
+    zf_link_t deadline_link;    /* in deadlines, if it has a deadline */
     zfarm_result_fn *callback;  /* where the result goes, if set, ... */
     void *arg;                  /* ... called with this */
     zfarm_result_t **sink;      /* else here, if set (zfarm_client_call) */
-    char *service;              /* the SUBMIT, kept so that the task can */
-    zframe_t *payload;          /* be submitted again */
     uint32_t timeout_ms;        /* as asked for, 0 for none */
+    zmq_msg_t payload;          /* the SUBMIT's payload and service, kept */
+    char service [];            /* so that the task can be submitted again;
+                                   each SUBMIT shares the payload's buffer */
 } task_t;
+
+/* Pending tasks by id: open addressing with linear probing, so that a task
+ * costs the index no allocation. It is at most half full, and a deletion
+ * moves later entries of its run back, so there are no tombstones. */
+typedef struct {
+    task_t **slots;             /* capacity entries, NULL where free */
+    size_t capacity;            /* a power of two, 0 before the first task */
+    size_t size;                /* tasks held */
+} pending_t;
 
 /* A result whose callback has not run yet. */
 typedef struct {
@@ -74,9 +84,9 @@ struct _zfarm_client_t {
     int64_t unanswered_since;   /* first PING since the broker was last
                                    heard, 0 if none */
     zf_decoder_t *decoder;      /* reused for every header received */
-    zhashx_t *pending;          /* task_t by id: tasks without a result */
-    zlistx_t *deadlines;        /* pending tasks with a deadline, earliest
-                                   first (borrowed from pending) */
+    pending_t pending;          /* task_t by id: tasks without a result */
+    zf_link_t deadlines;        /* pending tasks with a deadline, earliest
+                                   first, by deadline_link */
     zlistx_t *ready;            /* zfarm_result_t for zfarm_client_wait,
                                    in the order they were made */
     zlistx_t *due;              /* due_t: callbacks still to run, in order */
@@ -93,23 +103,124 @@ struct _zfarm_client_t {
 
 /* ---- the pending table ------------------------------------------------- */
 
-static int
-s_deadline_compare (const void *item1, const void *item2)
+#define PENDING_MIN     64      /* slots in a table's first allocation */
+
+/* The finaliser of MurmurHash3, as in common/table.c: sequential ids spread
+ * evenly over the slots. */
+static size_t
+s_id_hash (uint64_t id)
 {
-    const task_t *a = item1, *b = item2;
-    return (a->deadline > b->deadline) - (a->deadline < b->deadline);
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdULL;
+    id ^= id >> 33;
+    return (size_t) id;
+}
+
+static task_t *
+s_pending_lookup (pending_t *self, uint64_t id)
+{
+    if (self->capacity == 0)
+        return NULL;
+    size_t mask = self->capacity - 1;
+    for (size_t i = s_id_hash (id) & mask; self->slots [i];
+         i = (i + 1) & mask)
+        if (self->slots [i]->id == id)
+            return self->slots [i];
+    return NULL;
+}
+
+/* Puts a task in the first free slot of its run; there is one, since the
+ * table is never full. */
+static void
+s_pending_place (pending_t *self, task_t *task)
+{
+    size_t mask = self->capacity - 1;
+    size_t i = s_id_hash (task->id) & mask;
+    while (self->slots [i])
+        i = (i + 1) & mask;
+    self->slots [i] = task;
+}
+
+static void
+s_pending_resize (pending_t *self, size_t capacity)
+{
+    task_t **slots = self->slots;
+    size_t old_capacity = self->capacity;
+    self->slots = zf_malloc (capacity * sizeof *self->slots);
+    self->capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++)
+        if (slots [i])
+            s_pending_place (self, slots [i]);
+    free (slots);
+}
+
+/* Ids are unique, so the task is not in the table yet. */
+static void
+s_pending_insert (pending_t *self, task_t *task)
+{
+    if (2 * (self->size + 1) > self->capacity)
+        s_pending_resize (self, self->capacity? 2 * self->capacity:
+                                                PENDING_MIN);
+    s_pending_place (self, task);
+    self->size++;
+}
+
+/* Removes the task with this id, if there is one. Each entry after the hole
+ * in its run moves into the hole when the hole lies on its probe path (no
+ * farther from its home slot than the entry is now), which keeps every
+ * entry reachable from its home without tombstones. */
+static void
+s_pending_delete (pending_t *self, uint64_t id)
+{
+    if (self->capacity == 0)
+        return;
+    size_t mask = self->capacity - 1;
+    size_t hole = s_id_hash (id) & mask;
+    while (self->slots [hole] && self->slots [hole]->id != id)
+        hole = (hole + 1) & mask;
+    if (!self->slots [hole])
+        return;
+    self->slots [hole] = NULL;
+    for (size_t i = (hole + 1) & mask; self->slots [i]; i = (i + 1) & mask) {
+        size_t home = s_id_hash (self->slots [i]->id) & mask;
+        if (((i - hole) & mask) <= ((i - home) & mask)) {
+            self->slots [hole] = self->slots [i];
+            self->slots [i] = NULL;
+            hole = i;
+        }
+    }
+    self->size--;
+    /* A burst of tasks should not keep its table for the client's life. */
+    if (self->capacity > PENDING_MIN && 8 * self->size < self->capacity)
+        s_pending_resize (self, self->capacity / 2);
+}
+
+/* The next task at or after *cursor (start at 0), or NULL at the end. The
+ * table must not change during a walk. */
+static task_t *
+s_pending_next (pending_t *self, size_t *cursor)
+{
+    for (; *cursor < self->capacity; (*cursor)++)
+        if (self->slots [*cursor])
+            return self->slots [(*cursor)++];
+    return NULL;
 }
 
 static task_t *
 s_task_new (zfarm_client_t *self, const char *service,
             const void *data, size_t size, int timeout_ms)
 {
-    task_t *task = zf_malloc (sizeof *task);
+    size_t service_size = strlen (service) + 1;
+    task_t *task = zf_malloc (sizeof *task + service_size);
+    memcpy (task->service, service, service_size);
     task->id = ++self->last_id;
-    task->service = zf_strdup (service);
-    task->payload = zframe_new (data, size);
-    if (!task->payload)
+    /* The one copy of the caller's bytes: the API takes them as const, and
+     * they must outlive the call for a resubmission. */
+    if (zmq_msg_init_size (&task->payload, size) != 0)
         zf_die_nomem ();
+    if (size)
+        memcpy (zmq_msg_data (&task->payload), data, size);
+    zf_link_init (&task->deadline_link);
     task->timeout_ms = (uint32_t) timeout_ms;
     if (timeout_ms > 0)
         task->deadline = zf_now_ms () + timeout_ms + GRACE_MS;
@@ -117,15 +228,39 @@ s_task_new (zfarm_client_t *self, const char *service,
 }
 
 static void
-s_task_destroy (void **item)
+s_task_destroy (task_t **task_p)
 {
-    task_t *task = *item;
+    task_t *task = *task_p;
     if (!task)
         return;
-    free (task->service);
-    zframe_destroy (&task->payload);
+    zmq_msg_close (&task->payload);
     free (task);
-    *item = NULL;
+    *task_p = NULL;
+}
+
+static task_t *
+s_deadline_task (zf_link_t *link)
+{
+    return zf_container_of (link, task_t, deadline_link);
+}
+
+/* Tasks mostly share one timeout, so a new deadline is usually the latest:
+ * the search for its place starts at the end. */
+static void
+s_deadline_insert (zfarm_client_t *self, task_t *task)
+{
+    zf_link_t *at = self->deadlines.prev;
+    while (at != &self->deadlines && s_deadline_task (at)->deadline
+                                     > task->deadline)
+        at = at->prev;
+    zf_list_insert_after (at, &task->deadline_link);
+}
+
+static task_t *
+s_deadline_first (zfarm_client_t *self)
+{
+    zf_link_t *first = zf_list_first (&self->deadlines);
+    return first? s_deadline_task (first): NULL;
 }
 
 static void
@@ -163,16 +298,15 @@ s_finish (zfarm_client_t *self, task_t *task, zfarm_result_t *result)
     else
         zlistx_add_end (self->ready, result);
 
-    if (task->deadline_handle)
-        zlistx_delete (self->deadlines, task->deadline_handle);
-    uint64_t id = task->id;
-    zhashx_delete (self->pending, &id);
+    zf_list_remove (&task->deadline_link);
+    s_pending_delete (&self->pending, task->id);
+    s_task_destroy (&task);
 }
 
 /* ---- sending ----------------------------------------------------------- */
 
 static int
-s_send_submit (zfarm_client_t *self, const task_t *task, uint32_t timeout_ms)
+s_send_submit (zfarm_client_t *self, task_t *task, uint32_t timeout_ms)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_SUBMIT);
@@ -180,10 +314,7 @@ s_send_submit (zfarm_client_t *self, const task_t *task, uint32_t timeout_ms)
     zf_header_set_service (&header, task->service);
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
-    zmsg_t *payload = zmsg_new ();
-    zframe_t *frame = zframe_dup (task->payload);
-    zmsg_append (payload, &frame);
-    return zf_wire_send (self->sock, &header, &payload);
+    return zf_wire_send_shared (self->sock, &header, &task->payload);
 }
 
 /* Sends a command that has at most a task id. A send can fail only if the
@@ -195,7 +326,7 @@ s_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
     zf_header_t header;
     zf_header_init (&header, command);
     header.task_id = task_id;
-    if (zf_wire_send (self->sock, &header, NULL) != 0)
+    if (zf_wire_send_shared (self->sock, &header, NULL) != 0)
         zsys_debug ("zfarm client: could not send %s to %s: %s",
                     zf_command_name (command), self->endpoint,
                     zmq_strerror (zmq_errno ()));
@@ -207,10 +338,9 @@ s_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
 static void
 s_task_start (zfarm_client_t *self, task_t *task)
 {
-    if (zhashx_insert (self->pending, &task->id, task) != 0)
-        zf_die_nomem ();            /* ids are unique: only memory can fail */
+    s_pending_insert (&self->pending, task);
     if (task->deadline)
-        task->deadline_handle = zlistx_insert (self->deadlines, task, false);
+        s_deadline_insert (self, task);
     if (s_send_submit (self, task, task->timeout_ms) != 0) {
         char text [256];
         snprintf (text, sizeof text, "could not queue the task for %s: %s",
@@ -244,12 +374,13 @@ s_args_are_valid (const char *service, const void *data, size_t size,
 
 /* A message handler returns the number of results it made (0 or 1). */
 typedef int (handler_fn) (zfarm_client_t *self, const zf_header_t *header,
-                          zmsg_t *payload);
+                          zf_frames_t *payload);
 
 static int
-s_on_result (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+s_on_result (zfarm_client_t *self, const zf_header_t *header,
+             zf_frames_t *payload)
 {
-    task_t *task = zhashx_lookup (self->pending, &header->task_id);
+    task_t *task = s_pending_lookup (&self->pending, header->task_id);
     if (!task) {
         zsys_debug ("zfarm client: dropped a RESULT for task %" PRIu64
                     ", which is not pending", header->task_id);
@@ -271,9 +402,9 @@ static void
 s_resubmit_all (zfarm_client_t *self, const char *why)
 {
     int64_t now = zf_now_ms ();
-    size_t count = 0;
-    for (task_t *task = zhashx_first (self->pending); task;
-         task = zhashx_next (self->pending)) {
+    size_t count = 0, cursor = 0;
+    task_t *task;
+    while ((task = s_pending_next (&self->pending, &cursor))) {
         uint32_t timeout_ms = task->timeout_ms;
         if (task->deadline) {
             int64_t left = task->deadline - GRACE_MS - now;
@@ -290,7 +421,8 @@ s_resubmit_all (zfarm_client_t *self, const char *why)
 }
 
 static int
-s_on_pong (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+s_on_pong (zfarm_client_t *self, const zf_header_t *header,
+          zf_frames_t *payload)
 {
     (void) payload;
     bool restarted = self->epoch && header->epoch != self->epoch;
@@ -301,7 +433,8 @@ s_on_pong (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
 }
 
 static int
-s_on_error (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+s_on_error (zfarm_client_t *self, const zf_header_t *header,
+           zf_frames_t *payload)
 {
     (void) payload;
     zsys_warning ("zfarm client: broker %s refused a message: %s: %s",
@@ -313,12 +446,14 @@ s_on_error (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
 }
 
 static int
-s_on_status (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+s_on_status (zfarm_client_t *self, const zf_header_t *header,
+            zf_frames_t *payload)
 {
     (void) header;
-    size_t size;
+    size_t size = zf_frames_size (payload);
     free (self->status_json);
-    self->status_json = zf_wire_join (payload, &size);
+    self->status_json = zf_malloc (size + 1);
+    zf_frames_copy (payload, self->status_json);
     return 0;
 }
 
@@ -330,7 +465,8 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
 };
 
 static int
-s_handle (zfarm_client_t *self, const zf_header_t *header, zmsg_t *payload)
+s_handle (zfarm_client_t *self, const zf_header_t *header,
+          zf_frames_t *payload)
 {
     /* The decoder only returns commands in 1 .. ZF_COMMAND_LIMIT - 1. */
     handler_fn *handler = s_handlers [header->command];
@@ -351,10 +487,13 @@ s_receive (zfarm_client_t *self)
     int made = 0;
     for (int count = 0; count < RECV_BATCH; count++) {
         zf_header_t header;
-        zmsg_t *payload = NULL;
-        int rc = zf_wire_recv (self->sock, self->decoder, &header, &payload);
-        if (rc == -1)
+        zf_frames_t payload;
+        int rc = zf_wire_recv_frames (self->sock, self->decoder, &header,
+                                      &payload);
+        if (rc == -1) {
+            zf_frames_close (&payload);
             break;                  /* nothing more has arrived */
+        }
         self->last_heard = zf_now_ms ();
         self->unanswered_since = 0;
         if (self->silent) {
@@ -362,11 +501,11 @@ s_receive (zfarm_client_t *self)
             s_resubmit_all (self, "the broker is back");
         }
         if (rc == 0)
-            made += s_handle (self, &header, payload);
+            made += s_handle (self, &header, &payload);
         else
             zsys_warning ("zfarm client: dropped a message from %s: %s: %s",
                           self->endpoint, zfarm_err_name (rc), header.text);
-        zmsg_destroy (&payload);
+        zf_frames_close (&payload);
     }
     return made;
 }
@@ -404,7 +543,7 @@ s_expire (zfarm_client_t *self, int64_t now)
 {
     int made = 0;
     task_t *task;
-    while ((task = zlistx_first (self->deadlines)) && task->deadline <= now) {
+    while ((task = s_deadline_first (self)) && task->deadline <= now) {
         s_finish (self, task, s_expiry_result (self, task, now));
         made++;
     }
@@ -416,10 +555,10 @@ s_expire (zfarm_client_t *self, int64_t now)
 static int
 s_next_due (zfarm_client_t *self)
 {
-    if (zhashx_size (self->pending) == 0)
+    if (self->pending.size == 0)
         return -1;
     int64_t next = self->next_ping;
-    task_t *first = zlistx_first (self->deadlines);
+    task_t *first = s_deadline_first (self);
     if (first && first->deadline < next)
         next = first->deadline;
     int64_t left = next - zf_now_ms ();
@@ -470,7 +609,7 @@ s_check_silence (zfarm_client_t *self, int64_t now)
 static void
 s_heartbeat (zfarm_client_t *self, int64_t now)
 {
-    if (zhashx_size (self->pending) == 0 || now < self->next_ping)
+    if (self->pending.size == 0 || now < self->next_ping)
         return;
     s_check_silence (self, now);
     s_send_simple (self, ZF_PING, 0);
@@ -618,10 +757,7 @@ zfarm_client_new (const char *endpoint)
     self->sock = sock;
     self->endpoint = zf_strdup (self->endpoints [0]);
     self->decoder = zf_decoder_new ();
-    self->pending = zf_u64_table_new ();     /* key is &task->id */
-    zhashx_set_destructor (self->pending, s_task_destroy);
-    self->deadlines = zlistx_new ();
-    zlistx_set_comparator (self->deadlines, s_deadline_compare);
+    zf_list_init (&self->deadlines);
     self->ready = zlistx_new ();
     zlistx_set_destructor (self->ready, s_result_destroy);
     self->due = zlistx_new ();
@@ -636,8 +772,9 @@ zfarm_client_new (const char *endpoint)
 static void
 s_abandon (zfarm_client_t *self)
 {
-    task_t *task = zhashx_first (self->pending);
-    for (; task; task = zhashx_next (self->pending))
+    size_t cursor = 0;
+    task_t *task;
+    while ((task = s_pending_next (&self->pending, &cursor)))
         s_send_simple (self, ZF_CANCEL, task->id);
     zsock_set_linger (self->sock, LINGER_MS);
 }
@@ -651,8 +788,11 @@ zfarm_client_destroy (zfarm_client_t **self_p)
         return;
     s_abandon (self);
     zsock_destroy (&self->sock);
-    zlistx_destroy (&self->deadlines);
-    zhashx_destroy (&self->pending);
+    size_t cursor = 0;
+    task_t *task;
+    while ((task = s_pending_next (&self->pending, &cursor)))
+        s_task_destroy (&task);
+    free (self->pending.slots);
     zlistx_destroy (&self->ready);
     zlistx_destroy (&self->due);
     zf_decoder_destroy (&self->decoder);
@@ -758,7 +898,7 @@ zfarm_client_call (zfarm_client_t *self, const char *service,
     while (!result) {
         s_pump (self);
         if (!result && s_poll (self, INT64_MAX) != 0)
-            s_cancel (self, zhashx_lookup (self->pending, &task_id),
+            s_cancel (self, s_pending_lookup (&self->pending, task_id),
                       "interrupted");
     }
     int status = zfarm_result_status (result);
@@ -794,7 +934,7 @@ int
 zfarm_client_cancel (zfarm_client_t *self, uint64_t task_id)
 {
     assert (self);
-    task_t *task = zhashx_lookup (self->pending, &task_id);
+    task_t *task = s_pending_lookup (&self->pending, task_id);
     if (!task)
         return ZFARM_ENOT_FOUND;
     s_cancel (self, task, "cancelled by the client");
@@ -805,7 +945,7 @@ size_t
 zfarm_client_pending (zfarm_client_t *self)
 {
     assert (self);
-    return zhashx_size (self->pending) + zlistx_size (self->ready)
+    return self->pending.size + zlistx_size (self->ready)
          + zlistx_size (self->due);
 }
 

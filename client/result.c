@@ -1,7 +1,11 @@
 /* result.c: a task's outcome as the client hands it out, immutable once made.
  *
  * data is never NULL: it is "" when there are no bytes, and always has a NUL
- * after its size bytes, so that text results can be used as C strings. */
+ * after its size bytes, so that text results can be used as C strings. That
+ * promise is why a result's bytes are copied out of the frame they came in:
+ * libzmq allocates a received message's buffer to its exact size, with no
+ * byte after it to hold the NUL. A result is one allocation: the struct, its
+ * data, the NUL and its error text. */
 #include "result_internal.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -9,34 +13,50 @@
 struct _zfarm_result_t {
     uint64_t task_id;           /* the id the client gave the task */
     int status;                 /* 0, or a negative ZFARM_E* code */
-    char *data;                 /* the result bytes plus a NUL; never NULL */
     size_t size;                /* bytes in data, the NUL not counted */
-    char *error;                /* error text, "" if none; never NULL */
+    const char *error;          /* error text, "" if none; never NULL; in
+                                   this allocation, after data */
+    char data [];               /* the result bytes plus a NUL */
 };
 
-zfarm_result_t *
-zf_result_new (uint64_t task_id, int status, const char *error)
+/* A result with room for size bytes of data and a copy of error; the data
+ * is left for the caller to fill. Not zf_malloc: its calloc would clear a
+ * megabyte that is about to be overwritten. */
+static zfarm_result_t *
+s_result_new (uint64_t task_id, int status, size_t size, const char *error)
 {
     assert (status <= 0);
-    zfarm_result_t *self = zf_malloc (sizeof *self);
+    size_t error_size = strlen (error) + 1;
+    zfarm_result_t *self = malloc (sizeof *self + size + 1 + error_size);
+    if (!self)
+        zf_die_nomem ();
     self->task_id = task_id;
     self->status = status;
-    self->data = zf_malloc (1);
-    self->size = 0;
-    self->error = zf_strdup (error? error: "");
+    self->size = size;
+    self->data [size] = 0;
+    char *error_copy = self->data + size + 1;
+    memcpy (error_copy, error, error_size);
+    self->error = error_copy;
     return self;
 }
 
 zfarm_result_t *
-zf_result_from_wire (const zf_header_t *header, zmsg_t *payload)
+zf_result_new (uint64_t task_id, int status, const char *error)
+{
+    return s_result_new (task_id, status, 0, error? error: "");
+}
+
+zfarm_result_t *
+zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload)
 {
     assert (header->command == ZF_RESULT);
-    zfarm_result_t *self = zf_result_new (header->task_id, -header->status,
-                                          header->status? header->text: "");
-    if (self->status == 0 && payload) {
-        free (self->data);
-        self->data = zf_wire_join (payload, &self->size);
-    }
+    if (header->status)
+        return s_result_new (header->task_id, -header->status, 0,
+                             header->text);
+    size_t size = payload? zf_frames_size (payload): 0;
+    zfarm_result_t *self = s_result_new (header->task_id, 0, size, "");
+    if (size)
+        zf_frames_copy (payload, self->data);
     return self;
 }
 
@@ -77,8 +97,6 @@ zfarm_result_destroy (zfarm_result_t **self_p)
     zfarm_result_t *self = *self_p;
     if (!self)
         return;
-    free (self->data);
-    free (self->error);
     free (self);
     *self_p = NULL;
 }

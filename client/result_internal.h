@@ -5,6 +5,7 @@
 #include <czmq.h>
 #include "zfarm_client.h"
 #include "zf_proto.h"
+#include "zf_wire.h"
 
 /* A result made by the client itself (CANCELLED, TIMEOUT, BROKER_DOWN...):
  * status is 0 or a negative ZFARM_E* code, error a text ("" for none). The
@@ -15,8 +16,9 @@ zfarm_result_t *
 /* The result a RESULT message carries: wire status s becomes -s. A failed
  * task gets the header's text as its error and no data; a task that
  * succeeded gets the payload frames, joined, as its data and no error text,
- * as zfarm_client.h promises. The RESULT's task id is the client's own. */
+ * as zfarm_client.h promises (NUL-terminated, so copied). payload may be
+ * NULL (no frames). The RESULT's task id is the client's own. */
 zfarm_result_t *
-    zf_result_from_wire (const zf_header_t *header, zmsg_t *payload);
+    zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload);
 
 #endif

@@ -130,8 +130,8 @@ zf_header_set_service (zf_header_t *header, const char *service)
 /* ---- decoding ---------------------------------------------------------- */
 
 /* A cursor reads the header in place: no object tree, no allocation. It
- * runs only after s_walk has checked the whole encoding, and checks its own
- * bounds as well, so that it stays safe on its own. */
+ * checks the bounds of every value it reads; s_walk checks what it does
+ * not read (the fields a later revision may append). */
 typedef struct {
     const uint8_t *data;
     size_t size;
@@ -157,16 +157,32 @@ typedef struct {
 
 typedef enum { WALK_OK, WALK_SIZES, WALK_NOT_ONE } walk_t;
 
-/* Reads a big-endian number of width bytes at *at, if there are that many. */
+/* Reads a big-endian number of width bytes (1, 2, 4 or 8) at *at, if
+ * there are that many. */
 static bool
 s_read_length (const uint8_t *data, size_t size, size_t *at, int width,
                uint64_t *length)
 {
     if ((size_t) width > size - *at)
         return false;
-    *length = 0;
-    for (int i = 0; i < width; i++)
-        *length = (*length << 8) | data [(*at)++];
+    const uint8_t *bytes = data + *at;
+    *at += (size_t) width;
+    if (width == 1)
+        *length = bytes [0];
+    else
+    if (width == 2)
+        *length = (uint64_t) bytes [0] << 8 | bytes [1];
+    else
+    if (width == 4) {
+        uint32_t word;
+        memcpy (&word, bytes, sizeof word);
+        *length = __builtin_bswap32 (word);
+    }
+    else {
+        uint64_t word;
+        memcpy (&word, bytes, sizeof word);
+        *length = __builtin_bswap64 (word);
+    }
     return true;
 }
 
@@ -197,16 +213,20 @@ s_nesting_item (nesting_t *self, bool container, uint64_t items)
             self->depth--;
 }
 
-/* Walks the encoding without building it: WALK_SIZES unless every declared
- * string length and item count fits in the bytes that are left (a 5-byte
- * header may claim an array of 4 billion items), WALK_NOT_ONE unless the
- * bytes are exactly one value, nested at most DEPTH_MAX deep. */
+/* Walks the encoding without building it, from at, where pending items
+ * remain of the root array (or, at 0, the root itself): WALK_SIZES unless
+ * every declared string length and item count fits in the bytes that are
+ * left (a 5-byte header may claim an array of 4 billion items),
+ * WALK_NOT_ONE unless the bytes end with the root, nested at most
+ * DEPTH_MAX deep. */
 static walk_t
-s_walk (const uint8_t *data, size_t size)
+s_walk (const uint8_t *data, size_t size, size_t at, uint64_t pending)
 {
-    size_t at = 0;
-    uint64_t pending = 1;       /* items still to read; never above size */
-    nesting_t nesting = { .depth = 0 };
+    nesting_t nesting;
+    nesting.depth = 0;
+    nesting.too_deep = false;
+    if (at > 0 && pending > 0)
+        nesting.open [nesting.depth++] = pending;   /* the root is open */
     while (pending--) {
         if (at >= size)
             return WALK_SIZES;
@@ -271,12 +291,12 @@ s_next (cursor_t *self, item_t *item)
         return false;
     uint8_t byte = self->data [self->at++];
     uint64_t value = 0;
-    item->kind = ITEM_OTHER;
-    if (byte <= 0x7f) {
+    if (byte <= 0x7f) {                         /* the most common */
         item->kind = ITEM_UINT;
         item->u = byte;
+        return true;
     }
-    else
+    *item = (item_t) { .kind = ITEM_OTHER };
     if (byte >= 0xe0) {
         item->kind = ITEM_NINT;
         item->i = (int8_t) byte;
@@ -442,7 +462,8 @@ s_decode_field (field_t field, cursor_t *cursor, zf_header_t *header)
 /* The fields after [ "zf", version, command ], in the command's order;
  * count is the root array's length. */
 static int
-s_decode_fields (cursor_t *cursor, uint64_t count, zf_header_t *header)
+s_decode_fields (cursor_t *cursor, uint64_t count, zf_header_t *header,
+                 uint64_t *rest)
 {
     const field_t *fields = s_specs [header->command].fields;
     uint32_t index = 3;
@@ -456,11 +477,14 @@ s_decode_fields (cursor_t *cursor, uint64_t count, zf_header_t *header)
             return s_reject (header, why);
         }
     }
-    return 0;                   /* later fields are a later revision's */
+    *rest = count - index;      /* later fields are a later revision's */
+    return 0;
 }
 
+/* Decodes the header at the cursor; on success, rest is the count of root
+ * items after the fields read. */
 static int
-s_decode_items (cursor_t *cursor, zf_header_t *header)
+s_decode_items (cursor_t *cursor, zf_header_t *header, uint64_t *rest)
 {
     item_t root, id, item;
     if (!s_next (cursor, &root) || root.kind != ITEM_ARRAY || root.u < 3)
@@ -483,7 +507,7 @@ s_decode_items (cursor_t *cursor, zf_header_t *header)
     ||  !s_get_uint (&item, ZF_COMMAND_LIMIT - 1, &command) || command == 0)
         return s_reject (header, "unknown command");
     zf_header_init (header, (int) command);
-    return s_decode_fields (cursor, root.u, header);
+    return s_decode_fields (cursor, root.u, header, rest);
 }
 
 int
@@ -495,13 +519,20 @@ zf_header_decode (zf_decoder_t *self, zf_header_t *header,
     zf_header_init (header, 0);
     if (size == 0 || size > ZF_HEADER_MAX)
         return s_reject (header, "header empty or too long");
-    walk_t walk = s_walk ((const uint8_t *) data, size);
-    if (walk == WALK_SIZES)
-        return s_reject (header, "header declares more than it holds");
-    if (walk == WALK_NOT_ONE)
-        return s_reject (header, "header is not one msgpack value");
+    /* A malformed encoding is reported as such before any field, as
+     * msgpack-c reported it: a header that decodes is walked past its
+     * fields, one that does not is walked whole. */
     cursor_t cursor = { .data = data, .size = size, .at = 0 };
-    return s_decode_items (&cursor, header);
+    uint64_t rest = 0;
+    int rc = s_decode_items (&cursor, header, &rest);
+    walk_t walk = rc == 0? s_walk (data, size, cursor.at, rest)
+                         : s_walk (data, size, 0, 1);
+    if (walk == WALK_OK)
+        return rc;
+    zf_header_init (header, 0);
+    return s_reject (header, walk == WALK_SIZES
+                             ? "header declares more than it holds"
+                             : "header is not one msgpack value");
 }
 
 /* ---- encoding ---------------------------------------------------------- */

@@ -1,9 +1,9 @@
 /* worker.c: the public worker API: register handlers, then serve tasks.
  *
  * The worker object only holds configuration; zfarm_worker_run hands a copy
- * to the I/O actor (worker_io.c) and serves slot 0 until the actor stops.
- * zfarm_worker_stop reaches the actor through a pipe, the one channel that
- * a signal handler may write to. */
+ * to worker_io.c and serves slot 0 until it stops. zfarm_worker_stop sets
+ * a flag, which the threads check before they start a task, and writes a
+ * pipe, which wakes the watcher: both are safe in a signal handler. */
 #include "zfarm_worker.h"
 #include "zf_log.h"
 #include "worker_io.h"
@@ -12,6 +12,7 @@
 #include "zf_util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,7 +26,8 @@ struct _zfarm_worker_t {
     uint64_t max_tasks;         /* run() returns after this many; 0 = never */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
     zf_curve_t curve;           /* CURVE keys, if enabled */
-    int wakeup [2];             /* stop writes [1]; the I/O actor polls [0] */
+    int wakeup [2];             /* stop writes [1]; the watcher polls [0] */
+    atomic_int stop_requested;  /* stop sets it; run clears it */
 };
 
 /* True if a DEALER can connect to endpoint (its syntax and transport). */
@@ -188,30 +190,15 @@ zfarm_worker_set_max_call_time (zfarm_worker_t *self, uint32_t ms)
     self->max_call_ms = ms;
 }
 
-/* Each slot but 0 is an actor: two ZeroMQ sockets. czmq aborts when it
- * cannot make an actor's sockets, so a capacity the process cannot afford
- * is refused here, with the reason, instead. */
-static bool
-s_sockets_suffice (zfarm_worker_t *self)
-{
-    int allowed = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
-    int needed = 2 * (int) self->capacity + 1;
-    if (allowed < 0 || needed <= allowed)
-        return true;
-    zf_error ("worker: capacity %u needs %d ZeroMQ sockets; this process "
-                "allows %d (see zsys_set_max_sockets)", self->capacity,
-                needed, allowed);
-    return false;
-}
-
 int
 zfarm_worker_run (zfarm_worker_t *self)
 {
     assert (self);
-    if (self->service_count == 0 || !s_sockets_suffice (self))
+    if (self->service_count == 0)
         return ZFARM_EINVALID;
     /* A stop or a signal that came before run() still counts. */
-    if (s_wakeup_drain (self->wakeup [0]) || zsys_interrupted)
+    bool stopped = atomic_exchange (&self->stop_requested, 0);
+    if (s_wakeup_drain (self->wakeup [0]) || stopped || zsys_interrupted)
         return 0;
     zf_io_config_t config = {
         .endpoint = self->endpoint,
@@ -223,15 +210,19 @@ zfarm_worker_run (zfarm_worker_t *self)
         .max_tasks = self->max_tasks,
         .max_call_ms = self->max_call_ms,
         .wakeup_fd = self->wakeup [0],
+        .stop_requested = &self->stop_requested,
         .curve = self->curve,
     };
     zf_pool_guard_init (&config.guard);
-    zactor_t *io = zf_io_new (&config);
+    zf_io_t *io = zf_io_new (&config);
     zf_curve_clear (&config.curve);
+    if (!io)
+        return ZFARM_EINVALID;
     zf_io_serve (io);
-    zactor_destroy (&io);
+    zf_io_destroy (&io);
     /* A stop that came as run() was returning is spent. */
     s_wakeup_drain (self->wakeup [0]);
+    atomic_store (&self->stop_requested, 0);
     return 0;
 }
 
@@ -239,7 +230,9 @@ void
 zfarm_worker_stop (zfarm_worker_t *self)
 {
     assert (self);
-    /* Async-signal-safe: one write(2), errno preserved. */
+    /* Async-signal-safe: a lock-free store and one write(2), errno
+     * preserved. */
+    atomic_store (&self->stop_requested, 1);
     int saved_errno = errno;
     if (write (self->wakeup [1], "", 1) == -1) {
         /* The pipe is full: a stop is already pending. */

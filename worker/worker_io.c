@@ -1,12 +1,33 @@
-/* worker_io.c: the I/O actor, which alone talks to the broker, and the slot
- * loop that runs handlers on the other threads.
+/* worker_io.c: the worker's threads, which share one DEALER to the broker.
  *
- * Invariant: a slot is busy from the TASK the actor sends it until the DONE
- * it sends back; busy_count counts busy slots and free_slots stacks the
- * others. A task that came on an earlier connection (a generation ago) still
- * finishes, but its DONE is dropped: the broker has already requeued it.
- * So is the DONE of a task that overran max_call_ms: the actor sent its
- * TIMEOUT when the time was up. */
+ * No thread stands between the broker and the handlers. The connection's
+ * state is io_t, under one mutex, and whichever thread holds the mutex
+ * reads and writes the socket (a ZeroMQ socket may change threads across a
+ * full memory barrier, which the mutex is). A task reaches its handler,
+ * and its DONE the broker, without a hop between our threads:
+ *
+ * - Slot threads run handlers; slot 0 is the thread that called
+ *   zf_io_serve. A slot that finishes a task sends the DONE itself and
+ *   takes the next waiting task at once. A free slot waits for input:
+ *   one of them (the poller) in poll(2) on the socket's ZMQ_FD, outside
+ *   the mutex; the others on their condition variables, until a task or
+ *   the poller's role is handed to them.
+ * - The watcher thread keeps the timers (heartbeats, the broker's expiry,
+ *   reconnection, --max-call-time, the supervisor guard) on a timerfd,
+ *   takes zfarm_worker_stop's pipe, and reads the socket while no slot is
+ *   free to, once the oldest running task is WATCH_MS old: a CANCEL for a
+ *   prefetched task is then answered while a long task runs, and a stream
+ *   of short tasks never wakes it.
+ *
+ * ZMQ_FD only signals input that arrives after a ZMQ_EVENTS check found
+ * none, so whoever touched the socket checks ZMQ_EVENTS (s_service) before
+ * it lets go of the mutex.
+ *
+ * Invariant: a slot is busy from the task it is handed to its DONE;
+ * busy_count counts busy slots. A task that came on an earlier connection
+ * (a generation ago) still finishes, but its DONE is dropped: the broker
+ * has already requeued it. So is the DONE of a task that overran
+ * max_call_ms: its TIMEOUT went out when the time was up. */
 #include "worker_io.h"
 #include "zf_log.h"
 #include "task_internal.h"
@@ -17,6 +38,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* A handler that overran max_call_ms has this long to return before the
@@ -25,22 +51,32 @@
  * no longer than this. */
 #define OVERRUN_GRACE_MS 1000
 
-/* The poll set, in this order; slot i > 0 is item ITEM_SLOTS + i - 1. */
-enum { ITEM_PIPE, ITEM_WAKEUP, ITEM_BROKER, ITEM_SLOTS };
+/* While every slot is busy, the watcher reads the socket once the oldest
+ * task has run this long: soon enough to give back a prefetched task that
+ * waits behind a long one, late enough that short tasks never wake it. */
+#define WATCH_MS 2
+
+/* Messages one pass reads before it lets the others have the mutex. */
+#define READ_BATCH 64
+
+#define NO_SLOT UINT32_MAX
 
 typedef struct {
-    zactor_t *actor;            /* the slot's thread; NULL for slot 0 */
-    void *dest;                 /* where its tasks go: actor, or our pipe */
-    bool busy;                  /* a task is out on this slot */
+    pthread_t thread;           /* slots 1.. only: slot 0 is the caller */
+    pthread_cond_t wake;        /* a task, the poller's role, or the end */
+    zfarm_task_t *task;         /* while busy: the task it runs */
+    bool busy;                  /* handed a task, and its DONE not sent */
+    bool asleep;                /* on the sleepers stack */
     uint64_t generation;        /* the connection that task came on */
     uint64_t task_id;           /* the broker's id for that task */
+    int64_t started;            /* when it was handed the task */
     int64_t call_end;           /* its handler overruns then; 0: no limit */
     bool overran;               /* its TIMEOUT went out at call_end */
     bool stuck;                 /* still running after the grace too */
 } slot_t;
 
-typedef struct {
-    zsock_t *pipe;              /* to zf_io_serve, which is slot 0 */
+struct _zf_io_t {
+    pthread_mutex_t lock;       /* everything below, and the socket */
     char *endpoint;             /* the broker */
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
@@ -48,7 +84,7 @@ typedef struct {
     int heartbeat_ms;           /* heartbeat interval */
     int liveness;               /* silent intervals before reconnecting */
     uint64_t max_tasks;         /* stop after starting this many; 0 = never */
-    uint64_t tasks_started;     /* TASKs handed to slots */
+    uint64_t tasks_started;     /* tasks handed to slots */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
     int64_t call_check_at;      /* the earliest call_end (or call_end plus
                                    grace) of a busy slot; 0: none */
@@ -57,7 +93,9 @@ typedef struct {
     zf_pool_guard_t guard;      /* the supervisor we must not outlive */
     int64_t guard_at;           /* when to check on it next */
     int wakeup_fd;              /* readable after zfarm_worker_stop */
+    const atomic_int *stop_requested;   /* set by zfarm_worker_stop */
     zsock_t *broker;            /* DEALER; NULL between connections */
+    int broker_fd;              /* its ZMQ_FD, or -1 */
     zf_curve_t curve;           /* CURVE keys for each new DEALER */
     zf_decoder_t *decoder;      /* for the broker's headers */
     uint64_t generation;        /* connections opened so far */
@@ -66,78 +104,98 @@ typedef struct {
     int64_t reconnect_at;       /* next connection, while broker is NULL */
     int reconnect_ms;           /* back-off before the next connection */
     slot_t *slots;              /* capacity of them */
-    uint32_t *free_slots;       /* stack of free slot numbers */
-    uint32_t free_count;
+    uint32_t threads_started;   /* slots 1.. with a thread */
     uint32_t busy_count;
+    uint32_t *sleepers;         /* stack of free slots waiting on wake */
+    uint32_t sleeper_count;
+    bool polling;               /* a slot is in poll(2) on broker_fd */
+    uint32_t poller_called;     /* the sleeper told to poll; NO_SLOT */
+    int bell_fd;                /* eventfd that wakes the polling slot */
+    pthread_t watcher;
+    bool watcher_started;
+    int timer_fd;               /* the watcher's alarm clock */
+    int64_t armed_at;           /* when timer_fd fires; 0: not armed */
     zlistx_t *waiting;          /* tasks received that no slot runs yet */
     const char *stop_reason;    /* the DISCONNECT text */
     bool stopping;              /* start no task; leave once idle */
-    bool finished;              /* slot 0 was told STOP; wait for $TERM */
-    bool terminated;            /* $TERM came */
-    zmq_pollitem_t *items;      /* ITEM_SLOTS + capacity - 1 of them */
-    size_t item_count;
-} io_t;
+    bool finished;              /* every thread leaves its loop */
+};
 
-/* ---- slots: the loop every handler thread runs ------------------------ */
+typedef zf_io_t io_t;
 
-/* Runs the tasks that come over pipe until anything else comes: STOP on
- * slot 0's pipe, $TERM on the others. */
+/* ---- waking threads ----------------------------------------------------- */
+
+/* Wakes the watcher at the given time (zf_now_ms's clock), unless its
+ * alarm is set for earlier already. */
 static void
-s_serve (zsock_t *pipe)
+s_arm (io_t *self, int64_t at)
 {
-    while (true) {
-        char *command = NULL;
-        zfarm_task_t *task = NULL;
-        if (zsock_recv (pipe, "sp", &command, &task) == -1) {
-            if (errno != EINTR)
-                return;         /* the context is gone: the process exits */
-            /* A signal landed on this thread; the I/O actor decides. */
-            if (zsys_interrupted)
-                zsock_send (pipe, "sp", "STOP", NULL);
-            continue;
-        }
-        bool is_task = command && streq (command, "TASK");
-        zstr_free (&command);
-        if (!is_task)
-            return;
-        zf_task_run (task);
-        zsock_send (pipe, "sp", "DONE", task);
+    if (self->armed_at && self->armed_at <= at)
+        return;
+    struct itimerspec alarm = { .it_value = {
+        .tv_sec = at / 1000, .tv_nsec = (at % 1000) * 1000000 } };
+    if (alarm.it_value.tv_sec == 0 && alarm.it_value.tv_nsec == 0)
+        alarm.it_value.tv_nsec = 1;     /* zero would disarm it */
+    if (timerfd_settime (self->timer_fd, TFD_TIMER_ABSTIME, &alarm,
+                         NULL) == 0)
+        self->armed_at = at;
+}
+
+/* Wakes the polling slot, if one polls. */
+static void
+s_ring (io_t *self)
+{
+    uint64_t one = 1;
+    if (self->polling && write (self->bell_fd, &one, sizeof one) == -1) {
+        /* The counter is full: it is ringing already. */
     }
 }
 
 static void
-s_slot_actor (zsock_t *pipe, void *args)
+s_drain_fd (int fd)
 {
-    (void) args;
-    zsock_signal (pipe, 0);
-    s_serve (pipe);
+    uint64_t count;
+    if (read (fd, &count, sizeof count) == -1) {
+        /* Nothing to drain: another thread was first. */
+    }
 }
 
-static void
-s_slots_start (io_t *self)
+/* Takes the last free slot off the sleepers stack; NO_SLOT if none. The
+ * caller signals its wake once it has given it a task or a role. */
+static uint32_t
+s_pop_sleeper (io_t *self)
 {
-    self->slots = zf_malloc (self->capacity * sizeof *self->slots);
-    self->free_slots = zf_malloc (self->capacity * sizeof *self->free_slots);
-    self->item_count = ITEM_SLOTS + self->capacity - 1;
-    self->items = zf_malloc (self->item_count * sizeof *self->items);
-    self->items [ITEM_PIPE] = (zmq_pollitem_t) {
-        .socket = zsock_resolve (self->pipe), .events = ZMQ_POLLIN };
-    self->items [ITEM_WAKEUP] = (zmq_pollitem_t) {
-        .fd = self->wakeup_fd, .events = ZMQ_POLLIN };
-    self->items [ITEM_BROKER] = (zmq_pollitem_t) {
-        .fd = -1, .events = ZMQ_POLLIN };
+    if (self->sleeper_count == 0)
+        return NO_SLOT;
+    uint32_t index = self->sleepers [--self->sleeper_count];
+    self->slots [index].asleep = false;
+    return index;
+}
 
-    self->slots [0].dest = self->pipe;
-    for (uint32_t i = 1; i < self->capacity; i++) {
-        slot_t *slot = &self->slots [i];
-        slot->actor = zactor_new (s_slot_actor, NULL);
-        slot->dest = slot->actor;
-        self->items [ITEM_SLOTS + i - 1] = (zmq_pollitem_t) {
-            .socket = zsock_resolve (slot->actor), .events = ZMQ_POLLIN };
-    }
-    /* Stacked so that slot 0, the caller's thread, is used first. */
-    for (uint32_t i = self->capacity; i-- > 0;)
-        self->free_slots [self->free_count++] = i;
+/* While no slot polls and caller is about to run a task: hands the
+ * poller's role to a sleeping slot, if there is one, so that tasks for
+ * the other free slots are read at once. */
+static void
+s_call_poller (io_t *self, uint32_t caller)
+{
+    if (self->polling || self->finished
+    ||  (self->poller_called != NO_SLOT && self->poller_called != caller))
+        return;
+    uint32_t index = s_pop_sleeper (self);
+    self->poller_called = index;
+    if (index != NO_SLOT)
+        pthread_cond_signal (&self->slots [index].wake);
+}
+
+/* Every thread leaves its loop. */
+static void
+s_wake_all (io_t *self)
+{
+    self->finished = true;
+    while (self->sleeper_count > 0)
+        pthread_cond_signal (&self->slots [s_pop_sleeper (self)].wake);
+    s_ring (self);
+    s_arm (self, zf_now_ms ());
 }
 
 /* ---- the connection to the broker -------------------------------------- */
@@ -145,8 +203,8 @@ s_slots_start (io_t *self)
 static void
 s_send (io_t *self, const zf_header_t *header, zmsg_t **payload_p)
 {
-    /* Never block the actor: a broker that takes nothing for a whole
-     * send queue is about to be given up on by the liveness check. */
+    /* Never block with the mutex held: a broker that takes nothing for a
+     * whole send queue is about to be given up on by the liveness check. */
     if (!(zsock_events (self->broker) & ZMQ_POLLOUT)) {
         if (header->command != ZF_HEARTBEAT)
             zf_warning ("worker: broker %s is not reading; %s dropped",
@@ -197,6 +255,7 @@ s_backoff (io_t *self)
     self->reconnect_at = zf_now_ms () + self->reconnect_ms;
     self->reconnect_ms = self->reconnect_ms * 2 > ZF_RECONNECT_MAX_MS?
                          ZF_RECONNECT_MAX_MS: self->reconnect_ms * 2;
+    s_arm (self, self->reconnect_at);
 }
 
 static void
@@ -221,10 +280,13 @@ s_connect (io_t *self)
         return;
     }
     self->generation++;
-    self->items [ITEM_BROKER].socket = zsock_resolve (self->broker);
+    self->broker_fd = zsock_fd (self->broker);
     self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
                                    * self->liveness;
     s_send_ready (self);
+    /* The pollers wait on the old socket's descriptor, or on none. */
+    s_ring (self);
+    s_arm (self, zf_now_ms ());
 }
 
 /* Closes the connection. Tasks not started yet are dropped: the broker
@@ -233,8 +295,10 @@ static void
 s_disconnect (io_t *self)
 {
     zsock_destroy (&self->broker);
-    self->items [ITEM_BROKER].socket = NULL;
+    self->broker_fd = -1;
     zlistx_purge (self->waiting);
+    s_ring (self);
+    s_arm (self, zf_now_ms ());
 }
 
 /* Gives up on this connection and schedules the next, unless stopping. */
@@ -295,8 +359,8 @@ s_exit_process (io_t *self, int status, const char *reason)
     _exit (status);
 }
 
-/* Once no slot is busy but the stuck ones: DISCONNECT, and tell slot 0 to
- * return, or end the process if a handler is stuck. */
+/* Once no slot is busy but the stuck ones: DISCONNECT, and every thread
+ * leaves, or the process ends if a handler is stuck. */
 static void
 s_finish_if_idle (io_t *self)
 {
@@ -315,8 +379,7 @@ s_finish_if_idle (io_t *self)
         s_disconnect (self);
     }
     zlistx_purge (self->waiting);
-    zsock_send (self->pipe, "sp", "STOP", NULL);
-    self->finished = true;
+    s_wake_all (self);
 }
 
 static void
@@ -327,6 +390,19 @@ s_begin_stop (io_t *self, const char *reason)
     self->stopping = true;
     self->stop_reason = reason;
     s_finish_if_idle (self);
+}
+
+/* A stop asked for by zfarm_worker_stop or a signal. A handler that calls
+ * zfarm_worker_stop sets the flag before its DONE goes out, so the stop
+ * is taken before the next task could start. */
+static void
+s_check_stop (io_t *self)
+{
+    if (atomic_load (self->stop_requested))
+        s_begin_stop (self, "worker stopped");
+    else
+    if (zsys_interrupted)
+        s_begin_stop (self, "worker interrupted");
 }
 
 static void
@@ -352,9 +428,10 @@ s_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
     slot->call_end = 0;
     if (!self->max_call_ms)
         return;
-    slot->call_end = zf_now_ms () + self->max_call_ms;
+    slot->call_end = slot->started + self->max_call_ms;
     if (!self->call_check_at || slot->call_end < self->call_check_at)
         self->call_check_at = slot->call_end;
+    s_arm (self, slot->call_end);
 }
 
 /* The slot's time is up: the broker hears TIMEOUT now, whenever the
@@ -412,32 +489,54 @@ s_check_calls (io_t *self, int64_t now)
     self->call_check_at = next;
 }
 
-/* Hands waiting tasks to free slots, oldest first. */
+/* Hands the slot a task; its thread runs it. */
 static void
-s_dispatch (io_t *self)
+s_slot_start (io_t *self, uint32_t index, zfarm_task_t *task)
 {
-    while (!self->stopping && self->free_count > 0
-           && zlistx_size (self->waiting) > 0) {
-        zfarm_task_t *task = zlistx_detach (self->waiting, NULL);
-        uint32_t index = self->free_slots [--self->free_count];
-        slot_t *slot = &self->slots [index];
-        slot->busy = true;
-        slot->generation = self->generation;
-        s_slot_time (self, slot, zf_task_id (task));
-        self->busy_count++;
-        zsock_send (slot->dest, "sp", "TASK", task);
+    slot_t *slot = &self->slots [index];
+    slot->task = task;
+    slot->busy = true;
+    slot->generation = self->generation;
+    slot->started = zf_now_ms ();
+    s_slot_time (self, slot, zf_task_id (task));
+    self->busy_count++;
+    /* No slot may be left to read the socket: the watcher will. */
+    s_arm (self, slot->started + WATCH_MS);
+}
+
+/* Hands waiting tasks to free slots, oldest first: to the calling slot
+ * (no hop to another thread), then to sleeping ones. What is left waits
+ * for the first slot to finish. */
+static void
+s_dispatch (io_t *self, uint32_t caller)
+{
+    s_check_stop (self);
+    while (!self->stopping && zlistx_size (self->waiting) > 0) {
+        uint32_t index = caller;
+        if (index == NO_SLOT || self->slots [index].busy)
+            index = s_pop_sleeper (self);
+        if (index == NO_SLOT)
+            break;
+        s_slot_start (self, index, zlistx_detach (self->waiting, NULL));
+        if (index != caller)
+            pthread_cond_signal (&self->slots [index].wake);
         if (self->max_tasks && ++self->tasks_started == self->max_tasks)
             s_begin_stop (self, "max tasks reached");
     }
+    /* The polling slot is free: it takes the rest. */
+    if (!self->stopping && zlistx_size (self->waiting) > 0)
+        s_ring (self);
 }
 
+/* The slot's handler returned: its DONE goes out from this thread. */
 static void
-s_on_done (io_t *self, uint32_t index, zfarm_task_t *task)
+s_on_done (io_t *self, uint32_t index)
 {
     slot_t *slot = &self->slots [index];
-    assert (slot->busy && task);
+    assert (slot->busy && slot->task);
+    zfarm_task_t *task = slot->task;
+    slot->task = NULL;
     slot->busy = false;
-    self->free_slots [self->free_count++] = index;
     self->busy_count--;
     if (slot->stuck)
         self->stuck_count--;
@@ -448,31 +547,8 @@ s_on_done (io_t *self, uint32_t index, zfarm_task_t *task)
         s_send (self, &header, &result);
     }
     zf_task_destroy (&task);
-    s_dispatch (self);
     s_finish_if_idle (self);
 }
-
-/* Reads one message from slot index (slot 0: our own pipe). */
-static void
-s_on_slot (io_t *self, uint32_t index)
-{
-    void *source = index? self->slots [index].dest: (void *) self->pipe;
-    char *command = NULL;
-    zfarm_task_t *task = NULL;
-    if (zsock_recv (source, "sp", &command, &task) == -1)
-        return;                 /* interrupted: poll again */
-    assert (command);
-    if (streq (command, "DONE"))
-        s_on_done (self, index, task);
-    else
-    if (streq (command, "STOP"))
-        s_begin_stop (self, "worker interrupted");
-    else
-    if (streq (command, "$TERM"))
-        self->terminated = true;
-    zstr_free (&command);
-}
-
 /* ---- what the broker says ---------------------------------------------- */
 
 /* Answers a TASK that will not run with a DONE that says why: status
@@ -501,8 +577,9 @@ s_service_lookup (io_t *self, const char *name)
 static void
 s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
 {
-    /* The broker sends at most capacity TASKs without a DONE, so only a
-     * broken broker can fill the waiting list. While stopping, tasks wait
+    /* The broker sends at most one task per slot, and with prefetch one
+     * more per slot in advance, so only a broken broker can hold more than
+     * 2 x capacity here. While stopping, tasks wait
      * there for the DISCONNECT, which has the broker requeue them without
      * spending a retry. */
     const zf_service_t *service = s_service_lookup (self, header->service);
@@ -511,7 +588,7 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
         snprintf (why, sizeof why, "service '%s' is not offered by this "
                   "worker", header->service);
     else
-    if (zlistx_size (self->waiting) >= self->capacity)
+    if (self->busy_count + zlistx_size (self->waiting) >= 2 * self->capacity)
         snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
                   self->capacity);
     if (*why) {
@@ -523,7 +600,6 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
     zlistx_add_end (self->waiting,
         zf_task_new (header, service->handler, service->arg,
                      self->max_call_ms, payload_p));
-    s_dispatch (self);
 }
 
 /* CANCEL: a task not started yet ends now; a running one cannot be
@@ -609,81 +685,25 @@ s_on_broker (io_t *self)
     zmsg_destroy (&payload);
 }
 
-/* ---- the actor ---------------------------------------------------------- */
-
+/* Reads what the broker sent, then hands out the waiting tasks (caller:
+ * the calling slot, or NO_SLOT). Ends with a ZMQ_EVENTS check that found
+ * no input, which is what lets the pollers sleep on ZMQ_FD; after a full
+ * batch, with the watcher woken to read on. */
 static void
-s_task_destructor (void **item)
+s_service (io_t *self, uint32_t caller)
 {
-    zf_task_destroy ((zfarm_task_t **) item);
-}
-
-static io_t *
-s_io_new (zsock_t *pipe, const zf_io_config_t *config)
-{
-    assert (config->service_count >= 1
-            && config->service_count <= ZF_SERVICES_MAX);
-    assert (config->capacity >= 1 && config->capacity <= ZF_CAPACITY_MAX);
-    io_t *self = zf_malloc (sizeof *self);
-    self->pipe = pipe;
-    self->endpoint = zf_strdup (config->endpoint);
-    memcpy (self->services, config->services,
-            config->service_count * sizeof *config->services);
-    self->service_count = config->service_count;
-    self->capacity = config->capacity;
-    self->heartbeat_ms = config->heartbeat_ms;
-    self->liveness = config->liveness;
-    self->max_tasks = config->max_tasks;
-    self->max_call_ms = config->max_call_ms;
-    self->guard = config->guard;
-    self->wakeup_fd = config->wakeup_fd;
-    self->curve = config->curve;
-    self->decoder = zf_decoder_new ();
-    self->reconnect_ms = ZF_RECONNECT_MIN_MS;
-    self->waiting = zlistx_new ();
-    zlistx_set_destructor (self->waiting, s_task_destructor);
-    self->stop_reason = "worker stopped";
-    s_slots_start (self);
-    return self;
-}
-
-static void
-s_io_destroy (io_t **self_p)
-{
-    io_t *self = *self_p;
-    for (uint32_t i = 1; i < self->capacity; i++)
-        zactor_destroy (&self->slots [i].actor);
-    zsock_destroy (&self->broker);
-    zlistx_destroy (&self->waiting);
-    zf_decoder_destroy (&self->decoder);
-    zf_curve_clear (&self->curve);
-    free (self->endpoint);
-    free (self->slots);
-    free (self->free_slots);
-    free (self->items);
-    free (self);
-    *self_p = NULL;
-}
-
-/* Milliseconds until the next timer, at most one interval, so that a
- * signal caught on another thread is noticed within one interval. */
-static long
-s_poll_timeout (io_t *self)
-{
-    if (self->finished)
-        return -1;
-    int64_t now = zf_now_ms ();
-    int64_t next = now + self->heartbeat_ms;
-    if (self->call_check_at && self->call_check_at < next)
-        next = self->call_check_at;
-    if (self->broker) {
-        next = self->heartbeat_at < next? self->heartbeat_at: next;
-        next = self->expiry_at < next? self->expiry_at: next;
+    for (int reads = 0; self->broker
+         && (zsock_events (self->broker) & ZMQ_POLLIN); reads++) {
+        if (reads == READ_BATCH) {
+            s_arm (self, zf_now_ms ());
+            break;
+        }
+        s_on_broker (self);
     }
-    else
-    if (!self->stopping)
-        next = self->reconnect_at < next? self->reconnect_at: next;
-    return next > now? (long) (next - now): 0;
+    s_dispatch (self, caller);
 }
+
+/* ---- timers: the watcher's ---------------------------------------------- */
 
 /* Once a heartbeat interval: a worker whose supervisor died ends at once,
  * wherever PR_SET_PDEATHSIG did not reach it. */
@@ -723,53 +743,294 @@ s_on_timers (io_t *self)
         s_connect (self);
 }
 
-static void
-s_on_input (io_t *self)
+/* The next timer, at most one interval away, so that a signal caught on
+ * a busy thread is noticed within one interval. */
+static int64_t
+s_next_timer (io_t *self, int64_t now)
 {
-    /* A handler that calls zfarm_worker_stop writes the wakeup pipe before
-     * it sends its DONE: take the stop first, so no new task starts. */
-    if (self->items [ITEM_WAKEUP].revents & ZMQ_POLLIN)
-        s_on_wakeup (self);
-    if (self->items [ITEM_PIPE].revents & ZMQ_POLLIN)
-        s_on_slot (self, 0);
-    for (uint32_t i = 1; i < self->capacity; i++)
-        if (self->items [ITEM_SLOTS + i - 1].revents & ZMQ_POLLIN)
-            s_on_slot (self, i);
-    /* A DONE above may have closed the connection. */
-    if (self->broker && (self->items [ITEM_BROKER].revents & ZMQ_POLLIN))
-        s_on_broker (self);
-}
-
-static void
-s_io_actor (zsock_t *pipe, void *args)
-{
-    io_t *self = s_io_new (pipe, args);
-    zsock_signal (pipe, 0);
-    s_connect (self);
-    while (!self->terminated) {
-        int rc = zmq_poll (self->items, (int) self->item_count,
-                           s_poll_timeout (self));
-        if (rc == -1 && zmq_errno () != EINTR)
-            break;              /* the context is gone: the process exits */
-        if (rc > 0)
-            s_on_input (self);
-        if (zsys_interrupted)
-            s_begin_stop (self, "worker interrupted");
-        s_on_timers (self);
+    int64_t next = now + self->heartbeat_ms;
+    if (self->guard.pid && self->guard_at < next)
+        next = self->guard_at;
+    if (self->call_check_at && self->call_check_at < next)
+        next = self->call_check_at;
+    if (self->broker) {
+        next = self->heartbeat_at < next? self->heartbeat_at: next;
+        next = self->expiry_at < next? self->expiry_at: next;
     }
-    s_io_destroy (&self);
+    else
+    if (!self->stopping)
+        next = self->reconnect_at < next? self->reconnect_at: next;
+    return next;
 }
 
-zactor_t *
+/* True if the watcher should read the socket now: no slot can, and the
+ * oldest task has run WATCH_MS. Otherwise *next_p may move to when that
+ * will be. */
+static bool
+s_watching (io_t *self, int64_t now, int64_t *next_p)
+{
+    if (!self->broker || self->polling || self->busy_count == 0)
+        return false;
+    int64_t oldest = now;
+    for (uint32_t i = 0; i < self->capacity; i++)
+        if (self->slots [i].busy && self->slots [i].started < oldest)
+            oldest = self->slots [i].started;
+    if (now >= oldest + WATCH_MS)
+        return true;
+    if (oldest + WATCH_MS < *next_p)
+        *next_p = oldest + WATCH_MS;
+    return false;
+}
+
+static void *
+s_watcher (void *args)
+{
+    io_t *self = args;
+    pthread_mutex_lock (&self->lock);
+    while (!self->finished) {
+        /* Input first: a heartbeat waiting in the socket keeps the broker
+         * alive for the expiry check. */
+        s_service (self, NO_SLOT);
+        s_on_timers (self);
+        s_service (self, NO_SLOT);
+        if (self->finished)
+            break;
+        int64_t now = zf_now_ms ();
+        int64_t next = s_next_timer (self, now);
+        bool watching = s_watching (self, now, &next);
+        s_arm (self, next);
+        struct pollfd fds [3] = {
+            { .fd = self->timer_fd, .events = POLLIN },
+            { .fd = self->wakeup_fd, .events = POLLIN },
+            { .fd = watching? self->broker_fd: -1, .events = POLLIN },
+        };
+        pthread_mutex_unlock (&self->lock);
+        int rc = poll (fds, 3, -1);
+        pthread_mutex_lock (&self->lock);
+        if (rc > 0 && (fds [0].revents & POLLIN)) {
+            s_drain_fd (self->timer_fd);
+            self->armed_at = 0;
+        }
+        if (rc > 0 && (fds [1].revents & POLLIN))
+            s_on_wakeup (self);
+        s_check_stop (self);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
+/* ---- slots: the threads that run handlers ------------------------------- */
+
+/* The free slot waits for the broker, outside the mutex. */
+static void
+s_poll (io_t *self)
+{
+    self->polling = true;
+    self->poller_called = NO_SLOT;
+    struct pollfd fds [2] = {
+        { .fd = self->bell_fd, .events = POLLIN },
+        { .fd = self->broker_fd, .events = POLLIN },
+    };
+    pthread_mutex_unlock (&self->lock);
+    int rc = poll (fds, 2, -1);
+    pthread_mutex_lock (&self->lock);
+    self->polling = false;
+    if (rc > 0 && (fds [0].revents & POLLIN))
+        s_drain_fd (self->bell_fd);
+    s_check_stop (self);
+}
+
+/* The free slot waits until another thread hands it a task or the
+ * poller's role, or all leave. */
+static void
+s_sleep (io_t *self, uint32_t index)
+{
+    slot_t *slot = &self->slots [index];
+    if (self->poller_called == index)
+        self->poller_called = NO_SLOT;  /* another slot polls already */
+    slot->asleep = true;
+    self->sleepers [self->sleeper_count++] = index;
+    while (slot->asleep && !self->finished)
+        pthread_cond_wait (&slot->wake, &self->lock);
+}
+
+static void
+s_slot_loop (io_t *self, uint32_t index)
+{
+    slot_t *slot = &self->slots [index];
+    pthread_mutex_lock (&self->lock);
+    while (!self->finished) {
+        s_service (self, index);
+        if (slot->busy) {
+            s_call_poller (self, index);
+            zfarm_task_t *task = slot->task;
+            pthread_mutex_unlock (&self->lock);
+            zf_task_run (task);
+            pthread_mutex_lock (&self->lock);
+            s_on_done (self, index);
+        }
+        else
+        if (self->finished)
+            break;
+        else
+        if (!self->polling)
+            s_poll (self);
+        else
+            s_sleep (self, index);
+    }
+    pthread_mutex_unlock (&self->lock);
+}
+
+typedef struct {
+    io_t *io;
+    uint32_t index;
+} slot_args_t;
+
+static void *
+s_slot_thread (void *args)
+{
+    slot_args_t *slot_args = args;
+    io_t *self = slot_args->io;
+    uint32_t index = slot_args->index;
+    free (slot_args);
+    s_slot_loop (self, index);
+    return NULL;
+}
+
+/* ---- the whole -------------------------------------------------------- */
+
+static void
+s_task_destructor (void **item)
+{
+    zf_task_destroy ((zfarm_task_t **) item);
+}
+
+static void
+s_io_free (io_t *self)
+{
+    zsock_destroy (&self->broker);
+    zlistx_destroy (&self->waiting);
+    zf_decoder_destroy (&self->decoder);
+    zf_curve_clear (&self->curve);
+    for (uint32_t i = 0; i < self->capacity; i++)
+        pthread_cond_destroy (&self->slots [i].wake);
+    if (self->bell_fd >= 0)
+        close (self->bell_fd);
+    if (self->timer_fd >= 0)
+        close (self->timer_fd);
+    pthread_mutex_destroy (&self->lock);
+    free (self->endpoint);
+    free (self->slots);
+    free (self->sleepers);
+    free (self);
+}
+
+/* Ends the threads that were started; the lock is not held. */
+static void
+s_threads_join (io_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    s_wake_all (self);
+    pthread_mutex_unlock (&self->lock);
+    for (uint32_t i = 1; i <= self->threads_started; i++)
+        pthread_join (self->slots [i].thread, NULL);
+    if (self->watcher_started)
+        pthread_join (self->watcher, NULL);
+}
+
+/* Starts the watcher and slots 1..; false (with the reason logged) if
+ * the system would not give us a thread. */
+static bool
+s_threads_start (io_t *self)
+{
+    int rc = pthread_create (&self->watcher, NULL, s_watcher, self);
+    self->watcher_started = rc == 0;
+    for (uint32_t i = 1; rc == 0 && i < self->capacity; i++) {
+        slot_args_t *args = zf_malloc (sizeof *args);
+        *args = (slot_args_t) { .io = self, .index = i };
+        rc = pthread_create (&self->slots [i].thread, NULL, s_slot_thread,
+                             args);
+        if (rc == 0)
+            self->threads_started = i;
+        else
+            free (args);
+    }
+    if (rc != 0)
+        zf_error ("worker: cannot start a thread (capacity %u): %s",
+                    self->capacity, strerror (rc));
+    return rc == 0;
+}
+
+zf_io_t *
 zf_io_new (const zf_io_config_t *config)
 {
-    assert (config);
-    return zactor_new (s_io_actor, (void *) config);
+    assert (config->service_count >= 1
+            && config->service_count <= ZF_SERVICES_MAX);
+    assert (config->capacity >= 1 && config->capacity <= ZF_CAPACITY_MAX);
+    assert (config->stop_requested);
+    io_t *self = zf_malloc (sizeof *self);
+    pthread_mutex_init (&self->lock, NULL);
+    self->endpoint = zf_strdup (config->endpoint);
+    memcpy (self->services, config->services,
+            config->service_count * sizeof *config->services);
+    self->service_count = config->service_count;
+    self->capacity = config->capacity;
+    self->heartbeat_ms = config->heartbeat_ms;
+    self->liveness = config->liveness;
+    self->max_tasks = config->max_tasks;
+    self->max_call_ms = config->max_call_ms;
+    self->guard = config->guard;
+    self->wakeup_fd = config->wakeup_fd;
+    self->stop_requested = config->stop_requested;
+    self->curve = config->curve;
+    self->broker_fd = -1;
+    self->decoder = zf_decoder_new ();
+    self->reconnect_ms = ZF_RECONNECT_MIN_MS;
+    self->waiting = zlistx_new ();
+    zlistx_set_destructor (self->waiting, s_task_destructor);
+    self->stop_reason = "worker stopped";
+    self->slots = zf_malloc (self->capacity * sizeof *self->slots);
+    for (uint32_t i = 0; i < self->capacity; i++)
+        pthread_cond_init (&self->slots [i].wake, NULL);
+    self->sleepers = zf_malloc (self->capacity * sizeof *self->sleepers);
+    self->poller_called = NO_SLOT;
+    self->bell_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->timer_fd = timerfd_create (CLOCK_MONOTONIC,
+                                     TFD_NONBLOCK | TFD_CLOEXEC);
+    if (self->bell_fd == -1 || self->timer_fd == -1) {
+        zf_error ("worker: eventfd/timerfd: %s", strerror (errno));
+        s_io_free (self);
+        return NULL;
+    }
+    /* Threads wait for the mutex until the first READY is out. */
+    pthread_mutex_lock (&self->lock);
+    bool started = s_threads_start (self);
+    if (started)
+        s_connect (self);
+    pthread_mutex_unlock (&self->lock);
+    if (!started) {
+        s_threads_join (self);
+        s_io_free (self);
+        return NULL;
+    }
+    return self;
 }
 
 void
-zf_io_serve (zactor_t *io)
+zf_io_serve (zf_io_t *self)
 {
-    assert (io);
-    s_serve (zactor_sock (io));
+    assert (self);
+    s_slot_loop (self, 0);
+}
+
+void
+zf_io_destroy (zf_io_t **self_p)
+{
+    assert (self_p);
+    io_t *self = *self_p;
+    if (!self)
+        return;
+    s_threads_join (self);
+    s_io_free (self);
+    *self_p = NULL;
 }

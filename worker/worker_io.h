@@ -1,15 +1,15 @@
-/* worker_io.h: the worker's threads and the pipes between them (internal).
+/* worker_io.h: the worker's threads and the connection they share (internal).
  *
- * zfarm_worker_run starts one I/O actor, which alone owns the DEALER socket
- * to the broker: it registers (READY), keeps the heartbeat, reconnects with
- * back-off, and hands each TASK to a free slot. Slot 0 is the thread that
- * called run (zf_io_serve); the actor starts capacity - 1 more slot threads.
- * A task travels to its slot and back as a zfarm_task_t pointer over an
- * actor pipe, so exactly one thread owns it at any time. */
+ * zfarm_worker_run makes one zf_io_t: a DEALER to the broker, which every
+ * thread of the worker uses under one mutex, a watcher thread for the
+ * timers, and capacity - 1 slot threads; slot 0 is the thread that called
+ * run (zf_io_serve). It registers (READY), keeps the heartbeat, reconnects
+ * with back-off, and runs each TASK on a free slot. worker_io.c says how. */
 #ifndef WORKER_IO_H
 #define WORKER_IO_H
 
 #include <czmq.h>
+#include <stdatomic.h>
 #include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_pool.h"
@@ -27,7 +27,7 @@ typedef struct {
     void *arg;                  /* the handler's argument, owned by the user */
 } zf_service_t;
 
-/* What the I/O actor needs; zf_io_new copies it. */
+/* What zf_io_new needs; it copies it. */
 typedef struct {
     const char *endpoint;           /* the broker */
     const zf_service_t *services;   /* service_count of them, 1..16 */
@@ -38,22 +38,30 @@ typedef struct {
     uint64_t max_tasks;             /* stop after this many; 0 = never */
     uint32_t max_call_ms;           /* a handler may run this long; 0 = ever */
     int wakeup_fd;                  /* readable: stop (the caller owns it) */
+    const atomic_int *stop_requested;   /* set with it (the caller owns it) */
     zf_pool_guard_t guard;          /* the supervisor not to outlive */
     zf_curve_t curve;               /* keys for each connection, if enabled */
 } zf_io_config_t;
 
-/* Starts the I/O actor and its extra slot threads, and connects to the
- * broker. Returns once they all run. */
-zactor_t *
+typedef struct _zf_io_t zf_io_t;
+
+/* Starts the watcher and the extra slot threads, and connects to the
+ * broker. Returns NULL, with the reason logged, if the system refuses a
+ * thread or a descriptor. */
+zf_io_t *
     zf_io_new (const zf_io_config_t *config);
 
-/* Runs the tasks that io hands to slot 0 on the calling thread, until io
- * says it has stopped: after zfarm_worker_stop (a write to wakeup_fd),
- * SIGINT/SIGTERM (czmq's zsys_interrupted), or max_tasks. Then destroy io.
- * The actor itself ends the process (_exit) when a handler overruns
- * max_call_ms past a grace (ZF_EXIT_OVERRAN) or the guard's supervisor
- * dies (ZF_EXIT_ORPHANED). */
+/* Serves as slot 0 on the calling thread until io has stopped: after
+ * zfarm_worker_stop (stop_requested and a write to wakeup_fd), SIGINT or
+ * SIGTERM (czmq's zsys_interrupted), or max_tasks. Then destroy io. io
+ * ends the process itself (_exit) when a handler overruns max_call_ms past
+ * a grace (ZF_EXIT_OVERRAN) or the guard's supervisor dies
+ * (ZF_EXIT_ORPHANED). */
 void
-    zf_io_serve (zactor_t *io);
+    zf_io_serve (zf_io_t *io);
+
+/* Joins the threads and frees io. */
+void
+    zf_io_destroy (zf_io_t **io_p);
 
 #endif

@@ -35,7 +35,7 @@ s_task_rearm (broker_t *self, task_t *task)
     int64_t when = task->deadline;
     long max_call_time = self->options.max_call_time_ms;
     if (task->state == TASK_RUNNING && max_call_time) {
-        int64_t call_end = task->dispatched_at + max_call_time;
+        int64_t call_end = task_dispatched_ms (task) + max_call_time;
         if (!when || call_end < when)
             when = call_end;
     }
@@ -148,11 +148,11 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     task_begin_attempt (task);
     task->state = TASK_RUNNING;
     task->worker = worker;
-    task->dispatched_at = zf_now_ms ();
     task->dispatched_us = zf_now_us ();
+    int64_t now = task_dispatched_ms (task);
     if (task->attempts == 1)
         s_count_latency (&self->counters.dispatch_latency,
-                         task->dispatched_at - task->submitted_at);
+                         now - task->submitted_at);
     zf_list_push_back (&worker->tasks, &task->link);
     worker->running++;
     worker->dispatched++;
@@ -170,10 +170,10 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     header.attempt = task->attempts;
     zf_header_set_service (&header, service->name);
     if (task->deadline) {
-        int64_t left = task->deadline - task->dispatched_at;
+        int64_t left = task->deadline - now;
         header.timeout_ms = (uint32_t) (left > 0? left: 1);
     }
-    if (broker_send (self, &worker->id, &header, task->payload,
+    if (broker_send (self, &worker->id, &header, task_payload (task),
                      task->payload_count, true) == 0)
         return 0;
     /* Not sent: the task never left, so it spends no retry. */

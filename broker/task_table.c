@@ -1,8 +1,9 @@
-/* task_table.c: tasks in chunks that never move, with a free-slot stack.
+/* task_table.c: tasks in chunks that never move, with a free list.
  *
  * Chunks keep task addresses stable (lists and the heap point into them)
  * and let the table grow without copying; a freed slot is reused first, so
- * a steady load allocates nothing per task after warm-up. */
+ * a steady load allocates nothing per task after warm-up. The free list
+ * runs through the free tasks' own links, so it costs no memory. */
 #include "task_table.h"
 #include "zf_util.h"
 
@@ -15,15 +16,17 @@
 struct _task_table_t {
     task_t **chunks;            /* chunks [i] holds slots i*CHUNK_SIZE.. */
     size_t chunk_count;
-    uint32_t *free_slots;       /* stack of unused slot numbers */
-    size_t free_count;
+    zf_link_t free;             /* free tasks by their link; the head is
+                                   reused first */
     size_t size;                /* tasks in use */
 };
 
 task_table_t *
 task_table_new (void)
 {
-    return zf_malloc (sizeof (task_table_t));
+    task_table_t *self = zf_malloc (sizeof *self);
+    zf_list_init (&self->free);
+    return self;
 }
 
 static task_t *
@@ -32,14 +35,20 @@ s_slot (task_table_t *self, uint32_t slot)
     return &self->chunks [slot >> CHUNK_BITS][slot & (CHUNK_SIZE - 1)];
 }
 
+zmq_msg_t *
+task_payload (task_t *task)
+{
+    return task->payload_count > 1? task->payload.many: &task->payload.one;
+}
+
 static void
 s_close_payload (task_t *task)
 {
+    zmq_msg_t *frames = task_payload (task);
     for (size_t i = 0; i < task->payload_count; i++)
-        zmq_msg_close (&task->payload [i]);
-    if (task->payload != &task->payload_one)
-        free (task->payload);
-    task->payload = NULL;
+        zmq_msg_close (&frames [i]);
+    if (task->payload_count > 1)
+        free (frames);
     task->payload_count = 0;
 }
 
@@ -56,7 +65,6 @@ task_table_destroy (task_table_t **self_p)
         free (self->chunks [c]);
     }
     free (self->chunks);
-    free (self->free_slots);
     free (self);
     *self_p = NULL;
 }
@@ -70,13 +78,11 @@ s_grow (task_table_t *self)
     self->chunks = zf_realloc (self->chunks, count * sizeof *self->chunks);
     task_t *chunk = zf_malloc (CHUNK_SIZE * sizeof *chunk);
     self->chunks [self->chunk_count] = chunk;
-    self->free_slots = zf_realloc (self->free_slots,
-                                   count * CHUNK_SIZE * sizeof (uint32_t));
-    /* Push in reverse so the lowest slot is handed out first. */
+    /* In order, so the lowest slot is handed out first. */
     uint32_t base = (uint32_t) (self->chunk_count << CHUNK_BITS);
-    for (uint32_t i = CHUNK_SIZE; i > 0; i--) {
-        chunk [i - 1].slot = base + i - 1;
-        self->free_slots [self->free_count++] = base + i - 1;
+    for (uint32_t i = 0; i < CHUNK_SIZE; i++) {
+        chunk [i].slot = base + i;
+        zf_list_push_back (&self->free, &chunk [i].link);
     }
     self->chunk_count = count;
 }
@@ -84,9 +90,10 @@ s_grow (task_table_t *self)
 task_t *
 task_table_alloc (task_table_t *self)
 {
-    if (self->free_count == 0)
+    if (zf_list_is_empty (&self->free))
         s_grow (self);
-    task_t *task = s_slot (self, self->free_slots [--self->free_count]);
+    task_t *task = zf_container_of (self->free.next, task_t, link);
+    zf_list_remove (&task->link);
     uint32_t slot = task->slot, generation = task->generation;
     memset (task, 0, sizeof *task);
     task->slot = slot;
@@ -108,7 +115,7 @@ task_table_free (task_table_t *self, task_t *task)
     s_close_payload (task);
     task->state = 0;
     task->generation++;
-    self->free_slots [self->free_count++] = task->slot;
+    zf_list_push_front (&self->free, &task->link);
     self->size--;
 }
 
@@ -147,11 +154,19 @@ void
 task_take_payload (task_t *task, zmq_msg_t *frames, size_t count)
 {
     assert (task->payload_count == 0);
-    task->payload = count <= 1? &task->payload_one
-                              : zf_malloc (count * sizeof (zmq_msg_t));
+    assert (count <= UINT16_MAX);
+    if (count > 1)
+        task->payload.many = zf_malloc (count * sizeof (zmq_msg_t));
+    task->payload_count = (uint16_t) count;
+    zmq_msg_t *payload = task_payload (task);
     for (size_t i = 0; i < count; i++) {
-        zmq_msg_init (&task->payload [i]);
-        zmq_msg_move (&task->payload [i], &frames [i]);
+        zmq_msg_init (&payload [i]);
+        zmq_msg_move (&payload [i], &frames [i]);
     }
-    task->payload_count = count;
+}
+
+int64_t
+task_dispatched_ms (const task_t *task)
+{
+    return task->dispatched_us / 1000;
 }

@@ -27,31 +27,36 @@ struct client_t;
 struct service;
 struct worker;
 
+/* Every queued task costs one of these, so the fields are ordered to
+ * leave no padding: 192 bytes, a third of them the payload's zmq_msg_t. */
 typedef struct task {
     uint32_t slot;              /* index in the table */
     uint32_t generation;        /* bumped on dispatch and on free */
-    task_state_t state;
+    uint8_t state;              /* task_state_t; 0 while the slot is free */
+    bool stealing;              /* asked back (CANCEL) for an idle worker */
+    uint16_t payload_count;     /* frames in the payload (FRAMES_MAX) */
+    uint32_t attempts;          /* dispatches so far */
+    int32_t max_retries;        /* re-dispatches allowed after worker loss */
+    uint32_t timeout_ms;        /* as submitted; 0 = none */
     void *client;               /* client_t that submitted it */
     uint64_t client_task_id;    /* the client's id for it */
     struct service *service;
     struct worker *worker;      /* RUNNING and ABANDONED only */
-    zf_link_t link;             /* service queue, or worker's task list */
+    zf_link_t link;             /* service queue, or worker's task list;
+                                   the table's free list while free */
     zf_link_t prefetch_link;    /* service->prefetched while it waits at a
                                    busy worker */
-    bool stealing;              /* asked back (CANCEL) for an idle worker */
     heap_node_t timer;          /* the task's deadline, if it has one */
-    uint32_t attempts;          /* dispatches so far */
-    int32_t max_retries;        /* re-dispatches allowed after worker loss */
-    uint32_t timeout_ms;        /* as submitted; 0 = none */
     int64_t deadline;           /* ms, from timeout_ms; 0 = none. The timer
                                    is this, or sooner while the task runs
                                    under --max-call-time */
     int64_t submitted_at;       /* ms */
-    int64_t dispatched_at;      /* ms, last dispatch */
-    int64_t dispatched_us;      /* the same, in microseconds */
-    size_t payload_count;       /* frames in payload */
-    zmq_msg_t *payload;         /* &payload_one for one frame, else heap */
-    zmq_msg_t payload_one;
+    int64_t dispatched_us;      /* last dispatch, microseconds on the clock
+                                   of zf_now_us (zf_now_ms's, in ms) */
+    union {
+        zmq_msg_t one;          /* payload_count <= 1 */
+        zmq_msg_t *many;        /* payload_count > 1: on the heap */
+    } payload;
 } task_t;
 
 typedef struct _task_table_t task_table_t;
@@ -89,5 +94,13 @@ uint64_t
 /* Moves count frames into the task (the caller's messages are emptied). */
 void
     task_take_payload (task_t *task, zmq_msg_t *frames, size_t count);
+
+/* The task's payload frames (task->payload_count of them). */
+zmq_msg_t *
+    task_payload (task_t *task);
+
+/* When the task was last dispatched, in ms on zf_now_ms's clock. */
+int64_t
+    task_dispatched_ms (const task_t *task);
 
 #endif

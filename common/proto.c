@@ -550,15 +550,19 @@ s_put (zf_buf_t *buf, const void *bytes, size_t size)
     buf->size += size;
 }
 
-/* Writes tag, then value as width big-endian bytes. */
+/* Writes tag, then value as width big-endian bytes, in place. */
 static void
 s_put_tagged (zf_buf_t *buf, uint8_t tag, uint64_t value, int width)
 {
-    uint8_t bytes [9];
+    if (buf->overflow || (size_t) width + 1 > sizeof buf->data - buf->size) {
+        buf->overflow = true;
+        return;
+    }
+    uint8_t *bytes = (uint8_t *) buf->data + buf->size;
     bytes [0] = tag;
     for (int i = width; i > 0; i--, value >>= 8)
         bytes [i] = (uint8_t) value;
-    s_put (buf, bytes, 1 + (size_t) width);
+    buf->size += 1 + (size_t) width;
 }
 
 static void

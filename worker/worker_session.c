@@ -1,0 +1,509 @@
+/* worker_session.c: what a worker says to its broker and does with what
+ * it hears: the connection (READY, heartbeats, reconnection with
+ * back-off), the tasks' DONEs and call-time limits, and stopping. Called
+ * by worker_io.c's threads with the lock held. */
+#include "worker_io_internal.h"
+#include "zf_log.h"
+#include "task_internal.h"
+#include "zf_util.h"
+#include "zf_wire.h"
+#include "zfarm_codes.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+/* A handler that overran max_call_ms has this long to return before the
+ * process is given up on: ample for one that stops its own work at the
+ * limit (zfarm-worker --exec kills its command); a hung one holds its slot
+ * no longer than this. */
+#define OVERRUN_GRACE_MS 1000
+
+/* ---- the connection to the broker ---------------------------------- */
+
+static void
+s_send (io_t *self, const zf_header_t *header, zmsg_t **payload_p)
+{
+    /* Never block with the mutex held: a broker that takes nothing for a
+     * whole send queue is about to be given up on by the liveness check. */
+    if (!(zsock_events (self->broker) & ZMQ_POLLOUT)) {
+        if (header->command != ZF_HEARTBEAT)
+            zf_warning ("worker: broker %s is not reading; %s dropped",
+                          self->endpoint, zf_command_name (header->command));
+        if (payload_p)
+            zmsg_destroy (payload_p);
+        return;
+    }
+    zf_wire_send (self->broker, header, payload_p);
+    self->heartbeat_at = zf_now_ms () + self->heartbeat_ms;
+}
+
+/* Writes "name name ..." for the log. */
+static void
+s_service_names (io_t *self, char *text, size_t size)
+{
+    size_t used = 0;
+    text [0] = 0;
+    for (size_t i = 0; i < self->service_count && used < size; i++)
+        used += snprintf (text + used, size - used, "%s%s",
+                          i? " ": "", self->services [i].name);
+}
+
+static void
+s_send_ready (io_t *self)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_READY);
+    for (size_t i = 0; i < self->service_count; i++)
+        memcpy (header.services [i], self->services [i].name,
+                sizeof header.services [i]);
+    header.service_count = (uint32_t) self->service_count;
+    header.capacity = self->capacity;
+    header.pid = (uint32_t) getpid ();
+    snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
+    zf_header_set_text (&header, ZFARM_VERSION);
+    s_send (self, &header, NULL);
+
+    char names [ZF_SERVICES_MAX * (ZF_SERVICE_MAX + 1)];
+    s_service_names (self, names, sizeof names);
+    zf_info ("worker: READY to %s: %s (capacity %u)",
+               self->endpoint, names, self->capacity);
+}
+
+static void
+s_backoff (io_t *self)
+{
+    self->reconnect_at = zf_now_ms () + self->reconnect_ms;
+    self->reconnect_ms = self->reconnect_ms * 2 > ZF_RECONNECT_MAX_MS?
+                         ZF_RECONNECT_MAX_MS: self->reconnect_ms * 2;
+    zf_io_arm (self, self->reconnect_at);
+}
+
+void
+zf_session_connect (io_t *self)
+{
+    assert (!self->broker);
+    self->broker = zsock_new (ZMQ_DEALER);
+    /* Keys and routing id go on before the connect: libzmq takes them from
+     * the socket as the connection is made. A fresh id per connection. */
+    uint8_t routing_id [ZF_ROUTING_ID_SIZE];
+    zf_random_routing_id (routing_id);
+    if (!self->broker
+    ||  zmq_setsockopt (zsock_resolve (self->broker), ZMQ_ROUTING_ID,
+                        routing_id, sizeof routing_id) != 0
+    ||  zf_curve_apply (&self->curve, zsock_resolve (self->broker)) != 0
+    ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
+        zf_error ("worker: cannot connect to %s: %s; retrying in %d ms",
+                    self->endpoint, zmq_strerror (zmq_errno ()),
+                    self->reconnect_ms);
+        zsock_destroy (&self->broker);
+        s_backoff (self);
+        return;
+    }
+    self->generation++;
+    self->broker_fd = zsock_fd (self->broker);
+    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
+                                   * self->liveness;
+    s_send_ready (self);
+    /* The pollers wait on the old socket's descriptor, or on none. */
+    zf_io_ring (self);
+    zf_io_arm (self, zf_now_ms ());
+}
+
+/* Closes the connection. Tasks not started yet are dropped: the broker
+ * requeues them when it forgets this connection. */
+static void
+s_disconnect (io_t *self)
+{
+    zsock_destroy (&self->broker);
+    self->broker_fd = -1;
+    zlistx_purge (self->waiting);
+    zf_io_ring (self);
+    zf_io_arm (self, zf_now_ms ());
+}
+
+/* Gives up on this connection and schedules the next, unless stopping. */
+static void
+s_reconnect (io_t *self, const char *why)
+{
+    s_disconnect (self);
+    if (self->stopping)
+        return;
+    zf_warning ("worker: %s; registering again in %d ms",
+                  why, self->reconnect_ms);
+    s_backoff (self);
+}
+
+/* ---- stopping ------------------------------------------------------ */
+
+/* Sends DISCONNECT, then a HEARTBEAT, which the broker answers with
+ * DISCONNECT since it no longer knows us (PROTOCOL.md): once that answer
+ * is in, all we sent before it has arrived, and _exit loses nothing. Waits
+ * at most one heartbeat interval for it. */
+static void
+s_say_goodbye (io_t *self, const char *reason)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, reason);
+    s_send (self, &header, NULL);
+    zf_header_init (&header, ZF_HEARTBEAT);
+    s_send (self, &header, NULL);
+    zmq_pollitem_t item = { .socket = zsock_resolve (self->broker),
+                            .events = ZMQ_POLLIN };
+    int64_t deadline = zf_now_ms () + self->heartbeat_ms, left;
+    while ((left = deadline - zf_now_ms ()) > 0) {
+        int rc = zmq_poll (&item, 1, (long) left);
+        if (rc == -1 && zmq_errno () != EINTR)
+            return;
+        if (rc <= 0)
+            continue;           /* interrupted, or out of time */
+        zmsg_t *payload = NULL;
+        rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
+        zmsg_destroy (&payload);
+        if (rc == 0 && header.command == ZF_DISCONNECT)
+            return;
+    }
+}
+
+/* Ends the process at once, for a reason no handler may delay: a normal
+ * exit would wait for handler threads that may never return. The broker
+ * hears DISCONNECT first (it requeues what we held without spending a
+ * retry), and the commands that handlers started die with us. */
+static void
+s_exit_process (io_t *self, int status, const char *reason)
+{
+    zf_error ("worker: %s; exiting with status %d", reason, status);
+    if (self->broker)
+        s_say_goodbye (self, reason);
+    zf_pool_kill_strays (NULL);
+    _exit (status);
+}
+
+/* Once no slot is busy but the stuck ones: DISCONNECT, and every thread
+ * leaves, or the process ends if a handler is stuck. */
+static void
+s_finish_if_idle (io_t *self)
+{
+    if (!self->stopping || self->finished
+    ||  self->busy_count > self->stuck_count)
+        return;
+    if (self->exit_status)
+        s_exit_process (self, self->exit_status, self->stop_reason);
+    if (self->broker) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_DISCONNECT);
+        zf_header_set_text (&header, self->stop_reason);
+        s_send (self, &header, NULL);
+        /* Give the last DONE and the DISCONNECT one interval to leave. */
+        zsock_set_linger (self->broker, self->heartbeat_ms);
+        s_disconnect (self);
+    }
+    zlistx_purge (self->waiting);
+    zf_io_wake_all (self);
+}
+
+void
+zf_session_begin_stop (io_t *self, const char *reason)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    self->stop_reason = reason;
+    s_finish_if_idle (self);
+}
+
+/* A stop asked for by zfarm_worker_stop or a signal. A handler that calls
+ * zfarm_worker_stop sets the flag before its DONE goes out, so the stop
+ * is taken before the next task could start. */
+void
+zf_session_check_stop (io_t *self)
+{
+    if (atomic_load (self->stop_requested))
+        zf_session_begin_stop (self, "worker stopped");
+    else
+    if (zsys_interrupted)
+        zf_session_begin_stop (self, "worker interrupted");
+}
+
+void
+zf_session_on_wakeup (io_t *self)
+{
+    /* Bounded: whatever is left wakes the next poll, and stop is
+     * idempotent anyway. */
+    char bytes [64];
+    for (int reads = 0; reads < 16; reads++)
+        if (read (self->wakeup_fd, bytes, sizeof bytes) <= 0)
+            break;
+    zf_session_begin_stop (self, "worker stopped");
+}
+
+/* ---- a slot's clock, and its DONE ---------------------------------- */
+
+/* Starts the clock on a slot's task, when calls have a time limit. */
+void
+zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
+{
+    slot->task_id = task_id;
+    slot->overran = slot->stuck = false;
+    slot->call_end = 0;
+    if (!self->max_call_ms)
+        return;
+    slot->call_end = slot->started + self->max_call_ms;
+    if (!self->call_check_at || slot->call_end < self->call_check_at)
+        self->call_check_at = slot->call_end;
+    zf_io_arm (self, slot->call_end);
+}
+
+/* The slot's time is up: the broker hears TIMEOUT now, whenever the
+ * handler returns. */
+static void
+s_slot_overran (io_t *self, slot_t *slot)
+{
+    slot->overran = true;
+    zf_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
+                  "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
+    if (self->broker && slot->generation == self->generation) {
+        zf_header_t header;
+        zf_task_overran_done (&header, slot->task_id, self->max_call_ms);
+        s_send (self, &header, NULL);
+    }
+}
+
+/* The slot's handler did not come back within the grace: it never may,
+ * and only the end of the process frees its slot. Tasks in hand on the
+ * other slots finish first (each within its own time limit). */
+static void
+s_slot_stuck (io_t *self, slot_t *slot)
+{
+    slot->stuck = true;
+    self->stuck_count++;
+    self->exit_status = ZF_EXIT_OVERRAN;
+    zf_error ("worker: the handler of task %" PRIu64 " is still running "
+                "%d ms past --max-call-time; ending the process",
+                slot->task_id, OVERRUN_GRACE_MS);
+    if (self->stopping)
+        s_finish_if_idle (self);
+    else
+        zf_session_begin_stop (self, "a handler overran --max-call-time");
+}
+
+/* Finds the slots whose time is up, or whose grace is, and when the next
+ * one's will be. */
+static void
+s_check_calls (io_t *self, int64_t now)
+{
+    int64_t next = 0;
+    for (uint32_t i = 0; i < self->capacity; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->busy || !slot->call_end || slot->stuck)
+            continue;
+        if (!slot->overran && now >= slot->call_end)
+            s_slot_overran (self, slot);
+        int64_t due = slot->call_end + (slot->overran? OVERRUN_GRACE_MS: 0);
+        if (now >= due)
+            s_slot_stuck (self, slot);
+        else
+        if (!next || due < next)
+            next = due;
+    }
+    self->call_check_at = next;
+}
+
+/* The slot's handler returned: its DONE goes out from this thread. */
+void
+zf_session_on_done (io_t *self, uint32_t index)
+{
+    slot_t *slot = &self->slots [index];
+    assert (slot->busy && slot->task);
+    zfarm_task_t *task = slot->task;
+    slot->task = NULL;
+    slot->busy = false;
+    self->busy_count--;
+    if (slot->stuck)
+        self->stuck_count--;
+    if (self->broker && slot->generation == self->generation
+    &&  !slot->overran) {
+        zf_header_t header;
+        zmsg_t *result = zf_task_done (task, &header);
+        s_send (self, &header, &result);
+    }
+    zf_task_destroy (&task);
+    s_finish_if_idle (self);
+}
+
+/* ---- what the broker says ------------------------------------------ */
+
+/* Answers a TASK that will not run with a DONE that says why: status
+ * CANCELLED tells the broker the task never started (it may run it
+ * elsewhere); HANDLER_ERROR that it cannot run here. */
+static void
+s_refuse (io_t *self, uint64_t task_id, int code, const char *why)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_DONE);
+    header.task_id = task_id;
+    header.status = -code;
+    zf_header_set_text (&header, why);
+    s_send (self, &header, NULL);
+}
+
+static const zf_service_t *
+s_service_lookup (io_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i].name, name))
+            return &self->services [i];
+    return NULL;
+}
+
+static void
+s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    /* The broker sends at most one task per slot, and with prefetch one
+     * more per slot in advance, so only a broken broker can hold more than
+     * 2 x capacity here. While stopping, tasks wait
+     * there for the DISCONNECT, which has the broker requeue them without
+     * spending a retry. */
+    const zf_service_t *service = s_service_lookup (self, header->service);
+    char why [ZF_SERVICE_MAX + 64] = "";
+    if (!service)
+        snprintf (why, sizeof why, "service '%s' is not offered by this "
+                  "worker", header->service);
+    else
+    if (self->busy_count + zlistx_size (self->waiting) >= 2 * self->capacity)
+        snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
+                  self->capacity);
+    if (*why) {
+        zf_warning ("worker: task %" PRIu64 " from %s refused: %s",
+                      header->task_id, self->endpoint, why);
+        s_refuse (self, header->task_id, ZFARM_EHANDLER_ERROR, why);
+        return;
+    }
+    zlistx_add_end (self->waiting,
+        zf_task_new (header, service->handler, service->arg,
+                     self->max_call_ms, payload_p));
+}
+
+/* CANCEL: a task not started yet ends now; a running one cannot be
+ * stopped from here, and its DONE will simply be dropped by the broker. */
+static void
+s_on_cancel (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    zfarm_task_t *task = zlistx_first (self->waiting);
+    for (; task; task = zlistx_next (self->waiting))
+        if (zf_task_id (task) == header->task_id) {
+            zlistx_delete (self->waiting, zlistx_cursor (self->waiting));
+            s_refuse (self, header->task_id, ZFARM_ECANCELLED,
+                      "cancelled before it started");
+            return;
+        }
+}
+
+static void
+s_on_heartbeat (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    /* Counted as liveness in zf_session_on_broker, like every message. */
+    (void) self;
+    (void) header;
+    (void) payload_p;
+}
+
+static void
+s_on_disconnect (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    char why [ZF_TEXT_MAX + 64];
+    snprintf (why, sizeof why, "broker %s sent DISCONNECT (%s)",
+              self->endpoint, header->text);
+    s_reconnect (self, why);
+    s_finish_if_idle (self);
+}
+
+static void
+s_on_error (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+{
+    (void) payload_p;
+    zf_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
+                  zfarm_err_name (-header->status), header->text);
+}
+
+typedef void (command_fn) (io_t *self, zf_header_t *header,
+                           zmsg_t **payload_p);
+
+static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
+    [ZF_TASK]       = s_on_task,
+    [ZF_CANCEL]     = s_on_cancel,
+    [ZF_HEARTBEAT]  = s_on_heartbeat,
+    [ZF_DISCONNECT] = s_on_disconnect,
+    [ZF_ERROR]      = s_on_error,
+};
+
+void
+zf_session_on_broker (io_t *self)
+{
+    zf_header_t header;
+    zmsg_t *payload = NULL;
+    int rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
+    if (rc == -1)
+        return;                 /* interrupted: poll again */
+    /* Anything from the broker, even garbage, shows that it is alive. */
+    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
+                                   * self->liveness;
+    if (rc != 0)
+        zf_warning ("worker: broker %s sent a bad header: %s",
+                      self->endpoint, header.text);
+    else
+    if (!s_commands [header.command])
+        zf_warning ("worker: broker %s sent %s, which a worker does not "
+                      "take", self->endpoint, zf_command_name (header.command));
+    else {
+        /* Only a broker that serves us resets the back-off: one that keeps
+         * refusing us (ERROR, DISCONNECT) gets ever slower retries. */
+        if (header.command != ZF_DISCONNECT && header.command != ZF_ERROR)
+            self->reconnect_ms = ZF_RECONNECT_MIN_MS;
+        s_commands [header.command] (self, &header, &payload);
+    }
+    zmsg_destroy (&payload);
+}
+
+/* ---- timers -------------------------------------------------------- */
+
+/* Once a heartbeat interval: a worker whose supervisor died ends at once,
+ * wherever PR_SET_PDEATHSIG did not reach it. */
+static void
+s_check_guard (io_t *self, int64_t now)
+{
+    self->guard_at = now + self->heartbeat_ms;
+    if (!zf_pool_guard_orphaned (&self->guard))
+        return;
+    char why [64];
+    snprintf (why, sizeof why, "supervisor %d is gone",
+              (int) self->guard.pid);
+    s_exit_process (self, ZF_EXIT_ORPHANED, why);
+}
+
+void
+zf_session_on_timers (io_t *self)
+{
+    int64_t now = zf_now_ms ();
+    if (self->guard.pid && now >= self->guard_at)
+        s_check_guard (self, now);
+    if (self->call_check_at && now >= self->call_check_at)
+        s_check_calls (self, now);
+    if (self->broker && now >= self->expiry_at) {
+        char why [ZF_TEXT_MAX];
+        snprintf (why, sizeof why, "no word from broker %s for %d ms",
+                  self->endpoint, self->heartbeat_ms * self->liveness);
+        s_reconnect (self, why);
+        s_finish_if_idle (self);
+    }
+    if (self->broker && now >= self->heartbeat_at) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_HEARTBEAT);
+        s_send (self, &header, NULL);
+    }
+    if (!self->broker && !self->stopping && now >= self->reconnect_at)
+        zf_session_connect (self);
+}

@@ -192,6 +192,21 @@ zf_frames_copy (zf_frames_t *frames, void *dest)
 }
 
 void
+zf_frames_move (zf_frames_t *dest, zf_frames_t *src)
+{
+    /* zmq_msg_t may not be copied as a struct: the first frame moves. */
+    zmq_msg_init (&dest->first);
+    if (src->count > 0)
+        zmq_msg_move (&dest->first, &src->first);
+    dest->count = src->count;
+    dest->rest = src->rest;
+    dest->rest_capacity = src->rest_capacity;
+    src->count = 0;
+    src->rest = NULL;
+    src->rest_capacity = 0;
+}
+
+void
 zf_frames_close (zf_frames_t *frames)
 {
     for (size_t index = 0; index < frames->count; index++)

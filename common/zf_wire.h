@@ -82,6 +82,11 @@ size_t
 void
     zf_frames_copy (zf_frames_t *frames, void *dest);
 
+/* Moves the frames of src into dest, which need not be initialised; src
+ * is left empty. */
+void
+    zf_frames_move (zf_frames_t *dest, zf_frames_t *src);
+
 /* Closes the frames and frees what they hold; frames is then empty. Safe
  * to call twice. */
 void

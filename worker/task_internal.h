@@ -8,14 +8,15 @@
 
 #include <czmq.h>
 #include "zf_proto.h"
+#include "zf_wire.h"
 #include "zfarm_worker.h"
 
 /* A task for handler (called with arg) from a TASK header and its payload
- * frames, whose handler may run max_call_ms (0: no limit). Takes ownership
- * of *payload_p. */
+ * frames, whose handler may run max_call_ms (0: no limit). Takes the
+ * frames, leaving payload empty. */
 zfarm_task_t *
     zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
-                 void *arg, uint32_t max_call_ms, zmsg_t **payload_p);
+                 void *arg, uint32_t max_call_ms, zf_frames_t *payload);
 
 void
     zf_task_destroy (zfarm_task_t **self_p);
@@ -30,9 +31,10 @@ uint64_t
 void
     zf_task_run (zfarm_task_t *self);
 
-/* Fills header with the task's DONE and hands over the result frames
- * (caller destroys; NULL when the task failed or its result is empty). */
-zmsg_t *
+/* Fills header with the task's DONE and returns its result, which the
+ * task keeps (send it with zf_wire_send_shared); NULL when the task
+ * failed or gave no reply. */
+zmq_msg_t *
     zf_task_done (zfarm_task_t *self, zf_header_t *header);
 
 /* Fills header with the DONE of task_id when its handler ran longer than

@@ -19,9 +19,9 @@
  *   prefetched task is then answered while a long task runs, and a stream
  *   of short tasks never wakes it.
  *
- * ZMQ_FD only signals input that arrives after a ZMQ_EVENTS check found
- * none, so whoever touched the socket checks ZMQ_EVENTS (s_service) before
- * it lets go of the mutex.
+ * ZMQ_FD only signals input that arrives after the socket was found empty,
+ * so whoever touched the socket receives until it finds nothing
+ * (s_service) before it lets go of the mutex.
  *
  * Invariant: a slot is busy from the task it is handed to its DONE;
  * busy_count counts busy slots. A task that came on an earlier connection
@@ -122,6 +122,56 @@ zf_io_wake_all (io_t *self)
     zf_io_arm (self, zf_now_ms ());
 }
 
+/* ---- the waiting ring ------------------------------------------------ */
+
+void
+zf_io_waiting_push (io_t *self, zfarm_task_t *task)
+{
+    uint32_t size = 2 * self->capacity;
+    assert (self->waiting_count < size);
+    self->waiting [(self->waiting_head + self->waiting_count++) % size] = task;
+}
+
+zfarm_task_t *
+zf_io_waiting_pop (io_t *self)
+{
+    if (self->waiting_count == 0)
+        return NULL;
+    zfarm_task_t *task = self->waiting [self->waiting_head];
+    self->waiting_head = (self->waiting_head + 1) % (2 * self->capacity);
+    self->waiting_count--;
+    return task;
+}
+
+zfarm_task_t *
+zf_io_waiting_remove (io_t *self, uint64_t task_id)
+{
+    uint32_t size = 2 * self->capacity;
+    for (uint32_t i = 0; i < self->waiting_count; i++) {
+        uint32_t at = (self->waiting_head + i) % size;
+        zfarm_task_t *task = self->waiting [at];
+        if (zf_task_id (task) != task_id)
+            continue;
+        /* Close the gap: the ones behind it move up, keeping their order. */
+        for (uint32_t j = i + 1; j < self->waiting_count; j++) {
+            uint32_t next = (self->waiting_head + j) % size;
+            self->waiting [at] = self->waiting [next];
+            at = next;
+        }
+        self->waiting_count--;
+        return task;
+    }
+    return NULL;
+}
+
+void
+zf_io_waiting_purge (io_t *self)
+{
+    zfarm_task_t *task;
+    while ((task = zf_io_waiting_pop (self)))
+        zf_task_destroy (&task);
+}
+
 /* ---- handing out tasks --------------------------------------------- */
 
 /* Hands the slot a task; its thread runs it. */
@@ -146,37 +196,37 @@ static void
 s_dispatch (io_t *self, uint32_t caller)
 {
     zf_session_check_stop (self);
-    while (!self->stopping && zlistx_size (self->waiting) > 0) {
+    while (!self->stopping && self->waiting_count > 0) {
         uint32_t index = caller;
         if (index == NO_SLOT || self->slots [index].busy)
             index = s_pop_sleeper (self);
         if (index == NO_SLOT)
             break;
-        s_slot_start (self, index, zlistx_detach (self->waiting, NULL));
+        s_slot_start (self, index, zf_io_waiting_pop (self));
         if (index != caller)
             pthread_cond_signal (&self->slots [index].wake);
         if (self->max_tasks && ++self->tasks_started == self->max_tasks)
             zf_session_begin_stop (self, "max tasks reached");
     }
     /* The polling slot is free: it takes the rest. */
-    if (!self->stopping && zlistx_size (self->waiting) > 0)
+    if (!self->stopping && self->waiting_count > 0)
         zf_io_ring (self);
 }
 
 /* Reads what the broker sent, then hands out the waiting tasks (caller:
- * the calling slot, or NO_SLOT). Ends with a ZMQ_EVENTS check that found
- * no input, which is what lets the pollers sleep on ZMQ_FD; after a full
- * batch, with the watcher woken to read on. */
+ * the calling slot, or NO_SLOT). Ends with a receive that found nothing,
+ * which is what lets the pollers sleep on ZMQ_FD; after a full batch, with
+ * the watcher woken to read on. */
 static void
 s_service (io_t *self, uint32_t caller)
 {
-    for (int reads = 0; self->broker
-         && (zsock_events (self->broker) & ZMQ_POLLIN); reads++) {
+    for (int reads = 0; self->broker; reads++) {
         if (reads == READ_BATCH) {
             zf_io_arm (self, zf_now_ms ());
             break;
         }
-        zf_session_on_broker (self);
+        if (!zf_session_on_broker (self))
+            break;
     }
     s_dispatch (self, caller);
 }
@@ -340,16 +390,11 @@ s_slot_thread (void *args)
 /* ---- the whole ----------------------------------------------------- */
 
 static void
-s_task_destructor (void **item)
-{
-    zf_task_destroy ((zfarm_task_t **) item);
-}
-
-static void
 s_io_free (io_t *self)
 {
     zsock_destroy (&self->broker);
-    zlistx_destroy (&self->waiting);
+    zf_io_waiting_purge (self);
+    free (self->waiting);
     zf_decoder_destroy (&self->decoder);
     zf_curve_clear (&self->curve);
     for (uint32_t i = 0; i < self->capacity; i++)
@@ -426,8 +471,7 @@ zf_io_new (const zf_io_config_t *config)
     self->broker_fd = -1;
     self->decoder = zf_decoder_new ();
     self->reconnect_ms = ZF_RECONNECT_MIN_MS;
-    self->waiting = zlistx_new ();
-    zlistx_set_destructor (self->waiting, s_task_destructor);
+    self->waiting = zf_malloc (2 * self->capacity * sizeof *self->waiting);
     self->stop_reason = "worker stopped";
     self->slots = zf_malloc (self->capacity * sizeof *self->slots);
     for (uint32_t i = 0; i < self->capacity; i++)

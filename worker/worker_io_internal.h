@@ -66,7 +66,11 @@ struct _zf_io_t {
     bool watcher_started;
     int timer_fd;               /* the watcher's alarm clock */
     int64_t armed_at;           /* when timer_fd fires; 0: not armed */
-    zlistx_t *waiting;          /* tasks received that no slot runs yet */
+    zfarm_task_t **waiting;     /* ring of tasks received that no slot runs
+                                   yet: 2 x capacity, as many as the broker
+                                   may send ahead of their slots */
+    uint32_t waiting_head;      /* the oldest */
+    uint32_t waiting_count;
     const char *stop_reason;    /* the DISCONNECT text */
     bool stopping;              /* start no task; leave once idle */
     bool finished;              /* every thread leaves its loop */
@@ -89,6 +93,23 @@ void
 void
     zf_io_wake_all (io_t *self);
 
+/* Appends a task to the waiting ring, which has room (the caller checks
+ * busy_count + waiting_count against 2 x capacity). */
+void
+    zf_io_waiting_push (io_t *self, zfarm_task_t *task);
+
+/* Takes the oldest waiting task; NULL if none. */
+zfarm_task_t *
+    zf_io_waiting_pop (io_t *self);
+
+/* Takes the waiting task with this id; NULL if none. */
+zfarm_task_t *
+    zf_io_waiting_remove (io_t *self, uint64_t task_id);
+
+/* Destroys every waiting task. */
+void
+    zf_io_waiting_purge (io_t *self);
+
 /* ---- worker_session.c -------------------------------------------------- */
 
 /* Opens a DEALER to the broker and sends READY; on failure, schedules the
@@ -96,8 +117,8 @@ void
 void
     zf_session_connect (io_t *self);
 
-/* Reads and handles one message; the socket must have input. */
-void
+/* Reads and handles one message; false if none was there. */
+bool
     zf_session_on_broker (io_t *self);
 
 /* The slot's handler returned: sends its DONE (unless it is too late). */

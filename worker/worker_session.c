@@ -21,20 +21,19 @@
 
 /* ---- the connection to the broker ---------------------------------- */
 
+/* Sends header and payload (NULL for none; the caller keeps it). */
 static void
-s_send (io_t *self, const zf_header_t *header, zmsg_t **payload_p)
+s_send (io_t *self, const zf_header_t *header, zmq_msg_t *payload)
 {
-    /* Never block with the mutex held: a broker that takes nothing for a
-     * whole send queue is about to be given up on by the liveness check. */
-    if (!(zsock_events (self->broker) & ZMQ_POLLOUT)) {
+    /* Never blocks with the mutex held (the socket's send timeout is 0): a
+     * broker that takes nothing for a whole send queue is about to be
+     * given up on by the liveness check. */
+    if (zf_wire_send_shared (self->broker, header, payload) == -1) {
         if (header->command != ZF_HEARTBEAT)
             zf_warning ("worker: broker %s is not reading; %s dropped",
                           self->endpoint, zf_command_name (header->command));
-        if (payload_p)
-            zmsg_destroy (payload_p);
         return;
     }
-    zf_wire_send (self->broker, header, payload_p);
     self->heartbeat_at = zf_now_ms () + self->heartbeat_ms;
 }
 
@@ -100,6 +99,10 @@ zf_session_connect (io_t *self)
         s_backoff (self);
         return;
     }
+    /* No call on it may wait: threads hold the lock while they use it, and
+     * a receive that finds nothing is how they learn the socket is empty. */
+    zsock_set_rcvtimeo (self->broker, 0);
+    zsock_set_sndtimeo (self->broker, 0);
     self->generation++;
     self->broker_fd = zsock_fd (self->broker);
     self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
@@ -117,7 +120,7 @@ s_disconnect (io_t *self)
 {
     zsock_destroy (&self->broker);
     self->broker_fd = -1;
-    zlistx_purge (self->waiting);
+    zf_io_waiting_purge (self);
     zf_io_ring (self);
     zf_io_arm (self, zf_now_ms ());
 }
@@ -158,9 +161,10 @@ s_say_goodbye (io_t *self, const char *reason)
             return;
         if (rc <= 0)
             continue;           /* interrupted, or out of time */
-        zmsg_t *payload = NULL;
-        rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
-        zmsg_destroy (&payload);
+        zf_frames_t payload;
+        rc = zf_wire_recv_frames (self->broker, self->decoder, &header,
+                                  &payload);
+        zf_frames_close (&payload);
         if (rc == 0 && header.command == ZF_DISCONNECT)
             return;
     }
@@ -199,7 +203,7 @@ s_finish_if_idle (io_t *self)
         zsock_set_linger (self->broker, self->heartbeat_ms);
         s_disconnect (self);
     }
-    zlistx_purge (self->waiting);
+    zf_io_waiting_purge (self);
     zf_io_wake_all (self);
 }
 
@@ -325,8 +329,7 @@ zf_session_on_done (io_t *self, uint32_t index)
     if (self->broker && slot->generation == self->generation
     &&  !slot->overran) {
         zf_header_t header;
-        zmsg_t *result = zf_task_done (task, &header);
-        s_send (self, &header, &result);
+        s_send (self, &header, zf_task_done (task, &header));
     }
     zf_task_destroy (&task);
     s_finish_if_idle (self);
@@ -358,20 +361,20 @@ s_service_lookup (io_t *self, const char *name)
 }
 
 static void
-s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
     /* The broker sends at most one task per slot, and with prefetch one
      * more per slot in advance, so only a broken broker can hold more than
-     * 2 x capacity here. While stopping, tasks wait
-     * there for the DISCONNECT, which has the broker requeue them without
-     * spending a retry. */
+     * 2 x capacity here. While stopping, tasks wait there for the
+     * DISCONNECT, which has the broker requeue them without spending a
+     * retry. */
     const zf_service_t *service = s_service_lookup (self, header->service);
     char why [ZF_SERVICE_MAX + 64] = "";
     if (!service)
         snprintf (why, sizeof why, "service '%s' is not offered by this "
                   "worker", header->service);
     else
-    if (self->busy_count + zlistx_size (self->waiting) >= 2 * self->capacity)
+    if (self->busy_count + self->waiting_count >= 2 * self->capacity)
         snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
                   self->capacity);
     if (*why) {
@@ -380,40 +383,38 @@ s_on_task (io_t *self, zf_header_t *header, zmsg_t **payload_p)
         s_refuse (self, header->task_id, ZFARM_EHANDLER_ERROR, why);
         return;
     }
-    zlistx_add_end (self->waiting,
-        zf_task_new (header, service->handler, service->arg,
-                     self->max_call_ms, payload_p));
+    zf_io_waiting_push (self, zf_task_new (header, service->handler,
+                                           service->arg, self->max_call_ms,
+                                           payload));
 }
 
 /* CANCEL: a task not started yet ends now; a running one cannot be
  * stopped from here, and its DONE will simply be dropped by the broker. */
 static void
-s_on_cancel (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+s_on_cancel (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
-    (void) payload_p;
-    zfarm_task_t *task = zlistx_first (self->waiting);
-    for (; task; task = zlistx_next (self->waiting))
-        if (zf_task_id (task) == header->task_id) {
-            zlistx_delete (self->waiting, zlistx_cursor (self->waiting));
-            s_refuse (self, header->task_id, ZFARM_ECANCELLED,
-                      "cancelled before it started");
-            return;
-        }
+    (void) payload;
+    zfarm_task_t *task = zf_io_waiting_remove (self, header->task_id);
+    if (task) {
+        zf_task_destroy (&task);
+        s_refuse (self, header->task_id, ZFARM_ECANCELLED,
+                  "cancelled before it started");
+    }
 }
 
 static void
-s_on_heartbeat (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+s_on_heartbeat (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
     /* Counted as liveness in zf_session_on_broker, like every message. */
     (void) self;
     (void) header;
-    (void) payload_p;
+    (void) payload;
 }
 
 static void
-s_on_disconnect (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+s_on_disconnect (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
-    (void) payload_p;
+    (void) payload;
     char why [ZF_TEXT_MAX + 64];
     snprintf (why, sizeof why, "broker %s sent DISCONNECT (%s)",
               self->endpoint, header->text);
@@ -422,15 +423,15 @@ s_on_disconnect (io_t *self, zf_header_t *header, zmsg_t **payload_p)
 }
 
 static void
-s_on_error (io_t *self, zf_header_t *header, zmsg_t **payload_p)
+s_on_error (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
-    (void) payload_p;
+    (void) payload;
     zf_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
                   zfarm_err_name (-header->status), header->text);
 }
 
 typedef void (command_fn) (io_t *self, zf_header_t *header,
-                           zmsg_t **payload_p);
+                           zf_frames_t *payload);
 
 static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
     [ZF_TASK]       = s_on_task,
@@ -440,14 +441,17 @@ static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
     [ZF_ERROR]      = s_on_error,
 };
 
-void
+bool
 zf_session_on_broker (io_t *self)
 {
     zf_header_t header;
-    zmsg_t *payload = NULL;
-    int rc = zf_wire_recv (self->broker, self->decoder, &header, &payload);
-    if (rc == -1)
-        return;                 /* interrupted: poll again */
+    zf_frames_t payload;
+    int rc = zf_wire_recv_frames (self->broker, self->decoder, &header,
+                                  &payload);
+    if (rc == -1) {
+        zf_frames_close (&payload);
+        return false;           /* nothing there (receive timeout 0) */
+    }
     /* Anything from the broker, even garbage, shows that it is alive. */
     self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
                                    * self->liveness;
@@ -465,7 +469,8 @@ zf_session_on_broker (io_t *self)
             self->reconnect_ms = ZF_RECONNECT_MIN_MS;
         s_commands [header.command] (self, &header, &payload);
     }
-    zmsg_destroy (&payload);
+    zf_frames_close (&payload);
+    return true;
 }
 
 /* ---- timers -------------------------------------------------------- */

@@ -2,6 +2,7 @@
 #include "zf_util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,23 @@ zf_die_nomem (void)
 {
     fputs ("zfarm: out of memory\n", stderr);
     abort ();
+}
+
+/* Blocks under this come from the heap, which glibc may reuse; bigger
+ * ones are mapped and unmapped each time. glibc's own dynamic threshold
+ * stops at the same 32 MiB. */
+#define KEEP_MMAP_THRESHOLD (32 << 20)
+/* Free memory at the top of the heap kept for reuse, at most. */
+#define KEEP_TRIM_THRESHOLD (128 << 20)
+
+void
+zf_malloc_keep_memory (void)
+{
+    const char *tunables = getenv ("GLIBC_TUNABLES");
+    if (tunables && strstr (tunables, "glibc.malloc."))
+        return;
+    mallopt (M_MMAP_THRESHOLD, KEEP_MMAP_THRESHOLD);
+    mallopt (M_TRIM_THRESHOLD, KEEP_TRIM_THRESHOLD);
 }
 
 void *

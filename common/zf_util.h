@@ -17,6 +17,15 @@ char *
 void
     zf_die_nomem (void);
 
+/* For a process that zfarm runs (broker, worker host): keeps freed memory
+ * for the next task instead of handing it back to the kernel after every
+ * large payload (glibc trims anything over twice the last large block, so
+ * each 1 MB task would fault its pages in again). Leaves glibc's settings
+ * alone if GLIBC_TUNABLES sets malloc tunables. Never call it from the
+ * library: a program's allocator is its own business. */
+void
+    zf_malloc_keep_memory (void);
+
 /* Milliseconds, and microseconds, on a monotonic clock. */
 int64_t
     zf_now_ms (void);

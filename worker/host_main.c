@@ -562,6 +562,7 @@ main (int argc, char *argv [])
         rc = EXIT_USAGE;
     else
     if (rc == 0) {
+        zf_malloc_keep_memory ();
         s_prepare_process (&options);
         rc = options.processes? s_supervise (&options): s_serve (&options);
     }

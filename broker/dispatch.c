@@ -59,7 +59,7 @@ s_task_delete (broker_t *self, task_t *task)
 /* Sends a task's RESULT (frames are moved when given) and counts it. */
 static void
 s_send_result (broker_t *self, task_t *task, int status, const char *text,
-               zmq_msg_t *frames, size_t count)
+               zmq_msg_t *frames, size_t count, uint32_t flags)
 {
     if (!task->client)
         return;
@@ -67,6 +67,7 @@ s_send_result (broker_t *self, task_t *task, int status, const char *text,
     zf_header_init (&header, ZF_RESULT);
     header.task_id = task->client_task_id;
     header.status = status;
+    header.flags = flags & ZF_FLAG_NUL;
     zf_header_set_text (&header, text);
     client_t *client = task->client;
     if (broker_send (self, &client->id, &header, frames, count, false))
@@ -92,7 +93,8 @@ s_send_result (broker_t *self, task_t *task, int status, const char *text,
 static void
 s_task_fail (broker_t *self, task_t *task, int code, const char *text)
 {
-    s_send_result (self, task, -code, text? text: zfarm_strerror (code), NULL, 0);
+    s_send_result (self, task, -code, text? text: zfarm_strerror (code), NULL,
+                   0, 0);
     s_task_delete (self, task);
 }
 
@@ -168,6 +170,7 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     zf_header_init (&header, ZF_TASK);
     header.task_id = task_dispatch_id (task);
     header.attempt = task->attempts;
+    header.flags = task->flags;
     zf_header_set_service (&header, service->name);
     if (task->deadline) {
         int64_t left = task->deadline - now;
@@ -209,6 +212,7 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     task->client_task_id = submit->task_id;
     task->service = service;
     task->timeout_ms = submit->timeout_ms;
+    task->flags = (uint8_t) (submit->flags & ZF_FLAG_NUL);
     task->submitted_at = zf_now_ms ();
     task->max_retries = submit->retries >= 0? submit->retries
                                             : self->options.max_retries;
@@ -350,7 +354,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     if (task->state == TASK_RUNNING) {
         inbound_t *in = &self->inbound;
         s_send_result (self, task, done->status, done->text,
-                       in->payload, in->payload_count);
+                       in->payload, in->payload_count, done->flags);
     }
     s_task_delete (self, task);
     s_worker_freed_slot (self, worker);
@@ -510,14 +514,14 @@ dispatch_expire (broker_t *self, int64_t now)
             char text [96];
             snprintf (text, sizeof text, "no result within %" PRIu32 " ms",
                       task->timeout_ms);
-            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0);
+            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
             s_abandon (self, task);
         }
         else {
             char text [96];
             snprintf (text, sizeof text, "ran longer than --max-call-time"
                       " %ld ms", self->options.max_call_time_ms);
-            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0);
+            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
             worker_t *worker = task->worker;
             s_abandon (self, task);
             s_worker_overran (self, worker);

@@ -154,10 +154,10 @@ void
 task_take_payload (task_t *task, zmq_msg_t *frames, size_t count)
 {
     assert (task->payload_count == 0);
-    assert (count <= UINT16_MAX);
+    assert (count <= UINT8_MAX);
     if (count > 1)
         task->payload.many = zf_malloc (count * sizeof (zmq_msg_t));
-    task->payload_count = (uint16_t) count;
+    task->payload_count = (uint8_t) count;
     zmq_msg_t *payload = task_payload (task);
     for (size_t i = 0; i < count; i++) {
         zmq_msg_init (&payload [i]);

@@ -34,7 +34,8 @@ typedef struct task {
     uint32_t generation;        /* bumped on dispatch and on free */
     uint8_t state;              /* task_state_t; 0 while the slot is free */
     bool stealing;              /* asked back (CANCEL) for an idle worker */
-    uint16_t payload_count;     /* frames in the payload (FRAMES_MAX) */
+    uint8_t payload_count;      /* frames in the payload (FRAMES_MAX) */
+    uint8_t flags;              /* the SUBMIT's ZF_FLAG_*, for its TASK */
     uint32_t attempts;          /* dispatches so far */
     int32_t max_retries;        /* re-dispatches allowed after worker loss */
     uint32_t timeout_ms;        /* as submitted; 0 = none */

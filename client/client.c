@@ -215,11 +215,13 @@ s_task_new (zfarm_client_t *self, const char *service,
     memcpy (task->service, service, service_size);
     task->id = ++self->last_id;
     /* The one copy of the caller's bytes: the API takes them as const, and
-     * they must outlive the call for a resubmission. */
-    if (zmq_msg_init_size (&task->payload, size) != 0)
+     * they must outlive the call for a resubmission. A NUL goes after them
+     * (ZF_FLAG_NUL), so that the handler can read them in place. */
+    if (zmq_msg_init_size (&task->payload, size + 1) != 0)
         zf_die_nomem ();
     if (size)
         memcpy (zmq_msg_data (&task->payload), data, size);
+    ((char *) zmq_msg_data (&task->payload)) [size] = 0;
     zf_link_init (&task->deadline_link);
     task->timeout_ms = (uint32_t) timeout_ms;
     if (timeout_ms > 0)
@@ -314,6 +316,7 @@ s_send_submit (zfarm_client_t *self, task_t *task, uint32_t timeout_ms)
     zf_header_set_service (&header, task->service);
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
+    header.flags = ZF_FLAG_NUL;
     return zf_wire_send_shared (self->sock, &header, &task->payload);
 }
 

@@ -1,11 +1,12 @@
 /* result.c: a task's outcome as the client hands it out, immutable once made.
  *
  * data is never NULL: it is "" when there are no bytes, and always has a NUL
- * after its size bytes, so that text results can be used as C strings. That
- * promise is why a result's bytes are copied out of the frame they came in:
+ * after its size bytes, so that text results can be used as C strings.
  * libzmq allocates a received message's buffer to its exact size, with no
- * byte after it to hold the NUL. A result is one allocation: the struct, its
- * data, the NUL and its error text. */
+ * byte after it for the NUL, so the worker library sends one (ZF_FLAG_NUL)
+ * and a result of one frame keeps its bytes in that frame. Other results
+ * (a worker that does not send the NUL, several frames) are copied: then a
+ * result is one allocation, the struct, its data, the NUL and its error. */
 #include "result_internal.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -14,9 +15,12 @@ struct _zfarm_result_t {
     uint64_t task_id;           /* the id the client gave the task */
     int status;                 /* 0, or a negative ZFARM_E* code */
     size_t size;                /* bytes in data, the NUL not counted */
+    const char *data;           /* in frame, or in bytes; never NULL */
     const char *error;          /* error text, "" if none; never NULL; in
-                                   this allocation, after data */
-    char data [];               /* the result bytes plus a NUL */
+                                   bytes, after the data copied there */
+    bool in_frame;              /* data is the frame's, in place */
+    zmq_msg_t frame;            /* in_frame: the RESULT's one frame */
+    char bytes [];              /* copied data plus a NUL, then error */
 };
 
 /* A result with room for size bytes of data and a copy of error; the data
@@ -33,10 +37,12 @@ s_result_new (uint64_t task_id, int status, size_t size, const char *error)
     self->task_id = task_id;
     self->status = status;
     self->size = size;
-    self->data [size] = 0;
-    char *error_copy = self->data + size + 1;
+    self->bytes [size] = 0;
+    self->data = self->bytes;
+    char *error_copy = self->bytes + size + 1;
     memcpy (error_copy, error, error_size);
     self->error = error_copy;
+    self->in_frame = false;
     return self;
 }
 
@@ -53,10 +59,23 @@ zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload)
     if (header->status)
         return s_result_new (header->task_id, -header->status, 0,
                              header->text);
+    bool terminated = payload && zf_frames_terminated (payload, header->flags);
+    if (terminated && payload->count == 1) {
+        /* The usual case: the bytes stay in the frame they came in. */
+        zfarm_result_t *self = s_result_new (header->task_id, 0, 0, "");
+        zmq_msg_init (&self->frame);
+        zmq_msg_move (&self->frame, zf_frames_at (payload, 0));
+        self->in_frame = true;
+        self->data = zmq_msg_data (&self->frame);
+        self->size = zmq_msg_size (&self->frame) - 1;
+        return self;
+    }
     size_t size = payload? zf_frames_size (payload): 0;
     zfarm_result_t *self = s_result_new (header->task_id, 0, size, "");
     if (size)
-        zf_frames_copy (payload, self->data);
+        zf_frames_copy (payload, self->bytes);
+    if (terminated)
+        self->size = size - 1;      /* its NUL is in place already */
     return self;
 }
 
@@ -97,6 +116,8 @@ zfarm_result_destroy (zfarm_result_t **self_p)
     zfarm_result_t *self = *self_p;
     if (!self)
         return;
+    if (self->in_frame)
+        zmq_msg_close (&self->frame);
     free (self);
     *self_p = NULL;
 }

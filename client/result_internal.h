@@ -15,9 +15,11 @@ zfarm_result_t *
 
 /* The result a RESULT message carries: wire status s becomes -s. A failed
  * task gets the header's text as its error and no data; a task that
- * succeeded gets the payload frames, joined, as its data and no error text,
- * as zfarm_client.h promises (NUL-terminated, so copied). payload may be
- * NULL (no frames). The RESULT's task id is the client's own. */
+ * succeeded gets the payload as its data, NUL-terminated as zfarm_client.h
+ * promises: its one frame kept in place when the sender put the NUL there
+ * (ZF_FLAG_NUL; the frame is taken from payload), else joined into a copy.
+ * payload may be NULL (no frames). The RESULT's task id is the client's
+ * own. */
 zfarm_result_t *
     zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload);
 

@@ -21,7 +21,7 @@
 
 typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
-    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_END
+    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS, F_END
 } field_t;
 
 #define FIELDS_MAX 6
@@ -29,24 +29,30 @@ typedef enum {
 typedef struct {
     const char *name;
     field_t fields [FIELDS_MAX];    /* F_END-terminated */
+    uint32_t optional;              /* the last this many may be absent */
 } command_spec_t;
 
 static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
-                        { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT, F_END } },
+                        { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT,
+                          F_END }, 0 },
     [ZF_SUBMIT]     = { "SUBMIT",
-                        { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_END } },
+                        { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
+                          F_END }, 1 },
     [ZF_TASK]       = { "TASK",
-                        { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_END } },
-    [ZF_DONE]       = { "DONE",   { F_TASK_ID, F_STATUS, F_TEXT, F_END } },
-    [ZF_RESULT]     = { "RESULT", { F_TASK_ID, F_STATUS, F_TEXT, F_END } },
-    [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_END } },
-    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_END } },
-    [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END } },
-    [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END } },
-    [ZF_STATUS]     = { "STATUS", { F_END } },
-    [ZF_PING]       = { "PING",   { F_END } },
-    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_END } },
+                        { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_FLAGS,
+                          F_END }, 1 },
+    [ZF_DONE]       = { "DONE",
+                        { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
+    [ZF_RESULT]     = { "RESULT",
+                        { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
+    [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_END }, 0 },
+    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_END }, 0 },
+    [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END }, 0 },
+    [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
+    [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
+    [ZF_PING]       = { "PING",   { F_END }, 0 },
+    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_END }, 0 },
 };
 
 /* The cursor needs no memory of its own; the decoder object stays so that
@@ -105,6 +111,7 @@ zf_header_init (zf_header_t *header, int command)
     header->service [0] = 0;
     header->host [0] = 0;
     header->text [0] = 0;
+    header->flags = 0;
 }
 
 static void
@@ -453,6 +460,12 @@ s_decode_field (field_t field, cursor_t *cursor, zf_header_t *header)
             if (!s_get_int (&item, 0, 0xFFFF, &i)) return false;
             header->status = (int) i;
             return true;
+        case F_FLAGS:
+            /* Bits this revision does not know are a later one's: kept,
+             * and ignored by whoever does not know them either. */
+            if (!s_get_uint (&item, UINT32_MAX, &u)) return false;
+            header->flags = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -465,9 +478,15 @@ static int
 s_decode_fields (cursor_t *cursor, uint64_t count, zf_header_t *header,
                  uint64_t *rest)
 {
-    const field_t *fields = s_specs [header->command].fields;
-    uint32_t index = 3;
+    const command_spec_t *spec = &s_specs [header->command];
+    const field_t *fields = spec->fields;
+    uint32_t index = 3, required = 3;
+    while (fields [required - 3] != F_END)
+        required++;
+    required -= spec->optional;
     for (; *fields != F_END; fields++, index++) {
+        if (index >= count && index >= required)
+            break;              /* an optional field, absent */
         if (index >= count)
             return s_reject (header, "missing field");
         if (!s_decode_field (*fields, cursor, header)) {
@@ -477,7 +496,7 @@ s_decode_fields (cursor_t *cursor, uint64_t count, zf_header_t *header,
             return s_reject (header, why);
         }
     }
-    *rest = count - index;      /* later fields are a later revision's */
+    *rest = count > index? count - index: 0;    /* a later revision's */
     return 0;
 }
 
@@ -648,6 +667,7 @@ s_encode_field (field_t field, const zf_header_t *header, zf_buf_t *buf)
         case F_PID:      s_pack_uint (buf, header->pid); break;
         case F_RETRIES:  s_pack_int (buf, header->retries); break;
         case F_STATUS:   s_pack_int (buf, header->status); break;
+        case F_FLAGS:    s_pack_uint (buf, header->flags); break;
         case F_SERVICES:
             s_pack_array (buf, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)

@@ -191,6 +191,26 @@ zf_frames_copy (zf_frames_t *frames, void *dest)
     }
 }
 
+bool
+zf_frames_terminated (zf_frames_t *frames, uint32_t flags)
+{
+    if (!(flags & ZF_FLAG_NUL) || frames->count == 0)
+        return false;
+    zmq_msg_t *last = zf_frames_at (frames, frames->count - 1);
+    size_t size = zmq_msg_size (last);
+    return size > 0 && ((const char *) zmq_msg_data (last)) [size - 1] == 0;
+}
+
+void
+zf_msg_init_terminated (zmq_msg_t *msg, const void *data, size_t size)
+{
+    if (zmq_msg_init_size (msg, size + 1) != 0)
+        zf_die_nomem ();
+    if (size > 0)
+        memcpy (zmq_msg_data (msg), data, size);
+    ((char *) zmq_msg_data (msg)) [size] = 0;
+}
+
 void
 zf_frames_move (zf_frames_t *dest, zf_frames_t *src)
 {

@@ -46,7 +46,13 @@ typedef struct {
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
                                      READY: software version;
                                      DISCONNECT: reason */
+    uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT: ZF_FLAG_* */
 } zf_header_t;
+
+/* The payload's last frame ends with a NUL byte that is not part of the
+ * payload: a receiver that wants NUL-terminated bytes (the C API promises
+ * them) can use a single frame in place instead of copying it. */
+#define ZF_FLAG_NUL 1
 
 /* An encoded header, built without allocation. */
 typedef struct {

@@ -87,6 +87,17 @@ void
 void
     zf_frames_move (zf_frames_t *dest, zf_frames_t *src);
 
+/* True if flags (a header's) say ZF_FLAG_NUL and the last frame does end
+ * with a NUL: then that byte is not the payload's. A peer that claims it
+ * and lies is treated as one that did not claim it. */
+bool
+    zf_frames_terminated (zf_frames_t *frames, uint32_t flags);
+
+/* Makes msg a copy of size bytes of data followed by a NUL, to be sent
+ * with ZF_FLAG_NUL. Aborts if out of memory. */
+void
+    zf_msg_init_terminated (zmq_msg_t *msg, const void *data, size_t size);
+
 /* Closes the frames and frees what they hold; frames is then empty. Safe
  * to call twice. */
 void

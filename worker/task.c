@@ -1,8 +1,11 @@
 /* task.c: the task a handler is given, and how its outcome becomes a DONE.
  *
- * The payload stays in the libzmq messages it arrived in until a handler
- * asks for it; zfarm_task_data then joins them once into a NUL-terminated
- * copy. The reply is one libzmq message, sent by reference. */
+ * The payload stays in the libzmq messages it arrived in. A client of this
+ * library sends it as one frame with a NUL after it (ZF_FLAG_NUL), which
+ * zfarm_task_data hands out in place; other payloads are joined, once, into
+ * a NUL-terminated copy. The reply is one libzmq message, sent with a NUL
+ * after it and by reference; a reply that is the payload, or part of the
+ * joined copy, is not copied at all. */
 #include "task_internal.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -12,19 +15,32 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+typedef enum {
+    REPLY_NONE,                 /* no reply: an empty result */
+    REPLY_MESSAGE,              /* reply holds a copy */
+    REPLY_IN_DATA               /* a span of data, until the run ends */
+} reply_t;
+
 struct _zfarm_task_t {
     uint64_t id;                /* the broker's id for this dispatch */
     unsigned attempt;           /* 1 on the first dispatch */
     unsigned timeout_ms;        /* time left on arrival; 0 = no deadline */
+    uint32_t flags;             /* the TASK's ZF_FLAG_* */
     char service [ZF_SERVICE_MAX + 1];
     zfarm_handler_fn *handler;  /* what serves the service */
     void *arg;                  /* the handler's argument */
     zf_frames_t payload;        /* frames as they came; closed after the run */
     bool ran;                   /* the handler has returned */
-    char *data;                 /* payload joined, on first zfarm_task_data */
+    const char *data;           /* the payload's bytes and a NUL, from the
+                                   first zfarm_task_data: in payload's one
+                                   frame, or in joined */
+    char *joined;               /* the payload joined, if it had to be */
     size_t size;                /* bytes in data, without its NUL */
-    zmq_msg_t reply;            /* the result, if replied */
-    bool replied;
+    reply_t reply_kind;         /* what the handler replied */
+    zmq_msg_t reply;            /* REPLY_MESSAGE: the result */
+    bool reply_terminated;      /* REPLY_MESSAGE: a NUL follows it */
+    size_t reply_offset;        /* REPLY_IN_DATA: the result is these */
+    size_t reply_size;          /* bytes of data */
     uint32_t max_call_ms;       /* the handler may run this long; 0: ever */
     int status;                 /* after the run: 0 or a wire status */
     char *error;                /* zfarm_task_fail's text, or NULL */
@@ -33,9 +49,51 @@ struct _zfarm_task_t {
 static void
 s_reply_drop (zfarm_task_t *self)
 {
-    if (self->replied)
+    if (self->reply_kind == REPLY_MESSAGE)
         zmq_msg_close (&self->reply);
-    self->replied = false;
+    self->reply_kind = REPLY_NONE;
+}
+
+static void
+s_free_buffer (void *data, void *buffer)
+{
+    (void) data;
+    free (buffer);
+}
+
+/* A reply that is part of the payload goes out without a copy, now that
+ * the handler has returned: all of a payload that came in one frame, as a
+ * reference to that frame; a span of a joined payload in that buffer,
+ * which the reply takes over. Another span of a frame is copied. */
+static void
+s_reply_hand_over (zfarm_task_t *self)
+{
+    if (self->reply_kind != REPLY_IN_DATA)
+        return;
+    bool to_end = self->reply_offset + self->reply_size == self->size;
+    int rc = 0;
+    if (self->joined) {
+        rc = zmq_msg_init_data (&self->reply, self->joined + self->reply_offset,
+                                self->reply_size + to_end, s_free_buffer,
+                                self->joined);
+        self->joined = NULL;
+        self->data = NULL;
+        self->reply_terminated = to_end;
+    }
+    else
+    if (self->reply_offset == 0 && to_end) {
+        zmq_msg_init (&self->reply);
+        rc = zmq_msg_copy (&self->reply, &self->payload.first);
+        self->reply_terminated = true;
+    }
+    else {
+        zf_msg_init_terminated (&self->reply, self->data + self->reply_offset,
+                                self->reply_size);
+        self->reply_terminated = true;
+    }
+    if (rc != 0)
+        zf_die_nomem ();
+    self->reply_kind = REPLY_MESSAGE;
 }
 
 zfarm_task_t *
@@ -47,6 +105,7 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->id = header->task_id;
     self->attempt = header->attempt;
     self->timeout_ms = header->timeout_ms;
+    self->flags = header->flags;
     snprintf (self->service, sizeof self->service, "%s", header->service);
     self->handler = handler;
     self->arg = arg;
@@ -63,10 +122,9 @@ zf_task_destroy (zfarm_task_t **self_p)
     if (!self)
         return;
     zf_frames_close (&self->payload);
-    free (self->data);
+    free (self->joined);
     free (self->error);
-    if (self->replied)
-        zmq_msg_close (&self->reply);
+    s_reply_drop (self);
     free (self);
     *self_p = NULL;
 }
@@ -99,8 +157,10 @@ zf_task_run (zfarm_task_t *self)
     /* The payload is only promised until the handler returns; a large one
      * is better freed here, on the slot's thread, than after the DONE. */
     self->ran = true;
+    s_reply_hand_over (self);
     zf_frames_close (&self->payload);
-    free (self->data);
+    free (self->joined);
+    self->joined = NULL;
     self->data = NULL;
 }
 
@@ -119,7 +179,11 @@ zf_task_done (zfarm_task_t *self, zf_header_t *header)
         zf_header_set_text (header, self->error? self->error: "");
         return NULL;
     }
-    return self->replied? &self->reply: NULL;
+    if (self->reply_kind != REPLY_MESSAGE)
+        return NULL;
+    if (self->reply_terminated)
+        header->flags = ZF_FLAG_NUL;
+    return &self->reply;
 }
 
 void
@@ -142,17 +206,27 @@ const void *
 zfarm_task_data (const zfarm_task_t *task, size_t *size_p)
 {
     assert (task && !task->ran);
-    /* The joined copy is a cache, filled on first use so that a handler
-     * that never reads its payload never pays for the copy. The task was
-     * not defined const, so writing through the cast is well defined. */
+    /* Found on first use, so that a handler that never reads its payload
+     * never pays for a join. The task was not defined const, so writing
+     * through the cast is well defined. */
     zfarm_task_t *self = (zfarm_task_t *) task;
     if (!self->data) {
-        self->size = zf_frames_size (&self->payload);
-        self->data = malloc (self->size + 1);
-        if (!self->data)
-            zf_die_nomem ();
-        zf_frames_copy (&self->payload, self->data);
-        self->data [self->size] = 0;
+        zf_frames_t *payload = &self->payload;
+        bool terminated = zf_frames_terminated (payload, self->flags);
+        if (terminated && payload->count == 1) {
+            self->data = zmq_msg_data (&payload->first);
+            self->size = zmq_msg_size (&payload->first) - 1;
+        }
+        else {
+            size_t size = zf_frames_size (payload);
+            self->joined = malloc (size + 1);
+            if (!self->joined)
+                zf_die_nomem ();
+            zf_frames_copy (payload, self->joined);
+            self->joined [size] = 0;
+            self->data = self->joined;
+            self->size = terminated? size - 1: size;
+        }
     }
     if (size_p)
         *size_p = self->size;
@@ -187,11 +261,17 @@ zfarm_task_reply (zfarm_task_t *task, const void *data, size_t size)
     if (!data && size > 0)
         return ZFARM_EINVALID;
     s_reply_drop (task);
-    if (zmq_msg_init_size (&task->reply, size) != 0)
-        zf_die_nomem ();
-    if (size > 0)
-        memcpy (zmq_msg_data (&task->reply), data, size);
-    task->replied = true;
+    uintptr_t start = (uintptr_t) data, bytes = (uintptr_t) task->data;
+    if (size > 0 && task->data && start >= bytes
+    &&  start - bytes <= task->size && size <= task->size - (start - bytes)) {
+        task->reply_kind = REPLY_IN_DATA;
+        task->reply_offset = start - bytes;
+        task->reply_size = size;
+        return 0;
+    }
+    zf_msg_init_terminated (&task->reply, data, size);
+    task->reply_terminated = true;
+    task->reply_kind = REPLY_MESSAGE;
     return 0;
 }
 

@@ -124,7 +124,8 @@ ZFARM_EXPORT unsigned
 ZFARM_EXPORT unsigned
     zfarm_task_timeout (const zfarm_task_t *task);
 
-/* Sets the result (copied; a second call replaces the first). */
+/* Sets the result (copied, unless it is part of zfarm_task_data's bytes,
+ * which then go out as they are; a second call replaces the first). */
 ZFARM_EXPORT int
     zfarm_task_reply (zfarm_task_t *task, const void *data, size_t size);
 

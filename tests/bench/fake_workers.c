@@ -114,8 +114,8 @@ s_plain_echo (void *socket)
     zmq_msg_close (&frame);
 }
 
-/* zfarm's protocol: a TASK gets its DONE with the payload frames moved back.
- * DISCONNECT means the broker forgot this worker: register again on a new
+/* zfarm's protocol: a TASK gets its DONE with the payload frames moved back,
+ * and its flags (a NUL after the payload stays one). DISCONNECT means the broker forgot this worker: register again on a new
  * socket (PROTOCOL.md, Workers). Anything else needs no answer. */
 static void
 s_zfarm_handle (fakes_t *self, long index)
@@ -126,8 +126,10 @@ s_zfarm_handle (fakes_t *self, long index)
                            &payload);
     if (rc == 0 && header.command == ZF_TASK) {
         uint64_t task_id = header.task_id;
+        uint32_t flags = header.flags;
         zf_header_init (&header, ZF_DONE);
         header.task_id = task_id;
+        header.flags = flags;
         zf_wire_send (self->socks [index], &header, &payload);
     }
     else

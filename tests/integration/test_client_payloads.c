@@ -146,6 +146,53 @@ test_many_pending (const char *endpoint)
 
 /* A worker made by hand, whose DONE carries three frames (one empty): the
  * client joins them into one result. */
+/* ZF_FLAG_NUL: the client sends each payload with a NUL after it, and says
+ * so; a DONE that says so has its last byte taken off, whether it came in
+ * one frame (kept in place) or several; one that says so falsely, with no
+ * NUL at the end, has all its bytes kept. */
+static void
+test_nul_flag (zfarm_client_t *client, zsock_t *worker, zf_decoder_t *decoder)
+{
+    struct { const char *frames [2]; size_t sizes [2]; const char *expected; }
+        dones [] = {
+        { { "abc\0" }, { 4 }, "abc" },
+        { { "ab", "c\0" }, { 2, 2 }, "abc" },
+        { { "abc" }, { 3 }, "abc" },
+        { { "\0" }, { 1 }, "" },
+    };
+    for (size_t i = 0; i < sizeof dones / sizeof dones [0]; i++) {
+        uint64_t id;
+        ASSERT_EQ (zfarm_client_submit (client, "frames", "xy", 2, WAIT_MS,
+                                        &id), 0);
+        zf_header_t header;
+        zmsg_t *payload = NULL;
+        do {
+            zmsg_destroy (&payload);
+            ASSERT_EQ (zf_wire_recv (worker, decoder, &header, &payload), 0);
+        } while (header.command != ZF_TASK);
+        ASSERT_EQ (header.flags, ZF_FLAG_NUL);
+        ASSERT_EQ (zmsg_size (payload), 1);
+        zframe_t *frame = zmsg_first (payload);
+        ASSERT_EQ (zframe_size (frame), 3);
+        ASSERT_MEM_EQ (zframe_data (frame), "xy", 3);
+        uint64_t task_id = header.task_id;
+        zmsg_destroy (&payload);
+
+        payload = zmsg_new ();
+        for (size_t f = 0; f < 2 && dones [i].frames [f]; f++)
+            zmsg_addmem (payload, dones [i].frames [f], dones [i].sizes [f]);
+        zf_header_init (&header, ZF_DONE);
+        header.task_id = task_id;
+        header.flags = ZF_FLAG_NUL;
+        ASSERT_EQ (zf_wire_send (worker, &header, &payload), 0);
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_wait (client, WAIT_MS, &result), 0);
+        ASSERT_EQ (zfarm_result_task_id (result), id);
+        s_check_data (result, dones [i].expected, strlen (dones [i].expected));
+        zfarm_result_destroy (&result);
+    }
+}
+
 static void
 test_result_frames (const char *endpoint)
 {
@@ -198,6 +245,7 @@ test_result_frames (const char *endpoint)
     zfarm_result_destroy (&result);
     free (expected);
     free (big);
+    test_nul_flag (client, worker, decoder);
     zfarm_client_destroy (&client);
     zf_decoder_destroy (&decoder);
     zsock_set_linger (worker, 0);

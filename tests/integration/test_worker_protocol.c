@@ -21,6 +21,7 @@ typedef struct {
     zframe_t *identity;         /* the worker's latest connection */
     zf_decoder_t *decoder;
     bool heartbeat;             /* keep the worker's liveness up */
+    size_t payload_size;        /* bytes in the last payload taken */
 } fake_t;
 
 static void
@@ -73,8 +74,7 @@ s_take (fake_t *self, zmsg_t *msg, zf_header_t *header, char **payload_p)
     }
     zframe_destroy (&self->identity);
     self->identity = identity;
-    size_t size;
-    *payload_p = zf_wire_join (msg, &size);
+    *payload_p = zf_wire_join (msg, &self->payload_size);
     return true;
 }
 
@@ -139,6 +139,47 @@ s_expect_done (fake_t *self, uint64_t task_id, int status,
 }
 
 /* ---- the tests ------------------------------------------------------------ */
+
+/* ZF_FLAG_NUL: a TASK's payload that ends with a NUL the broker says is not
+ * the payload's reaches the handler without it (zfarm_sleep refuses any
+ * byte after its number); a TASK that claims it falsely, or does not claim
+ * it, reaches the handler whole. The DONE always claims it, truly. */
+static void
+test_nul_flag (fake_t *self)
+{
+    struct { const char *bytes; size_t size; uint32_t flags; } tasks [] = {
+        { "5\0", 2, ZF_FLAG_NUL },
+        { "6", 1, ZF_FLAG_NUL },
+        { "7", 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks [0]; i++) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_TASK);
+        header.task_id = 50 + i;
+        zf_header_set_service (&header, "sleep");
+        header.attempt = 1;
+        header.flags = tasks [i].flags;
+        zf_buf_t buf;
+        ASSERT_EQ (zf_header_encode (&header, &buf), 0);
+        zmsg_t *msg = zmsg_new ();
+        zframe_t *identity = zframe_dup (self->identity);
+        zmsg_append (msg, &identity);
+        zmsg_addmem (msg, buf.data, buf.size);
+        zmsg_addmem (msg, tasks [i].bytes, tasks [i].size);
+        ASSERT_EQ (zmsg_send (&msg, self->router), 0);
+
+        char *payload, expected [16];
+        s_recv (self, &header, &payload);
+        ASSERT_EQ (header.command, ZF_DONE);
+        ASSERT_EQ (header.task_id, 50 + i);
+        ASSERT_EQ (header.status, 0);
+        snprintf (expected, sizeof expected, "slept %c", tasks [i].bytes [0]);
+        ASSERT_STR_EQ (payload, expected);
+        ASSERT_EQ (header.flags, ZF_FLAG_NUL);
+        ASSERT_EQ (self->payload_size, strlen (expected) + 1);
+        free (payload);
+    }
+}
 
 /* A task that waits for a slot can be cancelled; one for a service the
  * worker does not offer is refused; DONEs carry results and errors. */
@@ -217,6 +258,7 @@ main (void)
     s_expect_ready (&fake, worker, NULL);
 
     test_tasks (&fake);
+    test_nul_flag (&fake);
     test_register_again (&fake, worker);
     test_stop (&fake, worker);
 

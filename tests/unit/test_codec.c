@@ -343,6 +343,59 @@ test_extra_fields_are_ignored (void)
     ASSERT_EQ (header.task_id, 5);
 }
 
+/* flags, the optional last field of SUBMIT, TASK, DONE and RESULT: kept
+ * when there, 0 when absent (a peer of the first revision), and like any
+ * field refused when of the wrong type. */
+static void
+test_optional_flags (void)
+{
+    int commands [] = { ZF_SUBMIT, ZF_TASK, ZF_DONE, ZF_RESULT };
+    for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
+        zf_header_t in, out;
+        s_example (&in, commands [i]);
+        in.flags = ZF_FLAG_NUL | 0x80000000u;   /* a later revision's bit */
+        s_round_trip (&in, &out);
+        ASSERT (out.flags == in.flags);
+    }
+    zf_header_t header;
+    packer_t p;
+    p_head (&p, 3, ZF_DONE);                /* without flags */
+    msgpack_pack_uint64 (&p.pk, 9);
+    msgpack_pack_uint32 (&p.pk, 0);
+    p_str (&p, "");
+    ASSERT_EQ (p_decode (&p, &header), 0);
+    ASSERT_EQ (header.task_id, 9);
+    ASSERT_EQ (header.flags, 0);
+
+    p_head (&p, 5, ZF_SUBMIT);              /* with flags */
+    msgpack_pack_uint64 (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_int32 (&p.pk, -1);
+    msgpack_pack_uint32 (&p.pk, ZF_FLAG_NUL);
+    ASSERT_EQ (p_decode (&p, &header), 0);
+    ASSERT_EQ (header.flags, ZF_FLAG_NUL);
+
+    p_head (&p, 4, ZF_RESULT);              /* flags as a string */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 0);
+    p_str (&p, "");
+    p_str (&p, "1");
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    p_head (&p, 4, ZF_RESULT);              /* flags negative */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 0);
+    p_str (&p, "");
+    msgpack_pack_int32 (&p.pk, -1);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    p_head (&p, 2, ZF_DONE);                /* a required field missing */
+    msgpack_pack_uint64 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 0);
+    ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+}
+
 static void
 test_wrong_field_types (void)
 {
@@ -552,6 +605,7 @@ main (void)
     test_not_a_header ();
     test_missing_fields ();
     test_extra_fields_are_ignored ();
+    test_optional_flags ();
     test_wrong_field_types ();
     test_field_bounds ();
     test_service_names ();

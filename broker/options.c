@@ -42,7 +42,7 @@ static const char s_usage [] =
 "\n"
 "Local worker pool:\n"
 "      --spawn N             keep N local worker processes running\n"
-"      --worker-cmd CMD      what each runs (through /bin/sh -c), with\n"
+"      --worker-cmd CMD      what each runs (as /bin/sh -c would), with\n"
 "                            ZFARM_BROKER set to the broker's own endpoint\n"
 "      --max-calls-per-worker N  retire and replace a local worker after N\n"
 "                            tasks (default 0: never)\n"

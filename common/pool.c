@@ -99,20 +99,75 @@ s_environment (const zf_pool_config_t *config)
     return envp;
 }
 
+/* Bytes a command may hold and still mean, to /bin/sh -c, just its words:
+ * no quotes, expansions, redirections, globs, operators or comments. */
+#define PLAIN_COMMAND_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+                            "0123456789 /._-+,:@%="
+
+/* The words of command, if running it through /bin/sh -c would only split
+ * it on spaces and look its first word up in PATH; NULL otherwise (then
+ * the shell runs it). Each worker is then one exec, not two. */
+static char **
+s_plain_argv (const char *command, char **path_p)
+{
+    if (strspn (command, PLAIN_COMMAND_CHARS) != strlen (command))
+        return NULL;
+    char **argv = zf_malloc ((strlen (command) / 2 + 2) * sizeof *argv);
+    size_t count = 0;
+    for (const char *at = command; *at;) {
+        size_t size = strcspn (at, " ");
+        if (size) {
+            argv [count] = zf_malloc (size + 1);
+            memcpy (argv [count], at, size);
+            argv [count++][size] = 0;
+        }
+        at += size + strspn (at + size, " ");
+    }
+    argv [count] = NULL;
+    char *path = NULL;
+    /* VAR=value as the first word is an assignment to the shell. */
+    if (count > 0 && !strchr (argv [0], '=')) {
+        if (strchr (argv [0], '/'))
+            path = access (argv [0], X_OK) == 0? zf_strdup (argv [0]): NULL;
+        else {
+            const char *dirs = getenv ("PATH");
+            for (const char *dir = dirs? dirs: ""; *dir && !path;) {
+                size_t size = strcspn (dir, ":");
+                char candidate [PATH_MAX];
+                if (snprintf (candidate, sizeof candidate, "%.*s/%s",
+                              (int) size, dir, argv [0]) < (int) sizeof candidate
+                &&  access (candidate, X_OK) == 0)
+                    path = zf_strdup (candidate);
+                dir += size + (dir [size] == ':');
+            }
+        }
+    }
+    if (!path) {
+        s_strv_destroy (&argv);
+        return NULL;
+    }
+    *path_p = path;
+    return argv;
+}
+
 zf_pool_t *
 zf_pool_new (const zf_pool_config_t *config)
 {
     zf_pool_t *self = zf_malloc (sizeof *self);
     self->config = *config;
     self->name = zf_strdup (config->name? config->name: "worker");
-    if (config->command) {
+    if (config->command)
+        self->argv = s_plain_argv (config->command, &self->path);
+    if (config->command && !self->argv) {
         char *const argv [] = { "/bin/sh", "-c", (char *) config->command, NULL };
         self->argv = s_strv_copy (argv);
     }
     else
+    if (!config->command)
         self->argv = s_strv_copy (config->argv);
-    self->path = zf_strdup (config->path && !config->command? config->path
-                                                            : self->argv [0]);
+    if (!self->path)
+        self->path = zf_strdup (config->path && !config->command? config->path
+                                                                : self->argv [0]);
     self->envp = s_environment (config);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);

@@ -25,7 +25,8 @@ typedef void (zf_pool_exit_fn) (void *arg, pid_t pid, int status);
 typedef struct {
     const char *name;           /* for log lines: "worker" */
     int size;                   /* children to keep running */
-    const char *command;        /* run through /bin/sh -c, or NULL ... */
+    const char *command;        /* run through /bin/sh -c (plain words:
+                                   exec'd as the shell would), or NULL ... */
     char *const *argv;          /* ... run this argv directly */
     const char *path;           /* the file argv runs; NULL: argv [0] */
     const char *env_name;       /* set in each child's environment, */

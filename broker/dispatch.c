@@ -265,6 +265,11 @@ s_steal (broker_t *self, worker_t *thief)
         header.task_id = task_dispatch_id (task);
         task->stealing = true;
         self->counters.steals++;
+        /* It held more than it could start in time: send it less. */
+        worker_t *victim = task->worker;
+        victim->prefetch_depth = victim->prefetch_depth > 1
+                               ? victim->prefetch_depth / 2: 1;
+        worker_update_idle (victim);
         broker_send_header (self, &task->worker->id, &header);
         return;                 /* one free slot, one task */
     }
@@ -288,7 +293,8 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
     /* Only this worker's services can have work waiting now (the invariant
      * held before its slot freed); start where it left off, for fairness. */
     for (uint32_t i = 0; i < worker->service_count
-                      && worker_has_free_slot (worker); i++) {
+                      && (worker_has_free_slot (worker)
+                          || worker_can_prefetch (worker)); i++) {
         uint32_t at = (worker->next_service + i) % worker->service_count;
         service_t *service = worker->services [at].service;
         if (!zf_list_is_empty (&service->queue)) {
@@ -310,6 +316,20 @@ s_detach_from_worker (task_t *task)
     task->worker->running--;
     task->service->running--;
     task->worker = NULL;
+}
+
+/* A worker whose slot ran dry (ZF_FLAG_IDLE: nothing waited there for it)
+ * while its service had tasks queued here idles for a round trip: it gets
+ * one task more per slot in advance from now on, up to what it accepts. */
+static void
+s_deepen (broker_t *self, worker_t *worker, service_t *service,
+          const zf_header_t *done)
+{
+    if ((done->flags & ZF_FLAG_IDLE)
+    &&  worker->prefetch_depth < worker->prefetch_max
+    &&  !zf_list_is_empty (&service->queue)
+    &&  s_prefetch_allowed (self, service))
+        worker->prefetch_depth++;
 }
 
 /* Feeds the service's average task time with a task that ran from a free
@@ -348,6 +368,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     bool waited = zf_link_is_linked (&task->prefetch_link);
     if (!waited && task->state == TASK_RUNNING && done->status == 0)
         s_sample (task->service, task);
+    s_deepen (self, worker, task->service, done);
     s_detach_from_worker (task);
     s_next_starts (worker);
     worker->tasks_done++;

@@ -38,11 +38,12 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
         s_string (out, worker->services [i].service->name);
     }
     fprintf (out, "],\"state\":\"%s\",\"capacity\":%" PRIu32
-             ",\"running\":%" PRIu32 ",\"tasks_done\":%" PRIu64
+             ",\"running\":%" PRIu32 ",\"prefetch_depth\":%" PRIu32
+             ",\"tasks_done\":%" PRIu64
              ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"version\":",
              worker->retiring? "retiring": worker->running? "busy": "ready",
              worker->capacity,
-             worker->running, worker->tasks_done,
+             worker->running, worker->prefetch_depth, worker->tasks_done,
              view->now - worker->joined_at,
              worker->pool_child
              || strcmp (worker->host, view->host) == 0? "true": "false");

@@ -11,6 +11,8 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     worker_t *self = zf_malloc (sizeof *self);
     self->id = *id;
     self->capacity = ready->capacity;
+    self->prefetch_max = ready->prefetch;
+    self->prefetch_depth = 1;
     self->pid = ready->pid;
     self->joined_at = now;
     snprintf (self->host, sizeof self->host, "%s", ready->host);
@@ -60,7 +62,7 @@ bool
 worker_can_prefetch (const worker_t *self)
 {
     return !self->retiring && self->running >= self->capacity
-        && self->running < 2 * self->capacity;
+        && self->running < self->capacity * (1 + self->prefetch_depth);
 }
 
 void

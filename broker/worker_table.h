@@ -30,6 +30,12 @@ typedef struct worker {
     uint32_t next_service;      /* where a freed slot looks for work first */
     uint32_t capacity;          /* slots */
     uint32_t running;           /* tasks in hand (RUNNING or ABANDONED) */
+    uint32_t prefetch_max;      /* tasks per slot it takes in advance, at
+                                   most (its READY's prefetch) */
+    uint32_t prefetch_depth;    /* tasks per slot sent in advance now:
+                                   1.. prefetch_max, deepened when it ran
+                                   dry while tasks waited here, halved when
+                                   one had to be stolen back from it */
     zf_link_t tasks;            /* task_t.link of tasks in hand */
     zf_link_t all_link;         /* in the broker's list of workers */
     int64_t expiry;             /* dead if silent until then (ms) */
@@ -58,7 +64,8 @@ void
 bool
     worker_has_free_slot (const worker_t *self);
 
-/* True if the worker can take a task in advance (it is busy). */
+/* True if the worker can take a task in advance (it is busy, and holds
+ * fewer than prefetch_depth per slot in advance). */
 bool
     worker_can_prefetch (const worker_t *self);
 

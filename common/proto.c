@@ -21,10 +21,11 @@
 
 typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
-    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS, F_END
+    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS,
+    F_PREFETCH, F_END
 } field_t;
 
-#define FIELDS_MAX 6
+#define FIELDS_MAX 7
 
 typedef struct {
     const char *name;
@@ -35,7 +36,7 @@ typedef struct {
 static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
                         { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT,
-                          F_END }, 0 },
+                          F_PREFETCH, F_END }, 1 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
                           F_END }, 1 },
@@ -112,6 +113,7 @@ zf_header_init (zf_header_t *header, int command)
     header->host [0] = 0;
     header->text [0] = 0;
     header->flags = 0;
+    header->prefetch = 1;
 }
 
 static void
@@ -460,6 +462,10 @@ s_decode_field (field_t field, cursor_t *cursor, zf_header_t *header)
             if (!s_get_int (&item, 0, 0xFFFF, &i)) return false;
             header->status = (int) i;
             return true;
+        case F_PREFETCH:
+            if (!s_get_uint (&item, ZF_PREFETCH_MAX, &u) || u == 0) return false;
+            header->prefetch = (uint32_t) u;
+            return true;
         case F_FLAGS:
             /* Bits this revision does not know are a later one's: kept,
              * and ignored by whoever does not know them either. */
@@ -668,6 +674,7 @@ s_encode_field (field_t field, const zf_header_t *header, zf_buf_t *buf)
         case F_RETRIES:  s_pack_int (buf, header->retries); break;
         case F_STATUS:   s_pack_int (buf, header->status); break;
         case F_FLAGS:    s_pack_uint (buf, header->flags); break;
+        case F_PREFETCH: s_pack_uint (buf, header->prefetch); break;
         case F_SERVICES:
             s_pack_array (buf, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)

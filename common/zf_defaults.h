@@ -26,6 +26,8 @@
 #define ZF_TEXT_MAX                1023    /* bytes of error text kept */
 #define ZF_HOST_MAX                255     /* bytes of host name */
 #define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */
+#define ZF_PREFETCH_MAX            16      /* tasks per slot a worker may hold in
+                                              advance of the one it runs */
 #define ZF_RETRIES_MAX             100     /* a client may not ask for more */
 #define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
 

@@ -47,12 +47,19 @@ typedef struct {
                                      READY: software version;
                                      DISCONNECT: reason */
     uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT: ZF_FLAG_* */
+    uint32_t prefetch;          /* READY: tasks per slot it takes in
+                                   advance, 1..ZF_PREFETCH_MAX (1 if absent) */
 } zf_header_t;
 
 /* The payload's last frame ends with a NUL byte that is not part of the
  * payload: a receiver that wants NUL-terminated bytes (the C API promises
  * them) can use a single frame in place instead of copying it. */
 #define ZF_FLAG_NUL 1
+
+/* DONE: the worker holds no task that waits for a slot, so the slot this
+ * DONE frees is idle until the next TASK comes: the broker may send this
+ * worker more in advance. */
+#define ZF_FLAG_IDLE 2
 
 /* An encoded header, built without allocation. */
 typedef struct {

@@ -422,16 +422,13 @@ s_curve_setup (const options_t *options)
     return rc;
 }
 
-/* Each slot costs two ZeroMQ sockets, each holding a file descriptor: make
- * room for them before czmq makes its first socket. */
+/* Each slot may run a command (--exec) with three pipes to it: make room
+ * for their descriptors. */
 static void
-s_reserve_sockets (long capacity)
+s_reserve_descriptors (long capacity)
 {
-    long needed = 2 * capacity + 16;
-    if (needed > zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS))
-        zsys_set_max_sockets ((size_t) needed);
     struct rlimit limit;
-    rlim_t files = (rlim_t) needed + 64;
+    rlim_t files = (rlim_t) (3 * capacity + 64);
     if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < files) {
         limit.rlim_cur = files < limit.rlim_max? files: limit.rlim_max;
         setrlimit (RLIMIT_NOFILE, &limit);
@@ -497,7 +494,7 @@ s_serve (const options_t *options)
 {
     /* A command that stops reading its stdin must cost an EPIPE, not us. */
     signal (SIGPIPE, SIG_IGN);
-    s_reserve_sockets (options->capacity);
+    s_reserve_descriptors (options->capacity);
     module_t *module = NULL;
     exec_config_t exec = { .command = options->command,
                            .max_call_ms = (uint32_t) options->max_call_ms };

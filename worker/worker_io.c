@@ -127,7 +127,7 @@ zf_io_wake_all (io_t *self)
 void
 zf_io_waiting_push (io_t *self, zfarm_task_t *task)
 {
-    uint32_t size = 2 * self->capacity;
+    uint32_t size = self->waiting_size;
     assert (self->waiting_count < size);
     self->waiting [(self->waiting_head + self->waiting_count++) % size] = task;
 }
@@ -138,7 +138,7 @@ zf_io_waiting_pop (io_t *self)
     if (self->waiting_count == 0)
         return NULL;
     zfarm_task_t *task = self->waiting [self->waiting_head];
-    self->waiting_head = (self->waiting_head + 1) % (2 * self->capacity);
+    self->waiting_head = (self->waiting_head + 1) % self->waiting_size;
     self->waiting_count--;
     return task;
 }
@@ -146,7 +146,7 @@ zf_io_waiting_pop (io_t *self)
 zfarm_task_t *
 zf_io_waiting_remove (io_t *self, uint64_t task_id)
 {
-    uint32_t size = 2 * self->capacity;
+    uint32_t size = self->waiting_size;
     for (uint32_t i = 0; i < self->waiting_count; i++) {
         uint32_t at = (self->waiting_head + i) % size;
         zfarm_task_t *task = self->waiting [at];
@@ -213,12 +213,11 @@ s_dispatch (io_t *self, uint32_t caller)
         zf_io_ring (self);
 }
 
-/* Reads what the broker sent, then hands out the waiting tasks (caller:
- * the calling slot, or NO_SLOT). Ends with a receive that found nothing,
+/* Reads what the broker sent. Ends with a receive that found nothing,
  * which is what lets the pollers sleep on ZMQ_FD; after a full batch, with
  * the watcher woken to read on. */
 static void
-s_service (io_t *self, uint32_t caller)
+s_read (io_t *self)
 {
     for (int reads = 0; self->broker; reads++) {
         if (reads == READ_BATCH) {
@@ -228,6 +227,14 @@ s_service (io_t *self, uint32_t caller)
         if (!zf_session_on_broker (self))
             break;
     }
+}
+
+/* Reads, then hands out the waiting tasks (caller: the calling slot, or
+ * NO_SLOT). */
+static void
+s_service (io_t *self, uint32_t caller)
+{
+    s_read (self);
     s_dispatch (self, caller);
 }
 
@@ -357,6 +364,9 @@ s_slot_loop (io_t *self, uint32_t index)
             pthread_mutex_unlock (&self->lock);
             zf_task_run (task);
             pthread_mutex_lock (&self->lock);
+            /* What came meanwhile first: the DONE says whether a task
+             * waits for this slot (ZF_FLAG_IDLE). */
+            s_read (self);
             zf_session_on_done (self, index);
         }
         else
@@ -471,7 +481,8 @@ zf_io_new (const zf_io_config_t *config)
     self->broker_fd = -1;
     self->decoder = zf_decoder_new ();
     self->reconnect_ms = ZF_RECONNECT_MIN_MS;
-    self->waiting = zf_malloc (2 * self->capacity * sizeof *self->waiting);
+    self->waiting_size = self->capacity * (1 + ZF_PREFETCH_MAX);
+    self->waiting = zf_malloc (self->waiting_size * sizeof *self->waiting);
     self->stop_reason = "worker stopped";
     self->slots = zf_malloc (self->capacity * sizeof *self->slots);
     for (uint32_t i = 0; i < self->capacity; i++)

@@ -67,8 +67,9 @@ struct _zf_io_t {
     int timer_fd;               /* the watcher's alarm clock */
     int64_t armed_at;           /* when timer_fd fires; 0: not armed */
     zfarm_task_t **waiting;     /* ring of tasks received that no slot runs
-                                   yet: 2 x capacity, as many as the broker
-                                   may send ahead of their slots */
+                                   yet: as many as the broker may send ahead
+                                   of their slots (READY's prefetch) */
+    uint32_t waiting_size;      /* capacity x (1 + ZF_PREFETCH_MAX) */
     uint32_t waiting_head;      /* the oldest */
     uint32_t waiting_count;
     const char *stop_reason;    /* the DISCONNECT text */
@@ -94,7 +95,7 @@ void
     zf_io_wake_all (io_t *self);
 
 /* Appends a task to the waiting ring, which has room (the caller checks
- * busy_count + waiting_count against 2 x capacity). */
+ * busy_count + waiting_count against waiting_size). */
 void
     zf_io_waiting_push (io_t *self, zfarm_task_t *task);
 

@@ -59,6 +59,7 @@ s_send_ready (io_t *self)
     header.service_count = (uint32_t) self->service_count;
     header.capacity = self->capacity;
     header.pid = (uint32_t) getpid ();
+    header.prefetch = ZF_PREFETCH_MAX;
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     s_send (self, &header, NULL);
@@ -329,7 +330,11 @@ zf_session_on_done (io_t *self, uint32_t index)
     if (self->broker && slot->generation == self->generation
     &&  !slot->overran) {
         zf_header_t header;
-        s_send (self, &header, zf_task_done (task, &header));
+        zmq_msg_t *result = zf_task_done (task, &header);
+        /* Read just before: a TASK already in the socket is not waited for. */
+        if (self->waiting_count == 0)
+            header.flags |= ZF_FLAG_IDLE;
+        s_send (self, &header, result);
     }
     zf_task_destroy (&task);
     s_finish_if_idle (self);
@@ -363,9 +368,9 @@ s_service_lookup (io_t *self, const char *name)
 static void
 s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
-    /* The broker sends at most one task per slot, and with prefetch one
-     * more per slot in advance, so only a broken broker can hold more than
-     * 2 x capacity here. While stopping, tasks wait there for the
+    /* The broker sends at most one task per slot, and with prefetch at
+     * most READY's prefetch more per slot in advance, so only a broken
+     * broker can fill the ring. While stopping, tasks wait there for the
      * DISCONNECT, which has the broker requeue them without spending a
      * retry. */
     const zf_service_t *service = s_service_lookup (self, header->service);
@@ -374,7 +379,7 @@ s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
         snprintf (why, sizeof why, "service '%s' is not offered by this "
                   "worker", header->service);
     else
-    if (self->busy_count + self->waiting_count >= 2 * self->capacity)
+    if (self->busy_count + self->waiting_count >= self->waiting_size)
         snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
                   self->capacity);
     if (*why) {

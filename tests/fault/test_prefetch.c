@@ -32,6 +32,21 @@ s_warm_up (zfarm_client_t *client)
     }
 }
 
+/* The largest prefetch_depth of a worker in the status document. */
+static long
+s_deepest (const char *endpoint)
+{
+    char *json = th_status (endpoint);
+    long deepest = -1;
+    const char *key = "\"prefetch_depth\":";
+    for (const char *at = json; at && (at = strstr (at, key));
+         at += strlen (key))
+        if (atol (at + strlen (key)) > deepest)
+            deepest = atol (at + strlen (key));
+    free (json);
+    return deepest;
+}
+
 /* Many short tasks, more than the workers' slots: some go in advance. */
 static void
 test_prefetch (void)
@@ -48,6 +63,9 @@ test_prefetch (void)
         zfarm_result_destroy (&result);
     }
     ASSERT_INT (th_status_counter (endpoint, "prefetched"), >, 0);
+    /* Empty tasks end long before the next can cross from the broker:
+     * a worker that ran dry while tasks waited was sent more in advance. */
+    ASSERT_INT (s_deepest (endpoint), >, 1);
     zfarm_client_destroy (&client);
     free ((char *) endpoint);
 }

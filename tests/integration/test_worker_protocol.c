@@ -175,10 +175,30 @@ test_nul_flag (fake_t *self)
         ASSERT_EQ (header.status, 0);
         snprintf (expected, sizeof expected, "slept %c", tasks [i].bytes [0]);
         ASSERT_STR_EQ (payload, expected);
-        ASSERT_EQ (header.flags, ZF_FLAG_NUL);
+        ASSERT_EQ (header.flags & ZF_FLAG_NUL, ZF_FLAG_NUL);
         ASSERT_EQ (self->payload_size, strlen (expected) + 1);
         free (payload);
     }
+}
+
+/* ZF_FLAG_IDLE: a DONE says so when no task waits for the slot it frees,
+ * and not while one does (capacity 1: the second task waits). */
+static void
+test_idle_flag (fake_t *self)
+{
+    s_send_task (self, 60, "sleep", "100");
+    s_send_task (self, 61, "sleep", "1");
+    zf_header_t header;
+    char *payload;
+    s_recv (self, &header, &payload);
+    ASSERT_EQ (header.task_id, 60);
+    ASSERT_STR_EQ (payload, "slept 100");
+    ASSERT_EQ (header.flags & ZF_FLAG_IDLE, 0);
+    free (payload);
+    s_recv (self, &header, &payload);
+    ASSERT_EQ (header.task_id, 61);
+    ASSERT_EQ (header.flags & ZF_FLAG_IDLE, ZF_FLAG_IDLE);
+    free (payload);
 }
 
 /* A task that waits for a slot can be cancelled; one for a service the
@@ -259,6 +279,7 @@ main (void)
 
     test_tasks (&fake);
     test_nul_flag (&fake);
+    test_idle_flag (&fake);
     test_register_again (&fake, worker);
     test_stop (&fake, worker);
 

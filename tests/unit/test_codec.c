@@ -493,6 +493,8 @@ test_service_names (void)
 }
 
 /* A READY with count services and this capacity, decoded. */
+static zf_header_t s_decoded;       /* s_decode_ready's last header */
+
 static int
 s_decode_ready (uint32_t count, uint64_t capacity)
 {
@@ -508,8 +510,7 @@ s_decode_ready (uint32_t count, uint64_t capacity)
     msgpack_pack_uint32 (&p.pk, 1);
     p_str (&p, "host");
     p_str (&p, "0.1.0");
-    zf_header_t header;
-    return p_decode (&p, &header);
+    return p_decode (&p, &s_decoded);
 }
 
 static void
@@ -532,6 +533,25 @@ test_ready_bounds (void)
     p_str (&p, "0.1.0");
     zf_header_t header;
     ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
+
+    /* prefetch, optional: 1 when absent, 1..ZF_PREFETCH_MAX when there */
+    ASSERT_EQ (s_decode_ready (1, 1), 0);
+    ASSERT_EQ (s_decoded.prefetch, 1);
+    long prefetches [] = { 1, ZF_PREFETCH_MAX, 0, ZF_PREFETCH_MAX + 1, -1 };
+    for (size_t i = 0; i < sizeof prefetches / sizeof prefetches [0]; i++) {
+        p_head (&p, 6, ZF_READY);
+        msgpack_pack_array (&p.pk, 1);
+        p_str (&p, "echo");
+        msgpack_pack_uint32 (&p.pk, 1);
+        msgpack_pack_uint32 (&p.pk, 1);
+        p_str (&p, "host");
+        p_str (&p, "0.1.0");
+        msgpack_pack_int64 (&p.pk, prefetches [i]);
+        bool valid = prefetches [i] >= 1 && prefetches [i] <= ZF_PREFETCH_MAX;
+        ASSERT_EQ (p_decode (&p, &header), valid? 0: ZFARM_EBAD_REQUEST);
+        if (valid)
+            ASSERT_EQ (header.prefetch, (uint32_t) prefetches [i]);
+    }
 }
 
 /* A few bytes that declare an array or map of billions of elements: the

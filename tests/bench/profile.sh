@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# profile.sh: instructions per task of zfarm-broker and of lru_broker, by
-# callgrind, which counts the same on a quiet machine and on a noisy one.
+# profile.sh: instructions per task of zfarm-broker and of lru_broker, and
+# of zfarm-worker and of lru_worker, by callgrind, which counts the same on
+# a quiet machine and on a noisy one.
 #
 # Each broker runs under callgrind twice, serving SMALL and then LARGE
 # 100-byte echo tasks (ipc, 2 fake workers of capacity 1, 100 in flight);
 # the difference between the two runs, divided by LARGE - SMALL, is the
-# cost of one task with start-up and shut-down taken out. It prints the
-# total per task (every thread of the broker) and the functions whose cost
-# grew most per task, and keeps the callgrind files for callgrind_annotate
-# or kcachegrind.
+# cost of one task with start-up and shut-down taken out. Then each worker
+# (zfarm-worker with echo.so, capacity 1; lru_worker, credit 1) runs under
+# callgrind the same way, alone behind its broker. It prints the total per
+# task (every thread of the process) and the functions whose cost grew
+# most per task, and keeps the callgrind files for callgrind_annotate or
+# kcachegrind.
 #
 # Usage: tests/bench/profile.sh [SMALL LARGE]   (default 1000 6000)
 # Needs a build: tests/bench/run.sh --quick, or cmake in build-bench.
@@ -20,7 +23,7 @@ SMALL=${1:-1000}
 LARGE=${2:-6000}
 [ "$LARGE" -gt "$SMALL" ] || { echo "profile.sh: LARGE must exceed SMALL" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-for program in zfarm-broker lru_broker fake_workers zfarm-bench; do
+for program in zfarm-broker lru_broker fake_workers zfarm-bench zfarm-worker lru_worker; do
     [ -x "$BIN/$program" ] || { echo "profile.sh: build $BIN/$program first" >&2; exit 1; }
 done
 OUT=$(cd "$HERE/../.." && pwd)/build-bench/profile
@@ -78,6 +81,40 @@ s_profile () {
     s_stop "$broker"
 }
 
+# s_profile_worker SYSTEM TASKS: one run of one worker under callgrind,
+# behind its broker (not profiled).
+s_profile_worker () {
+    local system=$1 tasks=$2 broker worker tries
+    local out=$OUT/$system-$tasks.callgrind
+    local bench=("$BIN/zfarm-bench" -n "$tasks" --warmup 0 --window 100 --timeout 60000)
+    if [ "$system" = zfarm-worker ]; then
+        rm -f "$WORK/endpoint"
+        "$BIN/zfarm-broker" --bind "ipc://$WORK/zfarm.ipc" \
+            --endpoint-file "$WORK/endpoint" 2>/dev/null &
+        broker=$!; PIDS+=("$broker")
+        for tries in $(seq 600); do [ -s "$WORK/endpoint" ] && break; sleep 0.1; done
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/zfarm-worker" \
+            --broker "ipc://$WORK/zfarm.ipc" --service echo \
+            --module "$BIN/../modules/echo.so" 2>"$WORK/$system-$tasks.log" &
+        worker=$!; PIDS+=("$worker")
+        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers 1)
+    else
+        rm -f "$WORK/endpoints"
+        "$BIN/lru_broker" --frontend "ipc://$WORK/front.ipc" \
+            --backend "ipc://$WORK/back.ipc" --ready 1 \
+            --endpoint-file "$WORK/endpoints" 2>/dev/null &
+        broker=$!; PIDS+=("$broker")
+        for tries in $(seq 600); do [ -s "$WORK/endpoints" ] && break; sleep 0.1; done
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/lru_worker" \
+            --broker "ipc://$WORK/back.ipc" 2>"$WORK/$system-$tasks.log" &
+        worker=$!; PIDS+=("$worker")
+        bench+=(--plain --broker "ipc://$WORK/front.ipc")
+    fi
+    "${bench[@]}" >&2
+    s_stop "$worker"
+    s_stop "$broker"
+}
+
 # s_costs FILE: "cost<TAB>function" per line, inclusive (every thread).
 s_costs () {
     callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null \
@@ -88,8 +125,12 @@ for system in zfarm plain; do
     s_profile "$system" "$SMALL"
     s_profile "$system" "$LARGE"
 done
+for system in zfarm-worker plain-worker; do
+    s_profile_worker "$system" "$SMALL"
+    s_profile_worker "$system" "$LARGE"
+done
 
-for system in zfarm plain; do
+for system in zfarm plain zfarm-worker plain-worker; do
     echo
     echo "== $system: instructions per task (inclusive, every thread; $SMALL vs $LARGE tasks)"
     awk -F'\t' -v tasks=$((LARGE - SMALL)) '

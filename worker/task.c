@@ -106,7 +106,8 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->attempt = header->attempt;
     self->timeout_ms = header->timeout_ms;
     self->flags = header->flags;
-    snprintf (self->service, sizeof self->service, "%s", header->service);
+    /* The decoder NUL-terminated it within the same size: no snprintf. */
+    memcpy (self->service, header->service, strlen (header->service) + 1);
     self->handler = handler;
     self->arg = arg;
     self->max_call_ms = max_call_ms;

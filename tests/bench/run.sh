@@ -83,6 +83,9 @@ s_build () {
     (cd "$BUILD/bench-node" && npm ci --no-audit --no-fund --silent >/dev/null)
 }
 
+# The commit measured, before this run rewrites results/ and makes the
+# tree look changed.
+VERSION=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 [ "$INSTALL" = 1 ] && s_install
 s_build
 BIN=$BUILD/bin
@@ -493,4 +496,4 @@ mkdir -p "$RESULTS"
 cp "$CSV" "$RESULTS/latest.csv"
 s_spec >"$WORK/spec.tsv"
 "$HERE/summarize.sh" "$RESULTS/latest.csv" "$WORK/spec.tsv" "$RESULTS" \
-    "$MACHINE" "$REPEAT round(s) of every case; $ELAPSED s; $(date -u +%Y-%m-%d); zfarm $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+    "$MACHINE" "$REPEAT round(s) of every case; $ELAPSED s; $(date -u +%Y-%m-%d); zfarm $VERSION"

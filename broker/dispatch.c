@@ -23,6 +23,10 @@
 #include <signal.h>
 
 #define PREFETCH_SAMPLES    8       /* tasks measured before it starts */
+/* Larger tasks are never sent in advance: moving one takes longer than the
+ * round trip that prefetch saves, and one taken back (stolen) would cross
+ * the network twice. */
+#define PREFETCH_PAYLOAD_MAX (64 * 1024)
 
 static void s_service_dispatch (broker_t *self, service_t *service);
 
@@ -131,6 +135,18 @@ s_prefetch_allowed (broker_t *self, const service_t *service)
         && service->task_us < (double) self->options.prefetch_below_us;
 }
 
+/* True if the head of service's queue may go to a busy worker in
+ * advance. */
+static bool
+s_prefetch_next (broker_t *self, service_t *service)
+{
+    if (zf_list_is_empty (&service->queue) || !s_prefetch_allowed (self, service))
+        return false;
+    task_t *head = zf_container_of (zf_list_first (&service->queue), task_t,
+                                    link);
+    return task_payload_size (head) <= PREFETCH_PAYLOAD_MAX;
+}
+
 /* Gives the head task of service to the worker of membership, in advance
  * if prefetch. Returns 0, or -1 if the worker proved unreachable (and was
  * deleted). */
@@ -191,7 +207,7 @@ s_service_dispatch (broker_t *self, service_t *service)
         return;
     while (!zf_list_is_empty (&service->queue)) {
         zf_link_t *idle = zf_list_first (&service->idle);
-        bool prefetch = !idle && s_prefetch_allowed (self, service);
+        bool prefetch = !idle && s_prefetch_next (self, service);
         zf_link_t *chosen = idle? idle
                           : prefetch? zf_list_first (&service->prefetchers): NULL;
         if (!chosen)
@@ -327,8 +343,7 @@ s_deepen (broker_t *self, worker_t *worker, service_t *service,
 {
     if ((done->flags & ZF_FLAG_IDLE)
     &&  worker->prefetch_depth < worker->prefetch_max
-    &&  !zf_list_is_empty (&service->queue)
-    &&  s_prefetch_allowed (self, service))
+    &&  s_prefetch_next (self, service))
         worker->prefetch_depth++;
 }
 

@@ -41,6 +41,16 @@ task_payload (task_t *task)
     return task->payload_count > 1? task->payload.many: &task->payload.one;
 }
 
+size_t
+task_payload_size (task_t *task)
+{
+    zmq_msg_t *frames = task_payload (task);
+    size_t size = 0;
+    for (size_t i = 0; i < task->payload_count; i++)
+        size += zmq_msg_size (&frames [i]);
+    return size;
+}
+
 static void
 s_close_payload (task_t *task)
 {

@@ -100,6 +100,10 @@ void
 zmq_msg_t *
     task_payload (task_t *task);
 
+/* Bytes in the task's payload frames. */
+size_t
+    task_payload_size (task_t *task);
+
 /* When the task was last dispatched, in ms on zf_now_ms's clock. */
 int64_t
     task_dispatched_ms (const task_t *task);

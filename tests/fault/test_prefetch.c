@@ -99,11 +99,43 @@ test_short_not_stuck (void)
     free ((char *) endpoint);
 }
 
+/* Tasks over 64 KiB are never sent in advance: moving one costs more than
+ * the round trip saved, and a stolen one would cross twice. Short tasks
+ * of 70 KB ("0" padded with blanks), more than the slots: none goes in
+ * advance, every one is done. */
+static void
+test_large_not_prefetched (void)
+{
+    const char *endpoint = s_start (2);
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    s_warm_up (client);
+    long before = th_status_counter (endpoint, "prefetched");
+    size_t size = 70000;
+    char *payload = malloc (size);
+    ASSERT (payload);
+    memset (payload, ' ', size);
+    payload [0] = '0';
+    for (int i = 0; i < 60; i++)
+        ASSERT_EQ (zfarm_client_submit (client, "job", payload, size, 30000,
+                                        NULL), 0);
+    for (int i = 0; i < 60; i++) {
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+        ASSERT_EQ (zfarm_result_status (result), 0);
+        zfarm_result_destroy (&result);
+    }
+    ASSERT_EQ (th_status_counter (endpoint, "prefetched"), before);
+    free (payload);
+    zfarm_client_destroy (&client);
+    free ((char *) endpoint);
+}
+
 int
 main (void)
 {
     test_prefetch ();
     test_short_not_stuck ();
+    test_large_not_prefetched ();
     TEST_PASS ("test_prefetch");
     return 0;
 }

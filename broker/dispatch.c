@@ -306,6 +306,9 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         return;
     }
     worker_update_idle (worker);
+    /* A TASK that cannot be sent deletes its worker, this one included:
+     * after each dispatch, the worker is looked up again by its id. */
+    peer_id_t id = worker->id;
     /* Only this worker's services can have work waiting now (the invariant
      * held before its slot freed); start where it left off, for fairness. */
     for (uint32_t i = 0; i < worker->service_count
@@ -316,6 +319,8 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         if (!zf_list_is_empty (&service->queue)) {
             worker->next_service = at + 1;
             s_service_dispatch (self, service);
+            if (peer_table_lookup (self->workers, &id) != worker)
+                return;         /* it proved unreachable, and is gone */
         }
     }
     if (worker_has_free_slot (worker))
@@ -362,13 +367,14 @@ s_sample (service_t *service, const task_t *task)
 static void
 s_stolen (broker_t *self, worker_t *worker, task_t *task)
 {
+    service_t *service = task->service;     /* the task may be gone below */
     s_detach_from_worker (task);
     task->attempts--;           /* it never ran there */
     self->counters.stolen++;
     s_enqueue (task, true);
     s_task_rearm (self, task);
     s_worker_freed_slot (self, worker);
-    s_service_dispatch (self, task->service);
+    s_service_dispatch (self, service);
 }
 
 void

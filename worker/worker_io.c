@@ -502,6 +502,8 @@ zf_io_new (const zf_io_config_t *config)
     bool started = s_threads_start (self);
     if (started)
         zf_session_connect (self);
+    else
+        self->finished = true;  /* the watcher must not connect either */
     pthread_mutex_unlock (&self->lock);
     if (!started) {
         s_threads_join (self);

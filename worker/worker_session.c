@@ -370,18 +370,20 @@ s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
     /* The broker sends at most one task per slot, and with prefetch at
      * most READY's prefetch more per slot in advance, so only a broken
-     * broker can fill the ring. While stopping, tasks wait there for the
-     * DISCONNECT, which has the broker requeue them without spending a
-     * retry. */
+     * broker can fill the ring: it holds all of them, so that slots still
+     * busy with a task the broker no longer counts (from an earlier
+     * connection, or past its time limit) never make us refuse one.
+     * While stopping, tasks wait there for the DISCONNECT, which has the
+     * broker requeue them without spending a retry. */
     const zf_service_t *service = s_service_lookup (self, header->service);
     char why [ZF_SERVICE_MAX + 64] = "";
     if (!service)
         snprintf (why, sizeof why, "service '%s' is not offered by this "
                   "worker", header->service);
     else
-    if (self->busy_count + self->waiting_count >= self->waiting_size)
-        snprintf (why, sizeof why, "worker has no free slot (capacity %u)",
-                  self->capacity);
+    if (self->waiting_count == self->waiting_size)
+        snprintf (why, sizeof why, "worker holds all the tasks it takes "
+                  "(%u)", self->waiting_size);
     if (*why) {
         zf_warning ("worker: task %" PRIu64 " from %s refused: %s",
                       header->task_id, self->endpoint, why);

@@ -22,6 +22,7 @@
 #include "zf_list.h"
 #include "zf_log.h"
 #include "zf_proto.h"
+#include "zf_table.h"
 #include "zf_util.h"
 #include "zf_wire.h"
 
@@ -52,14 +53,6 @@ typedef struct {
                                    each SUBMIT shares the payload's buffer */
 } task_t;
 
-/* Pending tasks by id: open addressing with linear probing, so that a task
- * costs the index no allocation. It is at most half full, and a deletion
- * moves later entries of its run back, so there are no tombstones. */
-typedef struct {
-    task_t **slots;             /* capacity entries, NULL where free */
-    size_t capacity;            /* a power of two, 0 before the first task */
-    size_t size;                /* tasks held */
-} pending_t;
 
 /* A result whose callback has not run yet. */
 typedef struct {
@@ -84,7 +77,7 @@ struct _zfarm_client_t {
     int64_t unanswered_since;   /* first PING since the broker was last
                                    heard, 0 if none */
     zf_decoder_t *decoder;      /* reused for every header received */
-    pending_t pending;          /* task_t by id: tasks without a result */
+    zf_index_t pending;         /* task_t by id: tasks without a result */
     zf_link_t deadlines;        /* pending tasks with a deadline, earliest
                                    first, by deadline_link */
     zlistx_t *ready;            /* zfarm_result_t for zfarm_client_wait,
@@ -100,111 +93,6 @@ struct _zfarm_client_t {
                                    0 = never */
     int64_t next_ping;          /* when a PING is due if tasks are pending */
 };
-
-/* ---- the pending table ------------------------------------------------- */
-
-#define PENDING_MIN     64      /* slots in a table's first allocation */
-
-/* The finaliser of MurmurHash3, as in common/table.c: sequential ids spread
- * evenly over the slots. */
-static size_t
-s_id_hash (uint64_t id)
-{
-    id ^= id >> 33;
-    id *= 0xff51afd7ed558ccdULL;
-    id ^= id >> 33;
-    return (size_t) id;
-}
-
-static task_t *
-s_pending_lookup (pending_t *self, uint64_t id)
-{
-    if (self->capacity == 0)
-        return NULL;
-    size_t mask = self->capacity - 1;
-    for (size_t i = s_id_hash (id) & mask; self->slots [i];
-         i = (i + 1) & mask)
-        if (self->slots [i]->id == id)
-            return self->slots [i];
-    return NULL;
-}
-
-/* Puts a task in the first free slot of its run; there is one, since the
- * table is never full. */
-static void
-s_pending_place (pending_t *self, task_t *task)
-{
-    size_t mask = self->capacity - 1;
-    size_t i = s_id_hash (task->id) & mask;
-    while (self->slots [i])
-        i = (i + 1) & mask;
-    self->slots [i] = task;
-}
-
-static void
-s_pending_resize (pending_t *self, size_t capacity)
-{
-    task_t **slots = self->slots;
-    size_t old_capacity = self->capacity;
-    self->slots = zf_malloc (capacity * sizeof *self->slots);
-    self->capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++)
-        if (slots [i])
-            s_pending_place (self, slots [i]);
-    free (slots);
-}
-
-/* Ids are unique, so the task is not in the table yet. */
-static void
-s_pending_insert (pending_t *self, task_t *task)
-{
-    if (2 * (self->size + 1) > self->capacity)
-        s_pending_resize (self, self->capacity? 2 * self->capacity:
-                                                PENDING_MIN);
-    s_pending_place (self, task);
-    self->size++;
-}
-
-/* Removes the task with this id, if there is one. Each entry after the hole
- * in its run moves into the hole when the hole lies on its probe path (no
- * farther from its home slot than the entry is now), which keeps every
- * entry reachable from its home without tombstones. */
-static void
-s_pending_delete (pending_t *self, uint64_t id)
-{
-    if (self->capacity == 0)
-        return;
-    size_t mask = self->capacity - 1;
-    size_t hole = s_id_hash (id) & mask;
-    while (self->slots [hole] && self->slots [hole]->id != id)
-        hole = (hole + 1) & mask;
-    if (!self->slots [hole])
-        return;
-    self->slots [hole] = NULL;
-    for (size_t i = (hole + 1) & mask; self->slots [i]; i = (i + 1) & mask) {
-        size_t home = s_id_hash (self->slots [i]->id) & mask;
-        if (((i - hole) & mask) <= ((i - home) & mask)) {
-            self->slots [hole] = self->slots [i];
-            self->slots [i] = NULL;
-            hole = i;
-        }
-    }
-    self->size--;
-    /* A burst of tasks should not keep its table for the client's life. */
-    if (self->capacity > PENDING_MIN && 8 * self->size < self->capacity)
-        s_pending_resize (self, self->capacity / 2);
-}
-
-/* The next task at or after *cursor (start at 0), or NULL at the end. The
- * table must not change during a walk. */
-static task_t *
-s_pending_next (pending_t *self, size_t *cursor)
-{
-    for (; *cursor < self->capacity; (*cursor)++)
-        if (self->slots [*cursor])
-            return self->slots [(*cursor)++];
-    return NULL;
-}
 
 static task_t *
 s_task_new (zfarm_client_t *self, const char *service,
@@ -301,7 +189,7 @@ s_finish (zfarm_client_t *self, task_t *task, zfarm_result_t *result)
         zlistx_add_end (self->ready, result);
 
     zf_list_remove (&task->deadline_link);
-    s_pending_delete (&self->pending, task->id);
+    zf_index_delete (&self->pending, task->id);
     s_task_destroy (&task);
 }
 
@@ -341,7 +229,7 @@ s_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
 static void
 s_task_start (zfarm_client_t *self, task_t *task)
 {
-    s_pending_insert (&self->pending, task);
+    zf_index_insert (&self->pending, task);
     if (task->deadline)
         s_deadline_insert (self, task);
     if (s_send_submit (self, task, task->timeout_ms) != 0) {
@@ -383,7 +271,7 @@ static int
 s_on_result (zfarm_client_t *self, const zf_header_t *header,
              zf_frames_t *payload)
 {
-    task_t *task = s_pending_lookup (&self->pending, header->task_id);
+    task_t *task = zf_index_lookup (&self->pending, header->task_id);
     if (!task) {
         zsys_debug ("zfarm client: dropped a RESULT for task %" PRIu64
                     ", which is not pending", header->task_id);
@@ -407,7 +295,7 @@ s_resubmit_all (zfarm_client_t *self, const char *why)
     int64_t now = zf_now_ms ();
     size_t count = 0, cursor = 0;
     task_t *task;
-    while ((task = s_pending_next (&self->pending, &cursor))) {
+    while ((task = zf_index_next (&self->pending, &cursor))) {
         uint32_t timeout_ms = task->timeout_ms;
         if (task->deadline) {
             int64_t left = task->deadline - GRACE_MS - now;
@@ -558,7 +446,7 @@ s_expire (zfarm_client_t *self, int64_t now)
 static int
 s_next_due (zfarm_client_t *self)
 {
-    if (self->pending.size == 0)
+    if (zf_index_size (&self->pending) == 0)
         return -1;
     int64_t next = self->next_ping;
     task_t *first = s_deadline_first (self);
@@ -612,7 +500,7 @@ s_check_silence (zfarm_client_t *self, int64_t now)
 static void
 s_heartbeat (zfarm_client_t *self, int64_t now)
 {
-    if (self->pending.size == 0 || now < self->next_ping)
+    if (zf_index_size (&self->pending) == 0 || now < self->next_ping)
         return;
     s_check_silence (self, now);
     s_send_simple (self, ZF_PING, 0);
@@ -760,6 +648,7 @@ zfarm_client_new (const char *endpoint)
     self->sock = sock;
     self->endpoint = zf_strdup (self->endpoints [0]);
     self->decoder = zf_decoder_new ();
+    zf_index_init (&self->pending, offsetof (task_t, id));
     zf_list_init (&self->deadlines);
     self->ready = zlistx_new ();
     zlistx_set_destructor (self->ready, s_result_destroy);
@@ -777,7 +666,7 @@ s_abandon (zfarm_client_t *self)
 {
     size_t cursor = 0;
     task_t *task;
-    while ((task = s_pending_next (&self->pending, &cursor)))
+    while ((task = zf_index_next (&self->pending, &cursor)))
         s_send_simple (self, ZF_CANCEL, task->id);
     zsock_set_linger (self->sock, LINGER_MS);
 }
@@ -793,9 +682,9 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     zsock_destroy (&self->sock);
     size_t cursor = 0;
     task_t *task;
-    while ((task = s_pending_next (&self->pending, &cursor)))
+    while ((task = zf_index_next (&self->pending, &cursor)))
         s_task_destroy (&task);
-    free (self->pending.slots);
+    zf_index_clear (&self->pending);
     zlistx_destroy (&self->ready);
     zlistx_destroy (&self->due);
     zf_decoder_destroy (&self->decoder);
@@ -901,7 +790,7 @@ zfarm_client_call (zfarm_client_t *self, const char *service,
     while (!result) {
         s_pump (self);
         if (!result && s_poll (self, INT64_MAX) != 0)
-            s_cancel (self, s_pending_lookup (&self->pending, task_id),
+            s_cancel (self, zf_index_lookup (&self->pending, task_id),
                       "interrupted");
     }
     int status = zfarm_result_status (result);
@@ -937,7 +826,7 @@ int
 zfarm_client_cancel (zfarm_client_t *self, uint64_t task_id)
 {
     assert (self);
-    task_t *task = s_pending_lookup (&self->pending, task_id);
+    task_t *task = zf_index_lookup (&self->pending, task_id);
     if (!task)
         return ZFARM_ENOT_FOUND;
     s_cancel (self, task, "cancelled by the client");
@@ -948,7 +837,7 @@ size_t
 zfarm_client_pending (zfarm_client_t *self)
 {
     assert (self);
-    return self->pending.size + zlistx_size (self->ready)
+    return zf_index_size (&self->pending) + zlistx_size (self->ready)
          + zlistx_size (self->due);
 }
 

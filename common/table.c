@@ -151,3 +151,13 @@ zf_index_delete (zf_index_t *self, uint64_t key)
         s_resize (self, capacity / 2);
     return found;
 }
+
+void *
+zf_index_next (const zf_index_t *self, size_t *cursor)
+{
+    size_t capacity = self->slots? self->mask + 1: 0;
+    for (; *cursor < capacity; (*cursor)++)
+        if (self->slots [*cursor])
+            return self->slots [(*cursor)++];
+    return NULL;
+}

@@ -43,6 +43,11 @@ void
 void *
     zf_index_delete (zf_index_t *self, uint64_t key);
 
+/* The next item at or after *cursor (start at 0), or NULL at the end; the
+ * index must not change during a walk. */
+void *
+    zf_index_next (const zf_index_t *self, size_t *cursor);
+
 /* Items indexed. */
 static inline size_t
 zf_index_size (const zf_index_t *self)

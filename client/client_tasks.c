@@ -1,0 +1,318 @@
+/* client_tasks.c: a task's life inside the client: the pending table and
+ * the deadline list, the messages that start and cancel tasks, and time:
+ * expiry, fail-over, the broker's silence, the heartbeat, and the pump and
+ * poll that the public calls in client.c run.
+ *
+ * Invariant: a task is in `pending` (and, if it has a deadline, in
+ * `deadlines`) from its SUBMIT until zf_client_finish makes its one result,
+ * which removes it (client.c's top comment says where the result goes). */
+#include "client_internal.h"
+#include "result_internal.h"
+#include "zf_defaults.h"
+#include "zf_util.h"
+
+#include <inttypes.h>
+#include <limits.h>
+
+/* ---- tasks and deadlines ----------------------------------------------- */
+
+task_t *
+zf_client_task_new (zfarm_client_t *self, const char *service,
+                    const void *data, size_t size, int timeout_ms)
+{
+    size_t service_size = strlen (service) + 1;
+    task_t *task = zf_malloc (sizeof *task + service_size);
+    memcpy (task->service, service, service_size);
+    task->id = ++self->last_id;
+    /* The one copy of the caller's bytes: the API takes them as const, and
+     * they must outlive the call for a resubmission. A NUL goes after them
+     * (ZF_FLAG_NUL), so that the handler can read them in place. */
+    if (zmq_msg_init_size (&task->payload, size + 1) != 0)
+        zf_die_nomem ();
+    if (size)
+        memcpy (zmq_msg_data (&task->payload), data, size);
+    ((char *) zmq_msg_data (&task->payload)) [size] = 0;
+    zf_link_init (&task->deadline_link);
+    task->timeout_ms = (uint32_t) timeout_ms;
+    if (timeout_ms > 0)
+        task->deadline = zf_now_ms () + timeout_ms + GRACE_MS;
+    return task;
+}
+
+void
+zf_client_task_destroy (task_t **task_p)
+{
+    task_t *task = *task_p;
+    if (!task)
+        return;
+    zmq_msg_close (&task->payload);
+    free (task);
+    *task_p = NULL;
+}
+
+static task_t *
+s_deadline_task (zf_link_t *link)
+{
+    return zf_container_of (link, task_t, deadline_link);
+}
+
+/* Tasks mostly share one timeout, so a new deadline is usually the latest:
+ * the search for its place starts at the end. */
+static void
+s_deadline_insert (zfarm_client_t *self, task_t *task)
+{
+    zf_link_t *at = self->deadlines.prev;
+    while (at != &self->deadlines && s_deadline_task (at)->deadline
+                                     > task->deadline)
+        at = at->prev;
+    zf_list_insert_after (at, &task->deadline_link);
+}
+
+static task_t *
+s_deadline_first (zfarm_client_t *self)
+{
+    zf_link_t *first = zf_list_first (&self->deadlines);
+    return first? s_deadline_task (first): NULL;
+}
+
+void
+zf_client_result_destroy (void **item)
+{
+    zfarm_result_destroy ((zfarm_result_t **) item);
+}
+
+void
+zf_client_due_destroy (void **item)
+{
+    due_t *due = *item;
+    if (!due)
+        return;
+    zfarm_result_destroy (&due->result);
+    free (due);
+    *item = NULL;
+}
+
+void
+zf_client_finish (zfarm_client_t *self, task_t *task,
+                  zfarm_result_t *result)
+{
+    if (task->sink)
+        *task->sink = result;
+    else
+    if (task->callback) {
+        due_t *due = zf_malloc (sizeof *due);
+        due->result = result;
+        due->callback = task->callback;
+        due->arg = task->arg;
+        zlistx_add_end (self->due, due);
+    }
+    else
+        zlistx_add_end (self->ready, result);
+
+    zf_list_remove (&task->deadline_link);
+    zf_index_delete (&self->pending, task->id);
+    zf_client_task_destroy (&task);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+int
+zf_client_send_submit (zfarm_client_t *self, task_t *task,
+                       uint32_t timeout_ms)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_SUBMIT);
+    header.task_id = task->id;
+    zf_header_set_service (&header, task->service);
+    header.timeout_ms = timeout_ms;
+    header.retries = self->retries;
+    header.flags = ZF_FLAG_NUL;
+    return zf_wire_send_shared (self->sock, &header, &task->payload);
+}
+
+void
+zf_client_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
+{
+    zf_header_t header;
+    zf_header_init (&header, command);
+    header.task_id = task_id;
+    if (zf_wire_send_shared (self->sock, &header, NULL) != 0)
+        zsys_debug ("zfarm client: could not send %s to %s: %s",
+                    zf_command_name (command), self->endpoint,
+                    zmq_strerror (zmq_errno ()));
+}
+
+void
+zf_client_task_start (zfarm_client_t *self, task_t *task)
+{
+    zf_index_insert (&self->pending, task);
+    if (task->deadline)
+        s_deadline_insert (self, task);
+    if (zf_client_send_submit (self, task, task->timeout_ms) != 0) {
+        char text [256];
+        snprintf (text, sizeof text, "could not queue the task for %s: %s",
+                  self->endpoint, zmq_strerror (zmq_errno ()));
+        zf_client_finish (self, task,
+                          zf_result_new (task->id, ZFARM_EBROKER_DOWN, text));
+    }
+}
+
+void
+zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why)
+{
+    zf_client_send_simple (self, ZF_CANCEL, task->id);
+    zf_client_finish (self, task,
+                      zf_result_new (task->id, ZFARM_ECANCELLED, why));
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+/* The result of a task whose deadline passed without a RESULT: TIMEOUT if
+ * the broker has been heard within liveness intervals (it is alive, so the
+ * task really overran), BROKER_DOWN if not. */
+static zfarm_result_t *
+s_expiry_result (zfarm_client_t *self, const task_t *task, int64_t now)
+{
+    char text [256];
+    int64_t silence = now - self->last_heard;
+    if (self->last_heard
+    &&  silence <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS) {
+        snprintf (text, sizeof text, "no result from the broker %d ms "
+                  "after the task's timeout of %" PRIu32 " ms",
+                  GRACE_MS, task->timeout_ms);
+        zf_client_send_simple (self, ZF_CANCEL, task->id);
+        return zf_result_new (task->id, ZFARM_ETIMEOUT, text);
+    }
+    if (self->last_heard)
+        snprintf (text, sizeof text, "no answer from %s for %" PRId64 " ms",
+                  self->endpoint, silence);
+    else
+        snprintf (text, sizeof text, "no answer from %s", self->endpoint);
+    return zf_result_new (task->id, ZFARM_EBROKER_DOWN, text);
+}
+
+/* Ends the tasks whose deadline has passed. Each turn removes one task, so
+ * the loop ends. Returns the number of results made. */
+static int
+s_expire (zfarm_client_t *self, int64_t now)
+{
+    int made = 0;
+    task_t *task;
+    while ((task = s_deadline_first (self)) && task->deadline <= now) {
+        zf_client_finish (self, task, s_expiry_result (self, task, now));
+        made++;
+    }
+    return made;
+}
+
+int
+zf_client_next_due (zfarm_client_t *self)
+{
+    if (zf_index_size (&self->pending) == 0)
+        return -1;
+    int64_t next = self->next_ping;
+    task_t *first = s_deadline_first (self);
+    if (first && first->deadline < next)
+        next = first->deadline;
+    int64_t left = next - zf_now_ms ();
+    return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
+}
+
+/* Moves to the next endpoint: a new socket, the same routing id. */
+static void
+s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
+{
+    int next = (self->current + 1) % self->endpoint_count;
+    zsock_t *sock = zf_client_connect (self, self->endpoints [next]);
+    if (!sock)
+        return;                     /* logged; try again next interval */
+    zsys_warning ("zfarm client: %s %s; failing over to %s",
+                  self->endpoint, why, self->endpoints [next]);
+    zsock_set_linger (self->sock, 0);
+    zsock_destroy (&self->sock);
+    self->sock = sock;
+    self->current = next;
+    free (self->endpoint);
+    self->endpoint = zf_strdup (self->endpoints [next]);
+    self->unanswered_since = now;
+    self->silent = false;
+    self->epoch = 0;
+    zf_client_resubmit_all (self, "failed over");
+}
+
+/* Notices a broker that has said nothing for liveness intervals while tasks
+ * wait: with other endpoints, the client moves on; with one, it submits
+ * again when the broker is heard from. */
+static void
+s_check_silence (zfarm_client_t *self, int64_t now)
+{
+    if (!self->unanswered_since)
+        self->unanswered_since = now;   /* the PING about to go out */
+    if (now - self->unanswered_since
+        <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS)
+        return;
+    if (self->endpoint_count > 1)
+        s_fail_over (self, now, "is silent");
+    else
+        self->silent = true;
+}
+
+static void
+s_heartbeat (zfarm_client_t *self, int64_t now)
+{
+    if (zf_index_size (&self->pending) == 0 || now < self->next_ping)
+        return;
+    s_check_silence (self, now);
+    zf_client_send_simple (self, ZF_PING, 0);
+    self->next_ping = now + ZF_DEFAULT_HEARTBEAT_MS;
+}
+
+/* Receiving comes first, so that a result that arrived by the deadline
+ * wins over its expiry. */
+int
+zf_client_pump (zfarm_client_t *self)
+{
+    int made = zf_client_receive (self);
+    int64_t now = zf_now_ms ();
+    if (self->leaving) {
+        self->leaving = false;
+        s_fail_over (self, now, "is shutting down");
+    }
+    made += s_expire (self, now);
+    s_heartbeat (self, now);
+    return made;
+}
+
+/* zsys_interrupted is checked first, so that a signal that came while the
+ * client was busy is not slept through. */
+int
+zf_client_poll (zfarm_client_t *self, int64_t until)
+{
+    if (zsys_interrupted)
+        return -1;
+    int64_t now = zf_now_ms ();
+    if (now >= until)
+        return -1;
+    int64_t wait = until == INT64_MAX? -1: until - now;
+    int next = zf_client_next_due (self);
+    if (next >= 0 && (wait < 0 || next < wait))
+        wait = next;
+    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, (long) wait) == -1
+    &&  (zsys_interrupted || zmq_errno () != EINTR))
+        return -1;
+    return 0;
+}
+
+void
+zf_client_run_callbacks (zfarm_client_t *self)
+{
+    size_t count = zlistx_size (self->due);
+    while (count-- > 0) {
+        due_t *due = zlistx_detach (self->due, NULL);
+        if (!due)
+            break;                  /* a nested wait already ran the rest */
+        due->callback (due->result, due->arg);
+        zf_client_due_destroy ((void **) &due);
+    }
+}

@@ -70,7 +70,8 @@ void
 zf_io_ring (io_t *self)
 {
     uint64_t one = 1;
-    if (self->polling && write (self->bell_fd, &one, sizeof one) == -1) {
+    if (self->poller != NO_SLOT
+    &&  write (self->bell_fd, &one, sizeof one) == -1) {
         /* The counter is full: it is ringing already. */
     }
 }
@@ -102,7 +103,7 @@ s_pop_sleeper (io_t *self)
 static void
 s_call_poller (io_t *self, uint32_t caller)
 {
-    if (self->polling || self->finished
+    if (self->poller != NO_SLOT || self->finished
     ||  (self->poller_called != NO_SLOT && self->poller_called != caller))
         return;
     uint32_t index = s_pop_sleeper (self);
@@ -190,8 +191,10 @@ s_slot_start (io_t *self, uint32_t index, zfarm_task_t *task)
 }
 
 /* Hands waiting tasks to free slots, oldest first: to the calling slot
- * (no hop to another thread), then to sleeping ones. What is left waits
- * for the first slot to finish. */
+ * (no hop to another thread), then to sleeping ones, then to the polling
+ * one (which the bell wakes). A task read is a task started, whoever read
+ * it: a stop that comes after lets it finish. What is left waits for the
+ * first slot to finish. */
 static void
 s_dispatch (io_t *self, uint32_t caller)
 {
@@ -200,17 +203,20 @@ s_dispatch (io_t *self, uint32_t caller)
         uint32_t index = caller;
         if (index == NO_SLOT || self->slots [index].busy)
             index = s_pop_sleeper (self);
+        if (index == NO_SLOT && self->poller != NO_SLOT
+        &&  !self->slots [self->poller].busy)
+            index = self->poller;
         if (index == NO_SLOT)
             break;
         s_slot_start (self, index, zf_io_waiting_pop (self));
+        if (index == self->poller)
+            zf_io_ring (self);
+        else
         if (index != caller)
             pthread_cond_signal (&self->slots [index].wake);
         if (self->max_tasks && ++self->tasks_started == self->max_tasks)
             zf_session_begin_stop (self, "max tasks reached");
     }
-    /* The polling slot is free: it takes the rest. */
-    if (!self->stopping && self->waiting_count > 0)
-        zf_io_ring (self);
 }
 
 /* Reads what the broker sent. Ends with a receive that found nothing,
@@ -266,7 +272,7 @@ s_next_timer (io_t *self, int64_t now)
 static bool
 s_watching (io_t *self, int64_t now, int64_t *next_p)
 {
-    if (!self->broker || self->polling || self->busy_count == 0)
+    if (!self->broker || self->poller != NO_SLOT || self->busy_count == 0)
         return false;
     int64_t oldest = now;
     for (uint32_t i = 0; i < self->capacity; i++)
@@ -320,9 +326,9 @@ s_watcher (void *args)
 
 /* The free slot waits for the broker, outside the mutex. */
 static void
-s_poll (io_t *self)
+s_poll (io_t *self, uint32_t index)
 {
-    self->polling = true;
+    self->poller = index;
     self->poller_called = NO_SLOT;
     struct pollfd fds [2] = {
         { .fd = self->bell_fd, .events = POLLIN },
@@ -331,7 +337,7 @@ s_poll (io_t *self)
     pthread_mutex_unlock (&self->lock);
     int rc = poll (fds, 2, -1);
     pthread_mutex_lock (&self->lock);
-    self->polling = false;
+    self->poller = NO_SLOT;
     if (rc > 0 && (fds [0].revents & POLLIN))
         s_drain_fd (self->bell_fd);
     zf_session_check_stop (self);
@@ -373,8 +379,8 @@ s_slot_loop (io_t *self, uint32_t index)
         if (self->finished)
             break;
         else
-        if (!self->polling)
-            s_poll (self);
+        if (self->poller == NO_SLOT)
+            s_poll (self, index);
         else
             s_sleep (self, index);
     }
@@ -489,6 +495,7 @@ zf_io_new (const zf_io_config_t *config)
         pthread_cond_init (&self->slots [i].wake, NULL);
     self->sleepers = zf_malloc (self->capacity * sizeof *self->sleepers);
     self->poller_called = NO_SLOT;
+    self->poller = NO_SLOT;
     self->bell_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->timer_fd = timerfd_create (CLOCK_MONOTONIC,
                                      TFD_NONBLOCK | TFD_CLOEXEC);

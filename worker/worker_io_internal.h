@@ -59,7 +59,8 @@ struct _zf_io_t {
     uint32_t busy_count;
     uint32_t *sleepers;         /* stack of free slots waiting on wake */
     uint32_t sleeper_count;
-    bool polling;               /* a slot is in poll(2) on broker_fd */
+    uint32_t poller;            /* the slot in poll(2) on broker_fd, or
+                                   NO_SLOT */
     uint32_t poller_called;     /* the sleeper told to poll; NO_SLOT */
     int bell_fd;                /* eventfd that wakes the polling slot */
     pthread_t watcher;

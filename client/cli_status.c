@@ -45,6 +45,7 @@ static const column_t s_worker_columns [] = {
     { "HOST",     "host",       CELL_TEXT },
     { "STATE",    "state",      CELL_TEXT },
     { "SLOTS",    "running",    CELL_SLOTS },
+    { "AHEAD",    "prefetch_depth", CELL_COUNT },   /* per slot, prefetch */
     { "DONE",     "tasks_done", CELL_COUNT },
     { "UPTIME",   "uptime_ms",  CELL_UPTIME },
     { "WHERE",    "local",      CELL_WHERE },
@@ -58,7 +59,7 @@ static const column_t s_service_columns [] = {
     { "WORKERS",  "workers",    CELL_COUNT },
 };
 
-#define COLUMNS_MAX 9
+#define COLUMNS_MAX 10
 #define COUNT_OF(array) (sizeof (array) / sizeof (array) [0])
 
 /* ---- cells ------------------------------------------------------------- */

@@ -125,6 +125,7 @@ test_page (void)
     ASSERT (strstr (dom, "<td>echo</td>"));
     ASSERT (strstr (dom, "<td>ready</td>"));
     ASSERT (strstr (dom, "<td>local</td>"));
+    ASSERT (strstr (dom, "<th>ahead</th>"));
     ASSERT (strstr (dom, "completed/s"));
     /* And no poll failed (the script marks the state line with "err"). */
     ASSERT (strstr (dom, "<div id=\"state\" class=\"\">version 0.1.0"));

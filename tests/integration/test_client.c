@@ -397,6 +397,7 @@ test_cli_status (void)
     char *out, *err;
     ASSERT_EQ (s_zfarm (table, NULL, 0, &out, NULL, &err), 0);
     ASSERT (strstr (out, "WORKER"));
+    ASSERT (strstr (out, "AHEAD"));         /* prefetch depth */
     ASSERT (strstr (out, "SERVICE"));
     ASSERT (strstr (out, "submitted"));
     free (out);

@@ -27,11 +27,7 @@ zf_client_task_new (zfarm_client_t *self, const char *service,
     /* The one copy of the caller's bytes: the API takes them as const, and
      * they must outlive the call for a resubmission. A NUL goes after them
      * (ZF_FLAG_NUL), so that the handler can read them in place. */
-    if (zmq_msg_init_size (&task->payload, size + 1) != 0)
-        zf_die_nomem ();
-    if (size)
-        memcpy (zmq_msg_data (&task->payload), data, size);
-    ((char *) zmq_msg_data (&task->payload)) [size] = 0;
+    zf_msg_init_terminated (&task->payload, data, size);
     zf_link_init (&task->deadline_link);
     task->timeout_ms = (uint32_t) timeout_ms;
     if (timeout_ms > 0)

@@ -56,6 +56,8 @@ struct _broker_t {
     char *pool_endpoint;        /* what they connect to */
 
     peer_table_t *workers;      /* peer_id_t -> worker_t */
+    uint64_t workers_deleted;   /* ever, so that a loop over a worker can
+                                   tell that a dispatch deleted some */
     zf_link_t all_workers;      /* worker_t.all_link, oldest first */
     peer_table_t *clients;      /* peer_id_t -> client_t (with tasks) */
     zhashx_t *services;         /* name -> service_t */

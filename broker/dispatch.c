@@ -286,7 +286,7 @@ s_steal (broker_t *self, worker_t *thief)
         victim->prefetch_depth = victim->prefetch_depth > 1
                                ? victim->prefetch_depth / 2: 1;
         worker_update_idle (victim);
-        broker_send_header (self, &task->worker->id, &header);
+        broker_send_header (self, &victim->id, &header);
         return;                 /* one free slot, one task */
     }
 }
@@ -306,9 +306,10 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         return;
     }
     worker_update_idle (worker);
-    /* A TASK that cannot be sent deletes its worker, this one included:
-     * after each dispatch, the worker is looked up again by its id. */
+    /* A TASK that cannot be sent deletes its worker, perhaps this one:
+     * after a dispatch that deleted any, look this one up again. */
     peer_id_t id = worker->id;
+    uint64_t deleted = self->workers_deleted;
     /* Only this worker's services can have work waiting now (the invariant
      * held before its slot freed); start where it left off, for fairness. */
     for (uint32_t i = 0; i < worker->service_count
@@ -319,7 +320,8 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         if (!zf_list_is_empty (&service->queue)) {
             worker->next_service = at + 1;
             s_service_dispatch (self, service);
-            if (peer_table_lookup (self->workers, &id) != worker)
+            if (self->workers_deleted != deleted
+            &&  peer_table_lookup (self->workers, &id) != worker)
                 return;         /* it proved unreachable, and is gone */
         }
     }
@@ -466,6 +468,7 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
         zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
     peer_table_delete (self->workers, &worker->id);
+    self->workers_deleted++;
     zf_list_remove (&worker->all_link);
 
     /* From the tail, pushing each to the head: the queue keeps their order. */

@@ -6,6 +6,9 @@
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
 #include "listen.h"
+#ifdef ZFARM_TEST_HOOKS
+#include "faults.h"
+#endif
 #include "metrics.h"
 #include "status_page.h"
 #include "zap.h"
@@ -80,7 +83,7 @@ s_on_child_exit (void *arg, pid_t pid, int status)
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
          at = at->next) {
         worker_t *worker = zf_container_of (at, worker_t, all_link);
-        if (worker->pool_child != pid)
+        if (worker->gone || worker->pool_child != pid)
             continue;
         char reason [96];
         if (WIFSIGNALED (status))
@@ -229,7 +232,14 @@ broker_new (const options_t *options)
     self->tasks = task_table_new ();
     self->deadlines = deadline_heap_new ();
     zf_list_init (&self->all_workers);
+    zf_list_init (&self->pending_services);
+    zf_list_init (&self->refill_workers);
+    zf_list_init (&self->gone_workers);
+    zf_list_init (&self->unused_clients);
     self->liveness_ms = (int64_t) options->heartbeat_ms * options->liveness;
+#ifdef ZFARM_TEST_HOOKS
+    self->faults = faults_new ();
+#endif
     self->next_heartbeat = self->started_at + options->heartbeat_ms;
     return self;
 fail:
@@ -259,12 +269,19 @@ broker_destroy (broker_t **self_p)
             worker_t *worker = zf_container_of (self->all_workers.next,
                                                 worker_t, all_link);
             zf_list_remove (&worker->all_link);
+            zf_list_remove (&worker->refill_link);
+            zf_list_remove (&worker->gone_link);
+            if (!worker->gone)
+                worker_mark_gone (worker);
             zf_list_init (&worker->tasks);  /* the table frees the tasks */
             worker_destroy (&worker);
         }
         peer_table_destroy (&self->workers);
     }
     s_clients_destroy (&self->clients);
+#ifdef ZFARM_TEST_HOOKS
+    faults_destroy (&self->faults);
+#endif
     zhashx_destroy (&self->services);
     task_table_destroy (&self->tasks);
     deadline_heap_destroy (&self->deadlines);
@@ -325,6 +342,21 @@ s_render_page (void *arg, const char *path, const char **content_type)
 
 /* ---- sending ----------------------------------------------------------- */
 
+/* Whether the tests want this send to fail as if the peer had gone. */
+static bool
+s_send_fails (broker_t *self, const peer_id_t *to, const zf_header_t *header)
+{
+#ifdef ZFARM_TEST_HOOKS
+    worker_t *worker = self->faults? peer_table_lookup (self->workers, to)
+                                   : NULL;
+    return worker && faults_unreachable (self->faults, header->command,
+                                         worker->host);
+#else
+    (void) self, (void) to, (void) header;
+    return false;
+#endif
+}
+
 int
 broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
              zmq_msg_t *frames, size_t count, bool copy)
@@ -334,6 +366,8 @@ broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
         zf_error ("cannot encode a %s header", zf_command_name (header->command));
         return 0;               /* a bug of ours, not the peer's absence */
     }
+    if (s_send_fails (self, to, header))
+        return -1;
     void *socket = self->router_handle;
     /* With mandatory routing only the first frame can fail (EHOSTUNREACH);
      * with no send limit, later frames of the message always go. */
@@ -459,6 +493,7 @@ s_recv_one (broker_t *self)
     commands_handle (self, rc);
     s_inbound_clear (in);
     zmq_msg_close (header);
+    dispatch_settle (self);
     return 1;
 }
 
@@ -469,10 +504,13 @@ s_heartbeat (broker_t *self, int64_t now)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_HEARTBEAT);
-    zf_link_t *at = self->all_workers.next;
-    while (at != &self->all_workers) {
+    /* Deleted workers stay on the list until the event ends (dispatch.c),
+     * so the walk never loses its place. */
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
         worker_t *worker = zf_container_of (at, worker_t, all_link);
-        at = at->next;          /* the worker may be deleted below */
+        if (worker->gone)
+            continue;
         if (now >= worker->expiry) {
             char reason [64];
             snprintf (reason, sizeof reason, "silent for %" PRId64 " ms",
@@ -644,7 +682,7 @@ s_say_goodbye (broker_t *self)
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
          at = at->next) {
         worker_t *worker = zf_container_of (at, worker_t, all_link);
-        if (!worker->pool_child)  /* local ones are stopped by signal */
+        if (!worker->gone && !worker->pool_child)  /* local ones: by signal */
             broker_send_header (self, &worker->id, &header);
     }
 }
@@ -670,13 +708,16 @@ broker_run (broker_t *self)
             zf_error ("poll: %s", zmq_strerror (zmq_errno ()));
             return -1;
         }
-        if (items [1].revents & ZMQ_POLLIN)
+        if (items [1].revents & ZMQ_POLLIN) {
             s_on_signal (self);
+            dispatch_settle (self);
+        }
         for (int i = 0; i < RECV_BATCH && s_recv_one (self); i++)
             ;
         if (self->http)
             http_run (self->http);  /* cheap when idle; also runs its timers */
         s_on_timers (self);
+        dispatch_settle (self);
     }
     s_say_goodbye (self);
     if (self->pool)

@@ -56,16 +56,25 @@ struct _broker_t {
     char *pool_endpoint;        /* what they connect to */
 
     peer_table_t *workers;      /* peer_id_t -> worker_t */
-    uint64_t workers_deleted;   /* ever, so that a loop over a worker can
-                                   tell that a dispatch deleted some */
-    zf_link_t all_workers;      /* worker_t.all_link, oldest first */
+    zf_link_t all_workers;      /* worker_t.all_link, oldest first; gone
+                                   ones too, until the end of the event */
     peer_table_t *clients;      /* peer_id_t -> client_t (with tasks) */
+    /* What an event leaves for dispatch_settle (dispatch.c, rules 1-2). */
+    zf_link_t pending_services; /* service_t.pending_link: to dispatch */
+    zf_link_t refill_workers;   /* worker_t.refill_link: freed a slot */
+    zf_link_t gone_workers;     /* worker_t.gone_link: to destroy */
+    zf_link_t unused_clients;   /* client_t.unused_link: to destroy if
+                                   still without tasks */
+    bool settling;              /* in dispatch_settle, which never nests */
     zhashx_t *services;         /* name -> service_t */
     task_table_t *tasks;
     deadline_heap_t *deadlines; /* task_t.timer */
     int64_t next_heartbeat;     /* ms */
     int64_t liveness_ms;        /* heartbeat_ms * liveness */
 
+#ifdef ZFARM_TEST_HOOKS
+    struct _faults_t *faults;   /* injected send failures (faults.h) */
+#endif
     bool draining;              /* SIGTERM seen: no new work */
     int64_t drain_deadline;
     bool stopped;               /* leave the loop */
@@ -120,8 +129,9 @@ void
 worker_t *
     dispatch_worker_join (broker_t *self, const zf_header_t *ready);
 
-/* Forgets a worker. Its tasks go back to their queues; with spend_retry each
- * spends a retry (or ends in WORKER_LOST) because the worker failed. */
+/* Forgets a worker: it is marked gone and destroyed by dispatch_settle.
+ * Its tasks go back to their queues; with spend_retry each spends a retry
+ * (or ends in WORKER_LOST) because the worker failed. */
 void
     dispatch_worker_delete (broker_t *self, worker_t *worker,
                             const char *reason, bool spend_retry);
@@ -145,5 +155,11 @@ void
 /* Tasks that workers are running now. */
 size_t
     dispatch_running (broker_t *self);
+
+/* Ends an event: dispatches what it marked, and destroys the workers and
+ * client records it deleted. The loop calls it after each message, signal
+ * and pass of the timers; nothing else may. */
+void
+    dispatch_settle (broker_t *self);
 
 #endif

@@ -1,9 +1,34 @@
 /* dispatch.c: the broker's policy: queues, LRU workers, retries, results.
  *
- * Invariant: no service has both a waiting task and an idle worker. Every
- * event that could break it (a task arrives or is requeued, a worker joins
- * or frees a slot) runs s_service_dispatch for the services it touched,
- * so dispatch never scans for work: it takes list heads, O(1) per task.
+ * Who frees what, and when. Every function here keeps these rules:
+ *
+ * 1. Nothing the broker holds is freed while a caller up the stack may
+ *    still hold it. A worker found dead (silent, unreachable, disconnected,
+ *    exited, overran, retired) is deleted at once: it leaves the routing
+ *    table, its services' idle lists and its tasks, and is marked gone;
+ *    it stays in all_workers (so a walk of that list never loses its
+ *    place) and is destroyed by dispatch_settle, which the loop calls
+ *    after each event (a message, a signal, a pass of the timers), when no
+ *    handler is on the stack. A client record whose last task went is
+ *    destroyed there too. Tasks sit in the task table's chunks, which never
+ *    move: a freed task's slot is reused, never unmapped, and everything
+ *    that names a task from outside goes through its dispatch id, whose
+ *    generation a free changes. Services live as long as the broker.
+ * 2. Dispatch never runs inside a deletion. An event that adds capacity or
+ *    work marks it: a task queued or requeued marks its service pending, a
+ *    DONE marks its worker for a refill, a worker that joins marks its
+ *    services. dispatch_settle then dispatches, once, at the end of the
+ *    event. A worker that proves unreachable meanwhile is deleted like any
+ *    other, and what that requeues is marked for the same settle: a loop,
+ *    never a recursion, and it ends, for each turn of it deletes a worker
+ *    or gives out a task.
+ * 3. So, at the end of every event, no service has both a waiting task and
+ *    an idle worker. Dispatch takes list heads, O(1) per task, and never
+ *    scans for work.
+ *
+ * Builds with assertions (the sanitizer build, tests/run.sh) check rule 1:
+ * a gone worker is never given a task, touched, listed idle or deleted
+ * again, and is off every list but all_workers when it is destroyed.
  *
  * Prefetch: a worker runs one task per slot, and would sit idle for a round
  * trip between its DONE and its next TASK. For a service whose tasks are
@@ -28,7 +53,12 @@
  * the network twice. */
 #define PREFETCH_PAYLOAD_MAX (64 * 1024)
 
-static void s_service_dispatch (broker_t *self, service_t *service);
+static void
+s_mark_pending (broker_t *self, service_t *service)
+{
+    if (!zf_link_is_linked (&service->pending_link))
+        zf_list_push_back (&self->pending_services, &service->pending_link);
+}
 
 /* Sets the task's timer to when it next needs attention: its deadline or,
  * while it runs under --max-call-time, the end of its call time. */
@@ -49,14 +79,27 @@ s_task_rearm (broker_t *self, task_t *task)
     }
 }
 
+/* The task's client no longer waits for it. A client record left with no
+ * task is destroyed at the end of the event (rule 1). */
+static void
+s_task_disown (broker_t *self, task_t *task)
+{
+    client_t *client = task->client;
+    if (!client)
+        return;
+    client_task_remove (client, task->client_task_id);
+    if (client_task_count (client) == 0
+    &&  !zf_link_is_linked (&client->unused_link))
+        zf_list_push_back (&self->unused_clients, &client->unused_link);
+    task->client = NULL;
+}
+
 /* Removes a task from every index and frees it. */
 static void
 s_task_delete (broker_t *self, task_t *task)
 {
     deadline_heap_remove (self->deadlines, &task->timer);
-    if (task->client)
-        client_task_remove (self->clients, task->client, task->client_task_id);
-    task->client = NULL;
+    s_task_disown (self, task);
     task_table_free (self->tasks, task);
 }
 
@@ -103,7 +146,7 @@ s_task_fail (broker_t *self, task_t *task, int code, const char *text)
 }
 
 static void
-s_enqueue (task_t *task, bool at_head)
+s_enqueue (broker_t *self, task_t *task, bool at_head)
 {
     task->state = TASK_QUEUED;
     task->worker = NULL;
@@ -112,6 +155,7 @@ s_enqueue (task_t *task, bool at_head)
     else
         zf_list_push_back (&task->service->queue, &task->link);
     task->service->queued++;
+    s_mark_pending (self, task->service);
 }
 
 static void
@@ -147,15 +191,26 @@ s_prefetch_next (broker_t *self, service_t *service)
     return task_payload_size (head) <= PREFETCH_PAYLOAD_MAX;
 }
 
+/* Sends a header-only command to a worker. One that proves unreachable is
+ * deleted (rule 1: its record stays valid until the end of the event). */
+static void
+s_tell_worker (broker_t *self, worker_t *worker, const zf_header_t *header)
+{
+    assert (!worker->gone);
+    if (broker_send_header (self, &worker->id, header) != 0)
+        dispatch_worker_delete (self, worker, "unreachable", false);
+}
+
 /* Gives the head task of service to the worker of membership, in advance
- * if prefetch. Returns 0, or -1 if the worker proved unreachable (and was
- * deleted). */
-static int
+ * if prefetch. A worker that proves unreachable is deleted, and the task
+ * goes back to the head of the queue. */
+static void
 s_assign (broker_t *self, service_t *service, membership_t *membership,
           bool prefetch)
 {
     task_t *task = zf_container_of (zf_list_first (&service->queue), task_t, link);
     worker_t *worker = membership->worker;
+    assert (!worker->gone);
     if (prefetch) {
         zf_list_push_back (&service->prefetched, &task->prefetch_link);
         self->counters.prefetched++;
@@ -193,11 +248,9 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
         header.timeout_ms = (uint32_t) (left > 0? left: 1);
     }
     if (broker_send (self, &worker->id, &header, task_payload (task),
-                     task->payload_count, true) == 0)
-        return 0;
-    /* Not sent: the task never left, so it spends no retry. */
-    dispatch_worker_delete (self, worker, "unreachable", false);
-    return -1;
+                     task->payload_count, true) != 0)
+        /* Not sent: the task never left, so it spends no retry. */
+        dispatch_worker_delete (self, worker, "unreachable", false);
 }
 
 static void
@@ -242,8 +295,7 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
         deadline_heap_insert (self->deadlines, &task->timer);
     }
     self->counters.submitted++;
-    s_enqueue (task, false);
-    s_service_dispatch (self, service);
+    s_enqueue (self, task, false);
 }
 
 /* The worker finished a task, so the oldest task it held in advance (the
@@ -286,12 +338,15 @@ s_steal (broker_t *self, worker_t *thief)
         victim->prefetch_depth = victim->prefetch_depth > 1
                                ? victim->prefetch_depth / 2: 1;
         worker_update_idle (victim);
-        broker_send_header (self, &victim->id, &header);
+        /* An unreachable victim is deleted, and the task requeued for the
+         * thief to take in this same settle. */
+        s_tell_worker (self, victim, &header);
         return;                 /* one free slot, one task */
     }
 }
 
-/* A worker has one slot more: give it queued work, or make it idle. */
+/* A worker has one slot more: it retires, or waits for the end of the
+ * event to be given work (rule 2). */
 static void
 s_worker_freed_slot (broker_t *self, worker_t *worker)
 {
@@ -306,13 +361,18 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         return;
     }
     worker_update_idle (worker);
-    /* A TASK that cannot be sent deletes its worker, perhaps this one:
-     * after a dispatch that deleted any, look this one up again. */
-    peer_id_t id = worker->id;
-    uint64_t deleted = self->workers_deleted;
-    /* Only this worker's services can have work waiting now (the invariant
-     * held before its slot freed); start where it left off, for fairness. */
-    for (uint32_t i = 0; i < worker->service_count
+    if (!zf_link_is_linked (&worker->refill_link))
+        zf_list_push_back (&self->refill_workers, &worker->refill_link);
+}
+
+/* Gives a worker that freed a slot queued work, or else a task stolen back
+ * from a busy worker. Only its services can have work waiting (the
+ * invariant held before its slot freed); it starts where it left off, for
+ * fairness. A dispatch may find it unreachable and delete it. */
+static void
+s_refill (broker_t *self, worker_t *worker)
+{
+    for (uint32_t i = 0; i < worker->service_count && !worker->gone
                       && (worker_has_free_slot (worker)
                           || worker_can_prefetch (worker)); i++) {
         uint32_t at = (worker->next_service + i) % worker->service_count;
@@ -320,12 +380,9 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
         if (!zf_list_is_empty (&service->queue)) {
             worker->next_service = at + 1;
             s_service_dispatch (self, service);
-            if (self->workers_deleted != deleted
-            &&  peer_table_lookup (self->workers, &id) != worker)
-                return;         /* it proved unreachable, and is gone */
         }
     }
-    if (worker_has_free_slot (worker))
+    if (!worker->gone && worker_has_free_slot (worker))
         s_steal (self, worker);
 }
 
@@ -369,20 +426,19 @@ s_sample (service_t *service, const task_t *task)
 static void
 s_stolen (broker_t *self, worker_t *worker, task_t *task)
 {
-    service_t *service = task->service;     /* the task may be gone below */
     s_detach_from_worker (task);
     task->attempts--;           /* it never ran there */
     self->counters.stolen++;
-    s_enqueue (task, true);
+    s_enqueue (self, task, true);
     s_task_rearm (self, task);
     s_worker_freed_slot (self, worker);
-    s_service_dispatch (self, service);
 }
 
 void
 dispatch_done (broker_t *self, worker_t *worker, task_t *task,
                const zf_header_t *done)
 {
+    assert (!worker->gone && task->worker == worker);
     if (task->stealing && task->state == TASK_RUNNING
     &&  done->status == -ZFARM_ECANCELLED) {
         s_stolen (self, worker, task);
@@ -420,7 +476,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
                worker->pid, worker->host, ready->services [0],
                ready->service_count > 1? " and more": "", worker->capacity);
     for (uint32_t i = 0; i < worker->service_count; i++)
-        s_service_dispatch (self, worker->services [i].service);
+        s_mark_pending (self, worker->services [i].service);
     return worker;
 }
 
@@ -450,7 +506,7 @@ s_task_requeue (broker_t *self, task_t *task, bool spend_retry)
     }
     else
         task->attempts--;   /* that attempt does not count */
-    s_enqueue (task, true);
+    s_enqueue (self, task, true);
     s_task_rearm (self, task);
 }
 
@@ -458,6 +514,7 @@ void
 dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
                         bool spend_retry)
 {
+    assert (!worker->gone);
     if (spend_retry) {
         self->counters.workers_lost++;
         zf_warning ("worker %" PRIu32 "@%s lost (%s) with %" PRIu32
@@ -468,25 +525,22 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
         zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
     peer_table_delete (self->workers, &worker->id);
-    self->workers_deleted++;
-    zf_list_remove (&worker->all_link);
+    zf_list_remove (&worker->refill_link);
+    worker_mark_gone (worker);
+    zf_list_push_back (&self->gone_workers, &worker->gone_link);
 
-    /* From the tail, pushing each to the head: the queue keeps their order. */
+    /* From the tail, pushing each to the head: the queue keeps their order.
+     * Requeued tasks mark their services for the end of the event. */
     while (!zf_list_is_empty (&worker->tasks)) {
         task_t *task = zf_container_of (worker->tasks.prev, task_t, link);
         s_detach_from_worker (task);
         s_task_requeue (self, task, spend_retry);
     }
-    service_t *services [ZF_SERVICES_MAX];
-    uint32_t count = worker->service_count;
-    for (uint32_t i = 0; i < count; i++)
-        services [i] = worker->services [i].service;
-    worker_destroy (&worker);
-    for (uint32_t i = 0; i < count; i++)
-        s_service_dispatch (self, services [i]);
 }
 
-/* The task's result is no longer wanted; its worker may stop on it. */
+/* The task's result is no longer wanted; its worker may stop on it. The
+ * task holds its slot until the worker's DONE, or until the worker is
+ * deleted (as it is at once if it proves unreachable), which frees it. */
 static void
 s_abandon (broker_t *self, task_t *task)
 {
@@ -494,11 +548,9 @@ s_abandon (broker_t *self, task_t *task)
     zf_header_init (&header, ZF_CANCEL);
     header.task_id = task_dispatch_id (task);
     deadline_heap_remove (self->deadlines, &task->timer);
-    client_task_remove (self->clients, task->client, task->client_task_id);
-    task->client = NULL;
+    s_task_disown (self, task);
     task->state = TASK_ABANDONED;
-    /* Unreachable now means gone: the heartbeat will find out. */
-    broker_send_header (self, &task->worker->id, &header);
+    s_tell_worker (self, task->worker, &header);
 }
 
 void
@@ -530,6 +582,8 @@ s_queued_expiry_code (const service_t *service)
 static void
 s_worker_overran (broker_t *self, worker_t *worker)
 {
+    if (worker->gone)
+        return;                 /* unreachable already */
     const char *reason = "a task overran --max-call-time";
     if (worker->pool_child)
         zf_pool_kill (self->pool, worker->pool_child, SIGKILL);
@@ -613,4 +667,47 @@ dispatch_running (broker_t *self)
          at = at->next)
         running += zf_container_of (at, worker_t, all_link)->running;
     return running;
+}
+
+/* Destroys what was deleted during the event: no caller holds it now. */
+static void
+s_destroy_deleted (broker_t *self)
+{
+    zf_link_t *link;
+    while ((link = zf_list_first (&self->gone_workers))) {
+        worker_t *worker = zf_container_of (link, worker_t, gone_link);
+        zf_list_remove (link);
+        zf_list_remove (&worker->all_link);
+        worker_destroy (&worker);
+    }
+    while ((link = zf_list_first (&self->unused_clients))) {
+        client_t *client = zf_container_of (link, client_t, unused_link);
+        zf_list_remove (link);
+        if (client_task_count (client) == 0) {
+            peer_table_delete (self->clients, &client->id);
+            client_destroy (&client);
+        }
+    }
+}
+
+void
+dispatch_settle (broker_t *self)
+{
+    assert (!self->settling);
+    self->settling = true;
+    zf_link_t *link;
+    while (!zf_list_is_empty (&self->refill_workers)
+       ||  !zf_list_is_empty (&self->pending_services)) {
+        while ((link = zf_list_first (&self->refill_workers))) {
+            zf_list_remove (link);
+            s_refill (self, zf_container_of (link, worker_t, refill_link));
+        }
+        while ((link = zf_list_first (&self->pending_services))) {
+            zf_list_remove (link);
+            s_service_dispatch (self, zf_container_of (link, service_t,
+                                                       pending_link));
+        }
+    }
+    s_destroy_deleted (self);
+    self->settling = false;
 }

@@ -92,6 +92,8 @@ s_workers (FILE *out, const status_view_t *view)
     for (const zf_link_t *at = view->workers->next; at != view->workers;
          at = at->next) {
         const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (worker->gone)
+            continue;
         if (worker->retiring)
             retiring++;
         else

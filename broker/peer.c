@@ -192,6 +192,7 @@ client_require (peer_table_t *clients, const peer_id_t *id)
     self = zf_malloc (sizeof *self);
     self->id = *id;
     zf_index_init (&self->tasks, offsetof (task_t, client_task_id));
+    zf_link_init (&self->unused_link);
     peer_table_insert (clients, self);
     return self;
 }
@@ -220,11 +221,13 @@ client_task_insert (client_t *self, task_t *task)
 }
 
 void
-client_task_remove (peer_table_t *clients, client_t *self, uint64_t task_id)
+client_task_remove (client_t *self, uint64_t task_id)
 {
     zf_index_delete (&self->tasks, task_id);
-    if (zf_index_size (&self->tasks) == 0) {
-        peer_table_delete (clients, &self->id);
-        client_destroy (&self);
-    }
+}
+
+size_t
+client_task_count (const client_t *self)
+{
+    return zf_index_size (&self->tasks);
 }

@@ -2,13 +2,16 @@
  * records that tasks point to.
  *
  * A client record lives while the client has tasks in the broker; its
- * index of task ids lets a CANCEL or a resubmission find the task. */
+ * index of task ids lets a CANCEL or a resubmission find the task. One
+ * left with no task is destroyed at the end of the event (dispatch.c), not
+ * by the call that removed its last task. */
 #ifndef PEER_H
 #define PEER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zf_list.h"
 #include "zf_table.h"
 
 #define PEER_ID_MAX 255         /* ZeroMQ routing ids are 1..255 bytes */
@@ -62,6 +65,8 @@ typedef struct task task_t;
 typedef struct {
     peer_id_t id;               /* first: the table's key */
     zf_index_t tasks;           /* task_t by client_task_id */
+    zf_link_t unused_link;      /* in the broker's list of clients that
+                                   had their last task removed */
 } client_t;
 
 /* The client with this id in clients, created (and added) if new. */
@@ -81,8 +86,12 @@ task_t *
 void
     client_task_insert (client_t *self, task_t *task);
 
-/* Forgets task_id; destroys the client record when it has no task left. */
+/* Forgets task_id. */
 void
-    client_task_remove (peer_table_t *clients, client_t *self, uint64_t task_id);
+    client_task_remove (client_t *self, uint64_t task_id);
+
+/* Tasks the client has in the broker. */
+size_t
+    client_task_count (const client_t *self);
 
 #endif

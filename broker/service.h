@@ -1,9 +1,11 @@
 /* service.h: a named service: its FIFO of waiting tasks and its LRU list of
  * workers with a free slot.
  *
- * Invariant: a service never has both a waiting task and an idle worker;
- * the broker dispatches as soon as both exist. Nor, while it prefetches,
- * a waiting task and a worker that can take one more in advance. */
+ * Invariant, at the end of every event the broker handles: a service never
+ * has both a waiting task and an idle worker. Nor, while it prefetches, a
+ * waiting task and a worker that can take one more in advance. Services
+ * live as long as the broker (at most SERVICES_LIMIT of them), so a
+ * pointer to one never dangles. */
 #ifndef SERVICE_H
 #define SERVICE_H
 
@@ -20,6 +22,8 @@ typedef struct service {
                                    that can hold one more task; head = LRU */
     zf_link_t prefetched;       /* task_t.prefetch_link: tasks waiting at a
                                    busy worker, oldest first */
+    zf_link_t pending_link;     /* in the broker's list of services to
+                                   dispatch at the end of the event */
     double task_us;             /* moving average of a task's time at a
                                    worker (dispatch to DONE), microseconds */
     uint64_t task_samples;      /* tasks measured for it */

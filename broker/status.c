@@ -120,9 +120,12 @@ status_json (const status_view_t *view)
     bool first = true;
     for (const zf_link_t *at = view->workers->next; at != view->workers;
          at = at->next) {
+        const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (worker->gone)
+            continue;
         if (!first)
             fputc (',', out);
-        s_worker (out, zf_container_of (at, worker_t, all_link), view);
+        s_worker (out, worker, view);
         first = false;
     }
     fputs ("],", out);

@@ -19,6 +19,8 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     snprintf (self->version, sizeof self->version, "%.31s", ready->text);
     zf_list_init (&self->tasks);
     zf_link_init (&self->all_link);
+    zf_link_init (&self->refill_link);
+    zf_link_init (&self->gone_link);
     for (uint32_t i = 0; i < ready->service_count; i++) {
         service_t *service = service_require (services, ready->services [i]);
         bool duplicate = false;
@@ -43,11 +45,11 @@ worker_destroy (worker_t **self_p)
     worker_t *self = *self_p;
     if (!self)
         return;
+    assert (self->gone);
     assert (zf_list_is_empty (&self->tasks));
-    for (uint32_t i = 0; i < self->service_count; i++) {
-        zf_list_remove (&self->services [i].idle_link);
-        self->services [i].service->workers--;
-    }
+    assert (!zf_link_is_linked (&self->refill_link));
+    for (uint32_t i = 0; i < self->service_count; i++)
+        assert (!zf_link_is_linked (&self->services [i].idle_link));
     free (self);
     *self_p = NULL;
 }
@@ -66,8 +68,21 @@ worker_can_prefetch (const worker_t *self)
 }
 
 void
+worker_mark_gone (worker_t *self)
+{
+    assert (!self->gone);
+    for (uint32_t i = 0; i < self->service_count; i++) {
+        zf_list_remove (&self->services [i].idle_link);
+        self->services [i].service->workers--;
+    }
+    self->listed_idle = self->listed_prefetch = false;
+    self->gone = true;
+}
+
+void
 worker_update_idle (worker_t *self)
 {
+    assert (!self->gone);
     bool idle = worker_has_free_slot (self);
     bool prefetch = worker_can_prefetch (self);
     if (idle == self->listed_idle && prefetch == self->listed_prefetch)
@@ -90,6 +105,7 @@ worker_update_idle (worker_t *self)
 void
 worker_touch (worker_t *self, service_t *service)
 {
+    assert (!self->gone);
     for (uint32_t i = 0; i < self->service_count; i++) {
         membership_t *membership = &self->services [i];
         if (membership->service == service

@@ -2,9 +2,14 @@
  *
  * A worker is on the idle list of each of its services exactly while it
  * has a free slot (running < capacity), and on their prefetchers list while
- * it is busy but may hold more tasks waiting (running < 2 * capacity: the
- * worker library queues up to capacity tasks). Moving between the lists is
- * O(services it offers), never O(workers). */
+ * it is busy but may hold more tasks waiting (running < capacity * (1 +
+ * prefetch_depth): the worker library queues up to capacity * prefetch_max
+ * tasks). Moving between the lists is O(services it offers), never
+ * O(workers).
+ *
+ * A worker found dead is deleted (off every list a dispatch reads) at
+ * once, marked gone, and destroyed later, when no caller can hold it: see
+ * the rules at the top of dispatch.c. */
 #ifndef WORKER_TABLE_H
 #define WORKER_TABLE_H
 
@@ -37,12 +42,21 @@ typedef struct worker {
                                    dry while tasks waited here, halved when
                                    one had to be stolen back from it */
     zf_link_t tasks;            /* task_t.link of tasks in hand */
-    zf_link_t all_link;         /* in the broker's list of workers */
+    zf_link_t all_link;         /* in the broker's list of workers; a gone
+                                   worker stays there until destroyed, so
+                                   that a walk of the list never loses its
+                                   place */
+    zf_link_t refill_link;      /* in the broker's list of workers whose
+                                   freed slots wait for work */
+    zf_link_t gone_link;        /* in the broker's list of workers to
+                                   destroy at the end of the event */
     int64_t expiry;             /* dead if silent until then (ms) */
     int64_t joined_at;          /* ms */
     uint64_t tasks_done;        /* DONEs received */
     uint64_t dispatched;        /* tasks given to it */
     bool retiring;              /* takes no more tasks (max calls) */
+    bool gone;                  /* deleted: no list but all_workers and the
+                                   broker's gone list holds it */
     bool listed_idle;           /* on its services' idle lists */
     bool listed_prefetch;       /* on their prefetchers lists */
     pid_t pool_child;           /* its process in our pool, or 0 */
@@ -57,7 +71,8 @@ worker_t *
     worker_new (const peer_id_t *id, const zf_header_t *ready,
                 zhashx_t *services, int64_t now);
 
-/* Leaves every service and frees the worker. Its task list must be empty. */
+/* Leaves every service and frees the worker. It must be gone, with no
+ * task in hand. */
 void
     worker_destroy (worker_t **self_p);
 
@@ -68,6 +83,11 @@ bool
  * fewer than prefetch_depth per slot in advance). */
 bool
     worker_can_prefetch (const worker_t *self);
+
+/* Stops offering its services (leaves their idle and prefetchers lists
+ * for good), and marks the worker gone. */
+void
+    worker_mark_gone (worker_t *self);
 
 /* Call after running changed: joins or leaves the idle lists to match. */
 void

@@ -133,11 +133,17 @@ test_lru (void)
     worker_update_idle (a);
     ASSERT (s_idle_head (echo) == b);
 
+    /* Deleted: it offers nothing from then on, before it is destroyed. */
     b->running = 0;
+    worker_mark_gone (b);
+    ASSERT (b->gone);
+    ASSERT_EQ (echo->workers, 1);
+    ASSERT (zf_list_is_empty (&echo->idle));
+    worker_mark_gone (a);
+    ASSERT_EQ (echo->workers, 0);
     worker_destroy (&a);
     worker_destroy (&b);
-    ASSERT_EQ (echo->workers, 0);
-    ASSERT (zf_list_is_empty (&echo->idle));
+    ASSERT (!a && !b);
     zhashx_destroy (&services);
 }
 

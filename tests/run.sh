@@ -14,7 +14,10 @@ failed=0
 
 build () {  # build DIR [cmake options...]
     dir=$1; shift
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    # ZFARM_TEST_HOOKS: the broker's injected send failures, which
+    # tests/fault/test_worker_removal.c needs (never in an installed build).
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+          -DZFARM_TEST_HOOKS=ON "$@" >/dev/null
     cmake --build "$dir" -j "$jobs" >/dev/null
 }
 

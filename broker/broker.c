@@ -398,6 +398,14 @@ broker_send_header (broker_t *self, const peer_id_t *to,
 }
 
 void
+broker_heartbeat_init (broker_t *self, zf_header_t *header, int command)
+{
+    zf_header_init (header, command);
+    header->heartbeat_ms = (uint32_t) self->options.heartbeat_ms;
+    header->liveness = (uint32_t) self->options.liveness;
+}
+
+void
 broker_log_bad (broker_t *self, const char *format, ...)
 {
     int64_t now = zf_now_ms ();
@@ -503,7 +511,7 @@ static void
 s_heartbeat (broker_t *self, int64_t now)
 {
     zf_header_t header;
-    zf_header_init (&header, ZF_HEARTBEAT);
+    broker_heartbeat_init (self, &header, ZF_HEARTBEAT);
     /* Deleted workers stay on the list until the event ends (dispatch.c),
      * so the walk never loses its place. */
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;

@@ -97,6 +97,11 @@ int
     broker_send_header (broker_t *self, const peer_id_t *to,
                         const zf_header_t *header);
 
+/* A HEARTBEAT, or a PONG, that tells the peer the broker's interval and
+ * liveness, which it is to use. */
+void
+    broker_heartbeat_init (broker_t *self, zf_header_t *header, int command);
+
 /* Fills view with the broker's state, for STATUS and the HTTP pages. */
 void
     broker_status_view (broker_t *self, status_view_t *view);
@@ -125,8 +130,9 @@ void
     dispatch_done (broker_t *self, worker_t *worker, task_t *task,
                    const zf_header_t *done);
 
-/* Registers a worker from its READY and gives it work. */
-worker_t *
+/* Registers a worker from its READY (its work comes at the end of the
+ * event), and tells it the broker's heartbeat settings. */
+void
     dispatch_worker_join (broker_t *self, const zf_header_t *ready);
 
 /* Forgets a worker: it is marked gone and destroyed by dispatch_settle.

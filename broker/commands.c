@@ -241,7 +241,7 @@ s_on_ping (broker_t *self, worker_t *worker)
 {
     (void) worker;
     zf_header_t header;
-    zf_header_init (&header, ZF_PONG);
+    broker_heartbeat_init (self, &header, ZF_PONG);
     header.epoch = self->epoch;
     broker_send_header (self, &self->inbound.from, &header);
 }

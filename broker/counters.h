@@ -34,6 +34,9 @@ typedef struct {
     uint64_t prefetched;        /* tasks sent to a busy worker in advance */
     uint64_t steals;            /* of those, asked back for an idle worker */
     uint64_t stolen;            /* and returned unstarted */
+    uint64_t heartbeat_overrides;   /* workers that joined with heartbeat
+                                       settings of their own, and were told
+                                       the broker's */
     latency_t dispatch_latency;
 } counters_t;
 

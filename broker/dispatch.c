@@ -460,7 +460,31 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     s_worker_freed_slot (self, worker);
 }
 
-worker_t *
+/* A worker learns the broker's heartbeat interval and liveness as soon as
+ * it joins (and again with every HEARTBEAT), and uses them: settings of
+ * its own that differ would make a healthy worker look dead, or a dead one
+ * live too long. The first such worker is logged, the rest counted. */
+static void
+s_tell_heartbeat (broker_t *self, worker_t *worker, const zf_header_t *ready)
+{
+    zf_header_t header;
+    broker_heartbeat_init (self, &header, ZF_HEARTBEAT);
+    if (ready->heartbeat_ms
+    && (ready->heartbeat_ms != header.heartbeat_ms
+        || ready->liveness != header.liveness)) {
+        if (self->counters.heartbeat_overrides++ == 0)
+            zf_notice ("worker %" PRIu32 "@%s asked for heartbeats every %"
+                       PRIu32 " ms, liveness %" PRIu32 "; told to use the"
+                       " broker's %" PRIu32 " ms, liveness %" PRIu32
+                       " (logged once; see heartbeat_overrides in the"
+                       " status)", worker->pid, worker->host,
+                       ready->heartbeat_ms, ready->liveness,
+                       header.heartbeat_ms, header.liveness);
+    }
+    s_tell_worker (self, worker, &header);
+}
+
+void
 dispatch_worker_join (broker_t *self, const zf_header_t *ready)
 {
     int64_t now = zf_now_ms ();
@@ -477,7 +501,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
                ready->service_count > 1? " and more": "", worker->capacity);
     for (uint32_t i = 0; i < worker->service_count; i++)
         s_mark_pending (self, worker->services [i].service);
-    return worker;
+    s_tell_heartbeat (self, worker, ready);
 }
 
 /* Puts a task whose worker is gone back at the head of its queue, or ends

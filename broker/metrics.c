@@ -115,6 +115,9 @@ s_workers (FILE *out, const status_view_t *view)
     s_counter (out, "zfarm_workers_replaced_total",
                "Local workers started again after one ended.",
                c->workers_replaced);
+    s_counter (out, "zfarm_heartbeat_overrides_total",
+               "Workers that joined with heartbeat settings of their own"
+               " and were told the broker's.", c->heartbeat_overrides);
 }
 
 static void

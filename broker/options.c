@@ -168,11 +168,13 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             options->endpoint_file = arg;
             return 0;
         case OPT_HEARTBEAT:
-            if (s_number (source, "heartbeat", arg, 10, 600000, &value)) return -1;
+            if (s_number (source, "heartbeat", arg, ZF_HEARTBEAT_MIN_MS,
+                          ZF_HEARTBEAT_MAX_MS, &value)) return -1;
             options->heartbeat_ms = (int) value;
             return 0;
         case OPT_LIVENESS:
-            if (s_number (source, "liveness", arg, 1, 100, &value)) return -1;
+            if (s_number (source, "liveness", arg, 1, ZF_LIVENESS_MAX,
+                          &value)) return -1;
             options->liveness = (int) value;
             return 0;
         case OPT_MAX_RETRIES:

@@ -127,6 +127,8 @@ zfarm_client_new (const char *endpoint)
     self->due = zlistx_new ();
     zlistx_set_destructor (self->due, zf_client_due_destroy);
     self->retries = -1;
+    self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
+    self->liveness = ZF_DEFAULT_LIVENESS;
     return self;
 }
 

@@ -70,7 +70,14 @@ struct _zfarm_client_t {
     int64_t last_heard;         /* when the broker last sent anything,
                                    0 = never */
     int64_t next_ping;          /* when a PING is due if tasks are pending */
+    int heartbeat_ms;           /* PING interval: the broker's (from its
+                                   PONG), or the default until it says */
+    int liveness;               /* silent intervals before it is down */
 };
+
+/* The broker's silence after which it is down, in ms. */
+#define ZF_CLIENT_SILENCE_MS(self) \
+    ((int64_t) (self)->heartbeat_ms * (self)->liveness)
 
 /* ---- tasks and deadlines (client_tasks.c) ------------------------------ */
 

@@ -64,6 +64,12 @@ s_on_pong (zfarm_client_t *self, const zf_header_t *header,
     (void) payload;
     bool restarted = self->epoch && header->epoch != self->epoch;
     self->epoch = header->epoch;
+    /* The broker's own heartbeat settings say when its silence means it is
+     * down (a broker that does not say them leaves the defaults). */
+    if (header->heartbeat_ms) {
+        self->heartbeat_ms = (int) header->heartbeat_ms;
+        self->liveness = (int) header->liveness;
+    }
     if (restarted)
         zf_client_resubmit_all (self, "the broker restarted");
     return 0;

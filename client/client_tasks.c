@@ -172,7 +172,7 @@ s_expiry_result (zfarm_client_t *self, const task_t *task, int64_t now)
     char text [256];
     int64_t silence = now - self->last_heard;
     if (self->last_heard
-    &&  silence <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS) {
+    &&  silence <= ZF_CLIENT_SILENCE_MS (self)) {
         snprintf (text, sizeof text, "no result from the broker %d ms "
                   "after the task's timeout of %" PRIu32 " ms",
                   GRACE_MS, task->timeout_ms);
@@ -233,6 +233,8 @@ s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
     self->unanswered_since = now;
     self->silent = false;
     self->epoch = 0;
+    self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;   /* until it says */
+    self->liveness = ZF_DEFAULT_LIVENESS;
     zf_client_resubmit_all (self, "failed over");
 }
 
@@ -244,8 +246,7 @@ s_check_silence (zfarm_client_t *self, int64_t now)
 {
     if (!self->unanswered_since)
         self->unanswered_since = now;   /* the PING about to go out */
-    if (now - self->unanswered_since
-        <= (int64_t) ZF_DEFAULT_LIVENESS * ZF_DEFAULT_HEARTBEAT_MS)
+    if (now - self->unanswered_since <= ZF_CLIENT_SILENCE_MS (self))
         return;
     if (self->endpoint_count > 1)
         s_fail_over (self, now, "is silent");
@@ -260,7 +261,7 @@ s_heartbeat (zfarm_client_t *self, int64_t now)
         return;
     s_check_silence (self, now);
     zf_client_send_simple (self, ZF_PING, 0);
-    self->next_ping = now + ZF_DEFAULT_HEARTBEAT_MS;
+    self->next_ping = now + self->heartbeat_ms;
 }
 
 /* Receiving comes first, so that a result that arrived by the deadline

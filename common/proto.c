@@ -17,10 +17,10 @@
 typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS,
-    F_PREFETCH, F_END
+    F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_END
 } field_t;
 
-#define FIELDS_MAX 7
+#define FIELDS_MAX 9
 
 typedef struct {
     const char *name;
@@ -31,7 +31,7 @@ typedef struct {
 static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
                         { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT,
-                          F_PREFETCH, F_END }, 1 },
+                          F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_END }, 3 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
                           F_END }, 1 },
@@ -43,12 +43,13 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_RESULT]     = { "RESULT",
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_END }, 0 },
-    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_END }, 0 },
+    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_END }, 2 },
     [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END }, 0 },
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
     [ZF_PING]       = { "PING",   { F_END }, 0 },
-    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_END }, 0 },
+    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_END },
+                        2 },
 };
 
 struct _zf_decoder_t {
@@ -111,6 +112,8 @@ zf_header_init (zf_header_t *header, int command)
     header->text [0] = 0;
     header->flags = 0;
     header->prefetch = 1;
+    header->heartbeat_ms = 0;
+    header->liveness = 0;
 }
 
 static void
@@ -324,6 +327,15 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->flags = (uint32_t) u;
             return true;
+        case F_HEARTBEAT:
+            if (!s_get_uint (o, ZF_HEARTBEAT_MAX_MS, &u)
+            ||  u < ZF_HEARTBEAT_MIN_MS) return false;
+            header->heartbeat_ms = (uint32_t) u;
+            return true;
+        case F_LIVENESS:
+            if (!s_get_uint (o, ZF_LIVENESS_MAX, &u) || u == 0) return false;
+            header->liveness = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -437,6 +449,8 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_STATUS:   msgpack_pack_int (pk, header->status); break;
         case F_FLAGS:    msgpack_pack_uint32 (pk, header->flags); break;
         case F_PREFETCH: msgpack_pack_uint32 (pk, header->prefetch); break;
+        case F_HEARTBEAT: msgpack_pack_uint32 (pk, header->heartbeat_ms); break;
+        case F_LIVENESS: msgpack_pack_uint32 (pk, header->liveness); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -447,6 +461,14 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
     }
 }
 
+/* True for a field that has a value meaning "not said", and has it. */
+static bool
+s_field_is_absent (field_t field, const zf_header_t *header)
+{
+    return (field == F_HEARTBEAT && header->heartbeat_ms == 0)
+        || (field == F_LIVENESS && header->liveness == 0);
+}
+
 int
 zf_header_encode (const zf_header_t *header, zf_buf_t *buf)
 {
@@ -454,10 +476,16 @@ zf_header_encode (const zf_header_t *header, zf_buf_t *buf)
     buf->overflow = false;
     if (header->command <= 0 || header->command >= ZF_COMMAND_LIMIT)
         return -1;
-    const field_t *fields = s_specs [header->command].fields;
+    const command_spec_t *spec = &s_specs [header->command];
+    const field_t *fields = spec->fields;
     size_t count = 0;
     while (fields [count] != F_END)
         count++;
+    /* Optional fields at the end that say nothing are left out, so that a
+     * HEARTBEAT from a worker stays as short as ever. */
+    size_t required = count - spec->optional;
+    while (count > required && s_field_is_absent (fields [count - 1], header))
+        count--;
 
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, s_buf_write);

@@ -5,6 +5,9 @@
 #define ZF_DEFAULT_ENDPOINT        "tcp://127.0.0.1:5555"
 #define ZF_DEFAULT_HEARTBEAT_MS    500     /* heartbeat interval */
 #define ZF_DEFAULT_LIVENESS        3       /* intervals of silence = dead */
+#define ZF_HEARTBEAT_MIN_MS        10      /* bounds of an interval, for */
+#define ZF_HEARTBEAT_MAX_MS        600000  /* every flag and on the wire */
+#define ZF_LIVENESS_MAX            100
 #define ZF_DEFAULT_MAX_RETRIES     2       /* re-dispatches after a worker dies */
 #define ZF_DEFAULT_MAX_QUEUE       100000  /* waiting tasks per service */
 #define ZF_DEFAULT_MAX_MSG_SIZE    (256LL << 20)  /* bytes, whole message */

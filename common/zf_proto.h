@@ -49,6 +49,11 @@ typedef struct {
     uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT: ZF_FLAG_* */
     uint32_t prefetch;          /* READY: tasks per slot it takes in
                                    advance, 1..ZF_PREFETCH_MAX (1 if absent) */
+    uint32_t heartbeat_ms;      /* READY: the worker's own interval;
+                                   HEARTBEAT, PONG from the broker: the
+                                   interval the peer must use. 0: absent */
+    uint32_t liveness;          /* with heartbeat_ms: missed intervals
+                                   that mean dead. 0: absent */
 } zf_header_t;
 
 /* The payload's last frame ends with a NUL byte that is not part of the

@@ -45,6 +45,9 @@ commands:
   status             hosts, links, processes, and the broker's status
   cut HOST           take HOST's link down (its packets are dropped)
   restore HOST       bring HOST's link back up
+  mute HOST          a one-way cut: HOST still hears the broker, but what
+                     it sends the broker is dropped (TCP keeps it queued)
+  unmute HOST        let it speak again
   exec HOST CMD...   run CMD on HOST (ZFARM_BROKER is set to the broker)
   endpoint           print the broker's TCP endpoint
   list               print the names of the clusters that exist
@@ -425,6 +428,23 @@ link_set () {
     ip -n "$(switch_ns)" link set "$(port_of "$host")" "$state"
 }
 
+# A one-way cut: a blackhole route to the broker in HOST's namespace drops
+# what it sends there, while what the broker sends still arrives (reverse
+# path filtering off, or the kernel would drop that too, for want of a
+# route back).
+mute_set () {
+    local host=$1 mute=$2 ns
+    require_host "$host"
+    ns=$(ns_of "$host")
+    if [ "$mute" = on ]; then
+        ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+            net.ipv4.conf.eth0.rp_filter=0
+        ip -n "$ns" route replace blackhole "$SUBNET.1/32"
+    else
+        ip -n "$ns" route del blackhole "$SUBNET.1/32" 2>/dev/null || true
+    fi
+}
+
 cmd_status () {
     [ -f "$STATE/hosts" ] || die "status: cluster '$NAME' has no state in $STATE"
     echo "cluster $NAME, broker $(endpoint)"
@@ -501,6 +521,10 @@ main () {
              resolve_name; link_set "$1" down ;;
         restore) [ $# -eq 1 ] || die "usage: restore HOST"
                  resolve_name; link_set "$1" up ;;
+        mute) [ $# -eq 1 ] || die "usage: mute HOST"
+              resolve_name; mute_set "$1" on ;;
+        unmute) [ $# -eq 1 ] || die "usage: unmute HOST"
+                resolve_name; mute_set "$1" off ;;
         exec) [ $# -ge 2 ] || die "usage: exec HOST COMMAND [ARGS...]"
               resolve_name; require_host "$1"; exec_on "$@" ;;
         endpoint) resolve_name; endpoint ;;

@@ -236,11 +236,11 @@ s_take_option (options_t *self, int option, const char *value)
         case 'c': return s_number (self, "--capacity", value, 1, ZF_CAPACITY_MAX,
                                    &self->capacity);
         case 'H': return s_number (self, "--heartbeat", value,
-                                   ZF_WORKER_HEARTBEAT_MIN_MS,
-                                   ZF_WORKER_HEARTBEAT_MAX_MS,
+                                   ZF_HEARTBEAT_MIN_MS,
+                                   ZF_HEARTBEAT_MAX_MS,
                                    &self->heartbeat_ms);
         case 'l': return s_number (self, "--liveness", value, 1,
-                                   ZF_WORKER_LIVENESS_MAX, &self->liveness);
+                                   ZF_LIVENESS_MAX, &self->liveness);
         case OPT_MAX_CALLS:
             return s_number (self, "--max-calls-per-worker", value, 0, LONG_MAX,
                              &self->max_tasks);

@@ -167,9 +167,8 @@ zfarm_worker_set_heartbeat (zfarm_worker_t *self, int interval_ms,
                             int liveness)
 {
     assert (self);
-    if (interval_ms < ZF_WORKER_HEARTBEAT_MIN_MS
-    ||  interval_ms > ZF_WORKER_HEARTBEAT_MAX_MS
-    ||  liveness < 1 || liveness > ZF_WORKER_LIVENESS_MAX)
+    if (interval_ms < ZF_HEARTBEAT_MIN_MS || interval_ms > ZF_HEARTBEAT_MAX_MS
+    ||  liveness < 1 || liveness > ZF_LIVENESS_MAX)
         return ZFARM_EINVALID;
     self->heartbeat_ms = interval_ms;
     self->liveness = liveness;

@@ -476,8 +476,8 @@ zf_io_new (const zf_io_config_t *config)
             config->service_count * sizeof *config->services);
     self->service_count = config->service_count;
     self->capacity = config->capacity;
-    self->heartbeat_ms = config->heartbeat_ms;
-    self->liveness = config->liveness;
+    self->heartbeat_ms = self->own_heartbeat_ms = config->heartbeat_ms;
+    self->liveness = self->own_liveness = config->liveness;
     self->max_tasks = config->max_tasks;
     self->max_call_ms = config->max_call_ms;
     self->guard = config->guard;

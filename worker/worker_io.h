@@ -15,11 +15,6 @@
 #include "zf_pool.h"
 #include "zfarm_worker.h"
 
-/* Limits of zfarm_worker_set_heartbeat, also checked by zfarm-worker. */
-#define ZF_WORKER_HEARTBEAT_MIN_MS  10
-#define ZF_WORKER_HEARTBEAT_MAX_MS  3600000
-#define ZF_WORKER_LIVENESS_MAX      100
-
 /* One service a worker offers, and its handler. */
 typedef struct {
     char name [ZF_SERVICE_MAX + 1];

@@ -32,8 +32,13 @@ struct _zf_io_t {
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
     uint32_t capacity;          /* slots */
-    int heartbeat_ms;           /* heartbeat interval */
-    int liveness;               /* silent intervals before reconnecting */
+    int heartbeat_ms;           /* heartbeat interval: the broker's, once it
+                                   said it, else own_heartbeat_ms */
+    int liveness;               /* silent intervals before reconnecting:
+                                   the same */
+    int own_heartbeat_ms;       /* as configured: what READY says, and what
+                                   counts with a broker that says nothing */
+    int own_liveness;
     uint64_t max_tasks;         /* stop after starting this many; 0 = never */
     uint64_t tasks_started;     /* tasks handed to slots */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */

@@ -60,6 +60,8 @@ s_send_ready (io_t *self)
     header.capacity = self->capacity;
     header.pid = (uint32_t) getpid ();
     header.prefetch = ZF_PREFETCH_MAX;
+    header.heartbeat_ms = (uint32_t) self->own_heartbeat_ms;
+    header.liveness = (uint32_t) self->own_liveness;
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     s_send (self, &header, NULL);
@@ -105,6 +107,9 @@ zf_session_connect (io_t *self)
     zsock_set_rcvtimeo (self->broker, 0);
     zsock_set_sndtimeo (self->broker, 0);
     self->generation++;
+    /* Until this broker says its own settings (an older one never does). */
+    self->heartbeat_ms = self->own_heartbeat_ms;
+    self->liveness = self->own_liveness;
     self->broker_fd = zsock_fd (self->broker);
     self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
                                    * self->liveness;
@@ -409,13 +414,30 @@ s_on_cancel (io_t *self, zf_header_t *header, zf_frames_t *payload)
     }
 }
 
+/* Counted as liveness in zf_session_on_broker, like every message. A
+ * broker that says its heartbeat interval and liveness is obeyed: it
+ * declares us dead by its settings, not ours. */
 static void
 s_on_heartbeat (io_t *self, zf_header_t *header, zf_frames_t *payload)
 {
-    /* Counted as liveness in zf_session_on_broker, like every message. */
-    (void) self;
-    (void) header;
     (void) payload;
+    if (!header->heartbeat_ms
+    ||  ((int) header->heartbeat_ms == self->heartbeat_ms
+         && (int) header->liveness == self->liveness))
+        return;
+    if ((int) header->heartbeat_ms != self->own_heartbeat_ms
+    ||  (int) header->liveness != self->own_liveness)
+        zf_info ("worker: broker %s sets heartbeats every %" PRIu32 " ms,"
+                 " liveness %" PRIu32 " (ours were %d ms, %d)",
+                 self->endpoint, header->heartbeat_ms, header->liveness,
+                 self->own_heartbeat_ms, self->own_liveness);
+    self->heartbeat_ms = (int) header->heartbeat_ms;
+    self->liveness = (int) header->liveness;
+    int64_t now = zf_now_ms ();
+    self->expiry_at = now + (int64_t) self->heartbeat_ms * self->liveness;
+    if (self->heartbeat_at > now + self->heartbeat_ms)
+        self->heartbeat_at = now + self->heartbeat_ms;
+    zf_io_arm (self, self->heartbeat_at);
 }
 
 static void

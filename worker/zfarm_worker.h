@@ -61,8 +61,11 @@ ZFARM_EXPORT int
 ZFARM_EXPORT int
     zfarm_worker_set_capacity (zfarm_worker_t *self, int slots);
 
-/* Heartbeat interval (10 ms to 1 hour) and liveness (1 to 100); they must
- * match the broker's (defaults 500 ms and 3). Returns 0 or ZFARM_EINVALID. */
+/* Heartbeat interval (10 ms to 10 minutes) and liveness (1 to 100) until
+ * the broker says its own (defaults 500 ms and 3). A broker of this
+ * version tells each worker its settings as it registers, and the worker
+ * uses those, so a mismatch never makes a healthy worker look dead; these
+ * count with a broker that says nothing. Returns 0 or ZFARM_EINVALID. */
 ZFARM_EXPORT int
     zfarm_worker_set_heartbeat (zfarm_worker_t *self, int interval_ms,
                                 int liveness);

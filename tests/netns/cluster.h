@@ -312,6 +312,16 @@ cluster_link (const cluster_t *self, const char *host, bool up)
         TEST_FAIL ("could not %s %s", args [0], host);
 }
 
+/* Makes host's messages to the broker vanish (mute), while it still hears
+ * the broker; or lets it speak again. */
+static inline void
+cluster_mute (const cluster_t *self, const char *host, bool mute)
+{
+    const char *args [] = { mute? "mute": "unmute", host, NULL };
+    if (cluster_script (self, args, NULL) != 0)
+        TEST_FAIL ("could not %s %s", args [0], host);
+}
+
 /* The "host" of the busy worker the broker reports, into host (size
  * bytes), and its pid; 0 if no worker is busy. */
 static inline int

@@ -2,7 +2,8 @@
  * declares its worker dead after the heartbeat window (3 x 100 ms) and the
  * task completes on the other host, once; when the link comes back, the
  * cut-off worker registers again, and its late result never reaches the
- * client.
+ * client. So also with a cut one way only (the worker hears the broker,
+ * the broker not the worker).
  *
  * With 100 ms heartbeats on a busy machine, a worker that is not cut may
  * miss a window too, be declared dead and register again: that adds to the
@@ -27,10 +28,11 @@ s_start_farm (cluster_t *cluster, const char *liveness, pid_t workers [2])
 }
 
 /* Submits a task of ms milliseconds and cuts the link of the host that
- * runs it. Returns that worker's pid; its host goes into host. */
+ * runs it (one way only, with mute). Returns that worker's pid; its host
+ * goes into host. */
 static int
 s_cut_busy_host (cluster_t *cluster, zfarm_client_t *client, const char *ms,
-                 char *host, size_t size)
+                 char *host, size_t size, bool mute)
 {
     ASSERT_EQ (zfarm_client_submit (client, "sleep", ms, strlen (ms), 30000,
                                     NULL), 0);
@@ -41,7 +43,10 @@ s_cut_busy_host (cluster_t *cluster, zfarm_client_t *client, const char *ms,
             zclock_sleep (10);
     }
     ASSERT (pid);
-    cluster_link (cluster, host, false);
+    if (mute)
+        cluster_mute (cluster, host, true);
+    else
+        cluster_link (cluster, host, false);
     return pid;
 }
 
@@ -55,22 +60,6 @@ s_expect_one_result (zfarm_client_t *client, const char *data)
     ASSERT_STR_EQ (zfarm_result_data (result, &size), data);
     zfarm_result_destroy (&result);
     ASSERT_EQ (zfarm_client_pending (client), 0);
-}
-
-/* Waits at most timeout_ms for a status counter to reach value. */
-static void
-s_wait_counter (cluster_t *cluster, const char *name, long value,
-                int timeout_ms)
-{
-    int64_t deadline = zclock_mono () + timeout_ms;
-    long now = th_status_counter (cluster->ipc, name);
-    while (now < value && zclock_mono () < deadline) {
-        zclock_sleep (50);
-        now = th_status_counter (cluster->ipc, name);
-    }
-    if (now < value)
-        TEST_FAIL ("counter %s is %ld after %d ms, expected %ld", name, now,
-                   timeout_ms, value);
 }
 
 static bool
@@ -94,18 +83,25 @@ s_wait_registered (cluster_t *cluster, int pid)
         TEST_FAIL ("worker %d did not register again", pid);
 }
 
-/* The worker's own window is long (10 s): it keeps its connection through
- * the cut, as a worker on a flaky link would, so that when the link comes
- * back its result of the requeued task travels on it to the broker, which
- * drops and counts it, and tells the worker to register again. */
+/* A one-way cut: the worker hears the broker, the broker not the worker.
+ * The broker declares it dead after its window and requeues the task;
+ * the worker, which uses the broker's heartbeat settings, hears nothing
+ * more once it is forgotten, gives up on that connection after the same
+ * window, and drops the result of the task it was running (it belongs to
+ * a connection the broker no longer knows). When it may speak again it
+ * registers anew; the client has its one result, from the other host.
+ * (Before the broker told workers its settings, a worker with a longer
+ * window of its own held on, and its late result reached the broker, which
+ * dropped and counted it: test_broker_protocol still checks that.) */
 static void
-test_late_result_dropped (cluster_t *cluster)
+test_one_way_cut (cluster_t *cluster)
 {
     pid_t workers [2];
-    s_start_farm (cluster, "100", workers);
+    s_start_farm (cluster, "3", workers);
     zfarm_client_t *client = zfarm_client_new (cluster->ipc);
     char host [32];
-    int victim = s_cut_busy_host (cluster, client, "1500", host, sizeof host);
+    int victim = s_cut_busy_host (cluster, client, "1500", host, sizeof host,
+                                  true);
     ASSERT (victim == workers [0] || victim == workers [1]);
 
     /* Declared dead after the broker's window; the task runs again on the
@@ -116,8 +112,7 @@ test_late_result_dropped (cluster_t *cluster)
     ASSERT_INT (th_status_counter (cluster->ipc, "workers_lost"), >=, 1);
     ASSERT_INT (th_status_counter (cluster->ipc, "retried"), >=, 1);
 
-    cluster_link (cluster, host, true);
-    s_wait_counter (cluster, "late_results_dropped", 1, 30000);
+    cluster_mute (cluster, host, false);
     ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
     s_wait_registered (cluster, victim);
     ASSERT_INT (th_status_counter (cluster->ipc, "workers_joined"), >=, 3);
@@ -140,7 +135,8 @@ test_rejoin_after_cut (cluster_t *cluster)
     s_start_farm (cluster, "3", workers);
     zfarm_client_t *client = zfarm_client_new (cluster->ipc);
     char host [32];
-    int victim = s_cut_busy_host (cluster, client, "1000", host, sizeof host);
+    int victim = s_cut_busy_host (cluster, client, "1000", host, sizeof host,
+                                  false);
 
     ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
     s_expect_one_result (client, "slept 1000");
@@ -169,7 +165,7 @@ int
 main (void)
 {
     cluster_t *cluster = cluster_up ("test_partition", 2, 110);
-    test_late_result_dropped (cluster);
+    test_one_way_cut (cluster);
     test_rejoin_after_cut (cluster);
     free (cluster);
     TEST_PASS ("test_partition");

@@ -100,6 +100,8 @@ s_example (zf_header_t *header, int command)
     zf_header_set_service (header, "echo.v2");
     snprintf (header->host, sizeof header->host, "host-%d", command);
     zf_header_set_text (header, "a text \"with\" quotes");
+    header->heartbeat_ms = 250;
+    header->liveness = 5;
 }
 
 static void
@@ -128,6 +130,54 @@ test_round_trip_every_command (void)
             ASSERT_STR_EQ (out.text, in.text);
         if (command == ZF_PONG)
             ASSERT (out.epoch == in.epoch);
+        if (command == ZF_READY || command == ZF_HEARTBEAT
+        ||  command == ZF_PONG) {
+            ASSERT_EQ (out.heartbeat_ms, 250);
+            ASSERT_EQ (out.liveness, 5);
+        }
+    }
+}
+
+/* The heartbeat settings (READY, HEARTBEAT, PONG) are optional: absent,
+ * they are 0 and cost nothing on the wire (a worker's HEARTBEAT is the
+ * 3-element array it always was); present, they are within the bounds
+ * every flag has. */
+static void
+test_heartbeat_fields (void)
+{
+    zf_header_t in, out;
+    zf_header_init (&in, ZF_HEARTBEAT);
+    zf_buf_t buf;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x93);     /* fixarray of 3 */
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.heartbeat_ms, 0);
+    ASSERT_EQ (out.liveness, 0);
+    zf_header_init (&in, ZF_PONG);
+    in.epoch = 9;
+    s_round_trip (&in, &out);
+    ASSERT (out.epoch == 9 && out.heartbeat_ms == 0 && out.liveness == 0);
+
+    struct { long interval, liveness; int rc; } cases [] = {
+        { ZF_HEARTBEAT_MIN_MS, 1, 0 },
+        { ZF_HEARTBEAT_MAX_MS, ZF_LIVENESS_MAX, 0 },
+        { ZF_HEARTBEAT_MIN_MS - 1, 3, ZFARM_EBAD_REQUEST },
+        { ZF_HEARTBEAT_MAX_MS + 1, 3, ZFARM_EBAD_REQUEST },
+        { 0, 3, ZFARM_EBAD_REQUEST },
+        { 500, 0, ZFARM_EBAD_REQUEST },
+        { 500, ZF_LIVENESS_MAX + 1, ZFARM_EBAD_REQUEST },
+        { 500, -1, ZFARM_EBAD_REQUEST },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        packer_t p;
+        p_head (&p, 2, ZF_HEARTBEAT);
+        msgpack_pack_int64 (&p.pk, cases [i].interval);
+        msgpack_pack_int64 (&p.pk, cases [i].liveness);
+        ASSERT_EQ (p_decode (&p, &out), cases [i].rc);
+        if (cases [i].rc == 0) {
+            ASSERT_EQ (out.heartbeat_ms, cases [i].interval);
+            ASSERT_EQ (out.liveness, cases [i].liveness);
+        }
     }
 }
 
@@ -615,6 +665,7 @@ main (void)
 {
     s_decoder = zf_decoder_new ();
     test_round_trip_every_command ();
+    test_heartbeat_fields ();
     test_round_trip_ready ();
     test_round_trip_limits ();
     test_encode_refuses ();

@@ -30,7 +30,9 @@
 #define FAKES_MAX    8
 #define HELD_MAX     8
 #define RESULTS_MAX  32
-#define HEARTBEAT    "100"      /* the broker's: expiry after 300 ms */
+#define HEARTBEAT    "100"      /* the broker's interval, and */
+#define LIVENESS     "20"       /* expiry after 2 s: wide enough for a fake
+                                   whose test is starved of CPU to beat */
 #define BEAT_MS      25         /* a live fake's heartbeat */
 #define WAIT_MS      20000      /* bound on every wait */
 
@@ -73,7 +75,8 @@ s_farm_start (farm_t *farm, const char *name, const char *unreachable,
               const char *const extra [])
 {
     *farm = (farm_t) { .name = name, .decoder = zf_decoder_new () };
-    const char *args [16] = { "--heartbeat", HEARTBEAT, "--liveness", "3" };
+    const char *args [16] = { "--heartbeat", HEARTBEAT, "--liveness",
+                              LIVENESS };
     int count = 4;
     for (int i = 0; extra && extra [i]; i++)
         args [count++] = extra [i];
@@ -211,8 +214,11 @@ s_fake_answer_all (fake_t *fake)
         s_fake_answer (fake, 0);
 }
 
+static void s_pump (farm_t *farm, int ms);
+
 /* Registers a fake worker of service "s", and waits until the broker has
- * taken its READY (so that workers join in the order the test says). */
+ * taken its READY (so that workers join in the order the test says); the
+ * fakes keep beating meanwhile. */
 static fake_t *
 s_fake_join (farm_t *farm, const char *host, uint32_t capacity,
              uint32_t prefetch)
@@ -238,7 +244,7 @@ s_fake_join (farm_t *farm, const char *host, uint32_t capacity,
     s_fake_send (fake, &header, NULL);
     for (int i = 0; i < 1000 && s_counter (farm, "workers_joined") == joined;
          i++)
-        zclock_sleep (5);
+        s_pump (farm, 5);
     ASSERT_EQ (s_counter (farm, "workers_joined"), joined + 1);
     return fake;
 }
@@ -568,7 +574,7 @@ test_child_death (void)
     ASSERT (child > 0);
     uint64_t task = s_submit (&farm, "t1");
     for (int i = 0; i < 1000 && s_counter (&farm, "submitted") < 1; i++)
-        zclock_sleep (5);
+        s_pump (&farm, 5);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
     c->echo = true;
@@ -596,7 +602,7 @@ test_max_call_time (void)
     s_wait_held (&farm, b, 1);
     /* The broker's clock counts milliseconds: t2 must start in a later one
      * than t1, so that t1 is the first to overrun. */
-    zclock_sleep (5);
+    s_pump (&farm, 5);
     uint64_t second = s_submit (&farm, "t2");
     s_wait_held (&farm, b, 2);
     s_fake_join (&farm, "fake-a", 1, 1);
@@ -627,7 +633,7 @@ test_retirement (void)
     uint64_t first = s_submit (&farm, "first");
     uint64_t second = s_submit (&farm, "second");
     for (int i = 0; i < 1000 && s_counter (&farm, "submitted") < 2; i++)
-        zclock_sleep (5);
+        s_pump (&farm, 5);
     /* The local worker holds the first, and retires after it: the second
      * waits, and bounces off A as soon as A joins. */
     fake_t *a = s_fake_join (&farm, "fake-a", 1, 1);
@@ -654,13 +660,15 @@ test_steal_victim_gone (void)
     s_farm_start (&farm, "steal from a gone victim", "CANCEL@fake-b",
                   (const char *const []) { "--prefetch-below", "10000",
                                            NULL });
+    /* X alone learns the broker that the service is short: a steal from
+     * B now would meet the injected failure too early. */
     fake_t *x = s_fake_join (&farm, "fake-x", 1, 4);
-    fake_t *b = s_fake_join (&farm, "fake-b", 1, 4);
-    x->echo = b->echo = true;
+    x->echo = true;
     for (int i = 0; i < 12; i++)
         s_submit (&farm, "warm");
     s_collect (&farm, 12);
-    x->echo = b->echo = false;
+    x->echo = false;
+    fake_t *b = s_fake_join (&farm, "fake-b", 1, 4);
     uint64_t tasks [4];
     for (int i = 0; i < 4; i++) {
         char payload [8];

@@ -34,6 +34,12 @@ typedef struct {
     size_t payload_count;
 } inbound_t;
 
+/* How busy the broker is, as a client choosing among brokers sees it. */
+typedef struct {
+    uint64_t queued;            /* tasks waiting for a worker */
+    uint64_t free_slots;        /* slots of its workers with no task */
+} dispatch_load_t;
+
 struct _broker_t {
     options_t options;
     zsock_t *router;            /* the one socket */
@@ -66,6 +72,9 @@ struct _broker_t {
     zf_link_t unused_clients;   /* client_t.unused_link: to destroy if
                                    still without tasks */
     bool settling;              /* in dispatch_settle, which never nests */
+    dispatch_load_t load;       /* for PONG, recounted at most every
+                                   LOAD_RECOUNT_MS */
+    int64_t load_at;            /* when it was counted */
     zhashx_t *services;         /* name -> service_t */
     task_table_t *tasks;
     deadline_heap_t *deadlines; /* task_t.timer */
@@ -142,6 +151,12 @@ void
     dispatch_worker_delete (broker_t *self, worker_t *worker,
                             const char *reason, bool spend_retry);
 
+/* A SLOTS from a worker that serves other brokers too: its free slots,
+ * and perhaps a task of ours that waits there for one. */
+void
+    dispatch_slots (broker_t *self, worker_t *worker,
+                    const zf_header_t *slots);
+
 /* Cancels a task on its client's request. */
 void
     dispatch_cancel (broker_t *self, task_t *task);
@@ -161,6 +176,10 @@ void
 /* Tasks that workers are running now. */
 size_t
     dispatch_running (broker_t *self);
+
+/* Counts the broker's load: O(workers), so callers cache it. */
+void
+    dispatch_load (broker_t *self, dispatch_load_t *load);
 
 /* Ends an event: dispatches what it marked, and destroys the workers and
  * client records it deleted. The loop calls it after each message, signal

@@ -15,6 +15,8 @@
 
 typedef void (handler_fn) (broker_t *self, worker_t *worker);
 
+#define LOAD_RECOUNT_MS 50
+
 static void
 s_send_error (broker_t *self, int code, const char *text)
 {
@@ -237,12 +239,31 @@ s_on_disconnect (broker_t *self, worker_t *worker)
 }
 
 static void
+s_on_slots (broker_t *self, worker_t *worker)
+{
+    if (worker)
+        dispatch_slots (self, worker, &self->inbound.header);
+    else
+        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+}
+
+static void
 s_on_ping (broker_t *self, worker_t *worker)
 {
     (void) worker;
     zf_header_t header;
     broker_heartbeat_init (self, &header, ZF_PONG);
     header.epoch = self->epoch;
+    /* Clients ping every interval while they wait: the load they choose a
+     * broker by is counted at most every LOAD_RECOUNT_MS. */
+    int64_t now = zf_now_ms ();
+    if (now - self->load_at >= LOAD_RECOUNT_MS) {
+        dispatch_load (self, &self->load);
+        self->load_at = now;
+    }
+    header.queued = self->load.queued;
+    header.free_slots = self->load.free_slots > UINT32_MAX
+                      ? UINT32_MAX: (uint32_t) self->load.free_slots;
     broker_send_header (self, &self->inbound.from, &header);
 }
 
@@ -287,6 +308,7 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
     [ZF_STATUS]     = s_on_status,
     [ZF_PING]       = s_on_ping,
     [ZF_PONG]       = s_misplaced,
+    [ZF_SLOTS]      = s_on_slots,
 };
 
 /* A header that did not decode: say why, if there is anyone to tell. */

@@ -215,6 +215,9 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
         zf_list_push_back (&service->prefetched, &task->prefetch_link);
         self->counters.prefetched++;
     }
+    else
+    if (worker->shared)
+        worker->credit--;       /* a slot of its, until a DONE says IDLE */
 
     zf_list_remove (&task->link);
     service->queued--;
@@ -241,7 +244,7 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     zf_header_init (&header, ZF_TASK);
     header.task_id = task_dispatch_id (task);
     header.attempt = task->attempts;
-    header.flags = task->flags;
+    header.flags = task->flags | (prefetch? ZF_FLAG_AHEAD: 0);
     zf_header_set_service (&header, service->name);
     if (task->deadline) {
         int64_t left = task->deadline - now;
@@ -448,6 +451,11 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     if (!waited && task->state == TASK_RUNNING && done->status == 0)
         s_sample (task->service, task);
     s_deepen (self, worker, task->service, done);
+    /* A shared worker's slot is ours again only if nothing, of any broker,
+     * waited there for it. */
+    if (worker->shared && (done->flags & ZF_FLAG_IDLE)
+    &&  worker->credit < worker->capacity)
+        worker->credit++;
     s_detach_from_worker (task);
     s_next_starts (worker);
     worker->tasks_done++;
@@ -469,7 +477,7 @@ s_tell_heartbeat (broker_t *self, worker_t *worker, const zf_header_t *ready)
 {
     zf_header_t header;
     broker_heartbeat_init (self, &header, ZF_HEARTBEAT);
-    if (ready->heartbeat_ms
+    if (ready->heartbeat_ms && ready->liveness
     && (ready->heartbeat_ms != header.heartbeat_ms
         || ready->liveness != header.liveness)) {
         if (self->counters.heartbeat_overrides++ == 0)
@@ -575,6 +583,25 @@ s_abandon (broker_t *self, task_t *task)
     s_task_disown (self, task);
     task->state = TASK_ABANDONED;
     s_tell_worker (self, task->worker, &header);
+}
+
+void
+dispatch_slots (broker_t *self, worker_t *worker, const zf_header_t *slots)
+{
+    assert (!worker->gone);
+    worker->shared = true;
+    worker->credit = slots->free_slots < worker->capacity
+                   ? slots->free_slots: worker->capacity;
+    /* A task sent for a slot that another broker's task took waits there:
+     * it is one sent in advance now, which a free worker may steal. */
+    task_t *task = slots->task_id? task_table_lookup (self->tasks,
+                                                      slots->task_id): NULL;
+    if (task && task->worker == worker && task->state == TASK_RUNNING
+    &&  !zf_link_is_linked (&task->prefetch_link))
+        zf_list_push_back (&task->service->prefetched, &task->prefetch_link);
+    worker_update_idle (worker);
+    if (worker_has_free_slot (worker) || worker_can_prefetch (worker))
+        s_worker_freed_slot (self, worker);
 }
 
 void
@@ -691,6 +718,27 @@ dispatch_running (broker_t *self)
          at = at->next)
         running += zf_container_of (at, worker_t, all_link)->running;
     return running;
+}
+
+void
+dispatch_load (broker_t *self, dispatch_load_t *load)
+{
+    uint64_t running = 0, free_slots = 0;
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
+        const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        running += worker->running;
+        if (worker->gone || worker->retiring)
+            continue;
+        if (worker->shared)
+            free_slots += worker->credit;
+        else
+        if (worker->running < worker->capacity)
+            free_slots += worker->capacity - worker->running;
+    }
+    size_t tasks = task_table_size (self->tasks);
+    load->queued = tasks > running? tasks - running: 0;
+    load->free_slots = free_slots;
 }
 
 /* Destroys what was deleted during the event: no caller holds it now. */

@@ -97,7 +97,7 @@ s_workers (FILE *out, const status_view_t *view)
         if (worker->retiring)
             retiring++;
         else
-        if (worker->running)
+        if (!worker_has_free_slot (worker))
             busy++;
         else
             ready++;

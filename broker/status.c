@@ -40,13 +40,16 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
     fprintf (out, "],\"state\":\"%s\",\"capacity\":%" PRIu32
              ",\"running\":%" PRIu32 ",\"prefetch_depth\":%" PRIu32
              ",\"tasks_done\":%" PRIu64
-             ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"version\":",
-             worker->retiring? "retiring": worker->running? "busy": "ready",
+             ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"brokers\":%" PRIu32
+             ",\"version\":",
+             worker->retiring? "retiring"
+             : worker_has_free_slot (worker)? "ready": "busy",
              worker->capacity,
              worker->running, worker->prefetch_depth, worker->tasks_done,
              view->now - worker->joined_at,
              worker->pool_child
-             || strcmp (worker->host, view->host) == 0? "true": "false");
+             || strcmp (worker->host, view->host) == 0? "true": "false",
+             worker->brokers);
     s_string (out, worker->version);
     fputc ('}', out);
 }

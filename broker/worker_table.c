@@ -11,6 +11,9 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     worker_t *self = zf_malloc (sizeof *self);
     self->id = *id;
     self->capacity = ready->capacity;
+    self->brokers = ready->brokers;
+    self->shared = ready->brokers > 1;
+    self->credit = ready->capacity;
     self->prefetch_max = ready->prefetch;
     self->prefetch_depth = 1;
     self->pid = ready->pid;
@@ -57,13 +60,14 @@ worker_destroy (worker_t **self_p)
 bool
 worker_has_free_slot (const worker_t *self)
 {
-    return self->running < self->capacity && !self->retiring;
+    return self->running < self->capacity && !self->retiring
+        && (!self->shared || self->credit > 0);
 }
 
 bool
 worker_can_prefetch (const worker_t *self)
 {
-    return !self->retiring && self->running >= self->capacity
+    return !self->retiring && !worker_has_free_slot (self)
         && self->running < self->capacity * (1 + self->prefetch_depth);
 }
 

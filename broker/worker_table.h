@@ -35,6 +35,12 @@ typedef struct worker {
     uint32_t next_service;      /* where a freed slot looks for work first */
     uint32_t capacity;          /* slots */
     uint32_t running;           /* tasks in hand (RUNNING or ABANDONED) */
+    uint32_t brokers;           /* it serves this many (READY's brokers) */
+    bool shared;                /* it serves other brokers too, or says so
+                                   with SLOTS: its free slots are credit */
+    uint32_t credit;            /* shared: slots it may be sent a task for
+                                   (PROTOCOL.md, Workers on several
+                                   brokers) */
     uint32_t prefetch_max;      /* tasks per slot it takes in advance, at
                                    most (its READY's prefetch) */
     uint32_t prefetch_depth;    /* tasks per slot sent in advance now:
@@ -79,8 +85,9 @@ void
 bool
     worker_has_free_slot (const worker_t *self);
 
-/* True if the worker can take a task in advance (it is busy, and holds
- * fewer than prefetch_depth per slot in advance). */
+/* True if the worker can take a task in advance (it is busy, here or,
+ * shared, with other brokers' tasks, and holds fewer than prefetch_depth
+ * per slot in advance). */
 bool
     worker_can_prefetch (const worker_t *self);
 

@@ -66,7 +66,7 @@ s_on_pong (zfarm_client_t *self, const zf_header_t *header,
     self->epoch = header->epoch;
     /* The broker's own heartbeat settings say when its silence means it is
      * down (a broker that does not say them leaves the defaults). */
-    if (header->heartbeat_ms) {
+    if (header->heartbeat_ms && header->liveness) {
         self->heartbeat_ms = (int) header->heartbeat_ms;
         self->liveness = (int) header->liveness;
     }

@@ -17,10 +17,10 @@
 typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS,
-    F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_END
+    F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED, F_END
 } field_t;
 
-#define FIELDS_MAX 9
+#define FIELDS_MAX 10
 
 typedef struct {
     const char *name;
@@ -31,7 +31,8 @@ typedef struct {
 static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
                         { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT,
-                          F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_END }, 3 },
+                          F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS,
+                          F_END }, 4 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
                           F_END }, 1 },
@@ -48,8 +49,9 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
     [ZF_PING]       = { "PING",   { F_END }, 0 },
-    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_END },
-                        2 },
+    [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_QUEUED,
+                                    F_FREE, F_END }, 4 },
+    [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
 };
 
 struct _zf_decoder_t {
@@ -114,6 +116,9 @@ zf_header_init (zf_header_t *header, int command)
     header->prefetch = 1;
     header->heartbeat_ms = 0;
     header->liveness = 0;
+    header->brokers = 1;
+    header->free_slots = 0;
+    header->queued = 0;
 }
 
 static void
@@ -327,15 +332,25 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->flags = (uint32_t) u;
             return true;
-        case F_HEARTBEAT:
+        case F_HEARTBEAT:       /* 0: not said */
             if (!s_get_uint (o, ZF_HEARTBEAT_MAX_MS, &u)
-            ||  u < ZF_HEARTBEAT_MIN_MS) return false;
+            ||  (u && u < ZF_HEARTBEAT_MIN_MS)) return false;
             header->heartbeat_ms = (uint32_t) u;
             return true;
-        case F_LIVENESS:
-            if (!s_get_uint (o, ZF_LIVENESS_MAX, &u) || u == 0) return false;
+        case F_LIVENESS:        /* 0: not said */
+            if (!s_get_uint (o, ZF_LIVENESS_MAX, &u)) return false;
             header->liveness = (uint32_t) u;
             return true;
+        case F_BROKERS:
+            if (!s_get_uint (o, ZF_BROKERS_MAX, &u) || u == 0) return false;
+            header->brokers = (uint32_t) u;
+            return true;
+        case F_FREE:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->free_slots = (uint32_t) u;
+            return true;
+        case F_QUEUED:
+            return s_get_uint (o, UINT64_MAX, &header->queued);
         case F_END:
             break;
     }
@@ -451,6 +466,9 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_PREFETCH: msgpack_pack_uint32 (pk, header->prefetch); break;
         case F_HEARTBEAT: msgpack_pack_uint32 (pk, header->heartbeat_ms); break;
         case F_LIVENESS: msgpack_pack_uint32 (pk, header->liveness); break;
+        case F_BROKERS:  msgpack_pack_uint32 (pk, header->brokers); break;
+        case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
+        case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -466,7 +484,10 @@ static bool
 s_field_is_absent (field_t field, const zf_header_t *header)
 {
     return (field == F_HEARTBEAT && header->heartbeat_ms == 0)
-        || (field == F_LIVENESS && header->liveness == 0);
+        || (field == F_LIVENESS && header->liveness == 0)
+        || (field == F_BROKERS && header->brokers == 1)
+        || (field == F_TASK_ID && header->command == ZF_SLOTS
+            && header->task_id == 0);
 }
 
 int

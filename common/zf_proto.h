@@ -24,6 +24,7 @@ typedef enum {
     ZF_STATUS,          /* client -> broker: request; reply carries JSON */
     ZF_PING,            /* client -> broker: are you there? */
     ZF_PONG,            /* broker -> client: yes, and this is my epoch */
+    ZF_SLOTS,           /* worker -> broker: my free slots changed */
     ZF_COMMAND_LIMIT    /* not a command: one past the last */
 } zf_command_t;
 
@@ -51,9 +52,15 @@ typedef struct {
                                    advance, 1..ZF_PREFETCH_MAX (1 if absent) */
     uint32_t heartbeat_ms;      /* READY: the worker's own interval;
                                    HEARTBEAT, PONG from the broker: the
-                                   interval the peer must use. 0: absent */
+                                   interval the peer must use. 0: not said
+                                   (absent, or sent as 0) */
     uint32_t liveness;          /* with heartbeat_ms: missed intervals
-                                   that mean dead. 0: absent */
+                                   that mean dead. 0: not said */
+    uint32_t brokers;           /* READY: brokers the worker serves (1 if
+                                   absent) */
+    uint32_t free_slots;        /* SLOTS: the worker's; PONG: of all the
+                                   broker's workers */
+    uint64_t queued;            /* PONG: tasks waiting at the broker */
 } zf_header_t;
 
 /* The payload's last frame ends with a NUL byte that is not part of the
@@ -65,6 +72,10 @@ typedef struct {
  * DONE frees is idle until the next TASK comes: the broker may send this
  * worker more in advance. */
 #define ZF_FLAG_IDLE 2
+
+/* TASK: sent in advance of a free slot (prefetch): it waits at the worker
+ * behind the tasks in hand. */
+#define ZF_FLAG_AHEAD 4
 
 /* An encoded header, built without allocation. */
 typedef struct {

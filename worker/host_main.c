@@ -9,6 +9,7 @@
  * --module handler overran --max-call-time, ZF_EXIT_ORPHANED when the
  * supervisor died, 1 on a runtime failure, 2 on bad usage. */
 #include "host.h"
+#include "zf_endpoints.h"
 #include "worker_io.h"
 #include "zf_curve.h"
 #include "zf_defaults.h"
@@ -115,7 +116,8 @@ s_usage (void)
 "  --config FILE    read settings from FILE (zconfig format, section\n"
 "                   \"worker\", named like the flags); flags, then\n"
 "                   $ZFARM_BROKER, win over it\n"
-"  --broker EP      broker endpoint (default: $ZFARM_BROKER, else %s)\n"
+"  --broker EP[,EP...]  broker endpoint, or several to serve them all\n"
+"                   (default: $ZFARM_BROKER, else %s)\n"
 "  --service NAME   service to offer; up to %d, all served the same way\n"
 "  --module FILE    shared object holding the handler (a zfarm_handler_fn)\n"
 "  --function NAME  the handler's name in the module (default zfarm_handler)\n"
@@ -449,15 +451,20 @@ s_prepare_process (const options_t *options)
     zf_log_open ("zfarm-worker", options->log_level, options->syslog);
 }
 
-/* zfarm_worker_new refuses an endpoint that ZeroMQ cannot connect to;
- * says which setting held it. */
+/* zfarm_worker_new refuses a list of endpoints with one that ZeroMQ
+ * cannot connect to, an empty or repeated one, or too many; says why and
+ * which setting held it. */
 static void
 s_report_endpoint (const options_t *options)
 {
     bool from_flag = options->broker != NULL;
-    fprintf (stderr, "zfarm-worker: %s: invalid endpoint '%s'\n",
-             from_flag? "--broker": "ZFARM_BROKER",
-             from_flag? options->broker: getenv ("ZFARM_BROKER"));
+    const char *list = from_flag? options->broker: getenv ("ZFARM_BROKER");
+    zf_endpoints_t endpoints;
+    char why [512] = "invalid endpoint";
+    if (zf_endpoints_parse (&endpoints, list, why, sizeof why) == 0)
+        zf_endpoints_clear (&endpoints);
+    fprintf (stderr, "zfarm-worker: %s: %s\n",
+             from_flag? "--broker": "ZFARM_BROKER", why);
 }
 
 static zfarm_worker_t *

@@ -5,6 +5,7 @@
  * a flag, which the threads check before they start a task, and writes a
  * pipe, which wakes the watcher: both are safe in a signal handler. */
 #include "zfarm_worker.h"
+#include "zf_endpoints.h"
 #include "zf_log.h"
 #include "worker_io.h"
 #include "zf_pool.h"
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 struct _zfarm_worker_t {
-    char *endpoint;             /* the broker */
+    zf_endpoints_t brokers;     /* one or several */
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
     uint32_t capacity;          /* slots */
@@ -29,18 +30,6 @@ struct _zfarm_worker_t {
     int wakeup [2];             /* stop writes [1]; the watcher polls [0] */
     atomic_int stop_requested;  /* stop sets it; run clears it */
 };
-
-/* True if a DEALER can connect to endpoint (its syntax and transport). */
-static bool
-s_endpoint_is_valid (const char *endpoint)
-{
-    zsock_t *probe = zsock_new (ZMQ_DEALER);
-    if (!probe)
-        return false;
-    int rc = zsock_connect (probe, "%s", endpoint);
-    zsock_destroy (&probe);
-    return rc == 0;
-}
 
 /* A non-blocking, close-on-exec pipe, so that stop never blocks and no
  * child process inherits it. */
@@ -78,22 +67,25 @@ zfarm_worker_new (const char *endpoint)
         endpoint = getenv ("ZFARM_BROKER");
     if (!endpoint || !*endpoint)
         endpoint = ZF_DEFAULT_ENDPOINT;
-    if (!s_endpoint_is_valid (endpoint))
+    zf_endpoints_t brokers;
+    char error [512];
+    if (zf_endpoints_parse (&brokers, endpoint, error, sizeof error) != 0)
         return NULL;            /* the caller reports it */
     zfarm_worker_t *self = zf_malloc (sizeof *self);
-    char error [512];
+    self->brokers = brokers;
     if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0) {
         zf_error ("worker: %s", error);
+        zf_endpoints_clear (&self->brokers);
         free (self);
         return NULL;
     }
     if (s_wakeup_open (self->wakeup) == -1) {
         zf_error ("worker: pipe: %s", strerror (errno));
         zf_curve_clear (&self->curve);
+        zf_endpoints_clear (&self->brokers);
         free (self);
         return NULL;
     }
-    self->endpoint = zf_strdup (endpoint);
     self->capacity = 1;
     self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
     self->liveness = ZF_DEFAULT_LIVENESS;
@@ -110,7 +102,7 @@ zfarm_worker_destroy (zfarm_worker_t **self_p)
     close (self->wakeup [0]);
     close (self->wakeup [1]);
     zf_curve_clear (&self->curve);
-    free (self->endpoint);
+    zf_endpoints_clear (&self->brokers);
     free (self);
     *self_p = NULL;
 }
@@ -200,7 +192,8 @@ zfarm_worker_run (zfarm_worker_t *self)
     if (s_wakeup_drain (self->wakeup [0]) || stopped || zsys_interrupted)
         return 0;
     zf_io_config_t config = {
-        .endpoint = self->endpoint,
+        .endpoints = (const char *const *) self->brokers.items,
+        .endpoint_count = (uint32_t) self->brokers.count,
         .services = self->services,
         .service_count = self->service_count,
         .capacity = self->capacity,

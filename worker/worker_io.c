@@ -1,20 +1,20 @@
-/* worker_io.c: the worker's threads, which share one DEALER to the broker.
+/* worker_io.c: the worker's threads, which share a DEALER to each broker.
  *
- * No thread stands between the broker and the handlers. The connection's
+ * No thread stands between the brokers and the handlers. The connections'
  * state is io_t, under one mutex, and whichever thread holds the mutex
- * reads and writes the socket (a ZeroMQ socket may change threads across a
- * full memory barrier, which the mutex is). A task reaches its handler,
- * and its DONE the broker, without a hop between our threads:
+ * reads and writes the sockets (a ZeroMQ socket may change threads across
+ * a full memory barrier, which the mutex is). A task reaches its handler,
+ * and its DONE its broker, without a hop between our threads:
  *
  * - Slot threads run handlers; slot 0 is the thread that called
  *   zf_io_serve. A slot that finishes a task sends the DONE itself and
  *   takes the next waiting task at once. A free slot waits for input:
- *   one of them (the poller) in poll(2) on the socket's ZMQ_FD, outside
+ *   one of them (the poller) in poll(2) on the sockets' ZMQ_FDs, outside
  *   the mutex; the others on their condition variables, until a task or
  *   the poller's role is handed to them.
- * - The watcher thread keeps the timers (heartbeats, the broker's expiry,
- *   reconnection, --max-call-time, the supervisor guard) on a timerfd,
- *   takes zfarm_worker_stop's pipe, and reads the socket while no slot is
+ * - The watcher thread keeps the timers (each broker's heartbeats, expiry
+ *   and reconnection, --max-call-time, the supervisor guard) on a timerfd,
+ *   takes zfarm_worker_stop's pipe, and reads the sockets while no slot is
  *   free to, once the oldest running task is WATCH_MS old: a CANCEL for a
  *   prefetched task is then answered while a long task runs, and a stream
  *   of short tasks never wakes it.
@@ -24,10 +24,11 @@
  * (s_service) before it lets go of the mutex.
  *
  * Invariant: a slot is busy from the task it is handed to its DONE;
- * busy_count counts busy slots. A task that came on an earlier connection
- * (a generation ago) still finishes, but its DONE is dropped: the broker
- * has already requeued it. So is the DONE of a task that overran
- * max_call_ms: its TIMEOUT went out when the time was up. */
+ * busy_count counts busy slots, whatever broker their tasks came from. A
+ * task that came on a connection that has ended (its session has another
+ * generation now) still finishes, but its DONE is dropped: that broker has
+ * already requeued it. So is the DONE of a task that overran max_call_ms:
+ * its TIMEOUT went out when the time was up. */
 #include "worker_io_internal.h"
 #include "zf_log.h"
 #include "task_internal.h"
@@ -126,65 +127,84 @@ zf_io_wake_all (io_t *self)
 /* ---- the waiting ring ------------------------------------------------ */
 
 void
-zf_io_waiting_push (io_t *self, zfarm_task_t *task)
+zf_io_waiting_push (io_t *self, const waiting_t *entry)
 {
     uint32_t size = self->waiting_size;
     assert (self->waiting_count < size);
-    self->waiting [(self->waiting_head + self->waiting_count++) % size] = task;
+    self->waiting [(self->waiting_head + self->waiting_count++) % size]
+        = *entry;
 }
 
-zfarm_task_t *
-zf_io_waiting_pop (io_t *self)
+bool
+zf_io_waiting_pop (io_t *self, waiting_t *entry)
 {
     if (self->waiting_count == 0)
-        return NULL;
-    zfarm_task_t *task = self->waiting [self->waiting_head];
+        return false;
+    *entry = self->waiting [self->waiting_head];
     self->waiting_head = (self->waiting_head + 1) % self->waiting_size;
     self->waiting_count--;
-    return task;
+    return true;
+}
+
+/* Removes the entry i places after the head; the ones behind it move up,
+ * keeping their order. */
+static void
+s_waiting_delete (io_t *self, uint32_t i)
+{
+    uint32_t size = self->waiting_size;
+    uint32_t at = (self->waiting_head + i) % size;
+    for (uint32_t j = i + 1; j < self->waiting_count; j++) {
+        uint32_t next = (self->waiting_head + j) % size;
+        self->waiting [at] = self->waiting [next];
+        at = next;
+    }
+    self->waiting_count--;
 }
 
 zfarm_task_t *
-zf_io_waiting_remove (io_t *self, uint64_t task_id)
+zf_io_waiting_remove (io_t *self, uint32_t session, uint64_t task_id)
 {
-    uint32_t size = self->waiting_size;
     for (uint32_t i = 0; i < self->waiting_count; i++) {
-        uint32_t at = (self->waiting_head + i) % size;
-        zfarm_task_t *task = self->waiting [at];
-        if (zf_task_id (task) != task_id)
-            continue;
-        /* Close the gap: the ones behind it move up, keeping their order. */
-        for (uint32_t j = i + 1; j < self->waiting_count; j++) {
-            uint32_t next = (self->waiting_head + j) % size;
-            self->waiting [at] = self->waiting [next];
-            at = next;
+        waiting_t *entry = &self->waiting [(self->waiting_head + i)
+                                           % self->waiting_size];
+        if (entry->session == session && zf_task_id (entry->task) == task_id) {
+            zfarm_task_t *task = entry->task;
+            s_waiting_delete (self, i);
+            return task;
         }
-        self->waiting_count--;
-        return task;
     }
     return NULL;
 }
 
 void
-zf_io_waiting_purge (io_t *self)
+zf_io_waiting_purge (io_t *self, uint32_t session)
 {
-    zfarm_task_t *task;
-    while ((task = zf_io_waiting_pop (self)))
-        zf_task_destroy (&task);
+    uint32_t i = 0;
+    while (i < self->waiting_count) {
+        waiting_t *entry = &self->waiting [(self->waiting_head + i)
+                                           % self->waiting_size];
+        if (session == ZF_ALL_SESSIONS || entry->session == session) {
+            zf_task_destroy (&entry->task);
+            s_waiting_delete (self, i);
+        }
+        else
+            i++;
+    }
 }
 
 /* ---- handing out tasks --------------------------------------------- */
 
 /* Hands the slot a task; its thread runs it. */
 static void
-s_slot_start (io_t *self, uint32_t index, zfarm_task_t *task)
+s_slot_start (io_t *self, uint32_t index, const waiting_t *entry)
 {
     slot_t *slot = &self->slots [index];
-    slot->task = task;
+    slot->task = entry->task;
     slot->busy = true;
-    slot->generation = self->generation;
+    slot->session = entry->session;
+    slot->generation = entry->generation;
     slot->started = zf_now_ms ();
-    zf_session_slot_time (self, slot, zf_task_id (task));
+    zf_session_slot_time (self, slot, zf_task_id (entry->task));
     self->busy_count++;
     /* No slot may be left to read the socket: the watcher will. */
     zf_io_arm (self, slot->started + WATCH_MS);
@@ -208,7 +228,9 @@ s_dispatch (io_t *self, uint32_t caller)
             index = self->poller;
         if (index == NO_SLOT)
             break;
-        s_slot_start (self, index, zf_io_waiting_pop (self));
+        waiting_t entry;
+        zf_io_waiting_pop (self, &entry);
+        s_slot_start (self, index, &entry);
         if (index == self->poller)
             zf_io_ring (self);
         else
@@ -217,21 +239,25 @@ s_dispatch (io_t *self, uint32_t caller)
         if (self->max_tasks && ++self->tasks_started == self->max_tasks)
             zf_session_begin_stop (self, "max tasks reached");
     }
+    zf_session_announce (self);
 }
 
-/* Reads what the broker sent. Ends with a receive that found nothing,
- * which is what lets the pollers sleep on ZMQ_FD; after a full batch, with
- * the watcher woken to read on. */
+/* Reads what the brokers sent, each in turn. Each ends with a receive that
+ * found nothing, which is what lets the pollers sleep on ZMQ_FD; after a
+ * full batch, with the watcher woken to read on. */
 static void
 s_read (io_t *self)
 {
-    for (int reads = 0; self->broker; reads++) {
-        if (reads == READ_BATCH) {
-            zf_io_arm (self, zf_now_ms ());
-            break;
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        for (int reads = 0; session->sock; reads++) {
+            if (reads == READ_BATCH) {
+                zf_io_arm (self, zf_now_ms ());
+                break;
+            }
+            if (!zf_session_on_broker (self, session))
+                break;
         }
-        if (!zf_session_on_broker (self))
-            break;
     }
 }
 
@@ -251,19 +277,34 @@ s_service (io_t *self, uint32_t caller)
 static int64_t
 s_next_timer (io_t *self, int64_t now)
 {
-    int64_t next = now + self->heartbeat_ms;
+    int64_t next = now + self->own_heartbeat_ms;
     if (self->guard.pid && self->guard_at < next)
         next = self->guard_at;
     if (self->call_check_at && self->call_check_at < next)
         next = self->call_check_at;
-    if (self->broker) {
-        next = self->heartbeat_at < next? self->heartbeat_at: next;
-        next = self->expiry_at < next? self->expiry_at: next;
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (session->sock) {
+            next = session->heartbeat_at < next? session->heartbeat_at: next;
+            next = session->expiry_at < next? session->expiry_at: next;
+        }
+        else
+        if (!self->stopping)
+            next = session->reconnect_at < next? session->reconnect_at: next;
     }
-    else
-    if (!self->stopping)
-        next = self->reconnect_at < next? self->reconnect_at: next;
     return next;
+}
+
+/* Fills fds with the connected sessions' descriptors, from index at;
+ * returns the new count. */
+static int
+s_session_fds (io_t *self, struct pollfd *fds, int at)
+{
+    for (uint32_t i = 0; i < self->session_count; i++)
+        if (self->sessions [i].sock)
+            fds [at++] = (struct pollfd) { .fd = self->sessions [i].fd,
+                                           .events = POLLIN };
+    return at;
 }
 
 /* True if the watcher should read the socket now: no slot can, and the
@@ -272,7 +313,8 @@ s_next_timer (io_t *self, int64_t now)
 static bool
 s_watching (io_t *self, int64_t now, int64_t *next_p)
 {
-    if (!self->broker || self->poller != NO_SLOT || self->busy_count == 0)
+    if (!zf_session_any_connected (self) || self->poller != NO_SLOT
+    ||  self->busy_count == 0)
         return false;
     int64_t oldest = now;
     for (uint32_t i = 0; i < self->capacity; i++)
@@ -302,13 +344,13 @@ s_watcher (void *args)
         int64_t next = s_next_timer (self, now);
         bool watching = s_watching (self, now, &next);
         zf_io_arm (self, next);
-        struct pollfd fds [3] = {
+        struct pollfd fds [2 + ZF_BROKERS_MAX] = {
             { .fd = self->timer_fd, .events = POLLIN },
             { .fd = self->wakeup_fd, .events = POLLIN },
-            { .fd = watching? self->broker_fd: -1, .events = POLLIN },
         };
+        int count = watching? s_session_fds (self, fds, 2): 2;
         pthread_mutex_unlock (&self->lock);
-        int rc = poll (fds, 3, -1);
+        int rc = poll (fds, (nfds_t) count, -1);
         pthread_mutex_lock (&self->lock);
         if (rc > 0 && (fds [0].revents & POLLIN)) {
             s_drain_fd (self->timer_fd);
@@ -324,18 +366,18 @@ s_watcher (void *args)
 
 /* ---- slots: the threads that run handlers -------------------------- */
 
-/* The free slot waits for the broker, outside the mutex. */
+/* The free slot waits for the brokers, outside the mutex. */
 static void
 s_poll (io_t *self, uint32_t index)
 {
     self->poller = index;
     self->poller_called = NO_SLOT;
-    struct pollfd fds [2] = {
+    struct pollfd fds [1 + ZF_BROKERS_MAX] = {
         { .fd = self->bell_fd, .events = POLLIN },
-        { .fd = self->broker_fd, .events = POLLIN },
     };
+    int count = s_session_fds (self, fds, 1);
     pthread_mutex_unlock (&self->lock);
-    int rc = poll (fds, 2, -1);
+    int rc = poll (fds, (nfds_t) count, -1);
     pthread_mutex_lock (&self->lock);
     self->poller = NO_SLOT;
     if (rc > 0 && (fds [0].revents & POLLIN))
@@ -408,8 +450,11 @@ s_slot_thread (void *args)
 static void
 s_io_free (io_t *self)
 {
-    zsock_destroy (&self->broker);
-    zf_io_waiting_purge (self);
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        zsock_destroy (&self->sessions [i].sock);
+        free (self->sessions [i].endpoint);
+    }
+    zf_io_waiting_purge (self, ZF_ALL_SESSIONS);
     free (self->waiting);
     zf_decoder_destroy (&self->decoder);
     zf_curve_clear (&self->curve);
@@ -420,7 +465,6 @@ s_io_free (io_t *self)
     if (self->timer_fd >= 0)
         close (self->timer_fd);
     pthread_mutex_destroy (&self->lock);
-    free (self->endpoint);
     free (self->slots);
     free (self->sleepers);
     free (self);
@@ -468,26 +512,32 @@ zf_io_new (const zf_io_config_t *config)
     assert (config->service_count >= 1
             && config->service_count <= ZF_SERVICES_MAX);
     assert (config->capacity >= 1 && config->capacity <= ZF_CAPACITY_MAX);
+    assert (config->endpoint_count >= 1
+            && config->endpoint_count <= ZF_BROKERS_MAX);
     assert (config->stop_requested);
     io_t *self = zf_malloc (sizeof *self);
     pthread_mutex_init (&self->lock, NULL);
-    self->endpoint = zf_strdup (config->endpoint);
+    self->session_count = config->endpoint_count;
+    for (uint32_t i = 0; i < self->session_count; i++)
+        self->sessions [i] = (session_t) {
+            .endpoint = zf_strdup (config->endpoints [i]), .index = i,
+            .fd = -1, .reconnect_ms = ZF_RECONNECT_MIN_MS };
     memcpy (self->services, config->services,
             config->service_count * sizeof *config->services);
     self->service_count = config->service_count;
     self->capacity = config->capacity;
-    self->heartbeat_ms = self->own_heartbeat_ms = config->heartbeat_ms;
-    self->liveness = self->own_liveness = config->liveness;
+    self->own_heartbeat_ms = config->heartbeat_ms;
+    self->own_liveness = config->liveness;
     self->max_tasks = config->max_tasks;
     self->max_call_ms = config->max_call_ms;
     self->guard = config->guard;
     self->wakeup_fd = config->wakeup_fd;
     self->stop_requested = config->stop_requested;
     self->curve = config->curve;
-    self->broker_fd = -1;
     self->decoder = zf_decoder_new ();
-    self->reconnect_ms = ZF_RECONNECT_MIN_MS;
-    self->waiting_size = self->capacity * (1 + ZF_PREFETCH_MAX);
+    /* Each broker may send a task per slot, and prefetch more. */
+    self->waiting_size = self->capacity * (1 + ZF_PREFETCH_MAX)
+                       * self->session_count;
     self->waiting = zf_malloc (self->waiting_size * sizeof *self->waiting);
     self->stop_reason = "worker stopped";
     self->slots = zf_malloc (self->capacity * sizeof *self->slots);
@@ -508,7 +558,8 @@ zf_io_new (const zf_io_config_t *config)
     pthread_mutex_lock (&self->lock);
     bool started = s_threads_start (self);
     if (started)
-        zf_session_connect (self);
+        for (uint32_t i = 0; i < self->session_count; i++)
+            zf_session_connect (self, &self->sessions [i]);
     else
         self->finished = true;  /* the watcher must not connect either */
     pthread_mutex_unlock (&self->lock);

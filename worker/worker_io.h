@@ -24,7 +24,8 @@ typedef struct {
 
 /* What zf_io_new needs; it copies it. */
 typedef struct {
-    const char *endpoint;           /* the broker */
+    const char *const *endpoints;   /* the brokers, 1..ZF_BROKERS_MAX */
+    uint32_t endpoint_count;
     const zf_service_t *services;   /* service_count of them, 1..16 */
     size_t service_count;
     uint32_t capacity;              /* slots, 1..ZF_CAPACITY_MAX */
@@ -40,7 +41,7 @@ typedef struct {
 
 typedef struct _zf_io_t zf_io_t;
 
-/* Starts the watcher and the extra slot threads, and connects to the
+/* Starts the watcher and the extra slot threads, and connects to each
  * broker. Returns NULL, with the reason logged, if the system refuses a
  * thread or a descriptor. */
 zf_io_t *

@@ -1,6 +1,13 @@
 /* worker_io_internal.h: the state that worker_io.c (the threads) and
- * worker_session.c (what is said to the broker) share, under io->lock.
- * Every function here is called with the lock held. */
+ * worker_session.c (what is said to the brokers) share, under io->lock.
+ * Every function here is called with the lock held.
+ *
+ * A worker serves one broker or several: each has a session_t, with its
+ * own connection, heartbeat settings and timers. The slots, and the ring
+ * of tasks waiting for them, are shared by all: a slot runs one task at a
+ * time, whichever broker it came from, and every task remembers its
+ * session and connection so that its DONE goes back there (or nowhere, if
+ * that connection has ended). */
 #ifndef WORKER_IO_INTERNAL_H
 #define WORKER_IO_INTERNAL_H
 
@@ -18,6 +25,7 @@ typedef struct {
     zfarm_task_t *task;         /* while busy: the task it runs */
     bool busy;                  /* handed a task, and its DONE not sent */
     bool asleep;                /* on the sleepers stack */
+    uint32_t session;           /* the broker that task came from */
     uint64_t generation;        /* the connection that task came on */
     uint64_t task_id;           /* the broker's id for that task */
     int64_t started;            /* when it was handed the task */
@@ -26,16 +34,44 @@ typedef struct {
     bool stuck;                 /* still running after the grace too */
 } slot_t;
 
-struct _zf_io_t {
-    pthread_mutex_t lock;       /* everything below, and the socket */
+/* One broker, and our connection to it (worker_session.c owns it). */
+typedef struct {
     char *endpoint;             /* the broker */
+    uint32_t index;             /* in io->sessions */
+    zsock_t *sock;              /* DEALER; NULL between connections */
+    int fd;                     /* its ZMQ_FD, or -1 */
+    uint64_t generation;        /* this connection's number, unique among
+                                   all sessions' (0: none yet) */
+    int heartbeat_ms;           /* heartbeat interval: the broker's, once it
+                                   said it, else io->own_heartbeat_ms */
+    int liveness;               /* silent intervals before reconnecting:
+                                   the same */
+    bool takes_slots;           /* it said its settings: a broker of this
+                                   revision, which understands SLOTS */
+    uint32_t believed_free;     /* our free slots as this broker counts
+                                   them (several brokers only) */
+    int64_t heartbeat_at;       /* the next HEARTBEAT is due */
+    int64_t expiry_at;          /* the broker is presumed gone after this */
+    int64_t reconnect_at;       /* next connection, while sock is NULL */
+    int reconnect_ms;           /* back-off before the next connection */
+} session_t;
+
+/* A task received that no slot runs yet. */
+typedef struct {
+    zfarm_task_t *task;
+    uint32_t session;           /* the broker it came from */
+    uint64_t generation;        /* the connection it came on */
+} waiting_t;
+
+struct _zf_io_t {
+    pthread_mutex_t lock;       /* everything below, and the sockets */
+    session_t sessions [ZF_BROKERS_MAX];
+    uint32_t session_count;
+    uint64_t connections;       /* opened so far, by all sessions: the
+                                   source of generation numbers */
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
     uint32_t capacity;          /* slots */
-    int heartbeat_ms;           /* heartbeat interval: the broker's, once it
-                                   said it, else own_heartbeat_ms */
-    int liveness;               /* silent intervals before reconnecting:
-                                   the same */
     int own_heartbeat_ms;       /* as configured: what READY says, and what
                                    counts with a broker that says nothing */
     int own_liveness;
@@ -50,32 +86,27 @@ struct _zf_io_t {
     int64_t guard_at;           /* when to check on it next */
     int wakeup_fd;              /* readable after zfarm_worker_stop */
     const atomic_int *stop_requested;   /* set by zfarm_worker_stop */
-    zsock_t *broker;            /* DEALER; NULL between connections */
-    int broker_fd;              /* its ZMQ_FD, or -1 */
     zf_curve_t curve;           /* CURVE keys for each new DEALER */
-    zf_decoder_t *decoder;      /* for the broker's headers */
-    uint64_t generation;        /* connections opened so far */
-    int64_t heartbeat_at;       /* the next HEARTBEAT is due */
-    int64_t expiry_at;          /* the broker is presumed gone after this */
-    int64_t reconnect_at;       /* next connection, while broker is NULL */
-    int reconnect_ms;           /* back-off before the next connection */
+    zf_decoder_t *decoder;      /* for the brokers' headers */
     slot_t *slots;              /* capacity of them */
     uint32_t threads_started;   /* slots 1.. with a thread */
     uint32_t busy_count;
     uint32_t *sleepers;         /* stack of free slots waiting on wake */
     uint32_t sleeper_count;
-    uint32_t poller;            /* the slot in poll(2) on broker_fd, or
-                                   NO_SLOT */
+    uint32_t poller;            /* the slot in poll(2) on the sessions'
+                                   descriptors, or NO_SLOT */
     uint32_t poller_called;     /* the sleeper told to poll; NO_SLOT */
     int bell_fd;                /* eventfd that wakes the polling slot */
     pthread_t watcher;
     bool watcher_started;
     int timer_fd;               /* the watcher's alarm clock */
     int64_t armed_at;           /* when timer_fd fires; 0: not armed */
-    zfarm_task_t **waiting;     /* ring of tasks received that no slot runs
-                                   yet: as many as the broker may send ahead
-                                   of their slots (READY's prefetch) */
-    uint32_t waiting_size;      /* capacity x (1 + ZF_PREFETCH_MAX) */
+    waiting_t *waiting;         /* ring of tasks received that no slot runs
+                                   yet, oldest first: as many as the brokers
+                                   may send ahead of their slots (READY's
+                                   prefetch) */
+    uint32_t waiting_size;      /* capacity x (1 + ZF_PREFETCH_MAX) x
+                                   session_count */
     uint32_t waiting_head;      /* the oldest */
     uint32_t waiting_count;
     const char *stop_reason;    /* the DISCONNECT text */
@@ -101,32 +132,44 @@ void
     zf_io_wake_all (io_t *self);
 
 /* Appends a task to the waiting ring, which has room (the caller checks
- * busy_count + waiting_count against waiting_size). */
+ * waiting_count against waiting_size). */
 void
-    zf_io_waiting_push (io_t *self, zfarm_task_t *task);
+    zf_io_waiting_push (io_t *self, const waiting_t *entry);
 
-/* Takes the oldest waiting task; NULL if none. */
+/* Takes the oldest waiting task into entry; false if none. */
+bool
+    zf_io_waiting_pop (io_t *self, waiting_t *entry);
+
+/* Takes the waiting task with this id from this session; NULL if none. */
 zfarm_task_t *
-    zf_io_waiting_pop (io_t *self);
+    zf_io_waiting_remove (io_t *self, uint32_t session, uint64_t task_id);
 
-/* Takes the waiting task with this id; NULL if none. */
-zfarm_task_t *
-    zf_io_waiting_remove (io_t *self, uint64_t task_id);
-
-/* Destroys every waiting task. */
+/* Destroys the waiting tasks of a session, or of every session (with
+ * ZF_ALL_SESSIONS). */
+#define ZF_ALL_SESSIONS UINT32_MAX
 void
-    zf_io_waiting_purge (io_t *self);
+    zf_io_waiting_purge (io_t *self, uint32_t session);
 
 /* ---- worker_session.c -------------------------------------------------- */
 
-/* Opens a DEALER to the broker and sends READY; on failure, schedules the
- * next attempt. */
+/* Opens a DEALER to the session's broker and sends READY; on failure,
+ * schedules the next attempt. */
 void
-    zf_session_connect (io_t *self);
+    zf_session_connect (io_t *self, session_t *session);
 
-/* Reads and handles one message; false if none was there. */
+/* Reads and handles one message from the session's broker; false if none
+ * was there. */
 bool
-    zf_session_on_broker (io_t *self);
+    zf_session_on_broker (io_t *self, session_t *session);
+
+/* Tells each broker that counts our free slots wrongly (several brokers
+ * only) how many there are: SLOTS. Call after slots were taken or freed. */
+void
+    zf_session_announce (io_t *self);
+
+/* True if any session is connected. */
+bool
+    zf_session_any_connected (io_t *self);
 
 /* The slot's handler returned: sends its DONE (unless it is too late). */
 void

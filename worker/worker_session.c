@@ -1,7 +1,8 @@
-/* worker_session.c: what a worker says to its broker and does with what
- * it hears: the connection (READY, heartbeats, reconnection with
- * back-off), the tasks' DONEs and call-time limits, and stopping. Called
- * by worker_io.c's threads with the lock held. */
+/* worker_session.c: what a worker says to its brokers and does with what
+ * it hears: each broker's connection (READY, heartbeats, reconnection with
+ * back-off), the tasks' DONEs and call-time limits, the free slots it
+ * tells brokers when it serves several (SLOTS), and stopping. Called by
+ * worker_io.c's threads with the lock held. */
 #include "worker_io_internal.h"
 #include "zf_log.h"
 #include "task_internal.h"
@@ -19,22 +20,40 @@
  * no longer than this. */
 #define OVERRUN_GRACE_MS 1000
 
-/* ---- the connection to the broker ---------------------------------- */
+/* ---- the connections to the brokers --------------------------------- */
 
-/* Sends header and payload (NULL for none; the caller keeps it). */
+/* Sends header and payload (NULL for none; the caller keeps it) to the
+ * session's broker. */
 static void
-s_send (io_t *self, const zf_header_t *header, zmq_msg_t *payload)
+s_send (session_t *session, const zf_header_t *header, zmq_msg_t *payload)
 {
     /* Never blocks with the mutex held (the socket's send timeout is 0): a
      * broker that takes nothing for a whole send queue is about to be
      * given up on by the liveness check. */
-    if (zf_wire_send_shared (self->broker, header, payload) == -1) {
+    if (zf_wire_send_shared (session->sock, header, payload) == -1) {
         if (header->command != ZF_HEARTBEAT)
             zf_warning ("worker: broker %s is not reading; %s dropped",
-                          self->endpoint, zf_command_name (header->command));
+                        session->endpoint, zf_command_name (header->command));
         return;
     }
-    self->heartbeat_at = zf_now_ms () + self->heartbeat_ms;
+    session->heartbeat_at = zf_now_ms () + session->heartbeat_ms;
+}
+
+bool
+zf_session_any_connected (io_t *self)
+{
+    for (uint32_t i = 0; i < self->session_count; i++)
+        if (self->sessions [i].sock)
+            return true;
+    return false;
+}
+
+/* The session's broker's silence window, from now. */
+static void
+s_heard (session_t *session)
+{
+    session->expiry_at = zf_now_ms () + (int64_t) session->heartbeat_ms
+                                      * session->liveness;
 }
 
 /* Writes "name name ..." for the log. */
@@ -49,7 +68,7 @@ s_service_names (io_t *self, char *text, size_t size)
 }
 
 static void
-s_send_ready (io_t *self)
+s_send_ready (io_t *self, session_t *session)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_READY);
@@ -62,117 +81,184 @@ s_send_ready (io_t *self)
     header.prefetch = ZF_PREFETCH_MAX;
     header.heartbeat_ms = (uint32_t) self->own_heartbeat_ms;
     header.liveness = (uint32_t) self->own_liveness;
+    header.brokers = self->session_count;
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
-    s_send (self, &header, NULL);
+    s_send (session, &header, NULL);
 
     char names [ZF_SERVICES_MAX * (ZF_SERVICE_MAX + 1)];
     s_service_names (self, names, sizeof names);
     zf_info ("worker: READY to %s: %s (capacity %u)",
-               self->endpoint, names, self->capacity);
+             session->endpoint, names, self->capacity);
 }
 
 static void
-s_backoff (io_t *self)
+s_backoff (io_t *self, session_t *session)
 {
-    self->reconnect_at = zf_now_ms () + self->reconnect_ms;
-    self->reconnect_ms = self->reconnect_ms * 2 > ZF_RECONNECT_MAX_MS?
-                         ZF_RECONNECT_MAX_MS: self->reconnect_ms * 2;
-    zf_io_arm (self, self->reconnect_at);
+    session->reconnect_at = zf_now_ms () + session->reconnect_ms;
+    session->reconnect_ms = session->reconnect_ms * 2 > ZF_RECONNECT_MAX_MS?
+                            ZF_RECONNECT_MAX_MS: session->reconnect_ms * 2;
+    zf_io_arm (self, session->reconnect_at);
 }
 
 void
-zf_session_connect (io_t *self)
+zf_session_connect (io_t *self, session_t *session)
 {
-    assert (!self->broker);
-    self->broker = zsock_new (ZMQ_DEALER);
+    assert (!session->sock);
+    session->sock = zsock_new (ZMQ_DEALER);
     /* Keys and routing id go on before the connect: libzmq takes them from
      * the socket as the connection is made. A fresh id per connection. */
     uint8_t routing_id [ZF_ROUTING_ID_SIZE];
     zf_random_routing_id (routing_id);
-    if (!self->broker
-    ||  zmq_setsockopt (zsock_resolve (self->broker), ZMQ_ROUTING_ID,
+    if (!session->sock
+    ||  zmq_setsockopt (zsock_resolve (session->sock), ZMQ_ROUTING_ID,
                         routing_id, sizeof routing_id) != 0
-    ||  zf_curve_apply (&self->curve, zsock_resolve (self->broker)) != 0
-    ||  zsock_connect (self->broker, "%s", self->endpoint) == -1) {
+    ||  zf_curve_apply (&self->curve, zsock_resolve (session->sock)) != 0
+    ||  zsock_connect (session->sock, "%s", session->endpoint) == -1) {
         zf_error ("worker: cannot connect to %s: %s; retrying in %d ms",
-                    self->endpoint, zmq_strerror (zmq_errno ()),
-                    self->reconnect_ms);
-        zsock_destroy (&self->broker);
-        s_backoff (self);
+                  session->endpoint, zmq_strerror (zmq_errno ()),
+                  session->reconnect_ms);
+        zsock_destroy (&session->sock);
+        s_backoff (self, session);
         return;
     }
     /* No call on it may wait: threads hold the lock while they use it, and
      * a receive that finds nothing is how they learn the socket is empty. */
-    zsock_set_rcvtimeo (self->broker, 0);
-    zsock_set_sndtimeo (self->broker, 0);
-    self->generation++;
+    zsock_set_rcvtimeo (session->sock, 0);
+    zsock_set_sndtimeo (session->sock, 0);
+    session->generation = ++self->connections;
     /* Until this broker says its own settings (an older one never does). */
-    self->heartbeat_ms = self->own_heartbeat_ms;
-    self->liveness = self->own_liveness;
-    self->broker_fd = zsock_fd (self->broker);
-    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
-                                   * self->liveness;
-    s_send_ready (self);
-    /* The pollers wait on the old socket's descriptor, or on none. */
+    session->heartbeat_ms = self->own_heartbeat_ms;
+    session->liveness = self->own_liveness;
+    session->takes_slots = false;
+    session->believed_free = self->capacity;
+    session->fd = zsock_fd (session->sock);
+    s_heard (session);
+    s_send_ready (self, session);
+    /* The pollers wait on the old sockets' descriptors. */
     zf_io_ring (self);
     zf_io_arm (self, zf_now_ms ());
 }
 
-/* Closes the connection. Tasks not started yet are dropped: the broker
- * requeues them when it forgets this connection. */
+/* Closes the session's connection. Its tasks not started yet are dropped:
+ * the broker requeues them when it forgets this connection. */
 static void
-s_disconnect (io_t *self)
+s_disconnect (io_t *self, session_t *session)
 {
-    zsock_destroy (&self->broker);
-    self->broker_fd = -1;
-    zf_io_waiting_purge (self);
+    zsock_destroy (&session->sock);
+    session->fd = -1;
+    zf_io_waiting_purge (self, session->index);
     zf_io_ring (self);
     zf_io_arm (self, zf_now_ms ());
 }
 
-/* Gives up on this connection and schedules the next, unless stopping. */
+/* Gives up on the session's connection and schedules the next, unless
+ * stopping. The other brokers are served meanwhile. */
 static void
-s_reconnect (io_t *self, const char *why)
+s_reconnect (io_t *self, session_t *session, const char *why)
 {
-    s_disconnect (self);
+    s_disconnect (self, session);
     if (self->stopping)
         return;
-    zf_warning ("worker: %s; registering again in %d ms",
-                  why, self->reconnect_ms);
-    s_backoff (self);
+    zf_warning ("worker: %s; registering again in %d ms", why,
+                session->reconnect_ms);
+    s_backoff (self, session);
+}
+
+/* ---- free slots, when several brokers share them ------------------- */
+
+/* Slots free for a new task: none while tasks wait, or while stopping. */
+static uint32_t
+s_free_slots (io_t *self)
+{
+    if (self->stopping || self->waiting_count > 0
+    ||  self->busy_count >= self->capacity)
+        return 0;
+    return self->capacity - self->busy_count;
+}
+
+static bool
+s_shares_slots (io_t *self, session_t *session)
+{
+    return self->session_count > 1 && session->sock && session->takes_slots;
+}
+
+/* Tells the session's broker our free slots, and, if not 0, a task of its
+ * that waits here for one. */
+static void
+s_send_slots (io_t *self, session_t *session, uint32_t free,
+              uint64_t waiting_id)
+{
+    (void) self;
+    zf_header_t header;
+    zf_header_init (&header, ZF_SLOTS);
+    header.free_slots = free;
+    header.task_id = waiting_id;
+    s_send (session, &header, NULL);
+    session->believed_free = free;
+}
+
+void
+zf_session_announce (io_t *self)
+{
+    if (self->session_count < 2)
+        return;
+    uint32_t free = s_free_slots (self);
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (s_shares_slots (self, session) && session->believed_free != free)
+            s_send_slots (self, session, free, 0);
+    }
 }
 
 /* ---- stopping ------------------------------------------------------ */
 
-/* Sends DISCONNECT, then a HEARTBEAT, which the broker answers with
- * DISCONNECT since it no longer knows us (PROTOCOL.md): once that answer
- * is in, all we sent before it has arrived, and _exit loses nothing. Waits
- * at most one heartbeat interval for it. */
+/* Sends each broker DISCONNECT, then a HEARTBEAT, which the broker
+ * answers with DISCONNECT since it no longer knows us (PROTOCOL.md): once
+ * that answer is in, all we sent it before has arrived, and _exit loses
+ * nothing. Waits at most one heartbeat interval (the longest of the
+ * brokers') for all the answers. */
 static void
 s_say_goodbye (io_t *self, const char *reason)
 {
-    zf_header_t header;
-    zf_header_init (&header, ZF_DISCONNECT);
-    zf_header_set_text (&header, reason);
-    s_send (self, &header, NULL);
-    zf_header_init (&header, ZF_HEARTBEAT);
-    s_send (self, &header, NULL);
-    zmq_pollitem_t item = { .socket = zsock_resolve (self->broker),
-                            .events = ZMQ_POLLIN };
-    int64_t deadline = zf_now_ms () + self->heartbeat_ms, left;
-    while ((left = deadline - zf_now_ms ()) > 0) {
-        int rc = zmq_poll (&item, 1, (long) left);
+    zmq_pollitem_t items [ZF_BROKERS_MAX];
+    session_t *waiting_for [ZF_BROKERS_MAX];
+    int count = 0, longest = 0;
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (!session->sock)
+            continue;
+        zf_header_t header;
+        zf_header_init (&header, ZF_DISCONNECT);
+        zf_header_set_text (&header, reason);
+        s_send (session, &header, NULL);
+        zf_header_init (&header, ZF_HEARTBEAT);
+        s_send (session, &header, NULL);
+        waiting_for [count] = session;
+        items [count++] = (zmq_pollitem_t) {
+            .socket = zsock_resolve (session->sock), .events = ZMQ_POLLIN };
+        if (session->heartbeat_ms > longest)
+            longest = session->heartbeat_ms;
+    }
+    int64_t deadline = zf_now_ms () + longest, left;
+    int answered = 0;
+    while (answered < count && (left = deadline - zf_now_ms ()) > 0) {
+        int rc = zmq_poll (items, count, (long) left);
         if (rc == -1 && zmq_errno () != EINTR)
             return;
-        if (rc <= 0)
-            continue;           /* interrupted, or out of time */
-        zf_frames_t payload;
-        rc = zf_wire_recv_frames (self->broker, self->decoder, &header,
-                                  &payload);
-        zf_frames_close (&payload);
-        if (rc == 0 && header.command == ZF_DISCONNECT)
-            return;
+        for (int i = 0; rc > 0 && i < count; i++) {
+            if (!(items [i].revents & ZMQ_POLLIN))
+                continue;
+            zf_header_t header;
+            zf_frames_t payload;
+            int got = zf_wire_recv_frames (waiting_for [i]->sock,
+                                           self->decoder, &header, &payload);
+            zf_frames_close (&payload);
+            if (got == 0 && header.command == ZF_DISCONNECT) {
+                items [i].events = 0;   /* this one is done */
+                answered++;
+            }
+        }
     }
 }
 
@@ -184,8 +270,7 @@ static void
 s_exit_process (io_t *self, int status, const char *reason)
 {
     zf_error ("worker: %s; exiting with status %d", reason, status);
-    if (self->broker)
-        s_say_goodbye (self, reason);
+    s_say_goodbye (self, reason);
     zf_pool_kill_strays (NULL);
     _exit (status);
 }
@@ -200,16 +285,19 @@ s_finish_if_idle (io_t *self)
         return;
     if (self->exit_status)
         s_exit_process (self, self->exit_status, self->stop_reason);
-    if (self->broker) {
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (!session->sock)
+            continue;
         zf_header_t header;
         zf_header_init (&header, ZF_DISCONNECT);
         zf_header_set_text (&header, self->stop_reason);
-        s_send (self, &header, NULL);
+        s_send (session, &header, NULL);
         /* Give the last DONE and the DISCONNECT one interval to leave. */
-        zsock_set_linger (self->broker, self->heartbeat_ms);
-        s_disconnect (self);
+        zsock_set_linger (session->sock, session->heartbeat_ms);
+        s_disconnect (self, session);
     }
-    zf_io_waiting_purge (self);
+    zf_io_waiting_purge (self, ZF_ALL_SESSIONS);
     zf_io_wake_all (self);
 }
 
@@ -265,6 +353,16 @@ zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
     zf_io_arm (self, slot->call_end);
 }
 
+/* The session of the connection the slot's task came on, or NULL if that
+ * connection has ended. */
+static session_t *
+s_slot_session (io_t *self, const slot_t *slot)
+{
+    session_t *session = &self->sessions [slot->session];
+    return session->sock && session->generation == slot->generation
+         ? session: NULL;
+}
+
 /* The slot's time is up: the broker hears TIMEOUT now, whenever the
  * handler returns. */
 static void
@@ -272,11 +370,12 @@ s_slot_overran (io_t *self, slot_t *slot)
 {
     slot->overran = true;
     zf_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
-                  "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
-    if (self->broker && slot->generation == self->generation) {
+                "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
+    session_t *session = s_slot_session (self, slot);
+    if (session) {
         zf_header_t header;
         zf_task_overran_done (&header, slot->task_id, self->max_call_ms);
-        s_send (self, &header, NULL);
+        s_send (session, &header, NULL);
     }
 }
 
@@ -332,16 +431,21 @@ zf_session_on_done (io_t *self, uint32_t index)
     self->busy_count--;
     if (slot->stuck)
         self->stuck_count--;
-    if (self->broker && slot->generation == self->generation
-    &&  !slot->overran) {
+    session_t *session = s_slot_session (self, slot);
+    if (session && !slot->overran) {
         zf_header_t header;
         zmq_msg_t *result = zf_task_done (task, &header);
-        /* Read just before: a TASK already in the socket is not waited for. */
-        if (self->waiting_count == 0)
+        /* Read just before: a TASK already in a socket is not waited for.
+         * IDLE also tells a broker that shares us that the slot is free. */
+        if (self->waiting_count == 0) {
             header.flags |= ZF_FLAG_IDLE;
-        s_send (self, &header, result);
+            if (session->believed_free < self->capacity)
+                session->believed_free++;
+        }
+        s_send (session, &header, result);
     }
     zf_task_destroy (&task);
+    zf_session_announce (self);
     s_finish_if_idle (self);
 }
 
@@ -351,14 +455,14 @@ zf_session_on_done (io_t *self, uint32_t index)
  * CANCELLED tells the broker the task never started (it may run it
  * elsewhere); HANDLER_ERROR that it cannot run here. */
 static void
-s_refuse (io_t *self, uint64_t task_id, int code, const char *why)
+s_refuse (session_t *session, uint64_t task_id, int code, const char *why)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_DONE);
     header.task_id = task_id;
     header.status = -code;
     zf_header_set_text (&header, why);
-    s_send (self, &header, NULL);
+    s_send (session, &header, NULL);
 }
 
 static const zf_service_t *
@@ -371,12 +475,13 @@ s_service_lookup (io_t *self, const char *name)
 }
 
 static void
-s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
+s_on_task (io_t *self, session_t *session, zf_header_t *header,
+           zf_frames_t *payload)
 {
-    /* The broker sends at most one task per slot, and with prefetch at
+    /* Each broker sends at most one task per slot, and with prefetch at
      * most READY's prefetch more per slot in advance, so only a broken
      * broker can fill the ring: it holds all of them, so that slots still
-     * busy with a task the broker no longer counts (from an earlier
+     * busy with a task a broker no longer counts (from an earlier
      * connection, or past its time limit) never make us refuse one.
      * While stopping, tasks wait there for the DISCONNECT, which has the
      * broker requeue them without spending a retry. */
@@ -391,25 +496,38 @@ s_on_task (io_t *self, zf_header_t *header, zf_frames_t *payload)
                   "(%u)", self->waiting_size);
     if (*why) {
         zf_warning ("worker: task %" PRIu64 " from %s refused: %s",
-                      header->task_id, self->endpoint, why);
-        s_refuse (self, header->task_id, ZFARM_EHANDLER_ERROR, why);
+                    header->task_id, session->endpoint, why);
+        s_refuse (session, header->task_id, ZFARM_EHANDLER_ERROR, why);
         return;
     }
-    zf_io_waiting_push (self, zf_task_new (header, service->handler,
-                                           service->arg, self->max_call_ms,
-                                           payload));
+    bool for_a_slot = !(header->flags & ZF_FLAG_AHEAD);
+    if (for_a_slot && session->believed_free)
+        session->believed_free--;   /* as the broker counts */
+    /* A task sent for a slot that another broker's task took meanwhile
+     * waits like one sent in advance; its broker hears so, and may ask for
+     * it back for a worker that is free. */
+    if (for_a_slot && s_shares_slots (self, session)
+    &&  self->busy_count + self->waiting_count >= self->capacity)
+        s_send_slots (self, session, 0, header->task_id);
+    waiting_t entry = {
+        .task = zf_task_new (header, service->handler, service->arg,
+                             self->max_call_ms, payload),
+        .session = session->index, .generation = session->generation };
+    zf_io_waiting_push (self, &entry);
 }
 
 /* CANCEL: a task not started yet ends now; a running one cannot be
  * stopped from here, and its DONE will simply be dropped by the broker. */
 static void
-s_on_cancel (io_t *self, zf_header_t *header, zf_frames_t *payload)
+s_on_cancel (io_t *self, session_t *session, zf_header_t *header,
+             zf_frames_t *payload)
 {
     (void) payload;
-    zfarm_task_t *task = zf_io_waiting_remove (self, header->task_id);
+    zfarm_task_t *task = zf_io_waiting_remove (self, session->index,
+                                               header->task_id);
     if (task) {
         zf_task_destroy (&task);
-        s_refuse (self, header->task_id, ZFARM_ECANCELLED,
+        s_refuse (session, header->task_id, ZFARM_ECANCELLED,
                   "cancelled before it started");
     }
 }
@@ -418,49 +536,59 @@ s_on_cancel (io_t *self, zf_header_t *header, zf_frames_t *payload)
  * broker that says its heartbeat interval and liveness is obeyed: it
  * declares us dead by its settings, not ours. */
 static void
-s_on_heartbeat (io_t *self, zf_header_t *header, zf_frames_t *payload)
+s_on_heartbeat (io_t *self, session_t *session, zf_header_t *header,
+                zf_frames_t *payload)
 {
     (void) payload;
-    if (!header->heartbeat_ms
-    ||  ((int) header->heartbeat_ms == self->heartbeat_ms
-         && (int) header->liveness == self->liveness))
+    if (!header->heartbeat_ms || !header->liveness)
+        return;
+    /* A broker that says its settings understands SLOTS too. */
+    if (!session->takes_slots) {
+        session->takes_slots = true;
+        zf_session_announce (self);
+    }
+    if ((int) header->heartbeat_ms == session->heartbeat_ms
+    &&  (int) header->liveness == session->liveness)
         return;
     if ((int) header->heartbeat_ms != self->own_heartbeat_ms
     ||  (int) header->liveness != self->own_liveness)
         zf_info ("worker: broker %s sets heartbeats every %" PRIu32 " ms,"
                  " liveness %" PRIu32 " (ours were %d ms, %d)",
-                 self->endpoint, header->heartbeat_ms, header->liveness,
+                 session->endpoint, header->heartbeat_ms, header->liveness,
                  self->own_heartbeat_ms, self->own_liveness);
-    self->heartbeat_ms = (int) header->heartbeat_ms;
-    self->liveness = (int) header->liveness;
+    session->heartbeat_ms = (int) header->heartbeat_ms;
+    session->liveness = (int) header->liveness;
+    s_heard (session);
     int64_t now = zf_now_ms ();
-    self->expiry_at = now + (int64_t) self->heartbeat_ms * self->liveness;
-    if (self->heartbeat_at > now + self->heartbeat_ms)
-        self->heartbeat_at = now + self->heartbeat_ms;
-    zf_io_arm (self, self->heartbeat_at);
+    if (session->heartbeat_at > now + session->heartbeat_ms)
+        session->heartbeat_at = now + session->heartbeat_ms;
+    zf_io_arm (self, session->heartbeat_at);
 }
 
 static void
-s_on_disconnect (io_t *self, zf_header_t *header, zf_frames_t *payload)
+s_on_disconnect (io_t *self, session_t *session, zf_header_t *header,
+                 zf_frames_t *payload)
 {
     (void) payload;
     char why [ZF_TEXT_MAX + 64];
     snprintf (why, sizeof why, "broker %s sent DISCONNECT (%s)",
-              self->endpoint, header->text);
-    s_reconnect (self, why);
+              session->endpoint, header->text);
+    s_reconnect (self, session, why);
     s_finish_if_idle (self);
 }
 
 static void
-s_on_error (io_t *self, zf_header_t *header, zf_frames_t *payload)
+s_on_error (io_t *self, session_t *session, zf_header_t *header,
+            zf_frames_t *payload)
 {
+    (void) self;
     (void) payload;
-    zf_warning ("worker: broker %s answered ERROR %s: %s", self->endpoint,
-                  zfarm_err_name (-header->status), header->text);
+    zf_warning ("worker: broker %s answered ERROR %s: %s", session->endpoint,
+                zfarm_err_name (-header->status), header->text);
 }
 
-typedef void (command_fn) (io_t *self, zf_header_t *header,
-                           zf_frames_t *payload);
+typedef void (command_fn) (io_t *self, session_t *session,
+                           zf_header_t *header, zf_frames_t *payload);
 
 static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
     [ZF_TASK]       = s_on_task,
@@ -471,32 +599,32 @@ static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
 };
 
 bool
-zf_session_on_broker (io_t *self)
+zf_session_on_broker (io_t *self, session_t *session)
 {
     zf_header_t header;
     zf_frames_t payload;
-    int rc = zf_wire_recv_frames (self->broker, self->decoder, &header,
+    int rc = zf_wire_recv_frames (session->sock, self->decoder, &header,
                                   &payload);
     if (rc == -1) {
         zf_frames_close (&payload);
         return false;           /* nothing there (receive timeout 0) */
     }
     /* Anything from the broker, even garbage, shows that it is alive. */
-    self->expiry_at = zf_now_ms () + (int64_t) self->heartbeat_ms
-                                   * self->liveness;
+    s_heard (session);
     if (rc != 0)
         zf_warning ("worker: broker %s sent a bad header: %s",
-                      self->endpoint, header.text);
+                    session->endpoint, header.text);
     else
     if (!s_commands [header.command])
         zf_warning ("worker: broker %s sent %s, which a worker does not "
-                      "take", self->endpoint, zf_command_name (header.command));
+                    "take", session->endpoint,
+                    zf_command_name (header.command));
     else {
         /* Only a broker that serves us resets the back-off: one that keeps
          * refusing us (ERROR, DISCONNECT) gets ever slower retries. */
         if (header.command != ZF_DISCONNECT && header.command != ZF_ERROR)
-            self->reconnect_ms = ZF_RECONNECT_MIN_MS;
-        s_commands [header.command] (self, &header, &payload);
+            session->reconnect_ms = ZF_RECONNECT_MIN_MS;
+        s_commands [header.command] (self, session, &header, &payload);
     }
     zf_frames_close (&payload);
     return true;
@@ -509,13 +637,34 @@ zf_session_on_broker (io_t *self)
 static void
 s_check_guard (io_t *self, int64_t now)
 {
-    self->guard_at = now + self->heartbeat_ms;
+    self->guard_at = now + self->own_heartbeat_ms;
     if (!zf_pool_guard_orphaned (&self->guard))
         return;
     char why [64];
     snprintf (why, sizeof why, "supervisor %d is gone",
               (int) self->guard.pid);
     s_exit_process (self, ZF_EXIT_ORPHANED, why);
+}
+
+/* One broker's timers: its silence, our heartbeat, a new connection. */
+static void
+s_session_timers (io_t *self, session_t *session, int64_t now)
+{
+    if (session->sock && now >= session->expiry_at) {
+        char why [ZF_TEXT_MAX];
+        snprintf (why, sizeof why, "no word from broker %s for %d ms",
+                  session->endpoint,
+                  session->heartbeat_ms * session->liveness);
+        s_reconnect (self, session, why);
+        s_finish_if_idle (self);
+    }
+    if (session->sock && now >= session->heartbeat_at) {
+        zf_header_t header;
+        zf_header_init (&header, ZF_HEARTBEAT);
+        s_send (session, &header, NULL);
+    }
+    if (!session->sock && !self->stopping && now >= session->reconnect_at)
+        zf_session_connect (self, session);
 }
 
 void
@@ -526,18 +675,6 @@ zf_session_on_timers (io_t *self)
         s_check_guard (self, now);
     if (self->call_check_at && now >= self->call_check_at)
         s_check_calls (self, now);
-    if (self->broker && now >= self->expiry_at) {
-        char why [ZF_TEXT_MAX];
-        snprintf (why, sizeof why, "no word from broker %s for %d ms",
-                  self->endpoint, self->heartbeat_ms * self->liveness);
-        s_reconnect (self, why);
-        s_finish_if_idle (self);
-    }
-    if (self->broker && now >= self->heartbeat_at) {
-        zf_header_t header;
-        zf_header_init (&header, ZF_HEARTBEAT);
-        s_send (self, &header, NULL);
-    }
-    if (!self->broker && !self->stopping && now >= self->reconnect_at)
-        zf_session_connect (self);
+    for (uint32_t i = 0; i < self->session_count && !self->finished; i++)
+        s_session_timers (self, &self->sessions [i], now);
 }

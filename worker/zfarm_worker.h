@@ -25,10 +25,16 @@ typedef struct _zfarm_task_t zfarm_task_t;
  * function that zfarm-worker --module loads (default name "zfarm_handler"). */
 typedef int (zfarm_handler_fn) (zfarm_task_t *task, void *arg);
 
-/* Creates a worker for a broker. endpoint NULL means $ZFARM_BROKER, or else
- * tcp://127.0.0.1:5555. With $ZFARM_CURVE_SERVER_KEY and $ZFARM_CURVE_CERT
- * set, its connections are CURVE (zfarm_worker_set_curve). Returns NULL if
- * the endpoint is invalid, or those keys are bad. */
+/* Creates a worker for a broker, or for several: endpoint is one, or a
+ * list separated by commas ("tcp://a:5555,tcp://b:5555", at most 16). A
+ * worker registers with every broker, heartbeats each, and takes tasks
+ * from all of them, never more at a time than its capacity; a broker that
+ * is lost costs it only that broker's tasks, and it registers there again
+ * by itself when the broker is back. endpoint NULL means $ZFARM_BROKER
+ * (which may be a list too), or else tcp://127.0.0.1:5555. With
+ * $ZFARM_CURVE_SERVER_KEY and $ZFARM_CURVE_CERT set, its connections are
+ * CURVE (zfarm_worker_set_curve). Returns NULL if an endpoint is invalid,
+ * one is named twice, or those keys are bad. */
 ZFARM_EXPORT zfarm_worker_t *
     zfarm_worker_new (const char *endpoint);
 

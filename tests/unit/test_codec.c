@@ -102,6 +102,9 @@ s_example (zf_header_t *header, int command)
     zf_header_set_text (header, "a text \"with\" quotes");
     header->heartbeat_ms = 250;
     header->liveness = 5;
+    header->brokers = 3;
+    header->free_slots = 7;
+    header->queued = 1ULL << 40;
 }
 
 static void
@@ -135,13 +138,21 @@ test_round_trip_every_command (void)
             ASSERT_EQ (out.heartbeat_ms, 250);
             ASSERT_EQ (out.liveness, 5);
         }
+        if (command == ZF_READY)
+            ASSERT_EQ (out.brokers, 3);
+        if (command == ZF_SLOTS || command == ZF_PONG)
+            ASSERT_EQ (out.free_slots, 7);
+        if (command == ZF_PONG)
+            ASSERT (out.queued == 1ULL << 40);
+        if (command == ZF_SLOTS)
+            ASSERT (out.task_id == in.task_id);
     }
 }
 
 /* The heartbeat settings (READY, HEARTBEAT, PONG) are optional: absent,
- * they are 0 and cost nothing on the wire (a worker's HEARTBEAT is the
- * 3-element array it always was); present, they are within the bounds
- * every flag has. */
+ * or sent as 0 (when a later field follows), they are 0, "not said"; at the
+ * end they cost nothing on the wire (a worker's HEARTBEAT is the 3-element
+ * array it always was); said, they are within the bounds every flag has. */
 static void
 test_heartbeat_fields (void)
 {
@@ -157,19 +168,37 @@ test_heartbeat_fields (void)
     in.epoch = 9;
     s_round_trip (&in, &out);
     ASSERT (out.epoch == 9 && out.heartbeat_ms == 0 && out.liveness == 0);
+    /* A PONG of the first revision: the epoch alone. */
+    packer_t p;
+    p_head (&p, 1, ZF_PONG);
+    msgpack_pack_uint64 (&p.pk, 9);
+    ASSERT_EQ (p_decode (&p, &out), 0);
+    ASSERT (out.epoch == 9 && out.queued == 0 && out.free_slots == 0);
+
+    /* READY says how many brokers only when more than one; SLOTS names a
+     * waiting task only when there is one. */
+    zf_header_init (&in, ZF_SLOTS);
+    in.free_slots = 0;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x94);     /* 3 + free */
+    s_round_trip (&in, &out);
+    ASSERT (out.task_id == 0 && out.free_slots == 0);
+    zf_header_init (&in, ZF_READY);
+    in.service_count = 1;
+    strcpy (in.services [0], "s");
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.brokers, 1);
 
     struct { long interval, liveness; int rc; } cases [] = {
         { ZF_HEARTBEAT_MIN_MS, 1, 0 },
         { ZF_HEARTBEAT_MAX_MS, ZF_LIVENESS_MAX, 0 },
         { ZF_HEARTBEAT_MIN_MS - 1, 3, ZFARM_EBAD_REQUEST },
         { ZF_HEARTBEAT_MAX_MS + 1, 3, ZFARM_EBAD_REQUEST },
-        { 0, 3, ZFARM_EBAD_REQUEST },
-        { 500, 0, ZFARM_EBAD_REQUEST },
+        { 0, 0, 0 },                    /* not said */
         { 500, ZF_LIVENESS_MAX + 1, ZFARM_EBAD_REQUEST },
         { 500, -1, ZFARM_EBAD_REQUEST },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        packer_t p;
         p_head (&p, 2, ZF_HEARTBEAT);
         msgpack_pack_int64 (&p.pk, cases [i].interval);
         msgpack_pack_int64 (&p.pk, cases [i].liveness);

@@ -1,12 +1,16 @@
-/* test_escape.c: zf_escape turns a peer's bytes into one safe line.
+/* test_escape.c: zf_escape turns a peer's bytes into one safe line, and
+ * every log line goes through it.
  *
- * Examples of each kind of byte, cuts at every size, and a bounded run of
+ * Examples of each kind of byte, cuts at every size, a bounded run of
  * random inputs through the checks the fuzz target makes (under ASan, a
- * write past the output stops the test). */
+ * write past the output stops the test), and the log layer end to end:
+ * czmq's stream into a file, and a forged line looked for. */
 #include "testlib.h"
 #include "fuzz/escape_check.h"
 #include "zf_escape.h"
+#include "zf_log.h"
 
+#include <czmq.h>
 #include <stdbool.h>
 
 /* Escapes a NUL-terminated src into a buffer of dest_size bytes. */
@@ -157,6 +161,82 @@ test_random_inputs (void)
     }
 }
 
+/* ---- the log layer ----------------------------------------------------- */
+
+static int s_evaluated;
+
+static int
+s_count_evaluation (void)
+{
+    return ++s_evaluated;
+}
+
+/* Runs the log lines of test_log with czmq's stream in a file, and returns
+ * what was written (caller frees). */
+static char *
+s_capture_log (void (*lines) (void))
+{
+    char path [] = "/tmp/zfarm-test-log-XXXXXX";
+    int fd = mkstemp (path);
+    ASSERT (fd >= 0);
+    FILE *file = fdopen (fd, "w+");
+    zf_log_open ("test_escape", ZF_LOG_DEBUG, false);
+    zsys_set_logstream (file);
+    lines ();
+    zsys_set_logstream (stderr);
+    fflush (file);
+    rewind (file);
+    char *text = calloc (1, 65536);
+    size_t size = fread (text, 1, 65535, file);
+    text [size] = 0;
+    fclose (file);
+    unlink (path);
+    return text;
+}
+
+static void
+s_log_lines (void)
+{
+    zf_info ("worker %d@%s joined", 42, "evil\nW: forged line\x1b[31m");
+    zf_warning ("task failed: %s", "100% \x1b]0;title\a done");
+    char long_text [3000];
+    memset (long_text, 'x', sizeof long_text - 1);
+    long_text [sizeof long_text - 1] = 0;
+    zf_error ("long: %s", long_text);
+    zf_log_set_level (ZF_LOG_WARNING);
+    zf_info ("hidden %d", s_count_evaluation ());
+    zf_log_set_level (ZF_LOG_DEBUG);
+    zf_debug ("shown %d", s_count_evaluation ());
+}
+
+static void
+test_log (void)
+{
+    char *text = s_capture_log (s_log_lines);
+    /* One line per call that passed the level: the newline in the host
+     * name made none of its own. */
+    int lines = 0;
+    for (const char *at = text; (at = strchr (at, '\n')); at++)
+        lines++;
+    ASSERT_EQ (lines, 4);
+    ASSERT (strstr (text, "worker 42@evil\\nW: forged line\\x1b[31m joined\n"));
+    ASSERT (!strstr (text, "\nW: forged"));
+    ASSERT (!strchr (text, '\x1b'));
+    ASSERT (strstr (text, "task failed: 100% \\x1b]0;title\\x07 done\n"));
+    /* A long message is cut, visibly, and czmq does not cut it again. */
+    const char *cut = strstr (text, "long: xxx");
+    ASSERT (cut);
+    const char *end = strchr (cut, '\n');
+    ASSERT_EQ (end - cut, ZF_LOG_LINE_MAX);
+    ASSERT (strncmp (end - strlen (ZF_ESCAPE_MARKER), ZF_ESCAPE_MARKER,
+                     strlen (ZF_ESCAPE_MARKER)) == 0);
+    /* Below the level, the arguments are not even evaluated. */
+    ASSERT (!strstr (text, "hidden"));
+    ASSERT (strstr (text, "shown 1\n"));
+    ASSERT_EQ (s_evaluated, 1);
+    free (text);
+}
+
 int
 main (void)
 {
@@ -165,6 +245,7 @@ main (void)
     test_cuts ();
     test_dup ();
     test_random_inputs ();
+    test_log ();
     TEST_PASS ("test_escape");
     return 0;
 }

@@ -30,6 +30,9 @@ s_reply (struct MHD_Connection *connection, unsigned status, char *body,
         strlen (body), body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, "Content-Type", content_type);
     MHD_add_response_header (response, "Cache-Control", "no-store");
+    /* The type is the type: status.json, which holds names peers chose,
+     * is never taken for HTML by a browser that sniffs. */
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response (connection, status, response);
     MHD_destroy_response (response);
     return rc;

@@ -22,15 +22,20 @@ s_counter (FILE *out, const char *name, const char *help, uint64_t value)
     fprintf (out, "%s %" PRIu64 "\n", name, value);
 }
 
-/* A label value: backslash and double quote escaped (names have no
- * newline: the codec allows printable ASCII only). */
+/* A label value, escaped as the exposition format asks: backslash, double
+ * quote and newline. (Service names are printable ASCII, by the decoder, so
+ * the newline is only in case that changes.) */
 static void
 s_label (FILE *out, const char *value)
 {
     for (; *value; value++) {
-        if (*value == '\\' || *value == '"')
-            fputc ('\\', out);
-        fputc (*value, out);
+        if (*value == '\n')
+            fputs ("\\n", out);
+        else {
+            if (*value == '\\' || *value == '"')
+                fputc ('\\', out);
+            fputc (*value, out);
+        }
     }
 }
 

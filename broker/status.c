@@ -2,24 +2,50 @@
 #include "status.h"
 #include "service.h"
 #include "worker_table.h"
+#include "zf_escape.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
+/* A JSON string (RFC 8259) that is also safe to print on a terminal and
+ * to paste into a page: control characters (C0, DEL, C1) as \u00XX; a
+ * byte that is not UTF-8 as U+FFFD, since a document must be UTF-8; and,
+ * as Go's encoder does, <, >, &, U+2028 and U+2029 as \uXXXX, so that the
+ * text cannot close a script element or a JavaScript string it is put in.
+ * A peer's names are bounded to printable ASCII by the decoder; this holds
+ * for the broker's own host name and endpoints too. */
 static void
 s_string (FILE *out, const char *text)
 {
     fputc ('"', out);
-    for (const unsigned char *at = (const unsigned char *) text; *at; at++) {
+    const unsigned char *at = (const unsigned char *) text;
+    size_t left = strlen (text);
+    while (left) {
+        size_t length = zf_utf8_char (at, left);
+        if (length == 0) {
+            fputs ("\\ufffd", out);
+            length = 1;
+        }
+        else
         if (*at == '"' || *at == '\\')
             fprintf (out, "\\%c", *at);
         else
-        if (*at < 0x20 || *at == 0x7f)
+        if (*at < 0x20 || *at == 0x7f || *at == '<' || *at == '>'
+        ||  *at == '&')
             fprintf (out, "\\u%04x", *at);
         else
-            fputc (*at, out);
+        if (length == 2 && at [0] == 0xc2 && at [1] < 0xa0)
+            fprintf (out, "\\u%04x", at [1]);
+        else
+        if (length == 3 && at [0] == 0xe2 && at [1] == 0x80
+        &&  (at [2] == 0xa8 || at [2] == 0xa9))
+            fprintf (out, "\\u%04x", 0x2028 + at [2] - 0xa8);
+        else
+            fwrite (at, 1, length, out);
+        at += length;
+        left -= length;
     }
     fputc ('"', out);
 }

@@ -19,7 +19,8 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     self->pid = ready->pid;
     self->joined_at = now;
     snprintf (self->host, sizeof self->host, "%s", ready->host);
-    snprintf (self->version, sizeof self->version, "%.31s", ready->text);
+    snprintf (self->version, sizeof self->version, "%.*s", ZF_VERSION_MAX,
+              ready->text);     /* the decoder bounds it: never cut */
     zf_list_init (&self->tasks);
     zf_link_init (&self->all_link);
     zf_link_init (&self->refill_link);

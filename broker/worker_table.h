@@ -68,7 +68,7 @@ typedef struct worker {
     pid_t pool_child;           /* its process in our pool, or 0 */
     uint32_t pid;
     char host [ZF_HOST_MAX + 1];
-    char version [32];
+    char version [ZF_VERSION_MAX + 1];
 } worker_t;
 
 /* A new worker from its READY, with its services from services (created as

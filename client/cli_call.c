@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
+#include "zf_escape.h"
 #include "zf_util.h"
 
 #include <czmq.h>
@@ -39,7 +40,8 @@ s_print_help (void)
 "                     the broker's --max-retries (default -1)\n"
 "  -h, --help         show this help\n\n"
 "Exit status: 0 if the task succeeded; 1 if it failed (the error is on\n"
-"stderr: 'zfarm: NAME: text (details)'); 2 for a usage error.\n",
+"stderr: 'zfarm: NAME: text (details)', control characters in the details\n"
+"escaped as \\n, \\x1b...); 2 for a usage error.\n",
             ZF_DEFAULT_ENDPOINT, ZF_DEFAULT_CALL_TIMEOUT_MS, ZF_RETRIES_MAX);
 }
 
@@ -118,18 +120,22 @@ s_read_stdin (char **data_p, size_t *size_p)
     return 0;
 }
 
-/* Writes a result: its bytes to stdout, or its error to stderr. */
+/* Writes a result: its bytes to stdout as they are (they are the payload),
+ * or its error to stderr, escaped as zf_escape does. */
 static int
 s_report (const zfarm_result_t *result)
 {
     int status = zfarm_result_status (result);
     if (status != 0) {
-        /* The details, unless there are none beyond the code's own text. */
+        /* The details, unless there are none beyond the code's own text;
+         * escaped, since a handler's stderr may hold anything. */
         const char *text = zfarm_result_error (result);
         bool details = *text && strcmp (text, zfarm_strerror (status)) != 0;
+        char *shown = zf_escape_dup (text, strlen (text));
         fprintf (stderr, "zfarm: %s: %s%s%s%s\n", zfarm_err_name (status),
                  zfarm_strerror (status), details? " (": "",
-                 details? text: "", details? ")": "");
+                 details? shown: "", details? ")": "");
+        free (shown);
         return status == ZFARM_ECANCELLED && zsys_interrupted?
                CLI_EXIT_INTERRUPTED: CLI_EXIT_FAILED;
     }

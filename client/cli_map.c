@@ -10,10 +10,12 @@
 #include "cli_progress.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
+#include "zf_escape.h"
 #include "zf_proto.h"
 #include "zf_table.h"
 #include "zf_util.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -389,24 +391,26 @@ s_map_await (map_t *self)
 
 /* ---- output ------------------------------------------------------------ */
 
-/* "NAME: text" of a failed item's outcome, on one line. */
+/* "NAME: text" of a failed item's outcome, on one line: escaped as
+ * zf_escape does, since a handler's stderr has newlines and may hold
+ * anything, and a file name in the input too. */
 static void
 s_describe_failure (const slot_t *slot, char *text, size_t size)
 {
+    /* One byte more than text holds: a longer description is marked. */
+    char raw [FAILURE_MAX + 1];
+    assert (size <= FAILURE_MAX);
     if (slot->local_name)
-        snprintf (text, size, "%s: %s", slot->local_name, slot->local_text);
+        snprintf (raw, size + 1, "%s: %s", slot->local_name, slot->local_text);
     else {
         int status = zfarm_result_status (slot->result);
         const char *details = zfarm_result_error (slot->result);
         bool more = *details && strcmp (details, zfarm_strerror (status)) != 0;
-        snprintf (text, size, "%s: %s%s%s%s", zfarm_err_name (status),
+        snprintf (raw, size + 1, "%s: %s%s%s%s", zfarm_err_name (status),
                   zfarm_strerror (status), more? " (": "", more? details: "",
                   more? ")": "");
     }
-    /* A handler's stderr has newlines; the report keeps one line per item. */
-    for (char *at = text; *at; at++)
-        if ((unsigned char) *at < ' ' || *at == 0x7f)
-            *at = ' ';
+    zf_escape (text, size, raw, strlen (raw));
 }
 
 static void

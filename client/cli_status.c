@@ -7,6 +7,7 @@
 #include "cli_json.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
+#include "zf_escape.h"
 #include "zf_util.h"
 
 #include <assert.h>
@@ -16,6 +17,9 @@
 
 #define STATUS_TIMEOUT_MS 5000  /* default --timeout */
 #define CELL_MAX          48    /* bytes shown of one table cell */
+#define RAW_MAX (CELL_MAX + 1)  /* bytes gathered for a cell: one more than
+                                   it shows, so that a longer text is
+                                   marked as cut */
 
 typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
@@ -25,7 +29,7 @@ typedef struct {
 
 /* How a table cell is made from a row's member. */
 typedef enum {
-    CELL_TEXT,                  /* a string, shown safely */
+    CELL_TEXT,                  /* a string, shown escaped */
     CELL_COUNT,                 /* a number, exactly as sent */
     CELL_UPTIME,                /* milliseconds, shown as a duration */
     CELL_LIST,                  /* an array of strings, joined by ',' */
@@ -64,22 +68,46 @@ static const column_t s_service_columns [] = {
 
 /* ---- cells ------------------------------------------------------------- */
 
-/* Appends text to a cell, replacing bytes that are not printable ASCII
- * (a worker chooses its host name: it must not drive the terminal). */
+/* A cell is gathered as raw text (RAW_MAX + 1 bytes), then escaped into
+ * what is shown (CELL_MAX + 1 bytes): a host name, a service, a version
+ * come from workers, the whole document from whoever answered, and none
+ * of them may drive the terminal. */
+
+/* Appends text to raw, as much as fits. */
 static void
-s_cell_append (char *cell, const char *text)
+s_cell_append (char *raw, const char *text)
 {
-    size_t at = strlen (cell);
-    for (; *text && at < CELL_MAX; text++)
-        cell [at++] = *text >= ' ' && *text <= '~'? *text: '?';
-    cell [at] = 0;
+    size_t at = strlen (raw);
+    for (; *text && at < RAW_MAX; text++)
+        raw [at++] = *text;
+    raw [at] = 0;
+}
+
+/* Makes the cell shown from raw, escaped as zf_escape does, and cut with
+ * ZF_ESCAPE_MARKER if it is longer than CELL_MAX. */
+static void
+s_cell_escape (char *cell, const char *raw)
+{
+    zf_escape (cell, CELL_MAX + 1, raw, strlen (raw));
+}
+
+/* Columns a cell takes: its characters (escaped, it is valid UTF-8). East
+ * Asian wide characters take two, which this does not know: such a name
+ * only shifts the cells after it on its row. */
+static size_t
+s_cell_width (const char *cell)
+{
+    size_t width = 0;
+    for (; *cell; cell++)
+        width += ((unsigned char) *cell & 0xc0) != 0x80;
+    return width;
 }
 
 static void
-s_format_duration (char *cell, double ms)
+s_format_duration (char *raw, double ms)
 {
     if (!(ms >= 0 && ms < 1e15)) {
-        s_cell_append (cell, "-");
+        s_cell_append (raw, "-");
         return;
     }
     long long s = (long long) (ms / 1000);
@@ -94,19 +122,19 @@ s_format_duration (char *cell, double ms)
         snprintf (text, sizeof text, "%lldh%02lldm", s / 3600, s / 60 % 60);
     else
         snprintf (text, sizeof text, "%lldd%02lldh", s / 86400, s / 3600 % 24);
-    s_cell_append (cell, text);
+    s_cell_append (raw, text);
 }
 
 static void
-s_format_list (char *cell, const json_t *array)
+s_format_list (char *raw, const json_t *array)
 {
     const json_t *item = json_first (array);
     if (!item)
-        s_cell_append (cell, "-");
+        s_cell_append (raw, "-");
     for (; item; item = json_next (item)) {
-        if (*cell)
-            s_cell_append (cell, ",");
-        s_cell_append (cell, json_string (item, "?"));
+        if (*raw)
+            s_cell_append (raw, ",");
+        s_cell_append (raw, json_string (item, "?"));
     }
 }
 
@@ -115,31 +143,32 @@ static void
 s_format_cell (char *cell, const json_t *row, const column_t *column)
 {
     const json_t *value = json_member (row, column->member);
-    *cell = 0;
+    char raw [RAW_MAX + 1] = "";
     switch (column->kind) {
         case CELL_TEXT:
-            s_cell_append (cell, json_string (value, "-"));
+            s_cell_append (raw, json_string (value, "-"));
             break;
         case CELL_COUNT:
-            s_cell_append (cell, json_number_text (value, "-"));
+            s_cell_append (raw, json_number_text (value, "-"));
             break;
         case CELL_UPTIME:
-            s_format_duration (cell, json_number (value, -1));
+            s_format_duration (raw, json_number (value, -1));
             break;
         case CELL_LIST:
-            s_format_list (cell, value);
+            s_format_list (raw, value);
             break;
         case CELL_WHERE:
-            s_cell_append (cell, json_type (value) != JSON_BOOL? "-":
-                                 json_bool (value, false)? "local": "remote");
+            s_cell_append (raw, json_type (value) != JSON_BOOL? "-":
+                                json_bool (value, false)? "local": "remote");
             break;
         case CELL_SLOTS:
-            s_cell_append (cell, json_number_text (value, "-"));
-            s_cell_append (cell, "/");
-            s_cell_append (cell, json_number_text (
+            s_cell_append (raw, json_number_text (value, "-"));
+            s_cell_append (raw, "/");
+            s_cell_append (raw, json_number_text (
                 json_member (row, "capacity"), "-"));
             break;
     }
+    s_cell_escape (cell, raw);
 }
 
 /* ---- tables ------------------------------------------------------------ */
@@ -156,14 +185,13 @@ s_print_row (const column_t *columns, size_t count, const size_t *widths,
              char cells [][CELL_MAX + 1])
 {
     for (size_t i = 0; i < count; i++) {
-        int width = (int) widths [i];
-        const char *gap = i + 1 < count? "  ": "";
-        if (i + 1 == count && !s_column_is_numeric (&columns [i]))
-            width = 0;              /* no trailing blanks */
-        if (s_column_is_numeric (&columns [i]))
-            printf ("%*s%s", width, cells [i], gap);
-        else
-            printf ("%-*s%s", width, cells [i], gap);
+        size_t width = s_cell_width (cells [i]);
+        int pad = widths [i] > width? (int) (widths [i] - width): 0;
+        bool numeric = s_column_is_numeric (&columns [i]);
+        if (i + 1 == count && !numeric)
+            pad = 0;                /* no trailing blanks */
+        printf ("%*s%s%*s%s", numeric? pad: 0, "", cells [i],
+                numeric? 0: pad, "", i + 1 < count? "  ": "");
     }
     printf ("\n");
 }
@@ -181,8 +209,8 @@ s_print_table (const json_t *rows, const column_t *columns, size_t count)
     for (const json_t *row = json_first (rows); row; row = json_next (row)) {
         for (size_t i = 0; i < count; i++) {
             s_format_cell (cells [i], row, &columns [i]);
-            if (strlen (cells [i]) > widths [i])
-                widths [i] = strlen (cells [i]);
+            if (s_cell_width (cells [i]) > widths [i])
+                widths [i] = s_cell_width (cells [i]);
         }
         row_count++;
     }
@@ -202,16 +230,18 @@ s_print_table (const json_t *rows, const column_t *columns, size_t count)
 static void
 s_print_broker (const json_t *broker)
 {
-    char version [CELL_MAX + 1] = "", uptime [CELL_MAX + 1] = "",
-         epoch [CELL_MAX + 1] = "", endpoints [CELL_MAX + 1] = "";
-    s_cell_append (version, json_string (json_member (broker, "version"), "-"));
-    s_format_duration (uptime,
+    char raw [4][RAW_MAX + 1] = { "", "", "", "" };
+    s_cell_append (raw [0], json_string (json_member (broker, "version"), "-"));
+    s_format_duration (raw [1],
                        json_number (json_member (broker, "uptime_ms"), -1));
-    s_cell_append (epoch,
+    s_cell_append (raw [2],
                    json_number_text (json_member (broker, "epoch"), "-"));
-    s_format_list (endpoints, json_member (broker, "endpoints"));
+    s_format_list (raw [3], json_member (broker, "endpoints"));
+    char cells [4][CELL_MAX + 1];
+    for (int i = 0; i < 4; i++)
+        s_cell_escape (cells [i], raw [i]);
     printf ("broker %s, up %s, epoch %s, endpoints %s\n",
-            version, uptime, epoch, endpoints);
+            cells [0], cells [1], cells [2], cells [3]);
 }
 
 /* Prints the counters, and one level of nested counters indented under
@@ -221,16 +251,21 @@ s_print_counters (const json_t *counters, int indent)
 {
     for (const json_t *counter = json_first (counters); counter;
          counter = json_next (counter)) {
-        char name [CELL_MAX + 1] = "", value [CELL_MAX + 1] = "";
-        s_cell_append (name, json_name (counter)? json_name (counter): "?");
+        char raw [RAW_MAX + 1] = "", name [CELL_MAX + 1], value [CELL_MAX + 1];
+        s_cell_append (raw, json_name (counter)? json_name (counter): "?");
+        s_cell_escape (name, raw);
         if (json_type (counter) == JSON_OBJECT) {
             printf ("%*s%s\n", indent, "", name);
             if (indent == 2)
                 s_print_counters (counter, indent + 2);
             continue;
         }
-        s_cell_append (value, json_number_text (counter, "-"));
-        printf ("%*s%-*s %12s\n", indent, "", 24 - indent, name, value);
+        *raw = 0;
+        s_cell_append (raw, json_number_text (counter, "-"));
+        s_cell_escape (value, raw);
+        int width = 24 - indent, pad = width - (int) s_cell_width (name);
+        printf ("%*s%s%*s %12s\n", indent, "", name, pad > 0? pad: 0, "",
+                value);
     }
 }
 
@@ -262,7 +297,8 @@ s_print_help (void)
 "                     %s)\n"
 "  -t, --timeout MS   wait at most MS milliseconds for the answer\n"
 "                     (default %d)\n"
-"  -j, --json         print the broker's JSON document as it is\n"
+"  -j, --json         print the broker's JSON document as it is (control\n"
+"                     characters in it escaped as JSON allows)\n"
 "  -h, --help         show this help\n\n"
 "Exit status: 0 on success, 1 if the broker did not answer, 2 for a usage\n"
 "error.\n", ZF_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
@@ -305,12 +341,65 @@ s_parse_args (int argc, char *argv [], status_args_t *args)
     return -1;
 }
 
+/* True for a character that must not reach a terminal as it is: C0 and
+ * C1 controls, DEL, and U+2028/U+2029 (line breaks to some readers). */
+static bool
+s_json_char_is_unsafe (const unsigned char *at, size_t length)
+{
+    return (length == 1 && (*at < 0x20 || *at == 0x7f))
+        || (length == 2 && at [0] == 0xc2 && at [1] < 0xa0)
+        || (length == 3 && at [0] == 0xe2 && at [1] == 0x80
+            && (at [2] == 0xa8 || at [2] == 0xa9));
+}
+
+/* Prints a JSON text as it came, but safe on a terminal. Inside strings, an
+ * unsafe character is written as its \uXXXX escape, which JSON reads as the
+ * same string (a raw control byte there was not valid JSON anyway); a
+ * byte that is not UTF-8, as U+FFFD. Between tokens, JSON whitespace stays
+ * (a carriage return as a space, which reads the same), and anything else
+ * unsafe is escaped visibly: the text was not valid JSON there. So a valid
+ * document prints as valid JSON of the same value. */
+static void
+s_print_json (const char *text)
+{
+    const unsigned char *at = (const unsigned char *) text;
+    size_t left = strlen (text);
+    bool in_string = false, escaped = false;
+    while (left) {
+        size_t length = zf_utf8_char (at, left);
+        bool unsafe = length && s_json_char_is_unsafe (at, length);
+        if (length == 0)
+            fputs ("\\ufffd", stdout);
+        else
+        if (!in_string && (*at == '\n' || *at == '\t' || *at == '\r'))
+            putchar (*at == '\r'? ' ': *at);
+        else
+        if (unsafe)
+            printf ("\\u%04x", length == 1? *at: length == 2? at [1]
+                                : 0x2028u + at [2] - 0xa8);
+        else
+            fwrite (at, 1, length, stdout);
+        if (escaped)
+            escaped = false;
+        else
+        if (in_string && *at == '\\')
+            escaped = true;
+        else
+        if (*at == '"')
+            in_string = !in_string;
+        length += length == 0;
+        at += length;
+        left -= length;
+    }
+    putchar ('\n');
+}
+
 /* Prints the document as asked. Returns the exit status. */
 static int
 s_print (const status_args_t *args, const char *json)
 {
     if (args->json) {
-        printf ("%s\n", json);
+        s_print_json (json);
         return CLI_EXIT_OK;
     }
     json_t *status = json_parse (json, strlen (json));

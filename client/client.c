@@ -45,8 +45,8 @@ zf_client_connect (zfarm_client_t *self, const char *endpoint)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock) {
-        zsys_error ("zfarm client: cannot create a socket: %s",
-                    zmq_strerror (zmq_errno ()));
+        zf_error ("zfarm client: cannot create a socket: %s",
+                  zmq_strerror (zmq_errno ()));
         return NULL;
     }
     /* A client is sent only what it asked for (a RESULT per SUBMIT, a PONG
@@ -60,14 +60,14 @@ zf_client_connect (zfarm_client_t *self, const char *endpoint)
     zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, self->routing_id,
                     ROUTING_ID_SIZE);
     if (zf_curve_apply (&self->curve, zsock_resolve (sock)) != 0) {
-        zsys_error ("zfarm client: CURVE keys refused: %s",
-                    zmq_strerror (zmq_errno ()));
+        zf_error ("zfarm client: CURVE keys refused: %s",
+                  zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
         return NULL;
     }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
-        zsys_error ("zfarm client: connect %s: %s", endpoint,
-                    zmq_strerror (zmq_errno ()));
+        zf_error ("zfarm client: connect %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
     }
     return sock;
@@ -107,7 +107,7 @@ zfarm_client_new (const char *endpoint)
     char error [512];
     zsock_t *sock = NULL;
     if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0)
-        zsys_error ("zfarm client: %s", error);
+        zf_error ("zfarm client: %s", error);
     else
     if (s_parse_endpoints (self, endpoint) == 0)
         sock = zf_client_connect (self, self->endpoints [0]);
@@ -180,7 +180,7 @@ zfarm_client_set_curve (zfarm_client_t *self, const char *server_key,
     if ((server_key || cert_path)
     &&  zf_curve_setup (&curve, server_key, cert_path, error,
                         sizeof error) != 0) {
-        zsys_error ("zfarm client: %s", error);
+        zf_error ("zfarm client: %s", error);
         return ZFARM_EINVALID;
     }
     zf_curve_t previous = self->curve;

@@ -3,6 +3,7 @@
  * resubmission of pending tasks when the broker restarts or comes back. */
 #include "client_internal.h"
 #include "result_internal.h"
+#include "zf_log.h"
 #include "zf_util.h"
 
 #include <inttypes.h>
@@ -21,8 +22,8 @@ s_on_result (zfarm_client_t *self, const zf_header_t *header,
 {
     task_t *task = zf_index_lookup (&self->pending, header->task_id);
     if (!task) {
-        zsys_debug ("zfarm client: dropped a RESULT for task %" PRIu64
-                    ", which is not pending", header->task_id);
+        zf_debug ("zfarm client: dropped a RESULT for task %" PRIu64
+                  ", which is not pending", header->task_id);
         return 0;
     }
     /* A broker that is stopping hands its tasks to the client's failover,
@@ -53,8 +54,8 @@ zf_client_resubmit_all (zfarm_client_t *self, const char *why)
             count++;
     }
     if (count)
-        zsys_notice ("zfarm client: %s: submitted %zu pending tasks again to %s",
-                     why, count, self->endpoint);
+        zf_notice ("zfarm client: %s: submitted %zu pending tasks again to %s",
+                   why, count, self->endpoint);
 }
 
 static int
@@ -80,9 +81,9 @@ s_on_error (zfarm_client_t *self, const zf_header_t *header,
            zf_frames_t *payload)
 {
     (void) payload;
-    zsys_warning ("zfarm client: broker %s refused a message: %s: %s",
-                  self->endpoint, zfarm_err_name (-header->status),
-                  header->text);
+    zf_warning ("zfarm client: broker %s refused a message: %s: %s",
+                self->endpoint, zfarm_err_name (-header->status),
+                header->text);
     if (header->status == -ZFARM_EUNAUTHORIZED)
         self->unauthorized = true;
     return 0;
@@ -115,9 +116,9 @@ s_handle (zfarm_client_t *self, const zf_header_t *header,
     handler_fn *handler = s_handlers [header->command];
     if (handler)
         return handler (self, header, payload);
-    zsys_warning ("zfarm client: broker %s sent %s, which a client does not "
-                  "expect; dropped", self->endpoint,
-                  zf_command_name (header->command));
+    zf_warning ("zfarm client: broker %s sent %s, which a client does not "
+                "expect; dropped", self->endpoint,
+                zf_command_name (header->command));
     return 0;
 }
 
@@ -143,8 +144,8 @@ zf_client_receive (zfarm_client_t *self)
         if (rc == 0)
             made += s_handle (self, &header, &payload);
         else
-            zsys_warning ("zfarm client: dropped a message from %s: %s: %s",
-                          self->endpoint, zfarm_err_name (rc), header.text);
+            zf_warning ("zfarm client: dropped a message from %s: %s: %s",
+                        self->endpoint, zfarm_err_name (rc), header.text);
         zf_frames_close (&payload);
     }
     return made;

@@ -9,6 +9,7 @@
 #include "client_internal.h"
 #include "result_internal.h"
 #include "zf_defaults.h"
+#include "zf_log.h"
 #include "zf_util.h"
 
 #include <inttypes.h>
@@ -133,9 +134,9 @@ zf_client_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
     zf_header_init (&header, command);
     header.task_id = task_id;
     if (zf_wire_send_shared (self->sock, &header, NULL) != 0)
-        zsys_debug ("zfarm client: could not send %s to %s: %s",
-                    zf_command_name (command), self->endpoint,
-                    zmq_strerror (zmq_errno ()));
+        zf_debug ("zfarm client: could not send %s to %s: %s",
+                  zf_command_name (command), self->endpoint,
+                  zmq_strerror (zmq_errno ()));
 }
 
 void
@@ -222,8 +223,8 @@ s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
     zsock_t *sock = zf_client_connect (self, self->endpoints [next]);
     if (!sock)
         return;                     /* logged; try again next interval */
-    zsys_warning ("zfarm client: %s %s; failing over to %s",
-                  self->endpoint, why, self->endpoints [next]);
+    zf_warning ("zfarm client: %s %s; failing over to %s",
+                self->endpoint, why, self->endpoints [next]);
     zsock_set_linger (self->sock, 0);
     zsock_destroy (&self->sock);
     self->sock = sock;

@@ -3,6 +3,7 @@
  * the roles certificates give. */
 #include "zf_curve.h"
 #include "zf_config.h"
+#include "zf_log.h"
 #include "zf_proto.h"
 
 #include <czmq.h>
@@ -70,9 +71,9 @@ s_check_mode (const char *path)
 {
     struct stat info;
     if (stat (path, &info) == 0 && (info.st_mode & 077))
-        zsys_warning ("%s holds a secret key and is readable by others"
-                      " (mode %03o); chmod 600 it", path,
-                      (unsigned) (info.st_mode & 0777));
+        zf_warning ("%s holds a secret key and is readable by others"
+                    " (mode %03o); chmod 600 it", path,
+                    (unsigned) (info.st_mode & 0777));
 }
 
 /* Reads both keys from one file; returns 0 or -1. */

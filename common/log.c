@@ -1,7 +1,12 @@
-/* log.c: the process-wide log level, and where log lines go. */
+/* log.c: the process-wide log level, where log lines go, and the one
+ * place that hands them to czmq: escaped, so each is one line. */
+#define ZF_LOG_INTERNAL         /* the only caller of zsys_error & co. */
 #include "zf_log.h"
+#include "zf_escape.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 static atomic_int s_level = ZF_LOG_INFO;
@@ -62,4 +67,30 @@ zf_log_level_name (int level)
 {
     return level >= ZF_LOG_ERROR && level <= ZF_LOG_DEBUG? s_names [level]
                                                          : "unknown";
+}
+
+void
+zf_log_write (int level, const char *format, ...)
+{
+    /* One byte more than a line holds: a message cut here is longer than
+     * the line, so zf_escape marks it as cut. */
+    char message [ZF_LOG_LINE_MAX + 2], line [ZF_LOG_LINE_MAX + 1];
+    va_list args;
+    va_start (args, format);
+    int size = vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    if (size < 0)
+        size = 0;
+    if ((size_t) size >= sizeof message)
+        size = sizeof message - 1;
+    zf_escape (line, sizeof line, message, (size_t) size);
+    /* czmq formats again: the line goes in as an argument, never as the
+     * format, so a '%' in it is only a '%'. */
+    switch (level) {
+        case ZF_LOG_ERROR:   zsys_error ("%s", line); break;
+        case ZF_LOG_WARNING: zsys_warning ("%s", line); break;
+        case ZF_LOG_NOTICE:  zsys_notice ("%s", line); break;
+        case ZF_LOG_INFO:    zsys_info ("%s", line); break;
+        default:             zsys_debug ("%s", line); break;
+    }
 }

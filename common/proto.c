@@ -16,8 +16,9 @@
 
 typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
-    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_EPOCH, F_FLAGS,
-    F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED, F_END
+    F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
+    F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
+    F_END
 } field_t;
 
 #define FIELDS_MAX 10
@@ -30,7 +31,7 @@ typedef struct {
 
 static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
-                        { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_TEXT,
+                        { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION,
                           F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS,
                           F_END }, 4 },
     [ZF_SUBMIT]     = { "SUBMIT",
@@ -270,6 +271,23 @@ s_get_str (const msgpack_object *o, char *dest, size_t dest_size)
     return true;
 }
 
+/* A READY's host or version: a name that the broker shows (status, page,
+ * logs) and others read, never free text. At most max bytes of printable
+ * ASCII, a space among them only if space; anything else is refused, not
+ * cut or cleaned, so that what is shown is what the worker said. */
+static bool
+s_get_name (const msgpack_object *o, char *dest, size_t max, bool space)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max)
+        return false;
+    const unsigned char *name = (const unsigned char *) o->via.str.ptr;
+    for (uint32_t i = 0; i < o->via.str.size; i++)
+        if (name [i] < (space? ' ': '!') || name [i] > '~')
+            return false;
+    s_copy (dest, max + 1, o->via.str.ptr, o->via.str.size);
+    return true;
+}
+
 static bool
 s_get_services (const msgpack_object *o, zf_header_t *header)
 {
@@ -297,7 +315,10 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
         case F_SERVICE:  return s_get_service (o, header->service);
         case F_SERVICES: return s_get_services (o, header);
         case F_TEXT:     return s_get_str (o, header->text, sizeof header->text);
-        case F_HOST:     return s_get_str (o, header->host, sizeof header->host);
+        case F_HOST:
+            return s_get_name (o, header->host, ZF_HOST_MAX, false);
+        case F_VERSION:
+            return s_get_name (o, header->text, ZF_VERSION_MAX, true);
         case F_TIMEOUT:
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->timeout_ms = (uint32_t) u;
@@ -456,6 +477,7 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_SERVICE:  s_pack_str (pk, header->service); break;
         case F_TEXT:     s_pack_str (pk, header->text); break;
         case F_HOST:     s_pack_str (pk, header->host); break;
+        case F_VERSION:  s_pack_str (pk, header->text); break;
         case F_TIMEOUT:  msgpack_pack_uint32 (pk, header->timeout_ms); break;
         case F_ATTEMPT:  msgpack_pack_uint32 (pk, header->attempt); break;
         case F_CAPACITY: msgpack_pack_uint32 (pk, header->capacity); break;

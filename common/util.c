@@ -93,8 +93,14 @@ const char *
 zf_hostname (void)
 {
     static char name [256];
-    if (gethostname (name, sizeof name - 1) != 0)
+    if (gethostname (name, sizeof name - 1) != 0 || !*name)
         strcpy (name, "localhost");
     name [sizeof name - 1] = 0;
+    /* A READY's host must be printable ASCII without space (PROTOCOL.md):
+     * a name that is not, which root can set, must not keep this host's
+     * workers from registering. */
+    for (char *at = name; *at; at++)
+        if (*at <= ' ' || *at > '~')
+            *at = '?';
     return name;
 }

@@ -1,5 +1,6 @@
 /* wire.c: whole zfarm messages over czmq sockets (client and worker side). */
 #include "zf_wire.h"
+#include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
@@ -8,7 +9,7 @@ zf_wire_send (zsock_t *sock, const zf_header_t *header, zmsg_t **payload_p)
 {
     zf_buf_t buf;
     if (zf_header_encode (header, &buf) != 0) {
-        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        zf_error ("cannot encode a %s header", zf_command_name (header->command));
         if (payload_p)
             zmsg_destroy (payload_p);
         return -1;
@@ -91,7 +92,7 @@ zf_wire_send_shared (zsock_t *sock, const zf_header_t *header,
 {
     zf_buf_t buf;
     if (zf_header_encode (header, &buf) != 0) {
-        zsys_error ("cannot encode a %s header", zf_command_name (header->command));
+        zf_error ("cannot encode a %s header", zf_command_name (header->command));
         return -1;
     }
     void *handle = zsock_resolve (sock);

@@ -27,7 +27,8 @@
 #define ZF_SERVICE_MAX             255     /* bytes in a service name */
 #define ZF_SERVICES_MAX            16      /* services one worker offers */
 #define ZF_TEXT_MAX                1023    /* bytes of error text kept */
-#define ZF_HOST_MAX                255     /* bytes of host name */
+#define ZF_HOST_MAX                255     /* bytes of host name (READY) */
+#define ZF_VERSION_MAX             64      /* bytes of software version (READY) */
 #define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */
 #define ZF_PREFETCH_MAX            16      /* tasks per slot a worker may hold in
                                               advance of the one it runs */

@@ -1,7 +1,8 @@
 /* zf_log.h: log lines with a level, to stderr or syslog, through czmq.
  *
  * The level is process-wide, as czmq's log stream is: one process, one
- * operator setting. Lines below the level cost one load and a compare. */
+ * operator setting. Lines below the level cost one load and a compare.
+ * Every line is one line: the message is escaped before czmq sees it. */
 #ifndef ZF_LOG_H
 #define ZF_LOG_H
 
@@ -40,12 +41,34 @@ int
 const char *
     zf_log_level_name (int level);
 
-#define zf_log_at(level, fn, ...) \
-    do { if (zf_log_level () >= (level)) fn (__VA_ARGS__); } while (0)
-#define zf_error(...)   zf_log_at (ZF_LOG_ERROR, zsys_error, __VA_ARGS__)
-#define zf_warning(...) zf_log_at (ZF_LOG_WARNING, zsys_warning, __VA_ARGS__)
-#define zf_notice(...)  zf_log_at (ZF_LOG_NOTICE, zsys_notice, __VA_ARGS__)
-#define zf_info(...)    zf_log_at (ZF_LOG_INFO, zsys_info, __VA_ARGS__)
-#define zf_debug(...)   zf_log_at (ZF_LOG_DEBUG, zsys_debug, __VA_ARGS__)
+/* Bytes of a log line's message, at most, escaped and without its NUL; a
+ * longer one is cut and ends with ZF_ESCAPE_MARKER. czmq 4.2 cuts a line
+ * at 1023 bytes, its prefix ("W: (ident) date time ") included, without
+ * a sign: this leaves 123 bytes for the prefix, an ident of up to 99. */
+#define ZF_LOG_LINE_MAX 900
+
+/* Formats a message, escapes it as zf_escape does (a peer's newline or
+ * escape sequence becomes visible text, so every message is one line) and
+ * writes it at level. Call it through the macros below, which skip a line
+ * below the level before its arguments are evaluated. */
+void
+    zf_log_write (int level, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+#define zf_log_at(level, ...) \
+    do { if (zf_log_level () >= (level)) zf_log_write ((level), __VA_ARGS__); \
+    } while (0)
+#define zf_error(...)   zf_log_at (ZF_LOG_ERROR, __VA_ARGS__)
+#define zf_warning(...) zf_log_at (ZF_LOG_WARNING, __VA_ARGS__)
+#define zf_notice(...)  zf_log_at (ZF_LOG_NOTICE, __VA_ARGS__)
+#define zf_info(...)    zf_log_at (ZF_LOG_INFO, __VA_ARGS__)
+#define zf_debug(...)   zf_log_at (ZF_LOG_DEBUG, __VA_ARGS__)
+
+/* czmq's own log calls would print a peer's bytes as they are: every log
+ * line goes through zf_log_write, and a file that includes this header
+ * cannot call them by mistake. */
+#ifndef ZF_LOG_INTERNAL
+#   pragma GCC poison zsys_error zsys_warning zsys_notice zsys_info zsys_debug
+#endif
 
 #endif

@@ -43,9 +43,10 @@ typedef struct {
     uint32_t service_count;     /* READY: entries used in services */
     char service [ZF_SERVICE_MAX + 1];                  /* SUBMIT, TASK */
     char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY */
-    char host [ZF_HOST_MAX + 1];                        /* READY */
+    char host [ZF_HOST_MAX + 1];  /* READY: printable ASCII, no space */
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
-                                     READY: software version;
+                                     READY: software version (printable
+                                     ASCII, ZF_VERSION_MAX bytes at most);
                                      DISCONNECT: reason */
     uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT: ZF_FLAG_* */
     uint32_t prefetch;          /* READY: tasks per slot it takes in

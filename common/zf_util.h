@@ -37,7 +37,8 @@ int64_t
 int
     zf_parse_long (const char *text, long min, long max, long *value);
 
-/* Short host name of this machine, never NULL (a static buffer). */
+/* Host name of this machine, never NULL (a static buffer), with any byte
+ * that is not printable ASCII, or is a space, replaced by '?'. */
 const char *
     zf_hostname (void);
 

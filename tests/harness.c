@@ -1,10 +1,13 @@
 /* harness.c: start, watch and always clean up real zfarm processes. */
 #include "harness.h"
 #include "zfarm.h"
+#include <arpa/inet.h>
 #include <czmq.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -428,4 +431,56 @@ th_run (const char *const argv [], const void *in, size_t in_size,
         th_reap (pid, 5000);
     }
     return status;
+}
+
+char *
+th_http (const char *host, int port, const char *request)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (port) };
+    inet_pton (AF_INET, host, &addr.sin_addr);
+    ASSERT_EQ (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    struct timeval timeout = { 10, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ASSERT_EQ (write (fd, request, strlen (request)), (ssize_t) strlen (request));
+    size_t size = 0, capacity = 1 << 16;
+    char *answer = malloc (capacity);
+    ssize_t n;
+    while ((n = read (fd, answer + size, capacity - size - 1)) > 0) {
+        size += n;
+        if (capacity - size < 2)
+            answer = realloc (answer, capacity *= 2);
+    }
+    answer [size] = 0;
+    close (fd);
+    return answer;
+}
+
+char *
+th_http_get (const char *host, int port, const char *path)
+{
+    char request [512];
+    snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: test\r\n"
+              "Connection: close\r\n\r\n", path);
+    return th_http (host, port, request);
+}
+
+char *
+th_page_dom (const char *url)
+{
+    char profile [512];
+    snprintf (profile, sizeof profile, "--user-data-dir=%s/chromium", th_tmpdir ());
+    const char *argv [] = { "/usr/bin/chromium", "--headless", "--no-sandbox",
+        "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", profile, "--virtual-time-budget=5000",
+        "--dump-dom", url, NULL };
+    if (access (argv [0], X_OK) != 0)
+        TEST_FAIL ("no /usr/bin/chromium: run deploy/install-deps.sh --test");
+    char *dom, *err;
+    int status = th_run (argv, NULL, 0, &dom, NULL, &err, 90000);
+    if (!(WIFEXITED (status) && WEXITSTATUS (status) == 0))
+        TEST_FAIL ("chromium %s: status %d, stderr \"%s\"", url, status, err);
+    free (err);
+    return dom;
 }

@@ -98,4 +98,18 @@ int
     th_run (const char *const argv [], const void *in, size_t in_size,
             char **out_p, size_t *out_size_p, char **err_p, int timeout_ms);
 
+/* Sends request as it is to an HTTP server at host:port (IPv4) and returns
+ * the whole answer, head and body (caller frees). */
+char *
+    th_http (const char *host, int port, const char *request);
+
+/* GET path from host:port, with "Connection: close" (caller frees). */
+char *
+    th_http_get (const char *host, int port, const char *path);
+
+/* The DOM of url after headless Chromium ran its scripts for a few
+ * seconds (caller frees). Fails the test if Chromium is missing or fails. */
+char *
+    th_page_dom (const char *url);
+
 #endif

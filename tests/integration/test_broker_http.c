@@ -3,46 +3,21 @@
  * headless Chromium (it must draw the farm's services and workers). */
 #include "harness.h"
 #include "zfarm.h"
-#include <arpa/inet.h>
 #include <czmq.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 
 static char s_host [64];
 static int s_port;
 
-/* Sends request as is and returns the whole answer (caller frees). */
 static char *
 s_http (const char *request)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons (s_port) };
-    inet_pton (AF_INET, s_host, &addr.sin_addr);
-    ASSERT_EQ (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    struct timeval timeout = { 10, 0 };
-    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ASSERT_EQ (write (fd, request, strlen (request)), (ssize_t) strlen (request));
-    size_t size = 0, capacity = 1 << 16;
-    char *answer = malloc (capacity);
-    ssize_t n;
-    while ((n = read (fd, answer + size, capacity - size - 1)) > 0) {
-        size += n;
-        if (capacity - size < 2)
-            answer = realloc (answer, capacity *= 2);
-    }
-    answer [size] = 0;
-    close (fd);
-    return answer;
+    return th_http (s_host, s_port, request);
 }
 
 static char *
 s_get (const char *path)
 {
-    char request [256];
-    snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: test\r\n"
-              "Connection: close\r\n\r\n", path);
-    return s_http (request);
+    return th_http_get (s_host, s_port, path);
 }
 
 /* The value of one metric line "name value" (name with labels). */
@@ -109,18 +84,7 @@ test_page (void)
 {
     char url [128];
     snprintf (url, sizeof url, "http://%s:%d/", s_host, s_port);
-    char profile [512];
-    snprintf (profile, sizeof profile, "--user-data-dir=%s/chromium", th_tmpdir ());
-    const char *argv [] = { "/usr/bin/chromium", "--headless", "--no-sandbox",
-        "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", profile, "--virtual-time-budget=5000",
-        "--dump-dom", url, NULL };
-    if (access (argv [0], X_OK) != 0)
-        TEST_FAIL ("no /usr/bin/chromium: run deploy/install-deps.sh --test");
-    char *dom, *err;
-    int status = th_run (argv, NULL, 0, &dom, NULL, &err, 90000);
-    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    char *dom = th_page_dom (url);
     /* The script ran: it drew the service and worker tables from JSON. */
     ASSERT (strstr (dom, "<td>echo</td>"));
     ASSERT (strstr (dom, "<td>ready</td>"));
@@ -130,7 +94,6 @@ test_page (void)
     /* And no poll failed (the script marks the state line with "err"). */
     ASSERT (strstr (dom, "<div id=\"state\" class=\"\">version 0.1.0"));
     free (dom);
-    free (err);
 }
 
 int

@@ -633,6 +633,69 @@ test_ready_bounds (void)
     }
 }
 
+/* A READY with this host and version (sizes in bytes), decoded into
+ * s_decoded. */
+static int
+s_decode_names (const char *host, size_t host_size, const char *version,
+                size_t version_size)
+{
+    packer_t p;
+    p_head (&p, 5, ZF_READY);
+    msgpack_pack_array (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_str (&p.pk, host_size);
+    msgpack_pack_str_body (&p.pk, host, host_size);
+    msgpack_pack_str (&p.pk, version_size);
+    msgpack_pack_str_body (&p.pk, version, version_size);
+    return p_decode (&p, &s_decoded);
+}
+
+#define NAME(text) text, sizeof text - 1
+
+/* A READY's host and version are names that the broker shows and others
+ * read: printable ASCII within their bounds, refused otherwise, never cut
+ * or cleaned. */
+static void
+test_ready_names (void)
+{
+    ASSERT_EQ (s_decode_names (NAME ("node-1.example.org"), NAME ("0.1.0")), 0);
+    ASSERT_STR_EQ (s_decoded.host, "node-1.example.org");
+    ASSERT_STR_EQ (s_decoded.text, "0.1.0");
+    ASSERT_EQ (s_decode_names (NAME (""), NAME ("")), 0);
+    ASSERT_EQ (s_decode_names (NAME ("<b>x</b>"), NAME ("1.0 (beta)")), 0);
+
+    static const struct { const char *name; size_t size; } refused [] = {
+        { NAME ("evil\nW: forged line\x1b[31m") }, { NAME ("tab\there") },
+        { NAME ("del\x7f") }, { NAME ("caf\xc3\xa9") },
+        { NAME ("\xc2\x9b" "31m") }, { NAME ("nul\0" "byte") },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++) {
+        ASSERT_EQ (s_decode_names (refused [i].name, refused [i].size,
+                                   NAME ("0.1.0")), ZFARM_EBAD_REQUEST);
+        ASSERT (strstr (s_decoded.text, "bad field 6 of READY"));
+        ASSERT_EQ (s_decode_names (NAME ("h"), refused [i].name,
+                                   refused [i].size), ZFARM_EBAD_REQUEST);
+        ASSERT (strstr (s_decoded.text, "bad field 7 of READY"));
+    }
+    /* A space: in a version, not in a host name. */
+    ASSERT_EQ (s_decode_names (NAME ("two words"), NAME ("0.1.0")),
+               ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_names (NAME ("h"), NAME ("two words")), 0);
+
+    char name [ZF_HOST_MAX + 1];
+    memset (name, 'h', sizeof name);
+    ASSERT_EQ (s_decode_names (name, ZF_HOST_MAX, NAME ("0.1.0")), 0);
+    ASSERT_EQ (strlen (s_decoded.host), ZF_HOST_MAX);
+    ASSERT_EQ (s_decode_names (name, ZF_HOST_MAX + 1, NAME ("0.1.0")),
+               ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (s_decode_names (NAME ("h"), name, ZF_VERSION_MAX), 0);
+    ASSERT_EQ (strlen (s_decoded.text), ZF_VERSION_MAX);
+    ASSERT_EQ (s_decode_names (NAME ("h"), name, ZF_VERSION_MAX + 1),
+               ZFARM_EBAD_REQUEST);
+}
+
 /* A few bytes that declare an array or map of billions of elements: the
  * decoder must refuse them without trying to allocate for them. */
 static void
@@ -710,6 +773,7 @@ main (void)
     test_field_bounds ();
     test_service_names ();
     test_ready_bounds ();
+    test_ready_names ();
     test_huge_declared_sizes ();
     test_garbage ();
     zf_decoder_destroy (&s_decoder);

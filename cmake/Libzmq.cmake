@@ -26,11 +26,10 @@ endif ()
 set (patch ${CMAKE_SOURCE_DIR}/deploy/libzmq/router-reserved-ids.patch)
 set (stamp ${ZFARM_LIBZMQ_PREFIX}/zfarm-libzmq.stamp)
 set (library ${ZFARM_LIBZMQ_PREFIX}/lib/libzmq.so.5)
-set (remedy "run deploy/install-deps.sh (it builds it into /opt/zfarm/libzmq;"
-            " deploy/build-libzmq.sh --prefix DIR for another place), or configure"
-            " with -DZFARM_SYSTEM_LIBZMQ=ON to accept the unpatched system libzmq"
-            " (deploy/README.md)")
-string (CONCAT remedy ${remedy})
+string (CONCAT remedy
+        "run deploy/install-deps.sh (or deploy/build-libzmq.sh --prefix "
+        "${ZFARM_LIBZMQ_PREFIX}), or configure with -DZFARM_SYSTEM_LIBZMQ=ON to "
+        "accept the unpatched system libzmq (deploy/README.md)")
 if (NOT EXISTS ${library} OR NOT EXISTS ${stamp})
     message (FATAL_ERROR "zfarm-broker links a patched libzmq"
              " (deploy/libzmq/README.md), and ${ZFARM_LIBZMQ_PREFIX} has none: ${remedy}")

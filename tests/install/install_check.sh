@@ -136,7 +136,7 @@ out=$("$prefix/bin/zfarm" call --broker "$endpoint" --timeout 20000 \
 expect "zfarm call echo" "hello, farm" "$out"
 # What the broker found at run time: the patched libzmq's marker symbol.
 "$prefix/bin/zfarm" status --broker "$endpoint" --json --timeout 10000 \
-    | grep -q "\"reserved_routing_ids\":$reserved[,}]" \
+    | grep -q "\"reserved_routing_ids\":${reserved}[,}]" \
     || { cat "$tmp/broker.err"; fail "the installed broker does not say reserved_routing_ids $reserved"; }
 for program in $apps; do
     out=$("$program" "$endpoint") \

@@ -44,7 +44,9 @@ set_target_properties (zfarm-broker zfarm-worker zfarm-cli PROPERTIES
 # The broker's patched libzmq (cmake/Libzmq.cmake) goes into a directory of
 # zfarm's own, which only the broker's RUNPATH names: nothing else on the
 # system loads it by accident. Under its soname, which is all the dynamic
-# linker looks for.
+# linker looks for. With CMAKE_SKIP_INSTALL_RPATH the installed broker has
+# no RUNPATH and loads the system libzmq instead (it warns at start):
+# a packager must then put this file where the broker's loader finds it.
 if (ZFARM_BROKER_LIBZMQ_FILE)
     set (ZFARM_PRIVATE_LIBDIR "${CMAKE_INSTALL_LIBDIR}/zfarm")
     set_target_properties (zfarm-broker PROPERTIES INSTALL_RPATH

@@ -5,6 +5,7 @@
  * read with libzmq's zmq_msg_* calls so that payload frames move from the
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
+#include "libzmq_info.h"
 #include "listen.h"
 #ifdef ZFARM_TEST_HOOKS
 #include "faults.h"
@@ -196,6 +197,19 @@ s_router_configure (broker_t *self)
     zmq_setsockopt (self->router_handle, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
 }
 
+/* Says at start, once, when the broker runs on a libzmq that a peer can
+ * make abort (libzmq_info.h). */
+static bool
+s_libzmq_check (void)
+{
+    if (libzmq_has_reserved_ids ())
+        return true;
+    zf_warning ("%s is not zfarm's patched libzmq: a peer that claims the"
+                " next routing id the broker's ROUTER generates can make"
+                " the broker abort (deploy/libzmq/README.md)", libzmq_path ());
+    return false;
+}
+
 static http_render_fn s_render_page;
 
 broker_t *
@@ -203,6 +217,7 @@ broker_new (const options_t *options)
 {
     broker_t *self = zf_malloc (sizeof *self);
     self->options = *options;
+    self->reserved_ids = s_libzmq_check ();
     self->signal_fd = s_signals_open ();
     zsys_handler_set (NULL);
     self->router = zsock_new (ZMQ_ROUTER);
@@ -315,7 +330,8 @@ broker_status_view (broker_t *self, status_view_t *view)
         .endpoint_count = self->endpoint_count,
         .workers = &self->all_workers, .services = self->services,
         .counters = &self->counters, .host = zf_hostname (),
-        .http = self->http? http_url (self->http): NULL
+        .http = self->http? http_url (self->http): NULL,
+        .reserved_ids = self->reserved_ids
     };
 }
 

@@ -48,6 +48,8 @@ struct _broker_t {
     char *endpoints [OPTIONS_BINDS_MAX];    /* as bound (ports resolved) */
     int endpoint_count;
     uint64_t epoch;             /* random per start: clients see restarts */
+    bool reserved_ids;          /* libzmq is zfarm's patched one, which no
+                                   peer's routing id can abort */
     int64_t started_at;
     zf_decoder_t *decoder;
     inbound_t inbound;

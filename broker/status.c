@@ -146,6 +146,8 @@ status_json (const status_view_t *view)
         s_string (out, view->http);
     else
         fputs ("null", out);
+    fprintf (out, ",\"reserved_routing_ids\":%s",
+             view->reserved_ids? "true": "false");
     fputs ("},\"workers\":[", out);
     bool first = true;
     for (const zf_link_t *at = view->workers->next; at != view->workers;

@@ -17,6 +17,7 @@ typedef struct {
     const counters_t *counters;
     const char *host;           /* this machine: workers here are local */
     const char *http;           /* URL of the HTTP port, or NULL */
+    bool reserved_ids;          /* libzmq is zfarm's patched one */
 } status_view_t;
 
 /* The document described in README.md ("Status"). Caller frees. */

@@ -9,7 +9,7 @@
 #
 # Components, for packagers and the container image:
 #   Runtime      the three programs, the shared library, the example modules,
-#                the section 1 man pages
+#                the broker's patched libzmq, the section 1 man pages
 #   Development  headers, static library, the .so link, libzfarm.pc, the
 #                CMake package, the section 3 man pages
 #   Service      systemd units, the example environment and config files
@@ -40,6 +40,20 @@ file (RELATIVE_PATH ZFARM_BIN_TO_LIB
       "${CMAKE_INSTALL_FULL_BINDIR}" "${CMAKE_INSTALL_FULL_LIBDIR}")
 set_target_properties (zfarm-broker zfarm-worker zfarm-cli PROPERTIES
                        INSTALL_RPATH "$ORIGIN/${ZFARM_BIN_TO_LIB}")
+
+# The broker's patched libzmq (cmake/Libzmq.cmake) goes into a directory of
+# zfarm's own, which only the broker's RUNPATH names: nothing else on the
+# system loads it by accident. Under its soname, which is all the dynamic
+# linker looks for. With CMAKE_SKIP_INSTALL_RPATH the installed broker has
+# no RUNPATH and loads the system libzmq instead (it warns at start):
+# a packager must then put this file where the broker's loader finds it.
+if (ZFARM_BROKER_LIBZMQ_FILE)
+    set (ZFARM_PRIVATE_LIBDIR "${CMAKE_INSTALL_LIBDIR}/zfarm")
+    set_target_properties (zfarm-broker PROPERTIES INSTALL_RPATH
+        "$ORIGIN/${ZFARM_BIN_TO_LIB}/zfarm;$ORIGIN/${ZFARM_BIN_TO_LIB}")
+    install (FILES ${ZFARM_BROKER_LIBZMQ_FILE} RENAME libzmq.so.5
+             DESTINATION ${ZFARM_PRIVATE_LIBDIR} COMPONENT Runtime)
+endif ()
 
 install (TARGETS zfarm-broker zfarm-worker zfarm-cli
          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)

@@ -1,11 +1,29 @@
 #!/bin/sh
-# Installs what zfarm needs to build and test on Debian 12, with apt-get.
-# Usage: deploy/install-deps.sh [--test]   (--test adds the test tools)
+# Installs what zfarm needs to build and test on Debian 12: packages with
+# apt-get, then the patched libzmq that zfarm-broker links
+# (deploy/build-libzmq.sh; a no-op once it is built).
+# Usage: deploy/install-deps.sh [--test] [--system-libzmq]
+#   --test           adds the test tools
+#   --system-libzmq  skips the patched libzmq, for a build configured with
+#                    -DZFARM_SYSTEM_LIBZMQ=ON (see deploy/README.md)
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 
+test_tools=no
+patched_libzmq=yes
+for arg in "$@"; do
+    case $arg in
+        --test) test_tools=yes ;;
+        --system-libzmq) patched_libzmq=no ;;
+        *) echo "usage: $0 [--test] [--system-libzmq]" >&2; exit 2 ;;
+    esac
+done
+
+# libsodium-dev: CURVE in the patched libzmq, and the CURVE test's own
+# handshake; dpkg-dev: dpkg-source unpacks Debian's libzmq source.
 packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          libmicrohttpd-dev"
-if [ "${1:-}" = "--test" ]; then
+          libmicrohttpd-dev libsodium-dev dpkg-dev"
+if [ "$test_tools" = yes ]; then
     packages="$packages clang libclang-rt-14-dev valgrind iproute2 procps
               chromium systemd man-db groff-base python3-yaml"
 fi
@@ -15,10 +33,14 @@ for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
         || missing="$missing $package"
 done
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing:$missing" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing:$missing" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ "$patched_libzmq" = yes ]; then
+    "$here/build-libzmq.sh"
+fi

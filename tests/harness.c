@@ -177,6 +177,15 @@ th_status (const char *endpoint)
     return json;
 }
 
+json_t *
+th_status_doc (const char *endpoint)
+{
+    char *text = th_status (endpoint);
+    json_t *doc = text? json_parse (text, strlen (text)): NULL;
+    free (text);
+    return doc;
+}
+
 long
 th_status_counter (const char *endpoint, const char *name)
 {

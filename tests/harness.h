@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "cli_json.h"
 #include "testlib.h"
 
 /* A fresh temporary directory for this test (removed at exit). */
@@ -40,6 +41,12 @@ pid_t
 /* Broker status as JSON (caller frees), or NULL if it did not answer. */
 char *
     th_status (const char *endpoint);
+
+/* The same document, parsed by the zfarm tool's own reader (cli_json.h;
+ * caller destroys with json_destroy), or NULL if the broker did not answer
+ * or the text is not JSON. */
+json_t *
+    th_status_doc (const char *endpoint);
 
 /* Waits until the broker reports exactly count workers in state "ready" or
  * "busy". Returns true, or false after timeout_ms. */

@@ -144,6 +144,19 @@ else
         --strip >"$tmp/image.log" 2>&1 || { cat "$tmp/image.log"; fail "install into the image root"; }
     runtime=$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$deploy/Dockerfile")
     [ -n "$runtime" ] || fail "no ARG RUNTIME_PACKAGES=\"...\" in deploy/Dockerfile"
+    # The broker's patched libzmq: in the image, and the one its RUNPATH
+    # finds before the system's (cmake/Libzmq.cmake).
+    private=""
+    if [ "${ZFARM_BROKER_LIBZMQ:-patched}" = patched ]; then
+        private=$image/usr/lib/zfarm/libzmq.so.5
+        [ -e "$private" ] || fail "the image has no /usr/lib/zfarm/libzmq.so.5"
+        # (grep without -q reads all its input: see the awk note below.)
+        objdump -T "$private" | grep ' zfarm_libzmq_reserved_ids$' >/dev/null \
+            || fail "the image's /usr/lib/zfarm/libzmq.so.5 is not the patched libzmq"
+        objdump -p "$image/usr/bin/zfarm-broker" \
+            | grep 'RUNPATH *\$ORIGIN/\.\./lib/zfarm:' >/dev/null \
+            || fail "the image's zfarm-broker does not look in /usr/lib/zfarm first"
+    fi
     if [ -n "$extra" ]; then
         skip runtime-libs "sanitizer build: its programs need the sanitizer runtimes, not only the image's libraries"
     else
@@ -164,7 +177,7 @@ else
             return 0
         }
         for elf in "$image"/usr/bin/zfarm* "$image"/usr/lib/libzfarm.so.0 \
-                   "$image"/usr/lib/zfarm/modules/*.so; do
+                   "$image"/usr/lib/zfarm/modules/*.so $private; do
             for needed in $(objdump -p "$elf" | awk '$1 == "NEEDED" { print $2 }'); do
                 [ "$needed" = libzfarm.so.0 ] && continue
                 # (awk reads all its input: an early exit would break the

@@ -60,6 +60,20 @@ done
 for module in echo.so primes.so; do
     [ -e "$moduledir/$module" ] || fail "missing $moduledir/$module"
 done
+# The broker's own libzmq (cmake/Libzmq.cmake), found through its RUNPATH
+# in the installed tree, not in the build's prefix.
+case ${ZFARM_BROKER_LIBZMQ:-patched} in
+    patched)
+        [ -e "$libdir/zfarm/libzmq.so.5" ] || fail "missing $libdir/zfarm/libzmq.so.5"
+        loaded=$(ldd "$prefix/bin/zfarm-broker" | awk '$1 == "libzmq.so.5" { print $3 }')
+        expect "zfarm-broker's libzmq.so.5" "$libdir/zfarm/libzmq.so.5" \
+               "$(readlink -f "$loaded")"
+        reserved=true ;;
+    system)
+        [ ! -e "$libdir/zfarm/libzmq.so.5" ] || fail "$libdir/zfarm/libzmq.so.5 installed with the system libzmq"
+        reserved=false ;;
+    *) fail "ZFARM_BROKER_LIBZMQ is '$ZFARM_BROKER_LIBZMQ', not patched or system" ;;
+esac
 soname=$(objdump -p "$libdir/libzfarm.so" | awk '$1 == "SONAME" { print $2 }')
 expect "SONAME" "libzfarm.so.0" "$soname"
 expect "libzfarm.pc version" "$("$prefix/bin/zfarm" --version)" \
@@ -120,6 +134,10 @@ out=$("$prefix/bin/zfarm" call --broker "$endpoint" --timeout 20000 \
       echo 'hello, farm') \
     || { cat "$tmp/broker.err"; fail "zfarm call echo"; }
 expect "zfarm call echo" "hello, farm" "$out"
+# What the broker found at run time: the patched libzmq's marker symbol.
+"$prefix/bin/zfarm" status --broker "$endpoint" --json --timeout 10000 \
+    | grep -q "\"reserved_routing_ids\":${reserved}[,}]" \
+    || { cat "$tmp/broker.err"; fail "the installed broker does not say reserved_routing_ids $reserved"; }
 for program in $apps; do
     out=$("$program" "$endpoint") \
         || { cat "$tmp/broker.err"; fail "$program $endpoint"; }

@@ -3,24 +3,28 @@
  * The farm: a broker host with three local "sum" workers (--spawn), and two
  * worker hosts, each with two "sum" workers and two zfarm-worker
  * --processes pools: two "echo" workers (--module echo.so) and four "cat"
- * workers (--exec, a shell that sleeps 0-70 ms and runs cat), whose
+ * workers (--exec, a shell that sleeps 0-90 ms and runs cat), whose
  * service is the host's own ("cat1", "cat2"); 100 ms heartbeats
- * everywhere. One client keeps 1,500 tasks in flight, the cat ones in
- * batches. Meanwhile a random worker is SIGKILLed every 150-450 ms (the
- * broker's pool replaces local ones, the supervisors theirs, this test the
- * remote "sum" workers), another is paused (SIGSTOP) for 0.3-1.2 s every
- * 1-3 s, a worker host's link is cut for 1-2 s twice, and once the broker
- * is SIGKILLed and started again on the same address. On top of that,
- * every 100-300 ms a pool is hit: all of its workers are SIGKILLed at once,
- * or one of them, or one of them (a busy one, if any) is paused for
- * 0.3-1.2 s. At the end, the farm must be whole again.
+ * everywhere, and a liveness of five (with a sanitizer, on two cores
+ * shared with a competing load, a process can be off the CPU for 300 ms,
+ * while the broker should still walk its workers often). One client
+ * keeps 1,500 tasks in flight, the cat ones in batches. Meanwhile a random
+ * worker is SIGKILLed every 150-450 ms (the broker's pool replaces local
+ * ones, the supervisors theirs, this test the remote "sum" workers),
+ * another is paused (SIGSTOP) for 0.3-1.2 s every 1-3 s, a worker host's
+ * link is cut for 1-2 s twice, and once the broker is SIGKILLed and
+ * started again on the same address. On top of that, every 100-300 ms a
+ * pool is hit: all of its workers are SIGKILLed at once, or one of them,
+ * or one of them (a busy one, if any) is paused for 0.3-1.2 s. At the
+ * end, the farm must be whole again.
  *
  * Killing all of a pool's workers while some are busy and some idle is
  * what finds a broker that frees a worker while a walk over its workers
  * still holds it: the heartbeat finds the first dead, requeues its task,
  * hands it to an idle sibling that is dead too and deletes that one in the
- * middle of the walk. So that kill waits (up to 1 s) for a pool that is
- * partly busy, and spares workers younger than the pool's crash-loop
+ * middle of the walk. So that kill, half of the pool events, waits (up to
+ * 2 s) for a cat pool that is partly busy (a cat pool serves its service
+ * alone), and spares workers younger than the pool's crash-loop
  * threshold, so that the supervisors replace them at once, never backing
  * off; cat tasks come in batches, so that a pool goes idle one worker at a
  * time and no new cat task comes in before the next heartbeat.
@@ -32,14 +36,15 @@
  * and a success (--max-retries 20: no task may run out of retries), no
  * result for an id it did not submit, and it reports what the chaos cost.
  * A broker that dies by itself fails the test at once, with the end of
- * its log. On a slow machine the push stops after 50 s with fewer tasks.
+ * its log. On a slow machine the push stops after 35 s with fewer tasks.
  *
- * ZFARM_CHAOS_MISMATCH=1 leaves the echo pools at the workers' default
- * heartbeat (500 ms) and puts the cat pools at 50 ms, under the broker's
- * 100 ms. Until the broker tells each worker its heartbeat at
- * registration, that makes healthy workers look dead (an idle echo worker
- * is silent for longer than the broker's 300 ms, and is declared lost again
- * and again), so it is off by default; the report says how many workers
+ * ZFARM_CHAOS_MISMATCH=1 leaves the broker at its default liveness (3, so
+ * 300 ms), the echo pools at the workers' default heartbeat (500 ms) and
+ * puts the cat pools at 50 ms. Until the broker tells each worker its
+ * heartbeat at registration, that makes healthy workers look dead (an idle
+ * echo worker is silent for longer than the broker's 300 ms, and is
+ * declared lost again and again; a cat worker waits for the broker's word
+ * only 150 ms), so it is off by default; the report says how many workers
  * were lost after the chaos, with nothing broken.
  *
  * Run as "test_chaos --worker", the binary is a "sum" worker itself
@@ -54,18 +59,20 @@
 #define HOSTS           2
 #define SUMS_PER_HOST   2           /* started (and replaced) by this test */
 #define LOCAL_WORKERS   "3"
-#define HEARTBEAT       "100"
+#define HEARTBEAT       "100"       /* ms, of the broker and the workers */
+#define LIVENESS        "5"         /* heartbeats of silence: dead */
 #define TASK_TIMEOUT_MS 90000       /* never reached in a sound run */
 /* On a slow machine (a sanitizer, a competing load) the push ends after
  * PUSH_LIMIT_MS with fewer tasks, so that the test still ends well within
  * ctest's TIMEOUT; the chaos is paced by time as well as by tasks. */
-#define PUSH_LIMIT_MS   50000       /* submitting stops then */
-#define RUN_LIMIT_MS    80000       /* the push and the last results */
+#define PUSH_LIMIT_MS   35000       /* submitting stops then */
+#define RUN_LIMIT_MS    70000       /* the push and the last results */
+#define WHOLE_LIMIT_MS  20000       /* for the farm to be whole again */
 #define STALL_LIMIT_MS  20000       /* no result for this long: work lost */
 #define REMOTE_KILLS_MAX 150        /* each replacement is a harness child */
 #define PAUSED_MAX      4           /* workers paused at once */
 #define POOL_WORKERS_MAX 8          /* per pool */
-#define GROUP_KILL_WAIT_MS 1000     /* for a pool that is partly busy */
+#define GROUP_KILL_WAIT_MS 2000     /* for a pool that is partly busy */
 #define GROUP_KILL_POLL_MS 50       /* how often to look meanwhile */
 #define WATCHDOG_S      115         /* ctest's TIMEOUT is 120 */
 #define BROKER_LAST_WORDS 8192      /* bytes of its log shown if it dies */
@@ -79,8 +86,8 @@ static const char *const s_kind_names [KINDS] = { "sum", "echo", "cat" };
 /* "cat" tasks come in batches, as zfarm map sends them, so that the cat
  * pools go from busy to idle and back, with no cat task coming in between;
  * of the others, one in four is "echo". */
-#define CAT_EVERY       640
-#define CAT_BATCH       16
+#define CAT_EVERY       320
+#define CAT_BATCH       8
 
 static kind_t
 s_kind (int index)
@@ -131,7 +138,8 @@ s_worker_main (void)
     zfarm_worker_t *worker = zfarm_worker_new (NULL);
     if (!worker)
         return 2;
-    int rc = zfarm_worker_set_heartbeat (worker, atoi (HEARTBEAT), 3)
+    int rc = zfarm_worker_set_heartbeat (worker, atoi (HEARTBEAT),
+                                         atoi (LIVENESS))
            | zfarm_worker_register (worker, "sum", s_sum, NULL);
     if (rc == 0)
         rc = zfarm_worker_run (worker);
@@ -147,13 +155,14 @@ typedef struct {
     bool per_host;              /* each host's pool has a service of its own */
     const char *processes;
     const char *handler [2];    /* --module FILE or --exec COMMAND */
-    const char *mismatched;     /* its --heartbeat with ZFARM_CHAOS_MISMATCH,
-                                   NULL for the workers' default */
+    const char *mismatched;     /* its --heartbeat with ZFARM_CHAOS_MISMATCH
+                                   (and the default liveness), NULL for the
+                                   workers' default */
 } pool_spec_t;
 
-/* "cat" waits 0 to 70 ms (by its shell's pid) before it copies, so that
+/* "cat" waits 0 to 90 ms (by its shell's pid) before it copies, so that
  * the tasks of a batch end at different times. */
-#define CAT_COMMAND "sleep 0.0$(($$ % 8)); exec cat"
+#define CAT_COMMAND "sleep 0.0$(($$ % 10)); exec cat"
 #define POOLS_PER_HOST 2
 static const pool_spec_t s_pool_specs [POOLS_PER_HOST] = {
     { "echo", false, "2", { "--module", NULL /* echo.so, at run time */ },
@@ -167,8 +176,10 @@ typedef struct {
     int64_t respawn_at;         /* when to start a replacement, if pid 0 */
 } slot_t;
 
+/* What the pool chaos does next; a kill of all of a pool's workers comes
+ * twice as often as the others. */
 typedef enum {
-    POOL_KILL_ALL, POOL_KILL_ONE, POOL_PAUSE, POOL_ACTIONS
+    POOL_KILL_ALL, POOL_KILL_ONE, POOL_PAUSE, POOL_KILL_ALL_TOO, POOL_ACTIONS
 } pool_action_t;
 
 /* Who replaces a worker the chaos kills. */
@@ -538,25 +549,36 @@ s_pool_kill_pids (chaos_t *self, const int *pids, int count)
             self->pool_kills++;
 }
 
+/* True if the pool is the only one that serves its service. */
+static bool
+s_pool_serves_alone (int pool)
+{
+    return s_pool_specs [pool % POOLS_PER_HOST].per_host;
+}
+
 /* SIGKILLs all the old workers of one pool at once: of a pool that is
- * partly busy, for then a dead worker's task can go to a dead sibling.
- * Returns false to be called again a little later, when no pool is, until
- * last_chance; then it takes any pool. */
+ * partly busy and serves its service alone, for then the heartbeat that
+ * finds a dead one must give its task to an idle sibling, dead as well.
+ * Returns false to be called again a little later while no pool is so,
+ * until last_chance; then it takes a pool that is partly busy, or any. */
 static bool
 s_pool_kill_all (chaos_t *self, const json_t *status, bool last_chance)
 {
     pool_view_t views [POOLS];
-    int partly [POOLS], partly_count = 0;
+    int alone [POOLS], alone_count = 0, partly [POOLS], partly_count = 0;
     s_pool_views (self, status, true, views);
-    for (int pool = 0; pool < POOLS; pool++) {
+    for (int pool = 0; pool < POOLS; pool++)
         if (views [pool].busy_count > 0
-        &&  views [pool].busy_count < views [pool].count)
+        &&  views [pool].busy_count < views [pool].count) {
             partly [partly_count++] = pool;
-    }
-    if (partly_count == 0 && !last_chance)
+            if (s_pool_serves_alone (pool))
+                alone [alone_count++] = pool;
+        }
+    if (alone_count == 0 && !last_chance)
         return false;
-    int pool = partly_count? partly [s_random (self) % (uint64_t) partly_count]
-                           : (int) (s_random (self) % POOLS);
+    int pool = alone_count? alone [s_random (self) % (uint64_t) alone_count]
+             : partly_count? partly [s_random (self) % (uint64_t) partly_count]
+             : (int) (s_random (self) % POOLS);
     s_pool_kill_pids (self, views [pool].pids, views [pool].count);
     if (views [pool].count > 1)
         self->pool_group_kills++;
@@ -594,14 +616,15 @@ s_pool_pause (chaos_t *self, const json_t *status, int64_t now)
 }
 
 /* One pool event, every 100-300 ms: a kill of all of a pool's workers
- * (which waits up to GROUP_KILL_WAIT_MS for a pool that is partly busy),
- * of one, or a pause. */
+ * (which waits up to GROUP_KILL_WAIT_MS for the right pool), of one, or a
+ * pause. */
 static void
 s_pool_chaos (chaos_t *self, int64_t now)
 {
     json_t *status = s_status (self);
     bool done = true;
-    if (self->pool_action == POOL_KILL_ALL)
+    if (self->pool_action == POOL_KILL_ALL
+    ||  self->pool_action == POOL_KILL_ALL_TOO)
         done = s_pool_kill_all (self, status,
                                 now >= self->pool_due_at + GROUP_KILL_WAIT_MS);
     else
@@ -804,7 +827,7 @@ s_collect (chaos_t *self, int timeout_ms)
 
 /* A broker that died of something other than our SIGKILL fails the test
  * at once, with its last words (a sanitizer's report), rather than as a
- * stall 30 s later. */
+ * stall 20 s later. */
 static void
 s_check_broker (chaos_t *self)
 {
@@ -871,16 +894,17 @@ s_calm (chaos_t *self)
     s_respawn (self, zclock_mono (), true);
     /* A pool that saw its workers die young waits up to 10 s to restart
      * one (back-off against crash loops). */
-    if (!th_wait_workers (self->cluster->ipc, s_farm_size (), 30000)) {
+    if (!th_wait_workers (self->cluster->ipc, s_farm_size (),
+                          WHOLE_LIMIT_MS)) {
         s_check_broker (self);
-        TEST_FAIL ("the farm is not whole again 30 s after the chaos: %s",
-                   s_status_text (self));
+        TEST_FAIL ("the farm is not whole again %d s after the chaos: %s",
+                   WHOLE_LIMIT_MS / 1000, s_status_text (self));
     }
 }
 
 /* Counts the workers the broker declares lost in QUIET_MS with no chaos.
- * Not asserted: on a loaded machine a 100 ms heartbeat can be late by
- * more than the liveness allows. With mismatched heartbeats, idle workers
+ * Not asserted: on a loaded machine a heartbeat can be late by more than
+ * the liveness allows. With mismatched heartbeats, idle workers
  * slower than the broker's liveness are lost again and again. */
 static void
 s_watch_quiet (chaos_t *self)
@@ -911,6 +935,10 @@ s_start_pool (chaos_t *self, int host, const pool_spec_t *spec)
         args [argc++] = "--heartbeat";
         args [argc++] = heartbeat;
     }
+    if (!self->mismatch) {
+        args [argc++] = "--liveness";
+        args [argc++] = LIVENESS;
+    }
     args [argc] = NULL;
     self->pools [host * POOLS_PER_HOST + (int) (spec - s_pool_specs)] =
         cluster_worker_start (self->cluster, name, args);
@@ -924,7 +952,9 @@ s_start_farm (chaos_t *self)
               self->self_path);
     const char *broker [] = { "--heartbeat", HEARTBEAT, "--max-retries", "20",
                               "--spawn", LOCAL_WORKERS, "--worker-cmd",
-                              worker_cmd, NULL };
+                              worker_cmd, "--liveness", LIVENESS, NULL };
+    if (self->mismatch)
+        broker [8] = NULL;      /* the default liveness */
     cluster_broker_start (self->cluster, broker);
     for (int host = 0; host < HOSTS; host++) {
         for (int i = 0; i < POOLS_PER_HOST; i++)
@@ -949,8 +979,10 @@ s_report (chaos_t *self, double seconds)
             "window %d, heartbeats %s\n", self->seed, self->submitted,
             kinds [KIND_SUM], kinds [KIND_ECHO], kinds [KIND_CAT],
             self->submitted < TASKS? " (the push ran out of time)": "", WINDOW,
-            self->mismatch? "mismatched (echo pools 500 ms, cat pools 50 ms, "
-                            "the rest 100 ms)": "all 100 ms");
+            self->mismatch? "mismatched (broker " HEARTBEAT " ms x 3, echo "
+                            "pools 500 ms x 3, cat pools 50 ms x 3, sum "
+                            "workers " HEARTBEAT " ms x " LIVENESS ")"
+                          : "all " HEARTBEAT " ms x " LIVENESS);
     printf ("chaos: %d results, exactly one per task, all correct; "
             "0 failed, 0 duplicates, 0 unknown ids\n", self->received);
     int kills = self->kills_local + self->kills_supervised

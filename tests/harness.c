@@ -38,7 +38,11 @@ const char *
 th_tmpdir (void)
 {
     if (!*s_tmpdir) {
-        snprintf (s_tmpdir, sizeof s_tmpdir, "/tmp/zfarm-test-XXXXXX");
+        /* $TMPDIR lets a caller (tests/stress.sh) gather every test's
+         * directory in one place; keep it short, for ipc:// paths. */
+        const char *root = getenv ("TMPDIR");
+        snprintf (s_tmpdir, sizeof s_tmpdir, "%s/zfarm-test-XXXXXX",
+                  root && *root? root: "/tmp");
         if (!mkdtemp (s_tmpdir))
             TEST_FAIL ("mkdtemp: %s", strerror (errno));
         atexit (s_cleanup);

@@ -11,7 +11,8 @@
 #include "cli_json.h"
 #include "testlib.h"
 
-/* A fresh temporary directory for this test (removed at exit). */
+/* A fresh temporary directory for this test, in $TMPDIR (else /tmp);
+ * removed at exit unless ZFARM_KEEP_TMP is set. */
 const char *
     th_tmpdir (void);
 

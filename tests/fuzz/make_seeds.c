@@ -42,6 +42,11 @@ main (int argc, char *argv [])
         zf_header_set_service (&header, "echo");
         strcpy (header.host, "host-a");
         zf_header_set_text (&header, "exit status 1: boom");
+        header.heartbeat_ms = 250;
+        header.liveness = 3;
+        header.brokers = 2;
+        header.free_slots = 1;
+        header.queued = 7;
         s_write (argv [1], &header);
     }
     return 0;

@@ -35,7 +35,12 @@ const char *
 th_tmpdir (void)
 {
     if (!*s_tmpdir) {
-        snprintf (s_tmpdir, sizeof s_tmpdir, "/tmp/zfarm-test-XXXXXX");
+        /* Under $TMPDIR if set (kept short: ipc:// paths must fit in
+         * sun_path), so that a run's directories are found and removed
+         * without touching anyone else's. */
+        const char *base = getenv ("TMPDIR");
+        snprintf (s_tmpdir, sizeof s_tmpdir, "%s/zfarm-test-XXXXXX",
+                  base && *base? base: "/tmp");
         if (!mkdtemp (s_tmpdir))
             TEST_FAIL ("mkdtemp: %s", strerror (errno));
         atexit (s_cleanup);

@@ -10,7 +10,8 @@
 #include <sys/types.h>
 #include "testlib.h"
 
-/* A fresh temporary directory for this test (removed at exit). */
+/* A fresh temporary directory for this test, under $TMPDIR or /tmp
+ * (removed at exit unless ZFARM_KEEP_TMP is set). */
 const char *
     th_tmpdir (void);
 

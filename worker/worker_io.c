@@ -198,7 +198,6 @@ s_slot_start (io_t *self, uint32_t index, zfarm_task_t *task)
 static void
 s_dispatch (io_t *self, uint32_t caller)
 {
-    zf_session_check_stop (self);
     while (!self->stopping && self->waiting_count > 0) {
         uint32_t index = caller;
         if (index == NO_SLOT || self->slots [index].busy)
@@ -236,10 +235,14 @@ s_read (io_t *self)
 }
 
 /* Reads, then hands out the waiting tasks (caller: the calling slot, or
- * NO_SLOT). */
+ * NO_SLOT). A stop is taken before the read, never between the read and
+ * the hand-out: a signal that comes as a task is read (after the worker
+ * answered what came before it) would otherwise drop a task a free slot
+ * was to run. */
 static void
 s_service (io_t *self, uint32_t caller)
 {
+    zf_session_check_stop (self);
     s_read (self);
     s_dispatch (self, caller);
 }

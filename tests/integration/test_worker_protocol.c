@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define WAIT_MS      10000      /* bound on every wait */
 #define HEARTBEAT_MS 100        /* the worker's, so that silence is short */
@@ -138,6 +139,19 @@ s_expect_done (fake_t *self, uint64_t task_id, int status,
     free (payload);
 }
 
+/* Starts zfarm-worker on the fake broker: services "sleep" and "other",
+ * both zfarm_sleep (payload MS: sleeps, replies "slept MS"). */
+static pid_t
+s_worker_start (const char *endpoint)
+{
+    char heartbeat [16];
+    snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
+    return th_worker_start (endpoint, (const char *const []) {
+        "--service", "sleep", "--service", "other",
+        "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
+        "--heartbeat", heartbeat, "--liveness", "3", NULL });
+}
+
 /* ---- the tests ------------------------------------------------------------ */
 
 /* ZF_FLAG_NUL: a TASK's payload that ends with a NUL the broker says is not
@@ -262,19 +276,61 @@ test_stop (fake_t *self, pid_t worker)
     ASSERT_EQ (WEXITSTATUS (status), 0);
 }
 
+/* A stop that comes after a TASK was read lets that task finish, even
+ * when it comes before a slot was handed the task. The worker raises
+ * SIGTERM on itself as it reads task 7, the only TASK for "other" it gets
+ * (tests/signal_on_recv.c, preloaded): a signal from outside, as in
+ * test_stop, falls into that gap only now and then. */
+static void
+test_stop_as_read (fake_t *self, const char *endpoint)
+{
+    const char *lib = getenv ("ZFARM_TEST_SIGNAL_LIB");
+    if (!lib)
+        lib = "build/tests/libzfarm-test-signal.so";
+    if (access (lib, R_OK) != 0)
+        TEST_FAIL ("no %s (the target zfarm-test-signal)", lib);
+    const char *asan = getenv ("ASAN_OPTIONS");
+    char *asan_saved = asan? strdup (asan): NULL;
+    char asan_preload [512];
+    /* Under ASan the preloaded seam comes before the ASan runtime. */
+    snprintf (asan_preload, sizeof asan_preload, "%s%sverify_asan_link_order=0",
+              asan? asan: "", asan && *asan? ":": "");
+    setenv ("LD_PRELOAD", lib, 1);
+    setenv ("ZFARM_TEST_SIGTERM_ON", "other", 1);
+    setenv ("ASAN_OPTIONS", asan_preload, 1);
+    pid_t worker = s_worker_start (endpoint);
+    unsetenv ("LD_PRELOAD");
+    unsetenv ("ZFARM_TEST_SIGTERM_ON");
+    if (asan_saved)
+        setenv ("ASAN_OPTIONS", asan_saved, 1);
+    else
+        unsetenv ("ASAN_OPTIONS");
+    free (asan_saved);
+
+    zframe_t *before = zframe_dup (self->identity);
+    s_expect_ready (self, worker, before);
+    zframe_destroy (&before);
+    s_send_task (self, 7, "other", "100");
+    s_expect_done (self, 7, 0, "slept 100");
+    zf_header_t header;
+    char *payload;
+    s_recv (self, &header, &payload);
+    ASSERT_EQ (header.command, ZF_DISCONNECT);
+    free (payload);
+    int status = th_reap (worker, WAIT_MS);
+    ASSERT (WIFEXITED (status));
+    ASSERT_EQ (WEXITSTATUS (status), 0);
+}
+
 int
 main (void)
 {
-    char endpoint [512], heartbeat [16];
+    char endpoint [512];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/fake.ipc", th_tmpdir ());
-    snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
     fake_t fake = { .router = zsock_new_router (endpoint),
                     .decoder = zf_decoder_new (), .heartbeat = true };
     ASSERT (fake.router);
-    pid_t worker = th_worker_start (endpoint, (const char *const []) {
-        "--service", "sleep", "--service", "other",
-        "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
-        "--heartbeat", heartbeat, "--liveness", "3", NULL });
+    pid_t worker = s_worker_start (endpoint);
     s_expect_ready (&fake, worker, NULL);
 
     test_tasks (&fake);
@@ -282,6 +338,7 @@ main (void)
     test_idle_flag (&fake);
     test_register_again (&fake, worker);
     test_stop (&fake, worker);
+    test_stop_as_read (&fake, endpoint);
 
     zframe_destroy (&fake.identity);
     zf_decoder_destroy (&fake.decoder);

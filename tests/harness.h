@@ -26,6 +26,15 @@ const char *
 pid_t
     th_spawn (const char *log, const char *const argv []);
 
+/* argv (NULL-terminated, argv[0] a full path) run through env(1) with the
+ * seam of tests/recv_seam.c preloaded: once the program receives a frame
+ * that contains bytes, it does action ("sigterm", or "touch:PATH"). For
+ * th_spawn or cluster_spawn; a static array, overwritten by the next
+ * call. */
+const char *const *
+    th_seam_argv (const char *bytes, const char *action,
+                  const char *const argv []);
+
 /* Starts a broker bound to a fresh ipc:// endpoint ("ipc") or an ephemeral
  * port on 127.0.0.1 ("tcp"), with extra arguments (NULL-terminated list, may
  * be NULL), and waits until it listens. Returns its endpoint (static buffer

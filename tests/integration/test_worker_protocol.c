@@ -12,7 +12,6 @@
 #include <czmq.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #define WAIT_MS      10000      /* bound on every wait */
 #define HEARTBEAT_MS 100        /* the worker's, so that silence is short */
@@ -139,17 +138,21 @@ s_expect_done (fake_t *self, uint64_t task_id, int status,
     free (payload);
 }
 
-/* Starts zfarm-worker on the fake broker: services "sleep" and "other",
- * both zfarm_sleep (payload MS: sleeps, replies "slept MS"). */
-static pid_t
-s_worker_start (const char *endpoint)
+/* zfarm-worker on the fake broker, for th_spawn: services "sleep" and
+ * "other", both zfarm_sleep (payload MS: sleeps, replies "slept MS"). */
+static const char *const *
+s_worker_argv (const char *endpoint)
 {
-    char heartbeat [16];
+    static char heartbeat [16];
+    static const char *argv [16];
     snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
-    return th_worker_start (endpoint, (const char *const []) {
+    const char *const args [] = {
+        th_bin ("zfarm-worker"), "--broker", endpoint,
         "--service", "sleep", "--service", "other",
         "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
-        "--heartbeat", heartbeat, "--liveness", "3", NULL });
+        "--heartbeat", heartbeat, "--liveness", "3", NULL };
+    memcpy (argv, args, sizeof args);
+    return argv;
 }
 
 /* ---- the tests ------------------------------------------------------------ */
@@ -279,34 +282,13 @@ test_stop (fake_t *self, pid_t worker)
 /* A stop that comes after a TASK was read lets that task finish, even
  * when it comes before a slot was handed the task. The worker raises
  * SIGTERM on itself as it reads task 7, the only TASK for "other" it gets
- * (tests/signal_on_recv.c, preloaded): a signal from outside, as in
- * test_stop, falls into that gap only now and then. */
+ * (th_seam_argv): a signal from outside, as in test_stop, falls into that
+ * gap only now and then. */
 static void
 test_stop_as_read (fake_t *self, const char *endpoint)
 {
-    const char *lib = getenv ("ZFARM_TEST_SIGNAL_LIB");
-    if (!lib)
-        lib = "build/tests/libzfarm-test-signal.so";
-    if (access (lib, R_OK) != 0)
-        TEST_FAIL ("no %s (the target zfarm-test-signal)", lib);
-    const char *asan = getenv ("ASAN_OPTIONS");
-    char *asan_saved = asan? strdup (asan): NULL;
-    char asan_preload [512];
-    /* Under ASan the preloaded seam comes before the ASan runtime. */
-    snprintf (asan_preload, sizeof asan_preload, "%s%sverify_asan_link_order=0",
-              asan? asan: "", asan && *asan? ":": "");
-    setenv ("LD_PRELOAD", lib, 1);
-    setenv ("ZFARM_TEST_SIGTERM_ON", "other", 1);
-    setenv ("ASAN_OPTIONS", asan_preload, 1);
-    pid_t worker = s_worker_start (endpoint);
-    unsetenv ("LD_PRELOAD");
-    unsetenv ("ZFARM_TEST_SIGTERM_ON");
-    if (asan_saved)
-        setenv ("ASAN_OPTIONS", asan_saved, 1);
-    else
-        unsetenv ("ASAN_OPTIONS");
-    free (asan_saved);
-
+    pid_t worker = th_spawn ("seamed_worker", th_seam_argv ("other",
+                             "sigterm", s_worker_argv (endpoint)));
     zframe_t *before = zframe_dup (self->identity);
     s_expect_ready (self, worker, before);
     zframe_destroy (&before);
@@ -330,7 +312,7 @@ main (void)
     fake_t fake = { .router = zsock_new_router (endpoint),
                     .decoder = zf_decoder_new (), .heartbeat = true };
     ASSERT (fake.router);
-    pid_t worker = s_worker_start (endpoint);
+    pid_t worker = th_spawn ("worker", s_worker_argv (endpoint));
     s_expect_ready (&fake, worker, NULL);
 
     test_tasks (&fake);

@@ -14,7 +14,12 @@
 #include <sys/wait.h>
 
 #define WAIT_MS      10000      /* bound on every wait */
-#define HEARTBEAT_MS 100        /* the worker's, so that silence is short */
+#define HEARTBEAT_MS 100        /* the worker's */
+/* Silent intervals before the worker gives up on us: 1.5 s, the suite's
+ * usual window. With 300 ms a loaded machine (two busy loops) kept our
+ * heartbeats from the worker now and then, and it registered again in the
+ * middle of a test (READY where a DONE was due). */
+#define LIVENESS     "15"
 
 typedef struct {
     zsock_t *router;            /* the fake broker */
@@ -150,7 +155,7 @@ s_worker_argv (const char *endpoint)
         th_bin ("zfarm-worker"), "--broker", endpoint,
         "--service", "sleep", "--service", "other",
         "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
-        "--heartbeat", heartbeat, "--liveness", "3", NULL };
+        "--heartbeat", heartbeat, "--liveness", LIVENESS, NULL };
     memcpy (argv, args, sizeof args);
     return argv;
 }

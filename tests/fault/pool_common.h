@@ -9,17 +9,34 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+/* How long "hang" sleeps: about a minute, with this test's pid as the
+ * fraction, so that pool_hanging finds this test's sleeps and never those
+ * of another test running on the machine at the same time. */
+static inline const char *
+pool_hang_marker (void)
+{
+    static char marker [32];
+    if (!*marker)
+        snprintf (marker, sizeof marker, "61.%d", (int) getpid ());
+    return marker;
+}
+
 /* The one handler these tests use, run by zfarm-worker --exec: "slow"
- * sleeps a little, "hang" a long time (with a marker to find it by),
- * "poison" kills its own worker, anything else answers with the worker's
- * pid (the shell's parent). */
-#define HANG_MARKER "61.25"
-#define JOB_SCRIPT \
-    "read x; case $x in " \
-    "slow) sleep 2; echo done;; " \
-    "hang) sleep " HANG_MARKER "; echo woke;; " \
-    "poison) kill -9 $PPID; sleep 1;; " \
-    "*) echo $PPID;; esac"
+ * sleeps a little, "hang" a long time (pool_hang_marker), "poison" kills
+ * its own worker, anything else answers with the worker's pid (the
+ * shell's parent). */
+static inline const char *
+pool_job_script (void)
+{
+    static char script [512];
+    snprintf (script, sizeof script,
+              "read x; case $x in "
+              "slow) sleep 2; echo done;; "
+              "hang) sleep %s; echo woke;; "
+              "poison) kill -9 $PPID; sleep 1;; "
+              "*) echo $PPID;; esac", pool_hang_marker ());
+    return script;
+}
 
 /* Starts a broker that keeps `workers` local workers serving "job", with
  * more broker flags in extra (NULL-terminated). Waits until they are ready. */
@@ -29,7 +46,7 @@ pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
     static char command [1024], spawn [16];
     snprintf (command, sizeof command,
               "exec %s --service job --exec '%s'", th_bin ("zfarm-worker"),
-              JOB_SCRIPT);
+              pool_job_script ());
     snprintf (spawn, sizeof spawn, "%d", workers);
     const char *args [32] = { "--spawn", spawn, "--worker-cmd", command };
     int count = 4;
@@ -42,7 +59,7 @@ pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
     return endpoint;
 }
 
-/* How many processes run `sleep HANG_MARKER`. */
+/* How many processes run this test's `sleep pool_hang_marker ()`. */
 static inline int
 pool_hanging (void)
 {
@@ -55,7 +72,7 @@ pool_hanging (void)
         size_t size;
         char *cmdline = th_read_file (path, &size);
         if (cmdline && size > 6 && strcmp (cmdline, "sleep") == 0
-        &&  strcmp (cmdline + 6, HANG_MARKER) == 0)
+        &&  strcmp (cmdline + 6, pool_hang_marker ()) == 0)
             count++;
         free (cmdline);
     }

@@ -24,8 +24,8 @@ s_job_script (void)
               "read x; case $x in "
               "gate) echo $PPID > '%s'; for i in $(seq 2000); do "
               "[ -e '%s' ] && break; sleep 0.01; done; echo $PPID;; "
-              "hang) sleep " HANG_MARKER "; echo woke;; "
-              "*) echo $PPID;; esac", s_started, s_gate);
+              "hang) sleep %s; echo woke;; "
+              "*) echo $PPID;; esac", s_started, s_gate, pool_hang_marker ());
     return s_script;
 }
 

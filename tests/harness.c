@@ -262,6 +262,16 @@ th_call (const char *endpoint, const char *service, const char *payload,
     return rc;
 }
 
+void
+th_client_hear_epoch (zfarm_client_t *client)
+{
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 0, &result), ZFARM_ETIMEOUT);
+    char *json = NULL;
+    ASSERT_EQ (zfarm_client_status (client, 10000, &json), 0);
+    free (json);
+}
+
 bool
 th_pid_exists (int pid)
 {

@@ -65,6 +65,15 @@ long
 int
     th_status_pids (const char *endpoint, int *pids, int max);
 
+/* Returns once client, which must have a task pending and no result yet,
+ * has heard the broker's epoch (a PONG), which is how it learns of a
+ * restart: a wait that gives up at once sends its PING, and the broker
+ * answers in order, so the PONG is in before the answer to a STATUS sent
+ * after it. */
+typedef struct _zfarm_client_t zfarm_client_t;
+void
+    th_client_hear_epoch (zfarm_client_t *client);
+
 /* Calls service through the client library; returns 0 or a ZFARM_E* code
  * and sets *text_p (caller frees) to the result, or to the error text. */
 int

@@ -52,7 +52,8 @@ char *
     th_status (const char *endpoint);
 
 /* Waits until the broker reports exactly count workers in state "ready" or
- * "busy". Returns true, or false after timeout_ms. */
+ * "busy". Returns true, or false after timeout_ms (also if the broker does
+ * not answer: that is no count of 0). */
 bool
     th_wait_workers (const char *endpoint, int count, int timeout_ms);
 

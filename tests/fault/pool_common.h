@@ -3,6 +3,7 @@
 #define POOL_COMMON_H
 
 #include "harness.h"
+#include "zf_defaults.h"
 #include "zfarm.h"
 #include <czmq.h>
 #include <dirent.h>
@@ -36,6 +37,49 @@ pool_job_script (void)
               "poison) kill -9 $PPID; sleep 1;; "
               "*) echo $PPID;; esac", pool_hang_marker ());
     return script;
+}
+
+/* Checks the restarts a pool logged to the file log, in order, against its
+ * back-off (common/pool.c, zf_defaults.h): a worker that died within a
+ * second of its start is restarted after 100 ms, 200, 400... (up to 10 s)
+ * with each such death in a row, and one that lived longer at once, which
+ * starts the count again. Which deaths are quick depends on the machine's speed, so
+ * each line is checked against its own count, not against the one before
+ * it. Returns the longest run of quick deaths so far. */
+static inline int
+pool_check_backoff (const char *log)
+{
+    char *text = th_read_file (log, NULL);
+    int streak = 0, longest = 0;
+    for (char *line = text; line && *line; ) {
+        char *end = strchr (line, '\n');
+        if (end)
+            *end = 0;
+        const char *quick = strstr (line, "; restarting in ");
+        long lived, delay;
+        int count;
+        if (quick) {
+            const char *after = strstr (line, " after ");
+            if (!after || sscanf (after, " after %ld ms", &lived) != 1
+            ||  sscanf (quick, "; restarting in %ld ms (%d quick", &delay,
+                        &count) != 2)
+                TEST_FAIL ("unexpected restart line: %s", line);
+            long expected = (long) ZF_POOL_BACKOFF_MIN_MS
+                            << (count - 1 < 15? count - 1: 15);
+            ASSERT_INT (lived, <, ZF_POOL_YOUNG_MS);
+            ASSERT_EQ (count, streak + 1);
+            ASSERT_EQ (delay, expected < ZF_POOL_BACKOFF_MAX_MS?
+                              expected: ZF_POOL_BACKOFF_MAX_MS);
+            streak = count;
+        }
+        else
+        if (strstr (line, "; restarting") || strstr (line, " retired ("))
+            streak = 0;
+        longest = streak > longest? streak: longest;
+        line = end? end + 1: NULL;
+    }
+    free (text);
+    return longest;
 }
 
 /* Starts a broker that keeps `workers` local workers serving "job", with

@@ -112,6 +112,40 @@ th_spawn (const char *log, const char *const argv [])
     return pid;
 }
 
+const char *const *
+th_seam_argv (const char *bytes, const char *action,
+              const char *const argv [])
+{
+    static char preload [600], on_recv [300], recv_action [600], asan [600];
+    static const char *seamed [80];
+    const char *lib = getenv ("ZFARM_TEST_SEAM_LIB");
+    if (!lib)
+        lib = "build/tests/libzfarm-test-seam.so";
+    if (access (lib, R_OK) != 0)
+        TEST_FAIL ("no %s (the target zfarm-test-seam)", lib);
+    /* Under ASan, the preloaded seam comes before the ASan runtime. */
+    const char *options = getenv ("ASAN_OPTIONS");
+    snprintf (preload, sizeof preload, "LD_PRELOAD=%s", lib);
+    snprintf (on_recv, sizeof on_recv, "ZFARM_TEST_ON_RECV=%s", bytes);
+    snprintf (recv_action, sizeof recv_action, "ZFARM_TEST_RECV_ACTION=%s",
+              action);
+    snprintf (asan, sizeof asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+              options? options: "", options && *options? ":": "");
+    int argc = 0;
+    seamed [argc++] = "/usr/bin/env";
+    seamed [argc++] = preload;
+    seamed [argc++] = on_recv;
+    seamed [argc++] = recv_action;
+    seamed [argc++] = asan;
+    for (int i = 0; argv [i]; i++) {
+        if (argc == 79)
+            TEST_FAIL ("th_seam_argv: too many arguments");
+        seamed [argc++] = argv [i];
+    }
+    seamed [argc] = NULL;
+    return seamed;
+}
+
 const char *
 th_broker_start (const char *transport, const char *const extra [],
                  pid_t *pid_p)
@@ -239,6 +273,16 @@ th_call (const char *endpoint, const char *service, const char *payload,
     return rc;
 }
 
+void
+th_client_hear_epoch (zfarm_client_t *client)
+{
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 0, &result), ZFARM_ETIMEOUT);
+    char *json = NULL;
+    ASSERT_EQ (zfarm_client_status (client, 10000, &json), 0);
+    free (json);
+}
+
 bool
 th_pid_exists (int pid)
 {
@@ -287,8 +331,10 @@ th_wait_workers (const char *endpoint, int count, int timeout_ms)
         char *json = th_status (endpoint);
         int ready = th_count (json, "\"state\":\"ready\"")
                   + th_count (json, "\"state\":\"busy\"");
+        /* A broker that does not answer has no count, not 0. */
+        bool answered = json != NULL;
         free (json);
-        if (ready == count)
+        if (answered && ready == count)
             return true;
         zclock_sleep (20);
     }

@@ -27,6 +27,15 @@ const char *
 pid_t
     th_spawn (const char *log, const char *const argv []);
 
+/* argv (NULL-terminated, argv[0] a full path) run through env(1) with the
+ * seam of tests/recv_seam.c preloaded: once the program receives a frame
+ * that contains bytes, it does action ("sigterm", or "touch:PATH"). For
+ * th_spawn or cluster_spawn; a static array, overwritten by the next
+ * call. */
+const char *const *
+    th_seam_argv (const char *bytes, const char *action,
+                  const char *const argv []);
+
 /* Starts a broker bound to a fresh ipc:// endpoint ("ipc") or an ephemeral
  * port on 127.0.0.1 ("tcp"), with extra arguments (NULL-terminated list, may
  * be NULL), and waits until it listens. Returns its endpoint (static buffer
@@ -50,7 +59,8 @@ json_t *
     th_status_doc (const char *endpoint);
 
 /* Waits until the broker reports exactly count workers in state "ready" or
- * "busy". Returns true, or false after timeout_ms. */
+ * "busy". Returns true, or false after timeout_ms (also if the broker does
+ * not answer: that is no count of 0). */
 bool
     th_wait_workers (const char *endpoint, int count, int timeout_ms);
 
@@ -62,6 +72,15 @@ long
  * many. */
 int
     th_status_pids (const char *endpoint, int *pids, int max);
+
+/* Returns once client, which must have a task pending and no result yet,
+ * has heard the broker's epoch (a PONG), which is how it learns of a
+ * restart: a wait that gives up at once sends its PING, and the broker
+ * answers in order, so the PONG is in before the answer to a STATUS sent
+ * after it. */
+typedef struct _zfarm_client_t zfarm_client_t;
+void
+    th_client_hear_epoch (zfarm_client_t *client);
 
 /* Calls service through the client library; returns 0 or a ZFARM_E* code
  * and sets *text_p (caller frees) to the result, or to the error text. */

@@ -210,15 +210,29 @@ s_slot_start (io_t *self, uint32_t index, const waiting_t *entry)
     zf_io_arm (self, slot->started + WATCH_MS);
 }
 
+/* A free slot that neither sleeps nor polls, or NO_SLOT: its thread is on
+ * its way into its loop (starting, or called to poll and waiting for the
+ * mutex), whose first turn runs what it was handed. */
+static uint32_t
+s_slot_in_transit (io_t *self)
+{
+    if (self->busy_count == self->capacity)
+        return NO_SLOT;         /* the common case: no scan */
+    for (uint32_t i = 0; i < self->capacity; i++)
+        if (!self->slots [i].busy && !self->slots [i].asleep
+        &&  i != self->poller)
+            return i;
+    return NO_SLOT;
+}
+
 /* Hands waiting tasks to free slots, oldest first: to the calling slot
  * (no hop to another thread), then to sleeping ones, then to the polling
- * one (which the bell wakes). A task read is a task started, whoever read
- * it: a stop that comes after lets it finish. What is left waits for the
- * first slot to finish. */
+ * one (which the bell wakes), then to one on its way into its loop. A task
+ * read is a task started, whoever read it: a stop that comes after lets it
+ * finish. What is left waits for the first slot to finish. */
 static void
 s_dispatch (io_t *self, uint32_t caller)
 {
-    zf_session_check_stop (self);
     while (!self->stopping && self->waiting_count > 0) {
         uint32_t index = caller;
         if (index == NO_SLOT || self->slots [index].busy)
@@ -226,6 +240,8 @@ s_dispatch (io_t *self, uint32_t caller)
         if (index == NO_SLOT && self->poller != NO_SLOT
         &&  !self->slots [self->poller].busy)
             index = self->poller;
+        if (index == NO_SLOT)
+            index = s_slot_in_transit (self);
         if (index == NO_SLOT)
             break;
         waiting_t entry;
@@ -262,10 +278,14 @@ s_read (io_t *self)
 }
 
 /* Reads, then hands out the waiting tasks (caller: the calling slot, or
- * NO_SLOT). */
+ * NO_SLOT). A stop is taken before the read, never between the read and
+ * the hand-out: a signal that comes as a task is read (after the worker
+ * answered what came before it) would otherwise drop a task a free slot
+ * was to run. */
 static void
 s_service (io_t *self, uint32_t caller)
 {
+    zf_session_check_stop (self);
     s_read (self);
     s_dispatch (self, caller);
 }

@@ -51,8 +51,11 @@ test_no_workers_left (void)
 }
 
 /* A task over --max-msg-size never reaches the broker (libzmq drops the
- * connection): the client's answer is TIMEOUT or BROKER_DOWN at its
- * deadline, and the broker serves the next client. */
+ * connection): the client's answer is TIMEOUT at its deadline, since the
+ * broker still answers its PINGs on the connection libzmq opens again
+ * (common/PROTOCOL.md: BROKER_DOWN is for a broker not heard within the
+ * liveness window, 1.5 s; the timeout leaves time for several PINGs), and
+ * the broker serves the next client. */
 static void
 test_too_large (void)
 {
@@ -65,8 +68,7 @@ test_too_large (void)
     char *big = calloc (1, size + 1);
     memset (big, 'x', size);
     char *text;
-    int rc = th_call (endpoint, "echo", big, 500, &text);
-    ASSERT (rc == ZFARM_ETIMEOUT || rc == ZFARM_EBROKER_DOWN);
+    ASSERT_EQ (th_call (endpoint, "echo", big, 2000, &text), ZFARM_ETIMEOUT);
     free (text);
     free (big);
     ASSERT_EQ (th_status_counter (endpoint, "submitted"), 0);

@@ -10,8 +10,10 @@
 # and the compose and Kubernetes files must parse and agree with it.
 #
 # A part whose tool is missing is skipped with a message saying so; if
-# systemd-analyze is missing the test exits 77 (ctest: skipped) after the
-# other parts pass. docker build itself cannot run without a Docker engine.
+# systemd-analyze or python3's yaml module (both installed by
+# deploy/install-deps.sh --test) is missing, the test exits 77 (ctest:
+# skipped) after the other parts pass. kubectl and docker are optional.
+# docker build itself cannot run without a Docker engine.
 # Usage: deploy_check.sh BUILD_DIR SOURCE_DIR LIBDIR [EXTRA_FLAGS]
 set -euo pipefail
 build=$1
@@ -220,5 +222,6 @@ echo "NOTE: docker build needs a Docker engine and is not run here; the image's 
 
 case " $skipped " in
     *" systemd "*) echo "deploy check: passed, but the systemd units were NOT verified"; exit 77 ;;
+    *" yaml "*) echo "deploy check: passed, but compose.yaml and k8s/ were NOT checked"; exit 77 ;;
 esac
 echo "deploy check passed${skipped:+ (skipped:$skipped)}"

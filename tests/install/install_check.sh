@@ -4,7 +4,8 @@
 # header compiling alone, an outside program built with pkg-config and with
 # find_package (zfarm) and run against an installed broker and its local
 # pool, and man pages that render without warnings and document every flag,
-# function and error code.
+# function and error code. Without man (man-db) the man pages cannot be
+# checked: the test exits 77 (ctest: skipped) after the other parts pass.
 # Usage: install_check.sh BUILD_DIR SOURCE_DIR C_COMPILER [EXTRA_FLAGS]
 # (EXTRA_FLAGS: the sanitizer flags the build used, for the outside builds).
 set -eu
@@ -82,6 +83,7 @@ leftover=$(grep -rl '@ZFARM_[A-Z_]*@' "$prefix" || true)
 [ -z "$leftover" ] || fail "unconfigured @ZFARM_...@ in $leftover"
 
 step "each public header compiles alone (C11, and C++11 if there is a C++ compiler)"
+command -v c++ >/dev/null || echo "NOTE: no c++: the headers were compiled as C only"
 for header in zfarm.h zfarm_client.h zfarm_worker.h zfarm_codes.h; do
     printf '#include <%s>\n' "$header" \
         | "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only \
@@ -154,9 +156,15 @@ wait "$broker" || status=$?
 broker=""
 [ "$status" -eq 0 ] || { cat "$tmp/broker.err"; fail "broker exited $status on SIGTERM"; }
 
-step "man pages render without warnings"
 mandir=$prefix/share/man
-command -v man >/dev/null || fail "man not found (deploy/install-deps.sh --test installs man-db)"
+if ! command -v man >/dev/null; then
+    # The rest is checked; ctest reports the test skipped (77), not passed.
+    echo "SKIP: man not found (deploy/install-deps.sh --test installs man-db): the man pages were not checked"
+    echo "install check: passed, but the man pages were NOT checked"
+    exit 77
+fi
+
+step "man pages render without warnings"
 for page in "$mandir"/man1/*.1 "$mandir"/man3/*.3; do
     # From the manual's root, so that the .so links resolve.
     (cd "$mandir" && LC_ALL=C.UTF-8 MANWIDTH=80 \

@@ -14,7 +14,12 @@
 #include <sys/wait.h>
 
 #define WAIT_MS      10000      /* bound on every wait */
-#define HEARTBEAT_MS 100        /* the worker's, so that silence is short */
+#define HEARTBEAT_MS 100        /* the worker's */
+/* Silent intervals before the worker gives up on us: 1.5 s, the suite's
+ * usual window. With 300 ms a loaded machine (two busy loops) kept our
+ * heartbeats from the worker now and then, and it registered again in the
+ * middle of a test (READY where a DONE was due). */
+#define LIVENESS     "15"
 
 typedef struct {
     zsock_t *router;            /* the fake broker */
@@ -136,6 +141,23 @@ s_expect_done (fake_t *self, uint64_t task_id, int status,
         TEST_FAIL ("DONE %" PRIu64 ": '%s' / '%s' lacks '%s'", task_id,
                    header.text, payload, expected);
     free (payload);
+}
+
+/* zfarm-worker on the fake broker, for th_spawn: services "sleep" and
+ * "other", both zfarm_sleep (payload MS: sleeps, replies "slept MS"). */
+static const char *const *
+s_worker_argv (const char *endpoint)
+{
+    static char heartbeat [16];
+    static const char *argv [16];
+    snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
+    const char *const args [] = {
+        th_bin ("zfarm-worker"), "--broker", endpoint,
+        "--service", "sleep", "--service", "other",
+        "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
+        "--heartbeat", heartbeat, "--liveness", LIVENESS, NULL };
+    memcpy (argv, args, sizeof args);
+    return argv;
 }
 
 /* ---- the tests ------------------------------------------------------------ */
@@ -262,19 +284,40 @@ test_stop (fake_t *self, pid_t worker)
     ASSERT_EQ (WEXITSTATUS (status), 0);
 }
 
+/* A stop that comes after a TASK was read lets that task finish, even
+ * when it comes before a slot was handed the task. The worker raises
+ * SIGTERM on itself as it reads task 7, the only TASK for "other" it gets
+ * (th_seam_argv): a signal from outside, as in test_stop, falls into that
+ * gap only now and then. */
+static void
+test_stop_as_read (fake_t *self, const char *endpoint)
+{
+    pid_t worker = th_spawn ("seamed_worker", th_seam_argv ("other",
+                             "sigterm", s_worker_argv (endpoint)));
+    zframe_t *before = zframe_dup (self->identity);
+    s_expect_ready (self, worker, before);
+    zframe_destroy (&before);
+    s_send_task (self, 7, "other", "100");
+    s_expect_done (self, 7, 0, "slept 100");
+    zf_header_t header;
+    char *payload;
+    s_recv (self, &header, &payload);
+    ASSERT_EQ (header.command, ZF_DISCONNECT);
+    free (payload);
+    int status = th_reap (worker, WAIT_MS);
+    ASSERT (WIFEXITED (status));
+    ASSERT_EQ (WEXITSTATUS (status), 0);
+}
+
 int
 main (void)
 {
-    char endpoint [512], heartbeat [16];
+    char endpoint [512];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/fake.ipc", th_tmpdir ());
-    snprintf (heartbeat, sizeof heartbeat, "%d", HEARTBEAT_MS);
     fake_t fake = { .router = zsock_new_router (endpoint),
                     .decoder = zf_decoder_new (), .heartbeat = true };
     ASSERT (fake.router);
-    pid_t worker = th_worker_start (endpoint, (const char *const []) {
-        "--service", "sleep", "--service", "other",
-        "--module", th_module ("primes.so"), "--function", "zfarm_sleep",
-        "--heartbeat", heartbeat, "--liveness", "3", NULL });
+    pid_t worker = th_spawn ("worker", s_worker_argv (endpoint));
     s_expect_ready (&fake, worker, NULL);
 
     test_tasks (&fake);
@@ -282,6 +325,7 @@ main (void)
     test_idle_flag (&fake);
     test_register_again (&fake, worker);
     test_stop (&fake, worker);
+    test_stop_as_read (&fake, endpoint);
 
     zframe_destroy (&fake.identity);
     zf_decoder_destroy (&fake.decoder);

@@ -96,40 +96,54 @@ cluster_script (const cluster_t *self, const char *const args [],
     return status == -1? -1: WIFEXITED (status)? WEXITSTATUS (status): -1;
 }
 
-/* Exits 0 with a SKIP line unless this process may make network
- * namespaces (it must be root, with iproute2). */
+/* The exit status that ctest reports as "skipped" (SKIP_RETURN_CODE in
+ * tests/CMakeLists.txt), never as passed. */
+#define CLUSTER_SKIP 77
+
+/* Says why the test cannot run here, and exits CLUSTER_SKIP. */
+static inline void
+cluster_s_skip (const char *test, const char *why)
+{
+    printf ("SKIP: %s: %s\n", test, why);
+    fflush (stdout);
+    exit (CLUSTER_SKIP);
+}
+
+/* Exits CLUSTER_SKIP with a SKIP line unless this process may make network
+ * namespaces (root, iproute2) and deploy/netns-cluster.sh finds the other
+ * tool it needs (unshare, from util-linux). */
 static inline void
 cluster_require_netns (const char *test)
 {
-    char probe [64];
+    char probe [64], why [600];
     snprintf (probe, sizeof probe, "zfarm-probe-%d", (int) getpid ());
     const char *add [] = { "/usr/bin/env", "ip", "netns", "add", probe, NULL };
     char *out = NULL, *err = NULL;
     int status = th_run (add, NULL, 0, &out, NULL, &err, 10000);
-    bool allowed = status == 0;
-    if (allowed) {
-        const char *del [] = { "/usr/bin/env", "ip", "netns", "del", probe,
-                                NULL };
-        free (out);
-        free (err);
-        th_run (del, NULL, 0, &out, NULL, &err, 10000);
+    if (status != 0) {
+        err [strcspn (err, "\n")] = 0;
+        snprintf (why, sizeof why, "cannot create a network namespace ('ip "
+                  "netns add' %s: %s); the multi-host tests need root and "
+                  "iproute2", status == -1? "timed out": "failed", err);
+        cluster_s_skip (test, why);
     }
-    else {
-        if (err)
-            err [strcspn (err, "\n")] = 0;
-        printf ("SKIP: %s: cannot create a network namespace ('ip netns add' "
-                "%s: %s); the multi-host tests need root and iproute2\n", test,
-                status == -1? "timed out": "failed", err? err: "");
-        fflush (stdout);
-        exit (0);
-    }
+    free (out);
+    free (err);
+    const char *del [] = { "/usr/bin/env", "ip", "netns", "del", probe, NULL };
+    th_run (del, NULL, 0, &out, NULL, &err, 10000);
+    free (out);
+    free (err);
+    const char *unshare [] = { "/usr/bin/env", "unshare", "--version", NULL };
+    if (th_run (unshare, NULL, 0, &out, NULL, &err, 10000) != 0)
+        cluster_s_skip (test, "no unshare (util-linux), which "
+                        "deploy/netns-cluster.sh needs");
     free (out);
     free (err);
 }
 
 /* Stands up worker_hosts worker hosts and a broker host, with no process
- * on them yet, after pruning clusters whose test died unannounced. Exits 0
- * with SKIP if namespaces are not allowed here. The cluster goes down when
+ * on them yet, after pruning clusters whose test died unannounced. Exits
+ * CLUSTER_SKIP if namespaces are not allowed here. The cluster goes down when
  * the test exits or is interrupted, or when watchdog_s seconds have
  * passed. */
 static inline cluster_t *

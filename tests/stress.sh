@@ -53,8 +53,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 if [ -n "$build" ]; then
     echo "== build build-asan (ASan + UBSan)"
+    # ZFARM_TEST_HOOKS as in tests/run.sh: test_worker_removal skips
+    # without the broker's injected send failures.
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-          -DZFARM_SANITIZE=ON >/dev/null
+          -DZFARM_SANITIZE=ON -DZFARM_TEST_HOOKS=ON >/dev/null
     cmake --build build-asan -j "$jobs" >/dev/null
 fi
 

@@ -25,7 +25,10 @@ test_max_calls (void)
 static void
 test_max_call_time (void)
 {
-    const char *extra [] = { "--max-call-time", "300", NULL };
+    /* Long enough for a "pid" task's shell to start under ASan on a machine
+     * with a load of 20 (300 ms was not: stress run 6 saw it overrun), and
+     * far below the 61 s a "hang" sleeps. */
+    const char *extra [] = { "--max-call-time", "5000", NULL };
     const char *endpoint = strdup (pool_broker_start (1, extra, NULL));
     char *text;
     ASSERT_EQ (th_call (endpoint, "job", "pid", 30000, &text), 0);

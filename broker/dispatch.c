@@ -145,6 +145,9 @@ s_task_fail (broker_t *self, task_t *task, int code, const char *text)
     s_task_delete (self, task);
 }
 
+/* Only a SUBMIT appends (at_head false); a task put back (requeued,
+ * stolen back) goes to the head. metrics.c finds the oldest waiting task
+ * by that order without walking the whole queue. */
 static void
 s_enqueue (broker_t *self, task_t *task, bool at_head)
 {

@@ -2,10 +2,12 @@
  * label value it can take, so that a query never depends on traffic. */
 #include "metrics.h"
 #include "service.h"
+#include "task_table.h"
 #include "worker_table.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -69,25 +71,136 @@ s_tasks (FILE *out, const counters_t *c)
                c->stolen);
 }
 
+/* When the oldest task in the service's queue was submitted (ms), or -1 if
+ * the queue is empty. A queue is a run of tasks put back at its head
+ * (requeued from a lost worker, stolen back), all of them dispatched
+ * before, then tasks never dispatched, in order of submission (only a
+ * SUBMIT appends). So the oldest is in that run or is the first task after
+ * it: this walks the run alone, which only tasks that were at workers
+ * make, never the whole queue. */
+static int64_t
+s_oldest_submitted (const service_t *service)
+{
+    int64_t oldest = -1;
+    for (const zf_link_t *at = service->queue.next; at != &service->queue;
+         at = at->next) {
+        const task_t *task = zf_container_of (at, task_t, link);
+        if (oldest < 0 || task->submitted_at < oldest)
+            oldest = task->submitted_at;
+        if (task->dispatched_us == 0)
+            break;              /* never dispatched: the rest are younger */
+    }
+    return oldest;
+}
+
 static void
-s_services (FILE *out, zhashx_t *services)
+s_services (FILE *out, const status_view_t *view)
 {
     static const struct { const char *name, *help; } gauges [] = {
         { "zfarm_queue_depth", "Tasks waiting, per service." },
         { "zfarm_tasks_running", "Tasks at workers, per service." },
         { "zfarm_service_workers", "Workers offering the service." },
+        { "zfarm_queue_oldest_wait_seconds",
+          "Time since the oldest task waiting in the service's queue was"
+          " submitted; 0 when none waits." },
     };
-    for (size_t g = 0; g < 3; g++) {
+    zhashx_t *services = view->services;
+    for (size_t g = 0; g < sizeof gauges / sizeof gauges [0]; g++) {
         s_family (out, gauges [g].name, "gauge", gauges [g].help);
         for (service_t *service = zhashx_first (services); service;
              service = zhashx_next (services)) {
-            size_t value = g == 0? service->queued
-                         : g == 1? service->running: service->workers;
             fprintf (out, "%s{service=\"", gauges [g].name);
             s_label (out, service->name);
+            if (g == 3) {
+                int64_t oldest = s_oldest_submitted (service);
+                int64_t wait = oldest < 0 || view->now < oldest? 0
+                             : view->now - oldest;
+                fprintf (out, "\"} %.3f\n", (double) wait / 1000.0);
+                continue;
+            }
+            size_t value = g == 0? service->queued
+                         : g == 1? service->running: service->workers;
             fprintf (out, "\"} %zu\n", value);
         }
     }
+}
+
+/* One worker's slots: free (a task may be sent to them now) and busy (the
+ * rest, which for a worker of several brokers holds their tasks too). A
+ * retiring worker takes no task: its slots without one are neither. */
+typedef struct {
+    size_t free, busy;
+} slot_count_t;
+
+static slot_count_t
+s_worker_slots (const worker_t *worker)
+{
+    if (worker->retiring)
+        return (slot_count_t) {
+            .busy = worker->running < worker->capacity? worker->running
+                                                      : worker->capacity };
+    uint32_t free_slots = worker_free_slots (worker);
+    return (slot_count_t) { .free = free_slots,
+                            .busy = worker->capacity - free_slots };
+}
+
+/* zfarm_slots{service,state}: the slots of the workers offering each
+ * service, a worker offering several counted under each of them (its slots
+ * serve whichever comes); zfarm_worker_slots{state}: every worker once. */
+static void
+s_slots (FILE *out, const status_view_t *view)
+{
+    zhashx_t *services = view->services;
+    size_t count = zhashx_size (services);
+    slot_count_t *counts = zf_malloc ((count? count: 1) * sizeof *counts);
+    /* Service name (owned by the service, which outlives this) → counts. */
+    zhashx_t *by_name = zhashx_new ();
+    if (!by_name)
+        zf_die_nomem ();
+    zhashx_set_key_duplicator (by_name, NULL);
+    zhashx_set_key_destructor (by_name, NULL);
+    size_t next = 0;
+    for (service_t *service = zhashx_first (services); service;
+         service = zhashx_next (services)) {
+        counts [next] = (slot_count_t) { 0, 0 };
+        zhashx_insert (by_name, service->name, &counts [next++]);
+    }
+    slot_count_t all = { 0, 0 };
+    for (const zf_link_t *at = view->workers->next; at != view->workers;
+         at = at->next) {
+        const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (worker->gone)
+            continue;
+        slot_count_t slots = s_worker_slots (worker);
+        all.free += slots.free;
+        all.busy += slots.busy;
+        for (uint32_t i = 0; i < worker->service_count; i++) {
+            slot_count_t *of = zhashx_lookup (by_name,
+                                              worker->services [i].service->name);
+            assert (of);
+            of->free += slots.free;
+            of->busy += slots.busy;
+        }
+    }
+    s_family (out, "zfarm_slots", "gauge",
+              "Slots of the workers offering the service, free or busy;"
+              " a worker offering several services counts under each.");
+    for (int busy = 0; busy < 2; busy++)
+        for (service_t *service = zhashx_first (services); service;
+             service = zhashx_next (services)) {
+            const slot_count_t *of = zhashx_lookup (by_name, service->name);
+            fprintf (out, "zfarm_slots{service=\"");
+            s_label (out, service->name);
+            fprintf (out, "\",state=\"%s\"} %zu\n", busy? "busy": "free",
+                     busy? of->busy: of->free);
+        }
+    s_family (out, "zfarm_worker_slots", "gauge",
+              "Slots of all registered workers, free or busy, each worker"
+              " counted once.");
+    fprintf (out, "zfarm_worker_slots{state=\"free\"} %zu\n"
+             "zfarm_worker_slots{state=\"busy\"} %zu\n", all.free, all.busy);
+    zhashx_destroy (&by_name);
+    free (counts);
 }
 
 static void
@@ -159,7 +272,8 @@ metrics_text (const status_view_t *view)
     s_family (out, "zfarm_uptime_seconds", "gauge", "Time since the broker started.");
     fprintf (out, "zfarm_uptime_seconds %.3f\n", view->uptime_ms / 1000.0);
     s_tasks (out, view->counters);
-    s_services (out, view->services);
+    s_services (out, view);
+    s_slots (out, view);
     s_workers (out, view);
     s_latency (out, &view->counters->dispatch_latency);
     if (fclose (out) != 0)

@@ -65,6 +65,17 @@ worker_has_free_slot (const worker_t *self)
         && (!self->shared || self->credit > 0);
 }
 
+uint32_t
+worker_free_slots (const worker_t *self)
+{
+    if (self->retiring || self->running >= self->capacity)
+        return 0;
+    uint32_t free = self->capacity - self->running;
+    if (self->shared && self->credit < free)
+        free = self->credit;
+    return free;
+}
+
 bool
 worker_can_prefetch (const worker_t *self)
 {

@@ -85,6 +85,12 @@ void
 bool
     worker_has_free_slot (const worker_t *self);
 
+/* Slots a task may be sent to now, without AHEAD: as worker_has_free_slot
+ * counts them (0 while it retires; for a shared worker, no more than its
+ * credit, which its other brokers' tasks lower). */
+uint32_t
+    worker_free_slots (const worker_t *self);
+
 /* True if the worker can take a task in advance (it is busy, here or,
  * shared, with other brokers' tasks, and holds fewer than prefetch_depth
  * per slot in advance). */

@@ -7,7 +7,8 @@
 # broker, its local pool and a worker that answer `zfarm call`. The image
 # layout is emulated (the Dockerfile's install step into a staging root),
 # checked to need only the runtime packages the Dockerfile installs,
-# and the compose and Kubernetes files must parse and agree with it.
+# and the compose and Kubernetes files (the KEDA overlay too) must parse
+# and agree with it; the worker pods' probes run against real brokers.
 #
 # A part whose tool is missing is skipped with a message saying so; if
 # systemd-analyze or python3's yaml module (both installed by
@@ -197,19 +198,24 @@ else
     fi
 fi
 
-step "compose.yaml and k8s/"
+step "compose.yaml, k8s/ and k8s-keda/"
 status=0
 python3 "$here/check_manifests.py" "$deploy" ${image:+"$image"} || status=$?
 case $status in
     0) ;;
     77) skipped="$skipped yaml" ;;
-    *) fail "compose.yaml or k8s/" ;;
+    *) fail "compose.yaml, k8s/ or k8s-keda/" ;;
 esac
 if command -v kubectl >/dev/null; then
-    kubectl kustomize "$deploy/k8s" >/dev/null || fail "kubectl kustomize deploy/k8s"
-    echo "kubectl kustomize deploy/k8s: builds"
+    for dir in k8s k8s-keda; do
+        kubectl kustomize "$deploy/$dir" >"$tmp/$dir.out" 2>&1 \
+            || { cat "$tmp/$dir.out"; fail "kubectl kustomize deploy/$dir"; }
+        echo "kubectl kustomize deploy/$dir: builds"
+    done
+    grep -q '^kind: ScaledObject$' "$tmp/k8s-keda.out" \
+        || fail "kubectl kustomize deploy/k8s-keda: no ScaledObject"
 else
-    skip kustomize "kubectl not found: the kustomization was not built"
+    skip kustomize "kubectl not found: the kustomizations were not built (check_manifests.py read their files)"
 fi
 if docker compose version >/dev/null 2>&1; then
     docker compose -f "$deploy/compose.yaml" config --quiet \
@@ -218,10 +224,57 @@ if docker compose version >/dev/null 2>&1; then
 else
     skip compose "docker compose not found: compose.yaml was checked by check_manifests.py only"
 fi
+
+# The worker pod's probes, as the kubelet runs them (sh -c), against real
+# brokers: two that list this host's worker, one that does not, and an
+# endpoint where no broker listens.
+step "k8s/worker.yaml's probes against real brokers"
+probe_script () {
+    python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment":
+        print(d["spec"]["template"]["spec"]["containers"][0][sys.argv[2]]["exec"]["command"][2])' \
+        "$deploy/k8s/worker.yaml" "$1"
+}
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    skip probes "python3 has no yaml module: the worker probes were not run"
+else
+    readiness=$(probe_script readinessProbe)
+    liveness=$(probe_script livenessProbe)
+    for name in a b lone; do
+        "$prefix/bin/zfarm-broker" --bind "ipc://$tmp/probe-$name.ipc" \
+            2>"$tmp/probe-$name.err" &
+        pids+=($!)
+    done
+    "$prefix/bin/zfarm-worker" --broker "ipc://$tmp/probe-a.ipc,ipc://$tmp/probe-b.ipc" \
+        --service primes --module "$(find "$prefix" -name primes.so)" \
+        2>"$tmp/probe-worker.err" &
+    pids+=($!)
+    # probe NAME SCRIPT EXPECTED BROKERS: runs SCRIPT with ZFARM_BROKER=BROKERS
+    probe () {
+        local status=0
+        ZFARM_BROKER=$4 PATH="$prefix/bin:$PATH" sh -c "$2" >/dev/null 2>&1 || status=$?
+        [ "$status" -eq "$3" ] || { cat "$tmp"/probe-*.err; fail "$1: exit $status, not $3"; }
+        echo "$1: exit $status"
+    }
+    both="ipc://$tmp/probe-a.ipc,ipc://$tmp/probe-b.ipc"
+    for (( try = 0; ; try++ )); do
+        ZFARM_BROKER=$both PATH="$prefix/bin:$PATH" sh -c "$liveness" >/dev/null 2>&1 \
+            && ZFARM_BROKER=ipc://$tmp/probe-b.ipc PATH="$prefix/bin:$PATH" \
+               sh -c "$liveness" >/dev/null 2>&1 && break
+        [ "$try" -lt 200 ] || { cat "$tmp"/probe-*.err; fail "the worker did not register with both brokers"; }
+        sleep 0.1
+    done
+    probe "readiness, registered with both" "$readiness" 0 "$both"
+    probe "liveness, registered with both" "$liveness" 0 "$both"
+    probe "readiness, only a broker that does not list it" "$readiness" 1 "ipc://$tmp/probe-lone.ipc"
+    probe "liveness, a broker that does not list it" "$liveness" 1 "$both,ipc://$tmp/probe-lone.ipc"
+    probe "liveness, a broker that does not answer" "$liveness" 0 "$both,ipc://$tmp/probe-none.ipc"
+fi
 echo "NOTE: docker build needs a Docker engine and is not run here; the image's install step is emulated above"
 
 case " $skipped " in
     *" systemd "*) echo "deploy check: passed, but the systemd units were NOT verified"; exit 77 ;;
-    *" yaml "*) echo "deploy check: passed, but compose.yaml and k8s/ were NOT checked"; exit 77 ;;
+    *" yaml "*) echo "deploy check: passed, but compose.yaml, k8s/ and k8s-keda/ were NOT checked"; exit 77 ;;
 esac
 echo "deploy check passed${skipped:+ (skipped:$skipped)}"

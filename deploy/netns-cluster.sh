@@ -4,8 +4,9 @@
 # namespace of its own, so the cluster's addresses (10.231.0.0/24) exist
 # nowhere else and nothing in it can route to the machine's own network.
 #
-#   netns-cluster.sh up [--workers N] [--processes N] ...   start a cluster
+#   netns-cluster.sh up [--brokers N] [--workers N] ...    start a cluster
 #   netns-cluster.sh status | cut HOST | restore HOST | exec HOST CMD...
+#   netns-cluster.sh kill-broker HOST | start-broker HOST
 #   netns-cluster.sh down                                  remove it all
 #
 # Needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN), iproute2 and util-linux.
@@ -13,49 +14,62 @@
 set -euo pipefail
 
 SELF=$(basename "$0")
-SUBNET=10.231.0                 # /24; the broker is .1, worker host i .(10+i)
+SUBNET=10.231.0                 # /24; broker hosts .1 to .4, the client
+                                # host .5, worker host i .(10+i)
 STATE_ROOT=${ZFARM_NETNS_STATE:-/run/zfarm-netns}
 MAX_WORKER_HOSTS=200
+BROKER_LETTERS=abcd             # with --brokers N: broker-a .. broker-d
 
 usage () {
     cat <<EOF
 usage: $SELF [--name NAME] COMMAND [ARGS]
 
-A zfarm farm of several hosts on this machine: a broker host and worker
+A zfarm farm of several hosts on this machine: broker hosts and worker
 hosts, each a network namespace joined to the others by a veth pair and a
 bridge (addresses in $SUBNET.0/24, reachable only inside the cluster).
 
 commands:
-  up [options]       create the hosts and start a broker and workers over TCP
+  up [options]       create the hosts and start brokers and workers over TCP
+      --brokers N      broker hosts (default 1: 'broker'; 2 to 4: 'broker-a',
+                       'broker-b'...), each running its own zfarm-broker;
+                       every worker serves them all (--broker A,B...)
       --workers N      worker hosts w1..wN (default 2)
       --processes N    worker processes per worker host, under one
                        zfarm-worker --processes supervisor (default 1)
-      --local N        worker processes forked by the broker itself (default 0)
+      --local N        worker processes forked by each broker (default 0)
+      --client         add a host 'client' that runs no zfarm process, for
+                       clients whose link no test cuts
       --service NAME   service the workers offer (default primes)
       --module FILE    handler module (default primes.so of the build)
       --function NAME  handler in the module (default zfarm_handler)
       --exec COMMAND   run COMMAND per task instead of a module
-      --heartbeat MS   heartbeat interval of broker and workers (default 500)
-      --port PORT      broker's TCP port (default 5555)
+      --heartbeat MS   heartbeat interval of brokers and workers (default 500)
+      --port PORT      the brokers' TCP port (default 5555)
       --bin-dir DIR    where zfarm-broker, zfarm-worker, zfarm are
       --net-only       create the hosts and links, start no process
       --owner PID      'prune' removes the cluster once PID is gone
   down               stop what 'up' started, delete hosts, links and bridge;
                      doing it twice is harmless
-  status             hosts, links, processes, and the broker's status
+  status             hosts, links, processes, and each broker's status
   cut HOST           take HOST's link down (its packets are dropped)
   restore HOST       bring HOST's link back up
-  mute HOST          a one-way cut: HOST still hears the broker, but what
-                     it sends the broker is dropped (TCP keeps it queued)
+  mute HOST [TO...]  a one-way cut: what HOST sends to the hosts TO is
+                     dropped (TCP keeps it queued), while it still hears
+                     them; TO defaults to the broker hosts, or for a broker
+                     host to every other host
   unmute HOST        let it speak again
-  exec HOST CMD...   run CMD on HOST (ZFARM_BROKER is set to the broker)
-  endpoint           print the broker's TCP endpoint
+  kill-broker [HOST] SIGKILL the broker that 'up' started on broker host HOST
+  start-broker [HOST]  start it again, as 'up' did, on the same address
+                     (HOST may be left out when there is one broker host)
+  exec HOST CMD...   run CMD on HOST (ZFARM_BROKER is set to the brokers)
+  endpoint [HOST]    print the brokers' TCP endpoints (A,B...), or HOST's
   list               print the names of the clusters that exist
   prune              'down' every cluster whose --owner process is gone
 
-Hosts are 'broker' and 'w1'..'wN'. Every command but 'up' finds the cluster
-by --name, or takes the only one there is. 'up' picks a unique name (zfPID)
-unless given one, so that several clusters can run at once.
+Hosts are 'broker' (or 'broker-a'..), 'w1'..'wN', and with --client
+'client'. Every command but 'up' finds the cluster by --name, or takes the
+only one there is. 'up' picks a unique name (zfPID) unless given one, so
+that several clusters can run at once.
 EOF
 }
 
@@ -74,6 +88,10 @@ port_of () { echo "p-$1"; }         # a host's link, seen from the bridge
 addr_of () {
     case $1 in
         broker) echo "$SUBNET.1" ;;
+        broker-[a-d])
+            local letters=${BROKER_LETTERS%%"${1#broker-}"*}
+            echo "$SUBNET.$((1 + ${#letters}))" ;;
+        client) echo "$SUBNET.5" ;;
         w[0-9]*) echo "$SUBNET.$((10 + ${1#w}))" ;;
         *) return 1 ;;
     esac
@@ -121,6 +139,29 @@ require_host () {
 
 endpoint () { cat "$STATE/endpoint"; }
 
+# The broker hosts, one a line ('broker', or 'broker-a', 'broker-b'...).
+broker_hosts () { cat "$STATE/brokers" 2>/dev/null || echo broker; }
+
+is_broker_host () { broker_hosts | grep -qx -- "$1"; }
+
+# The TCP endpoint of the broker on broker host $1.
+endpoint_of () { echo "tcp://$(addr_of "$1"):$(cat "$STATE/port")"; }
+
+# The broker host a command names, or the only one there is.
+broker_host_arg () {
+    if [ -z "${1:-}" ]; then
+        [ "$(broker_hosts | wc -l)" -eq 1 ] \
+            || die "several broker hosts ($(broker_hosts | paste -sd ' '));" \
+                   "name one"
+        broker_hosts
+        return
+    fi
+    require_host "$1"
+    is_broker_host "$1" || die "'$1' is not a broker host" \
+                               "(they are: $(broker_hosts | paste -sd ' '))"
+    echo "$1"
+}
+
 # ---- programs -------------------------------------------------------------
 
 BIN_DIR=""
@@ -153,7 +194,7 @@ find_module () {
 
 # Replaces this shell with CMD on HOST: in HOST's network namespace, with a
 # UTS namespace whose host name is HOST (so the broker's status names each
-# worker's host), the cluster's broker as ZFARM_BROKER, and the zfarm
+# worker's host), the cluster's brokers as ZFARM_BROKER, and the zfarm
 # programs first in PATH. The process keeps this shell's pid.
 exec_on () {
     local host=$1; shift
@@ -200,7 +241,8 @@ cluster_namespaces () {
     local name
     name=$(printf '%s' "$NAME" | sed 's/\./\\./g')
     ip netns list 2>/dev/null | awk '{print $1}' \
-        | grep -E "^zfarm-$name-(net|broker|w[0-9]+)$" || true
+        | grep -E "^zfarm-$name-(net|broker|broker-[a-d]|client|w[0-9]+)$" \
+        || true
 }
 
 # True while pid $1 runs (a zombie has ended).
@@ -225,12 +267,14 @@ wait_gone () {
 # ---- up ---------------------------------------------------------------------
 
 cmd_up () {
-    local workers=2 processes=1 local_workers=0 service=primes module=""
-    local function="" exec_command="" heartbeat=500 port=5555 net_only=""
-    local owner=""
+    local brokers=1 workers=2 processes=1 local_workers=0 service=primes
+    local module="" function="" exec_command="" heartbeat=500 port=5555
+    local net_only="" owner="" client=""
     while [ $# -gt 0 ]; do
         case $1 in
+            --brokers) brokers=${2:?}; shift ;;
             --workers) workers=${2:?}; shift ;;
+            --client) client=1 ;;
             --processes) processes=${2:?}; shift ;;
             --local) local_workers=${2:?}; shift ;;
             --service) service=${2:?}; shift ;;
@@ -246,9 +290,13 @@ cmd_up () {
         esac
         shift
     done
-    for number in "$workers" "$processes" "$local_workers" "$heartbeat" "$port"; do
+    for number in "$brokers" "$workers" "$processes" "$local_workers" \
+                  "$heartbeat" "$port"; do
         [[ $number =~ ^[0-9]+$ ]] || die "up: '$number' is not a number"
     done
+    if [ "$brokers" -lt 1 ] || [ "$brokers" -gt ${#BROKER_LETTERS} ]; then
+        die "up: --brokers must be 1 to ${#BROKER_LETTERS}"
+    fi
     if [ "$workers" -lt 1 ] || [ "$workers" -gt $MAX_WORKER_HOSTS ]; then
         die "up: --workers must be 1 to $MAX_WORKER_HOSTS"
     fi
@@ -287,25 +335,39 @@ cmd_up () {
     mkdir -p "$STATE/pids" "$STATE/logs"
     # From here on, a failure (or a signal) takes down whatever was built.
     trap 'note "up failed; removing cluster $NAME"; cmd_down >&2' EXIT
-    echo "tcp://$SUBNET.1:$port" >"$STATE/endpoint"
     [ -z "$owner" ] || echo "$owner" >"$STATE/owner"
-    {
+    echo "$port" >"$STATE/port"
+    if [ "$brokers" -eq 1 ]; then
         echo broker
+    else
+        for i in $(seq 0 $((brokers - 1))); do
+            echo "broker-${BROKER_LETTERS:$i:1}"
+        done
+    fi >"$STATE/brokers"
+    local list=""
+    for host in $(broker_hosts); do
+        list+="${list:+,}$(endpoint_of "$host")"
+    done
+    echo "$list" >"$STATE/endpoint"
+    {
+        broker_hosts
+        [ -z "$client" ] || echo client
         for i in $(seq "$workers"); do echo "w$i"; done
     } >"$STATE/hosts"
 
     make_network
     if [ -n "$net_only" ]; then
         trap - EXIT
-        echo "cluster $NAME up: hosts $(host_list), broker address $SUBNET.1, no processes"
+        echo "cluster $NAME up: hosts $(host_list), brokers $(endpoint), no processes"
         return 0
     fi
     start_farm "$port" "$heartbeat" "$workers" "$processes" "$local_workers" \
                "${worker_args[@]}"
     trap - EXIT
-    echo "cluster $NAME up: broker $(endpoint); $workers worker hosts" \
-         "x $processes processes, $local_workers local"
-    echo "try: $SELF --name $NAME exec broker zfarm call $service 1000000"
+    echo "cluster $NAME up: brokers $(endpoint); $workers worker hosts" \
+         "x $processes processes, $local_workers local per broker"
+    echo "try: $SELF --name $NAME exec $(broker_hosts | head -n 1) zfarm" \
+         "call $service 1000000"
 }
 
 make_network () {
@@ -330,49 +392,78 @@ make_network () {
     done
 }
 
-# Counts the workers the broker reports as ready or busy (-1: no answer).
+# Counts the workers the broker on broker host $1 reports as ready or busy
+# (-1: no answer).
 registered () {
     local json
-    json=$(ip netns exec "$(ns_of broker)" "$BIN_DIR/zfarm" status \
-               --broker "$(endpoint)" --timeout 1000 --json 2>/dev/null) \
+    json=$(ip netns exec "$(ns_of "$1")" "$BIN_DIR/zfarm" status \
+               --broker "$(endpoint_of "$1")" --timeout 1000 --json 2>/dev/null) \
         || { echo -1; return; }
     echo "$json" | { grep -o '"state":"\(ready\|busy\)"' || true; } | wc -l
+}
+
+# Starts the broker on broker host $1 with the arguments 'up' saved, bound
+# to that host's address, and waits (10 s at most) until it listens.
+start_broker () {
+    local host=$1 args=() file
+    mapfile -d '' args <"$STATE/broker.args"
+    file=$STATE/$host.endpoints
+    rm -f "$file"
+    start_on "$host" broker "$BIN_DIR/zfarm-broker" --bind "$(endpoint_of "$host")" \
+        --endpoint-file "$file" "${args[@]}"
+    for _ in $(seq 100); do
+        [ -s "$file" ] && return 0
+        alive "$(cat "$STATE/pids/$host.broker.pid")" \
+            || { cat "$STATE/logs/$host.broker.log" >&2; false; }
+        sleep 0.1
+    done
+    note "the broker on $host did not bind in 10 s"
+    false
 }
 
 start_farm () {
     local port=$1 heartbeat=$2 workers=$3 processes=$4 local_workers=$5
     shift 5
-    local broker_args=(--bind "$(endpoint)" --endpoint-file "$STATE/broker.endpoints"
-                       --heartbeat "$heartbeat")
+    local broker_args=(--heartbeat "$heartbeat")
     if [ "$local_workers" -gt 0 ]; then
         broker_args+=(--spawn "$local_workers" --worker-cmd
                       "exec $(printf '%q ' "$BIN_DIR/zfarm-worker" "$@")")
     fi
-    start_on broker broker "$BIN_DIR/zfarm-broker" "${broker_args[@]}"
-    for _ in $(seq 100); do
-        [ -s "$STATE/broker.endpoints" ] && break
-        alive "$(cat "$STATE/pids/broker.broker.pid")" \
-            || { cat "$STATE/logs/broker.broker.log" >&2; false; }
-        sleep 0.1
+    printf '%s\0' "${broker_args[@]}" >"$STATE/broker.args"
+    echo "$BIN_DIR" >"$STATE/bin-dir"
+    for host in $(broker_hosts); do
+        start_broker "$host"
     done
-    [ -s "$STATE/broker.endpoints" ] || { note "the broker did not bind in 10 s"; false; }
 
     # A worker host runs its processes under one supervisor, which
-    # replaces any that dies.
+    # replaces any that dies; each process serves every broker.
     for i in $(seq "$workers"); do
         start_on "w$i" workers "$BIN_DIR/zfarm-worker" --broker "$(endpoint)" \
             --processes "$processes" "$@"
     done
 
-    local expected=$((workers * processes + local_workers)) count=-1
-    for _ in $(seq 40); do
-        count=$(registered)
-        [ "$count" -ge "$expected" ] && return 0
-        sleep 0.5
+    local brokers=()
+    mapfile -t brokers < <(broker_hosts)
+    wait_registered $((workers * processes + local_workers)) "${brokers[@]}"
+}
+
+# Waits (20 s at most) until each broker host's broker after $1 reports $1
+# workers or more.
+wait_registered () {
+    local expected=$1 count=-1 host; shift
+    for host in "$@"; do
+        for _ in $(seq 40); do
+            count=$(registered "$host")
+            [ "$count" -ge "$expected" ] && break
+            sleep 0.5
+        done
+        if [ "$count" -lt "$expected" ]; then
+            note "only $count of $expected workers registered with the" \
+                 "broker on $host in 20 s; logs:"
+            tail -n 5 "$STATE"/logs/*.log >&2 || true
+            return 1
+        fi
     done
-    note "only $count of $expected workers registered in 20 s; logs:"
-    tail -n 5 "$STATE"/logs/*.log >&2 || true
-    false
 }
 
 # ---- down -------------------------------------------------------------------
@@ -428,26 +519,67 @@ link_set () {
     ip -n "$(switch_ns)" link set "$(port_of "$host")" "$state"
 }
 
-# A one-way cut: a blackhole route to the broker in HOST's namespace drops
-# what it sends there, while what the broker sends still arrives (reverse
-# path filtering off, or the kernel would drop that too, for want of a
-# route back).
+# A one-way cut: blackhole routes in HOST's namespace drop what it sends to
+# the hosts TO (by default the broker hosts, or for a broker host every
+# other host), while what they send still arrives (reverse path filtering
+# off, or the kernel would drop that too, for want of a route back).
+# Unmuting removes every blackhole route of HOST.
 mute_set () {
-    local host=$1 mute=$2 ns
+    local host=$1 mute=$2 ns to=(); shift 2
     require_host "$host"
     ns=$(ns_of "$host")
     if [ "$mute" = on ]; then
+        if [ $# -gt 0 ]; then
+            to=("$@")
+        elif is_broker_host "$host"; then
+            mapfile -t to < <(hosts | grep -vx -- "$host")
+        else
+            mapfile -t to < <(broker_hosts)
+        fi
+        for peer in "${to[@]}"; do
+            require_host "$peer"
+            [ "$peer" != "$host" ] || die "mute: $host cannot mute itself"
+        done
         ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
             net.ipv4.conf.eth0.rp_filter=0
-        ip -n "$ns" route replace blackhole "$SUBNET.1/32"
+        for peer in "${to[@]}"; do
+            ip -n "$ns" route replace blackhole "$(addr_of "$peer")/32"
+        done
     else
-        ip -n "$ns" route del blackhole "$SUBNET.1/32" 2>/dev/null || true
+        local routes
+        routes=$(ip -n "$ns" route show type blackhole | awk '{print $2}')
+        for route in $routes; do
+            ip -n "$ns" route del blackhole "$route" 2>/dev/null || true
+        done
     fi
+}
+
+# SIGKILLs the broker that 'up' started on broker host $1.
+kill_broker () {
+    local host=$1 pid
+    pid=$(our_pid "$STATE/pids/$host.broker.pid") \
+        || die "kill-broker: no broker of this cluster runs on $host"
+    kill -KILL "$pid"
+    wait_gone 50 "$pid" || die "kill-broker: $pid still runs after 5 s"
+    echo "broker on $host ($pid) killed"
+}
+
+restart_broker () {
+    local host=$1
+    [ -f "$STATE/broker.args" ] \
+        || die "start-broker: this cluster was made with --net-only"
+    if our_pid "$STATE/pids/$host.broker.pid" >/dev/null; then
+        die "start-broker: the broker on $host still runs"
+    fi
+    BIN_DIR=$(cat "$STATE/bin-dir")
+    find_bin_dir
+    start_broker "$host"
+    echo "broker on $host started again: $(endpoint_of "$host")"
 }
 
 cmd_status () {
     [ -f "$STATE/hosts" ] || die "status: cluster '$NAME' has no state in $STATE"
-    echo "cluster $NAME, broker $(endpoint)"
+    echo "cluster $NAME, brokers $(endpoint)"
     printf '%-8s %-12s %-5s %s\n' HOST ADDRESS LINK PROCESSES
     for host in $(hosts); do
         local link procs=""
@@ -468,12 +600,15 @@ cmd_status () {
         done
         printf '%-8s %-12s %-5s %s\n' "$host" "$(addr_of "$host")" "$link" "$procs"
     done
-    if our_pid "$STATE/pids/broker.broker.pid" >/dev/null; then
-        echo
-        find_bin_dir
-        ip netns exec "$(ns_of broker)" "$BIN_DIR/zfarm" status \
-            --broker "$(endpoint)" --timeout 2000 || true
-    fi
+    for host in $(broker_hosts); do
+        if our_pid "$STATE/pids/$host.broker.pid" >/dev/null; then
+            echo
+            echo "$host:"
+            find_bin_dir
+            ip netns exec "$(ns_of "$host")" "$BIN_DIR/zfarm" status \
+                --broker "$(endpoint_of "$host")" --timeout 2000 || true
+        fi
+    done
 }
 
 # Removes every cluster whose owner process is gone.
@@ -521,13 +656,32 @@ main () {
              resolve_name; link_set "$1" down ;;
         restore) [ $# -eq 1 ] || die "usage: restore HOST"
                  resolve_name; link_set "$1" up ;;
-        mute) [ $# -eq 1 ] || die "usage: mute HOST"
-              resolve_name; mute_set "$1" on ;;
+        mute) [ $# -ge 1 ] || die "usage: mute HOST [TO...]"
+              resolve_name; mute_set "$1" on "${@:2}" ;;
         unmute) [ $# -eq 1 ] || die "usage: unmute HOST"
                 resolve_name; mute_set "$1" off ;;
         exec) [ $# -ge 2 ] || die "usage: exec HOST COMMAND [ARGS...]"
               resolve_name; require_host "$1"; exec_on "$@" ;;
-        endpoint) resolve_name; endpoint ;;
+        kill-broker|start-broker)
+            [ $# -le 1 ] || die "usage: $command [HOST]"
+            resolve_name
+            local host
+            host=$(broker_host_arg "${1:-}") || exit 1
+            if [ "$command" = kill-broker ]; then
+                kill_broker "$host"
+            else
+                restart_broker "$host"
+            fi ;;
+        endpoint)
+            [ $# -le 1 ] || die "usage: endpoint [HOST]"
+            resolve_name
+            if [ $# -eq 1 ]; then
+                local host
+                host=$(broker_host_arg "$1") || exit 1
+                endpoint_of "$host"
+            else
+                endpoint
+            fi ;;
         list) list_names ;;
         prune) cmd_prune ;;
         help) usage ;;

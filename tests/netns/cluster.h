@@ -5,7 +5,10 @@
  * The broker host "broker" (10.231.0.1) and the worker hosts "w1".."wN" see
  * each other over TCP; the test itself stays in the machine's namespace and
  * reaches the broker through an ipc:// endpoint in its temporary directory,
- * so that nothing of the cluster is routed outside it. The cluster is taken
+ * so that nothing of the cluster is routed outside it. cluster_up_brokers
+ * makes several broker hosts instead ("broker-a" 10.231.0.1, "broker-b"
+ * 10.231.0.2, ...), each with its own broker and ipc:// endpoint, and
+ * workers that serve them all. The cluster is taken
  * down at exit, on SIGINT/SIGTERM/SIGHUP, and by a watchdog alarm that fires
  * before ctest's timeout would kill the test without a chance to clean up. */
 #ifndef CLUSTER_H
@@ -19,17 +22,33 @@
 #include <unistd.h>
 
 #define CLUSTER_ARGS_MAX 48
+#define CLUSTER_BROKERS_MAX 4
+
+/* One broker host of a cluster_up_brokers cluster. */
+typedef struct {
+    char host [16];             /* "broker-a", "broker-b", ... */
+    char tcp [64];              /* its broker's endpoint on the cluster */
+    char ipc [512];             /* its broker's endpoint for this test */
+    char endpoint_file [512];
+    pid_t pid;                  /* its running broker, or 0 */
+} cluster_broker_t;
 
 typedef struct {
     char name [32];             /* unique per test process: zt<pid> */
     char script [512];          /* deploy/netns-cluster.sh */
-    char tcp [64];              /* the broker's endpoint on the cluster */
+    char tcp [300];             /* the broker's endpoint on the cluster;
+                                   with several, all of them: "A,B" */
     char ipc [512];             /* the broker's endpoint for this test */
     char endpoint_file [512];   /* where the broker lists its endpoints */
     pid_t broker;               /* the running broker, or 0 */
     pid_t spawned [CLUSTER_ARGS_MAX];   /* workers and clients started */
     int spawned_count;
     const char *broker_extra [CLUSTER_ARGS_MAX];    /* to restart it alike */
+    /* cluster_up_brokers: the broker hosts, their brokers started with
+     * cluster_brokers_start (and brokers_extra) */
+    int broker_count;
+    cluster_broker_t brokers [CLUSTER_BROKERS_MAX];
+    const char *brokers_extra [CLUSTER_ARGS_MAX];
 } cluster_t;
 
 /* The teardown, prepared in advance so that a signal handler can run it
@@ -147,7 +166,22 @@ cluster_require_netns (const char *test)
  * the test exits or is interrupted, or when watchdog_s seconds have
  * passed. */
 static inline cluster_t *
+    cluster_up_brokers (const char *test, int broker_hosts, int worker_hosts,
+                        bool client_host, int watchdog_s);
+
+static inline cluster_t *
 cluster_up (const char *test, int worker_hosts, int watchdog_s)
+{
+    return cluster_up_brokers (test, 1, worker_hosts, false, watchdog_s);
+}
+
+/* The same with broker_hosts broker hosts: one is "broker", as cluster_up
+ * makes; more are "broker-a", "broker-b"..., each in self->brokers, and
+ * self->tcp lists all their endpoints (so cluster_worker_start starts
+ * workers that serve them all). With client_host, a host "client" too. */
+static inline cluster_t *
+cluster_up_brokers (const char *test, int broker_hosts, int worker_hosts,
+                    bool client_host, int watchdog_s)
 {
     cluster_require_netns (test);
     cluster_t *self = calloc (1, sizeof *self);
@@ -184,11 +218,14 @@ cluster_up (const char *test, int worker_hosts, int watchdog_s)
         signal (signals [i], cluster_s_on_signal);
     alarm ((unsigned) watchdog_s);
 
-    char workers [16], owner [16];
+    ASSERT (broker_hosts >= 1 && broker_hosts <= CLUSTER_BROKERS_MAX);
+    char workers [16], owner [16], brokers [16];
     snprintf (workers, sizeof workers, "%d", worker_hosts);
     snprintf (owner, sizeof owner, "%d", (int) getpid ());
+    snprintf (brokers, sizeof brokers, "%d", broker_hosts);
     const char *up [] = { "up", "--net-only", "--workers", workers,
-                          "--owner", owner, NULL };
+                          "--owner", owner, "--brokers", brokers,
+                          client_host? "--client": NULL, NULL };
     if (cluster_script (self, up, NULL) != 0)
         TEST_FAIL ("netns-cluster.sh up failed");
     const char *endpoint [] = { "endpoint", NULL };
@@ -198,6 +235,25 @@ cluster_up (const char *test, int worker_hosts, int watchdog_s)
     out [strcspn (out, "\n")] = 0;
     snprintf (self->tcp, sizeof self->tcp, "%s", out);
     free (out);
+
+    self->broker_count = broker_hosts;
+    for (int i = 0; i < broker_hosts; i++) {
+        cluster_broker_t *broker = &self->brokers [i];
+        if (broker_hosts == 1)
+            snprintf (broker->host, sizeof broker->host, "broker");
+        else
+            snprintf (broker->host, sizeof broker->host, "broker-%c", 'a' + i);
+        const char *one [] = { "endpoint", broker->host, NULL };
+        ASSERT_EQ (cluster_script (self, one, &out), 0);
+        ASSERT (out && strncmp (out, "tcp://", 6) == 0);
+        out [strcspn (out, "\n")] = 0;
+        snprintf (broker->tcp, sizeof broker->tcp, "%s", out);
+        free (out);
+        snprintf (broker->ipc, sizeof broker->ipc, "ipc://%s/%s.ipc",
+                  th_tmpdir (), broker->host);
+        snprintf (broker->endpoint_file, sizeof broker->endpoint_file,
+                  "%s/%s.endpoints", th_tmpdir (), broker->host);
+    }
     return self;
 }
 
@@ -215,7 +271,8 @@ cluster_spawn (cluster_t *self, const char *host, const char *log,
         args [argc++] = argv [i];
     args [argc] = NULL;
     pid_t pid = th_spawn (log, args);
-    if (strcmp (log, "broker") != 0) {
+    /* Brokers ("broker", "broker-a"...) are kept apart from the rest. */
+    if (strncmp (log, "broker", 6) != 0) {
         ASSERT (self->spawned_count < CLUSTER_ARGS_MAX);
         self->spawned [self->spawned_count++] = pid;
     }
@@ -301,6 +358,14 @@ cluster_reset (cluster_t *self)
         th_reap (self->broker, 10000);
     }
     self->broker = 0;
+    for (int i = 0; i < self->broker_count; i++) {
+        cluster_broker_t *broker = &self->brokers [i];
+        if (broker->pid && th_alive (broker->pid)) {
+            th_kill (broker->pid, SIGKILL);
+            th_reap (broker->pid, 10000);
+        }
+        broker->pid = 0;
+    }
 }
 
 /* SIGKILLs and reaps one process started with cluster_spawn. */
@@ -359,6 +424,115 @@ cluster_busy_worker (const cluster_t *self, char *host, size_t size)
     }
     free (json);
     return pid;
+}
+
+/* ---- Several broker hosts (cluster_up_brokers) ---------------------- */
+
+/* Starts zfarm-broker on broker host i, bound to its TCP endpoint and to
+ * its ipc endpoint, with the flags in extra (NULL-terminated; kept for all
+ * the brokers and their restarts; NULL: those kept). Waits until it
+ * listens. */
+static inline void
+cluster_brokers_start (cluster_t *self, int i, const char *const extra [])
+{
+    ASSERT (i >= 0 && i < self->broker_count);
+    if (extra) {
+        int k = 0;
+        for (; extra [k] && k < CLUSTER_ARGS_MAX - 1; k++)
+            self->brokers_extra [k] = extra [k];
+        self->brokers_extra [k] = NULL;
+    }
+    cluster_broker_t *broker = &self->brokers [i];
+    ASSERT (!broker->pid || !th_alive (broker->pid));
+    remove (broker->endpoint_file);
+    const char *argv [CLUSTER_ARGS_MAX + 8] = {
+        th_bin ("zfarm-broker"), "--bind", broker->tcp, "--bind", broker->ipc,
+        "--endpoint-file", broker->endpoint_file };
+    int argc = 7;
+    for (int k = 0; self->brokers_extra [k]; k++)
+        argv [argc++] = self->brokers_extra [k];
+    argv [argc] = NULL;
+    broker->pid = cluster_spawn (self, broker->host, broker->host, argv);
+    for (int tries = 0; tries < 1000; tries++) {
+        char *text = th_read_file (broker->endpoint_file, NULL);
+        bool both = text && th_count (text, "\n") == 2;
+        free (text);
+        if (both)
+            return;
+        if (!th_alive (broker->pid))
+            TEST_FAIL ("the broker on %s exited at start (see %s/%s.err)",
+                       broker->host, th_tmpdir (), broker->host);
+        zclock_sleep (10);
+    }
+    TEST_FAIL ("the broker on %s did not bind within 10 s", broker->host);
+}
+
+/* SIGKILLs the broker of broker host i and reaps it. */
+static inline void
+cluster_brokers_kill (cluster_t *self, int i)
+{
+    ASSERT (i >= 0 && i < self->broker_count);
+    cluster_broker_t *broker = &self->brokers [i];
+    ASSERT (broker->pid);
+    th_kill (broker->pid, SIGKILL);
+    ASSERT (th_reap (broker->pid, 10000) != -1);
+    broker->pid = 0;
+}
+
+/* True if the broker of broker host i lists as ready or busy exactly the
+ * workers whose pids are pids [0..count), each once, and each as serving
+ * `serving` brokers (its READY's "brokers"). */
+static inline bool
+cluster_brokers_list (const cluster_t *self, int i, const pid_t *pids,
+                      int count, int serving)
+{
+    ASSERT (i >= 0 && i < self->broker_count && count <= CLUSTER_ARGS_MAX);
+    json_t *doc = th_status_doc (self->brokers [i].ipc);
+    if (!doc)
+        return false;
+    int seen [CLUSTER_ARGS_MAX] = { 0 }, listed = 0;
+    bool right = true;
+    for (const json_t *worker = json_first (json_member (doc, "workers"));
+         worker; worker = json_next (worker)) {
+        const char *state = json_string (json_member (worker, "state"), "");
+        if (strcmp (state, "ready") != 0 && strcmp (state, "busy") != 0)
+            continue;
+        listed++;
+        int pid = (int) json_number (json_member (worker, "pid"), 0);
+        int k = 0;
+        while (k < count && pids [k] != pid)
+            k++;
+        if (k == count || seen [k]++
+        ||  (int) json_number (json_member (worker, "brokers"), 0) != serving)
+            right = false;
+    }
+    json_destroy (&doc);
+    return right && listed == count;
+}
+
+/* Waits at most timeout_ms until cluster_brokers_list is true of broker
+ * host which (-1: of every one); fails the test, with the status of the
+ * broker that is not there yet, if it is not. */
+static inline void
+cluster_brokers_wait_list (const cluster_t *self, int which,
+                           const pid_t *pids, int count, int serving,
+                           int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    for (int i = 0; i < self->broker_count; i++) {
+        if (which != -1 && i != which)
+            continue;
+        while (!cluster_brokers_list (self, i, pids, count, serving)
+           &&  zclock_mono () < deadline)
+            zclock_sleep (20);
+        if (!cluster_brokers_list (self, i, pids, count, serving)) {
+            char *json = th_status (self->brokers [i].ipc);
+            TEST_FAIL ("after %d ms, the broker on %s does not list the %d "
+                       "workers, each serving %d brokers; its status: %s",
+                       timeout_ms, self->brokers [i].host, count, serving,
+                       json? json: "(no answer)");
+        }
+    }
 }
 
 #endif

@@ -488,7 +488,8 @@ s_parse_args (int argc, char *argv [], status_args_t *args)
     };
     opterr = 0;
     int code;
-    while ((code = getopt_long (argc, argv, "+:b:t:jfh", options, NULL)) != -1) {
+    while ((code = getopt_long (argc, argv, "+:b:t:jfh", options, NULL))
+           != -1) {
         if (code == 'h') {
             s_print_help ();
             return CLI_EXIT_OK;
@@ -614,18 +615,25 @@ s_status_one (const status_args_t *args)
     return rc;
 }
 
-/* Prints the farm document as asked. */
-static void
+/* Prints the farm document as asked. Returns -1 if the tables cannot be
+ * read from it: cli_status_farm writes JSON, but a broker's document
+ * nested as deep as the reader allows is one level too deep in it. */
+static int
 s_print_farm_document (const status_args_t *args, const char *json)
 {
     if (args->json) {
         s_print_json (json);
-        return;
+        return 0;
     }
     json_t *doc = json_parse (json, strlen (json));
-    assert (doc);               /* cli_status_farm writes JSON */
+    if (!doc) {
+        fprintf (stderr, "zfarm: the farm's status cannot be read as JSON "
+                 "(zfarm status --json shows it)\n");
+        return -1;
+    }
     s_print_farm (doc, args->timeout_ms);
     json_destroy (&doc);
+    return 0;
 }
 
 /* Several brokers (or --farm): all asked at once, each within the
@@ -651,9 +659,10 @@ s_status_farm (const status_args_t *args, const char *list)
                     args->timeout_ms? (int) args->timeout_ms: -1);
     int up = 0;
     char *json = cli_status_farm (answers, count, &up);
-    s_print_farm_document (args, json);
-    free (json);
     rc = up == count? CLI_EXIT_OK: up == 0? CLI_EXIT_FAILED: CLI_EXIT_PARTIAL;
+    if (s_print_farm_document (args, json) != 0)
+        rc = CLI_EXIT_FAILED;
+    free (json);
     for (int i = 0; i < count; i++)
         free (answers [i].json);
 done:

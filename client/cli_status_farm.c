@@ -261,8 +261,9 @@ static int
 s_worker_compare (const void *a_, const void *b_)
 {
     const farm_worker_t *a = a_, *b = b_;
-    int rc = s_strcmp_nullable (json_string (json_member (a->row, "host"), NULL),
-                                json_string (json_member (b->row, "host"), NULL));
+    const char *host_a = json_string (json_member (a->row, "host"), NULL),
+               *host_b = json_string (json_member (b->row, "host"), NULL);
+    int rc = s_strcmp_nullable (host_a, host_b);
     double pid_a = json_number (json_member (a->row, "pid"), -1),
            pid_b = json_number (json_member (b->row, "pid"), -1);
     if (rc == 0)

@@ -272,10 +272,11 @@ s_get_str (const msgpack_object *o, char *dest, size_t dest_size)
     return true;
 }
 
-/* A READY's host, version or instance: a name that the broker shows (status, page,
- * logs) and others read, never free text. At most max bytes of printable
- * ASCII, a space among them only if space; anything else is refused, not
- * cut or cleaned, so that what is shown is what the worker said. */
+/* A READY's host, version or instance: a name that the broker shows
+ * (status, page, logs) and others read, never free text. At most max
+ * bytes of printable ASCII, a space among them only if space; anything
+ * else is refused, not cut or cleaned, so that what is shown is what the
+ * worker said. */
 static bool
 s_get_name (const msgpack_object *o, char *dest, size_t max, bool space)
 {

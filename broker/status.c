@@ -77,6 +77,11 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
              || strcmp (worker->host, view->host) == 0? "true": "false",
              worker->brokers);
     s_string (out, worker->version);
+    fputs (",\"instance\":", out);
+    if (worker->instance [0])
+        s_string (out, worker->instance);
+    else
+        fputs ("null", out);
     fputc ('}', out);
 }
 

@@ -19,6 +19,7 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     self->pid = ready->pid;
     self->joined_at = now;
     snprintf (self->host, sizeof self->host, "%s", ready->host);
+    memcpy (self->instance, ready->instance, sizeof self->instance);
     snprintf (self->version, sizeof self->version, "%.*s", ZF_VERSION_MAX,
               ready->text);     /* the decoder bounds it: never cut */
     zf_list_init (&self->tasks);

@@ -36,6 +36,8 @@ typedef struct worker {
     uint32_t capacity;          /* slots */
     uint32_t running;           /* tasks in hand (RUNNING or ABANDONED) */
     uint32_t brokers;           /* it serves this many (READY's brokers) */
+    char instance [ZF_INSTANCE_MAX + 1];  /* READY's instance: the same on
+                                   every broker it serves; "" if unsaid */
     bool shared;                /* it serves other brokers too, or says so
                                    with SLOTS: its free slots are credit */
     uint32_t credit;            /* shared: slots it may be sent a task for

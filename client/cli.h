@@ -8,6 +8,8 @@
 #define CLI_EXIT_OK          0      /* the command did its job */
 #define CLI_EXIT_FAILED      1      /* the task or the broker failed */
 #define CLI_EXIT_USAGE       2      /* bad command line */
+#define CLI_EXIT_PARTIAL     3      /* zfarm status: some brokers answered,
+                                       not all */
 #define CLI_EXIT_INTERRUPTED 130    /* SIGINT, as a shell reports it */
 
 /* A subcommand: argv [0] is its name; returns the exit status. */

@@ -1,12 +1,16 @@
-/* cli_status.c: `zfarm status`: the broker's status as JSON or as tables.
+/* cli_status.c: `zfarm status`: the broker's status as JSON or as tables;
+ * of several brokers, each one's and the farm's (cli_status_farm.c makes
+ * that document).
  *
  * The tables are read from the JSON with cli_json's forgiving accessors: a
  * field that is missing or of another type shows as "-", never as a crash,
  * so an older or newer broker's document still prints. */
 #include "cli.h"
 #include "cli_json.h"
+#include "cli_status.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
+#include "zf_endpoints.h"
 #include "zf_escape.h"
 #include "zf_util.h"
 
@@ -25,6 +29,7 @@ typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
     long timeout_ms;
     bool json;                  /* print the document as it came */
+    bool farm;                  /* the farm's document, even of one broker */
 } status_args_t;
 
 /* How a table cell is made from a row's member. */
@@ -34,7 +39,8 @@ typedef enum {
     CELL_UPTIME,                /* milliseconds, shown as a duration */
     CELL_LIST,                  /* an array of strings, joined by ',' */
     CELL_WHERE,                 /* true: "local", false: "remote" */
-    CELL_SLOTS                  /* "running/capacity" of a worker */
+    CELL_SLOTS,                 /* "running/capacity" of a worker */
+    CELL_BROKERS                /* endpoints, as the brokers' numbers */
 } cell_kind_t;
 
 typedef struct {
@@ -61,6 +67,27 @@ static const column_t s_service_columns [] = {
     { "QUEUED",   "queued",     CELL_COUNT },
     { "RUNNING",  "running",    CELL_COUNT },
     { "WORKERS",  "workers",    CELL_COUNT },
+};
+
+/* The farm's, of several brokers. */
+static const column_t s_farm_worker_columns [] = {
+    { "HOST",     "host",       CELL_TEXT },
+    { "PID",      "pid",        CELL_COUNT },
+    { "STATE",    "state",      CELL_TEXT },
+    { "SLOTS",    "running",    CELL_SLOTS },
+    { "DONE",     "tasks_done", CELL_COUNT },
+    { "UPTIME",   "uptime_ms",  CELL_UPTIME },
+    { "SERVICES", "services",   CELL_LIST },
+    { "BROKERS",  "brokers",    CELL_BROKERS },
+};
+
+static const column_t s_farm_service_columns [] = {
+    { "SERVICE",  "name",       CELL_TEXT },
+    { "QUEUED",   "queued",     CELL_COUNT },
+    { "RUNNING",  "running",    CELL_COUNT },
+    { "WORKERS",  "workers",    CELL_COUNT },
+    { "DONE",     "completed",  CELL_COUNT },
+    { "BROKERS",  "brokers",    CELL_BROKERS },
 };
 
 #define COLUMNS_MAX 10
@@ -138,9 +165,33 @@ s_format_list (char *raw, const json_t *array)
     }
 }
 
-/* Fills cell (CELL_MAX + 1 bytes) with a row's column. */
+/* The brokers' numbers (1 for the first of brokers, the farm document's)
+ * of the endpoints in array. */
 static void
-s_format_cell (char *cell, const json_t *row, const column_t *column)
+s_format_brokers (char *raw, const json_t *array, const json_t *brokers)
+{
+    if (!json_first (array))
+        s_cell_append (raw, "-");
+    for (const json_t *item = json_first (array); item;
+         item = json_next (item)) {
+        const char *endpoint = json_string (item, "");
+        int number = 1;
+        const json_t *broker = json_first (brokers);
+        for (; broker; broker = json_next (broker), number++)
+            if (strcmp (json_string (json_member (broker, "endpoint"), ""),
+                        endpoint) == 0)
+                break;
+        char text [16];
+        snprintf (text, sizeof text, "%s%d", *raw? ",": "", number);
+        s_cell_append (raw, broker? text: *raw? ",?": "?");
+    }
+}
+
+/* Fills cell (CELL_MAX + 1 bytes) with a row's column; brokers is the
+ * farm document's, for CELL_BROKERS. */
+static void
+s_format_cell (char *cell, const json_t *row, const column_t *column,
+               const json_t *brokers)
 {
     const json_t *value = json_member (row, column->member);
     char raw [RAW_MAX + 1] = "";
@@ -166,6 +217,9 @@ s_format_cell (char *cell, const json_t *row, const column_t *column)
             s_cell_append (raw, "/");
             s_cell_append (raw, json_number_text (
                 json_member (row, "capacity"), "-"));
+            break;
+        case CELL_BROKERS:
+            s_format_brokers (raw, value, brokers);
             break;
     }
     s_cell_escape (cell, raw);
@@ -197,9 +251,11 @@ s_print_row (const column_t *columns, size_t count, const size_t *widths,
 }
 
 /* Prints an array of objects as a table, one row per element; each column
- * is as wide as its widest cell. Returns the number of rows. */
+ * is as wide as its widest cell. brokers: as s_format_cell. Returns the
+ * number of rows. */
 static size_t
-s_print_table (const json_t *rows, const column_t *columns, size_t count)
+s_print_table (const json_t *rows, const column_t *columns, size_t count,
+               const json_t *brokers)
 {
     assert (count <= COLUMNS_MAX);
     char cells [COLUMNS_MAX][CELL_MAX + 1];
@@ -208,7 +264,7 @@ s_print_table (const json_t *rows, const column_t *columns, size_t count)
         widths [i] = strlen (columns [i].head);
     for (const json_t *row = json_first (rows); row; row = json_next (row)) {
         for (size_t i = 0; i < count; i++) {
-            s_format_cell (cells [i], row, &columns [i]);
+            s_format_cell (cells [i], row, &columns [i], brokers);
             if (s_cell_width (cells [i]) > widths [i])
                 widths [i] = s_cell_width (cells [i]);
         }
@@ -221,7 +277,7 @@ s_print_table (const json_t *rows, const column_t *columns, size_t count)
     s_print_row (columns, count, widths, cells);
     for (const json_t *row = json_first (rows); row; row = json_next (row)) {
         for (size_t i = 0; i < count; i++)
-            s_format_cell (cells [i], row, &columns [i]);
+            s_format_cell (cells [i], row, &columns [i], brokers);
         s_print_row (columns, count, widths, cells);
     }
     return row_count;
@@ -275,14 +331,123 @@ s_print_status (const json_t *status)
     s_print_broker (json_member (status, "broker"));
     printf ("\n");
     if (s_print_table (json_member (status, "workers"), s_worker_columns,
-                       COUNT_OF (s_worker_columns)) == 0)
+                       COUNT_OF (s_worker_columns), NULL) == 0)
         printf ("no workers\n");
     printf ("\n");
     if (s_print_table (json_member (status, "services"), s_service_columns,
-                       COUNT_OF (s_service_columns)) == 0)
+                       COUNT_OF (s_service_columns), NULL) == 0)
         printf ("no services\n");
     printf ("\ncounters\n");
     s_print_counters (json_member (status, "counters"), 2);
+}
+
+/* ---- several brokers --------------------------------------------------- */
+
+/* Prints a line made from a format whose every %s is one of count texts,
+ * each escaped and cut as a cell is. */
+static void
+s_print_line (const char *format, const char **texts, int count)
+{
+    char cells [8][CELL_MAX + 1];
+    assert (count <= 8);
+    for (int i = 0; i < count; i++) {
+        char raw [RAW_MAX + 1] = "";
+        s_cell_append (raw, texts [i]);
+        s_cell_escape (cells [i], raw);
+    }
+    printf (format, cells [0], cells [1], cells [2], cells [3], cells [4],
+            cells [5], cells [6], cells [7]);
+}
+
+/* The sum of a member over an array of objects, as text. */
+static void
+s_sum (char *text, size_t size, const json_t *rows, const char *member)
+{
+    double sum = 0;
+    for (const json_t *row = json_first (rows); row; row = json_next (row))
+        sum += json_number (json_member (row, member), 0);
+    snprintf (text, size, "%.0f", sum);
+}
+
+/* "broker N ENDPOINT: up, ..." and its own figures, or why it is down. */
+static void
+s_print_farm_broker (const json_t *broker, int number, long timeout_ms)
+{
+    char head [32];
+    snprintf (head, sizeof head, "broker %d", number);
+    const char *endpoint = json_string (json_member (broker, "endpoint"), "-");
+    const json_t *status = json_member (broker, "status");
+    if (!json_bool (json_member (broker, "up"), false)
+    ||  json_type (status) != JSON_OBJECT) {
+        const char *error = json_string (json_member (broker, "error"), "-");
+        char why [64] = "";
+        if (strcmp (error, "BROKER_DOWN") == 0)
+            snprintf (why, sizeof why, " (no status within %ld ms)",
+                      timeout_ms);
+        else
+        if (strcmp (error, "BAD_STATUS") == 0)
+            snprintf (why, sizeof why, " (its answer is not a JSON object)");
+        const char *texts [] = { head, endpoint, error, why };
+        s_print_line ("%s %s: down, %s%s\n", texts, 4);
+        return;
+    }
+    const json_t *about = json_member (status, "broker");
+    char uptime [RAW_MAX + 1] = "";
+    s_format_duration (uptime, json_number (json_member (about, "uptime_ms"),
+                                            -1));
+    const char *texts [] = { head, endpoint,
+        json_string (json_member (about, "version"), "-"), uptime,
+        json_number_text (json_member (about, "epoch"), "-") };
+    s_print_line ("%s %s: up, version %s, uptime %s, epoch %s\n", texts, 5);
+
+    const json_t *workers = json_member (status, "workers"),
+                 *counters = json_member (status, "counters");
+    char count [32], running [32], capacity [32], queued [32];
+    size_t worker_count = 0;
+    for (const json_t *row = json_first (workers); row; row = json_next (row))
+        worker_count++;
+    snprintf (count, sizeof count, "%zu", worker_count);
+    s_sum (running, sizeof running, workers, "running");
+    s_sum (capacity, sizeof capacity, workers, "capacity");
+    s_sum (queued, sizeof queued, json_member (status, "services"), "queued");
+    const char *figures [] = { count, running, capacity, queued,
+        json_number_text (json_member (counters, "submitted"), "-"),
+        json_number_text (json_member (counters, "completed"), "-"),
+        json_number_text (json_member (counters, "failed"), "-") };
+    s_print_line ("  workers %s, slots %s/%s running, queued %s, submitted %s,"
+                  " completed %s, failed %s\n", figures, 7);
+}
+
+/* The farm document (cli_status_farm.c) as text: each broker, then the
+ * farm's workers, services and counters. */
+static void
+s_print_farm (const json_t *doc, long timeout_ms)
+{
+    const json_t *brokers = json_member (doc, "brokers"),
+                 *farm = json_member (doc, "farm"),
+                 *totals = json_member (farm, "totals");
+    int number = 0;
+    for (const json_t *broker = json_first (brokers); broker;
+         broker = json_next (broker))
+        s_print_farm_broker (broker, ++number, timeout_ms);
+    const char *texts [] = {
+        json_number_text (json_member (farm, "brokers_up"), "-"),
+        json_number_text (json_member (farm, "brokers"), "-"),
+        json_number_text (json_member (totals, "workers"), "-"),
+        json_number_text (json_member (totals, "running"), "-"),
+        json_number_text (json_member (totals, "capacity"), "-"),
+        json_number_text (json_member (totals, "queued"), "-") };
+    s_print_line ("\nfarm: %s of %s brokers up, workers %s, slots %s/%s"
+                  " running, queued %s\n\n", texts, 6);
+    if (s_print_table (json_member (farm, "workers"), s_farm_worker_columns,
+                       COUNT_OF (s_farm_worker_columns), brokers) == 0)
+        printf ("no workers\n");
+    printf ("\n");
+    if (s_print_table (json_member (farm, "services"), s_farm_service_columns,
+                       COUNT_OF (s_farm_service_columns), brokers) == 0)
+        printf ("no services\n");
+    printf ("\ncounters\n");
+    s_print_counters (json_member (farm, "counters"), 2);
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -292,16 +457,21 @@ s_print_help (void)
 {
     printf (
 "usage: zfarm status [OPTIONS]\n\n"
-"Shows the broker's workers, services and counters.\n\n"
-"  -b, --broker EP    broker endpoint (default $ZFARM_BROKER, else\n"
-"                     %s)\n"
-"  -t, --timeout MS   wait at most MS milliseconds for the answer\n"
-"                     (default %d)\n"
-"  -j, --json         print the broker's JSON document as it is (control\n"
-"                     characters in it escaped as JSON allows)\n"
+"Shows the broker's workers, services and counters. Of several brokers\n"
+"(EP,EP,...), each broker and the farm as a whole: a worker that serves\n"
+"several of them is listed once, with the brokers it serves.\n\n"
+"  -b, --broker EP    broker endpoint, or a list EP,EP,... (default\n"
+"                     $ZFARM_BROKER, else %s)\n"
+"  -t, --timeout MS   wait at most MS milliseconds for each broker's\n"
+"                     answer, all asked at once (default %d)\n"
+"  -j, --json         print the JSON document (of one broker: its own, as\n"
+"                     it is; of several: the farm's), control characters\n"
+"                     in it escaped as JSON allows\n"
+"  -f, --farm         the farm's view and document even of one broker\n"
 "  -h, --help         show this help\n\n"
-"Exit status: 0 on success, 1 if the broker did not answer, 2 for a usage\n"
-"error.\n", ZF_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
+"Exit status: 0 when every broker answered, 1 if none did, 3 if some did\n"
+"and some did not, 2 for a usage error.\n",
+            ZF_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
 }
 
 /* Fills args from argv. Returns -1 to go on, or the exit status. */
@@ -312,12 +482,14 @@ s_parse_args (int argc, char *argv [], status_args_t *args)
         { "broker",  required_argument, NULL, 'b' },
         { "timeout", required_argument, NULL, 't' },
         { "json",    no_argument,       NULL, 'j' },
+        { "farm",    no_argument,       NULL, 'f' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;
     int code;
-    while ((code = getopt_long (argc, argv, "+:b:t:jh", options, NULL)) != -1) {
+    while ((code = getopt_long (argc, argv, "+:b:t:jfh", options, NULL))
+           != -1) {
         if (code == 'h') {
             s_print_help ();
             return CLI_EXIT_OK;
@@ -327,6 +499,9 @@ s_parse_args (int argc, char *argv [], status_args_t *args)
         else
         if (code == 'j')
             args->json = true;
+        else
+        if (code == 'f')
+            args->farm = true;
         else
         if (code == 't') {
             if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
@@ -414,23 +589,20 @@ s_print (const status_args_t *args, const char *json)
     return CLI_EXIT_OK;
 }
 
-int
-cli_status (int argc, char *argv [])
+/* One broker, as zfarm status always did: its own document. */
+static int
+s_status_one (const status_args_t *args)
 {
-    status_args_t args = { NULL, STATUS_TIMEOUT_MS, false };
-    int rc = s_parse_args (argc, argv, &args);
-    if (rc >= 0)
-        return rc;
-    zfarm_client_t *client = cli_connect ("status", args.broker);
+    zfarm_client_t *client = cli_connect ("status", args->broker);
     if (!client)
         return CLI_EXIT_USAGE;
     char *json = NULL;
-    int timeout_ms = args.timeout_ms? (int) args.timeout_ms: -1;
-    rc = zfarm_client_status (client, timeout_ms, &json);
+    int timeout_ms = args->timeout_ms? (int) args->timeout_ms: -1;
+    int rc = zfarm_client_status (client, timeout_ms, &json);
     zfarm_client_destroy (&client);
     if (rc == ZFARM_EBROKER_DOWN) {
         fprintf (stderr, "zfarm: %s: %s (no status within %ld ms)\n",
-                 zfarm_err_name (rc), zfarm_strerror (rc), args.timeout_ms);
+                 zfarm_err_name (rc), zfarm_strerror (rc), args->timeout_ms);
         return CLI_EXIT_FAILED;
     }
     if (rc != 0) {
@@ -438,8 +610,84 @@ cli_status (int argc, char *argv [])
                  zfarm_strerror (rc));
         return CLI_EXIT_FAILED;
     }
-    rc = s_print (&args, json);
+    rc = s_print (args, json);
     free (json);
+    return rc;
+}
+
+/* Prints the farm document as asked. Returns -1 if the tables cannot be
+ * read from it: cli_status_farm writes JSON, but a broker's document
+ * nested as deep as the reader allows is one level too deep in it. */
+static int
+s_print_farm_document (const status_args_t *args, const char *json)
+{
+    if (args->json) {
+        s_print_json (json);
+        return 0;
+    }
+    json_t *doc = json_parse (json, strlen (json));
+    if (!doc) {
+        fprintf (stderr, "zfarm: the farm's status cannot be read as JSON "
+                 "(zfarm status --json shows it)\n");
+        return -1;
+    }
+    s_print_farm (doc, args->timeout_ms);
+    json_destroy (&doc);
+    return 0;
+}
+
+/* Several brokers (or --farm): all asked at once, each within the
+ * timeout; one that does not answer is shown as down. */
+static int
+s_status_farm (const status_args_t *args, const char *list)
+{
+    zf_endpoints_t endpoints;
+    char why [256];
+    if (zf_endpoints_parse (&endpoints, list, why, sizeof why) != 0)
+        return cli_usage_error ("status", "bad %s '%s': %s", args->broker?
+                                "--broker": "ZFARM_BROKER", list, why);
+    zfarm_client_t *clients [ZF_BROKERS_MAX] = { NULL };
+    cli_answer_t answers [ZF_BROKERS_MAX];
+    int count = endpoints.count, rc = CLI_EXIT_USAGE;
+    for (int i = 0; i < count; i++) {
+        answers [i] = (cli_answer_t) { .endpoint = endpoints.items [i] };
+        clients [i] = cli_connect ("status", endpoints.items [i]);
+        if (!clients [i])
+            goto done;
+    }
+    cli_status_ask (clients, answers, count,
+                    args->timeout_ms? (int) args->timeout_ms: -1);
+    int up = 0;
+    char *json = cli_status_farm (answers, count, &up);
+    rc = up == count? CLI_EXIT_OK: up == 0? CLI_EXIT_FAILED: CLI_EXIT_PARTIAL;
+    if (s_print_farm_document (args, json) != 0)
+        rc = CLI_EXIT_FAILED;
+    free (json);
+    for (int i = 0; i < count; i++)
+        free (answers [i].json);
+done:
+    for (int i = 0; i < count; i++)
+        zfarm_client_destroy (&clients [i]);
+    zf_endpoints_clear (&endpoints);
+    return rc;
+}
+
+int
+cli_status (int argc, char *argv [])
+{
+    status_args_t args = { NULL, STATUS_TIMEOUT_MS, false, false };
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    /* A list is the farm's view; one endpoint keeps the broker's own
+     * document, which scripts read, unless --farm asks for the farm's. */
+    const char *list = args.broker? args.broker: getenv ("ZFARM_BROKER");
+    if (!list || !*list)
+        list = ZF_DEFAULT_ENDPOINT;
+    if (args.farm || strchr (list, ','))
+        rc = s_status_farm (&args, list);
+    else
+        rc = s_status_one (&args);
     if (fflush (stdout) != 0)
         rc = CLI_EXIT_FAILED;
     return rc;

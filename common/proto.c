@@ -18,10 +18,10 @@ typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
-    F_END
+    F_INSTANCE, F_END
 } field_t;
 
-#define FIELDS_MAX 10
+#define FIELDS_MAX 12
 
 typedef struct {
     const char *name;
@@ -33,7 +33,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
                         { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION,
                           F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS,
-                          F_END }, 4 },
+                          F_INSTANCE, F_END }, 5 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
                           F_END }, 1 },
@@ -118,6 +118,7 @@ zf_header_init (zf_header_t *header, int command)
     header->heartbeat_ms = 0;
     header->liveness = 0;
     header->brokers = 1;
+    header->instance [0] = 0;
     header->free_slots = 0;
     header->queued = 0;
 }
@@ -271,10 +272,11 @@ s_get_str (const msgpack_object *o, char *dest, size_t dest_size)
     return true;
 }
 
-/* A READY's host or version: a name that the broker shows (status, page,
- * logs) and others read, never free text. At most max bytes of printable
- * ASCII, a space among them only if space; anything else is refused, not
- * cut or cleaned, so that what is shown is what the worker said. */
+/* A READY's host, version or instance: a name that the broker shows
+ * (status, page, logs) and others read, never free text. At most max
+ * bytes of printable ASCII, a space among them only if space; anything
+ * else is refused, not cut or cleaned, so that what is shown is what the
+ * worker said. */
 static bool
 s_get_name (const msgpack_object *o, char *dest, size_t max, bool space)
 {
@@ -366,6 +368,8 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, ZF_BROKERS_MAX, &u) || u == 0) return false;
             header->brokers = (uint32_t) u;
             return true;
+        case F_INSTANCE:
+            return s_get_name (o, header->instance, ZF_INSTANCE_MAX, false);
         case F_FREE:
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->free_slots = (uint32_t) u;
@@ -491,6 +495,7 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_BROKERS:  msgpack_pack_uint32 (pk, header->brokers); break;
         case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
         case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
+        case F_INSTANCE: s_pack_str (pk, header->instance); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -508,6 +513,7 @@ s_field_is_absent (field_t field, const zf_header_t *header)
     return (field == F_HEARTBEAT && header->heartbeat_ms == 0)
         || (field == F_LIVENESS && header->liveness == 0)
         || (field == F_BROKERS && header->brokers == 1)
+        || (field == F_INSTANCE && header->instance [0] == 0)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
             && header->task_id == 0);
 }

@@ -33,6 +33,8 @@
 #define ZF_PREFETCH_MAX            16      /* tasks per slot a worker may hold in
                                               advance of the one it runs */
 #define ZF_BROKERS_MAX             16      /* brokers one worker serves */
+#define ZF_INSTANCE_MAX            64      /* bytes of a worker's instance id
+                                              (READY) */
 #define ZF_RETRIES_MAX             100     /* a client may not ask for more */
 #define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
 

@@ -59,6 +59,10 @@ typedef struct {
                                    that mean dead. 0: not said */
     uint32_t brokers;           /* READY: brokers the worker serves (1 if
                                    absent) */
+    char instance [ZF_INSTANCE_MAX + 1];  /* READY: the worker's id, the
+                                   same to every broker it serves
+                                   (printable ASCII, no space); "": not
+                                   said */
     uint32_t free_slots;        /* SLOTS: the worker's; PONG: of all the
                                    broker's workers */
     uint64_t queued;            /* PONG: tasks waiting at the broker */

@@ -72,6 +72,10 @@ struct _zf_io_t {
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
     uint32_t capacity;          /* slots */
+    char instance [ZF_INSTANCE_MAX + 1];  /* READY's instance: random, made
+                                   at the first READY, the same to every
+                                   broker, so that a status of the whole
+                                   farm counts these slots once */
     int own_heartbeat_ms;       /* as configured: what READY says, and what
                                    counts with a broker that says nothing */
     int own_liveness;

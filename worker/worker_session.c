@@ -67,6 +67,19 @@ s_service_names (io_t *self, char *text, size_t size)
                           i? " ": "", self->services [i].name);
 }
 
+/* 128 random bits as 32 lowercase hex digits. */
+static void
+s_make_instance (char instance [ZF_INSTANCE_MAX + 1])
+{
+    zuuid_t *uuid = zuuid_new ();
+    if (!uuid)
+        zf_die_nomem ();
+    const byte *bits = zuuid_data (uuid);
+    for (int i = 0; i < 16; i++)
+        snprintf (instance + 2 * i, 3, "%02x", bits [i]);
+    zuuid_destroy (&uuid);
+}
+
 static void
 s_send_ready (io_t *self, session_t *session)
 {
@@ -82,6 +95,9 @@ s_send_ready (io_t *self, session_t *session)
     header.heartbeat_ms = (uint32_t) self->own_heartbeat_ms;
     header.liveness = (uint32_t) self->own_liveness;
     header.brokers = self->session_count;
+    if (!self->instance [0])
+        s_make_instance (self->instance);
+    memcpy (header.instance, self->instance, sizeof header.instance);
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     s_send (session, &header, NULL);

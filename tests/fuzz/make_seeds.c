@@ -45,6 +45,7 @@ main (int argc, char *argv [])
         header.heartbeat_ms = 250;
         header.liveness = 3;
         header.brokers = 2;
+        strcpy (header.instance, "6c772c44c555427c93615ef62d834c25");
         header.free_slots = 1;
         header.queued = 7;
         s_write (argv [1], &header);

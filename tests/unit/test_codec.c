@@ -103,6 +103,7 @@ s_example (zf_header_t *header, int command)
     header->heartbeat_ms = 250;
     header->liveness = 5;
     header->brokers = 3;
+    snprintf (header->instance, sizeof header->instance, "i-%d", command);
     header->free_slots = 7;
     header->queued = 1ULL << 40;
 }
@@ -138,8 +139,10 @@ test_round_trip_every_command (void)
             ASSERT_EQ (out.heartbeat_ms, 250);
             ASSERT_EQ (out.liveness, 5);
         }
-        if (command == ZF_READY)
+        if (command == ZF_READY) {
             ASSERT_EQ (out.brokers, 3);
+            ASSERT_STR_EQ (out.instance, in.instance);
+        }
         if (command == ZF_SLOTS || command == ZF_PONG)
             ASSERT_EQ (out.free_slots, 7);
         if (command == ZF_PONG)
@@ -696,6 +699,71 @@ test_ready_names (void)
                ZFARM_EBAD_REQUEST);
 }
 
+/* A READY with this instance (size bytes; NULL: none) after the other
+ * optional fields, decoded into s_decoded. */
+static int
+s_decode_instance (const char *instance, size_t size)
+{
+    packer_t p;
+    p_head (&p, instance? 10: 9, ZF_READY);
+    msgpack_pack_array (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint32 (&p.pk, 1);
+    p_str (&p, "host");
+    p_str (&p, "0.1.0");
+    msgpack_pack_uint32 (&p.pk, 1);         /* prefetch */
+    msgpack_pack_uint32 (&p.pk, 0);         /* heartbeat: not said */
+    msgpack_pack_uint32 (&p.pk, 0);         /* liveness: not said */
+    msgpack_pack_uint32 (&p.pk, 2);         /* brokers */
+    if (instance) {
+        msgpack_pack_str (&p.pk, size);
+        msgpack_pack_str_body (&p.pk, instance, size);
+    }
+    return p_decode (&p, &s_decoded);
+}
+
+/* READY's instance, optional: "" when absent, sent only when said (after
+ * a brokers of 1 too), a name like the host otherwise. */
+static void
+test_ready_instance (void)
+{
+    ASSERT_EQ (s_decode_instance (NULL, 0), 0);
+    ASSERT_STR_EQ (s_decoded.instance, "");
+    ASSERT_EQ (s_decoded.brokers, 2);
+    ASSERT_EQ (s_decode_instance (NAME ("0123456789abcdef0123456789abcdef")),
+               0);
+    ASSERT_STR_EQ (s_decoded.instance, "0123456789abcdef0123456789abcdef");
+
+    zf_header_t in, out;
+    zf_header_init (&in, ZF_READY);
+    in.service_count = 1;
+    strcpy (in.services [0], "s");
+    strcpy (in.instance, "abc");
+    s_round_trip (&in, &out);
+    ASSERT_STR_EQ (out.instance, "abc");
+    ASSERT_EQ (out.brokers, 1);
+    in.instance [0] = 0;                    /* unsaid: not sent at all */
+    zf_buf_t buf;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x99);     /* 3 + 6 fields */
+
+    char name [ZF_INSTANCE_MAX + 1];
+    memset (name, 'a', sizeof name);
+    ASSERT_EQ (s_decode_instance (name, ZF_INSTANCE_MAX), 0);
+    ASSERT_EQ (strlen (s_decoded.instance), ZF_INSTANCE_MAX);
+    const struct { const char *name; size_t size; } refused [] = {
+        { NAME ("two words") }, { NAME ("evil\n\x1b[31m") },
+        { NAME ("caf\xc3\xa9") }, { NAME ("nul\0" "byte") },
+        { name, ZF_INSTANCE_MAX + 1 },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++) {
+        ASSERT_EQ (s_decode_instance (refused [i].name, refused [i].size),
+                   ZFARM_EBAD_REQUEST);
+        ASSERT (strstr (s_decoded.text, "bad field 12 of READY"));
+    }
+}
+
 /* A few bytes that declare an array or map of billions of elements: the
  * decoder must refuse them without trying to allocate for them. */
 static void
@@ -774,6 +842,7 @@ main (void)
     test_service_names ();
     test_ready_bounds ();
     test_ready_names ();
+    test_ready_instance ();
     test_huge_declared_sizes ();
     test_garbage ();
     zf_decoder_destroy (&s_decoder);

@@ -275,6 +275,16 @@ zf_client_broker_lost (zfarm_client_t *self, conn_t *conn, const char *why)
     self->moving = true;
 }
 
+/* A broker is up again: the tasks that stayed with brokers that are down,
+ * for want of one that was up, can go to it now. */
+static void
+s_take_from_down (zfarm_client_t *self)
+{
+    for (int i = 0; i < self->broker_count; i++)
+        if (!s_is_usable (&self->brokers [i]))
+            zf_client_broker_lost (self, &self->brokers [i], "is down");
+}
+
 void
 zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now)
 {
@@ -283,6 +293,7 @@ zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now)
     if (conn->silent) {
         conn->silent = false;
         zf_client_resubmit (self, conn, "the broker is back");
+        s_take_from_down (self);
     }
 }
 
@@ -307,6 +318,7 @@ zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
     if (restarted) {
         conn->leaving = false;      /* a new broker: it takes tasks again */
         zf_client_broker_lost (self, conn, "restarted");
+        s_take_from_down (self);
     }
 }
 

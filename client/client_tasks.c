@@ -225,8 +225,9 @@ zf_client_next_due (zfarm_client_t *self)
 }
 
 /* Receiving comes first, so that a result that arrived by the deadline
- * wins over its expiry; the tasks of brokers lost meanwhile move before
- * any expires. */
+ * wins over its expiry. Brokers are found lost in two places, by what
+ * they sent (a new epoch, SHUTDOWN) and by their silence (the heartbeat):
+ * their tasks move after each, a flag test when nothing was lost. */
 int
 zf_client_pump (zfarm_client_t *self)
 {

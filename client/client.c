@@ -1,9 +1,10 @@
-/* client.c: zfarm_client_t's public API and its connection: one DEALER to a
- * broker, its pending tasks and their results, used from one thread without
- * a background thread. The task bookkeeping, sending and time (expiry,
- * fail-over, heartbeat, the pump) are in client_tasks.c, the handlers of
- * what the broker sends in client_receive.c; client_internal.h has the
- * struct they share.
+/* client.c: zfarm_client_t's public API: its pending tasks and their
+ * results, used from one thread without a background thread. The task
+ * bookkeeping, sending and time (expiry, heartbeat, the pump and poll) are
+ * in client_tasks.c, the handlers of what brokers send in client_receive.c,
+ * and the connections, one per broker, with the choice of a broker for
+ * each task and the moving of a lost broker's tasks, in client_brokers.c;
+ * client_internal.h has the struct they share.
  *
  * Invariant: a task is in `pending` (and, if it has a deadline, in
  * `deadlines`) from its SUBMIT until its one result is made. Making the
@@ -12,13 +13,13 @@
  * A later RESULT for that id finds no task and is dropped, which is the
  * at-most-once delivery common/PROTOCOL.md promises.
  *
- * The client also holds each task until its result, to survive the broker:
- * when the broker restarts (its PONG brings a new epoch) or comes back after
- * a silence, every pending task is submitted again with the same id, and
- * the broker, which keys tasks by (routing id, task id), ignores those it
- * still holds. The routing id is fixed for the client's life so that a
- * reconnection keeps it. Given several endpoints, a client whose broker
- * falls silent moves to the next one and submits its tasks there. */
+ * The client also holds each task until its result, to survive its
+ * broker: when the broker restarts (its PONG brings a new epoch), falls
+ * silent or shuts down, the task is submitted again with the same id, to
+ * another broker if the client has one that is up, else to the same one
+ * when it is back; a broker, which keys tasks by (routing id, task id),
+ * ignores those it still holds. The routing id is fixed for the client's
+ * life so that a reconnection keeps it. */
 #include "client_internal.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
@@ -40,60 +41,6 @@ s_args_are_valid (const char *service, const void *data, size_t size,
         && timeout_ms >= 0;
 }
 
-zsock_t *
-zf_client_connect (zfarm_client_t *self, const char *endpoint)
-{
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!sock) {
-        zf_error ("zfarm client: cannot create a socket: %s",
-                  zmq_strerror (zmq_errno ()));
-        return NULL;
-    }
-    /* A client is sent only what it asked for (a RESULT per SUBMIT, a PONG
-     * per PING) and holds its pending tasks anyway, so neither queue needs a
-     * limit; with one, a slow reader would make the broker's ROUTER drop
-     * results, and a broker that is not up yet would block a submit. */
-    zsock_set_sndhwm (sock, 0);
-    zsock_set_rcvhwm (sock, 0);
-    zsock_set_sndtimeo (sock, 0);
-    zsock_set_rcvtimeo (sock, 0);
-    zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, self->routing_id,
-                    ROUTING_ID_SIZE);
-    if (zf_curve_apply (&self->curve, zsock_resolve (sock)) != 0) {
-        zf_error ("zfarm client: CURVE keys refused: %s",
-                  zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
-        return NULL;
-    }
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        zf_error ("zfarm client: connect %s: %s", endpoint,
-                  zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
-    }
-    return sock;
-}
-
-/* Splits "ep1,ep2,..." into self->endpoints. Returns 0, or -1 if empty. */
-static int
-s_parse_endpoints (zfarm_client_t *self, const char *list)
-{
-    char *copy = zf_strdup (list), *save = NULL;
-    for (char *item = strtok_r (copy, ",", &save);
-         item && self->endpoint_count < ENDPOINTS_MAX;
-         item = strtok_r (NULL, ",", &save))
-        if (*item)
-            self->endpoints [self->endpoint_count++] = zf_strdup (item);
-    free (copy);
-    return self->endpoint_count? 0: -1;
-}
-
-static void
-s_endpoints_free (zfarm_client_t *self)
-{
-    for (int i = 0; i < self->endpoint_count; i++)
-        free (self->endpoints [i]);
-}
-
 zfarm_client_t *
 zfarm_client_new (const char *endpoint)
 {
@@ -104,45 +51,39 @@ zfarm_client_new (const char *endpoint)
     zf_log_library ();
     zfarm_client_t *self = zf_malloc (sizeof *self);
     zf_random_routing_id (self->routing_id);
+    self->poll_fd = -1;
     char error [512];
-    zsock_t *sock = NULL;
     if (zf_curve_setup_from_env (&self->curve, error, sizeof error) != 0)
         zf_error ("zfarm client: %s", error);
     else
-    if (s_parse_endpoints (self, endpoint) == 0)
-        sock = zf_client_connect (self, self->endpoints [0]);
-    if (!sock) {
-        s_endpoints_free (self);
-        zf_curve_clear (&self->curve);
-        free (self);
-        return NULL;
+    if (zf_client_brokers_open (self, endpoint) == 0) {
+        self->decoder = zf_decoder_new ();
+        zf_index_init (&self->pending, offsetof (task_t, id));
+        zf_list_init (&self->deadlines);
+        self->ready = zlistx_new ();
+        zlistx_set_destructor (self->ready, zf_client_result_destroy);
+        self->due = zlistx_new ();
+        zlistx_set_destructor (self->due, zf_client_due_destroy);
+        self->retries = -1;
+        return self;
     }
-    self->sock = sock;
-    self->endpoint = zf_strdup (self->endpoints [0]);
-    self->decoder = zf_decoder_new ();
-    zf_index_init (&self->pending, offsetof (task_t, id));
-    zf_list_init (&self->deadlines);
-    self->ready = zlistx_new ();
-    zlistx_set_destructor (self->ready, zf_client_result_destroy);
-    self->due = zlistx_new ();
-    zlistx_set_destructor (self->due, zf_client_due_destroy);
-    self->retries = -1;
-    self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
-    self->liveness = ZF_DEFAULT_LIVENESS;
-    return self;
+    zf_client_brokers_close (self, 0);
+    zf_curve_clear (&self->curve);
+    free (self);
+    return NULL;
 }
 
-/* Tells the broker that the tasks still pending are not wanted any more,
+/* Tells each broker that the tasks it still holds are not wanted any more,
  * so that their workers are freed, and gives the CANCELs a moment to leave
- * after the socket is closed. */
+ * after the sockets are closed. */
 static void
 s_abandon (zfarm_client_t *self)
 {
     size_t cursor = 0;
     task_t *task;
     while ((task = zf_index_next (&self->pending, &cursor)))
-        zf_client_send_simple (self, ZF_CANCEL, task->id);
-    zsock_set_linger (self->sock, LINGER_MS);
+        zf_client_send_simple (self, &self->brokers [task->broker],
+                               ZF_CANCEL, task->id);
 }
 
 void
@@ -153,7 +94,7 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     if (!self)
         return;
     s_abandon (self);
-    zsock_destroy (&self->sock);
+    zf_client_brokers_close (self, LINGER_MS);
     size_t cursor = 0;
     task_t *task;
     while ((task = zf_index_next (&self->pending, &cursor)))
@@ -163,8 +104,6 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     zlistx_destroy (&self->due);
     zf_decoder_destroy (&self->decoder);
     free (self->status_json);
-    free (self->endpoint);
-    s_endpoints_free (self);
     zf_curve_clear (&self->curve);
     free (self);
     *self_p = NULL;
@@ -186,19 +125,14 @@ zfarm_client_set_curve (zfarm_client_t *self, const char *server_key,
     zf_curve_t previous = self->curve;
     self->curve = curve;
     zf_curve_clear (&curve);
-    zsock_t *sock = zf_client_connect (self, self->endpoint);
-    if (!sock) {
-        self->curve = previous;     /* keep the socket we have */
+    if (zf_client_brokers_reconnect (self) != 0) {
+        self->curve = previous;     /* keep the sockets we have */
         zf_curve_clear (&previous);
         return ZFARM_EINVALID;
     }
     zf_curve_clear (&previous);
-    zsock_set_linger (self->sock, 0);
-    zsock_destroy (&self->sock);
-    self->sock = sock;
-    self->unanswered_since = 0;
-    self->epoch = 0;
-    zf_client_resubmit_all (self, "CURVE keys changed");
+    for (int i = 0; i < self->broker_count; i++)
+        zf_client_resubmit (self, &self->brokers [i], "CURVE keys changed");
     return 0;
 }
 
@@ -320,7 +254,7 @@ int
 zfarm_client_fd (zfarm_client_t *self)
 {
     assert (self);
-    return (int) zsock_fd (self->sock);
+    return zf_client_fd_of (self);
 }
 
 /* Input left over from a bounded batch, and callbacks queued outside
@@ -330,8 +264,7 @@ int
 zfarm_client_next_timeout (zfarm_client_t *self)
 {
     assert (self);
-    if (zlistx_size (self->due) > 0
-    ||  (zsock_events (self->sock) & ZMQ_POLLIN))
+    if (zlistx_size (self->due) > 0 || zf_client_has_input (self))
         return 0;
     return zf_client_next_due (self);
 }
@@ -347,7 +280,8 @@ zfarm_client_dispatch (zfarm_client_t *self)
 
 /* A reply that comes after an earlier request gave up is dropped before the
  * request is sent; one still in flight would be taken as this request's
- * answer, which is harmless: it is a status document a little older. */
+ * answer, which is harmless: it is a status document a little older (of
+ * another broker, with several: a status is of one broker). */
 int
 zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p)
 {
@@ -358,7 +292,8 @@ zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p)
     zf_client_receive (self);
     zstr_free (&self->status_json);
     self->unauthorized = false;
-    zf_client_send_simple (self, ZF_STATUS, 0);
+    zf_client_send_simple (self, zf_client_status_broker (self), ZF_STATUS,
+                           0);
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (!self->status_json) {
         zf_client_pump (self);

@@ -26,6 +26,7 @@ typedef struct {
     void *arg;                  /* ... called with this */
     zfarm_result_t **sink;      /* else here, if set (zfarm_client_call) */
     uint32_t timeout_ms;        /* as asked for, 0 for none */
+    int broker;                 /* index of the one broker that holds it */
     zmq_msg_t payload;          /* the SUBMIT's payload and service, kept */
     char service [];            /* so that the task can be submitted again;
                                    each SUBMIT shares the payload's buffer */
@@ -42,18 +43,49 @@ typedef struct {
 #define ENDPOINTS_MAX   16
 #define ROUTING_ID_SIZE ZF_ROUTING_ID_SIZE
 
-struct _zfarm_client_t {
+/* One broker's connection and what the client knows of that broker: its
+ * liveness, its heartbeat settings, its load, and how many of the client's
+ * tasks it holds. A connection lives as long as its client (only
+ * zfarm_client_set_curve replaces its socket), so a pointer to one never
+ * dangles while a caller up the stack holds it. */
+typedef struct {
     zsock_t *sock;              /* DEALER connected to the broker */
     char *endpoint;             /* the broker's endpoint, for log lines */
-    char *endpoints [ENDPOINTS_MAX];    /* all of them, to fail over */
-    int endpoint_count;
-    int current;                /* index of endpoint in endpoints */
-    uint8_t routing_id [ROUTING_ID_SIZE];
+    int index;                  /* in the client's brokers array */
+    bool silent;                /* it missed liveness intervals */
+    bool leaving;               /* it answered SHUTDOWN: it takes nothing
+                                   new until it restarts (a new epoch) */
+    const char *lost;           /* why its tasks must move (a literal), set
+                                   while receiving, acted on by the pump;
+                                   NULL if nothing happened */
+    uint64_t epoch;             /* its epoch from PONG, 0 = none yet */
+    int64_t last_heard;         /* when it last sent anything, 0 = never */
+    int64_t unanswered_since;   /* first PING since it was last heard, 0 if
+                                   none */
+    int64_t next_ping;          /* when its PING is due if tasks are pending */
+    int heartbeat_ms;           /* its PING interval: its own (from its
+                                   PONG), or the default until it says */
+    int liveness;               /* silent intervals before it is down */
+    size_t in_flight;           /* pending tasks it holds for the client */
+    int64_t waiting;            /* tasks queued there that are not ours,
+                                   at its last PONG (at least 0) */
+    uint32_t free_slots;        /* its workers' free slots, at that PONG */
+} conn_t;
+
+/* The broker's silence after which it is down, in ms. */
+#define ZF_CONN_SILENCE_MS(conn) \
+    ((int64_t) (conn)->heartbeat_ms * (conn)->liveness)
+
+struct _zfarm_client_t {
+    conn_t brokers [ENDPOINTS_MAX];     /* one connection per endpoint */
+    int broker_count;           /* at least 1 */
+    int next_pick;              /* where the next pick's scan starts, so
+                                   that equal brokers take turns */
+    int poll_fd;                /* with several brokers, an epoll set of
+                                   their sockets' ZMQ_FDs (the one fd a
+                                   caller's loop polls); -1 with one */
+    uint8_t routing_id [ROUTING_ID_SIZE];   /* the same on every socket */
     zf_curve_t curve;           /* CURVE keys for every socket, if enabled */
-    bool silent;                /* the broker missed liveness intervals */
-    bool leaving;               /* the broker is shutting down: move on */
-    int64_t unanswered_since;   /* first PING since the broker was last
-                                   heard, 0 if none */
     zf_decoder_t *decoder;      /* reused for every header received */
     zf_index_t pending;         /* task_t by id: tasks without a result */
     zf_link_t deadlines;        /* pending tasks with a deadline, earliest
@@ -64,26 +96,18 @@ struct _zfarm_client_t {
     char *status_json;          /* the broker's STATUS reply, once it came */
     bool unauthorized;          /* the broker refused a message: this key
                                    may not do that (it ends a STATUS wait) */
+    bool moving;                /* some broker's `lost` is set */
     uint64_t last_id;           /* the last task id given out */
-    uint64_t epoch;             /* the broker's epoch from PONG, 0 = none */
     int retries;                /* SUBMIT's retries field, -1 = broker's */
-    int64_t last_heard;         /* when the broker last sent anything,
-                                   0 = never */
-    int64_t next_ping;          /* when a PING is due if tasks are pending */
-    int heartbeat_ms;           /* PING interval: the broker's (from its
-                                   PONG), or the default until it says */
-    int liveness;               /* silent intervals before it is down */
+    int64_t next_ping;          /* the earliest of the brokers' next_ping */
 };
-
-/* The broker's silence after which it is down, in ms. */
-#define ZF_CLIENT_SILENCE_MS(self) \
-    ((int64_t) (self)->heartbeat_ms * (self)->liveness)
 
 /* ---- tasks and deadlines (client_tasks.c) ------------------------------ */
 
 /* A new task with the next id, holding its own copy of service and data;
  * with a timeout, its deadline is that timeout plus GRACE_MS from now. It
- * is in no table yet: zf_client_task_start enters it. */
+ * is in no table and held by no broker yet: zf_client_task_start does
+ * that. */
 task_t *
     zf_client_task_new (zfarm_client_t *self, const char *service,
                         const void *data, size_t size, int timeout_ms);
@@ -106,27 +130,30 @@ void
 
 /* ---- sending (client_tasks.c) ------------------------------------------ */
 
-/* Sends the task's SUBMIT with timeout_ms, sharing its payload's buffer.
- * Returns 0, or -1 if the message could not be queued. */
+/* Sends the task's SUBMIT, with timeout_ms, to the broker that holds it,
+ * sharing its payload's buffer. Returns 0, or -1 if the message could not
+ * be queued. */
 int
     zf_client_send_submit (zfarm_client_t *self, task_t *task,
                            uint32_t timeout_ms);
 
-/* Sends a command that has at most a task id. A send can fail only if the
- * context is being terminated (the socket has no send limit and no send
- * timeout), and then the broker cannot be told anything anyway. */
+/* Sends a broker a command that has at most a task id. A send can fail
+ * only if the context is being terminated (the socket has no send limit
+ * and no send timeout), and then the broker cannot be told anything
+ * anyway. */
 void
-    zf_client_send_simple (zfarm_client_t *self, int command,
+    zf_client_send_simple (zfarm_client_t *self, conn_t *conn, int command,
                            uint64_t task_id);
 
-/* Enters a new task in the table and sends its SUBMIT. If even queueing the
- * SUBMIT fails, the task ends at once with BROKER_DOWN, so that it still
- * gets its one result. */
+/* Gives a new task to a broker (zf_client_pick_any), enters it in the
+ * table and sends its SUBMIT. If even queueing the SUBMIT fails, the task
+ * ends at once with BROKER_DOWN, so that it still gets its one result. */
 void
     zf_client_task_start (zfarm_client_t *self, task_t *task);
 
-/* Ends a pending task with CANCELLED. The broker sends no RESULT for a
- * cancelled task; should one cross the CANCEL, it finds no task. */
+/* Ends a pending task with CANCELLED, and sends CANCEL to its broker. The
+ * broker sends no RESULT for a cancelled task; should one cross the
+ * CANCEL, it finds no task. */
 void
     zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why);
 
@@ -158,22 +185,93 @@ void
 
 /* ---- receiving (client_receive.c) -------------------------------------- */
 
-/* Handles the messages that have arrived, at most RECV_BATCH of them; any
- * message, even a malformed one, shows that the broker is alive. Returns
- * the number of results made. */
+/* Handles the messages that have arrived, at most RECV_BATCH of them per
+ * broker; any message, even a malformed one, shows that its broker is
+ * alive. Returns the number of results made. */
 int
     zf_client_receive (zfarm_client_t *self);
 
-/* Submits every pending task again, with the time it has left; a task
- * whose time is up is left to expire. why goes in the log line. */
-void
-    zf_client_resubmit_all (zfarm_client_t *self, const char *why);
-
-/* ---- the connection (client.c) ----------------------------------------- */
+/* ---- the brokers (client_brokers.c) ------------------------------------ */
 
 /* A new DEALER to endpoint with the client's routing id and keys, or NULL
  * (logged). Caller destroys. */
 zsock_t *
     zf_client_connect (zfarm_client_t *self, const char *endpoint);
+
+/* Connects to each endpoint of "ep1,ep2,...". Returns 0, or -1 (logged) if
+ * the list names none or a connection fails; zf_client_brokers_close
+ * frees what was opened either way. */
+int
+    zf_client_brokers_open (zfarm_client_t *self, const char *list);
+
+/* Closes every connection, giving what is queued linger_ms to leave. */
+void
+    zf_client_brokers_close (zfarm_client_t *self, int linger_ms);
+
+/* Opens every connection again with the client's current keys, and forgets
+ * what was known of the brokers. Returns 0, or -1 (logged; the old
+ * connections stay) if a socket cannot be made. */
+int
+    zf_client_brokers_reconnect (zfarm_client_t *self);
+
+/* The fd a caller's loop polls: the socket's ZMQ_FD with one broker, an
+ * epoll set of all of them with several. */
+int
+    zf_client_fd_of (zfarm_client_t *self);
+
+/* True if any socket has a message waiting (this also takes ZeroMQ's
+ * pending commands, so that the fd is quiet again). */
+bool
+    zf_client_has_input (zfarm_client_t *self);
+
+/* zmq_poll on every socket for input, at most wait ms (-1: no limit). */
+int
+    zf_client_poll_sockets (zfarm_client_t *self, long wait);
+
+/* The index of the broker that should take the next task: among those not
+ * silent and not leaving, the least loaded, in turn. -1 if none is. */
+int
+    zf_client_pick (zfarm_client_t *self);
+
+/* The same, but when no broker is known to be up, the next in turn. */
+int
+    zf_client_pick_any (zfarm_client_t *self);
+
+/* The broker to ask for a status document: one that is up, the last heard
+ * from first. */
+conn_t *
+    zf_client_status_broker (zfarm_client_t *self);
+
+/* Notes that conn's tasks must move (why: a literal), which the pump does
+ * after receiving: restarted, silent, leaving. */
+void
+    zf_client_broker_lost (zfarm_client_t *self, conn_t *conn,
+                           const char *why);
+
+/* conn sent something: it is alive; if it was silent, the tasks it still
+ * holds are submitted to it again. */
+void
+    zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now);
+
+/* Takes a PONG's epoch, heartbeat settings and load. */
+void
+    zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
+                           const zf_header_t *header);
+
+/* Sends PING to each broker whose interval has passed while tasks are
+ * pending, and notices those that are silent. */
+void
+    zf_client_heartbeat (zfarm_client_t *self, int64_t now);
+
+/* Submits again to conn every pending task it holds, with the time it has
+ * left; a task whose time is up is left to expire. why goes in the log. */
+void
+    zf_client_resubmit (zfarm_client_t *self, conn_t *conn, const char *why);
+
+/* Moves the tasks of the brokers lost since the last pump to the others
+ * (zf_client_pick), each with the time it has left, and sends CANCEL for
+ * them to the broker they leave. */
+void
+    zf_client_move_lost (zfarm_client_t *self, int64_t now);
 
 #endif

@@ -1,7 +1,7 @@
 /* client_tasks.c: a task's life inside the client: the pending table and
  * the deadline list, the messages that start and cancel tasks, and time:
- * expiry, fail-over, the broker's silence, the heartbeat, and the pump and
- * poll that the public calls in client.c run.
+ * expiry, and the pump and poll that the public calls in client.c run (the
+ * brokers' heartbeat, silence and lost tasks are client_brokers.c's).
  *
  * Invariant: a task is in `pending` (and, if it has a deadline, in
  * `deadlines`) from its SUBMIT until zf_client_finish makes its one result,
@@ -106,6 +106,7 @@ zf_client_finish (zfarm_client_t *self, task_t *task,
     else
         zlistx_add_end (self->ready, result);
 
+    self->brokers [task->broker].in_flight--;
     zf_list_remove (&task->deadline_link);
     zf_index_delete (&self->pending, task->id);
     zf_client_task_destroy (&task);
@@ -124,31 +125,37 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
     header.flags = ZF_FLAG_NUL;
-    return zf_wire_send_shared (self->sock, &header, &task->payload);
+    return zf_wire_send_shared (self->brokers [task->broker].sock, &header,
+                                &task->payload);
 }
 
 void
-zf_client_send_simple (zfarm_client_t *self, int command, uint64_t task_id)
+zf_client_send_simple (zfarm_client_t *self, conn_t *conn, int command,
+                       uint64_t task_id)
 {
+    (void) self;
     zf_header_t header;
     zf_header_init (&header, command);
     header.task_id = task_id;
-    if (zf_wire_send_shared (self->sock, &header, NULL) != 0)
+    if (zf_wire_send_shared (conn->sock, &header, NULL) != 0)
         zf_debug ("zfarm client: could not send %s to %s: %s",
-                  zf_command_name (command), self->endpoint,
+                  zf_command_name (command), conn->endpoint,
                   zmq_strerror (zmq_errno ()));
 }
 
 void
 zf_client_task_start (zfarm_client_t *self, task_t *task)
 {
+    task->broker = zf_client_pick_any (self);
+    self->brokers [task->broker].in_flight++;
     zf_index_insert (&self->pending, task);
     if (task->deadline)
         s_deadline_insert (self, task);
     if (zf_client_send_submit (self, task, task->timeout_ms) != 0) {
         char text [256];
         snprintf (text, sizeof text, "could not queue the task for %s: %s",
-                  self->endpoint, zmq_strerror (zmq_errno ()));
+                  self->brokers [task->broker].endpoint,
+                  zmq_strerror (zmq_errno ()));
         zf_client_finish (self, task,
                           zf_result_new (task->id, ZFARM_EBROKER_DOWN, text));
     }
@@ -157,7 +164,8 @@ zf_client_task_start (zfarm_client_t *self, task_t *task)
 void
 zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why)
 {
-    zf_client_send_simple (self, ZF_CANCEL, task->id);
+    zf_client_send_simple (self, &self->brokers [task->broker], ZF_CANCEL,
+                           task->id);
     zf_client_finish (self, task,
                       zf_result_new (task->id, ZFARM_ECANCELLED, why));
 }
@@ -165,26 +173,27 @@ zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why)
 /* ---- time -------------------------------------------------------------- */
 
 /* The result of a task whose deadline passed without a RESULT: TIMEOUT if
- * the broker has been heard within liveness intervals (it is alive, so the
+ * its broker has been heard within liveness intervals (it is alive, so the
  * task really overran), BROKER_DOWN if not. */
 static zfarm_result_t *
 s_expiry_result (zfarm_client_t *self, const task_t *task, int64_t now)
 {
     char text [256];
-    int64_t silence = now - self->last_heard;
-    if (self->last_heard
-    &&  silence <= ZF_CLIENT_SILENCE_MS (self)) {
+    conn_t *conn = &self->brokers [task->broker];
+    int64_t silence = now - conn->last_heard;
+    if (conn->last_heard
+    &&  silence <= ZF_CONN_SILENCE_MS (conn)) {
         snprintf (text, sizeof text, "no result from the broker %d ms "
                   "after the task's timeout of %" PRIu32 " ms",
                   GRACE_MS, task->timeout_ms);
-        zf_client_send_simple (self, ZF_CANCEL, task->id);
+        zf_client_send_simple (self, conn, ZF_CANCEL, task->id);
         return zf_result_new (task->id, ZFARM_ETIMEOUT, text);
     }
-    if (self->last_heard)
+    if (conn->last_heard)
         snprintf (text, sizeof text, "no answer from %s for %" PRId64 " ms",
-                  self->endpoint, silence);
+                  conn->endpoint, silence);
     else
-        snprintf (text, sizeof text, "no answer from %s", self->endpoint);
+        snprintf (text, sizeof text, "no answer from %s", conn->endpoint);
     return zf_result_new (task->id, ZFARM_EBROKER_DOWN, text);
 }
 
@@ -215,69 +224,19 @@ zf_client_next_due (zfarm_client_t *self)
     return left < 0? 0: left > INT_MAX? INT_MAX: (int) left;
 }
 
-/* Moves to the next endpoint: a new socket, the same routing id. */
-static void
-s_fail_over (zfarm_client_t *self, int64_t now, const char *why)
-{
-    int next = (self->current + 1) % self->endpoint_count;
-    zsock_t *sock = zf_client_connect (self, self->endpoints [next]);
-    if (!sock)
-        return;                     /* logged; try again next interval */
-    zf_warning ("zfarm client: %s %s; failing over to %s",
-                self->endpoint, why, self->endpoints [next]);
-    zsock_set_linger (self->sock, 0);
-    zsock_destroy (&self->sock);
-    self->sock = sock;
-    self->current = next;
-    free (self->endpoint);
-    self->endpoint = zf_strdup (self->endpoints [next]);
-    self->unanswered_since = now;
-    self->silent = false;
-    self->epoch = 0;
-    self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;   /* until it says */
-    self->liveness = ZF_DEFAULT_LIVENESS;
-    zf_client_resubmit_all (self, "failed over");
-}
-
-/* Notices a broker that has said nothing for liveness intervals while tasks
- * wait: with other endpoints, the client moves on; with one, it submits
- * again when the broker is heard from. */
-static void
-s_check_silence (zfarm_client_t *self, int64_t now)
-{
-    if (!self->unanswered_since)
-        self->unanswered_since = now;   /* the PING about to go out */
-    if (now - self->unanswered_since <= ZF_CLIENT_SILENCE_MS (self))
-        return;
-    if (self->endpoint_count > 1)
-        s_fail_over (self, now, "is silent");
-    else
-        self->silent = true;
-}
-
-static void
-s_heartbeat (zfarm_client_t *self, int64_t now)
-{
-    if (zf_index_size (&self->pending) == 0 || now < self->next_ping)
-        return;
-    s_check_silence (self, now);
-    zf_client_send_simple (self, ZF_PING, 0);
-    self->next_ping = now + self->heartbeat_ms;
-}
-
 /* Receiving comes first, so that a result that arrived by the deadline
- * wins over its expiry. */
+ * wins over its expiry. Brokers are found lost in two places, by what
+ * they sent (a new epoch, SHUTDOWN) and by their silence (the heartbeat):
+ * their tasks move after each, a flag test when nothing was lost. */
 int
 zf_client_pump (zfarm_client_t *self)
 {
     int made = zf_client_receive (self);
     int64_t now = zf_now_ms ();
-    if (self->leaving) {
-        self->leaving = false;
-        s_fail_over (self, now, "is shutting down");
-    }
+    zf_client_move_lost (self, now);
     made += s_expire (self, now);
-    s_heartbeat (self, now);
+    zf_client_heartbeat (self, now);
+    zf_client_move_lost (self, now);
     return made;
 }
 
@@ -295,8 +254,7 @@ zf_client_poll (zfarm_client_t *self, int64_t until)
     int next = zf_client_next_due (self);
     if (next >= 0 && (wait < 0 || next < wait))
         wait = next;
-    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll (&item, 1, (long) wait) == -1
+    if (zf_client_poll_sockets (self, (long) wait) == -1
     &&  (zsys_interrupted || zmq_errno () != EINTR))
         return -1;
     return 0;

@@ -1,6 +1,8 @@
 /* zfarm_client.h: hand tasks to a zfarm broker and collect their results.
  *
- * A client is one DEALER connection to a broker, used from one thread.
+ * A client holds one DEALER connection to each broker it is given, and is
+ * used from one thread. With several brokers, each task goes to one of
+ * those that are up, and to another if that one is lost.
  * Every task gets exactly one result: its data, or an error code that a
  * program can switch on (ZFARM_ETIMEOUT, ZFARM_EWORKER_LOST, ...). A result
  * that arrives twice, or after the client gave up on the task, is dropped. */
@@ -22,9 +24,14 @@ typedef struct _zfarm_result_t zfarm_result_t;
  * The result is borrowed: it is destroyed when the callback returns. */
 typedef void (zfarm_result_fn) (zfarm_result_t *result, void *arg);
 
-/* Connects to a broker. endpoint NULL means $ZFARM_BROKER, or else
- * tcp://127.0.0.1:5555. Connecting is lazy (ZeroMQ's): a broker that is not
- * there yet is not an error. With $ZFARM_CURVE_SERVER_KEY and
+/* Connects to a broker, or to several: endpoint is one endpoint or up to
+ * 16 separated by commas ("tcp://a:5555,tcp://b:5555"), and NULL means
+ * $ZFARM_BROKER, or else tcp://127.0.0.1:5555. With several, each task
+ * goes to exactly one broker that is up (the least loaded, in turn among
+ * equals), and when that broker is lost (silent for its liveness,
+ * restarted, shutting down) to another with the same task id; a task
+ * still gets exactly one result. Connecting is lazy (ZeroMQ's): a broker
+ * that is not there yet is not an error. With $ZFARM_CURVE_SERVER_KEY and
  * $ZFARM_CURVE_CERT set, the connection is CURVE (zfarm_client_set_curve).
  * Returns NULL if the endpoint is invalid, or those keys are bad. */
 ZFARM_EXPORT zfarm_client_t *
@@ -97,8 +104,9 @@ ZFARM_EXPORT size_t
     zfarm_client_pending (zfarm_client_t *self);
 
 /* For the caller's own event loop: a file descriptor to poll for input
- * (ZeroMQ's ZMQ_FD: it signals edges, so call zfarm_client_dispatch each
- * time it is readable AND whenever zfarm_client_next_timeout expires). */
+ * (ZeroMQ's ZMQ_FD, or with several brokers an epoll set of theirs: it
+ * signals edges, so call zfarm_client_dispatch each time it is readable
+ * AND whenever zfarm_client_next_timeout expires). */
 ZFARM_EXPORT int
     zfarm_client_fd (zfarm_client_t *self);
 
@@ -113,8 +121,9 @@ ZFARM_EXPORT int
 ZFARM_EXPORT int
     zfarm_client_dispatch (zfarm_client_t *self);
 
-/* Asks the broker for its status: a JSON document (see README.md, "Status")
- * with workers, services and counters. Waits at most timeout_ms; other
+/* Asks the broker (with several, one that is up) for its status: a JSON
+ * document (see README.md, "Status") with workers, services and
+ * counters. Waits at most timeout_ms; other
  * results that arrive meanwhile are kept. Returns 0 and sets *json_p
  * (caller frees), ZFARM_EBROKER_DOWN if no answer came in time, or
  * ZFARM_EUNAUTHORIZED if the broker refused it (a CURVE key without the

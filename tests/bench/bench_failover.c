@@ -1,0 +1,136 @@
+/* bench_failover.c: how long a client spread over several brokers takes to
+ * get past the loss of one.
+ *
+ *   bench_failover --broker A,B --kill PID [-n TASKS] [--window W]
+ *
+ * Keeps W echo tasks in flight through one client given the brokers until
+ * TASKS results are in; once half are, SIGKILLs PID (a broker the caller
+ * started) and prints, as JSON: first_ms, from the kill to the next result
+ * (the other broker never paused), and recovered_ms, from the kill to the
+ * result of the last task that was in flight at the kill (those held by
+ * the killed broker are submitted again after its liveness). Every result
+ * must be the echo of its task; errors counts those that are not. */
+#include "zfarm.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEADLINE_MS     120000
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    const char *brokers;
+    long kill_pid;
+    int tasks;
+    int window;
+} args_t;
+
+static int
+s_parse (args_t *args, int argc, char *argv [])
+{
+    static const struct option options [] = {
+        { "broker", required_argument, NULL, 'b' },
+        { "kill",   required_argument, NULL, 'k' },
+        { "tasks",  required_argument, NULL, 'n' },
+        { "window", required_argument, NULL, 'w' },
+        { NULL, 0, NULL, 0 }
+    };
+    *args = (args_t) { NULL, 0, 20000, 100 };
+    int option;
+    while ((option = getopt_long (argc, argv, "b:k:n:w:", options, NULL))
+           != -1)
+        switch (option) {
+            case 'b': args->brokers = optarg; break;
+            case 'k': args->kill_pid = atol (optarg); break;
+            case 'n': args->tasks = atoi (optarg); break;
+            case 'w': args->window = atoi (optarg); break;
+            default: return -1;
+        }
+    return args->brokers && args->kill_pid > 0 && args->tasks > 1
+        && args->window > 0? 0: -1;
+}
+
+int
+main (int argc, char *argv [])
+{
+    args_t args;
+    if (s_parse (&args, argc, argv) != 0) {
+        fprintf (stderr, "usage: bench_failover --broker A,B --kill PID "
+                 "[-n TASKS] [--window W]\n");
+        return 2;
+    }
+    zfarm_client_t *client = zfarm_client_new (args.brokers);
+    if (!client)
+        return 1;
+    /* done [id]: its result is in; at_kill [id]: it was pending when the
+     * broker died. */
+    bool *done = calloc ((size_t) args.tasks + 1, sizeof *done);
+    bool *at_kill = calloc ((size_t) args.tasks + 1, sizeof *at_kill);
+    if (!done || !at_kill)
+        return 1;
+    int submitted = 0, received = 0, errors = 0, left_at_kill = 0;
+    int64_t killed_at = 0, first_ms = -1, recovered_ms = -1;
+    int64_t deadline = s_now_ms () + DEADLINE_MS;
+    while (received < args.tasks && s_now_ms () < deadline) {
+        while (submitted < args.tasks && submitted - received < args.window) {
+            char payload [32];
+            int size = snprintf (payload, sizeof payload, "%d", ++submitted);
+            zfarm_client_submit (client, "echo", payload, (size_t) size, 0,
+                                 NULL);
+        }
+        zfarm_result_t *result;
+        if (zfarm_client_wait (client, 1000, &result) != 0)
+            continue;
+        uint64_t id = zfarm_result_task_id (result);
+        char expected [32];
+        snprintf (expected, sizeof expected, "%" PRIu64, id);
+        size_t size;
+        const char *data = zfarm_result_data (result, &size);
+        if (zfarm_result_status (result) != 0 || size != strlen (expected)
+        ||  memcmp (data, expected, size) != 0)
+            errors++;
+        zfarm_result_destroy (&result);
+        if (id >= 1 && id <= (uint64_t) args.tasks)
+            done [id] = true;
+        received++;
+        if (killed_at) {
+            if (first_ms == -1)
+                first_ms = s_now_ms () - killed_at;
+            if (id <= (uint64_t) args.tasks && at_kill [id]
+            &&  --left_at_kill == 0)
+                recovered_ms = s_now_ms () - killed_at;
+        }
+        else
+        if (received >= args.tasks / 2) {
+            for (int task = 1; task <= submitted; task++)
+                if (!done [task]) {
+                    at_kill [task] = true;
+                    left_at_kill++;
+                }
+            kill ((pid_t) args.kill_pid, SIGKILL);
+            killed_at = s_now_ms ();
+        }
+    }
+    printf ("{\"first_ms\":%lld,\"recovered_ms\":%lld,\"completed\":%d,"
+            "\"errors\":%d}\n", (long long) first_ms,
+            (long long) recovered_ms, received, errors + args.tasks
+            - received);
+    zfarm_client_destroy (&client);
+    free (done);
+    free (at_kill);
+    return errors || received < args.tasks;
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# brokers.sh: one client over two brokers, against the same over one.
+#
+# Two zfarm-brokers on loopback and three zfarm-worker processes (echo.so,
+# capacity 1) that serve both. Per round: the tasks/s of one zfarm-bench
+# client given one broker, then given both (the same workers, window 100);
+# then bench_failover given both, which SIGKILLs one broker halfway and
+# reports the time from the kill to the next result (first_ms) and to the
+# last result of the tasks in flight at the kill (recovered_ms), at the
+# brokers' default heartbeat (500 ms x 3) and at 100 ms. Prints medians
+# with min-max.
+#
+# Usage: tests/bench/brokers.sh [--repeat R] [--quick]
+# Builds the programs in build-bench (Release) first.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=$ROOT/build-bench
+BIN=$BUILD/bin
+REPEAT=5
+N=20000
+N_FAIL=20000
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
+        --quick) REPEAT=1; N=2000; N_FAIL=4000; shift ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "brokers.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+done
+case $REPEAT in ''|*[!0-9]*|0) echo "brokers.sh: --repeat wants a count" >&2; exit 2 ;; esac
+
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j2 --target zfarm-broker zfarm-worker zfarm-echo \
+    zfarm-bench bench_failover >/dev/null
+
+WORK=$(mktemp -d /tmp/zfarm-brokers.XXXXXX)
+PIDS=()
+s_cleanup () {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${ZFARM_BENCH_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap s_cleanup EXIT
+trap 'exit 130' INT TERM
+
+s_start () {
+    local log=$1; shift
+    "$@" >>"$WORK/$log.log" 2>&1 &
+    STARTED=$!
+    PIDS+=("$STARTED")
+}
+
+s_stop () {
+    local pid tries
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+        for tries in $(seq 200); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+# s_broker NAME HEARTBEAT: starts a broker on a free loopback port; sets
+# ENDPOINT and STARTED.
+s_broker () {
+    local file=$WORK/$1.endpoint tries
+    rm -f "$file"
+    s_start "$1" "$BIN/zfarm-broker" --bind "tcp://127.0.0.1:*" \
+        --endpoint-file "$file" --heartbeat "$2"
+    for tries in $(seq 1000); do
+        [ -s "$file" ] && break
+        sleep 0.01
+    done
+    ENDPOINT=$(head -1 "$file")
+}
+
+# s_farm HEARTBEAT: two brokers, three workers serving both; sets A, B,
+# A_PID, B_PID, WORKERS.
+s_farm () {
+    local i
+    s_broker a "$1"; A=$ENDPOINT; A_PID=$STARTED
+    s_broker b "$1"; B=$ENDPOINT; B_PID=$STARTED
+    WORKERS=()
+    for i in 1 2 3; do
+        s_start worker "$BIN/zfarm-worker" --broker "$A,$B" --service echo \
+            --module "$BUILD/modules/echo.so" --capacity 1
+        WORKERS+=("$STARTED")
+    done
+}
+
+s_json () {
+    python3 -c "import json,sys; d=json.load(sys.stdin); print(d['$1'], d['errors'])"
+}
+
+declare -A SAMPLES
+s_add () {
+    SAMPLES[$1]="${SAMPLES[$1]:-} $2"
+}
+
+for round in $(seq "$REPEAT"); do
+    s_farm 500
+    for brokers in one two; do
+        list=$A
+        [ $brokers = two ] && list=$A,$B
+        read -r rate errors < <("$BIN/zfarm-bench" --json --broker "$list" \
+            -n "$N" --window 100 --wait-workers 3 --deadline 120 | s_json tasks_per_sec)
+        [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
+        s_add "tasks/s, one client given $brokers" "$rate"
+    done
+    s_stop "${WORKERS[@]}" "$A_PID" "$B_PID"
+    for heartbeat in 500 100; do
+        s_farm "$heartbeat"
+        "$BIN/zfarm-bench" --broker "$A" -n 100 --wait-workers 3 \
+            --deadline 60 >/dev/null
+        json=$("$BIN/bench_failover" --broker "$A,$B" --kill "$A_PID" \
+            -n "$N_FAIL" --window 100)
+        wait "$A_PID" 2>/dev/null || true
+        for metric in first_ms recovered_ms; do
+            read -r value errors < <(echo "$json" | s_json "$metric")
+            [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
+            s_add "$metric after SIGKILL, heartbeat $heartbeat ms" "$value"
+        done
+        s_stop "${WORKERS[@]}" "$B_PID"
+    done
+    echo "round $round of $REPEAT done" >&2
+done
+
+printf '| measure | median | min-max | rounds |\n| --- | --- | --- | --- |\n'
+for key in "tasks/s, one client given one" "tasks/s, one client given two" \
+           "first_ms after SIGKILL, heartbeat 500 ms" \
+           "recovered_ms after SIGKILL, heartbeat 500 ms" \
+           "first_ms after SIGKILL, heartbeat 100 ms" \
+           "recovered_ms after SIGKILL, heartbeat 100 ms"; do
+    echo "${SAMPLES[$key]}" | tr ' ' '\n' | grep . | sort -g | awk -v k="$key" '
+        { v[NR] = $1 }
+        END { m = (NR % 2)? v[(NR + 1) / 2]: (v[NR / 2] + v[NR / 2 + 1]) / 2;
+              printf "| %s | %.0f | %.0f-%.0f | %d |\n", k, m, v[1], v[NR], NR }'
+done

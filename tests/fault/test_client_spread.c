@@ -1,0 +1,253 @@
+/* test_client_spread.c: a client given two brokers uses both.
+ *
+ * Two brokers on tcp://127.0.0.1, three zfarm-worker processes (capacity
+ * 1, primes.so) each serving both. First, through the C API, with both
+ * brokers up: every task gets its right result, and each broker ran a real
+ * share of them (its own counters say so). Then the real `zfarm map
+ * --broker a,b` over 10,000 items, and broker a is killed (SIGKILL) once
+ * about half the results are out: every output line is its item's result,
+ * in input order, map exits 0, and broker b still lists the three
+ * workers. */
+#include "harness.h"
+#include "cli_json.h"
+#include "zfarm.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define WORKERS     3
+#define API_TASKS   600
+#define API_WINDOW  WORKERS  /* no more than the slots: see main */
+#define MAP_ITEMS   10000
+#define N_BASE      200000      /* item i asks for the primes <= N_BASE + */
+#define N_STEP      37          /* i * N_STEP: a sieve of a few tenths of
+                                   a ms, and a different answer per item */
+#define N_MAX       (N_BASE + MAP_ITEMS * N_STEP)
+#define WAIT_MS     60000
+
+/* primes_upto [n]: the number of primes <= n, what primes.so answers. */
+static int *primes_upto;
+
+static void
+s_count_primes (void)
+{
+    char *composite = calloc (N_MAX + 1, 1);
+    primes_upto = calloc (N_MAX + 1, sizeof *primes_upto);
+    ASSERT (composite && primes_upto);
+    int count = 0;
+    for (long n = 2; n <= N_MAX; n++) {
+        if (!composite [n]) {
+            count++;
+            for (long m = n * n; m <= N_MAX; m += n)
+                composite [m] = 1;
+        }
+        primes_upto [n] = count;
+    }
+    free (composite);
+}
+
+static long
+s_item (int i)
+{
+    return N_BASE + (long) i * N_STEP;
+}
+
+static long
+s_counter (const char *endpoint, const char *name)
+{
+    json_t *doc = th_status_doc (endpoint);
+    ASSERT (doc);
+    long value = (long) json_number (json_member (json_member (doc,
+                                                               "counters"),
+                                                  name), -1);
+    json_destroy (&doc);
+    return value;
+}
+
+static int
+s_workers_listed (const char *endpoint)
+{
+    json_t *doc = th_status_doc (endpoint);
+    int count = 0;
+    for (const json_t *worker = json_first (json_member (doc, "workers"));
+         worker; worker = json_next (worker))
+        count++;
+    json_destroy (&doc);
+    return count;
+}
+
+/* API_TASKS tasks, window at a time, through one client given both
+ * brokers: each result is checked against its task's item. */
+static void
+s_run_api (const char *list, int window)
+{
+    zfarm_client_t *client = zfarm_client_new (list);
+    ASSERT (client);
+    long *item_of = calloc (API_TASKS + 1, sizeof *item_of);
+    ASSERT (item_of);
+    int submitted = 0, received = 0;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (received < API_TASKS && zclock_mono () < deadline) {
+        while (submitted < API_TASKS && submitted - received < window) {
+            char payload [32];
+            snprintf (payload, sizeof payload, "%ld", s_item (submitted));
+            uint64_t id;
+            ASSERT_EQ (zfarm_client_submit (client, "primes", payload,
+                                            strlen (payload), WAIT_MS, &id),
+                       0);
+            ASSERT ((int) id <= API_TASKS);
+            item_of [id] = s_item (submitted++);
+        }
+        zfarm_result_t *result;
+        if (zfarm_client_wait (client, 1000, &result) != 0)
+            continue;
+        if (zfarm_result_status (result) != 0)
+            TEST_FAIL ("%s: %s", zfarm_err_name (zfarm_result_status (result)),
+                       zfarm_result_error (result));
+        uint64_t id = zfarm_result_task_id (result);
+        ASSERT (id >= 1 && id <= API_TASKS && item_of [id]);
+        ASSERT_EQ (atoi (zfarm_result_data (result, NULL)),
+                   primes_upto [item_of [id]]);
+        item_of [id] = 0;           /* a second result would fail above */
+        received++;
+        zfarm_result_destroy (&result);
+    }
+    ASSERT_EQ (received, API_TASKS);
+    zfarm_client_destroy (&client);
+    free (item_of);
+}
+
+/* Lines of map's output so far. */
+static int
+s_lines_out (const char *path)
+{
+    char *text = th_read_file (path, NULL);
+    int lines = text? th_count (text, "\n"): 0;
+    free (text);
+    return lines;
+}
+
+static void
+s_check_map_output (const char *path)
+{
+    size_t size;
+    char *text = th_read_file (path, &size);
+    ASSERT (text);
+    char *line = text, *end = text + size;
+    for (int i = 0; i < MAP_ITEMS; i++) {
+        char *newline = memchr (line, '\n', (size_t) (end - line));
+        if (!newline)
+            TEST_FAIL ("map wrote %d lines of %d", i, MAP_ITEMS);
+        *newline = 0;
+        char expected [32];
+        snprintf (expected, sizeof expected, "%d", primes_upto [s_item (i)]);
+        if (strcmp (line, expected) != 0)
+            TEST_FAIL ("line %d: '%s', expected '%s'", i + 1, line, expected);
+        line = newline + 1;
+    }
+    ASSERT_EQ ((long) (end - line), 0L);
+    free (text);
+}
+
+/* zfarm map over MAP_ITEMS lines given both brokers; a is killed once
+ * half the results are written. */
+static void
+s_run_map (const char *list, pid_t broker_a, const char *broker_b)
+{
+    char input [400], output [400], command [1600];
+    snprintf (input, sizeof input, "%s/items", th_tmpdir ());
+    snprintf (output, sizeof output, "%s/map.out", th_tmpdir ());
+    FILE *file = fopen (input, "w");
+    ASSERT (file);
+    for (int i = 0; i < MAP_ITEMS; i++)
+        fprintf (file, "%ld\n", s_item (i));
+    ASSERT_EQ (fclose (file), 0);
+    snprintf (command, sizeof command, "exec %s map --quiet --broker %s "
+              "primes < %s", th_bin ("zfarm"), list, input);
+    pid_t map = th_spawn ("map", (const char *const []) {
+                              "/bin/sh", "-c", command, NULL });
+
+    int at_kill = 0;
+    for (int i = 0; i < WAIT_MS / 2 && !at_kill; i++) {
+        int lines = s_lines_out (output);
+        if (lines >= MAP_ITEMS / 2)
+            at_kill = lines;
+        else {
+            ASSERT (th_alive (map));
+            zclock_sleep (2);
+        }
+    }
+    ASSERT (at_kill);
+    ASSERT (at_kill < MAP_ITEMS);   /* map was still running */
+    th_kill (broker_a, SIGKILL);
+    ASSERT (th_reap (broker_a, WAIT_MS) != -1);
+    printf ("broker a killed after %d of %d results\n", at_kill, MAP_ITEMS);
+
+    int status = th_reap (map, WAIT_MS * 2);
+    ASSERT (status != -1);
+    ASSERT (WIFEXITED (status));
+    ASSERT_EQ (WEXITSTATUS (status), 0);
+    s_check_map_output (output);
+    ASSERT_EQ (s_workers_listed (broker_b), WORKERS);
+}
+
+int
+main (void)
+{
+    s_count_primes ();
+    pid_t pids [2];
+    char endpoints [2][256];
+    for (int b = 0; b < 2; b++)
+        snprintf (endpoints [b], sizeof endpoints [b], "%s",
+                  th_broker_start ("tcp", NULL, &pids [b]));
+    char list [600];
+    snprintf (list, sizeof list, "%s,%s", endpoints [0], endpoints [1]);
+    pid_t workers [WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        workers [i] = th_worker_start (list, (const char *const []) {
+            "--service", "primes", "--capacity", "1",
+            "--module", th_module ("primes.so"), NULL });
+    for (int b = 0; b < 2; b++)
+        ASSERT (th_wait_workers (endpoints [b], WORKERS, WAIT_MS));
+
+    /* Both brokers up: each takes a real share of one client's tasks.
+     * Submitted at once, they are shared out in turn; a window at a time,
+     * each broker gets more as it ends more. The window is no larger than
+     * the workers' slots: with more, the brokers' queues compete for the
+     * shared slots, and the broker that frees one tends to fill it again,
+     * so that shares depend on the brokers' timing (down to 5% seen under
+     * ASan and a CPU load), not on the client. */
+    long done [2] = { 0, 0 };
+    const int windows [2] = { API_TASKS, API_WINDOW };
+    for (int w = 0; w < 2; w++) {
+        s_run_api (list, windows [w]);
+        long share [2];
+        for (int b = 0; b < 2; b++) {
+            long completed = s_counter (endpoints [b], "completed");
+            share [b] = completed - done [b];
+            done [b] = completed;
+            printf ("window %d: broker %c completed %ld of %d tasks\n",
+                    windows [w], 'a' + b, share [b], API_TASKS);
+        }
+        ASSERT_EQ (share [0] + share [1], API_TASKS);
+        for (int b = 0; b < 2; b++)
+            ASSERT (share [b] >= API_TASKS / (w == 0? 4: 6));
+    }
+    printf ("one client, two brokers, both used: pass\n");
+
+    /* zfarm map over both; one broker dies halfway. */
+    s_run_map (list, pids [0], endpoints [1]);
+    printf ("zfarm map over two brokers, one killed halfway: pass\n");
+
+    for (int i = 0; i < WORKERS; i++) {
+        th_kill (workers [i], SIGTERM);
+        int status = th_reap (workers [i], WAIT_MS);
+        ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+    th_kill (pids [1], SIGTERM);
+    ASSERT_EQ (th_reap (pids [1], WAIT_MS), 0);
+    free (primes_upto);
+    TEST_PASS ("test_client_spread");
+    return 0;
+}

@@ -105,7 +105,9 @@ static int
 s_job_pid (const char *endpoint)
 {
     char *text = NULL;
-    ASSERT_EQ (th_call (endpoint, "job", "pid", 30000, &text), 0);
+    int rc = th_call (endpoint, "job", "pid", 30000, &text);
+    if (rc != 0)
+        TEST_FAIL ("a pid call ended %d: %s", rc, text);
     int pid = atoi (text);
     free (text);
     ASSERT (pid > 0);
@@ -327,6 +329,11 @@ test_orphan_guard_supervisor (void)
 
 /* ---- limits ------------------------------------------------------------- */
 
+/* Long enough for a quick task (a shell's start, a 10 ms sleep) under ASan
+ * on a machine with a load of 20 (300 ms was not: CI saw a "pid" call
+ * overrun it), and far below the 61 s that "hang" and "sleep 60000" take. */
+#define MAX_CALL_TIME "5000"
+
 /* A --module handler cannot be interrupted: the client gets TIMEOUT when
  * the time is up, and the process ends (76) to be replaced. */
 static void
@@ -336,7 +343,7 @@ test_max_call_time_module (void)
     const char *args [] = { "--service", "sleep",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_sleep",
-                            "--max-call-time", "300", NULL };
+                            "--max-call-time", MAX_CALL_TIME, NULL };
     s_supervisor_start ("overrun", endpoint, 1, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     int first;
@@ -345,7 +352,8 @@ test_max_call_time_module (void)
     char *text = NULL;
     ASSERT_EQ (th_call (endpoint, "sleep", "60000", 30000, &text),
                ZFARM_ETIMEOUT);
-    ASSERT_STR_EQ (text, "ran longer than --max-call-time 300 ms");
+    ASSERT_STR_EQ (text,
+                   "ran longer than --max-call-time " MAX_CALL_TIME " ms");
     free (text);
     s_wait_replacement (endpoint, first);
     ASSERT (th_wait_gone (&first, 1, 10000));
@@ -364,14 +372,15 @@ test_max_call_time_exec (void)
 {
     const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
     const char *args [] = { "--service", "job", "--exec", s_job_script (),
-                            "--max-call-time", "300", NULL };
+                            "--max-call-time", MAX_CALL_TIME, NULL };
     th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     int pid = s_job_pid (endpoint);
     char *text = NULL;
     ASSERT_EQ (th_call (endpoint, "job", "hang", 30000, &text),
                ZFARM_ETIMEOUT);
-    ASSERT_STR_EQ (text, "ran longer than --max-call-time 300 ms");
+    ASSERT_STR_EQ (text,
+                   "ran longer than --max-call-time " MAX_CALL_TIME " ms");
     free (text);
     for (int i = 0; i < 1000 && pool_hanging (); i++)
         zclock_sleep (10);

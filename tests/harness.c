@@ -147,6 +147,18 @@ th_seam_argv (const char *bytes, const char *action,
 }
 
 const char *
+th_loopback (void)
+{
+    static char address [32];
+    if (!*address) {
+        unsigned pid = (unsigned) getpid ();    /* < 2^22 on Linux */
+        snprintf (address, sizeof address, "127.%u.%u.%u",
+                  1 + ((pid >> 16) & 63), (pid >> 8) & 255, pid & 255);
+    }
+    return address;
+}
+
+const char *
 th_broker_start (const char *transport, const char *const extra [],
                  pid_t *pid_p)
 {
@@ -157,7 +169,7 @@ th_broker_start (const char *transport, const char *const extra [],
     if (strcmp (transport, "ipc") == 0)
         snprintf (bind, sizeof bind, "ipc://%s/broker%d.ipc", th_tmpdir (), n);
     else
-        snprintf (bind, sizeof bind, "tcp://127.0.0.1:*");
+        snprintf (bind, sizeof bind, "tcp://%s:*", th_loopback ());
     snprintf (file, sizeof file, "%s/broker%d.endpoints", th_tmpdir (), n);
     snprintf (log, sizeof log, "broker%d", n);
 

@@ -16,6 +16,15 @@
 const char *
     th_tmpdir (void);
 
+/* This test's own loopback address, 127.a.b.c made of its pid. Brokers
+ * bound to "tcp://127.0.0.1:*" take the lowest free port from 49152 (czmq),
+ * so the port of a broker that one test killed went to the next test's
+ * broker, and the dead one's workers and clients, reconnecting, joined a
+ * farm not theirs (a stress run saw it). On an address of its own a test
+ * meets only its own peers. */
+const char *
+    th_loopback (void);
+
 /* Full path of a built program ("zfarm-broker") or module ("echo.so"). */
 const char *
     th_bin (const char *name);
@@ -39,7 +48,7 @@ const char *const *
 /* Starts a broker bound to a fresh ipc:// endpoint ("ipc") or an ephemeral
  * port on 127.0.0.1 ("tcp"), with extra arguments (NULL-terminated list, may
  * be NULL), and waits until it listens. Returns its endpoint (static buffer
- * per call: copy it) and sets *pid_p. */
+ * per call: copy it) and sets *pid_p. A tcp broker listens on th_loopback. */
 const char *
     th_broker_start (const char *transport, const char *const extra [],
                      pid_t *pid_p);

@@ -566,10 +566,10 @@ s_write_config (const char *path, const char *endpoint_file,
 {
     FILE *file = fopen (path, "w");
     ASSERT (file);
-    fprintf (file, "broker\n    bind = \"tcp://127.0.0.1:*\"\n"
+    fprintf (file, "broker\n    bind = \"tcp://%s:*\"\n"
              "    endpoint-file = \"%s\"\n    curve-secret = \"%s\"\n"
-             "    authorized-keys = \"%s\"\n", endpoint_file,
-             s_broker_key.secret_path, keys);
+             "    authorized-keys = \"%s\"\n", th_loopback (),
+             endpoint_file, s_broker_key.secret_path, keys);
     fclose (file);
 }
 

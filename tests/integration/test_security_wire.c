@@ -63,7 +63,7 @@ s_keygen (keys_t *keys, const char *name, const char *role, bool allowed)
 typedef struct {
     int listen_fd;
     int port;                   /* where clients connect */
-    int target_port;            /* the broker's, on 127.0.0.1 */
+    int target_port;            /* the broker's, on th_loopback () */
     atomic_bool stop;
     pthread_t thread;
     int fds [PROXY_PAIRS][2];   /* client side, broker side; -1 unused */
@@ -77,7 +77,7 @@ s_connect_local (int port)
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = { .sin_family = AF_INET,
                                    .sin_port = htons ((uint16_t) port) };
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    inet_pton (AF_INET, th_loopback (), &address.sin_addr);
     if (fd >= 0 && connect (fd, (struct sockaddr *) &address,
                             sizeof address) != 0) {
         close (fd);
@@ -198,7 +198,7 @@ s_proxy_destroy (proxy_t **self_p)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The port of a tcp endpoint as bound ("tcp://127.0.0.1:40123"). */
+/* The port of a tcp endpoint as bound ("tcp://127.1.2.3:49152"). */
 static int
 s_port (const char *endpoint)
 {

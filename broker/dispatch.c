@@ -595,14 +595,20 @@ dispatch_slots (broker_t *self, worker_t *worker, const zf_header_t *slots)
     worker->shared = true;
     worker->credit = slots->free_slots < worker->capacity
                    ? slots->free_slots: worker->capacity;
+    worker_update_idle (worker);
     /* A task sent for a slot that another broker's task took waits there:
-     * it is one sent in advance now, which a free worker may steal. */
+     * it is one sent in advance now, which a free worker may steal, and a
+     * worker of ours that is free already does so at once. */
     task_t *task = slots->task_id? task_table_lookup (self->tasks,
                                                       slots->task_id): NULL;
     if (task && task->worker == worker && task->state == TASK_RUNNING
-    &&  !zf_link_is_linked (&task->prefetch_link))
+    &&  !zf_link_is_linked (&task->prefetch_link)) {
         zf_list_push_back (&task->service->prefetched, &task->prefetch_link);
-    worker_update_idle (worker);
+        zf_link_t *idle = zf_list_first (&task->service->idle);
+        if (idle)
+            s_worker_freed_slot (self, zf_container_of (idle, membership_t,
+                                                        idle_link)->worker);
+    }
     if (worker_has_free_slot (worker) || worker_can_prefetch (worker))
         s_worker_freed_slot (self, worker);
 }

@@ -302,6 +302,8 @@ s_next_timer (io_t *self, int64_t now)
         next = self->guard_at;
     if (self->call_check_at && self->call_check_at < next)
         next = self->call_check_at;
+    if (self->slots_due_at && self->slots_due_at < next)
+        next = self->slots_due_at;
     for (uint32_t i = 0; i < self->session_count; i++) {
         session_t *session = &self->sessions [i];
         if (session->sock) {

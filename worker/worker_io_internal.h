@@ -84,6 +84,8 @@ struct _zf_io_t {
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
     int64_t call_check_at;      /* the earliest call_end (or call_end plus
                                    grace) of a busy slot; 0: none */
+    int64_t slots_due_at;       /* SLOTS to send to brokers whose count of
+                                   our free slots is off; 0: none */
     uint32_t stuck_count;       /* slots whose handler is stuck */
     int exit_status;            /* non-zero: _exit with it once idle */
     zf_pool_guard_t guard;      /* the supervisor we must not outlive */

@@ -19,6 +19,9 @@
  * limit (zfarm-worker --exec kills its command); a hung one holds its slot
  * no longer than this. */
 #define OVERRUN_GRACE_MS 1000
+/* How long a change of our free slots may wait to be told to the brokers
+ * that share them (zf_session_announce). */
+#define SLOTS_DELAY_MS   1
 
 /* ---- the connections to the brokers --------------------------------- */
 
@@ -214,16 +217,38 @@ s_send_slots (io_t *self, session_t *session, uint32_t free,
     session->believed_free = free;
 }
 
-void
-zf_session_announce (io_t *self)
+/* Sends SLOTS to each broker whose count of our free slots is off. */
+static void
+s_send_due_slots (io_t *self)
 {
-    if (self->session_count < 2)
-        return;
+    self->slots_due_at = 0;
     uint32_t free = s_free_slots (self);
     for (uint32_t i = 0; i < self->session_count; i++) {
         session_t *session = &self->sessions [i];
         if (s_shares_slots (self, session) && session->believed_free != free)
             s_send_slots (self, session, free, 0);
+    }
+}
+
+/* Our free slots changed in a way some broker cannot see. It hears within
+ * SLOTS_DELAY_MS, of the count then: a slot that a short task takes and
+ * frees many times a millisecond costs the brokers that share it one
+ * message a millisecond, not two a task. A broker that sends a task for a
+ * slot taken meanwhile hears so at once (s_on_task), as when two brokers
+ * race for one slot. */
+void
+zf_session_announce (io_t *self)
+{
+    if (self->session_count < 2 || self->slots_due_at)
+        return;
+    uint32_t free = s_free_slots (self);
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (s_shares_slots (self, session) && session->believed_free != free) {
+            self->slots_due_at = zf_now_ms () + SLOTS_DELAY_MS;
+            zf_io_arm (self, self->slots_due_at);
+            return;
+        }
     }
 }
 
@@ -691,6 +716,8 @@ zf_session_on_timers (io_t *self)
         s_check_guard (self, now);
     if (self->call_check_at && now >= self->call_check_at)
         s_check_calls (self, now);
+    if (self->slots_due_at && now >= self->slots_due_at)
+        s_send_due_slots (self);
     for (uint32_t i = 0; i < self->session_count && !self->finished; i++)
         s_session_timers (self, &self->sessions [i], now);
 }

@@ -3,8 +3,10 @@
 #
 # Two zfarm-brokers on loopback and three zfarm-worker processes (echo.so,
 # capacity 1) that serve both. Per round: the tasks/s of one zfarm-bench
-# client given one broker, then given both (the same workers, window 100);
-# then bench_failover given both, which SIGKILLs one broker halfway and
+# client given one broker, then given both (the same workers, window 100),
+# with the CPU time per task of the brokers, the workers and the client
+# (from /proc/PID/schedstat and the shell's times: less noisy than tasks/s
+# on a shared machine); then bench_failover given both, which SIGKILLs one broker halfway and
 # reports the time from the kill to the next result (first_ms) and to the
 # last result of the tasks in flight at the kill (recovered_ms), at the
 # brokers' default heartbeat (500 ms x 3) and at 100 ms. Prints medians
@@ -104,15 +106,56 @@ s_add () {
     SAMPLES[$1]="${SAMPLES[$1]:-} $2"
 }
 
+# CPU time of a process so far, in microseconds (from its schedstat).
+s_cpu_us () {
+    awk '{ printf "%d", $1 / 1000 }' "/proc/$1/schedstat"
+}
+
+# s_cpu_sum PID...: the CPU time of all of them, in microseconds.
+s_cpu_sum () {
+    local pid sum=0
+    for pid in "$@"; do sum=$((sum + $(s_cpu_us "$pid"))); done
+    echo "$sum"
+}
+
+# Runs zfarm-bench with the arguments given, as a child of a subshell that
+# then reports its children's CPU time: prints the bench's JSON, then a line
+# "cpu_us N".
+s_bench_cpu () {
+    (
+        "$BIN/zfarm-bench" "$@"
+        times > "$WORK/times"      # not in a pipe: a subshell of its own
+        tail -1 "$WORK/times" | awk '{
+            split ($1, u, /[ms]/); split ($2, s, /[ms]/)
+            printf "cpu_us %d\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1e6 }'
+    )
+}
+
 for round in $(seq "$REPEAT"); do
     s_farm 500
+    "$BIN/zfarm-bench" --broker "$A" -n 300 --wait-workers 3 --deadline 60 \
+        >/dev/null
     for brokers in one two; do
         list=$A
         [ $brokers = two ] && list=$A,$B
-        read -r rate errors < <("$BIN/zfarm-bench" --json --broker "$list" \
-            -n "$N" --window 100 --wait-workers 3 --deadline 120 | s_json tasks_per_sec)
+        brokers_before=$(s_cpu_sum "$A_PID" "$B_PID")
+        workers_before=$(s_cpu_sum "${WORKERS[@]}")
+        out=$(s_bench_cpu --json --broker "$list" -n "$N" --window 100 \
+            --deadline 120)
+        brokers_cpu=$(( $(s_cpu_sum "$A_PID" "$B_PID") - brokers_before ))
+        workers_cpu=$(( $(s_cpu_sum "${WORKERS[@]}") - workers_before ))
+        client_cpu=$(echo "$out" | awk '/^cpu_us/ { print $2 }')
+        read -r rate errors < <(echo "$out" | head -1 | s_json tasks_per_sec)
         [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
         s_add "tasks/s, one client given $brokers" "$rate"
+        for part in brokers workers client; do
+            eval "cpu=\$${part}_cpu"
+            s_add "CPU us per task, $part, given $brokers" \
+                "$(awk -v c="$cpu" -v n="$N" 'BEGIN { printf "%.2f", c / n }')"
+        done
+        s_add "CPU us per task, all, given $brokers" "$(awk -v b="$brokers_cpu" \
+            -v w="$workers_cpu" -v c="$client_cpu" -v n="$N" \
+            'BEGIN { printf "%.2f", (b + w + c) / n }')"
     done
     s_stop "${WORKERS[@]}" "$A_PID" "$B_PID"
     for heartbeat in 500 100; do
@@ -134,6 +177,10 @@ done
 
 printf '| measure | median | min-max | rounds |\n| --- | --- | --- | --- |\n'
 for key in "tasks/s, one client given one" "tasks/s, one client given two" \
+           "CPU us per task, brokers, given one" "CPU us per task, brokers, given two" \
+           "CPU us per task, workers, given one" "CPU us per task, workers, given two" \
+           "CPU us per task, client, given one" "CPU us per task, client, given two" \
+           "CPU us per task, all, given one" "CPU us per task, all, given two" \
            "first_ms after SIGKILL, heartbeat 500 ms" \
            "recovered_ms after SIGKILL, heartbeat 500 ms" \
            "first_ms after SIGKILL, heartbeat 100 ms" \
@@ -141,5 +188,6 @@ for key in "tasks/s, one client given one" "tasks/s, one client given two" \
     echo "${SAMPLES[$key]}" | tr ' ' '\n' | grep . | sort -g | awk -v k="$key" '
         { v[NR] = $1 }
         END { m = (NR % 2)? v[(NR + 1) / 2]: (v[NR / 2] + v[NR / 2 + 1]) / 2;
-              printf "| %s | %.0f | %.0f-%.0f | %d |\n", k, m, v[1], v[NR], NR }'
+              f = (k ~ /^CPU/)? "%.1f": "%.0f"
+              printf "| %s | " f " | " f "-" f " | %d |\n", k, m, v[1], v[NR], NR }'
 done

@@ -573,15 +573,18 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
     }
 }
 
-/* The task's result is no longer wanted; its worker may stop on it. The
- * task holds its slot until the worker's DONE, or until the worker is
- * deleted (as it is at once if it proves unreachable), which frees it. */
+/* The task's result is no longer wanted; its worker drops it if it has
+ * not started it, and with stop (a client's cancel) stops it if it has.
+ * The task holds its slot until the worker's DONE, which says the work
+ * has stopped, or until the worker is deleted (as it is at once if it
+ * proves unreachable), which frees it. */
 static void
-s_abandon (broker_t *self, task_t *task)
+s_abandon (broker_t *self, task_t *task, bool stop)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_CANCEL);
     header.task_id = task_dispatch_id (task);
+    header.flags = stop? ZF_FLAG_STOP: 0;
     deadline_heap_remove (self->deadlines, &task->timer);
     s_task_disown (self, task);
     task->state = TASK_ABANDONED;
@@ -624,7 +627,7 @@ dispatch_cancel (broker_t *self, task_t *task)
     }
     else
     if (task->state == TASK_RUNNING)
-        s_abandon (self, task);
+        s_abandon (self, task, true);
 }
 
 /* Why a waiting task's time ran out, as the client should hear it. */
@@ -674,7 +677,7 @@ dispatch_expire (broker_t *self, int64_t now)
             snprintf (text, sizeof text, "no result within %" PRIu32 " ms",
                       task->timeout_ms);
             s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
-            s_abandon (self, task);
+            s_abandon (self, task, false);
         }
         else {
             char text [96];
@@ -682,7 +685,7 @@ dispatch_expire (broker_t *self, int64_t now)
                       " %ld ms", self->options.max_call_time_ms);
             s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
             worker_t *worker = task->worker;
-            s_abandon (self, task);
+            s_abandon (self, task, false);
             s_worker_overran (self, worker);
         }
     }

@@ -40,9 +40,12 @@ s_print_help (void)
 "  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
 "                     the broker's --max-retries (default -1)\n"
 "  -h, --help         show this help\n\n"
+"Ctrl-C (SIGINT) cancels the task, which stops its work on the worker,\n"
+"and exits 130 with 'zfarm: CANCELLED: ...' on stderr; a second Ctrl-C\n"
+"exits at once.\n\n"
 "Exit status: 0 if the task succeeded; 1 if it failed (the error is on\n"
 "stderr: 'zfarm: NAME: text (details)', control characters in the details\n"
-"escaped as \\n, \\x1b...); 2 for a usage error.\n",
+"escaped as \\n, \\x1b...); 2 for a usage error; 130 if interrupted.\n",
             ZF_DEFAULT_ENDPOINT, ZF_DEFAULT_CALL_TIMEOUT_MS, ZF_RETRIES_MAX);
 }
 

@@ -2,10 +2,12 @@
 #include "cli.h"
 #include "zf_curve.h"
 
+#include <czmq.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -50,6 +52,19 @@ cli_bad_option (const char *command, int code, char *argv [])
     return cli_usage_error (command, "unknown option '%s'", word);
 }
 
+/* The first Ctrl-C (or SIGTERM) sets zsys_interrupted, as czmq's own
+ * handler does: the command cancels its tasks, which stops their work,
+ * and reports. The second ends the process at once, for a user who will
+ * not wait for that (the CANCELs may be lost then, if the broker is slow
+ * to take them). */
+static void
+s_on_interrupt (int sig)
+{
+    if (zsys_interrupted)
+        _exit (128 + sig);
+    zsys_interrupted = 1;
+}
+
 zfarm_client_t *
 cli_connect (const char *command, const char *broker)
 {
@@ -73,6 +88,9 @@ cli_connect (const char *command, const char *broker)
         cli_usage_error (command, "bad ZFARM_BROKER endpoint '%s'",
                          endpoint? endpoint: "");
     }
+    /* After czmq's set-up, which would install its own handler. */
+    zsys_init ();
+    zsys_handler_set (s_on_interrupt);
     return client;
 }
 

@@ -106,8 +106,9 @@ s_print_help (void)
 "  -h, --help         show this help\n\n"
 "Exit status: 0 if every item succeeded; 1 if any failed (stderr lists\n"
 "them, 'zfarm: item N (line N): NAME: text', the first %d); 2 for a usage\n"
-"error; 130 if interrupted (results are written up to the first item not\n"
-"finished, the others are cancelled).\n",
+"error; 130 if interrupted (Ctrl-C: results are written up to the first\n"
+"item not finished, the others are cancelled, which stops their work; a\n"
+"second Ctrl-C exits at once).\n",
             ZF_DEFAULT_ENDPOINT, ZF_RETRIES_MAX, WINDOW_MAX, WINDOW_DEFAULT,
             FAILURES_LISTED);
 }

@@ -93,8 +93,11 @@ ZFARM_EXPORT int
     zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
                        zfarm_result_t **result_p);
 
-/* Cancels a pending task: the broker drops it if it is still queued and
- * tells its worker otherwise. The task's result is ZFARM_ECANCELLED.
+/* Cancels a pending task: the broker drops it if it is still queued, and
+ * otherwise tells its worker to stop it (an --exec command is killed, a
+ * handler sees zfarm_task_cancelled), and offers the worker's slot again
+ * once the work has stopped. The task's result is ZFARM_ECANCELLED, at
+ * once, without waiting for that.
  * Returns 0, or ZFARM_ENOT_FOUND if the task is not pending. */
 ZFARM_EXPORT int
     zfarm_client_cancel (zfarm_client_t *self, uint64_t task_id);

@@ -252,7 +252,8 @@ s_exit_meaning (int status)
 {
     switch (status) {
         case ZF_EXIT_RECYCLED: return "recycled after its max calls";
-        case ZF_EXIT_OVERRAN:  return "a handler overran its max call time";
+        case ZF_EXIT_OVERRAN:  return "a handler would not stop (max call time"
+                                      " or cancel)";
         case ZF_EXIT_ORPHANED: return "its supervisor died";
     }
     return NULL;

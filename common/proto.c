@@ -44,7 +44,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_RESULT]     = { "RESULT",
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
-    [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_END }, 0 },
+    [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_FLAGS, F_END }, 1 },
     [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_END }, 2 },
     [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END }, 0 },
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },

@@ -12,6 +12,9 @@
 #define ZF_DEFAULT_MAX_QUEUE       100000  /* waiting tasks per service */
 #define ZF_DEFAULT_MAX_MSG_SIZE    (256LL << 20)  /* bytes, whole message */
 #define ZF_DEFAULT_CALL_TIMEOUT_MS 30000   /* zfarm call, when not given */
+#define ZF_DEFAULT_CANCEL_GRACE_MS 1000    /* a cancelled handler's time to
+                                              return before its pool worker
+                                              process is ended */
 
 #define ZF_RECONNECT_MIN_MS        100     /* worker back-off, first wait */
 #define ZF_RECONNECT_MAX_MS        8000    /* worker back-off, ceiling */

@@ -101,7 +101,8 @@ void
 /* Exit statuses by which a child tells its supervisor why it left, besides
  * ZF_EXIT_RECYCLED (zf_defaults.h). The pool restarts a child that exited
  * with RECYCLED or OVERRAN at once, as planned exits, never with back-off. */
-#define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time */
+#define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time, or
+                                   its cancel grace */
 #define ZF_EXIT_ORPHANED    77  /* its supervisor died */
 
 /* Watches the supervisor named by ZF_POOL_SUPERVISOR_ENV, so that a

@@ -48,7 +48,8 @@ typedef struct {
                                      READY: software version (printable
                                      ASCII, ZF_VERSION_MAX bytes at most);
                                      DISCONNECT: reason */
-    uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT: ZF_FLAG_* */
+    uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT, CANCEL:
+                                   ZF_FLAG_* */
     uint32_t prefetch;          /* READY: tasks per slot it takes in
                                    advance, 1..ZF_PREFETCH_MAX (1 if absent) */
     uint32_t heartbeat_ms;      /* READY: the worker's own interval;
@@ -81,6 +82,11 @@ typedef struct {
 /* TASK: sent in advance of a free slot (prefetch): it waits at the worker
  * behind the tasks in hand. */
 #define ZF_FLAG_AHEAD 4
+
+/* CANCEL from the broker: the result is not wanted, so a task that runs
+ * already is to be stopped too, not only one that waits. Without it, a
+ * CANCEL takes back only a task not started (work stealing). */
+#define ZF_FLAG_STOP 8
 
 /* An encoded header, built without allocation. */
 typedef struct {

@@ -36,8 +36,9 @@ typedef struct {
 /* A handler that runs the command of arg (an exec_config_t) through
  * /bin/sh -c: the payload goes to its stdin and its stdout is the result.
  * A non-zero exit or a signal fails the task with its stderr. The command
- * is killed, with all it started, once it has run max_call_ms, or if it is
- * still running one second past the task's timeout. Thread-safe; the
+ * is killed, with all it started, once it has run max_call_ms, if it is
+ * still running one second past the task's timeout, or at once when the
+ * task is cancelled. Thread-safe; the
  * process must ignore SIGPIPE. */
 int
     exec_handler (zfarm_task_t *task, void *arg);

@@ -3,11 +3,13 @@
  * The payload is written to the command's stdin while its stdout and stderr
  * are read, all in one poll() loop, so that a command which writes before
  * it has read all of its input never deadlocks against us. The command runs
- * in its own process group, so that the kill at --max-call-time, or at the
- * task's timeout (plus a grace), takes whatever it started too.
+ * in its own process group, so that the kill at --max-call-time, at the
+ * task's timeout (plus a grace), or when the task is cancelled, takes
+ * whatever it started too.
  * Close-on-exec pipes, and only async-signal-safe calls between fork and
  * exec, keep this safe with many slots. */
 #include "host.h"
+#include "task_internal.h"
 #include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_util.h"
@@ -38,7 +40,9 @@
 
 extern char **environ;
 
-typedef enum { RUN_OK, RUN_TIMED_OUT, RUN_OVERRAN, RUN_TOO_LARGE } verdict_t;
+typedef enum {
+    RUN_OK, RUN_TIMED_OUT, RUN_OVERRAN, RUN_TOO_LARGE, RUN_CANCELLED
+} verdict_t;
 
 typedef struct {
     pid_t pid;                  /* the shell, leader of its process group */
@@ -46,6 +50,8 @@ typedef struct {
     int in_fd;                  /* its stdin; -1 once the payload is in */
     int out_fd;                 /* its stdout; -1 at end of file */
     int err_fd;                 /* its stderr; -1 at end of file */
+    int cancel_fd;              /* readable once the task is cancelled (the
+                                   task's); -1 if the system gave none */
     const char *in;             /* the payload */
     size_t in_size;
     size_t in_done;             /* bytes of payload written */
@@ -297,12 +303,17 @@ s_pump (run_t *self)
             s_expire (self);
             return;
         }
-        struct pollfd fds [3] = {
+        struct pollfd fds [4] = {
             { .fd = self->in_fd, .events = POLLOUT },
             { .fd = self->out_fd, .events = POLLIN },
-            { .fd = self->err_fd, .events = POLLIN } };
-        if (poll (fds, 3, timeout) <= 0)
+            { .fd = self->err_fd, .events = POLLIN },
+            { .fd = self->cancel_fd, .events = POLLIN } };
+        if (poll (fds, 4, timeout) <= 0)
             continue;           /* timeout (checked above) or EINTR */
+        if (fds [3].revents) {
+            s_kill (self, RUN_CANCELLED);
+            return;
+        }
         if (fds [0].revents)
             s_write_input (self);
         if (fds [1].revents)
@@ -312,14 +323,26 @@ s_pump (run_t *self)
     }
 }
 
+/* Sleeps ms at most; kills the command if its task is cancelled
+ * meanwhile. */
+static void
+s_nap (run_t *self, int ms)
+{
+    struct pollfd fds [1] = { { .fd = self->cancel_fd, .events = POLLIN } };
+    if (poll (fds, 1, ms) > 0)
+        s_kill (self, RUN_CANCELLED);
+}
+
 /* Reaps the command. A command that closed its output and goes on running
- * is waited for only until the deadline; there is no event to wait on for
- * that, hence the short naps. Returns 0 and its wait status, or -1. */
+ * is waited for only until the deadline or a cancel; there is no event to
+ * wait on for its end, hence the short naps. Returns 0 and its wait
+ * status, or -1. */
 static int
 s_wait (run_t *self, int *status_p)
 {
     s_close (&self->in_fd);
-    while (self->deadline && self->verdict == RUN_OK) {
+    while ((self->deadline || self->cancel_fd >= 0)
+    &&     self->verdict == RUN_OK) {
         pid_t rc = waitpid (self->pid, status_p, WNOHANG);
         if (rc == self->pid)
             return 0;
@@ -329,7 +352,8 @@ s_wait (run_t *self, int *status_p)
         if (left == 0)
             s_expire (self);
         else
-            zclock_sleep (left < EXEC_WAIT_NAP_MS? left: EXEC_WAIT_NAP_MS);
+            s_nap (self, left >= 0 && left < EXEC_WAIT_NAP_MS
+                         ? left: EXEC_WAIT_NAP_MS);
     }
     pid_t rc;
     while ((rc = waitpid (self->pid, status_p, 0)) == -1 && errno == EINTR)
@@ -358,6 +382,9 @@ s_outcome (run_t *self, zfarm_task_t *task, int status)
         return zfarm_task_fail (task, "killed: still running %d ms after "
                                 "the task's timeout of %u ms",
                                 EXEC_KILL_GRACE_MS, zfarm_task_timeout (task));
+    /* The library reports this one as CANCELLED. */
+    if (self->verdict == RUN_CANCELLED)
+        return zfarm_task_fail (task, "killed: the task was cancelled");
     if (self->verdict == RUN_TOO_LARGE)
         return zfarm_task_fail (task, "killed: output larger than %zu bytes",
                                 EXEC_OUTPUT_MAX);
@@ -395,7 +422,8 @@ exec_handler (zfarm_task_t *task, void *arg)
 {
     const exec_config_t *config = arg;
     assert (task && config && config->command);
-    run_t run = { .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
+    run_t run = { .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1,
+                  .cancel_fd = zf_task_cancel_fd (task) };
     run.in = zfarm_task_data (task, &run.in_size);
     s_set_deadline (&run, task, config->max_call_ms);
 

@@ -6,7 +6,8 @@
  * --max-calls-per-worker, or supervise; tear down. Exit status: 0 after
  * SIGINT/SIGTERM, ZF_EXIT_RECYCLED after --max-calls-per-worker (a
  * supervisor then knows the exit was planned), ZF_EXIT_OVERRAN after a
- * --module handler overran --max-call-time, ZF_EXIT_ORPHANED when the
+ * --module handler overran --max-call-time or --cancel-grace,
+ * ZF_EXIT_ORPHANED when the
  * supervisor died, 1 on a runtime failure, 2 on bad usage. */
 #include "host.h"
 #include "zf_endpoints.h"
@@ -48,6 +49,7 @@ typedef struct {
     long liveness;
     long max_tasks;             /* 0 = never */
     long max_call_ms;           /* 0 = no limit */
+    long cancel_grace_ms;       /* a cancelled --module handler's time */
     long processes;             /* supervise this many; 0: be a worker */
     long drain_timeout_ms;      /* -1: not given */
     const char *curve_server_key;   /* --curve-server-key, or NULL */
@@ -68,7 +70,7 @@ typedef struct {
 enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
     OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG,
-    OPT_LOG_LEVEL, OPT_SYSLOG
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_CANCEL_GRACE
 };
 
 static const struct option s_options [] = {
@@ -83,6 +85,7 @@ static const struct option s_options [] = {
     { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
     { "max-tasks", required_argument, NULL, OPT_MAX_TASKS },
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
+    { "cancel-grace", required_argument, NULL, OPT_CANCEL_GRACE },
     { "processes", required_argument, NULL, OPT_PROCESSES },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
@@ -103,7 +106,7 @@ s_usage (void)
 "                    (--module FILE [--function NAME] | --exec COMMAND)\n"
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
-"                    [--processes N [--drain-timeout MS]]\n"
+"                    [--cancel-grace MS] [--processes N [--drain-timeout MS]]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
 "                    [--config FILE] [--log-level L] [--syslog]\n"
 "\n"
@@ -135,6 +138,13 @@ s_usage (void)
 "                   a task whose handler runs longer ends with TIMEOUT: an\n"
 "                   --exec command is killed; a --module handler cannot be,\n"
 "                   so its process exits to be replaced (default 0: none)\n"
+"  --cancel-grace MS\n"
+"                   a task its client cancels is stopped: an --exec command\n"
+"                   is killed at once; a --module handler is asked\n"
+"                   (zfarm_task_cancelled), and if it has not returned\n"
+"                   within MS, a pool's worker process exits to be replaced\n"
+"                   (elsewhere its slot stays busy until it returns)\n"
+"                   (default %d)\n"
 "  --processes N    supervise N worker processes (1 to %d), each running\n"
 "                   this command line without --processes; one that dies is\n"
 "                   replaced at once, or after %d ms doubling to %d s while\n"
@@ -154,10 +164,11 @@ s_usage (void)
 "\n"
 "Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first); %d\n"
 "after --max-calls-per-worker; %d when a --module handler overran\n"
-"--max-call-time; %d when the supervisor of this worker process died; 1 on\n"
+"--max-call-time or --cancel-grace; %d when the supervisor of this worker process died; 1 on\n"
 "a runtime failure; 2 on bad usage.\n",
             ZF_DEFAULT_ENDPOINT, ZF_SERVICES_MAX, ZF_CAPACITY_MAX,
-            ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS, PROCESSES_MAX,
+            ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS,
+            ZF_DEFAULT_CANCEL_GRACE_MS, PROCESSES_MAX,
             ZF_POOL_BACKOFF_MIN_MS, ZF_POOL_BACKOFF_MAX_MS / 1000,
             ZF_POOL_STOP_GRACE_MS, ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
             ZF_EXIT_ORPHANED);
@@ -252,6 +263,9 @@ s_take_option (options_t *self, int option, const char *value)
         case OPT_MAX_CALL_TIME:
             return s_number (self, "--max-call-time", value, 0, (long) UINT32_MAX,
                              &self->max_call_ms);
+        case OPT_CANCEL_GRACE:
+            return s_number (self, "--cancel-grace", value, 0, (long) UINT32_MAX,
+                             &self->cancel_grace_ms);
         case OPT_PROCESSES:
             return s_number (self, "--processes", value, 1, PROCESSES_MAX,
                              &self->processes);
@@ -322,6 +336,7 @@ s_parse (options_t *self, int argc, char *argv [])
     *self = (options_t) { .capacity = 1, .log_level = ZF_LOG_INFO,
                           .heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS,
                           .liveness = ZF_DEFAULT_LIVENESS,
+                          .cancel_grace_ms = ZF_DEFAULT_CANCEL_GRACE_MS,
                           .drain_timeout_ms = -1 };
     /* Zeroed, so NULL-terminated however many arguments are kept. */
     self->worker_argv = zf_malloc ((size_t) (argc + 1)
@@ -491,6 +506,7 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
     }
     zfarm_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
     zfarm_worker_set_max_call_time (worker, (uint32_t) options->max_call_ms);
+    zfarm_worker_set_cancel_grace (worker, (uint32_t) options->cancel_grace_ms);
     return worker;
 }
 

@@ -10,10 +10,15 @@
 #include "zf_util.h"
 #include "zf_wire.h"
 #include "zfarm_codes.h"
+#include "zf_log.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 typedef enum {
     REPLY_NONE,                 /* no reply: an empty result */
@@ -44,6 +49,11 @@ struct _zfarm_task_t {
     uint32_t max_call_ms;       /* the handler may run this long; 0: ever */
     int status;                 /* after the run: 0 or a wire status */
     char *error;                /* zfarm_task_fail's text, or NULL */
+    atomic_bool cancelled;      /* the broker asked to stop it (set by the
+                                   thread that read the CANCEL, read by the
+                                   handler's) */
+    atomic_int cancel_fd;       /* eventfd readable once cancelled, made on
+                                   demand (zf_task_cancel_fd); -1: none */
 };
 
 static void
@@ -111,6 +121,7 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->handler = handler;
     self->arg = arg;
     self->max_call_ms = max_call_ms;
+    atomic_init (&self->cancel_fd, -1);
     zf_frames_move (&self->payload, payload);
     return self;
 }
@@ -126,6 +137,9 @@ zf_task_destroy (zfarm_task_t **self_p)
     free (self->joined);
     free (self->error);
     s_reply_drop (self);
+    int cancel_fd = atomic_load (&self->cancel_fd);
+    if (cancel_fd >= 0)
+        close (cancel_fd);
     free (self);
     *self_p = NULL;
 }
@@ -146,6 +160,15 @@ zf_task_run (zfarm_task_t *self)
     if (self->max_call_ms
     &&  zf_now_ms () - started >= (int64_t) self->max_call_ms) {
         self->status = -ZFARM_ETIMEOUT;
+        s_reply_drop (self);
+    }
+    else
+    if (atomic_load (&self->cancelled)) {
+        /* Whatever it returned, nobody wants it: the DONE says the work
+         * has stopped. */
+        self->status = -ZFARM_ECANCELLED;
+        free (self->error);
+        self->error = zf_strdup ("cancelled while it ran");
         s_reply_drop (self);
     }
     else
@@ -201,7 +224,44 @@ zf_task_overran_done (zf_header_t *header, uint64_t task_id,
     zf_header_set_text (header, text);
 }
 
+void
+zf_task_cancel (zfarm_task_t *self)
+{
+    assert (self);
+    /* The flag first, then the descriptor: zf_task_cancel_fd stores the
+     * descriptor first, then reads the flag, so that with sequentially
+     * consistent atomics one of the two sides always sees the other. */
+    atomic_store (&self->cancelled, true);
+    int fd = atomic_load (&self->cancel_fd);
+    if (fd >= 0 && eventfd_write (fd, 1) != 0)
+        zf_warning ("worker: cannot signal a cancel: %s", strerror (errno));
+}
+
+int
+zf_task_cancel_fd (zfarm_task_t *self)
+{
+    assert (self);
+    int fd = atomic_load (&self->cancel_fd);
+    if (fd >= 0)
+        return fd;
+    fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    atomic_store (&self->cancel_fd, fd);
+    if (atomic_load (&self->cancelled))
+        eventfd_write (fd, 1);
+    return fd;
+}
+
 /* ---- the handler's view ------------------------------------------------ */
+
+bool
+zfarm_task_cancelled (const zfarm_task_t *task)
+{
+    assert (task);
+    return atomic_load (&task->cancelled);
+}
+
 
 const void *
 zfarm_task_data (const zfarm_task_t *task, size_t *size_p)

@@ -31,6 +31,20 @@ uint64_t
 void
     zf_task_run (zfarm_task_t *self);
 
+/* Asks the running handler to stop: zfarm_task_cancelled turns true and
+ * zf_task_cancel_fd becomes readable. Any thread; the handler's thread
+ * may be running it meanwhile. The DONE then says CANCELLED, whatever the
+ * handler returns. */
+void
+    zf_task_cancel (zfarm_task_t *self);
+
+/* A descriptor (an eventfd) that becomes readable once the task is
+ * cancelled, for a handler that waits in poll(2); the task owns it. Made
+ * on the first call, on the handler's thread. Returns -1 if the system
+ * gives no descriptor. */
+int
+    zf_task_cancel_fd (zfarm_task_t *self);
+
 /* Fills header with the task's DONE and returns its result, which the
  * task keeps (send it with zf_wire_send_shared); NULL when the task
  * failed or gave no reply. */

@@ -26,6 +26,7 @@ struct _zfarm_worker_t {
     int liveness;               /* silent intervals before reconnecting */
     uint64_t max_tasks;         /* run() returns after this many; 0 = never */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
+    uint32_t cancel_grace_ms;   /* a cancelled one, this long to return */
     zf_curve_t curve;           /* CURVE keys, if enabled */
     int wakeup [2];             /* stop writes [1]; the watcher polls [0] */
     atomic_int stop_requested;  /* stop sets it; run clears it */
@@ -89,6 +90,7 @@ zfarm_worker_new (const char *endpoint)
     self->capacity = 1;
     self->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
     self->liveness = ZF_DEFAULT_LIVENESS;
+    self->cancel_grace_ms = ZF_DEFAULT_CANCEL_GRACE_MS;
     return self;
 }
 
@@ -181,6 +183,13 @@ zfarm_worker_set_max_call_time (zfarm_worker_t *self, uint32_t ms)
     self->max_call_ms = ms;
 }
 
+void
+zfarm_worker_set_cancel_grace (zfarm_worker_t *self, uint32_t ms)
+{
+    assert (self);
+    self->cancel_grace_ms = ms;
+}
+
 int
 zfarm_worker_run (zfarm_worker_t *self)
 {
@@ -201,6 +210,7 @@ zfarm_worker_run (zfarm_worker_t *self)
         .liveness = self->liveness,
         .max_tasks = self->max_tasks,
         .max_call_ms = self->max_call_ms,
+        .cancel_grace_ms = self->cancel_grace_ms,
         .wakeup_fd = self->wakeup [0],
         .stop_requested = &self->stop_requested,
         .curve = self->curve,

@@ -552,6 +552,7 @@ zf_io_new (const zf_io_config_t *config)
     self->own_liveness = config->liveness;
     self->max_tasks = config->max_tasks;
     self->max_call_ms = config->max_call_ms;
+    self->cancel_grace_ms = config->cancel_grace_ms;
     self->guard = config->guard;
     self->wakeup_fd = config->wakeup_fd;
     self->stop_requested = config->stop_requested;

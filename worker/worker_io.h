@@ -33,6 +33,7 @@ typedef struct {
     int liveness;                   /* silent intervals before reconnecting */
     uint64_t max_tasks;             /* stop after this many; 0 = never */
     uint32_t max_call_ms;           /* a handler may run this long; 0 = ever */
+    uint32_t cancel_grace_ms;       /* a cancelled one, this long to return */
     int wakeup_fd;                  /* readable: stop (the caller owns it) */
     const atomic_int *stop_requested;   /* set with it (the caller owns it) */
     zf_pool_guard_t guard;          /* the supervisor not to outlive */
@@ -51,7 +52,8 @@ zf_io_t *
  * zfarm_worker_stop (stop_requested and a write to wakeup_fd), SIGINT or
  * SIGTERM (czmq's zsys_interrupted), or max_tasks. Then destroy io. io
  * ends the process itself (_exit) when a handler overruns max_call_ms past
- * a grace (ZF_EXIT_OVERRAN) or the guard's supervisor dies
+ * a grace, or a cancelled one cancel_grace_ms in a pool's process
+ * (ZF_EXIT_OVERRAN) or the guard's supervisor dies
  * (ZF_EXIT_ORPHANED). */
 void
     zf_io_serve (zf_io_t *io);

@@ -31,6 +31,9 @@ typedef struct {
     int64_t started;            /* when it was handed the task */
     int64_t call_end;           /* its handler overruns then; 0: no limit */
     bool overran;               /* its TIMEOUT went out at call_end */
+    bool cancelled;             /* the broker asked to stop its task */
+    int64_t cancel_end;         /* the process ends if the cancelled
+                                   handler still runs then; 0: never */
     bool stuck;                 /* still running after the grace too */
 } slot_t;
 
@@ -82,8 +85,10 @@ struct _zf_io_t {
     uint64_t max_tasks;         /* stop after starting this many; 0 = never */
     uint64_t tasks_started;     /* tasks handed to slots */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
+    uint32_t cancel_grace_ms;   /* a cancelled handler's time to return */
     int64_t call_check_at;      /* the earliest call_end (or call_end plus
-                                   grace) of a busy slot; 0: none */
+                                   grace) or cancel_end of a busy slot;
+                                   0: none */
     int64_t slots_due_at;       /* SLOTS to send to brokers whose count of
                                    our free slots is off; 0: none */
     uint32_t stuck_count;       /* slots whose handler is stuck */

@@ -384,8 +384,8 @@ void
 zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
 {
     slot->task_id = task_id;
-    slot->overran = slot->stuck = false;
-    slot->call_end = 0;
+    slot->overran = slot->stuck = slot->cancelled = false;
+    slot->call_end = slot->cancel_end = 0;
     if (!self->max_call_ms)
         return;
     slot->call_end = slot->started + self->max_call_ms;
@@ -420,22 +420,49 @@ s_slot_overran (io_t *self, slot_t *slot)
     }
 }
 
-/* The slot's handler did not come back within the grace: it never may,
- * and only the end of the process frees its slot. Tasks in hand on the
- * other slots finish first (each within its own time limit). */
+/* The slot's handler did not come back within the grace (past its call
+ * time, or after its task was cancelled): it never may, and only the end
+ * of the process frees its slot. Tasks in hand on the other slots finish
+ * first (each within its own time limit). */
 static void
-s_slot_stuck (io_t *self, slot_t *slot)
+s_slot_stuck (io_t *self, slot_t *slot, bool cancelled)
 {
     slot->stuck = true;
     self->stuck_count++;
     self->exit_status = ZF_EXIT_OVERRAN;
-    zf_error ("worker: the handler of task %" PRIu64 " is still running "
-                "%d ms past --max-call-time; ending the process",
-                slot->task_id, OVERRUN_GRACE_MS);
+    if (cancelled)
+        zf_error ("worker: the handler of task %" PRIu64 " is still running "
+                  "%" PRIu32 " ms after it was cancelled; ending the process",
+                  slot->task_id, self->cancel_grace_ms);
+    else
+        zf_error ("worker: the handler of task %" PRIu64 " is still running "
+                  "%d ms past --max-call-time; ending the process",
+                  slot->task_id, OVERRUN_GRACE_MS);
     if (self->stopping)
         s_finish_if_idle (self);
     else
-        zf_session_begin_stop (self, "a handler overran --max-call-time");
+        zf_session_begin_stop (self, cancelled
+                               ? "a cancelled handler did not return"
+                               : "a handler overran --max-call-time");
+}
+
+/* One busy slot's clocks: its call time, the grace after it, and the
+ * grace of a cancelled handler. Returns when the slot next needs a look,
+ * or 0 for never. */
+static int64_t
+s_slot_check (io_t *self, slot_t *slot, int64_t now)
+{
+    if (slot->call_end && !slot->overran && now >= slot->call_end)
+        s_slot_overran (self, slot);
+    int64_t due = slot->call_end
+                ? slot->call_end + (slot->overran? OVERRUN_GRACE_MS: 0): 0;
+    bool cancel_first = slot->cancel_end && (!due || slot->cancel_end < due);
+    if (cancel_first)
+        due = slot->cancel_end;
+    if (!due || now < due)
+        return due;
+    s_slot_stuck (self, slot, cancel_first);
+    return 0;
 }
 
 /* Finds the slots whose time is up, or whose grace is, and when the next
@@ -446,15 +473,10 @@ s_check_calls (io_t *self, int64_t now)
     int64_t next = 0;
     for (uint32_t i = 0; i < self->capacity; i++) {
         slot_t *slot = &self->slots [i];
-        if (!slot->busy || !slot->call_end || slot->stuck)
+        if (!slot->busy || slot->stuck)
             continue;
-        if (!slot->overran && now >= slot->call_end)
-            s_slot_overran (self, slot);
-        int64_t due = slot->call_end + (slot->overran? OVERRUN_GRACE_MS: 0);
-        if (now >= due)
-            s_slot_stuck (self, slot);
-        else
-        if (!next || due < next)
+        int64_t due = s_slot_check (self, slot, now);
+        if (due && (!next || due < next))
             next = due;
     }
     self->call_check_at = next;
@@ -557,8 +579,44 @@ s_on_task (io_t *self, session_t *session, zf_header_t *header,
     zf_io_waiting_push (self, &entry);
 }
 
-/* CANCEL: a task not started yet ends now; a running one cannot be
- * stopped from here, and its DONE will simply be dropped by the broker. */
+/* The busy slot that runs the session's task_id, or NULL. */
+static slot_t *
+s_slot_lookup (io_t *self, const session_t *session, uint64_t task_id)
+{
+    for (uint32_t i = 0; i < self->capacity; i++) {
+        slot_t *slot = &self->slots [i];
+        if (slot->busy && slot->task_id == task_id
+        &&  slot->session == session->index
+        &&  slot->generation == session->generation)
+            return slot;
+    }
+    return NULL;
+}
+
+/* Asks a running handler to stop (an --exec command is killed at once).
+ * In a process that a pool replaces, a handler that has not returned
+ * within the cancel grace ends the process (s_slot_check); elsewhere the
+ * slot stays busy until it returns, for nobody would start the process
+ * again. Its DONE, CANCELLED, tells the broker the slot is free. */
+static void
+s_slot_cancel (io_t *self, slot_t *slot)
+{
+    if (slot->cancelled || slot->overran || slot->stuck)
+        return;                 /* stopping already */
+    slot->cancelled = true;
+    zf_task_cancel (slot->task);
+    if (!self->guard.pid)
+        return;
+    slot->cancel_end = zf_now_ms () + self->cancel_grace_ms;
+    if (!self->call_check_at || slot->cancel_end < self->call_check_at)
+        self->call_check_at = slot->cancel_end;
+    zf_io_arm (self, slot->cancel_end);
+}
+
+/* CANCEL: a task not started yet ends now. A running one is stopped when
+ * the CANCEL says STOP (its client cancelled it); otherwise (the broker
+ * wanted it back for another worker, or an older broker) it runs on, and
+ * its DONE comes when it ends. */
 static void
 s_on_cancel (io_t *self, session_t *session, zf_header_t *header,
              zf_frames_t *payload)
@@ -570,7 +628,12 @@ s_on_cancel (io_t *self, session_t *session, zf_header_t *header,
         zf_task_destroy (&task);
         s_refuse (session, header->task_id, ZFARM_ECANCELLED,
                   "cancelled before it started");
+        return;
     }
+    slot_t *slot = (header->flags & ZF_FLAG_STOP)
+                 ? s_slot_lookup (self, session, header->task_id): NULL;
+    if (slot)
+        s_slot_cancel (self, slot);
 }
 
 /* Counted as liveness in zf_session_on_broker, like every message. A

@@ -8,6 +8,7 @@
 #ifndef ZFARM_WORKER_H
 #define ZFARM_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "zfarm_codes.h"
@@ -94,6 +95,19 @@ ZFARM_EXPORT void
 ZFARM_EXPORT void
     zfarm_worker_set_max_call_time (zfarm_worker_t *self, uint32_t ms);
 
+/* How long a running handler whose task is cancelled (its client gave up
+ * on it) may take to return, in milliseconds (default 1000; 0: at once).
+ * A cancelled handler is asked to stop: zfarm_task_cancelled turns true.
+ * One that has not returned within the grace ends the process, like one
+ * that overran the call-time limit (no new task starts, the other slots
+ * finish, DISCONNECT, exit status 76), but only in a process that a zfarm
+ * pool started (ZFARM_SUPERVISOR_PID in its environment), whose supervisor
+ * replaces it at once. Any other process keeps the slot busy until the
+ * handler returns: a client's cancel never ends a process that nobody
+ * would start again. */
+ZFARM_EXPORT void
+    zfarm_worker_set_cancel_grace (zfarm_worker_t *self, uint32_t ms);
+
 /* Registers with the broker and serves tasks until SIGINT/SIGTERM (as czmq's
  * handler reports them in zsys_interrupted), zfarm_worker_stop, or
  * max_tasks; tasks in hand finish first. Returns 0 on a clean stop (at once
@@ -132,6 +146,14 @@ ZFARM_EXPORT unsigned
  * command) should not run past it: nobody waits for the result any more. */
 ZFARM_EXPORT unsigned
     zfarm_task_timeout (const zfarm_task_t *task);
+
+/* True once the task has been cancelled while its handler runs: nobody
+ * wants its result any more, and the handler should return soon (what it
+ * returns is dropped; the broker hears CANCELLED). A cheap check (one
+ * atomic load) that a long handler can poll between steps; see
+ * zfarm_worker_set_cancel_grace for one that does not return. */
+ZFARM_EXPORT bool
+    zfarm_task_cancelled (const zfarm_task_t *task);
 
 /* Sets the result (copied, unless it is part of zfarm_task_data's bytes,
  * which then go out as they are; a second call replaces the first). */

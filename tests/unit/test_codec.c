@@ -416,22 +416,24 @@ test_extra_fields_are_ignored (void)
 {
     zf_header_t header;
     packer_t p;
-    p_head (&p, 3, ZF_CANCEL);
+    p_head (&p, 4, ZF_CANCEL);
     msgpack_pack_uint64 (&p.pk, 5);
+    msgpack_pack_uint32 (&p.pk, ZF_FLAG_STOP);
     p_str (&p, "future");
     msgpack_pack_map (&p.pk, 0);
     ASSERT_EQ (p_decode (&p, &header), 0);
     ASSERT_EQ (header.command, ZF_CANCEL);
     ASSERT_EQ (header.task_id, 5);
+    ASSERT_EQ (header.flags, ZF_FLAG_STOP);
 }
 
-/* flags, the optional last field of SUBMIT, TASK, DONE and RESULT: kept
- * when there, 0 when absent (a peer of the first revision), and like any
- * field refused when of the wrong type. */
+/* flags, the optional last field of SUBMIT, TASK, DONE, RESULT and
+ * CANCEL: kept when there, 0 when absent (a peer of the first revision),
+ * and like any field refused when of the wrong type. */
 static void
 test_optional_flags (void)
 {
-    int commands [] = { ZF_SUBMIT, ZF_TASK, ZF_DONE, ZF_RESULT };
+    int commands [] = { ZF_SUBMIT, ZF_TASK, ZF_DONE, ZF_RESULT, ZF_CANCEL };
     for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
         zf_header_t in, out;
         s_example (&in, commands [i]);
@@ -447,6 +449,12 @@ test_optional_flags (void)
     p_str (&p, "");
     ASSERT_EQ (p_decode (&p, &header), 0);
     ASSERT_EQ (header.task_id, 9);
+    ASSERT_EQ (header.flags, 0);
+
+    p_head (&p, 1, ZF_CANCEL);              /* an earlier revision's */
+    msgpack_pack_uint64 (&p.pk, 7);
+    ASSERT_EQ (p_decode (&p, &header), 0);
+    ASSERT_EQ (header.task_id, 7);
     ASSERT_EQ (header.flags, 0);
 
     p_head (&p, 5, ZF_SUBMIT);              /* with flags */

@@ -3,7 +3,10 @@
  *   zfarm_handler  payload N (decimal text): replies with the number of
  *                  primes <= N, by a sieve of Eratosthenes (CPU-bound)
  *   zfarm_sleep    payload MS (decimal text): sleeps that long, then
- *                  replies "slept MS" (for tests of long tasks) */
+ *                  replies "slept MS" (for tests of long tasks); it never
+ *                  looks whether its task was cancelled
+ *   zfarm_nap      the same in steps of 10 ms, and returns early, failing,
+ *                  when its task is cancelled (zfarm_task_cancelled) */
 #include "zfarm.h"
 
 #include <ctype.h>
@@ -19,6 +22,9 @@
 
 ZFARM_EXPORT zfarm_handler_fn zfarm_handler;
 ZFARM_EXPORT zfarm_handler_fn zfarm_sleep;
+ZFARM_EXPORT zfarm_handler_fn zfarm_nap;
+
+#define NAP_STEP_MS   10            /* zfarm_nap looks this often */
 
 /* Parses the payload as a decimal number in [0, max], allowing blanks and
  * a newline around it (as `echo 100 | zfarm call` sends). */
@@ -94,6 +100,29 @@ zfarm_sleep (zfarm_task_t *task, void *arg)
                              .tv_nsec = (long) (ms % 1000) * 1000000 };
     while (nanosleep (&left, &left) == -1 && errno == EINTR)
         ;
+    char text [32];
+    int size = snprintf (text, sizeof text, "slept %lu", ms);
+    return zfarm_task_reply (task, text, (size_t) size);
+}
+
+int
+zfarm_nap (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    unsigned long ms;
+    if (s_parse (task, SLEEP_MAX_MS, &ms) != 0)
+        return -1;
+    /* One cheap check per step: nobody wants the result of a task that
+     * was cancelled, and the slot is worth more free. */
+    for (unsigned long slept = 0; slept < ms; slept += NAP_STEP_MS) {
+        if (zfarm_task_cancelled (task))
+            return zfarm_task_fail (task, "cancelled after %lu ms", slept);
+        unsigned long step = ms - slept < NAP_STEP_MS? ms - slept: NAP_STEP_MS;
+        struct timespec left = { .tv_sec = 0,
+                                 .tv_nsec = (long) step * 1000000 };
+        while (nanosleep (&left, &left) == -1 && errno == EINTR)
+            ;
+    }
     char text [32];
     int size = snprintf (text, sizeof text, "slept %lu", ms);
     return zfarm_task_reply (task, text, (size_t) size);

@@ -20,6 +20,8 @@
 #include "zf_util.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -129,6 +131,8 @@ zf_client_brokers_open (zfarm_client_t *self, const char *list)
         conn->sock = zf_client_connect (self, conn->endpoint);
         if (!conn->sock)
             return -1;
+        conn->fd = (int) zsock_fd (conn->sock);
+        conn->armed = false;
     }
     return s_poll_fd_open (self);
 }
@@ -168,6 +172,8 @@ zf_client_brokers_reconnect (zfarm_client_t *self)
         zsock_set_linger (conn->sock, 0);
         zsock_destroy (&conn->sock);
         conn->sock = socks [i];
+        conn->fd = (int) zsock_fd (conn->sock);
+        conn->armed = false;
         if (self->poll_fd != -1 && s_watch (self, conn, EPOLL_CTL_ADD) != 0)
             zf_error ("zfarm client: epoll_ctl: %s", strerror (errno));
         s_conn_reset (conn);
@@ -184,23 +190,42 @@ zf_client_fd_of (zfarm_client_t *self)
                               : (int) zsock_fd (self->brokers [0].sock);
 }
 
+/* ZMQ_EVENTS leaves a socket armed when it says no input (libzmq has
+ * taken its commands and marked its empty pipes to signal). */
+static bool
+s_has_input (conn_t *conn)
+{
+    bool input = (zsock_events (conn->sock) & ZMQ_POLLIN) != 0;
+    conn->armed = !input;
+    return input;
+}
+
 bool
 zf_client_has_input (zfarm_client_t *self)
 {
     for (int i = 0; i < self->broker_count; i++)
-        if (zsock_events (self->brokers [i].sock) & ZMQ_POLLIN)
+        if (s_has_input (&self->brokers [i]))
             return true;
     return false;
 }
 
+/* Sleeps on the sockets' ZMQ_FDs, asking ZMQ_EVENTS only of those that
+ * are not armed: a wait that follows a receive costs one poll(2), where
+ * zmq_poll asks every socket's ZMQ_EVENTS before and after it (each a
+ * poll(2) and a getpid(2) inside libzmq), a cost that grew with each
+ * broker the client was given. */
 int
 zf_client_poll_sockets (zfarm_client_t *self, long wait)
 {
-    zmq_pollitem_t items [ENDPOINTS_MAX];
-    for (int i = 0; i < self->broker_count; i++)
-        items [i] = (zmq_pollitem_t) {
-            zsock_resolve (self->brokers [i].sock), 0, ZMQ_POLLIN, 0 };
-    return zmq_poll (items, self->broker_count, wait);
+    struct pollfd fds [ENDPOINTS_MAX];
+    for (int i = 0; i < self->broker_count; i++) {
+        conn_t *conn = &self->brokers [i];
+        if (!conn->armed && s_has_input (conn))
+            return 1;
+        fds [i] = (struct pollfd) { .fd = conn->fd, .events = POLLIN };
+    }
+    int timeout = wait < 0? -1: wait > INT_MAX? INT_MAX: (int) wait;
+    return poll (fds, (nfds_t) self->broker_count, timeout);
 }
 
 /* ---- choosing a broker ------------------------------------------------- */

@@ -50,6 +50,11 @@ typedef struct {
  * dangles while a caller up the stack holds it. */
 typedef struct {
     zsock_t *sock;              /* DEALER connected to the broker */
+    int fd;                     /* its ZMQ_FD */
+    bool armed;                 /* its last receive found nothing, and
+                                   nothing was done with it since: its
+                                   ZMQ_FD will signal new input, so a wait
+                                   need not ask its ZMQ_EVENTS first */
     char *endpoint;             /* the broker's endpoint, for log lines */
     int index;                  /* in the client's brokers array */
     bool silent;                /* it missed liveness intervals */
@@ -224,7 +229,8 @@ int
 bool
     zf_client_has_input (zfarm_client_t *self);
 
-/* zmq_poll on every socket for input, at most wait ms (-1: no limit). */
+/* Waits for input on any broker's socket, at most wait ms (-1: no
+ * limit). Returns what poll(2) returns (or 1 for input already there). */
 int
     zf_client_poll_sockets (zfarm_client_t *self, long wait);
 

@@ -113,6 +113,7 @@ static int
 s_receive_from (zfarm_client_t *self, conn_t *conn)
 {
     int made = 0;
+    conn->armed = false;
     for (int count = 0; count < RECV_BATCH; count++) {
         zf_header_t header;
         zf_frames_t payload;
@@ -120,7 +121,8 @@ s_receive_from (zfarm_client_t *self, conn_t *conn)
                                       &payload);
         if (rc == -1) {
             zf_frames_close (&payload);
-            break;                  /* nothing more has arrived */
+            conn->armed = true;     /* nothing more has arrived */
+            break;
         }
         zf_client_broker_heard (self, conn, zf_now_ms ());
         if (rc == 0)

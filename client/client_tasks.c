@@ -125,8 +125,9 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
     header.flags = ZF_FLAG_NUL;
-    return zf_wire_send_shared (self->brokers [task->broker].sock, &header,
-                                &task->payload);
+    conn_t *conn = &self->brokers [task->broker];
+    conn->armed = false;        /* a send may take the signal of an input */
+    return zf_wire_send_shared (conn->sock, &header, &task->payload);
 }
 
 void
@@ -137,6 +138,7 @@ zf_client_send_simple (zfarm_client_t *self, conn_t *conn, int command,
     zf_header_t header;
     zf_header_init (&header, command);
     header.task_id = task_id;
+    conn->armed = false;
     if (zf_wire_send_shared (conn->sock, &header, NULL) != 0)
         zf_debug ("zfarm client: could not send %s to %s: %s",
                   zf_command_name (command), conn->endpoint,

@@ -7,6 +7,7 @@
 #include "zf_util.h"
 
 #include <inttypes.h>
+#include <poll.h>
 
 /* Messages handled per broker and dispatch, so that a flood of results
  * cannot keep zfarm_client_dispatch from returning to the caller's event
@@ -135,11 +136,28 @@ s_receive_from (zfarm_client_t *self, conn_t *conn)
     return made;
 }
 
+/* An armed socket whose ZMQ_FD is quiet has nothing to read: one poll(2)
+ * for all of them costs less than a failed receive on each (inside
+ * libzmq, a poll and a getpid per socket), and a client calls this once
+ * per result it waits for. */
 int
 zf_client_receive (zfarm_client_t *self)
 {
-    int made = 0;
+    struct pollfd fds [ENDPOINTS_MAX];
+    int armed = 0;
     for (int i = 0; i < self->broker_count; i++)
-        made += s_receive_from (self, &self->brokers [i]);
+        if (self->brokers [i].armed)
+            fds [armed++] = (struct pollfd) { .fd = self->brokers [i].fd,
+                                              .events = POLLIN };
+    if (armed && poll (fds, (nfds_t) armed, 0) == -1)
+        for (int i = 0; i < armed; i++)
+            fds [i].revents = POLLIN;   /* interrupted: look at all */
+    int made = 0;
+    for (int i = 0, at = 0; i < self->broker_count; i++) {
+        conn_t *conn = &self->brokers [i];
+        if (conn->armed && !(fds [at++].revents & POLLIN))
+            continue;
+        made += s_receive_from (self, conn);
+    }
     return made;
 }

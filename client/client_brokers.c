@@ -236,30 +236,48 @@ s_is_usable (const conn_t *conn)
     return !conn->silent && !conn->leaving;
 }
 
+static int64_t
+s_load (const conn_t *conn)
+{
+    return (int64_t) conn->in_flight + conn->waiting
+         - (int64_t) conn->free_slots;
+}
+
 /* Join the shortest queue: the client's own tasks at the broker, plus the
- * others waiting there, less its free slots, as of its last PONG. The scan
- * starts after the last broker chosen, so that brokers alike take turns. */
+ * others waiting there, less its free slots, as of its last PONG. The
+ * broker chosen last keeps the tasks while no other is shorter by more
+ * than an eighth of the client's tasks in flight: runs of tasks to one
+ * broker leave its connection in batches (one write for many), where
+ * alternating task by task cost each of two brokers' connections, their
+ * I/O threads and their workers' a wakeup per task. With fewer than 8 in
+ * flight, the scan starting after the last broker chosen, brokers alike
+ * take turns. */
 int
 zf_client_pick (zfarm_client_t *self)
 {
     if (self->broker_count == 1)
         return s_is_usable (&self->brokers [0])? 0: -1;
     int best = -1;
-    int64_t best_load = 0;
+    int64_t best_load = 0, in_flight = 0;
     for (int i = 0; i < self->broker_count; i++) {
-        int at = (self->next_pick + i) % self->broker_count;
+        int at = (self->last_pick + 1 + i) % self->broker_count;
         const conn_t *conn = &self->brokers [at];
+        in_flight += (int64_t) conn->in_flight;
         if (!s_is_usable (conn))
             continue;
-        int64_t load = (int64_t) conn->in_flight + conn->waiting
-                     - (int64_t) conn->free_slots;
+        int64_t load = s_load (conn);
         if (best == -1 || load < best_load) {
             best = at;
             best_load = load;
         }
     }
+    const conn_t *last = &self->brokers [self->last_pick];
+    int64_t margin = in_flight / 8;
+    if (best != -1 && margin > 0 && s_is_usable (last)
+    &&  s_load (last) - best_load <= margin)
+        best = self->last_pick;
     if (best != -1)
-        self->next_pick = (best + 1) % self->broker_count;
+        self->last_pick = best;
     return best;
 }
 
@@ -270,8 +288,8 @@ zf_client_pick_any (zfarm_client_t *self)
     if (at == -1) {
         /* No broker is known to be up: the task waits at one of them, in
          * turn, as it would at the only one. */
-        at = self->next_pick;
-        self->next_pick = (at + 1) % self->broker_count;
+        at = (self->last_pick + 1) % self->broker_count;
+        self->last_pick = at;
     }
     return at;
 }

@@ -84,8 +84,9 @@ typedef struct {
 struct _zfarm_client_t {
     conn_t brokers [ENDPOINTS_MAX];     /* one connection per endpoint */
     int broker_count;           /* at least 1 */
-    int next_pick;              /* where the next pick's scan starts, so
-                                   that equal brokers take turns */
+    int last_pick;              /* the broker chosen last, which keeps
+                                   the tasks while others are not much
+                                   shorter; the next scan starts after it */
     int poll_fd;                /* with several brokers, an epoll set of
                                    their sockets' ZMQ_FDs (the one fd a
                                    caller's loop polls); -1 with one */

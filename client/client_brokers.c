@@ -126,6 +126,8 @@ zf_client_brokers_open (zfarm_client_t *self, const char *list)
 {
     if (s_parse_endpoints (self, list) != 0)
         return -1;
+    /* The first scan starts at the first broker of the list. */
+    self->last_pick = self->broker_count - 1;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         conn->sock = zf_client_connect (self, conn->endpoint);

@@ -7,6 +7,13 @@
  * zfarm-worker supervisor that the test started. */
 #include "pool_common.h"
 
+/* The brokers here find a worker gone by its end (a closed connection),
+ * not by silence: 20 heartbeats (10 s) of it, so that a worker starved of
+ * CPU is not lost while it runs a task, which it would run a second time
+ * when it is back, counting one call too many (an ASan run of
+ * test_max_calls saw its worker retired a task early). */
+static const char *const s_patient [] = { "--liveness", "20", NULL };
+
 /* "gate" says it has started (a file), then waits for the gate file (at
  * most 20 s), so the test decides when it ends; "hang" sleeps long, with a
  * marker to find it by; anything else answers with the worker's pid (the
@@ -156,7 +163,7 @@ s_check_command_line (int pid)
 static void
 test_replace (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     s_job_pool_start ("replace", endpoint, 3, NULL, NULL);
     int before [3];
     ASSERT_EQ (th_status_pids (endpoint, before, 3), 3);
@@ -201,7 +208,7 @@ test_replace (void)
 static void
 test_crash_loop (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     const char *args [] = { "--service", "job", "--module",
                             "/nonexistent/zfarm-test.so", NULL };
     pid_t supervisor = s_supervisor_start ("crash", endpoint, 1, args);
@@ -235,7 +242,7 @@ test_crash_loop (void)
 static void
 test_stop (int sig)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     pid_t supervisor = s_job_pool_start (sig == SIGTERM? "term": "kill",
                                          endpoint, 3, NULL, NULL);
     int pids [3];
@@ -339,7 +346,7 @@ test_orphan_guard_supervisor (void)
 static void
 test_max_call_time_module (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     const char *args [] = { "--service", "sleep",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_sleep",
@@ -370,7 +377,7 @@ test_max_call_time_module (void)
 static void
 test_max_call_time_exec (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     const char *args [] = { "--service", "job", "--exec", s_job_script (),
                             "--max-call-time", MAX_CALL_TIME, NULL };
     th_worker_start (endpoint, args);
@@ -393,7 +400,7 @@ test_max_call_time_exec (void)
 static void
 test_max_calls (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
     s_job_pool_start ("recycle", endpoint, 1, "--max-calls-per-worker", "3");
     int pids [7];
     for (int i = 0; i < 7; i++)

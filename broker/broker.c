@@ -76,23 +76,21 @@ s_write_endpoint_file (broker_t *self)
     return 0;
 }
 
-/* A pool child exited: its worker, if it had registered, is lost. */
+/* A pool child exited: its worker, if it had registered, is lost, and the
+ * reason says how it died (its tasks' errors and the log carry it). */
 static void
-s_on_child_exit (void *arg, pid_t pid, int status)
+s_on_child_exit (void *arg, const zf_pool_exit_t *ended)
 {
     broker_t *self = arg;
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
          at = at->next) {
         worker_t *worker = zf_container_of (at, worker_t, all_link);
-        if (worker->gone || worker->pool_child != pid)
+        if (worker->gone || worker->pool_child != ended->pid)
             continue;
-        char reason [96];
-        if (WIFSIGNALED (status))
-            snprintf (reason, sizeof reason, "process killed by signal %d",
-                      WTERMSIG (status));
-        else
-            snprintf (reason, sizeof reason, "process exited with status %d",
-                      WEXITSTATUS (status));
+        char reason [ZF_CRASH_REPORT_MAX + 16];
+        memcpy (reason, "process ", 8);
+        zf_crash_report (ended->status, ended->max_rss_kb, ended->tail,
+                         reason + 8, ZF_CRASH_REPORT_MAX);
         dispatch_worker_delete (self, worker, reason, true);
         return;
     }
@@ -714,12 +712,19 @@ s_say_goodbye (broker_t *self)
 int
 broker_run (broker_t *self)
 {
-    zmq_pollitem_t items [] = {
+    zmq_pollitem_t items [4] = {
         { self->router_handle, 0, ZMQ_POLLIN, 0 },
         { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
-        { NULL, self->http? http_fd (self->http): -1, ZMQ_POLLIN, 0 },
     };
-    int item_count = self->http? 3: 2;
+    int item_count = 2, pool_item = -1;
+    if (self->http)
+        items [item_count++] = (zmq_pollitem_t) { NULL, http_fd (self->http),
+                                                  ZMQ_POLLIN, 0 };
+    if (self->pool && zf_pool_fd (self->pool) != -1) {
+        pool_item = item_count;     /* the local workers' stderr */
+        items [item_count++] = (zmq_pollitem_t) { NULL, zf_pool_fd (self->pool),
+                                                  ZMQ_POLLIN, 0 };
+    }
     if (self->pool) {
         zf_info ("starting %d local workers: %s", self->options.spawn,
                    self->options.worker_cmd);
@@ -732,6 +737,9 @@ broker_run (broker_t *self)
             zf_error ("poll: %s", zmq_strerror (zmq_errno ()));
             return -1;
         }
+        /* Before the signals: a child reaped now has its last words read. */
+        if (pool_item != -1 && (items [pool_item].revents & ZMQ_POLLIN))
+            zf_pool_read (self->pool);
         if (items [1].revents & ZMQ_POLLIN) {
             s_on_signal (self);
             dispatch_settle (self);

@@ -516,29 +516,40 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
 }
 
 /* Puts a task whose worker is gone back at the head of its queue, or ends
- * it: WORKER_LOST when its retries are spent, SHUTDOWN while draining. */
+ * it: WORKER_LOST when its retries are spent, SHUTDOWN while draining. A
+ * lost attempt (spend_retry) is logged with why its worker was lost, and
+ * the final WORKER_LOST says it too. */
 static void
-s_task_requeue (broker_t *self, task_t *task, bool spend_retry)
+s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
+                const worker_t *worker, const char *reason)
 {
     if (task->state == TASK_ABANDONED) {
         s_task_delete (self, task);
         return;
     }
+    if (spend_retry) {
+        int64_t ran_ms = (zf_now_us () - task->dispatched_us) / 1000;
+        zf_warning ("task %s/%" PRIu64 " attempt %" PRIu32 " lost after %"
+                    PRId64 " ms with worker %" PRIu32 "@%s: %s",
+                    task->service->name, task->client_task_id,
+                    task->attempts, ran_ms, worker->pid, worker->host, reason);
+        uint32_t retries_used = task->attempts - 1;
+        if (!self->draining && retries_used >= (uint32_t) task->max_retries) {
+            char text [ZF_TEXT_MAX + 1];
+            snprintf (text, sizeof text, "worker lost on each of %" PRIu32
+                      " attempt%s; the last ran %" PRId64 " ms: %s",
+                      task->attempts, task->attempts > 1? "s": "", ran_ms,
+                      reason);
+            s_task_fail (self, task, ZFARM_EWORKER_LOST, text);
+            return;
+        }
+    }
     if (self->draining) {
         s_task_fail (self, task, ZFARM_ESHUTDOWN, NULL);
         return;
     }
-    if (spend_retry) {
-        uint32_t retries_used = task->attempts - 1;
-        if (retries_used >= (uint32_t) task->max_retries) {
-            char text [128];
-            snprintf (text, sizeof text, "worker lost on each of %" PRIu32
-                      " attempt%s", task->attempts, task->attempts > 1? "s": "");
-            s_task_fail (self, task, ZFARM_EWORKER_LOST, text);
-            return;
-        }
+    if (spend_retry)
         self->counters.retried++;
-    }
     else
         task->attempts--;   /* that attempt does not count */
     s_enqueue (self, task, true);
@@ -569,7 +580,7 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
     while (!zf_list_is_empty (&worker->tasks)) {
         task_t *task = zf_container_of (worker->tasks.prev, task_t, link);
         s_detach_from_worker (task);
-        s_task_requeue (self, task, spend_retry);
+        s_task_requeue (self, task, spend_retry, worker, reason);
     }
 }
 

@@ -8,6 +8,11 @@
  * died becomes our child, and every child that is not a slot's is such a
  * stray, killed and reaped here. So no process outlives its worker.
  *
+ * Each child's stderr is a pipe whose read end the pool holds (err_fd, in
+ * the pool's epoll set) until the child is reaped; what comes is copied to
+ * the pool's own stderr and its tail kept for the report of the child's
+ * end. A reaped child's pipe is drained first: all it wrote is in the tail.
+ *
  * The child's side: a worker watches its supervisor (zf_pool_guard_t), for
  * PR_SET_PDEATHSIG reaches only a direct child. */
 #include "zf_pool.h"
@@ -22,7 +27,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +43,8 @@ typedef struct {
     int failures;               /* young deaths in a row */
     bool retiring;              /* we asked it to stop: not a failure */
     bool ever_started;
+    int err_fd;                 /* read end of its stderr, or -1 */
+    zf_tail_t tail;             /* the last bytes it wrote there */
 } slot_t;
 
 struct _zf_pool_t {
@@ -44,6 +54,7 @@ struct _zf_pool_t {
     char **argv;                /* with these arguments */
     char **envp;                /* its environment, prepared before fork */
     slot_t *slots;
+    int epoll_fd;               /* the slots' err_fds */
     bool stopped;
     uint64_t replaced;
 };
@@ -171,6 +182,11 @@ zf_pool_new (const zf_pool_config_t *config)
     self->envp = s_environment (config);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
+    for (int i = 0; i < config->size; i++)
+        self->slots [i].err_fd = -1;
+    self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    if (self->epoll_fd == -1)
+        zf_error ("%s pool: epoll: %s", self->name, strerror (errno));
     self->config.command = NULL;
     self->config.argv = NULL;
     self->config.path = NULL;
@@ -189,6 +205,8 @@ zf_pool_destroy (zf_pool_t **self_p)
     free (self->path);
     s_strv_destroy (&self->argv);
     s_strv_destroy (&self->envp);
+    if (self->epoll_fd != -1)
+        close (self->epoll_fd);
     free (self->slots);
     free (self->name);
     free (self);
@@ -197,9 +215,14 @@ zf_pool_destroy (zf_pool_t **self_p)
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void
-s_child_exec (zf_pool_t *self, pid_t supervisor)
+s_child_exec (zf_pool_t *self, pid_t supervisor, int err_fd)
 {
     setpgid (0, 0);
+    if (err_fd == STDERR_FILENO)
+        fcntl (err_fd, F_SETFD, 0);     /* keep it across exec */
+    else
+    if (err_fd != -1)
+        dup2 (err_fd, STDERR_FILENO);   /* the copy has no FD_CLOEXEC */
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (getppid () != supervisor)
         _exit (127);            /* the supervisor died before prctl */
@@ -214,18 +237,56 @@ s_child_exec (zf_pool_t *self, pid_t supervisor)
     _exit (127);
 }
 
+/* A pipe for a child's stderr, its read end watched by the pool's epoll
+ * set. Without one (no fds left) the child writes to ours, as before. */
+static void
+s_err_pipe_open (zf_pool_t *self, slot_t *slot, int *write_fd)
+{
+    int fds [2];
+    *write_fd = -1;
+    if (self->epoll_fd == -1 || pipe2 (fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return;
+    struct epoll_event event = { .events = EPOLLIN,
+                                 .data.u32 = (uint32_t) (slot - self->slots) };
+    if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fds [0], &event) != 0) {
+        close (fds [0]);
+        close (fds [1]);
+        return;
+    }
+    /* The child's end blocks, as a stderr it inherited would. */
+    fcntl (fds [1], F_SETFL, fcntl (fds [1], F_GETFL) & ~O_NONBLOCK);
+    slot->err_fd = fds [0];
+    slot->tail.size = 0;
+    *write_fd = fds [1];
+}
+
+static void
+s_err_pipe_close (slot_t *slot)
+{
+    if (slot->err_fd != -1)
+        close (slot->err_fd);   /* which leaves the epoll set too */
+    slot->err_fd = -1;
+}
+
 static int
 s_slot_start (zf_pool_t *self, slot_t *slot)
 {
     pid_t supervisor = getpid ();
+    int err_write;
+    s_err_pipe_open (self, slot, &err_write);
     pid_t pid = fork ();
     if (pid < 0) {
         zf_error ("%s pool: fork: %s", self->name, strerror (errno));
         slot->restart_at = zf_now_ms () + self->config.backoff_max_ms;
+        s_err_pipe_close (slot);
+        if (err_write != -1)
+            close (err_write);
         return -1;
     }
     if (pid == 0)
-        s_child_exec (self, supervisor);
+        s_child_exec (self, supervisor, err_write);
+    if (err_write != -1)
+        close (err_write);
     setpgid (pid, pid);         /* also here: no race with the child's call */
     if (slot->ever_started)
         self->replaced++;
@@ -246,39 +307,9 @@ zf_pool_start (zf_pool_t *self)
     return rc;
 }
 
-/* What a zfarm worker means by its exit status, or NULL. */
-static const char *
-s_exit_meaning (int status)
-{
-    switch (status) {
-        case ZF_EXIT_RECYCLED: return "recycled after its max calls";
-        case ZF_EXIT_OVERRAN:  return "a handler would not stop (max call time"
-                                      " or cancel)";
-        case ZF_EXIT_ORPHANED: return "its supervisor died";
-    }
-    return NULL;
-}
-
-static void
-s_describe (int status, char *text, size_t size)
-{
-    const char *meaning = WIFEXITED (status)?
-                          s_exit_meaning (WEXITSTATUS (status)): NULL;
-    if (WIFEXITED (status))
-        snprintf (text, size, "exited with status %d%s%s",
-                  WEXITSTATUS (status), meaning? ": ": "",
-                  meaning? meaning: "");
-    else
-    if (WIFSIGNALED (status))
-        snprintf (text, size, "killed by signal %d (%s)", WTERMSIG (status),
-                  strsignal (WTERMSIG (status)));
-    else
-        snprintf (text, size, "stopped (status %d)", status);
-}
-
 /* Decides when the slot's next child starts, and logs why. */
 static void
-s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
+s_slot_exited (zf_pool_t *self, slot_t *slot, int status, long max_rss_kb)
 {
     int64_t now = zf_now_ms ();
     int64_t lived = now - slot->started_at;
@@ -288,8 +319,10 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
                 || (WIFEXITED (status)
                     && (WEXITSTATUS (status) == ZF_EXIT_RECYCLED
                     ||  WEXITSTATUS (status) == ZF_EXIT_OVERRAN));
-    char why [128];
-    s_describe (status, why, sizeof why);
+    char why [128], details [ZF_CRASH_REPORT_MAX];
+    zf_crash_status (status, why, sizeof why);
+    zf_crash_details (max_rss_kb, &slot->tail, details, sizeof details);
+    const char *and = *details? "; ": "";
     if (!planned && lived < self->config.young_ms) {
         slot->failures++;
         int shift = slot->failures < 16? slot->failures - 1: 15;
@@ -298,16 +331,19 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status)
             delay = self->config.backoff_max_ms;
         slot->restart_at = now + delay;
         zf_warning ("%s %d %s after %" PRId64 " ms; restarting in %" PRId64
-                      " ms (%d quick deaths in a row)", self->name,
-                      (int) slot->pid, why, lived, delay, slot->failures);
+                      " ms (%d quick deaths in a row)%s%s", self->name,
+                      (int) slot->pid, why, lived, delay, slot->failures,
+                      and, details);
     }
     else {
         slot->failures = 0;
         slot->restart_at = now;
         if (planned)
-            zf_info ("%s %d retired (%s)", self->name, (int) slot->pid, why);
+            zf_info ("%s %d retired (%s)%s%s", self->name, (int) slot->pid,
+                     why, and, details);
         else
-            zf_warning ("%s %d %s; restarting", self->name, (int) slot->pid, why);
+            zf_warning ("%s %d %s after %" PRId64 " ms; restarting%s%s",
+                        self->name, (int) slot->pid, why, lived, and, details);
     }
     slot->pid = 0;
 }
@@ -339,22 +375,77 @@ zf_pool_kill_strays (zf_pool_t *self)
         closedir (tasks);
 }
 
+/* Copies what the slot's child wrote to stderr to ours, and keeps its
+ * tail; at the pipe's end, closes it. Reads at most max_reads times. */
+static void
+s_slot_read (slot_t *slot, int max_reads)
+{
+    char buffer [4096];
+    for (int reads = 0; slot->err_fd != -1 && reads < max_reads; reads++) {
+        ssize_t size = read (slot->err_fd, buffer, sizeof buffer);
+        if (size < 0 && errno == EINTR)
+            continue;
+        if (size < 0 && errno == EAGAIN)
+            return;
+        if (size <= 0) {
+            s_err_pipe_close (slot);
+            return;
+        }
+        zf_tail_append (&slot->tail, buffer, (size_t) size);
+        for (ssize_t done = 0, wrote; done < size; done += wrote)
+            if ((wrote = write (STDERR_FILENO, buffer + done,
+                                (size_t) (size - done))) <= 0) {
+                if (wrote < 0 && errno == EINTR)
+                    wrote = 0;
+                else
+                    break;      /* our stderr is gone: keep the tail */
+            }
+    }
+}
+
+int
+zf_pool_fd (zf_pool_t *self)
+{
+    return self->epoll_fd;
+}
+
+void
+zf_pool_read (zf_pool_t *self)
+{
+    if (self->epoll_fd == -1)
+        return;
+    struct epoll_event events [16];
+    int count = epoll_wait (self->epoll_fd, events, 16, 0);
+    /* A bounded turn each, so that one chatty child holds up nothing. */
+    for (int i = 0; i < count; i++)
+        s_slot_read (&self->slots [events [i].data.u32], 16);
+}
+
 int
 zf_pool_reap (zf_pool_t *self)
 {
     int reaped = 0, status;
     pid_t pid;
+    struct rusage usage;
     /* Every child of the process is ours: a slot's, or a stray. */
-    while ((pid = waitpid (-1, &status, WNOHANG)) > 0) {
+    while ((pid = wait4 (-1, &status, WNOHANG, &usage)) > 0) {
         slot_t *slot = s_slot_of (self, pid);
         if (!slot)
             continue;
         reaped++;
+        /* All it wrote is in the pipe now, unless a process it started
+         * holds the pipe still: take what is there, no more. */
+        s_slot_read (slot, 64);
+        s_err_pipe_close (slot);
+        zf_pool_exit_t ended = {
+            .pid = pid, .status = status, .max_rss_kb = usage.ru_maxrss,
+            .lived_ms = zf_now_ms () - slot->started_at, .tail = &slot->tail
+        };
         if (!self->stopped)
-            s_slot_exited (self, slot, status);
+            s_slot_exited (self, slot, status, usage.ru_maxrss);
         slot->pid = 0;
         if (self->config.on_exit)
-            self->config.on_exit (self->config.on_exit_arg, pid, status);
+            self->config.on_exit (self->config.on_exit_arg, &ended);
     }
     zf_pool_kill_strays (self);
     return reaped;
@@ -425,6 +516,7 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
             kill (-self->slots [i].pid, SIGTERM);
     int64_t deadline = zf_now_ms () + grace_ms;
     while (zf_pool_running (self) && zf_now_ms () < deadline) {
+        zf_pool_read (self);    /* a child blocked on its stderr never ends */
         zf_pool_reap (self);
         if (zf_pool_running (self))
             zclock_sleep (10);
@@ -435,11 +527,14 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
             zf_warning ("%s %d did not stop in %d ms: killed", self->name,
                           (int) self->slots [i].pid, grace_ms);
         }
-    for (int i = 0; i < self->config.size; i++)
+    for (int i = 0; i < self->config.size; i++) {
         if (self->slots [i].pid) {
             waitpid (self->slots [i].pid, NULL, 0);
             self->slots [i].pid = 0;
         }
+        s_slot_read (&self->slots [i], 64);
+        s_err_pipe_close (&self->slots [i]);
+    }
     /* What the workers left behind, and the zombies of what was killed. */
     zf_pool_kill_strays (self);
     for (int i = 0; i < 100; i++) {

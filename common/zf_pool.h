@@ -7,6 +7,11 @@
  * is due (zf_pool_tick); the pool replaces dead children at once, or after
  * an exponential back-off when they keep dying young (a crash loop).
  *
+ * Each child's stderr is a pipe to the pool, which copies what comes to its
+ * own stderr (where the child's went before) and keeps the last bytes, for
+ * the report of how the child ended (zf_crash.h). The owner polls
+ * zf_pool_fd and calls zf_pool_read when it is readable.
+ *
  * The pool owns every child process of its supervisor: it reaps them all,
  * and kills any child that is not one of its slots (a stray left by a dead
  * worker; see pool.c). One pool per process. */
@@ -16,11 +21,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "zf_crash.h"
 
 typedef struct _zf_pool_t zf_pool_t;
 
-/* Called for each child that exited, with its waitpid status. */
-typedef void (zf_pool_exit_fn) (void *arg, pid_t pid, int status);
+/* How a child ended. */
+typedef struct {
+    pid_t pid;
+    int status;                 /* its wait status */
+    int64_t lived_ms;           /* from its start */
+    long max_rss_kb;            /* peak resident memory (wait4's rusage) */
+    const zf_tail_t *tail;      /* the last bytes it wrote to stderr */
+} zf_pool_exit_t;
+
+/* Called for each child that exited. */
+typedef void (zf_pool_exit_fn) (void *arg, const zf_pool_exit_t *ended);
 
 typedef struct {
     const char *name;           /* for log lines: "worker" */
@@ -55,6 +70,15 @@ int
  * replacements. Call it when SIGCHLD arrives. Returns the number reaped. */
 int
     zf_pool_reap (zf_pool_t *self);
+
+/* A file descriptor that polls readable while a child's stderr has bytes
+ * to read. */
+int
+    zf_pool_fd (zf_pool_t *self);
+
+/* Copies what the children wrote to stderr to ours, and keeps its tail. */
+void
+    zf_pool_read (zf_pool_t *self);
 
 /* Starts the replacements that are due. */
 void

@@ -148,13 +148,19 @@ supervisor_run (supervisor_t *self)
     self->running = true;
     zf_pool_start (self->pool);
     while (self->running) {
-        struct pollfd item = { .fd = self->signal_fd, .events = POLLIN };
-        if (poll (&item, 1, s_next_timeout (self)) == -1 && errno != EINTR) {
+        struct pollfd items [] = {
+            { .fd = self->signal_fd, .events = POLLIN },
+            { .fd = zf_pool_fd (self->pool), .events = POLLIN },
+        };
+        if (poll (items, 2, s_next_timeout (self)) == -1 && errno != EINTR) {
             zf_error ("supervisor: poll: %s", strerror (errno));
             s_stop (self, EXIT_FAILURE);
             break;
         }
-        if (item.revents & POLLIN)
+        /* Before the signals: a child reaped now has its last words read. */
+        if (items [1].revents & POLLIN)
+            zf_pool_read (self->pool);
+        if (items [0].revents & POLLIN)
             s_on_signals (self);
         int64_t now = zf_now_ms ();
         if (self->running && self->guard.pid && now >= self->guard_at)

@@ -2,14 +2,22 @@
  *
  *   zfarm_handler  replies with its payload, unchanged
  *   zfarm_fail     always fails, with the text "failed on purpose"
- *   zfarm_crash    aborts the worker process (for crash tests) */
+ *   zfarm_crash    aborts the worker process (for crash tests)
+ *   zfarm_segv     writes a line to stderr, then dies of SIGSEGV
+ *   zfarm_exit     writes a line to stderr, then ends the process with the
+ *                  exit status in its payload (for crash report tests) */
 #include "zfarm.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 ZFARM_EXPORT zfarm_handler_fn zfarm_handler;
 ZFARM_EXPORT zfarm_handler_fn zfarm_fail;
 ZFARM_EXPORT zfarm_handler_fn zfarm_crash;
+ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
+ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -33,4 +41,38 @@ zfarm_crash (zfarm_task_t *task, void *arg)
     (void) task;
     (void) arg;
     abort ();
+}
+
+/* The line names the payload, so that a test finds its own. */
+static void
+s_last_words (zfarm_task_t *task, const char *what)
+{
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    fprintf (stderr, "echo.so: %s on purpose: %.*s\n", what,
+             (int) (size < 200? size: 200), data);
+    fflush (stderr);
+}
+
+int
+zfarm_segv (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    s_last_words (task, "segfault");
+    /* The default action, even where a sanitizer catches SIGSEGV. */
+    signal (SIGSEGV, SIG_DFL);
+    raise (SIGSEGV);
+    return -1;
+}
+
+int
+zfarm_exit (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    s_last_words (task, "exit");
+    size_t size;
+    /* _exit, as a handler's exit () would end: at once, whatever the
+     * other threads hold (exit () would run the library's destructors
+     * under them). */
+    _exit (atoi (zfarm_task_data (task, &size)));
 }

@@ -1,4 +1,4 @@
-/* test_progress.c: the lines an --exec command writes to its progress
+/* test_progress_text.c: the lines an --exec command writes to its progress
  * descriptor (worker/progress_line.c), and the text zfarm call --progress
  * shows for a report (client/cli_progress.c). */
 #include "testlib.h"
@@ -182,6 +182,6 @@ main (void)
     test_parse ();
     test_stream ();
     test_format ();
-    TEST_PASS ("test_progress");
+    TEST_PASS ("test_progress_text");
     return 0;
 }

@@ -207,7 +207,10 @@ s_zfarm_call (const char *const args [], char **out_p, char **err_p)
 }
 
 /* Checks the lines of zfarm call --progress (stderr not a terminal):
- * "progress DONE/TOTAL PCT% NOTE", DONE rising; returns the last. */
+ * "progress DONE/TOTAL PCT% NOTE", DONE rising; returns the last. There
+ * may be one only: reports that reach a client before it reads them are
+ * one report, the latest (a loaded machine may keep zfarm from reading
+ * for the whole of a short task). */
 static const char *
 s_check_lines (char *err, uint64_t total)
 {
@@ -227,7 +230,7 @@ s_check_lines (char *err, uint64_t total)
         previous = done;
         snprintf (last, sizeof last, "%s", line);
     }
-    ASSERT_INT (lines, >=, 2);
+    ASSERT_INT (lines, >=, 1);
     return last;
 }
 
@@ -692,7 +695,7 @@ test_worker_rules (void)
         zframe_t *to = zframe_dup (worker);
         zmsg_append (msg, &to);
         zmsg_addmem (msg, buf.data, buf.size);
-        zmsg_addstr (msg, "30 10");
+        zmsg_addstr (msg, "60 10");
         int64_t sent = zclock_mono ();
         ASSERT_EQ (zmsg_send (&msg, broker.sock), 0);
 
@@ -727,7 +730,7 @@ test_worker_rules (void)
         if (asked) {
             ASSERT_INT (reports, >=, 2);
             ASSERT_INT (reports, <=, elapsed / 100 + 2);
-            ASSERT_EQ (last, 30);       /* the final value, before DONE */
+            ASSERT_EQ (last, 60);       /* the final value, before DONE */
         }
         else
             ASSERT_EQ (reports, 0);

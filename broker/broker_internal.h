@@ -159,6 +159,13 @@ void
     dispatch_slots (broker_t *self, worker_t *worker,
                     const zf_header_t *slots);
 
+/* A PROGRESS from worker: sent on to the task's client if the task runs
+ * there, asked for progress (ZF_FLAG_PROGRESS) and has a client; else
+ * dropped, and counted. */
+void
+    dispatch_progress (broker_t *self, worker_t *worker,
+                       const zf_header_t *progress);
+
 /* Cancels a task on its client's request. */
 void
     dispatch_cancel (broker_t *self, task_t *task);

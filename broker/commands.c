@@ -247,6 +247,20 @@ s_on_slots (broker_t *self, worker_t *worker)
         s_send_disconnect (self, &self->inbound.from, "unknown worker");
 }
 
+/* From a peer that is not a registered worker (one declared dead, or from
+ * before a restart): dropped, and the peer told to register again, as for
+ * a HEARTBEAT. */
+static void
+s_on_progress (broker_t *self, worker_t *worker)
+{
+    if (worker)
+        dispatch_progress (self, worker, &self->inbound.header);
+    else {
+        self->counters.progress_dropped++;
+        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+    }
+}
+
 static void
 s_on_ping (broker_t *self, worker_t *worker)
 {
@@ -309,6 +323,7 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
     [ZF_PING]       = s_on_ping,
     [ZF_PONG]       = s_misplaced,
     [ZF_SLOTS]      = s_on_slots,
+    [ZF_PROGRESS]   = s_on_progress,
 };
 
 /* A header that did not decode: say why, if there is anyone to tell. */

@@ -37,6 +37,10 @@ typedef struct {
     uint64_t heartbeat_overrides;   /* workers that joined with heartbeat
                                        settings of their own, and were told
                                        the broker's */
+    uint64_t progress_forwarded;    /* PROGRESS sent on to a client */
+    uint64_t progress_dropped;      /* PROGRESS for a task not running at
+                                       that worker, without a client, or
+                                       that did not ask for it */
     latency_t dispatch_latency;
 } counters_t;
 

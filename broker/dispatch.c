@@ -287,7 +287,7 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     task->client_task_id = submit->task_id;
     task->service = service;
     task->timeout_ms = submit->timeout_ms;
-    task->flags = (uint8_t) (submit->flags & ZF_FLAG_NUL);
+    task->flags = (uint8_t) (submit->flags & (ZF_FLAG_NUL | ZF_FLAG_PROGRESS));
     task->submitted_at = zf_now_ms ();
     task->max_retries = submit->retries >= 0? submit->retries
                                             : self->options.max_retries;
@@ -600,6 +600,30 @@ s_abandon (broker_t *self, task_t *task, bool stop)
     s_task_disown (self, task);
     task->state = TASK_ABANDONED;
     s_tell_worker (self, task->worker, &header);
+}
+
+void
+dispatch_progress (broker_t *self, worker_t *worker,
+                   const zf_header_t *progress)
+{
+    assert (!worker->gone);
+    task_t *task = task_table_lookup (self->tasks, progress->task_id);
+    if (!task || task->worker != worker || task->state != TASK_RUNNING
+    ||  !task->client || !(task->flags & ZF_FLAG_PROGRESS)) {
+        self->counters.progress_dropped++;
+        return;
+    }
+    zf_header_t header;
+    zf_header_init (&header, ZF_PROGRESS);
+    header.task_id = task->client_task_id;
+    header.done = progress->done;
+    header.total = progress->total;
+    memcpy (header.text, progress->text, sizeof header.text);
+    client_t *client = task->client;
+    if (broker_send_header (self, &client->id, &header) == 0)
+        self->counters.progress_forwarded++;
+    else
+        self->counters.progress_dropped++;
 }
 
 void

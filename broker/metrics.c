@@ -69,6 +69,11 @@ s_tasks (FILE *out, const counters_t *c)
     s_counter (out, "zfarm_tasks_stolen_total",
                "Tasks sent in advance, then taken back for an idle worker.",
                c->stolen);
+    s_counter (out, "zfarm_progress_forwarded_total",
+               "Progress reports sent on to clients.", c->progress_forwarded);
+    s_counter (out, "zfarm_progress_dropped_total",
+               "Progress reports dropped: no such running task, no client,"
+               " or not asked for.", c->progress_dropped);
 }
 
 /* When the oldest task in the service's queue was submitted (ms), or -1 if

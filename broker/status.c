@@ -121,11 +121,14 @@ s_counters (FILE *out, const counters_t *c)
              PRIu64 ",\"results_undeliverable\":%" PRIu64
              ",\"bad_messages\":%" PRIu64 ",\"prefetched\":%" PRIu64
              ",\"steals\":%" PRIu64 ",\"stolen\":%" PRIu64
-             ",\"heartbeat_overrides\":%" PRIu64 "}",
+             ",\"heartbeat_overrides\":%" PRIu64
+             ",\"progress_forwarded\":%" PRIu64
+             ",\"progress_dropped\":%" PRIu64 "}",
              c->retried, c->cancelled, c->workers_joined, c->workers_lost,
              c->workers_replaced, c->late_results_dropped,
              c->results_undeliverable, c->bad_messages, c->prefetched,
-             c->steals, c->stolen, c->heartbeat_overrides);
+             c->steals, c->stolen, c->heartbeat_overrides,
+             c->progress_forwarded, c->progress_dropped);
 }
 
 char *

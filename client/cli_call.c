@@ -1,5 +1,6 @@
 /* cli_call.c: `zfarm call`: run one task, write its result bytes exactly. */
 #include "cli.h"
+#include "cli_progress.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
@@ -22,6 +23,7 @@ typedef struct {
     long retries;               /* -1: the broker's default */
     const char *service;
     const char *payload;        /* NULL: read stdin */
+    bool progress;              /* show the task's progress reports */
 } call_args_t;
 
 static void
@@ -39,6 +41,10 @@ s_print_help (void)
 "                     (default %d)\n"
 "  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
 "                     the broker's --max-retries (default -1)\n"
+"  -p, --progress     show the task's progress as its worker reports it,\n"
+"                     on stderr: a bar redrawn in place on a terminal,\n"
+"                     else a line 'progress DONE/TOTAL PCT%% NOTE' per\n"
+"                     report (at most ten a second); the note escaped\n"
 "  -h, --help         show this help\n\n"
 "Ctrl-C (SIGINT) cancels the task, which stops its work on the worker,\n"
 "and exits 130 with 'zfarm: CANCELLED: ...' on stderr; a second Ctrl-C\n"
@@ -57,18 +63,22 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         { "broker",  required_argument, NULL, 'b' },
         { "timeout", required_argument, NULL, 't' },
         { "retries", required_argument, NULL, 'r' },
+        { "progress", no_argument,      NULL, 'p' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;
     int code;
-    while ((code = getopt_long (argc, argv, "+:b:t:r:h", options, NULL)) != -1) {
+    while ((code = getopt_long (argc, argv, "+:b:t:r:ph", options, NULL)) != -1) {
         if (code == 'h') {
             s_print_help ();
             return CLI_EXIT_OK;
         }
         if (code == 'b')
             args->broker = optarg;
+        else
+        if (code == 'p')
+            args->progress = true;
         else
         if (code == 't') {
             if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
@@ -152,6 +162,45 @@ s_report (const zfarm_result_t *result)
     return CLI_EXIT_OK;
 }
 
+/* zfarm_client_call, showing the task's progress reports meanwhile: the
+ * task is submitted and its events waited for. Interrupted, it cancels
+ * the task, whose result is then CANCELLED, as a call's is. */
+static int
+s_call_with_progress (zfarm_client_t *client, const call_args_t *args,
+                      const void *data, size_t size,
+                      zfarm_result_t **result_p)
+{
+    zfarm_client_set_progress_events (client, 1);
+    uint64_t task_id;
+    int rc = zfarm_client_submit (client, args->service, data, size,
+                                  (int) args->timeout_ms, &task_id);
+    if (rc != 0)
+        return rc;
+    progress_t *progress = progress_new_task ();
+    zfarm_result_t *result = NULL;
+    while (!result) {
+        zfarm_event_t event;
+        rc = zfarm_client_wait_event (client, -1, &event);
+        if (rc == 0 && event.type == ZFARM_EVENT_PROGRESS)
+            progress_report (progress, event.done, event.total, event.note);
+        else
+        if (rc == 0)
+            result = event.result;
+        else
+        if (rc == ZFARM_ETIMEOUT)       /* interrupted */
+            zfarm_client_cancel (client, task_id);
+        else {
+            /* Never: the task is pending until its result is taken. */
+            result = NULL;
+            break;
+        }
+    }
+    progress_flush (progress);
+    progress_destroy (&progress);       /* a bar leaves the screen */
+    *result_p = result;
+    return result? zfarm_result_status (result): rc;
+}
+
 static int
 s_run (const call_args_t *args, const void *data, size_t size)
 {
@@ -160,12 +209,20 @@ s_run (const call_args_t *args, const void *data, size_t size)
         return CLI_EXIT_USAGE;
     zfarm_client_set_retries (client, (int) args->retries);
     zfarm_result_t *result = NULL;
-    int rc = zfarm_client_call (client, args->service, data, size,
+    int rc = args->progress
+           ? s_call_with_progress (client, args, data, size, &result)
+           : zfarm_client_call (client, args->service, data, size,
                                 (int) args->timeout_ms, &result);
     int exit_status;
-    if (rc == ZFARM_EINVALID)
+    if (rc == ZFARM_EINVALID && !result)
         exit_status = cli_usage_error ("call", "bad service name '%s'",
                                        args->service);
+    else
+    if (!result) {
+        fprintf (stderr, "zfarm: %s: %s\n", zfarm_err_name (rc),
+                 zfarm_strerror (rc));
+        exit_status = CLI_EXIT_FAILED;
+    }
     else
         exit_status = s_report (result);
     zfarm_result_destroy (&result);
@@ -176,7 +233,8 @@ s_run (const call_args_t *args, const void *data, size_t size)
 int
 cli_call (int argc, char *argv [])
 {
-    call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL };
+    call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL,
+                         false };
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)
         return rc;

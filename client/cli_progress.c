@@ -5,6 +5,7 @@
  * ("\r", then the text, then "\033[K" to erase what a longer line left)
  * and cut to the terminal's width, so that it never wraps. */
 #include "cli_progress.h"
+#include "zf_escape.h"
 #include "zf_util.h"
 
 #include <inttypes.h>
@@ -15,7 +16,9 @@
 
 #define PROGRESS_MS   100       /* the bar is drawn at most this often */
 #define BAR_WIDTH     20        /* cells of the bar itself */
-#define LINE_MAX_SIZE 160       /* bytes of the whole line */
+#define LINE_MAX_SIZE 160       /* bytes of the whole line (map) */
+#define REPORT_MAX_SIZE 1200    /* of a report's line: a note of 255 bytes,
+                                   each escaped as \xNN at worst */
 #define ETA_MAX_S     359999    /* 99:59:59 */
 
 struct _progress_t {
@@ -26,6 +29,12 @@ struct _progress_t {
     int64_t started;            /* when the work started (ms) */
     int64_t drawn;              /* when the bar was last drawn, or 0 */
     int columns;                /* width of the terminal */
+    bool task;                  /* a task's reports (progress_new_task) */
+    bool in_place;              /* task: stderr is a terminal */
+    bool pending;               /* task: a report not drawn yet */
+    uint64_t task_done;         /* task: the last report */
+    uint64_t task_total;
+    char note [256];
 };
 
 progress_t *
@@ -39,6 +48,16 @@ progress_new (bool quiet)
     struct winsize size;
     self->columns = ioctl (STDERR_FILENO, TIOCGWINSZ, &size) == 0
                  && size.ws_col > 0? size.ws_col: 80;
+    return self;
+}
+
+progress_t *
+progress_new_task (void)
+{
+    progress_t *self = progress_new (false);
+    self->task = true;
+    self->in_place = self->shown;
+    self->shown = true;
     return self;
 }
 
@@ -124,6 +143,94 @@ s_format (const progress_t *self, uint64_t done, uint64_t failed,
     snprintf (line, size, "[%s] %" PRIu64 "/%" PRIu64 " %d%% %.*f/s%s%s",
               bar, done, total, total? (int) (done * 100 / total): 100,
               digits, rate, eta, failures);
+}
+
+/* The bar's cells for done of total. */
+static void
+s_bar (char bar [BAR_WIDTH + 1], uint64_t done, uint64_t total)
+{
+    uint64_t cells = total? (done < total? done: total) * BAR_WIDTH / total
+                          : BAR_WIDTH;
+    for (uint64_t i = 0; i < BAR_WIDTH; i++)
+        bar [i] = i < cells? '#': ' ';
+    bar [BAR_WIDTH] = 0;
+}
+
+void
+progress_format_report (char *line, size_t size, bool bar, uint64_t done,
+                        uint64_t total, const char *note)
+{
+    char shown [REPORT_MAX_SIZE];
+    zf_escape (shown, sizeof shown, note, strlen (note));
+    const char *gap = *shown? " ": "";
+    if (total) {
+        /* A worker may report more done than in all: the share stops at
+         * 100 %, the numbers are shown as they came. */
+        int percent = (int) ((done < total? done: total) * 100.0 / total);
+        char cells [BAR_WIDTH + 1];
+        s_bar (cells, done, total);
+        if (bar)
+            snprintf (line, size, "[%s] %" PRIu64 "/%" PRIu64 " %d%%%s%s",
+                      cells, done, total, percent, gap, shown);
+        else
+            snprintf (line, size, "progress %" PRIu64 "/%" PRIu64 " %d%%%s%s",
+                      done, total, percent, gap, shown);
+    }
+    else
+    if (bar)
+        snprintf (line, size, "%" PRIu64 " done%s%s", done, gap, shown);
+    else
+        snprintf (line, size, "progress %" PRIu64 "%s%s", done, gap, shown);
+}
+
+/* Draws the last report: over the bar on a terminal, cut to its width (at
+ * the start of a UTF-8 character: the escaped note is valid UTF-8), else
+ * as a line of its own. */
+static void
+s_draw_report (progress_t *self)
+{
+    char line [REPORT_MAX_SIZE + 64];
+    progress_format_report (line, sizeof line, self->in_place,
+                            self->task_done, self->task_total, self->note);
+    self->pending = false;
+    if (!self->in_place) {
+        fprintf (stderr, "%s\n", line);
+        fflush (stderr);
+        return;
+    }
+    /* Columns, roughly: the escaped text is ASCII but for the note's own
+     * UTF-8, whose characters take a column each (mostly). */
+    size_t at = 0, columns = 0;
+    while (line [at] && columns + 1 < (size_t) self->columns) {
+        size_t length = zf_utf8_char ((const unsigned char *) line + at,
+                                      strlen (line + at));
+        at += length? length: 1;
+        columns++;
+    }
+    line [at] = 0;
+    fprintf (stderr, "\r%s\033[K", line);
+    fflush (stderr);
+    self->drawn = zf_now_ms ();
+    self->visible = true;
+}
+
+void
+progress_report (progress_t *self, uint64_t done, uint64_t total,
+                 const char *note)
+{
+    self->task_done = done;
+    self->task_total = total;
+    snprintf (self->note, sizeof self->note, "%s", note);
+    self->pending = true;
+    if (!self->in_place || progress_due (self) == 0)
+        s_draw_report (self);
+}
+
+void
+progress_flush (progress_t *self)
+{
+    if (self->pending)
+        s_draw_report (self);
 }
 
 void

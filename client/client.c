@@ -21,6 +21,7 @@
  * ignores those it still holds. The routing id is fixed for the client's
  * life so that a reconnection keeps it. */
 #include "client_internal.h"
+#include "result_internal.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -64,6 +65,8 @@ zfarm_client_new (const char *endpoint)
         zlistx_set_destructor (self->ready, zf_client_result_destroy);
         self->due = zlistx_new ();
         zlistx_set_destructor (self->due, zf_client_due_destroy);
+        zf_list_init (&self->callback_reports);
+        zf_list_init (&self->event_reports);
         self->retries = -1;
         return self;
     }
@@ -95,6 +98,7 @@ zfarm_client_destroy (zfarm_client_t **self_p)
         return;
     s_abandon (self);
     zf_client_brokers_close (self, LINGER_MS);
+    zf_client_reports_clear (self);
     size_t cursor = 0;
     task_t *task;
     while ((task = zf_index_next (&self->pending, &cursor)))
@@ -144,6 +148,38 @@ zfarm_client_set_retries (zfarm_client_t *self, int retries)
                     retries > ZF_RETRIES_MAX? ZF_RETRIES_MAX: retries;
 }
 
+/* Where the new task's progress reports go: to the callback set now, or,
+ * for a task whose result comes from the wait calls (events), as events;
+ * else it asks for none. */
+static void
+s_progress_mode (zfarm_client_t *self, task_t *task, bool events)
+{
+    if (self->progress_fn) {
+        task->progress = PROGRESS_CALLBACK;
+        task->progress_fn = self->progress_fn;
+        task->progress_arg = self->progress_arg;
+    }
+    else
+    if (events && self->progress_events)
+        task->progress = PROGRESS_EVENTS;
+}
+
+void
+zfarm_client_set_progress (zfarm_client_t *self, zfarm_progress_fn *callback,
+                           void *arg)
+{
+    assert (self);
+    self->progress_fn = callback;
+    self->progress_arg = callback? arg: NULL;
+}
+
+void
+zfarm_client_set_progress_events (zfarm_client_t *self, int on)
+{
+    assert (self);
+    self->progress_events = on != 0;
+}
+
 int
 zfarm_client_submit (zfarm_client_t *self, const char *service,
                      const void *data, size_t size, int timeout_ms,
@@ -153,6 +189,7 @@ zfarm_client_submit (zfarm_client_t *self, const char *service,
     if (!s_args_are_valid (service, data, size, timeout_ms))
         return ZFARM_EINVALID;
     task_t *task = zf_client_task_new (self, service, data, size, timeout_ms);
+    s_progress_mode (self, task, true);
     if (task_id_p)
         *task_id_p = task->id;
     zf_client_task_start (self, task);
@@ -171,6 +208,7 @@ zfarm_client_submit_cb (zfarm_client_t *self, const char *service,
     task_t *task = zf_client_task_new (self, service, data, size, timeout_ms);
     task->callback = callback;
     task->arg = arg;
+    s_progress_mode (self, task, false);
     if (task_id_p)
         *task_id_p = task->id;
     zf_client_task_start (self, task);
@@ -210,6 +248,21 @@ zfarm_client_call (zfarm_client_t *self, const char *service,
     return status;
 }
 
+/* zfarm_client_wait hands out results only: the reports queued before the
+ * one it returns would otherwise come after it. */
+static void
+s_drop_reports_before (zfarm_client_t *self, uint64_t seq)
+{
+    zf_link_t *link;
+    while ((link = zf_list_first (&self->event_reports))) {
+        report_t *report = zf_container_of (link, report_t, link);
+        if (report->seq > seq)
+            break;
+        zf_client_report_detach (self, report);
+        free (report);
+    }
+}
+
 int
 zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
                    zfarm_result_t **result_p)
@@ -222,7 +275,56 @@ zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
     while (true) {
         zfarm_client_dispatch (self);
         *result_p = zlistx_detach (self->ready, NULL);
-        if (*result_p)
+        if (*result_p) {
+            s_drop_reports_before (self, zf_result_seq (*result_p));
+            return 0;
+        }
+        if (zfarm_client_pending (self) == 0)
+            return ZFARM_ENOT_FOUND;
+        if (zf_client_poll (self, until) != 0)
+            return ZFARM_ETIMEOUT;
+    }
+}
+
+/* The next event in the order they came: a queued result, or a report
+ * queued before it. False if there is none. */
+static bool
+s_next_event (zfarm_client_t *self, zfarm_event_t *event)
+{
+    zfarm_result_t *result = zlistx_first (self->ready);
+    zf_link_t *first = zf_list_first (&self->event_reports);
+    report_t *report = first? zf_container_of (first, report_t, link): NULL;
+    if (report && (!result || report->seq < zf_result_seq (result))) {
+        zf_client_report_detach (self, report);
+        event->type = ZFARM_EVENT_PROGRESS;
+        event->task_id = report->task_id;
+        event->done = report->done;
+        event->total = report->total;
+        memcpy (event->note, report->note, sizeof event->note);
+        free (report);
+        return true;
+    }
+    if (!result)
+        return false;
+    zlistx_detach (self->ready, NULL);
+    event->type = ZFARM_EVENT_RESULT;
+    event->task_id = zfarm_result_task_id (result);
+    event->result = result;
+    return true;
+}
+
+int
+zfarm_client_wait_event (zfarm_client_t *self, int timeout_ms,
+                         zfarm_event_t *event)
+{
+    assert (self);
+    if (!event)
+        return ZFARM_EINVALID;
+    memset (event, 0, sizeof *event);
+    int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
+    while (true) {
+        zfarm_client_dispatch (self);
+        if (s_next_event (self, event))
             return 0;
         if (zfarm_client_pending (self) == 0)
             return ZFARM_ENOT_FOUND;
@@ -257,14 +359,18 @@ zfarm_client_fd (zfarm_client_t *self)
     return zf_client_fd_of (self);
 }
 
-/* Input left over from a bounded batch, and callbacks queued outside
- * dispatch (by cancel, call or status), need a dispatch at once: ZMQ_FD
- * signals edges, so it will not report them again. */
+/* Input left over from a bounded batch, callbacks and reports queued
+ * outside dispatch (by cancel, call or status), and results and events
+ * queued for the wait calls, need the caller at once: ZMQ_FD signals
+ * edges, so it will not report them again. */
 int
 zfarm_client_next_timeout (zfarm_client_t *self)
 {
     assert (self);
-    if (zlistx_size (self->due) > 0 || zf_client_has_input (self))
+    if (zlistx_size (self->due) > 0 || zlistx_size (self->ready) > 0
+    ||  !zf_list_is_empty (&self->callback_reports)
+    ||  !zf_list_is_empty (&self->event_reports)
+    ||  zf_client_has_input (self))
         return 0;
     return zf_client_next_due (self);
 }

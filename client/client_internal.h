@@ -17,6 +17,28 @@
  * verdict before it makes one itself (PROTOCOL.md, Clients). */
 #define GRACE_MS        1000
 
+/* A task's progress report that waits to be delivered: to its callback
+ * (zf_client_run_callbacks), or as an event (zfarm_client_wait_event).
+ * One per task at most: a newer report replaces its values in place. */
+typedef struct {
+    zf_link_t link;             /* in the client's callback_reports or
+                                   event_reports */
+    uint64_t task_id;
+    uint64_t seq;               /* its place among the events */
+    zfarm_progress_fn *callback;    /* NULL: an event */
+    void *arg;
+    uint64_t done;
+    uint64_t total;
+    char note [ZF_NOTE_MAX + 1];
+} report_t;
+
+/* Where a task's progress reports go, chosen when it is submitted. */
+typedef enum {
+    PROGRESS_NONE = 0,          /* not asked for */
+    PROGRESS_CALLBACK,          /* to the client's callback then */
+    PROGRESS_EVENTS             /* to zfarm_client_wait_event */
+} progress_mode_t;
+
 typedef struct {
     uint64_t id;                /* the client's task id; key in pending */
     int64_t deadline;           /* when the client gives up (monotonic ms),
@@ -27,6 +49,10 @@ typedef struct {
     zfarm_result_t **sink;      /* else here, if set (zfarm_client_call) */
     uint32_t timeout_ms;        /* as asked for, 0 for none */
     int broker;                 /* index of the one broker that holds it */
+    int progress;               /* progress_mode_t */
+    zfarm_progress_fn *progress_fn;     /* PROGRESS_CALLBACK: called so */
+    void *progress_arg;
+    report_t *report;           /* its report that waits, or NULL */
     zmq_msg_t payload;          /* the SUBMIT's payload and service, kept */
     char service [];            /* so that the task can be submitted again;
                                    each SUBMIT shares the payload's buffer */
@@ -99,6 +125,15 @@ struct _zfarm_client_t {
     zlistx_t *ready;            /* zfarm_result_t for zfarm_client_wait,
                                    in the order they were made */
     zlistx_t *due;              /* due_t: callbacks still to run, in order */
+    zf_link_t callback_reports; /* report_t for progress callbacks, in
+                                   order; they run before due's results */
+    zf_link_t event_reports;    /* report_t for zfarm_client_wait_event,
+                                   merged with ready by seq */
+    uint64_t seq;               /* the last seq given to a report or to a
+                                   result queued in ready */
+    zfarm_progress_fn *progress_fn;     /* zfarm_client_set_progress */
+    void *progress_arg;
+    bool progress_events;       /* zfarm_client_set_progress_events */
     char *status_json;          /* the broker's STATUS reply, once it came */
     bool unauthorized;          /* the broker refused a message: this key
                                    may not do that (it ends a STATUS wait) */
@@ -129,7 +164,8 @@ void
     zf_client_due_destroy (void **item);
 
 /* Ends a pending task with its one result, which it hands on (takes
- * ownership), and forgets the task. */
+ * ownership), and forgets the task. A progress report of it that waits
+ * stays queued, ahead of the result (a call's is dropped). */
 void
     zf_client_finish (zfarm_client_t *self, task_t *task,
                       zfarm_result_t *result);
@@ -188,6 +224,14 @@ int
  * the count taken at the start bounds this run. */
 void
     zf_client_run_callbacks (zfarm_client_t *self);
+
+/* Takes a report off its list, and off its task if that is pending. */
+void
+    zf_client_report_detach (zfarm_client_t *self, report_t *report);
+
+/* Frees every queued report (on destroy). */
+void
+    zf_client_reports_clear (zfarm_client_t *self);
 
 /* ---- receiving (client_receive.c) -------------------------------------- */
 

@@ -54,6 +54,45 @@ s_on_result (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
     return 1;
 }
 
+/* A report of a task that asked for them, from the broker that holds it:
+ * queued, or put in place of the one that waits. */
+static int
+s_on_progress (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
+               zf_frames_t *payload)
+{
+    (void) payload;
+    task_t *task = zf_index_lookup (&self->pending, header->task_id);
+    if (!task || task->broker != conn->index
+    ||  task->progress == PROGRESS_NONE) {
+        zf_debug ("zfarm client: dropped a PROGRESS from %s for task %"
+                  PRIu64 ", which %s", conn->endpoint, header->task_id,
+                  !task? "is not pending":
+                  task->broker != conn->index? "another broker holds":
+                  "did not ask for it");
+        return 0;
+    }
+    report_t *report = task->report;
+    if (!report) {
+        report = zf_malloc (sizeof *report);
+        report->task_id = task->id;
+        report->seq = ++self->seq;
+        report->callback = task->progress == PROGRESS_CALLBACK
+                         ? task->progress_fn: NULL;
+        report->arg = task->progress_arg;
+        zf_list_push_back (report->callback? &self->callback_reports
+                                           : &self->event_reports,
+                           &report->link);
+        task->report = report;
+    }
+    report->done = header->done;
+    report->total = header->total;
+    /* The decoder cut it to ZF_NOTE_MAX bytes. */
+    size_t size = strnlen (header->text, ZF_NOTE_MAX);
+    memcpy (report->note, header->text, size);
+    report->note [size] = 0;
+    return 0;
+}
+
 static int
 s_on_pong (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
            zf_frames_t *payload)
@@ -94,6 +133,7 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
     [ZF_PONG]   = s_on_pong,
     [ZF_ERROR]  = s_on_error,
     [ZF_STATUS] = s_on_status,
+    [ZF_PROGRESS] = s_on_progress,
 };
 
 static int

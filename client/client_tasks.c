@@ -90,9 +90,40 @@ zf_client_due_destroy (void **item)
 }
 
 void
+zf_client_report_detach (zfarm_client_t *self, report_t *report)
+{
+    zf_list_remove (&report->link);
+    task_t *task = zf_index_lookup (&self->pending, report->task_id);
+    if (task && task->report == report)
+        task->report = NULL;
+}
+
+void
+zf_client_reports_clear (zfarm_client_t *self)
+{
+    zf_link_t *lists [] = { &self->callback_reports, &self->event_reports };
+    for (size_t i = 0; i < 2; i++) {
+        zf_link_t *link;
+        while ((link = zf_list_first (lists [i]))) {
+            report_t *report = zf_container_of (link, report_t, link);
+            zf_client_report_detach (self, report);
+            free (report);
+        }
+    }
+}
+
+void
 zf_client_finish (zfarm_client_t *self, task_t *task,
                   zfarm_result_t *result)
 {
+    /* A report that waits was queued before the result, and is delivered
+     * before it (callbacks run before a wait returns, events merge by
+     * seq); a call, which delivers its result at once, has none. */
+    if (task->report && task->sink) {
+        zf_list_remove (&task->report->link);
+        free (task->report);
+    }
+    task->report = NULL;
     if (task->sink)
         *task->sink = result;
     else
@@ -103,8 +134,10 @@ zf_client_finish (zfarm_client_t *self, task_t *task,
         due->arg = task->arg;
         zlistx_add_end (self->due, due);
     }
-    else
+    else {
+        zf_result_set_seq (result, ++self->seq);
         zlistx_add_end (self->ready, result);
+    }
 
     self->brokers [task->broker].in_flight--;
     zf_list_remove (&task->deadline_link);
@@ -124,7 +157,8 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     zf_header_set_service (&header, task->service);
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
-    header.flags = ZF_FLAG_NUL;
+    header.flags = ZF_FLAG_NUL
+                 | (task->progress != PROGRESS_NONE? ZF_FLAG_PROGRESS: 0);
     conn_t *conn = &self->brokers [task->broker];
     conn->armed = false;        /* a send may take the signal of an input */
     return zf_wire_send_shared (conn->sock, &header, &task->payload);
@@ -262,9 +296,30 @@ zf_client_poll (zfarm_client_t *self, int64_t until)
     return 0;
 }
 
+/* The progress callbacks first: each report queued was queued before its
+ * task's result. A callback may submit, cancel or wait; a report made
+ * meanwhile joins the end, and is run by the next turn. */
+static void
+s_run_report_callbacks (zfarm_client_t *self)
+{
+    size_t count = 0;
+    for (zf_link_t *at = self->callback_reports.next;
+         at != &self->callback_reports; at = at->next)
+        count++;
+    zf_link_t *link;
+    while (count-- > 0 && (link = zf_list_first (&self->callback_reports))) {
+        report_t *report = zf_container_of (link, report_t, link);
+        zf_client_report_detach (self, report);
+        report->callback (report->task_id, report->done, report->total,
+                          report->note, report->arg);
+        free (report);
+    }
+}
+
 void
 zf_client_run_callbacks (zfarm_client_t *self)
 {
+    s_run_report_callbacks (self);
     size_t count = zlistx_size (self->due);
     while (count-- > 0) {
         due_t *due = zlistx_detach (self->due, NULL);

@@ -19,6 +19,7 @@ struct _zfarm_result_t {
     const char *error;          /* error text, "" if none; never NULL; in
                                    bytes, after the data copied there */
     bool in_frame;              /* data is the frame's, in place */
+    uint64_t seq;               /* its place among the client's events */
     zmq_msg_t frame;            /* in_frame: the RESULT's one frame */
     char bytes [];              /* copied data plus a NUL, then error */
 };
@@ -43,6 +44,7 @@ s_result_new (uint64_t task_id, int status, size_t size, const char *error)
     memcpy (error_copy, error, error_size);
     self->error = error_copy;
     self->in_frame = false;
+    self->seq = 0;
     return self;
 }
 
@@ -107,6 +109,18 @@ zfarm_result_error (const zfarm_result_t *self)
 {
     assert (self);
     return self->error;
+}
+
+void
+zf_result_set_seq (zfarm_result_t *self, uint64_t seq)
+{
+    self->seq = seq;
+}
+
+uint64_t
+zf_result_seq (const zfarm_result_t *self)
+{
+    return self->seq;
 }
 
 void

@@ -23,4 +23,11 @@ zfarm_result_t *
 zfarm_result_t *
     zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload);
 
+/* A result's place among a client's events (zfarm_client_wait_event):
+ * set when it is queued for the wait calls. */
+void
+    zf_result_set_seq (zfarm_result_t *self, uint64_t seq);
+uint64_t
+    zf_result_seq (const zfarm_result_t *self);
+
 #endif

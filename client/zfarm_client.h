@@ -24,6 +24,31 @@ typedef struct _zfarm_result_t zfarm_result_t;
  * The result is borrowed: it is destroyed when the callback returns. */
 typedef void (zfarm_result_fn) (zfarm_result_t *result, void *arg);
 
+/* Called with each progress report of a task whose client asked for them
+ * (zfarm_client_set_progress): done of total units of work (total 0: not
+ * known) and the worker's note, a NUL-terminated text of at most 255
+ * bytes that a handler wrote: escape it before showing it on a terminal. */
+typedef void (zfarm_progress_fn) (uint64_t task_id, uint64_t done,
+                                  uint64_t total, const char *note,
+                                  void *arg);
+
+/* What zfarm_client_wait_event hands out: a task's result, or a progress
+ * report of a task still pending. */
+typedef enum {
+    ZFARM_EVENT_RESULT = 1,     /* result is set: the caller destroys it */
+    ZFARM_EVENT_PROGRESS = 2    /* done, total and note are set */
+} zfarm_event_type_t;
+
+typedef struct {
+    int type;                   /* zfarm_event_type_t */
+    uint64_t task_id;
+    zfarm_result_t *result;     /* RESULT; NULL for PROGRESS */
+    uint64_t done;              /* PROGRESS: work done so far */
+    uint64_t total;             /* PROGRESS: work in all, 0 if not known */
+    char note [256];            /* PROGRESS: the worker's note (free text,
+                                   NUL-terminated; escape it to show it) */
+} zfarm_event_t;
+
 /* Connects to a broker, or to several: endpoint is one endpoint or up to
  * 16 separated by commas ("tcp://a:5555,tcp://b:5555"), and NULL means
  * $ZFARM_BROKER, or else tcp://127.0.0.1:5555. With several, each task
@@ -93,6 +118,44 @@ ZFARM_EXPORT int
     zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
                        zfarm_result_t **result_p);
 
+/* Asks for progress reports of the tasks submitted from now on with
+ * zfarm_client_submit or zfarm_client_submit_cb (not zfarm_client_call,
+ * which runs no callbacks), and gives each to callback, called with arg
+ * from inside zfarm_client_wait, zfarm_client_wait_event and
+ * zfarm_client_dispatch, never from another thread. callback NULL stops
+ * asking. Their SUBMIT says so (the PROGRESS flag): tasks that did not ask
+ * cost the worker and the broker nothing. Workers send at most one report
+ * per task every 100 ms, the latest value, and the last one before the
+ * result; a report that waits here is replaced by a newer one. A task's
+ * reports come in order, all before its result, wherever the result goes,
+ * and none after it. With several brokers, only the broker that holds the
+ * task is heard. A worker or broker of an earlier release sends none. */
+ZFARM_EXPORT void
+    zfarm_client_set_progress (zfarm_client_t *self,
+                               zfarm_progress_fn *callback, void *arg);
+
+/* Asks for progress reports as events of zfarm_client_wait_event instead
+ * (on non-zero), for the tasks submitted from now on with
+ * zfarm_client_submit (whose results come from the wait calls too), while
+ * no progress callback is set. 0 stops asking. */
+ZFARM_EXPORT void
+    zfarm_client_set_progress_events (zfarm_client_t *self, int on);
+
+/* zfarm_client_wait, with progress: waits at most timeout_ms (0: don't
+ * wait, -1: no limit) for the next event, running callbacks that fall due
+ * meanwhile, and fills *event: the next result of a task submitted
+ * without a callback (type ZFARM_EVENT_RESULT; the caller destroys
+ * event->result), or a progress report of such a task (type
+ * ZFARM_EVENT_PROGRESS; see zfarm_client_set_progress_events), in the
+ * order they came. A task's reports all come before its result. Returns 0,
+ * ZFARM_ETIMEOUT if none came in time, ZFARM_ENOT_FOUND if no such task
+ * is pending and no event is queued, ZFARM_EINVALID if event is NULL.
+ * zfarm_client_wait returns results only, and drops the reports queued
+ * before the result it returns. */
+ZFARM_EXPORT int
+    zfarm_client_wait_event (zfarm_client_t *self, int timeout_ms,
+                             zfarm_event_t *event);
+
 /* Cancels a pending task: the broker drops it if it is still queued, and
  * otherwise tells its worker to stop it (an --exec command is killed, a
  * handler sees zfarm_task_cancelled), and offers the worker's slot again
@@ -114,7 +177,10 @@ ZFARM_EXPORT int
     zfarm_client_fd (zfarm_client_t *self);
 
 /* Milliseconds until the client next needs zfarm_client_dispatch for its
- * own deadlines, or -1 if none. */
+ * own deadlines, or -1 if none; 0 while something waits to be taken:
+ * input left over from a bounded turn, callbacks or progress reports
+ * queued, results or events queued for zfarm_client_wait or
+ * zfarm_client_wait_event (call it with timeout 0 until it has none). */
 ZFARM_EXPORT int
     zfarm_client_next_timeout (zfarm_client_t *self);
 

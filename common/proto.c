@@ -18,7 +18,7 @@ typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
-    F_INSTANCE, F_END
+    F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -53,6 +53,8 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_QUEUED,
                                     F_FREE, F_END }, 4 },
     [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
+    [ZF_PROGRESS]   = { "PROGRESS",
+                        { F_TASK_ID, F_DONE, F_TOTAL, F_NOTE, F_END }, 0 },
 };
 
 struct _zf_decoder_t {
@@ -121,6 +123,8 @@ zf_header_init (zf_header_t *header, int command)
     header->instance [0] = 0;
     header->free_slots = 0;
     header->queued = 0;
+    header->done = 0;
+    header->total = 0;
 }
 
 static void
@@ -376,6 +380,11 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             return true;
         case F_QUEUED:
             return s_get_uint (o, UINT64_MAX, &header->queued);
+        case F_DONE:     return s_get_uint (o, UINT64_MAX, &header->done);
+        case F_TOTAL:    return s_get_uint (o, UINT64_MAX, &header->total);
+        case F_NOTE:
+            /* Free text, cut to its bound as error texts are to theirs. */
+            return s_get_str (o, header->text, ZF_NOTE_MAX + 1);
         case F_END:
             break;
     }
@@ -496,6 +505,14 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
         case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
         case F_INSTANCE: s_pack_str (pk, header->instance); break;
+        case F_DONE:     msgpack_pack_uint64 (pk, header->done); break;
+        case F_TOTAL:    msgpack_pack_uint64 (pk, header->total); break;
+        case F_NOTE: {
+            size_t size = strnlen (header->text, ZF_NOTE_MAX);
+            msgpack_pack_str (pk, size);
+            msgpack_pack_str_body (pk, header->text, size);
+            break;
+        }
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)

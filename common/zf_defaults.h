@@ -30,6 +30,9 @@
 #define ZF_SERVICE_MAX             255     /* bytes in a service name */
 #define ZF_SERVICES_MAX            16      /* services one worker offers */
 #define ZF_TEXT_MAX                1023    /* bytes of error text kept */
+#define ZF_NOTE_MAX                255     /* bytes of a PROGRESS's note */
+#define ZF_PROGRESS_INTERVAL_MS    100     /* a worker sends a task's
+                                              PROGRESS at most this often */
 #define ZF_HOST_MAX                255     /* bytes of host name (READY) */
 #define ZF_VERSION_MAX             64      /* bytes of software version (READY) */
 #define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */

@@ -25,6 +25,7 @@ typedef enum {
     ZF_PING,            /* client -> broker: are you there? */
     ZF_PONG,            /* broker -> client: yes, and this is my epoch */
     ZF_SLOTS,           /* worker -> broker: my free slots changed */
+    ZF_PROGRESS,        /* worker -> broker -> client: how far a task is */
     ZF_COMMAND_LIMIT    /* not a command: one past the last */
 } zf_command_t;
 
@@ -32,7 +33,8 @@ typedef enum {
  * copied and NUL-terminated, so the header outlives the frame it came from. */
 typedef struct {
     int command;                /* zf_command_t */
-    uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL */
+    uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL,
+                                   PROGRESS */
     uint64_t epoch;             /* PONG: the broker's random start id */
     int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code */
     uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
@@ -47,7 +49,9 @@ typedef struct {
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
                                      READY: software version (printable
                                      ASCII, ZF_VERSION_MAX bytes at most);
-                                     DISCONNECT: reason */
+                                     DISCONNECT: reason; PROGRESS: the
+                                     note (ZF_NOTE_MAX bytes at most, cut
+                                     there on decode; free text) */
     uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT, CANCEL:
                                    ZF_FLAG_* */
     uint32_t prefetch;          /* READY: tasks per slot it takes in
@@ -67,6 +71,8 @@ typedef struct {
     uint32_t free_slots;        /* SLOTS: the worker's; PONG: of all the
                                    broker's workers */
     uint64_t queued;            /* PONG: tasks waiting at the broker */
+    uint64_t done;              /* PROGRESS: work done so far */
+    uint64_t total;             /* PROGRESS: work in all; 0: not known */
 } zf_header_t;
 
 /* The payload's last frame ends with a NUL byte that is not part of the
@@ -87,6 +93,11 @@ typedef struct {
  * already is to be stopped too, not only one that waits. Without it, a
  * CANCEL takes back only a task not started (work stealing). */
 #define ZF_FLAG_STOP 8
+
+/* SUBMIT, TASK: the client wants PROGRESS reports of this task. The broker
+ * carries it from SUBMIT to TASK; a worker sends PROGRESS only for a task
+ * whose TASK has it, and the broker forwards only those. */
+#define ZF_FLAG_PROGRESS 16
 
 /* An encoded header, built without allocation. */
 typedef struct {

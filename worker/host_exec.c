@@ -7,9 +7,17 @@
  * task's timeout (plus a grace), or when the task is cancelled, takes
  * whatever it started too.
  * Close-on-exec pipes, and only async-signal-safe calls between fork and
- * exec, keep this safe with many slots. */
+ * exec, keep this safe with many slots.
+ *
+ * Progress: the command's fd 3 ($ZFARM_PROGRESS_FD) is a fourth pipe when
+ * the task's caller asked for progress, whose lines (progress_line.h)
+ * become zfarm_task_progress reports; otherwise it is /dev/null, so that a
+ * command that reports costs nothing when nobody listens, and one that
+ * never writes there costs nothing at all. */
 #include "host.h"
+#include "progress_line.h"
 #include "task_internal.h"
+#include "zf_log.h"
 #include "zf_curve.h"
 #include "zf_defaults.h"
 #include "zf_util.h"
@@ -31,6 +39,8 @@
 #define EXEC_STDERR_MAX   900       /* bytes of stderr kept for the error */
 #define EXEC_OUTPUT_MAX   ((size_t) ZF_DEFAULT_MAX_MSG_SIZE)
 #define EXEC_WAIT_NAP_MS  10        /* see s_wait */
+#define EXEC_PROGRESS_FD  3         /* the command's progress descriptor */
+#define EXEC_PROGRESS_ENV "ZFARM_PROGRESS_FD"
 
 /* The broker ends a task that overruns (TIMEOUT) by itself; killing the
  * command is the backstop that frees the slot. Waiting this long past the
@@ -50,6 +60,10 @@ typedef struct {
     int in_fd;                  /* its stdin; -1 once the payload is in */
     int out_fd;                 /* its stdout; -1 at end of file */
     int err_fd;                 /* its stderr; -1 at end of file */
+    int progress_fd;            /* its fd 3, when progress is wanted; -1
+                                   at end of file or when not */
+    zf_progress_lines_t *lines; /* what was read of it, with progress_fd */
+    zfarm_task_t *task;
     int cancel_fd;              /* readable once the task is cancelled (the
                                    task's); -1 if the system gave none */
     const char *in;             /* the payload */
@@ -68,21 +82,23 @@ typedef struct {
 
 /* ---- starting the command ---------------------------------------------- */
 
-/* environ plus ZFARM_SERVICE and ZFARM_ATTEMPT for this task, less the
- * worker's CURVE settings: the command serves a task, it is not the
- * worker, and has no use for its keys. The strings live in vars; the
- * array is the caller's to free. */
+/* environ plus ZFARM_SERVICE, ZFARM_ATTEMPT and ZFARM_PROGRESS_FD for
+ * this task, less the worker's CURVE settings: the command serves a task,
+ * it is not the worker, and has no use for its keys. The strings live in
+ * vars; the array is the caller's to free. */
 static char **
 s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
 {
     size_t count = 0;
     while (environ [count])
         count++;
-    char **env = zf_malloc ((count + 3) * sizeof *env);
+    char **env = zf_malloc ((count + 4) * sizeof *env);
     size_t used = 0;
     for (size_t i = 0; i < count; i++)
         if (strncmp (environ [i], "ZFARM_SERVICE=", 14) != 0
         &&  strncmp (environ [i], "ZFARM_ATTEMPT=", 14) != 0
+        &&  strncmp (environ [i], EXEC_PROGRESS_ENV "=",
+                     strlen (EXEC_PROGRESS_ENV) + 1) != 0
         &&  strncmp (environ [i], ZF_CURVE_SERVER_KEY_ENV "=",
                      strlen (ZF_CURVE_SERVER_KEY_ENV) + 1) != 0
         &&  strncmp (environ [i], ZF_CURVE_CERT_ENV "=",
@@ -94,6 +110,7 @@ s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
               zfarm_task_attempt (task));
     env [used++] = vars [0];
     env [used++] = vars [1];
+    env [used++] = EXEC_PROGRESS_ENV "=3";
     env [used] = NULL;
     return env;
 }
@@ -112,7 +129,7 @@ s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
  * killed outright, with no supervisor left to clean up, leaves no command
  * running; if the worker died before prctl, the command never starts. */
 static void
-s_child_exec (int pipes [3][2], char *argv [], char **env, pid_t worker)
+s_child_exec (int pipes [4][2], char *argv [], char **env, pid_t worker)
 {
     setpgid (0, 0);
     prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -136,6 +153,12 @@ s_child_exec (int pipes [3][2], char *argv [], char **env, pid_t worker)
     dup2 (pipes [0][0], STDIN_FILENO);
     dup2 (pipes [1][1], STDOUT_FILENO);
     dup2 (pipes [2][1], STDERR_FILENO);
+    /* After the three: one of their pipes may have been fd 3. dup2 onto
+     * itself would leave close-on-exec set. */
+    if (pipes [3][1] == EXEC_PROGRESS_FD)
+        fcntl (EXEC_PROGRESS_FD, F_SETFD, 0);
+    else
+        dup2 (pipes [3][1], EXEC_PROGRESS_FD);
     sigset_t none;
     sigemptyset (&none);
     sigprocmask (SIG_SETMASK, &none, NULL);
@@ -143,12 +166,22 @@ s_child_exec (int pipes [3][2], char *argv [], char **env, pid_t worker)
     _exit (127);
 }
 
-/* Opens three close-on-exec pipes: [i][0] reads, [i][1] writes. */
+/* Opens close-on-exec pipes: [i][0] reads, [i][1] writes; the fourth,
+ * fd 3's, only if progress is wanted, else [3][1] is /dev/null and [3][0]
+ * is -1. */
 static int
-s_pipes_open (int pipes [3][2])
+s_pipes_open (int pipes [4][2], bool progress)
 {
-    for (int i = 0; i < 3; i++)
-        if (pipe2 (pipes [i], O_CLOEXEC) == -1) {
+    for (int i = 0; i < 4; i++) {
+        int rc = 0;
+        if (i < 3 || progress)
+            rc = pipe2 (pipes [i], O_CLOEXEC);
+        else {
+            pipes [i][0] = -1;
+            pipes [i][1] = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+            rc = pipes [i][1] == -1? -1: 0;
+        }
+        if (rc == -1) {
             int error = errno;
             while (i-- > 0) {
                 close (pipes [i][0]);
@@ -156,6 +189,7 @@ s_pipes_open (int pipes [3][2])
             }
             return error;
         }
+    }
     return 0;
 }
 
@@ -164,8 +198,8 @@ s_pipes_open (int pipes [3][2])
 static int
 s_spawn (run_t *self, const char *command, zfarm_task_t *task)
 {
-    int pipes [3][2];
-    int rc = s_pipes_open (pipes);
+    int pipes [4][2];
+    int rc = s_pipes_open (pipes, self->lines != NULL);
     if (rc != 0)
         return rc;
     char vars [2][ZF_SERVICE_MAX + 32];
@@ -190,10 +224,14 @@ s_spawn (run_t *self, const char *command, zfarm_task_t *task)
     close (pipes [0][0]);
     close (pipes [1][1]);
     close (pipes [2][1]);
+    close (pipes [3][1]);
     self->in_fd = pipes [0][1];
     self->out_fd = pipes [1][0];
     self->err_fd = pipes [2][0];
+    self->progress_fd = pipes [3][0];
     fcntl (self->in_fd, F_SETFL, O_NONBLOCK);
+    if (self->progress_fd >= 0)
+        fcntl (self->progress_fd, F_SETFL, O_NONBLOCK);
     return rc;
 }
 
@@ -216,6 +254,34 @@ s_kill (run_t *self, verdict_t verdict)
     s_close (&self->in_fd);
     s_close (&self->out_fd);
     s_close (&self->err_fd);
+}
+
+/* A well-formed progress line: on to the caller. */
+static void
+s_report (void *arg, uint64_t done, uint64_t total, const char *note)
+{
+    zfarm_task_progress ((zfarm_task_t *) arg, done, total, note);
+}
+
+/* Reads what fd 3 has (it is non-blocking): all of it, when drain, else
+ * one chunk. At end of file, a last line without a newline counts. */
+static void
+s_read_progress (run_t *self, bool drain)
+{
+    char chunk [4096];
+    while (self->progress_fd >= 0) {
+        ssize_t n = read (self->progress_fd, chunk, sizeof chunk);
+        if (n > 0)
+            zf_progress_lines_feed (self->lines, chunk, (size_t) n,
+                                    s_report, self->task);
+        else
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            s_close (&self->progress_fd);
+            zf_progress_lines_end (self->lines, s_report, self->task);
+        }
+        if (!drain || (n == -1 && errno == EAGAIN))
+            return;
+    }
 }
 
 static void
@@ -303,13 +369,16 @@ s_pump (run_t *self)
             s_expire (self);
             return;
         }
-        struct pollfd fds [4] = {
+        struct pollfd fds [5] = {
             { .fd = self->in_fd, .events = POLLOUT },
             { .fd = self->out_fd, .events = POLLIN },
             { .fd = self->err_fd, .events = POLLIN },
-            { .fd = self->cancel_fd, .events = POLLIN } };
-        if (poll (fds, 4, timeout) <= 0)
+            { .fd = self->cancel_fd, .events = POLLIN },
+            { .fd = self->progress_fd, .events = POLLIN } };
+        if (poll (fds, 5, timeout) <= 0)
             continue;           /* timeout (checked above) or EINTR */
+        if (fds [4].revents)
+            s_read_progress (self, false);
         if (fds [3].revents) {
             s_kill (self, RUN_CANCELLED);
             return;
@@ -417,13 +486,32 @@ s_set_deadline (run_t *self, zfarm_task_t *task, uint32_t max_call_ms)
     }
 }
 
+/* A command's malformed progress lines: one log line per task. The log
+ * escapes what the command wrote. */
+static void
+s_log_malformed (const zf_progress_lines_t *lines, zfarm_task_t *task)
+{
+    if (lines->malformed)
+        zf_warning ("worker: %s task: %" PRIu64 " malformed progress line%s"
+                    " on fd 3 ignored (expected 'progress DONE TOTAL"
+                    " [NOTE]'); the first: '%s'", zfarm_task_service (task),
+                    lines->malformed, lines->malformed == 1? "": "s",
+                    lines->first_bad);
+}
+
 int
 exec_handler (zfarm_task_t *task, void *arg)
 {
     const exec_config_t *config = arg;
     assert (task && config && config->command);
+    zf_progress_lines_t lines;
     run_t run = { .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1,
+                  .progress_fd = -1, .task = task,
                   .cancel_fd = zf_task_cancel_fd (task) };
+    if (zfarm_task_wants_progress (task)) {
+        zf_progress_lines_init (&lines);
+        run.lines = &lines;
+    }
     run.in = zfarm_task_data (task, &run.in_size);
     s_set_deadline (&run, task, config->max_call_ms);
 
@@ -432,12 +520,21 @@ exec_handler (zfarm_task_t *task, void *arg)
         s_close (&run.in_fd);
         s_close (&run.out_fd);
         s_close (&run.err_fd);
+        s_close (&run.progress_fd);
         return zfarm_task_fail (task, "cannot run /bin/sh: %s",
                                 strerror (rc));
     }
     s_pump (&run);
     int status = 0;
-    if (s_wait (&run, &status) == 0)
+    int waited = s_wait (&run, &status);
+    /* What the command wrote before it ended is in the pipe now (a child
+     * it left running may hold fd 3 open: what is there is taken). */
+    if (run.lines) {
+        s_read_progress (&run, true);
+        s_close (&run.progress_fd);
+        s_log_malformed (run.lines, task);
+    }
+    if (waited == 0)
         rc = s_outcome (&run, task, status);
     else
         rc = zfarm_task_fail (task, "lost the command: waitpid: %s",

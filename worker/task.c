@@ -54,6 +54,8 @@ struct _zfarm_task_t {
                                    handler's) */
     atomic_int cancel_fd;       /* eventfd readable once cancelled, made on
                                    demand (zf_task_cancel_fd); -1: none */
+    zf_progress_t *progress;    /* its reports, if its client asked for
+                                   them (ZF_FLAG_PROGRESS); else NULL */
 };
 
 static void
@@ -108,7 +110,8 @@ s_reply_hand_over (zfarm_task_t *self)
 
 zfarm_task_t *
 zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
-             void *arg, uint32_t max_call_ms, zf_frames_t *payload)
+             void *arg, uint32_t max_call_ms, int progress_fd,
+             zf_frames_t *payload)
 {
     assert (header && handler && payload);
     zfarm_task_t *self = zf_malloc (sizeof *self);
@@ -122,8 +125,17 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->arg = arg;
     self->max_call_ms = max_call_ms;
     atomic_init (&self->cancel_fd, -1);
+    if (header->flags & ZF_FLAG_PROGRESS)
+        self->progress = zf_progress_new (progress_fd);
     zf_frames_move (&self->payload, payload);
     return self;
+}
+
+zf_progress_t *
+zf_task_progress (zfarm_task_t *self)
+{
+    assert (self);
+    return self->progress;
 }
 
 void
@@ -140,6 +152,7 @@ zf_task_destroy (zfarm_task_t **self_p)
     int cancel_fd = atomic_load (&self->cancel_fd);
     if (cancel_fd >= 0)
         close (cancel_fd);
+    zf_progress_destroy (&self->progress);
     free (self);
     *self_p = NULL;
 }

@@ -10,13 +10,21 @@
 #include "zf_proto.h"
 #include "zf_wire.h"
 #include "zfarm_worker.h"
+#include "worker_progress.h"
 
 /* A task for handler (called with arg) from a TASK header and its payload
  * frames, whose handler may run max_call_ms (0: no limit). Takes the
- * frames, leaving payload empty. */
+ * frames, leaving payload empty. A TASK with ZF_FLAG_PROGRESS gets a
+ * progress record whose reports ring progress_fd (worker_progress.h). */
 zfarm_task_t *
     zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
-                 void *arg, uint32_t max_call_ms, zf_frames_t *payload);
+                 void *arg, uint32_t max_call_ms, int progress_fd,
+                 zf_frames_t *payload);
+
+/* The task's progress record, or NULL if its client did not ask for
+ * progress. */
+zf_progress_t *
+    zf_task_progress (zfarm_task_t *self);
 
 void
     zf_task_destroy (zfarm_task_t **self_p);

@@ -14,7 +14,8 @@
  *   the poller's role is handed to them.
  * - The watcher thread keeps the timers (each broker's heartbeats, expiry
  *   and reconnection, --max-call-time, the supervisor guard) on a timerfd,
- *   takes zfarm_worker_stop's pipe, and reads the sockets while no slot is
+ *   takes zfarm_worker_stop's pipe, sends the handlers' progress reports
+ *   when their bell rings (worker_progress.c), and reads the sockets while no slot is
  *   free to, once the oldest running task is WATCH_MS old: a CANCEL for a
  *   prefetched task is then answered while a long task runs, and a stream
  *   of short tasks never wakes it.
@@ -304,6 +305,8 @@ s_next_timer (io_t *self, int64_t now)
         next = self->call_check_at;
     if (self->slots_due_at && self->slots_due_at < next)
         next = self->slots_due_at;
+    if (self->progress_due_at && self->progress_due_at < next)
+        next = self->progress_due_at;
     for (uint32_t i = 0; i < self->session_count; i++) {
         session_t *session = &self->sessions [i];
         if (session->sock) {
@@ -366,11 +369,12 @@ s_watcher (void *args)
         int64_t next = s_next_timer (self, now);
         bool watching = s_watching (self, now, &next);
         zf_io_arm (self, next);
-        struct pollfd fds [2 + ZF_BROKERS_MAX] = {
+        struct pollfd fds [3 + ZF_BROKERS_MAX] = {
             { .fd = self->timer_fd, .events = POLLIN },
             { .fd = self->wakeup_fd, .events = POLLIN },
+            { .fd = self->progress_fd, .events = POLLIN },
         };
-        int count = watching? s_session_fds (self, fds, 2): 2;
+        int count = watching? s_session_fds (self, fds, 3): 3;
         pthread_mutex_unlock (&self->lock);
         int rc = poll (fds, (nfds_t) count, -1);
         pthread_mutex_lock (&self->lock);
@@ -380,6 +384,10 @@ s_watcher (void *args)
         }
         if (rc > 0 && (fds [1].revents & POLLIN))
             zf_session_on_wakeup (self);
+        if (rc > 0 && (fds [2].revents & POLLIN)) {
+            s_drain_fd (self->progress_fd);
+            zf_session_send_progress (self);
+        }
         zf_session_check_stop (self);
     }
     pthread_mutex_unlock (&self->lock);
@@ -486,6 +494,8 @@ s_io_free (io_t *self)
         close (self->bell_fd);
     if (self->timer_fd >= 0)
         close (self->timer_fd);
+    if (self->progress_fd >= 0)
+        close (self->progress_fd);
     pthread_mutex_destroy (&self->lock);
     free (self->slots);
     free (self->sleepers);
@@ -572,7 +582,9 @@ zf_io_new (const zf_io_config_t *config)
     self->bell_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->timer_fd = timerfd_create (CLOCK_MONOTONIC,
                                      TFD_NONBLOCK | TFD_CLOEXEC);
-    if (self->bell_fd == -1 || self->timer_fd == -1) {
+    self->progress_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->bell_fd == -1 || self->timer_fd == -1
+    ||  self->progress_fd == -1) {
         zf_error ("worker: eventfd/timerfd: %s", strerror (errno));
         s_io_free (self);
         return NULL;

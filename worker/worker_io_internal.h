@@ -91,6 +91,10 @@ struct _zf_io_t {
                                    0: none */
     int64_t slots_due_at;       /* SLOTS to send to brokers whose count of
                                    our free slots is off; 0: none */
+    int progress_fd;            /* eventfd: a handler made a progress
+                                   report (worker_progress.h) */
+    int64_t progress_due_at;    /* a report that waits for its task's
+                                   interval is due then; 0: none */
     uint32_t stuck_count;       /* slots whose handler is stuck */
     int exit_status;            /* non-zero: _exit with it once idle */
     zf_pool_guard_t guard;      /* the supervisor we must not outlive */
@@ -202,6 +206,11 @@ void
 /* No new task starts; once idle, DISCONNECT and every thread leaves. */
 void
     zf_session_begin_stop (io_t *self, const char *reason);
+
+/* Sends the progress reports of running tasks that are due, and sets the
+ * timer for those that will be (the watcher, on its bell or that timer). */
+void
+    zf_session_send_progress (io_t *self);
 
 /* Starts the clock on a slot's task, when calls have a time limit. */
 void

@@ -482,13 +482,62 @@ s_check_calls (io_t *self, int64_t now)
     self->call_check_at = next;
 }
 
-/* The slot's handler returned: its DONE goes out from this thread. */
+/* ---- progress reports ---------------------------------------------- */
+
+/* The slot's task's waiting progress report, if it is due (or force) and
+ * its broker still wants it: sent; else *due_p says when it will be due
+ * (0: never). */
+static void
+s_slot_progress (io_t *self, slot_t *slot, int64_t now, bool force,
+                 int64_t *due_p)
+{
+    *due_p = 0;
+    zf_progress_t *progress = zf_task_progress (slot->task);
+    /* A task stopped, or past its time, has no caller left to tell. */
+    if (!progress || slot->overran || slot->cancelled || slot->stuck)
+        return;
+    zf_header_t header;
+    if (!zf_progress_take (progress, now, force, &header, due_p))
+        return;
+    session_t *session = s_slot_session (self, slot);
+    if (session) {
+        header.task_id = slot->task_id;
+        s_send (session, &header, NULL);
+    }
+}
+
+/* A scan of the slots, when a handler rang the bell or a waiting report
+ * fell due: at most ten times a second per reporting task, so it may cost
+ * O(capacity). */
+void
+zf_session_send_progress (io_t *self)
+{
+    int64_t now = zf_now_ms (), next = 0;
+    for (uint32_t i = 0; i < self->capacity; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->busy || !slot->task)
+            continue;
+        int64_t due;
+        s_slot_progress (self, slot, now, false, &due);
+        if (due && (!next || due < next))
+            next = due;
+    }
+    self->progress_due_at = next;
+    if (next)
+        zf_io_arm (self, next);
+}
+
+/* The slot's handler returned: its DONE goes out from this thread, after
+ * the last progress report it made, if that is still waiting, so that the
+ * caller sees the final value, and in order (one socket, one order). */
 void
 zf_session_on_done (io_t *self, uint32_t index)
 {
     slot_t *slot = &self->slots [index];
     assert (slot->busy && slot->task);
     zfarm_task_t *task = slot->task;
+    int64_t due;
+    s_slot_progress (self, slot, zf_now_ms (), true, &due);
     slot->task = NULL;
     slot->busy = false;
     self->busy_count--;
@@ -574,7 +623,7 @@ s_on_task (io_t *self, session_t *session, zf_header_t *header,
         s_send_slots (self, session, 0, header->task_id);
     waiting_t entry = {
         .task = zf_task_new (header, service->handler, service->arg,
-                             self->max_call_ms, payload),
+                             self->max_call_ms, self->progress_fd, payload),
         .session = session->index, .generation = session->generation };
     zf_io_waiting_push (self, &entry);
 }
@@ -781,6 +830,8 @@ zf_session_on_timers (io_t *self)
         s_check_calls (self, now);
     if (self->slots_due_at && now >= self->slots_due_at)
         s_send_due_slots (self);
+    if (self->progress_due_at && now >= self->progress_due_at)
+        zf_session_send_progress (self);
     for (uint32_t i = 0; i < self->session_count && !self->finished; i++)
         s_session_timers (self, &self->sessions [i], now);
 }

@@ -155,6 +155,26 @@ ZFARM_EXPORT unsigned
 ZFARM_EXPORT bool
     zfarm_task_cancelled (const zfarm_task_t *task);
 
+/* Reports how far the task has come: done of total units of work (total
+ * 0: not known), with a note (free text, NULL for none; cut to 255
+ * bytes) for the caller, who sees it only if it asked for progress
+ * (zfarm_client_set_progress, zfarm call --progress): for any other task
+ * this does nothing and costs one test. Never blocks: the report is kept
+ * in the task, and the worker's own thread sends it, at most one per task
+ * every 100 ms; a newer report replaces one that waits (the latest wins),
+ * and the last one made before the handler returns is sent before the
+ * task's result, whatever the interval, so the caller sees the final
+ * value, in order. Call it from the handler, or from a thread of the
+ * handler's while the handler runs. Returns 0. */
+ZFARM_EXPORT int
+    zfarm_task_progress (zfarm_task_t *task, uint64_t done, uint64_t total,
+                         const char *note);
+
+/* True if the task's caller asked for progress reports: a handler may
+ * skip the work of making them otherwise. */
+ZFARM_EXPORT bool
+    zfarm_task_wants_progress (const zfarm_task_t *task);
+
 /* Sets the result (copied, unless it is part of zfarm_task_data's bytes,
  * which then go out as they are; a second call replaces the first). */
 ZFARM_EXPORT int

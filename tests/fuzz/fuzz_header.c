@@ -16,6 +16,7 @@ s_check_same (const zf_header_t *a, const zf_header_t *b)
     ||  a->retries != b->retries || a->attempt != b->attempt
     ||  a->capacity != b->capacity || a->pid != b->pid
     ||  a->epoch != b->epoch || a->service_count != b->service_count
+    ||  a->done != b->done || a->total != b->total
     ||  strcmp (a->service, b->service) || strcmp (a->host, b->host)
     ||  strcmp (a->text, b->text))
         abort ();

@@ -48,6 +48,8 @@ main (int argc, char *argv [])
         strcpy (header.instance, "6c772c44c555427c93615ef62d834c25");
         header.free_slots = 1;
         header.queued = 7;
+        header.done = 3;
+        header.total = 10;
         s_write (argv [1], &header);
     }
     return 0;

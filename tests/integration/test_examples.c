@@ -24,6 +24,7 @@ main (void)
 {
     s_readme_quotes ("minimal_client.c");
     s_readme_quotes ("minimal_worker.c");
+    s_readme_quotes ("progress_client.c");
 
     const char *endpoint = strdup (th_broker_start ("tcp", NULL, NULL));
     setenv ("ZFARM_BROKER", endpoint, 1);
@@ -39,6 +40,23 @@ main (void)
     ASSERT_EQ (th_run (client, NULL, 0, &out, NULL, NULL, 30000), 0);
     ASSERT_STR_EQ (out, "78498\n");
     free (out);
+
+    /* The progress example: the count on stdout, the share done on stderr,
+     * rising, 100% last. */
+    const char *progress [] = { th_bin ("progress_client"), "30000000", NULL };
+    char *err;
+    ASSERT_EQ (th_run (progress, NULL, 0, &out, NULL, &err, 60000), 0);
+    ASSERT_STR_EQ (out, "1857859\n");
+    size_t length = strlen (err);
+    ASSERT (length >= 5 && strcmp (err + length - 5, "100%\n") == 0);
+    int previous = -1;
+    for (char *line = strtok (err, "\n"); line; line = strtok (NULL, "\n")) {
+        int percent = atoi (line);
+        ASSERT_INT (percent, >=, previous);
+        previous = percent;
+    }
+    free (out);
+    free (err);
 
     char *text;
     ASSERT_EQ (th_call (endpoint, "upper", "hello, farm", 10000, &text), 0);

@@ -5,7 +5,9 @@
  *   zfarm_crash    aborts the worker process (for crash tests)
  *   zfarm_segv     writes a line to stderr, then dies of SIGSEGV
  *   zfarm_exit     writes a line to stderr, then ends the process with the
- *                  exit status in its payload (for crash report tests) */
+ *                  exit status in its payload (for crash report tests)
+ *   zfarm_note     reports progress 1 of 1 with its payload as the note
+ *                  (cut to 255 bytes), then replies with its payload */
 #include "zfarm.h"
 
 #include <signal.h>
@@ -18,6 +20,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_fail;
 ZFARM_EXPORT zfarm_handler_fn zfarm_crash;
 ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
 ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
+ZFARM_EXPORT zfarm_handler_fn zfarm_note;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -75,4 +78,14 @@ zfarm_exit (zfarm_task_t *task, void *arg)
      * other threads hold (exit () would run the library's destructors
      * under them). */
     _exit (atoi (zfarm_task_data (task, &size)));
+}
+
+int
+zfarm_note (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    zfarm_task_progress (task, 1, 1, data);
+    return zfarm_task_reply (task, data, size);
 }

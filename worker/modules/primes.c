@@ -1,7 +1,11 @@
 /* primes.c: example handlers for zfarm-worker --module primes.so.
  *
  *   zfarm_handler  payload N (decimal text): replies with the number of
- *                  primes <= N, by a sieve of Eratosthenes (CPU-bound)
+ *                  primes <= N, by a sieve of Eratosthenes (CPU-bound),
+ *                  reporting its progress (the sieve's reach) when asked
+ *   zfarm_steps    payload "STEPS MS": STEPS steps of MS ms each,
+ *                  reporting progress 0..STEPS of STEPS ("step I of N")
+ *                  before the first and after each; replies "STEPS steps"
  *   zfarm_sleep    payload MS (decimal text): sleeps that long, then
  *                  replies "slept MS" (for tests of long tasks); it never
  *                  looks whether its task was cancelled
@@ -23,8 +27,13 @@
 ZFARM_EXPORT zfarm_handler_fn zfarm_handler;
 ZFARM_EXPORT zfarm_handler_fn zfarm_sleep;
 ZFARM_EXPORT zfarm_handler_fn zfarm_nap;
+ZFARM_EXPORT zfarm_handler_fn zfarm_steps;
 
 #define NAP_STEP_MS   10            /* zfarm_nap looks this often */
+#define STEPS_MAX     1000000UL
+#define SIEVE_REPORT  0xFFFFUL      /* the sieve reports every 65536 odd
+                                       numbers: the library sends at most
+                                       ten a second of them anyway */
 
 /* Parses the payload as a decimal number in [0, max], allowing blanks and
  * a newline around it (as `echo 100 | zfarm call` sends). */
@@ -54,14 +63,18 @@ s_parse (zfarm_task_t *task, unsigned long max, unsigned long *value)
 }
 
 /* Counts the primes <= n with a sieve over the odd numbers only: bit i
- * stands for 2i + 1. */
+ * stands for 2i + 1. Reports how far it has read, of n, if task's caller
+ * asked for progress. */
 static unsigned long
-s_count_primes (unsigned long n, uint8_t *composite)
+s_count_primes (zfarm_task_t *task, unsigned long n, uint8_t *composite)
 {
     if (n < 2)
         return 0;
+    bool report = zfarm_task_wants_progress (task);
     unsigned long count = 1;                /* 2 */
     for (unsigned long i = 1; 2 * i + 1 <= n; i++) {
+        if (report && (i & SIEVE_REPORT) == 0)
+            zfarm_task_progress (task, 2 * i + 1, n, "sieving");
         if (composite [i / 8] & (1u << (i % 8)))
             continue;
         count++;
@@ -84,8 +97,9 @@ zfarm_handler (zfarm_task_t *task, void *arg)
         return zfarm_task_fail (task, "out of memory for a sieve to %lu", n);
     char text [32];
     int size = snprintf (text, sizeof text, "%lu",
-                         s_count_primes (n, composite));
+                         s_count_primes (task, n, composite));
     free (composite);
+    zfarm_task_progress (task, n, n, "done");
     return zfarm_task_reply (task, text, (size_t) size);
 }
 
@@ -126,4 +140,35 @@ zfarm_nap (zfarm_task_t *task, void *arg)
     char text [32];
     int size = snprintf (text, sizeof text, "slept %lu", ms);
     return zfarm_task_reply (task, text, (size_t) size);
+}
+
+int
+zfarm_steps (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    unsigned long steps, ms;
+    char extra;
+    if (sscanf (data, "%lu %lu %c", &steps, &ms, &extra) != 2
+    ||  steps > STEPS_MAX || ms > SLEEP_MAX_MS)
+        return zfarm_task_fail (task, "expected 'STEPS MS', STEPS up to %lu,"
+                                " got '%.*s'", STEPS_MAX,
+                                (int) (size < 64? size: 64), data);
+    char note [64];
+    for (unsigned long i = 0; ; i++) {
+        snprintf (note, sizeof note, "step %lu of %lu", i, steps);
+        zfarm_task_progress (task, i, steps, note);
+        if (i == steps)
+            break;
+        if (zfarm_task_cancelled (task))
+            return zfarm_task_fail (task, "cancelled at step %lu", i);
+        struct timespec left = { .tv_sec = (time_t) (ms / 1000),
+                                 .tv_nsec = (long) (ms % 1000) * 1000000 };
+        while (nanosleep (&left, &left) == -1 && errno == EINTR)
+            ;
+    }
+    char text [32];
+    int length = snprintf (text, sizeof text, "%lu steps", steps);
+    return zfarm_task_reply (task, text, (size_t) length);
 }

@@ -88,6 +88,11 @@ typedef struct {
  * CANCEL takes back only a task not started (work stealing). */
 #define ZF_FLAG_STOP 8
 
+/* HEARTBEAT from a worker: it is draining (stopping: it starts no new
+ * task, finishes those in hand, then sends DISCONNECT). The broker sends
+ * it no more tasks and asks back those it sent in advance. */
+#define ZF_FLAG_DRAIN 16
+
 /* An encoded header, built without allocation. */
 typedef struct {
     size_t size;

@@ -166,6 +166,12 @@ void
     dispatch_progress (broker_t *self, worker_t *worker,
                        const zf_header_t *progress);
 
+/* A HEARTBEAT with DRAIN: the worker is stopping. It gets no more tasks,
+ * gives back those it holds in advance, and stays registered (retiring)
+ * until its DISCONNECT, or its silence, deletes it. */
+void
+    dispatch_drain (broker_t *self, worker_t *worker);
+
 /* Cancels a task on its client's request. */
 void
     dispatch_cancel (broker_t *self, task_t *task);

@@ -229,6 +229,9 @@ s_on_heartbeat (broker_t *self, worker_t *worker)
 {
     if (!worker)
         s_send_disconnect (self, &self->inbound.from, "unknown worker");
+    else
+    if (self->inbound.header.flags & ZF_FLAG_DRAIN)
+        dispatch_drain (self, worker);
 }
 
 static void

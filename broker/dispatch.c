@@ -357,7 +357,7 @@ static void
 s_worker_freed_slot (broker_t *self, worker_t *worker)
 {
     if (worker->retiring) {
-        if (worker->running == 0) {
+        if (worker->running == 0 && !worker->draining) {
             char reason [64];
             snprintf (reason, sizeof reason, "retired after %" PRIu64
                       " tasks", worker->dispatched);
@@ -649,6 +649,37 @@ dispatch_slots (broker_t *self, worker_t *worker, const zf_header_t *slots)
     }
     if (worker_has_free_slot (worker) || worker_can_prefetch (worker))
         s_worker_freed_slot (self, worker);
+}
+
+void
+dispatch_drain (broker_t *self, worker_t *worker)
+{
+    assert (!worker->gone);
+    if (worker->draining)
+        return;
+    zf_info ("worker %" PRIu32 "@%s is draining (%" PRIu32 " tasks in "
+             "hand)", worker->pid, worker->host, worker->running);
+    worker->draining = worker->retiring = true;
+    worker_update_idle (worker);
+    /* The tasks it holds in advance would wait there until it leaves: ask
+     * them back (CANCEL without STOP). Each comes back unstarted (DONE
+     * CANCELLED: requeued, s_stolen) or, if it started meanwhile, with
+     * its result. */
+    zf_header_t header;
+    zf_header_init (&header, ZF_CANCEL);
+    for (zf_link_t *at = worker->tasks.next; at != &worker->tasks;
+         at = at->next) {
+        task_t *task = zf_container_of (at, task_t, link);
+        if (!zf_link_is_linked (&task->prefetch_link) || task->stealing)
+            continue;
+        task->stealing = true;
+        header.task_id = task_dispatch_id (task);
+        if (broker_send_header (self, &worker->id, &header) != 0) {
+            /* Deleting requeues its tasks: the walk ends here. */
+            dispatch_worker_delete (self, worker, "unreachable", false);
+            return;
+        }
+    }
 }
 
 void

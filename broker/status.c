@@ -68,7 +68,8 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
              ",\"tasks_done\":%" PRIu64
              ",\"uptime_ms\":%" PRId64 ",\"local\":%s,\"brokers\":%" PRIu32
              ",\"version\":",
-             worker->retiring? "retiring"
+             worker->draining? "draining"
+             : worker->retiring? "retiring"
              : worker_has_free_slot (worker)? "ready": "busy",
              worker->capacity,
              worker->running, worker->prefetch_depth, worker->tasks_done,

@@ -63,6 +63,8 @@ typedef struct worker {
     uint64_t tasks_done;        /* DONEs received */
     uint64_t dispatched;        /* tasks given to it */
     bool retiring;              /* takes no more tasks (max calls) */
+    bool draining;              /* said DRAIN: retiring, but it leaves by
+                                   itself (DISCONNECT) once its tasks end */
     bool gone;                  /* deleted: no list but all_workers and the
                                    broker's gone list holds it */
     bool listed_idle;           /* on its services' idle lists */

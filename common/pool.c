@@ -42,6 +42,7 @@ typedef struct {
     int64_t restart_at;         /* ms, when pid is 0 */
     int failures;               /* young deaths in a row */
     bool retiring;              /* we asked it to stop: not a failure */
+    bool parked;                /* its child left for good: no restart */
     bool ever_started;
     int err_fd;                 /* read end of its stderr, or -1 */
     zf_tail_t tail;             /* the last bytes it wrote there */
@@ -302,7 +303,8 @@ zf_pool_start (zf_pool_t *self)
 {
     int rc = 0;
     for (int i = 0; i < self->config.size; i++)
-        if (self->slots [i].pid == 0 && s_slot_start (self, &self->slots [i]))
+        if (self->slots [i].pid == 0 && !self->slots [i].parked
+        &&  s_slot_start (self, &self->slots [i]))
             rc = -1;
     return rc;
 }
@@ -323,6 +325,14 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status, long max_rss_kb)
     zf_crash_status (status, why, sizeof why);
     zf_crash_details (max_rss_kb, &slot->tail, details, sizeof details);
     const char *and = *details? "; ": "";
+    if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_IDLE)
+        slot->parked = true;
+    if (slot->parked) {
+        zf_info ("%s %d left (%s); not replaced", self->name,
+                 (int) slot->pid, why);
+        slot->pid = 0;
+        return;
+    }
     if (!planned && lived < self->config.young_ms) {
         slot->failures++;
         int shift = slot->failures < 16? slot->failures - 1: 15;
@@ -459,7 +469,7 @@ zf_pool_tick (zf_pool_t *self)
     int64_t now = zf_now_ms ();
     for (int i = 0; i < self->config.size; i++) {
         slot_t *slot = &self->slots [i];
-        if (slot->pid == 0 && slot->restart_at <= now)
+        if (slot->pid == 0 && !slot->parked && slot->restart_at <= now)
             s_slot_start (self, slot);
     }
 }
@@ -471,7 +481,8 @@ zf_pool_next_timeout (zf_pool_t *self)
         return -1;
     int64_t now = zf_now_ms (), next = INT64_MAX;
     for (int i = 0; i < self->config.size; i++)
-        if (self->slots [i].pid == 0 && self->slots [i].restart_at < next)
+        if (self->slots [i].pid == 0 && !self->slots [i].parked
+        &&  self->slots [i].restart_at < next)
             next = self->slots [i].restart_at;
     if (next == INT64_MAX)
         return -1;
@@ -544,6 +555,28 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
         if (pid == 0)
             zclock_sleep (5);
     }
+}
+
+void
+zf_pool_drain (zf_pool_t *self)
+{
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        slot->parked = true;
+        /* The child alone, not its group: a shell in front of a worker
+         * would die of SIGUSR1. */
+        if (slot->pid)
+            kill (slot->pid, SIGUSR1);
+    }
+}
+
+bool
+zf_pool_parked (zf_pool_t *self)
+{
+    for (int i = 0; i < self->config.size; i++)
+        if (self->slots [i].pid || !self->slots [i].parked)
+            return false;
+    return true;
 }
 
 int

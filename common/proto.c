@@ -45,7 +45,8 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_RESULT]     = { "RESULT",
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_FLAGS, F_END }, 1 },
-    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_END }, 2 },
+    [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_FLAGS,
+                                        F_END }, 3 },
     [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END }, 0 },
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
@@ -532,7 +533,9 @@ s_field_is_absent (field_t field, const zf_header_t *header)
         || (field == F_BROKERS && header->brokers == 1)
         || (field == F_INSTANCE && header->instance [0] == 0)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
-            && header->task_id == 0);
+            && header->task_id == 0)
+        || (field == F_FLAGS && header->command == ZF_HEARTBEAT
+            && header->flags == 0);
 }
 
 int

@@ -103,6 +103,18 @@ int
 void
     zf_pool_stop (zf_pool_t *self, int grace_ms);
 
+/* Drains the pool: no child is started or replaced from now on, and each
+ * running child gets SIGUSR1 (a zfarm worker then takes no new task,
+ * finishes those in hand and exits 0). zf_pool_parked tells when all are
+ * gone. */
+void
+    zf_pool_drain (zf_pool_t *self);
+
+/* True once no child runs and none will start: each slot's child has
+ * left for good (ZF_EXIT_IDLE, or exited after zf_pool_drain). */
+bool
+    zf_pool_parked (zf_pool_t *self);
+
 /* Children running now, and replacements started since the pool began. */
 int
     zf_pool_running (zf_pool_t *self);
@@ -128,6 +140,12 @@ void
 #define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time, or
                                    its cancel grace */
 #define ZF_EXIT_ORPHANED    77  /* its supervisor died */
+/* A child that exits with IDLE left for good (zfarm-worker --idle-exit):
+ * its slot is parked, not restarted. */
+#define ZF_EXIT_IDLE        78  /* no task came for its idle time */
+/* A zfarm-worker that found no broker for its --give-up-after time; its
+ * supervisor stops every worker and exits with it too (EX_UNAVAILABLE). */
+#define ZF_EXIT_UNREACHABLE 69
 
 /* Watches the supervisor named by ZF_POOL_SUPERVISOR_ENV, so that a
  * worker never outlives it even where PR_SET_PDEATHSIG does not reach (a

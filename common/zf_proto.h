@@ -99,6 +99,11 @@ typedef struct {
  * whose TASK has it, and the broker forwards only those. */
 #define ZF_FLAG_PROGRESS 16
 
+/* HEARTBEAT from a worker: it is draining (stopping: it starts no new
+ * task, finishes those in hand, then sends DISCONNECT). The broker sends
+ * it no more tasks and asks back those it sent in advance. */
+#define ZF_FLAG_DRAIN 64
+
 /* An encoded header, built without allocation. */
 typedef struct {
     size_t size;

@@ -53,9 +53,11 @@ typedef struct {
     char *const *argv;          /* ... with this command line */
     int drain_timeout_ms;       /* on SIGTERM, time for their tasks */
     int heartbeat_ms;           /* how often to check on our supervisor */
+    int64_t stop_in_ms;         /* drain after this long (--stop-at);
+                                   -1: never */
 } supervisor_config_t;
 
-/* Prepares a supervisor: blocks SIGCHLD, SIGINT and SIGTERM (call it
+/* Prepares a supervisor: blocks SIGCHLD, SIGINT, SIGTERM and SIGUSR1 (call it
  * before any thread exists, so that they all inherit the mask) and reads
  * them from a signalfd. Starts no process yet. Returns NULL after logging
  * why. */
@@ -69,7 +71,11 @@ void
  * replaced at once, or with growing delays if they keep dying young. On
  * SIGINT or SIGTERM, stops them (SIGTERM; SIGKILL for those still running
  * after drain_timeout_ms) and returns 0. If our own supervisor dies
- * (ZFARM_SUPERVISOR_PID), kills them and returns ZF_EXIT_ORPHANED. Returns
+ * (ZFARM_SUPERVISOR_PID), kills them and returns ZF_EXIT_ORPHANED. On
+ * SIGUSR1 or at stop_in_ms, drains them (each gets SIGUSR1, finishes its
+ * tasks and exits; none is replaced) and returns 0 once all are gone; so
+ * too once every one has left after its --idle-exit. If one gave up on the
+ * brokers (ZF_EXIT_UNREACHABLE), stops them all and returns that. Returns
  * 1 if the signalfd fails. */
 int
     supervisor_run (supervisor_t *self);

@@ -4,7 +4,9 @@
  *
  * Parse, then either load the handler and run the worker until a signal or
  * --max-calls-per-worker, or supervise; tear down. Exit status: 0 after
- * SIGINT/SIGTERM, ZF_EXIT_RECYCLED after --max-calls-per-worker (a
+ * SIGINT/SIGTERM/SIGUSR1, --stop-at or --idle-exit (ZF_EXIT_IDLE in a
+ * pool's process, which the pool then does not replace),
+ * ZF_EXIT_UNREACHABLE after --give-up-after, ZF_EXIT_RECYCLED after --max-calls-per-worker (a
  * supervisor then knows the exit was planned), ZF_EXIT_OVERRAN after a
  * --module handler overran --max-call-time or --cancel-grace,
  * ZF_EXIT_ORPHANED when the
@@ -32,6 +34,8 @@
 
 #define PROCESSES_MAX      1024     /* --processes */
 #define DRAIN_TIMEOUT_MAX  3600000  /* --drain-timeout, ms: an hour */
+#define SECONDS_MAX        4000000  /* --idle-exit, --give-up-after: 46 days,
+                                       whose ms fit a uint32_t */
 
 /* Each worker process runs the supervisor's own program, as the kernel
  * still knows it even if the file was replaced since. */
@@ -52,6 +56,11 @@ typedef struct {
     long cancel_grace_ms;       /* a cancelled --module handler's time */
     long processes;             /* supervise this many; 0: be a worker */
     long drain_timeout_ms;      /* -1: not given */
+    long idle_exit_s;           /* --idle-exit; 0: never */
+    long give_up_s;             /* --give-up-after; 0: never */
+    bool stop_at_given;         /* --stop-at */
+    time_t stop_at;             /* then, since the epoch */
+    char stop_at_arg [32];      /* "@SECONDS": the workers' --stop-at */
     const char *curve_server_key;   /* --curve-server-key, or NULL */
     const char *curve_cert;     /* --curve-cert, or NULL */
     char **worker_argv;         /* argv without the supervisor's options:
@@ -70,7 +79,8 @@ typedef struct {
 enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
     OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG,
-    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_CANCEL_GRACE
+    OPT_LOG_LEVEL, OPT_SYSLOG, OPT_CANCEL_GRACE, OPT_IDLE_EXIT, OPT_GIVE_UP,
+    OPT_STOP_AT
 };
 
 static const struct option s_options [] = {
@@ -88,6 +98,9 @@ static const struct option s_options [] = {
     { "cancel-grace", required_argument, NULL, OPT_CANCEL_GRACE },
     { "processes", required_argument, NULL, OPT_PROCESSES },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
+    { "give-up-after", required_argument, NULL, OPT_GIVE_UP },
+    { "stop-at",   required_argument, NULL, OPT_STOP_AT },
     { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
     { "curve-cert", required_argument, NULL, OPT_CURVE_CERT },
     { "config",    required_argument, NULL, OPT_CONFIG },
@@ -107,6 +120,7 @@ s_usage (void)
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
 "                    [--cancel-grace MS] [--processes N [--drain-timeout MS]]\n"
+"                    [--idle-exit S] [--give-up-after S] [--stop-at TIME]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
 "                    [--config FILE] [--log-level L] [--syslog]\n"
 "\n"
@@ -153,6 +167,15 @@ s_usage (void)
 "                   with --processes, on SIGINT or SIGTERM: how long the\n"
 "                   workers may finish their tasks before they are killed\n"
 "                   (default %d)\n"
+"  --idle-exit S    leave (exit 0) after S seconds with no task in hand;\n"
+"                   with --processes, each process leaves and is not\n"
+"                   replaced, and the supervisor exits 0 after the last\n"
+"  --give-up-after S\n"
+"                   exit %d if no broker took this worker for S seconds\n"
+"                   (from the start, or from the loss of the last one)\n"
+"  --stop-at TIME   drain at TIME (+SECONDS from now, @SECONDS since the\n"
+"                   epoch, or HH:MM[:SS] local time): take no new task,\n"
+"                   finish those in hand, exit 0. SIGUSR1 does the same.\n"
 "  --curve-server-key KEY\n"
 "                   connect with CURVE: the broker's public key, in Z85 or\n"
 "                   as its public certificate file (default\n"
@@ -162,7 +185,8 @@ s_usage (void)
 "                   $" ZF_CURVE_CERT_ENV ")\n"
 "  --help, --version\n"
 "\n"
-"Exit status: 0 after SIGINT or SIGTERM (tasks in hand finish first); %d\n"
+"Exit status: 0 after SIGINT, SIGTERM or SIGUSR1 (tasks in hand finish\n"
+"first), --stop-at or --idle-exit; %d when no broker was reachable; %d\n"
 "after --max-calls-per-worker; %d when a --module handler overran\n"
 "--max-call-time or --cancel-grace; %d when the supervisor of this worker process died; 1 on\n"
 "a runtime failure; 2 on bad usage.\n",
@@ -170,7 +194,8 @@ s_usage (void)
             ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS,
             ZF_DEFAULT_CANCEL_GRACE_MS, PROCESSES_MAX,
             ZF_POOL_BACKOFF_MIN_MS, ZF_POOL_BACKOFF_MAX_MS / 1000,
-            ZF_POOL_STOP_GRACE_MS, ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
+            ZF_POOL_STOP_GRACE_MS, ZF_EXIT_UNREACHABLE, ZF_EXIT_UNREACHABLE,
+            ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
             ZF_EXIT_ORPHANED);
 }
 
@@ -208,6 +233,44 @@ s_add_service (options_t *self, const char *name)
         return -1;
     }
     self->services [self->service_count++] = name;
+    return 0;
+}
+
+/* --stop-at TIME: "+SECONDS" from now, "@SECONDS" since the epoch, or
+ * "HH:MM[:SS]", the next such local time (tomorrow's if today's passed). */
+static int
+s_stop_at (options_t *self, const char *text)
+{
+    time_t now = time (NULL);
+    long value;
+    int hours, minutes, seconds = 0, used = 0;
+    if ((*text == '+' || *text == '@')
+    &&  zf_parse_long (text + 1, 0, LONG_MAX / 2, &value) == 0)
+        self->stop_at = *text == '+'? now + value: (time_t) value;
+    else
+    if ((sscanf (text, "%2d:%2d:%2d%n", &hours, &minutes, &seconds, &used) == 3
+         || sscanf (text, "%2d:%2d%n", &hours, &minutes, &used) == 2)
+    &&  !text [used] && hours < 24 && minutes < 60 && seconds < 60
+    &&  hours >= 0 && minutes >= 0 && seconds >= 0) {
+        struct tm local;
+        localtime_r (&now, &local);
+        local.tm_hour = hours;
+        local.tm_min = minutes;
+        local.tm_sec = seconds;
+        local.tm_isdst = -1;
+        self->stop_at = mktime (&local);
+        if (self->stop_at <= now) {
+            local.tm_mday++;
+            local.tm_isdst = -1;
+            self->stop_at = mktime (&local);
+        }
+    }
+    else {
+        fprintf (stderr, "zfarm-worker: %s--stop-at: expected +SECONDS, "
+                 "@SECONDS or HH:MM[:SS], got '%s'\n", self->where, text);
+        return -1;
+    }
+    self->stop_at_given = true;
     return 0;
 }
 
@@ -272,6 +335,14 @@ s_take_option (options_t *self, int option, const char *value)
         case OPT_DRAIN_TIMEOUT:
             return s_number (self, "--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
                              &self->drain_timeout_ms);
+        case OPT_IDLE_EXIT:
+            return s_number (self, "--idle-exit", value, 0, SECONDS_MAX,
+                             &self->idle_exit_s);
+        case OPT_GIVE_UP:
+            return s_number (self, "--give-up-after", value, 0, SECONDS_MAX,
+                             &self->give_up_s);
+        case OPT_STOP_AT:
+            return s_stop_at (self, value);
         case OPT_CURVE_SERVER_KEY:
             if (!s_file_loses (self, ZF_CURVE_SERVER_KEY_ENV))
                 self->curve_server_key = value;
@@ -289,7 +360,10 @@ s_take_option (options_t *self, int option, const char *value)
 static void
 s_keep (options_t *self, char *argv [], int option, int first, int last)
 {
-    if (option == OPT_PROCESSES || option == OPT_DRAIN_TIMEOUT)
+    /* --stop-at goes to them as the time it names (s_check): "+60"
+     * again in each new process would move it. */
+    if (option == OPT_PROCESSES || option == OPT_DRAIN_TIMEOUT
+    ||  option == OPT_STOP_AT)
         return;
     for (int i = first; i < last; i++)
         self->worker_argv [self->worker_argc++] = argv [i];
@@ -322,6 +396,13 @@ s_check (options_t *self)
         self->function = "zfarm_handler";
     if (self->drain_timeout_ms < 0)
         self->drain_timeout_ms = ZF_POOL_STOP_GRACE_MS;
+    if (self->stop_at_given) {
+        /* Flags win over the file, which the workers read too. */
+        snprintf (self->stop_at_arg, sizeof self->stop_at_arg, "@%lld",
+                  (long long) self->stop_at);
+        self->worker_argv [self->worker_argc++] = "--stop-at";
+        self->worker_argv [self->worker_argc++] = self->stop_at_arg;
+    }
     return 0;
 }
 
@@ -339,7 +420,7 @@ s_parse (options_t *self, int argc, char *argv [])
                           .cancel_grace_ms = ZF_DEFAULT_CANCEL_GRACE_MS,
                           .drain_timeout_ms = -1 };
     /* Zeroed, so NULL-terminated however many arguments are kept. */
-    self->worker_argv = zf_malloc ((size_t) (argc + 1)
+    self->worker_argv = zf_malloc ((size_t) (argc + 3)
                                    * sizeof *self->worker_argv);
     self->worker_argv [self->worker_argc++] = argv [0];
     self->where = "";
@@ -507,11 +588,65 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
     zfarm_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
     zfarm_worker_set_max_call_time (worker, (uint32_t) options->max_call_ms);
     zfarm_worker_set_cancel_grace (worker, (uint32_t) options->cancel_grace_ms);
+    zfarm_worker_set_idle_exit (worker, (uint32_t) options->idle_exit_s * 1000);
+    zfarm_worker_set_give_up (worker, (uint32_t) options->give_up_s * 1000);
     return worker;
 }
 
-/* One worker process: load the handler, serve until a signal or
- * --max-calls-per-worker. */
+/* SIGUSR1 and --stop-at's SIGALRM drain the worker: zfarm_worker_stop is
+ * safe in a signal handler. The one global of the program: a handler has
+ * no other way to find the worker. A signal before the worker exists is
+ * remembered and taken after. */
+static zfarm_worker_t *volatile s_drained_worker;
+static volatile sig_atomic_t s_drain_asked;
+
+static void
+s_on_drain_signal (int signo)
+{
+    (void) signo;
+    s_drain_asked = 1;
+    if (s_drained_worker)
+        zfarm_worker_stop (s_drained_worker);
+}
+
+static void
+s_drain_signals (const options_t *options, zfarm_worker_t *worker)
+{
+    struct sigaction action = { .sa_handler = s_on_drain_signal };
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGUSR1, &action, NULL);
+    sigaction (SIGALRM, &action, NULL);
+    s_drained_worker = worker;
+    if (options->stop_at_given) {
+        time_t left = options->stop_at - time (NULL);
+        if (left <= 0)
+            s_drain_asked = 1;
+        else
+            alarm ((unsigned) (left < UINT_MAX? left: UINT_MAX));
+    }
+    if (s_drain_asked)
+        zfarm_worker_stop (worker);
+}
+
+/* The exit status that says why run returned (see the file's comment). */
+static int
+s_exit_status (zfarm_worker_t *worker)
+{
+    switch (zf_worker_end (worker)) {
+        case ZF_IO_UNREACHABLE: return ZF_EXIT_UNREACHABLE;
+        case ZF_IO_MAX_TASKS:   return ZF_EXIT_RECYCLED;
+        case ZF_IO_IDLE: {
+            /* A pool must not start this one again. */
+            const char *supervisor = getenv (ZF_POOL_SUPERVISOR_ENV);
+            return supervisor && *supervisor? ZF_EXIT_IDLE: EXIT_SUCCESS;
+        }
+        case ZF_IO_STOPPED:     break;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* One worker process: load the handler, serve until a signal,
+ * --max-calls-per-worker, --idle-exit or --give-up-after. */
 static int
 s_serve (const options_t *options)
 {
@@ -535,14 +670,15 @@ s_serve (const options_t *options)
         module_destroy (&module);
         return EXIT_USAGE;
     }
+    s_drain_signals (options, worker);
     int rc = zfarm_worker_run (worker);
+    alarm (0);
+    s_drained_worker = NULL;
+    int status = rc == 0 || rc == ZFARM_EBROKER_DOWN
+               ? s_exit_status (worker): EXIT_FAILURE;
     zfarm_worker_destroy (&worker);
     module_destroy (&module);
-    if (rc != 0)
-        return EXIT_FAILURE;
-    /* Only a signal or --max-calls-per-worker end the run. */
-    return zsys_interrupted || !options->max_tasks? EXIT_SUCCESS
-                                                  : ZF_EXIT_RECYCLED;
+    return status;
 }
 
 /* The supervisor of --processes worker processes. Its signals are blocked
@@ -557,7 +693,12 @@ s_supervise (const options_t *options)
         .argv = options->worker_argv,
         .drain_timeout_ms = (int) options->drain_timeout_ms,
         .heartbeat_ms = (int) options->heartbeat_ms,
+        .stop_in_ms = -1,
     };
+    if (options->stop_at_given) {
+        time_t left = options->stop_at - time (NULL);
+        config.stop_in_ms = left > 0? (int64_t) left * 1000: 0;
+    }
     supervisor_t *supervisor = supervisor_new (&config);
     if (!supervisor)
         return EXIT_FAILURE;

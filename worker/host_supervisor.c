@@ -5,7 +5,9 @@
  * and replace its children (common/pool.c, which the broker's --spawn uses
  * too, with the same back-off); SIGINT or SIGTERM ends the loop, and the
  * children are stopped. The pool's timer starts the replacements it held
- * back. Invariant: the three signals stay blocked from supervisor_new on,
+ * back. SIGUSR1 or --stop-at drain the pool; the loop ends once every
+ * worker has left. Invariant: the four signals stay blocked from
+ * supervisor_new on,
  * so that each one waits in the signalfd, whatever thread czmq starts. */
 #include "host.h"
 #include "zf_log.h"
@@ -17,7 +19,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SIGNALS_PER_WAKE 16     /* reads from the signalfd per wake-up */
@@ -29,6 +33,8 @@ struct _supervisor_t {
     int heartbeat_ms;           /* how often to check on our supervisor */
     zf_pool_guard_t guard;      /* our own supervisor, if we have one */
     int64_t guard_at;           /* when to check on it next */
+    int64_t stop_at;            /* drain then (--stop-at); 0: never */
+    bool draining;              /* the workers finish and are not replaced */
     bool running;               /* until a signal, or the guard, says stop */
     int status;                 /* what supervisor_run returns */
 };
@@ -41,9 +47,28 @@ s_signals_open (void)
     sigaddset (&signals, SIGCHLD);
     sigaddset (&signals, SIGINT);
     sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGUSR1);
     if (sigprocmask (SIG_BLOCK, &signals, NULL) != 0)
         return -1;
     return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void s_stop (supervisor_t *self, int status);
+
+/* A worker that gave up on the brokers: the others will too, for they
+ * reach the same ones; the supervisor ends with its status, so that the
+ * scheduler's job fails visibly. Its log line named the brokers. */
+static void
+s_on_exit (void *arg, const zf_pool_exit_t *ended)
+{
+    supervisor_t *self = (supervisor_t *) arg;
+    if (self->running && WIFEXITED (ended->status)
+    &&  WEXITSTATUS (ended->status) == ZF_EXIT_UNREACHABLE) {
+        zf_error ("supervisor: worker %d found no broker; giving up",
+                  (int) ended->pid);
+        self->drain_timeout_ms = 0;
+        s_stop (self, ZF_EXIT_UNREACHABLE);
+    }
 }
 
 supervisor_t *
@@ -60,12 +85,15 @@ supervisor_new (const supervisor_config_t *config)
     self->drain_timeout_ms = config->drain_timeout_ms;
     self->heartbeat_ms = config->heartbeat_ms;
     zf_pool_guard_init (&self->guard);
+    self->stop_at = config->stop_in_ms >= 0
+                  ? zf_now_ms () + config->stop_in_ms: 0;
     zf_pool_config_t pool = {
         .name = "worker", .size = config->processes,
         .path = config->path, .argv = config->argv,
         .backoff_min_ms = ZF_POOL_BACKOFF_MIN_MS,
         .backoff_max_ms = ZF_POOL_BACKOFF_MAX_MS,
         .young_ms = ZF_POOL_YOUNG_MS,
+        .on_exit = s_on_exit, .on_exit_arg = self,
     };
     self->pool = zf_pool_new (&pool);
     return self;
@@ -91,6 +119,19 @@ s_stop (supervisor_t *self, int status)
     self->status = status;
 }
 
+/* Each worker takes no new task, finishes those in hand and leaves; the
+ * loop ends when the last has. */
+static void
+s_drain (supervisor_t *self, const char *why)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    zf_notice ("supervisor: %s: draining %d worker processes", why,
+               zf_pool_running (self->pool));
+    zf_pool_drain (self->pool);
+}
+
 static void
 s_on_signals (supervisor_t *self)
 {
@@ -102,6 +143,9 @@ s_on_signals (supervisor_t *self)
         int signo = (int) info.ssi_signo;
         if (signo == SIGCHLD)
             zf_pool_reap (self->pool);
+        else
+        if (signo == SIGUSR1)
+            s_drain (self, "SIGUSR1");
         else
         if (self->running) {
             zf_notice ("supervisor: %s: stopping %d worker processes (up "
@@ -127,11 +171,18 @@ s_check_guard (supervisor_t *self, int64_t now)
     s_stop (self, ZF_EXIT_ORPHANED);
 }
 
-/* Milliseconds until the pool's timer or the guard is due; -1: never. */
+/* Milliseconds until the pool's timer, the guard or the stop is due;
+ * -1: never. */
 static int
 s_next_timeout (supervisor_t *self)
 {
     int timeout = zf_pool_next_timeout (self->pool);
+    if (self->stop_at && !self->draining) {
+        int64_t left = self->stop_at - zf_now_ms ();
+        int stop = left > 0? (left > INT_MAX? INT_MAX: (int) left): 0;
+        if (timeout < 0 || stop < timeout)
+            timeout = stop;
+    }
     if (self->guard.pid) {
         int64_t left = self->guard_at - zf_now_ms ();
         int guard = left > 0? (int) left: 0;
@@ -165,6 +216,12 @@ supervisor_run (supervisor_t *self)
         int64_t now = zf_now_ms ();
         if (self->running && self->guard.pid && now >= self->guard_at)
             s_check_guard (self, now);
+        if (self->running && self->stop_at && now >= self->stop_at)
+            s_drain (self, "--stop-at");
+        if (self->running && zf_pool_parked (self->pool)) {
+            zf_notice ("supervisor: every worker process has left");
+            s_stop (self, EXIT_SUCCESS);
+        }
         if (self->running)
             zf_pool_tick (self->pool);
     }

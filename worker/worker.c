@@ -27,6 +27,9 @@ struct _zfarm_worker_t {
     uint64_t max_tasks;         /* run() returns after this many; 0 = never */
     uint32_t max_call_ms;       /* a handler may run this long; 0 = ever */
     uint32_t cancel_grace_ms;   /* a cancelled one, this long to return */
+    uint32_t idle_exit_ms;      /* run() returns after this long idle */
+    uint32_t give_up_ms;        /* ... or this long with no broker */
+    zf_io_end_t end;            /* why the last run() returned */
     zf_curve_t curve;           /* CURVE keys, if enabled */
     int wakeup [2];             /* stop writes [1]; the watcher polls [0] */
     atomic_int stop_requested;  /* stop sets it; run clears it */
@@ -190,6 +193,27 @@ zfarm_worker_set_cancel_grace (zfarm_worker_t *self, uint32_t ms)
     self->cancel_grace_ms = ms;
 }
 
+void
+zfarm_worker_set_idle_exit (zfarm_worker_t *self, uint32_t ms)
+{
+    assert (self);
+    self->idle_exit_ms = ms;
+}
+
+void
+zfarm_worker_set_give_up (zfarm_worker_t *self, uint32_t ms)
+{
+    assert (self);
+    self->give_up_ms = ms;
+}
+
+zf_io_end_t
+zf_worker_end (const zfarm_worker_t *self)
+{
+    assert (self);
+    return self->end;
+}
+
 int
 zfarm_worker_run (zfarm_worker_t *self)
 {
@@ -198,6 +222,7 @@ zfarm_worker_run (zfarm_worker_t *self)
         return ZFARM_EINVALID;
     /* A stop or a signal that came before run() still counts. */
     bool stopped = atomic_exchange (&self->stop_requested, 0);
+    self->end = ZF_IO_STOPPED;
     if (s_wakeup_drain (self->wakeup [0]) || stopped || zsys_interrupted)
         return 0;
     zf_io_config_t config = {
@@ -211,6 +236,8 @@ zfarm_worker_run (zfarm_worker_t *self)
         .max_tasks = self->max_tasks,
         .max_call_ms = self->max_call_ms,
         .cancel_grace_ms = self->cancel_grace_ms,
+        .idle_exit_ms = self->idle_exit_ms,
+        .give_up_ms = self->give_up_ms,
         .wakeup_fd = self->wakeup [0],
         .stop_requested = &self->stop_requested,
         .curve = self->curve,
@@ -220,12 +247,12 @@ zfarm_worker_run (zfarm_worker_t *self)
     zf_curve_clear (&config.curve);
     if (!io)
         return ZFARM_EINVALID;
-    zf_io_serve (io);
+    self->end = zf_io_serve (io);
     zf_io_destroy (&io);
     /* A stop that came as run() was returning is spent. */
     s_wakeup_drain (self->wakeup [0]);
     atomic_store (&self->stop_requested, 0);
-    return 0;
+    return self->end == ZF_IO_UNREACHABLE? ZFARM_EBROKER_DOWN: 0;
 }
 
 void

@@ -253,8 +253,10 @@ s_dispatch (io_t *self, uint32_t caller)
         else
         if (index != caller)
             pthread_cond_signal (&self->slots [index].wake);
-        if (self->max_tasks && ++self->tasks_started == self->max_tasks)
+        if (self->max_tasks && ++self->tasks_started == self->max_tasks) {
+            self->end = ZF_IO_MAX_TASKS;
             zf_session_begin_stop (self, "max tasks reached");
+        }
     }
     zf_session_announce (self);
 }
@@ -563,6 +565,9 @@ zf_io_new (const zf_io_config_t *config)
     self->max_tasks = config->max_tasks;
     self->max_call_ms = config->max_call_ms;
     self->cancel_grace_ms = config->cancel_grace_ms;
+    self->idle_exit_ms = config->idle_exit_ms;
+    self->give_up_ms = config->give_up_ms;
+    self->idle_since = self->unserved_since = zf_now_ms ();
     self->guard = config->guard;
     self->wakeup_fd = config->wakeup_fd;
     self->stop_requested = config->stop_requested;
@@ -606,11 +611,12 @@ zf_io_new (const zf_io_config_t *config)
     return self;
 }
 
-void
+zf_io_end_t
 zf_io_serve (zf_io_t *self)
 {
     assert (self);
     s_slot_loop (self, 0);
+    return self->end;
 }
 
 void

@@ -34,6 +34,10 @@ typedef struct {
     uint64_t max_tasks;             /* stop after this many; 0 = never */
     uint32_t max_call_ms;           /* a handler may run this long; 0 = ever */
     uint32_t cancel_grace_ms;       /* a cancelled one, this long to return */
+    uint32_t idle_exit_ms;          /* stop after this long with no task in
+                                       hand; 0 = never */
+    uint32_t give_up_ms;            /* stop after this long with no broker
+                                       reachable; 0 = never */
     int wakeup_fd;                  /* readable: stop (the caller owns it) */
     const atomic_int *stop_requested;   /* set with it (the caller owns it) */
     zf_pool_guard_t guard;          /* the supervisor not to outlive */
@@ -41,6 +45,14 @@ typedef struct {
 } zf_io_config_t;
 
 typedef struct _zf_io_t zf_io_t;
+
+/* Why zf_io_serve returned. */
+typedef enum {
+    ZF_IO_STOPPED,              /* zfarm_worker_stop, SIGINT or SIGTERM */
+    ZF_IO_MAX_TASKS,            /* max_tasks were started */
+    ZF_IO_IDLE,                 /* no task in hand for idle_exit_ms */
+    ZF_IO_UNREACHABLE           /* no broker reachable for give_up_ms */
+} zf_io_end_t;
 
 /* Starts the watcher and the extra slot threads, and connects to each
  * broker. Returns NULL, with the reason logged, if the system refuses a
@@ -54,12 +66,17 @@ zf_io_t *
  * ends the process itself (_exit) when a handler overruns max_call_ms past
  * a grace, or a cancelled one cancel_grace_ms in a pool's process
  * (ZF_EXIT_OVERRAN) or the guard's supervisor dies
- * (ZF_EXIT_ORPHANED). */
-void
+ * (ZF_EXIT_ORPHANED). Returns why it stopped. */
+zf_io_end_t
     zf_io_serve (zf_io_t *io);
 
 /* Joins the threads and frees io. */
 void
     zf_io_destroy (zf_io_t **io_p);
+
+/* Why the last zfarm_worker_run returned (the zfarm-worker host picks its
+ * exit status by it). */
+zf_io_end_t
+    zf_worker_end (const zfarm_worker_t *worker);
 
 #endif

@@ -56,6 +56,8 @@ typedef struct {
     int64_t heartbeat_at;       /* the next HEARTBEAT is due */
     int64_t expiry_at;          /* the broker is presumed gone after this */
     int64_t reconnect_at;       /* next connection, while sock is NULL */
+    bool served;                /* this connection's broker took us: it
+                                   said something but ERROR or DISCONNECT */
     int reconnect_ms;           /* back-off before the next connection */
 } session_t;
 
@@ -96,6 +98,12 @@ struct _zf_io_t {
     int64_t progress_due_at;    /* a report that waits for its task's
                                    interval is due then; 0: none */
     uint32_t stuck_count;       /* slots whose handler is stuck */
+    uint32_t idle_exit_ms;      /* stop after this long idle; 0 = never */
+    int64_t idle_since;         /* when the last task in hand ended */
+    uint32_t give_up_ms;        /* stop after this long unserved; 0 = never */
+    int64_t unserved_since;     /* since when no broker serves us; 0: one
+                                   does */
+    zf_io_end_t end;            /* why we stop */
     int exit_status;            /* non-zero: _exit with it once idle */
     zf_pool_guard_t guard;      /* the supervisor we must not outlive */
     int64_t guard_at;           /* when to check on it next */

@@ -152,6 +152,7 @@ zf_session_connect (io_t *self, session_t *session)
     session->takes_slots = false;
     session->believed_free = self->capacity;
     session->fd = zsock_fd (session->sock);
+    session->served = false;
     s_heard (session);
     s_send_ready (self, session);
     /* The pollers wait on the old sockets' descriptors. */
@@ -166,6 +167,7 @@ s_disconnect (io_t *self, session_t *session)
 {
     zsock_destroy (&session->sock);
     session->fd = -1;
+    session->served = false;
     zf_io_waiting_purge (self, session->index);
     zf_io_ring (self);
     zf_io_arm (self, zf_now_ms ());
@@ -342,6 +344,24 @@ s_finish_if_idle (io_t *self)
     zf_io_wake_all (self);
 }
 
+/* Tells each broker that we take no new task (HEARTBEAT with DRAIN), so
+ * that it sends none while the tasks in hand finish, and asks back those
+ * it sent in advance. An older broker ignores the flag: what it sends
+ * waits here for the DISCONNECT, which requeues it. */
+static void
+s_send_drain (io_t *self)
+{
+    for (uint32_t i = 0; i < self->session_count; i++) {
+        session_t *session = &self->sessions [i];
+        if (!session->sock)
+            continue;
+        zf_header_t header;
+        zf_header_init (&header, ZF_HEARTBEAT);
+        header.flags = ZF_FLAG_DRAIN;
+        s_send (session, &header, NULL);
+    }
+}
+
 void
 zf_session_begin_stop (io_t *self, const char *reason)
 {
@@ -350,6 +370,8 @@ zf_session_begin_stop (io_t *self, const char *reason)
     self->stopping = true;
     self->stop_reason = reason;
     s_finish_if_idle (self);
+    if (!self->finished)
+        s_send_drain (self);
 }
 
 /* A stop asked for by zfarm_worker_stop or a signal. A handler that calls
@@ -557,6 +579,11 @@ zf_session_on_done (io_t *self, uint32_t index)
         s_send (session, &header, result);
     }
     zf_task_destroy (&task);
+    if (self->busy_count == 0 && self->waiting_count == 0) {
+        self->idle_since = zf_now_ms ();
+        if (self->idle_exit_ms)
+            zf_io_arm (self, self->idle_since + self->idle_exit_ms);
+    }
     zf_session_announce (self);
     s_finish_if_idle (self);
 }
@@ -775,8 +802,11 @@ zf_session_on_broker (io_t *self, session_t *session)
     else {
         /* Only a broker that serves us resets the back-off: one that keeps
          * refusing us (ERROR, DISCONNECT) gets ever slower retries. */
-        if (header.command != ZF_DISCONNECT && header.command != ZF_ERROR)
+        if (header.command != ZF_DISCONNECT && header.command != ZF_ERROR) {
             session->reconnect_ms = ZF_RECONNECT_MIN_MS;
+            session->served = true;
+            self->unserved_since = 0;
+        }
         s_commands [header.command] (self, session, &header, &payload);
     }
     zf_frames_close (&payload);
@@ -820,10 +850,59 @@ s_session_timers (io_t *self, session_t *session, int64_t now)
         zf_session_connect (self, session);
 }
 
+/* --idle-exit: no task in hand (running or waiting) for idle_exit_ms. */
+static void
+s_check_idle (io_t *self, int64_t now)
+{
+    if (self->busy_count || self->waiting_count)
+        return;
+    int64_t due = self->idle_since + self->idle_exit_ms;
+    if (now < due) {
+        zf_io_arm (self, due);
+        return;
+    }
+    zf_notice ("worker: no task for %" PRIu32 " ms (--idle-exit); leaving",
+               self->idle_exit_ms);
+    self->end = ZF_IO_IDLE;
+    zf_session_begin_stop (self, "idle");
+}
+
+/* --give-up-after: no broker has served us (taken our READY, heartbeated
+ * us) for give_up_ms, counted from the start or from the loss of the last
+ * one. The brokers are named, so that a typo or a firewall is plain. */
+static void
+s_check_unserved (io_t *self, int64_t now)
+{
+    for (uint32_t i = 0; i < self->session_count; i++)
+        if (self->sessions [i].served)
+            return;
+    if (!self->unserved_since)
+        self->unserved_since = now;
+    int64_t due = self->unserved_since + self->give_up_ms;
+    if (now < due) {
+        zf_io_arm (self, due);
+        return;
+    }
+    char names [512];
+    size_t used = 0;
+    names [0] = 0;
+    for (uint32_t i = 0; i < self->session_count && used < sizeof names; i++)
+        used += snprintf (names + used, sizeof names - used, "%s%s",
+                          i? ", ": "", self->sessions [i].endpoint);
+    zf_error ("worker: no broker reachable for %" PRIu32 " ms "
+              "(--give-up-after): %s; giving up", self->give_up_ms, names);
+    self->end = ZF_IO_UNREACHABLE;
+    zf_session_begin_stop (self, "no broker reachable");
+}
+
 void
 zf_session_on_timers (io_t *self)
 {
     int64_t now = zf_now_ms ();
+    if (self->idle_exit_ms && !self->stopping)
+        s_check_idle (self, now);
+    if (self->give_up_ms && !self->stopping)
+        s_check_unserved (self, now);
     if (self->guard.pid && now >= self->guard_at)
         s_check_guard (self, now);
     if (self->call_check_at && now >= self->call_check_at)

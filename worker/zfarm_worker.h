@@ -108,10 +108,27 @@ ZFARM_EXPORT void
 ZFARM_EXPORT void
     zfarm_worker_set_cancel_grace (zfarm_worker_t *self, uint32_t ms);
 
+/* Makes run() return 0 once no task has been in hand (running, or
+ * received and waiting) for ms milliseconds, counted from run() or from
+ * the end of the last task (0, the default: never). The worker leaves as
+ * on a stop: DISCONNECT, so its broker counts it as gone, not lost. For a
+ * worker that a batch scheduler runs, whose allocation is then freed. */
+ZFARM_EXPORT void
+    zfarm_worker_set_idle_exit (zfarm_worker_t *self, uint32_t ms);
+
+/* Makes run() return ZFARM_EBROKER_DOWN once no broker has served the
+ * worker (taken its READY and spoken since) for ms milliseconds, counted
+ * from run() or from the loss of the last broker (0, the default: retry
+ * for ever). With several brokers, none of them did. Tasks in hand finish
+ * first. The log names the brokers. */
+ZFARM_EXPORT void
+    zfarm_worker_set_give_up (zfarm_worker_t *self, uint32_t ms);
+
 /* Registers with the broker and serves tasks until SIGINT/SIGTERM (as czmq's
  * handler reports them in zsys_interrupted), zfarm_worker_stop, or
- * max_tasks; tasks in hand finish first. Returns 0 on a clean stop (at once
- * if a stop came before run), or ZFARM_EINVALID if no service was
+ * max_tasks, or the idle exit; tasks in hand finish first. Returns 0 on a
+ * clean stop (at once if a stop came before run), ZFARM_EBROKER_DOWN after
+ * the give-up time without a broker, or ZFARM_EINVALID if no service was
  * registered or the process cannot afford the capacity's sockets.
  *
  * A worker process that a zfarm pool started (ZFARM_SUPERVISOR_PID in its
@@ -123,7 +140,10 @@ ZFARM_EXPORT int
     zfarm_worker_run (zfarm_worker_t *self);
 
 /* Asks run() to return once the tasks in hand are done. Safe to call from a
- * handler, another thread, or a signal handler. */
+ * handler, another thread, or a signal handler. The worker drains: it
+ * tells its brokers at once to send it no more tasks (and to take back
+ * those it holds unstarted), finishes the tasks that run, then sends
+ * DISCONNECT. */
 ZFARM_EXPORT void
     zfarm_worker_stop (zfarm_worker_t *self);
 

@@ -4,18 +4,24 @@
 #include <string.h>
 
 static void
-s_write (const char *dir, const zf_header_t *header)
+s_write_named (const char *dir, const char *name, const zf_header_t *header)
 {
     zf_buf_t buf;
     if (zf_header_encode (header, &buf) != 0)
         return;
     char path [4096];
-    snprintf (path, sizeof path, "%s/%s", dir, zf_command_name (header->command));
+    snprintf (path, sizeof path, "%s/%s", dir, name);
     FILE *file = fopen (path, "wb");
     if (file) {
         fwrite (buf.data, 1, buf.size, file);
         fclose (file);
     }
+}
+
+static void
+s_write (const char *dir, const zf_header_t *header)
+{
+    s_write_named (dir, zf_command_name (header->command), header);
 }
 
 int
@@ -52,5 +58,10 @@ main (int argc, char *argv [])
         header.total = 10;
         s_write (argv [1], &header);
     }
+    /* A draining worker's HEARTBEAT: its settings not said, then flags. */
+    zf_header_t drain;
+    zf_header_init (&drain, ZF_HEARTBEAT);
+    drain.flags = ZF_FLAG_DRAIN;
+    s_write_named (argv [1], "HEARTBEAT-DRAIN", &drain);
     return 0;
 }

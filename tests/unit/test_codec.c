@@ -260,6 +260,15 @@ test_heartbeat_fields (void)
     ASSERT_EQ (p_decode (&p, &out), 0);
     ASSERT (out.epoch == 9 && out.queued == 0 && out.free_slots == 0);
 
+    /* A draining worker's HEARTBEAT: settings not said (0), then flags. */
+    zf_header_init (&in, ZF_HEARTBEAT);
+    in.flags = ZF_FLAG_DRAIN;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x96);     /* 3 + 3 fields */
+    s_round_trip (&in, &out);
+    ASSERT (out.flags == ZF_FLAG_DRAIN && out.heartbeat_ms == 0
+            && out.liveness == 0);
+
     /* READY says how many brokers only when more than one; SLOTS names a
      * waiting task only when there is one. */
     zf_header_init (&in, ZF_SLOTS);

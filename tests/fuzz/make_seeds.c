@@ -48,6 +48,8 @@ main (int argc, char *argv [])
         strcpy (header.instance, "6c772c44c555427c93615ef62d834c25");
         header.free_slots = 1;
         header.queued = 7;
+        header.priority = 7;
+        header.delay_ms = 2500;
         s_write (argv [1], &header);
     }
     return 0;

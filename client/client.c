@@ -65,6 +65,7 @@ zfarm_client_new (const char *endpoint)
         self->due = zlistx_new ();
         zlistx_set_destructor (self->due, zf_client_due_destroy);
         self->retries = -1;
+        self->priority = ZF_PRIORITY_DEFAULT;
         return self;
     }
     zf_client_brokers_close (self, 0);
@@ -142,6 +143,26 @@ zfarm_client_set_retries (zfarm_client_t *self, int retries)
     assert (self);
     self->retries = retries < -1? -1:
                     retries > ZF_RETRIES_MAX? ZF_RETRIES_MAX: retries;
+}
+
+int
+zfarm_client_set_priority (zfarm_client_t *self, int priority)
+{
+    assert (self);
+    if (priority < 0 || priority > ZF_PRIORITY_MAX)
+        return ZFARM_EINVALID;
+    self->priority = priority;
+    return 0;
+}
+
+int
+zfarm_client_set_delay (zfarm_client_t *self, long long delay_ms)
+{
+    assert (self);
+    if (delay_ms < 0 || delay_ms > UINT32_MAX)
+        return ZFARM_EINVALID;
+    self->delay_ms = (uint32_t) delay_ms;
+    return 0;
 }
 
 int

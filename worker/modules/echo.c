@@ -5,11 +5,18 @@
  *   zfarm_crash    aborts the worker process (for crash tests)
  *   zfarm_segv     writes a line to stderr, then dies of SIGSEGV
  *   zfarm_exit     writes a line to stderr, then ends the process with the
- *                  exit status in its payload (for crash report tests) */
+ *                  exit status in its payload (for crash report tests)
+ *   zfarm_record   appends "PAYLOAD MS\n" to the file $ZFARM_RECORD, MS
+ *                  the CLOCK_MONOTONIC ms it started at, and replies MS
+ *                  (for order and delay tests) */
 #include "zfarm.h"
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -18,6 +25,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_fail;
 ZFARM_EXPORT zfarm_handler_fn zfarm_crash;
 ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
 ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
+ZFARM_EXPORT zfarm_handler_fn zfarm_record;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -75,4 +83,29 @@ zfarm_exit (zfarm_task_t *task, void *arg)
      * other threads hold (exit () would run the library's destructors
      * under them). */
     _exit (atoi (zfarm_task_data (task, &size)));
+}
+
+int
+zfarm_record (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    char line [256];
+    int length = snprintf (line, sizeof line, "%.*s %" PRId64 "\n",
+                           (int) (size < 200? size: 200), data, ms);
+    const char *path = getenv ("ZFARM_RECORD");
+    int fd = path? open (path, O_WRONLY | O_APPEND | O_CREAT, 0600): -1;
+    if (fd < 0 || write (fd, line, (size_t) length) != length) {
+        if (fd >= 0)
+            close (fd);
+        return zfarm_task_fail (task, "cannot write $ZFARM_RECORD");
+    }
+    close (fd);
+    /* The reply is the start time alone. */
+    length = snprintf (line, sizeof line, "%" PRId64, ms);
+    return zfarm_task_reply (task, line, (size_t) length);
 }

@@ -629,6 +629,7 @@ s_reload (broker_t *self)
     now->log_level = fresh.log_level;
     now->max_retries = fresh.max_retries;
     now->max_queue = fresh.max_queue;
+    now->oldest_every = fresh.oldest_every;
     now->max_call_time_ms = fresh.max_call_time_ms;
     now->max_calls_per_worker = fresh.max_calls_per_worker;
     now->drain_timeout_ms = fresh.drain_timeout_ms;

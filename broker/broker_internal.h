@@ -136,6 +136,14 @@ void
     dispatch_submit (broker_t *self, client_t *client, service_t *service,
                      const zf_header_t *submit);
 
+/* Holds a task that is in no queue and at no worker (a new one, or one
+ * back from a worker) aside until due (ms on zf_now_ms's clock); then it
+ * joins its service's queue as the youngest of its priority. Meanwhile it
+ * counts toward --max-queue, a cancel or a shutdown ends it as a waiting
+ * task, and its deadline, if earlier, still ends it. O(log n). */
+void
+    dispatch_defer (broker_t *self, task_t *task, int64_t due);
+
 /* A DONE from worker for task. */
 void
     dispatch_done (broker_t *self, worker_t *worker, task_t *task,
@@ -180,7 +188,7 @@ void
 void
     dispatch_expire (broker_t *self, int64_t now);
 
-/* Ends every waiting task with code (on shutdown). */
+/* Ends every waiting or delayed task with code (on shutdown). */
 void
     dispatch_fail_queued (broker_t *self, int code);
 

@@ -178,10 +178,12 @@ s_on_submit (broker_t *self, worker_t *worker)
                         "too many services");
         return;
     }
-    if (service && service->queued >= (size_t) self->options.max_queue) {
+    /* Delayed tasks count: they will wait in the queue soon enough. */
+    size_t waiting = service? service->queued + service->delayed: 0;
+    if (waiting >= (size_t) self->options.max_queue) {
         char text [ZF_SERVICE_MAX + 64];
         snprintf (text, sizeof text, "%zu tasks already wait for %s",
-                  service->queued, service->name);
+                  waiting, service->name);
         s_reply_result (self, submit->task_id, ZFARM_EQUEUE_FULL, text);
         return;
     }

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t failed_by_code [COUNTERS_CODES];
     uint64_t retried;           /* re-dispatches after a worker loss */
     uint64_t cancelled;         /* tasks cancelled by their client */
+    uint64_t delayed;           /* tasks submitted with a delay */
     uint64_t workers_joined;
     uint64_t workers_lost;      /* died, fell silent or became unreachable */
     uint64_t workers_replaced;  /* local workers started again */

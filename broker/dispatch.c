@@ -67,6 +67,10 @@ s_task_rearm (broker_t *self, task_t *task)
 {
     deadline_heap_remove (self->deadlines, &task->timer);
     int64_t when = task->deadline;
+    /* A delayed task's deadline is after its due time when a delay set
+     * both; a deferred retry's may come first (then the task just ends). */
+    if (task->state == TASK_DELAYED && (!when || task->due < when))
+        when = task->due;
     long max_call_time = self->options.max_call_time_ms;
     if (task->state == TASK_RUNNING && max_call_time) {
         int64_t call_end = task_dispatched_ms (task) + max_call_time;
@@ -145,20 +149,60 @@ s_task_fail (broker_t *self, task_t *task, int code, const char *text)
     s_task_delete (self, task);
 }
 
-/* Only a SUBMIT appends (at_head false); a task put back (requeued,
- * stolen back) goes to the head. metrics.c finds the oldest waiting task
- * by that order without walking the whole queue. */
+/* Only a SUBMIT, or a delayed task that falls due, appends (at_head
+ * false); a task put back (requeued, stolen back) goes to the head of its
+ * priority. metrics.c finds the oldest waiting task by that order without
+ * walking the whole queue. */
 static void
 s_enqueue (broker_t *self, task_t *task, bool at_head)
 {
     task->state = TASK_QUEUED;
     task->worker = NULL;
     if (at_head)
-        zf_list_push_front (&task->service->queue, &task->link);
+        task_queue_push_front (&task->service->queue, task);
     else
-        zf_list_push_back (&task->service->queue, &task->link);
+        task_queue_push (&task->service->queue, task);
     task->service->queued++;
     s_mark_pending (self, task->service);
+}
+
+/* Takes a waiting task out of its service's queue, not to run it. */
+static void
+s_unqueue (task_t *task)
+{
+    task_queue_remove (&task->service->queue, task);
+    task->service->queued--;
+}
+
+void
+dispatch_defer (broker_t *self, task_t *task, int64_t due)
+{
+    assert (task->state != TASK_QUEUED && task->state != TASK_DELAYED);
+    assert (!task->worker && !zf_link_is_linked (&task->link));
+    task->state = TASK_DELAYED;
+    task->due = due;
+    zf_list_push_back (&task->service->delayed_tasks, &task->link);
+    task->service->delayed++;
+    s_task_rearm (self, task);
+}
+
+/* Takes a delayed task out of its service's list of them. */
+static void
+s_undelay (task_t *task)
+{
+    zf_list_remove (&task->link);
+    task->service->delayed--;
+}
+
+/* A delayed task is due: it joins its queue as the youngest of its
+ * priority, and waits for a worker from now on. */
+static void
+s_fall_due (broker_t *self, task_t *task, int64_t now)
+{
+    s_undelay (task);
+    task->submitted_at = now;
+    s_enqueue (self, task, false);
+    s_task_rearm (self, task);
 }
 
 static void
@@ -187,11 +231,12 @@ s_prefetch_allowed (broker_t *self, const service_t *service)
 static bool
 s_prefetch_next (broker_t *self, service_t *service)
 {
-    if (zf_list_is_empty (&service->queue) || !s_prefetch_allowed (self, service))
+    if (task_queue_is_empty (&service->queue)
+    ||  !s_prefetch_allowed (self, service))
         return false;
-    task_t *head = zf_container_of (zf_list_first (&service->queue), task_t,
-                                    link);
-    return task_payload_size (head) <= PREFETCH_PAYLOAD_MAX;
+    task_t *next = task_queue_next (&service->queue,
+                                    self->options.oldest_every);
+    return task_payload_size (next) <= PREFETCH_PAYLOAD_MAX;
 }
 
 /* Sends a header-only command to a worker. One that proves unreachable is
@@ -204,14 +249,17 @@ s_tell_worker (broker_t *self, worker_t *worker, const zf_header_t *header)
         dispatch_worker_delete (self, worker, "unreachable", false);
 }
 
-/* Gives the head task of service to the worker of membership, in advance
- * if prefetch. A worker that proves unreachable is deleted, and the task
- * goes back to the head of the queue. */
+/* Gives the next task of service (task_queue.h: by priority, or the
+ * oldest on its turn) to the worker of membership, in advance if
+ * prefetch, so a worker runs what it is sent in that order too. A worker
+ * that proves unreachable is deleted, and the task goes back to the head
+ * of its priority. */
 static void
 s_assign (broker_t *self, service_t *service, membership_t *membership,
           bool prefetch)
 {
-    task_t *task = zf_container_of (zf_list_first (&service->queue), task_t, link);
+    task_t *task = task_queue_next (&service->queue,
+                                    self->options.oldest_every);
     worker_t *worker = membership->worker;
     assert (!worker->gone);
     if (prefetch) {
@@ -222,7 +270,7 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     if (worker->shared)
         worker->credit--;       /* a slot of its, until a DONE says IDLE */
 
-    zf_list_remove (&task->link);
+    task_queue_take (&service->queue, task);
     service->queued--;
     task_begin_attempt (task);
     task->state = TASK_RUNNING;
@@ -264,7 +312,7 @@ s_service_dispatch (broker_t *self, service_t *service)
 {
     if (self->draining)
         return;
-    while (!zf_list_is_empty (&service->queue)) {
+    while (!task_queue_is_empty (&service->queue)) {
         zf_link_t *idle = zf_list_first (&service->idle);
         bool prefetch = !idle && s_prefetch_next (self, service);
         zf_link_t *chosen = idle? idle
@@ -288,6 +336,7 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     task->service = service;
     task->timeout_ms = submit->timeout_ms;
     task->flags = (uint8_t) (submit->flags & (ZF_FLAG_NUL | ZF_FLAG_PROGRESS));
+    task->priority = (uint8_t) submit->priority;
     task->submitted_at = zf_now_ms ();
     task->max_retries = submit->retries >= 0? submit->retries
                                             : self->options.max_retries;
@@ -295,13 +344,19 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     task_take_payload (task, in->payload, in->payload_count);
     in->payload_count = 0;
     client_task_insert (client, task);
-    if (submit->timeout_ms) {
-        task->deadline = zf_now_ms () + submit->timeout_ms;
-        task->timer.deadline = task->deadline;
-        deadline_heap_insert (self->deadlines, &task->timer);
-    }
     self->counters.submitted++;
+    /* The timeout starts when the task is due: it bounds the wait for a
+     * worker and the run, never the delay asked for. */
+    int64_t due = task->submitted_at + submit->delay_ms;
+    if (submit->timeout_ms)
+        task->deadline = due + submit->timeout_ms;
+    if (submit->delay_ms) {
+        self->counters.delayed++;
+        dispatch_defer (self, task, due);
+        return;
+    }
     s_enqueue (self, task, false);
+    s_task_rearm (self, task);
 }
 
 /* The worker finished a task, so the oldest task it held in advance (the
@@ -329,7 +384,7 @@ s_steal (broker_t *self, worker_t *thief)
     for (uint32_t i = 0; i < thief->service_count; i++) {
         service_t *service = thief->services [i].service;
         zf_link_t *first = zf_list_first (&service->prefetched);
-        if (!first || !zf_list_is_empty (&service->queue))
+        if (!first || !task_queue_is_empty (&service->queue))
             continue;
         task_t *task = zf_container_of (first, task_t, prefetch_link);
         if (task->stealing || task->worker == thief)
@@ -383,7 +438,7 @@ s_refill (broker_t *self, worker_t *worker)
                           || worker_can_prefetch (worker)); i++) {
         uint32_t at = (worker->next_service + i) % worker->service_count;
         service_t *service = worker->services [at].service;
-        if (!zf_list_is_empty (&service->queue)) {
+        if (!task_queue_is_empty (&service->queue)) {
             worker->next_service = at + 1;
             s_service_dispatch (self, service);
         }
@@ -687,8 +742,12 @@ dispatch_cancel (broker_t *self, task_t *task)
 {
     self->counters.cancelled++;
     if (task->state == TASK_QUEUED) {
-        zf_list_remove (&task->link);
-        task->service->queued--;
+        s_unqueue (task);
+        s_task_delete (self, task);
+    }
+    else
+    if (task->state == TASK_DELAYED) {
+        s_undelay (task);
         s_task_delete (self, task);
     }
     else
@@ -732,9 +791,17 @@ dispatch_expire (broker_t *self, int64_t now)
     while ((node = deadline_heap_first (self->deadlines))
        &&  node->deadline <= now) {
         task_t *task = zf_container_of (node, task_t, timer);
+        if (task->state == TASK_DELAYED
+        &&  !(task->deadline && now >= task->deadline))
+            s_fall_due (self, task, now);
+        else
+        if (task->state == TASK_DELAYED) {
+            s_undelay (task);
+            s_task_fail (self, task, s_queued_expiry_code (task->service), NULL);
+        }
+        else
         if (task->state == TASK_QUEUED) {
-            zf_list_remove (&task->link);
-            task->service->queued--;
+            s_unqueue (task);
             s_task_fail (self, task, s_queued_expiry_code (task->service), NULL);
         }
         else
@@ -761,13 +828,19 @@ void
 dispatch_fail_queued (broker_t *self, int code)
 {
     for (service_t *service = zhashx_first (self->services); service;
-         service = zhashx_next (self->services))
-        while (!zf_list_is_empty (&service->queue)) {
-            task_t *task = zf_container_of (service->queue.next, task_t, link);
-            zf_list_remove (&task->link);
-            service->queued--;
+         service = zhashx_next (self->services)) {
+        task_t *task;
+        while ((task = task_queue_next (&service->queue, 0))) {
+            s_unqueue (task);
             s_task_fail (self, task, code, NULL);
         }
+        zf_link_t *link;
+        while ((link = zf_list_first (&service->delayed_tasks))) {
+            task = zf_container_of (link, task_t, link);
+            s_undelay (task);
+            s_task_fail (self, task, code, NULL);
+        }
+    }
 }
 
 void

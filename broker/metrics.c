@@ -59,6 +59,8 @@ s_tasks (FILE *out, const counters_t *c)
                "Re-dispatches after a worker was lost.", c->retried);
     s_counter (out, "zfarm_tasks_cancelled_total", "Tasks cancelled by clients.",
                c->cancelled);
+    s_counter (out, "zfarm_tasks_delayed_total",
+               "Tasks submitted with a delay.", c->delayed);
     s_counter (out, "zfarm_late_results_dropped_total",
                "Results for attempts that were given up on.",
                c->late_results_dropped);
@@ -76,24 +78,27 @@ s_tasks (FILE *out, const counters_t *c)
                " or not asked for.", c->progress_dropped);
 }
 
-/* When the oldest task in the service's queue was submitted (ms), or -1 if
- * the queue is empty. A queue is a run of tasks put back at its head
- * (requeued from a lost worker, stolen back), all of them dispatched
- * before, then tasks never dispatched, in order of submission (only a
- * SUBMIT appends). So the oldest is in that run or is the first task after
- * it: this walks the run alone, which only tasks that were at workers
- * make, never the whole queue. */
+/* When the oldest task in the service's queue was submitted (ms; for a
+ * delayed task, when it fell due), or -1 if the queue is empty. Each
+ * priority of a queue is a run of tasks put back at its head (requeued
+ * from a lost worker, stolen back), all of them dispatched before, then
+ * tasks never dispatched, in the order they came (only a SUBMIT, or a
+ * delayed task falling due, appends). So the oldest of a priority is in
+ * that run or is the first task after it: this walks the runs alone,
+ * which only tasks that were at workers make, never the whole queue. */
 static int64_t
 s_oldest_submitted (const service_t *service)
 {
     int64_t oldest = -1;
-    for (const zf_link_t *at = service->queue.next; at != &service->queue;
-         at = at->next) {
-        const task_t *task = zf_container_of (at, task_t, link);
-        if (oldest < 0 || task->submitted_at < oldest)
-            oldest = task->submitted_at;
-        if (task->dispatched_us == 0)
-            break;              /* never dispatched: the rest are younger */
+    for (int level = 0; level < TASK_QUEUE_LEVELS; level++) {
+        const zf_link_t *head = &service->queue.levels [level];
+        for (const zf_link_t *at = head->next; at != head; at = at->next) {
+            const task_t *task = zf_container_of (at, task_t, link);
+            if (oldest < 0 || task->submitted_at < oldest)
+                oldest = task->submitted_at;
+            if (task->dispatched_us == 0)
+                break;          /* never dispatched: the rest are younger */
+        }
     }
     return oldest;
 }
@@ -103,6 +108,7 @@ s_services (FILE *out, const status_view_t *view)
 {
     static const struct { const char *name, *help; } gauges [] = {
         { "zfarm_queue_depth", "Tasks waiting, per service." },
+        { "zfarm_tasks_delayed", "Tasks not due yet, per service." },
         { "zfarm_tasks_running", "Tasks at workers, per service." },
         { "zfarm_service_workers", "Workers offering the service." },
         { "zfarm_queue_oldest_wait_seconds",
@@ -116,7 +122,7 @@ s_services (FILE *out, const status_view_t *view)
              service = zhashx_next (services)) {
             fprintf (out, "%s{service=\"", gauges [g].name);
             s_label (out, service->name);
-            if (g == 3) {
+            if (g == 4) {
                 int64_t oldest = s_oldest_submitted (service);
                 int64_t wait = oldest < 0 || view->now < oldest? 0
                              : view->now - oldest;
@@ -124,7 +130,8 @@ s_services (FILE *out, const status_view_t *view)
                 continue;
             }
             size_t value = g == 0? service->queued
-                         : g == 1? service->running: service->workers;
+                         : g == 1? service->delayed
+                         : g == 2? service->running: service->workers;
             fprintf (out, "\"} %zu\n", value);
         }
     }

@@ -23,6 +23,9 @@ static const char s_usage [] =
 "      --max-retries N       re-dispatches of a task whose worker died (default 2)\n"
 "      --max-queue N         waiting tasks per service before QUEUE_FULL\n"
 "                            (default 100000)\n"
+"      --oldest-every N      every Nth task given out for a service is the one\n"
+"                            waiting longest, whatever its priority, so that\n"
+"                            none starves (default 16; 0: strict priority)\n"
 "      --max-msg-size BYTES  refuse larger messages (default 268435456)\n"
 "      --drain-timeout MS    on SIGTERM, wait this long for running tasks\n"
 "                            (default 5000)\n"
@@ -64,7 +67,7 @@ enum {
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
-    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE
+    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_OLDEST_EVERY
 };
 
 static const struct option s_long_options [] = {
@@ -74,6 +77,7 @@ static const struct option s_long_options [] = {
     { "liveness",      required_argument, NULL, OPT_LIVENESS },
     { "max-retries",   required_argument, NULL, OPT_MAX_RETRIES },
     { "max-queue",     required_argument, NULL, OPT_MAX_QUEUE },
+    { "oldest-every",  required_argument, NULL, OPT_OLDEST_EVERY },
     { "max-msg-size",  required_argument, NULL, OPT_MAX_MSG_SIZE },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "spawn",         required_argument, NULL, OPT_SPAWN },
@@ -185,6 +189,11 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             if (s_number (source, "max-queue", arg, 1, 100000000, &value)) return -1;
             options->max_queue = value;
             return 0;
+        case OPT_OLDEST_EVERY:
+            if (s_number (source, "oldest-every", arg, 0, 1000000, &value))
+                return -1;
+            options->oldest_every = (uint32_t) value;
+            return 0;
         case OPT_MAX_MSG_SIZE:
             if (s_number (source, "max-msg-size", arg, 4096, 1L << 40, &value)) return -1;
             options->max_msg_size = value;
@@ -290,6 +299,7 @@ s_defaults (options_t *options)
     options->liveness = ZF_DEFAULT_LIVENESS;
     options->max_retries = ZF_DEFAULT_MAX_RETRIES;
     options->max_queue = ZF_DEFAULT_MAX_QUEUE;
+    options->oldest_every = ZF_DEFAULT_OLDEST_EVERY;
     options->max_msg_size = ZF_DEFAULT_MAX_MSG_SIZE;
     options->drain_timeout_ms = 5000;
     options->log_level = ZF_LOG_INFO;

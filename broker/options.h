@@ -15,7 +15,9 @@ typedef struct {
     int heartbeat_ms;           /* heartbeat interval */
     int liveness;               /* silent intervals before a worker is dead */
     int max_retries;            /* default re-dispatches after worker loss */
-    long max_queue;             /* waiting tasks per service */
+    long max_queue;             /* waiting and delayed tasks per service */
+    uint32_t oldest_every;      /* every Nth dispatch of a service takes its
+                                   oldest task (task_queue.h); 0: never */
     long long max_msg_size;     /* bytes; larger messages are refused */
     int drain_timeout_ms;       /* how long SIGTERM waits for running tasks */
     const char *http;           /* HOST:PORT for /metrics and /, or NULL */

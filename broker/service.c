@@ -27,7 +27,8 @@ service_require (zhashx_t *services, const char *name)
         return self;
     self = zf_malloc (sizeof *self);
     snprintf (self->name, sizeof self->name, "%s", name);
-    zf_list_init (&self->queue);
+    task_queue_init (&self->queue);
+    zf_list_init (&self->delayed_tasks);
     zf_list_init (&self->idle);
     zf_list_init (&self->prefetchers);
     zf_list_init (&self->prefetched);

@@ -1,5 +1,5 @@
-/* service.h: a named service: its FIFO of waiting tasks and its LRU list of
- * workers with a free slot.
+/* service.h: a named service: its queue of waiting tasks (by priority,
+ * task_queue.h) and its LRU list of workers with a free slot.
  *
  * Invariant, at the end of every event the broker handles: a service never
  * has both a waiting task and an idle worker. Nor, while it prefetches, a
@@ -12,11 +12,15 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include "zf_defaults.h"
+#include "task_queue.h"
 #include "zf_list.h"
 
 typedef struct service {
     char name [ZF_SERVICE_MAX + 1];
-    zf_link_t queue;            /* task_t.link; the head runs next */
+    task_queue_t queue;         /* waiting tasks; task_queue_next runs
+                                   next */
+    zf_link_t delayed_tasks;    /* task_t.link of its TASK_DELAYED tasks,
+                                   in no order (their timers order them) */
     zf_link_t idle;             /* membership_t.idle_link; head = LRU */
     zf_link_t prefetchers;      /* membership_t.idle_link of busy workers
                                    that can hold one more task; head = LRU */
@@ -28,6 +32,7 @@ typedef struct service {
                                    worker (dispatch to DONE), microseconds */
     uint64_t task_samples;      /* tasks measured for it */
     size_t queued;              /* tasks in queue */
+    size_t delayed;             /* tasks not due yet (TASK_DELAYED) */
     size_t running;             /* tasks at workers */
     size_t workers;             /* workers offering the service */
     bool ever_had_workers;      /* tells NO_SUCH_SERVICE from NO_WORKERS */

@@ -95,9 +95,15 @@ s_services (FILE *out, zhashx_t *services)
          service = zhashx_next (services)) {
         fprintf (out, "%s{\"name\":", first? "": ",");
         s_string (out, service->name);
-        fprintf (out, ",\"queued\":%zu,\"running\":%zu,\"workers\":%zu"
-                 ",\"completed\":%" PRIu64 "}", service->queued,
-                 service->running, service->workers, service->completed);
+        fprintf (out, ",\"queued\":%zu,\"delayed\":%zu,\"running\":%zu"
+                 ",\"workers\":%zu,\"completed\":%" PRIu64, service->queued,
+                 service->delayed, service->running, service->workers,
+                 service->completed);
+        /* Waiting tasks by priority, 0 first: counts the queue keeps. */
+        fputs (",\"queued_by_priority\":[", out);
+        for (int p = 0; p < TASK_QUEUE_LEVELS; p++)
+            fprintf (out, "%s%zu", p? ",": "", service->queue.counts [p]);
+        fputs ("]}", out);
         first = false;
     }
     fputs ("]", out);
@@ -117,6 +123,7 @@ s_counters (FILE *out, const counters_t *c)
             first = false;
         }
     fprintf (out, "},\"retried\":%" PRIu64 ",\"cancelled\":%" PRIu64
+             ",\"delayed\":%" PRIu64
              ",\"workers_joined\":%" PRIu64 ",\"workers_lost\":%" PRIu64
              ",\"workers_replaced\":%" PRIu64 ",\"late_results_dropped\":%"
              PRIu64 ",\"results_undeliverable\":%" PRIu64
@@ -125,7 +132,7 @@ s_counters (FILE *out, const counters_t *c)
              ",\"heartbeat_overrides\":%" PRIu64
              ",\"progress_forwarded\":%" PRIu64
              ",\"progress_dropped\":%" PRIu64 "}",
-             c->retried, c->cancelled, c->workers_joined, c->workers_lost,
+             c->retried, c->cancelled, c->delayed, c->workers_joined, c->workers_lost,
              c->workers_replaced, c->late_results_dropped,
              c->results_undeliverable, c->bad_messages, c->prefetched,
              c->steals, c->stolen, c->heartbeat_overrides,

@@ -17,6 +17,8 @@
 
 typedef enum {
     TASK_QUEUED = 1,            /* in its service's queue */
+    TASK_DELAYED,               /* not due yet: in no queue, its timer set
+                                   to when it is (dispatch_defer) */
     TASK_RUNNING,               /* at a worker, result wanted */
     TASK_ABANDONED              /* at a worker, result not wanted (timed
                                    out or cancelled): holds the slot until
@@ -28,7 +30,8 @@ struct service;
 struct worker;
 
 /* Every queued task costs one of these, so the fields are ordered to
- * leave no padding: 192 bytes, a third of them the payload's zmq_msg_t. */
+ * leave little padding (3 bytes, after priority): 208 bytes, under a
+ * third of them the payload's zmq_msg_t. */
 typedef struct task {
     uint32_t slot;              /* index in the table */
     uint32_t generation;        /* bumped on dispatch and on free */
@@ -39,6 +42,9 @@ typedef struct task {
     uint32_t attempts;          /* dispatches so far */
     int32_t max_retries;        /* re-dispatches allowed after worker loss */
     uint32_t timeout_ms;        /* as submitted; 0 = none */
+    uint32_t seq;               /* when it entered its service's queue
+                                   (task_queue.h): its age there */
+    uint8_t priority;           /* 0..ZF_PRIORITY_MAX, higher first */
     void *client;               /* client_t that submitted it */
     uint64_t client_task_id;    /* the client's id for it */
     struct service *service;
@@ -51,7 +57,9 @@ typedef struct task {
     int64_t deadline;           /* ms, from timeout_ms; 0 = none. The timer
                                    is this, or sooner while the task runs
                                    under --max-call-time */
-    int64_t submitted_at;       /* ms */
+    int64_t submitted_at;       /* ms; for a delayed task, when it fell
+                                   due: when it began to wait for a worker */
+    int64_t due;                /* ms: a TASK_DELAYED task's due time */
     int64_t dispatched_us;      /* last dispatch, microseconds on the clock
                                    of zf_now_us (zf_now_ms's, in ms) */
     union {

@@ -1,6 +1,7 @@
 /* cli_call.c: `zfarm call`: run one task, write its result bytes exactly. */
 #include "cli.h"
 #include "cli_progress.h"
+#include "cli_when.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
@@ -24,6 +25,7 @@ typedef struct {
     const char *service;
     const char *payload;        /* NULL: read stdin */
     bool progress;              /* show the task's progress reports */
+    cli_when_t when;            /* --priority, --delay, --at */
 } call_args_t;
 
 static void
@@ -45,7 +47,9 @@ s_print_help (void)
 "                     on stderr: a bar redrawn in place on a terminal,\n"
 "                     else a line 'progress DONE/TOTAL PCT%% NOTE' per\n"
 "                     report (at most ten a second); the note escaped\n"
+CLI_WHEN_HELP
 "  -h, --help         show this help\n\n"
+"The timeout starts when the task is due (after --delay, at --at).\n"
 "Ctrl-C (SIGINT) cancels the task, which stops its work on the worker,\n"
 "and exits 130 with 'zfarm: CANCELLED: ...' on stderr; a second Ctrl-C\n"
 "exits at once.\n\n"
@@ -65,6 +69,7 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         { "retries", required_argument, NULL, 'r' },
         { "progress", no_argument,      NULL, 'p' },
         { "help",    no_argument,       NULL, 'h' },
+        CLI_WHEN_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     opterr = 0;
@@ -88,6 +93,12 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         if (code == 'r') {
             if (zf_parse_long (optarg, -1, ZF_RETRIES_MAX, &args->retries) != 0)
                 return cli_usage_error ("call", "bad --retries '%s'", optarg);
+        }
+        else
+        if (code >= CLI_WHEN_PRIORITY && code <= CLI_WHEN_AT) {
+            int rc = cli_when_parse (&args->when, "call", code, optarg);
+            if (rc >= 0)
+                return rc;
         }
         else
             return cli_bad_option ("call", code, argv);
@@ -208,6 +219,7 @@ s_run (const call_args_t *args, const void *data, size_t size)
     if (!client)
         return CLI_EXIT_USAGE;
     zfarm_client_set_retries (client, (int) args->retries);
+    cli_when_apply (&args->when, client);
     zfarm_result_t *result = NULL;
     int rc = args->progress
            ? s_call_with_progress (client, args, data, size, &result)
@@ -234,7 +246,8 @@ int
 cli_call (int argc, char *argv [])
 {
     call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL,
-                         false };
+                         false, { 0 } };
+    cli_when_init (&args.when);
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)
         return rc;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_lines.h"
 #include "cli_progress.h"
+#include "cli_when.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
@@ -46,6 +47,7 @@ typedef struct {
     bool null;                  /* end results with NUL, not newline */
     bool quiet;                 /* no progress bar */
     const char *service;
+    cli_when_t when;            /* --priority, --delay, --at */
 } map_args_t;
 
 /* One item of the window, from when it is read until it is written. */
@@ -103,6 +105,8 @@ s_print_help (void)
 "                     payload; one that cannot be read fails alone\n"
 "  -0, --null         end each result with a NUL byte, not a newline\n"
 "  -q, --quiet        no progress bar (shown only when stderr is a terminal)\n"
+CLI_WHEN_HELP
+"                     (every item: --at makes them all due at TIME)\n"
 "  -h, --help         show this help\n\n"
 "Exit status: 0 if every item succeeded; 1 if any failed (stderr lists\n"
 "them, 'zfarm: item N (line N): NAME: text', the first %d); 2 for a usage\n"
@@ -138,6 +142,7 @@ static const struct option s_options [] = {
     { "null",    no_argument,       NULL, '0' },
     { "quiet",   no_argument,       NULL, 'q' },
     { "help",    no_argument,       NULL, 'h' },
+    CLI_WHEN_OPTIONS,
     { NULL, 0, NULL, 0 }
 };
 
@@ -166,6 +171,9 @@ s_parse_args (int argc, char *argv [], map_args_t *args)
         else
         if (code == 'q')
             args->quiet = true;
+        else
+        if (code >= CLI_WHEN_PRIORITY && code <= CLI_WHEN_AT)
+            rc = cli_when_parse (&args->when, "map", code, optarg);
         else
             rc = s_parse_number (code, args);
     }
@@ -208,6 +216,7 @@ s_slot_fail (map_t *self, slot_t *slot, const char *name, const char *text)
 static void
 s_map_submit (map_t *self, slot_t *slot, const void *data, size_t size)
 {
+    cli_when_apply (&self->args->when, self->client);
     int rc = zfarm_client_submit (self->client, self->args->service, data,
                                   size, (int) self->args->timeout_ms,
                                   &slot->task_id);
@@ -567,7 +576,8 @@ int
 cli_map (int argc, char *argv [])
 {
     map_args_t args = { NULL, 0, -1, WINDOW_DEFAULT, false, false, false,
-                        NULL };
+                        NULL, { 0 } };
+    cli_when_init (&args.when);
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)
         return rc;

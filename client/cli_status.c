@@ -65,6 +65,7 @@ static const column_t s_worker_columns [] = {
 static const column_t s_service_columns [] = {
     { "SERVICE",  "name",       CELL_TEXT },
     { "QUEUED",   "queued",     CELL_COUNT },
+    { "DELAYED",  "delayed",    CELL_COUNT },   /* not due yet */
     { "RUNNING",  "running",    CELL_COUNT },
     { "WORKERS",  "workers",    CELL_COUNT },
 };
@@ -84,6 +85,7 @@ static const column_t s_farm_worker_columns [] = {
 static const column_t s_farm_service_columns [] = {
     { "SERVICE",  "name",       CELL_TEXT },
     { "QUEUED",   "queued",     CELL_COUNT },
+    { "DELAYED",  "delayed",    CELL_COUNT },   /* not due yet */
     { "RUNNING",  "running",    CELL_COUNT },
     { "WORKERS",  "workers",    CELL_COUNT },
     { "DONE",     "completed",  CELL_COUNT },

@@ -33,7 +33,7 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    double queued, running, completed;
+    double queued, delayed, running, completed;
     size_t workers;             /* of the farm, each counted once */
     bool at [ZF_BROKERS_MAX];   /* in that broker's services */
 } farm_service_t;
@@ -178,6 +178,7 @@ s_add_service (farm_t *self, int broker, const json_t *row)
         return;
     farm_service_t *service = s_service_require (self, name);
     service->queued += s_count (json_member (row, "queued"));
+    service->delayed += s_count (json_member (row, "delayed"));
     service->running += s_count (json_member (row, "running"));
     service->completed += s_count (json_member (row, "completed"));
     service->at [broker] = true;
@@ -366,6 +367,8 @@ s_write_service (FILE *out, const farm_t *self, const farm_service_t *service)
     s_string (out, service->name);
     fputs (",\"queued\":", out);
     s_number (out, service->queued);
+    fputs (",\"delayed\":", out);
+    s_number (out, service->delayed);
     fputs (",\"running\":", out);
     s_number (out, service->running);
     fprintf (out, ",\"workers\":%zu,\"completed\":", service->workers);

@@ -68,6 +68,7 @@ zfarm_client_new (const char *endpoint)
         zf_list_init (&self->callback_reports);
         zf_list_init (&self->event_reports);
         self->retries = -1;
+        self->priority = ZF_PRIORITY_DEFAULT;
         return self;
     }
     zf_client_brokers_close (self, 0);
@@ -178,6 +179,26 @@ zfarm_client_set_progress_events (zfarm_client_t *self, int on)
 {
     assert (self);
     self->progress_events = on != 0;
+}
+
+int
+zfarm_client_set_priority (zfarm_client_t *self, int priority)
+{
+    assert (self);
+    if (priority < 0 || priority > ZF_PRIORITY_MAX)
+        return ZFARM_EINVALID;
+    self->priority = priority;
+    return 0;
+}
+
+int
+zfarm_client_set_delay (zfarm_client_t *self, long long delay_ms)
+{
+    assert (self);
+    if (delay_ms < 0 || delay_ms > UINT32_MAX)
+        return ZFARM_EINVALID;
+    self->delay_ms = (uint32_t) delay_ms;
+    return 0;
 }
 
 int

@@ -408,13 +408,15 @@ zf_client_heartbeat (zfarm_client_t *self, int64_t now)
 /* ---- moving tasks ------------------------------------------------------ */
 
 /* The timeout a task has left to send again: 0 for none, -1 if it is up
- * (then it is left to expire where it is). */
+ * (then it is left to expire where it is). A task not due yet has all of
+ * it: its timeout starts when it is due. */
 static int64_t
 s_time_left (const task_t *task, int64_t now)
 {
     if (!task->deadline)
         return task->timeout_ms;
-    int64_t left = task->deadline - GRACE_MS - now;
+    int64_t from = task->due > now? task->due: now;
+    int64_t left = task->deadline - GRACE_MS - from;
     return left > 0? left: -1;
 }
 

@@ -47,7 +47,12 @@ typedef struct {
     zfarm_result_fn *callback;  /* where the result goes, if set, ... */
     void *arg;                  /* ... called with this */
     zfarm_result_t **sink;      /* else here, if set (zfarm_client_call) */
-    uint32_t timeout_ms;        /* as asked for, 0 for none */
+    uint32_t timeout_ms;        /* as asked for, 0 for none; it starts at
+                                   due, if the task has one */
+    int64_t due;                /* monotonic ms before which the task is
+                                   not to run, 0 for none: each SUBMIT
+                                   asks for the delay still left */
+    uint8_t priority;           /* 0..ZF_PRIORITY_MAX */
     int broker;                 /* index of the one broker that holds it */
     int progress;               /* progress_mode_t */
     zfarm_progress_fn *progress_fn;     /* PROGRESS_CALLBACK: called so */
@@ -140,13 +145,16 @@ struct _zfarm_client_t {
     bool moving;                /* some broker's `lost` is set */
     uint64_t last_id;           /* the last task id given out */
     int retries;                /* SUBMIT's retries field, -1 = broker's */
+    int priority;               /* SUBMIT's priority, for new tasks */
+    uint32_t delay_ms;          /* their delay, 0 = none */
     int64_t next_ping;          /* the earliest of the brokers' next_ping */
 };
 
 /* ---- tasks and deadlines (client_tasks.c) ------------------------------ */
 
-/* A new task with the next id, holding its own copy of service and data;
- * with a timeout, its deadline is that timeout plus GRACE_MS from now. It
+/* A new task with the next id, holding its own copy of service and data,
+ * and the client's priority and delay; with a timeout, its deadline is
+ * that timeout plus GRACE_MS from when it is due (now, without a delay). It
  * is in no table and held by no broker yet: zf_client_task_start does
  * that. */
 task_t *
@@ -172,8 +180,8 @@ void
 
 /* ---- sending (client_tasks.c) ------------------------------------------ */
 
-/* Sends the task's SUBMIT, with timeout_ms, to the broker that holds it,
- * sharing its payload's buffer. Returns 0, or -1 if the message could not
+/* Sends the task's SUBMIT, with timeout_ms and the delay still left, to
+ * the broker that holds it, sharing its payload's buffer. Returns 0, or -1 if the message could not
  * be queued. */
 int
     zf_client_send_submit (zfarm_client_t *self, task_t *task,

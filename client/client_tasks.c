@@ -31,8 +31,12 @@ zf_client_task_new (zfarm_client_t *self, const char *service,
     zf_msg_init_terminated (&task->payload, data, size);
     zf_link_init (&task->deadline_link);
     task->timeout_ms = (uint32_t) timeout_ms;
+    task->priority = (uint8_t) self->priority;
+    int64_t now = zf_now_ms ();
+    if (self->delay_ms)
+        task->due = now + self->delay_ms;
     if (timeout_ms > 0)
-        task->deadline = zf_now_ms () + timeout_ms + GRACE_MS;
+        task->deadline = (task->due? task->due: now) + timeout_ms + GRACE_MS;
     return task;
 }
 
@@ -159,6 +163,10 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     header.retries = self->retries;
     header.flags = ZF_FLAG_NUL
                  | (task->progress != PROGRESS_NONE? ZF_FLAG_PROGRESS: 0);
+    header.priority = task->priority;
+    /* Relative: the broker's clock need not agree with ours. */
+    int64_t delay = task->due? task->due - zf_now_ms (): 0;
+    header.delay_ms = delay > 0? (uint32_t) delay: 0;
     conn_t *conn = &self->brokers [task->broker];
     conn->armed = false;        /* a send may take the signal of an input */
     return zf_wire_send_shared (conn->sock, &header, &task->payload);

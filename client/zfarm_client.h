@@ -84,6 +84,25 @@ ZFARM_EXPORT void
 ZFARM_EXPORT void
     zfarm_client_set_retries (zfarm_client_t *self, int retries);
 
+/* The priority of this client's later tasks, 0..9: the broker runs a
+ * service's waiting tasks highest priority first, in the order they came
+ * within a priority, and every Nth one the oldest whatever its priority
+ * (its --oldest-every), so that none starves. Initially 4, the priority of
+ * every task whose client says none. Returns 0, or ZFARM_EINVALID (and
+ * keeps the old value) for a priority out of range. */
+ZFARM_EXPORT int
+    zfarm_client_set_priority (zfarm_client_t *self, int priority);
+
+/* Delays this client's later tasks: each is not due before delay_ms after
+ * it is submitted (0, the initial value: at once). A delayed task waits at
+ * the broker, counts toward its --max-queue and can be cancelled; its
+ * timeout starts when it is due, and the client waits for it as long. If
+ * the task must go to a broker again (one restarted or lost), it keeps its
+ * due time. Returns 0, or ZFARM_EINVALID (the old value kept) for a delay
+ * below 0 or above 4294967295 ms (UINT32_MAX, 49 days). */
+ZFARM_EXPORT int
+    zfarm_client_set_delay (zfarm_client_t *self, long long delay_ms);
+
 /* Runs one task and waits for its result, at most timeout_ms (0: no limit).
  * Returns 0 or a ZFARM_E* code. Unless the arguments were invalid
  * (ZFARM_EINVALID), *result_p holds the result, also on error, for its text

@@ -18,7 +18,7 @@ typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
-    F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_END
+    F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -36,7 +36,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
                           F_INSTANCE, F_END }, 5 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
-                          F_END }, 1 },
+                          F_PRIORITY, F_DELAY, F_END }, 3 },
     [ZF_TASK]       = { "TASK",
                         { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_FLAGS,
                           F_END }, 1 },
@@ -109,6 +109,8 @@ zf_header_init (zf_header_t *header, int command)
     header->status = 0;
     header->timeout_ms = 0;
     header->retries = -1;
+    header->priority = ZF_PRIORITY_DEFAULT;
+    header->delay_ms = 0;
     header->attempt = 0;
     header->capacity = 1;
     header->pid = 0;
@@ -386,6 +388,14 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
         case F_NOTE:
             /* Free text, cut to its bound as error texts are to theirs. */
             return s_get_str (o, header->text, ZF_NOTE_MAX + 1);
+        case F_PRIORITY:
+            if (!s_get_uint (o, ZF_PRIORITY_MAX, &u)) return false;
+            header->priority = (uint32_t) u;
+            return true;
+        case F_DELAY:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->delay_ms = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -514,6 +524,8 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
             msgpack_pack_str_body (pk, header->text, size);
             break;
         }
+        case F_PRIORITY: msgpack_pack_uint32 (pk, header->priority); break;
+        case F_DELAY:    msgpack_pack_uint32 (pk, header->delay_ms); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -532,6 +544,8 @@ s_field_is_absent (field_t field, const zf_header_t *header)
         || (field == F_LIVENESS && header->liveness == 0)
         || (field == F_BROKERS && header->brokers == 1)
         || (field == F_INSTANCE && header->instance [0] == 0)
+        || (field == F_PRIORITY && header->priority == ZF_PRIORITY_DEFAULT)
+        || (field == F_DELAY && header->delay_ms == 0)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
             && header->task_id == 0)
         || (field == F_FLAGS && header->command == ZF_HEARTBEAT

@@ -43,5 +43,11 @@
                                               (READY) */
 #define ZF_RETRIES_MAX             100     /* a client may not ask for more */
 #define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
+#define ZF_PRIORITY_MAX            9       /* priorities are 0..9, higher first */
+#define ZF_PRIORITY_DEFAULT        4       /* a SUBMIT that says none: room
+                                              both above and below it */
+#define ZF_DEFAULT_OLDEST_EVERY    16      /* every Nth dispatch of a service
+                                              takes its oldest waiting task,
+                                              whatever its priority */
 
 #endif

@@ -39,6 +39,10 @@ typedef struct {
     int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code */
     uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
     int32_t retries;            /* SUBMIT: -1 = broker's default */
+    uint32_t priority;          /* SUBMIT: 0..ZF_PRIORITY_MAX, higher runs
+                                   first (ZF_PRIORITY_DEFAULT if absent) */
+    uint32_t delay_ms;          /* SUBMIT: not due before the broker has
+                                   held it this long; 0 = at once */
     uint32_t attempt;           /* TASK: 1 on first dispatch */
     uint32_t capacity;          /* READY: slots */
     uint32_t pid;               /* READY */

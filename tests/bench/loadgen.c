@@ -37,6 +37,8 @@ static const struct option s_options [] = {
     { "latency",      no_argument,       NULL, 'l' },
     { "json",         no_argument,       NULL, 'j' },
     { "plain",        no_argument,       NULL, 'p' },
+    { "priorities",   no_argument,       NULL, 'P' },
+    { "delay",        required_argument, NULL, 'd' },
     { "help",         no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -63,13 +65,16 @@ s_usage (const char *program, unsigned flags)
 "  --deadline S       longest whole run (default %d)\n"
 "  --json             print one JSON object: tasks_per_sec, p50_us, p99_us,\n"
 "                     p999_us, errors, ...\n"
-"%s",
+"%s%s",
             program, flags & LOADGEN_PLAIN? " [--plain]": "",
             DEFAULT_TASKS, DEFAULT_WINDOW, DEFAULT_SIZE, DEFAULT_TIMEOUT_MS,
             DEFAULT_DEADLINE_S,
             flags & LOADGEN_PLAIN?
 "  --plain            talk to lru_broker (the plain ZeroMQ LRU broker)\n"
-"                     instead of zfarm-broker\n": "");
+"                     instead of zfarm-broker\n": "",
+            flags & LOADGEN_WHEN?
+"  --priorities       give the tasks priorities 0..9 in turn\n"
+"  --delay MS         delay each task by MS (0: none)\n": "");
 }
 
 static int
@@ -113,6 +118,9 @@ s_take (loadgen_options_t *self, const char *program, int option,
         case 'l': self->latency = true; return 0;
         case 'j': self->json = true; return 0;
         case 'p': self->plain = true; return 0;
+        case 'P': self->priorities = true; return 0;
+        case 'd': return s_number (program, "--delay", value, 0, 3600000,
+                                   &self->delay_ms);
     }
     return -1;
 }
@@ -133,7 +141,8 @@ loadgen_options_parse (loadgen_options_t *self, const char *program,
             return 1;
         }
         if (option == '?' || option == ':'
-        ||  (option == 'p' && !(flags & LOADGEN_PLAIN))) {
+        ||  (option == 'p' && !(flags & LOADGEN_PLAIN))
+        ||  ((option == 'P' || option == 'd') && !(flags & LOADGEN_WHEN))) {
             fprintf (stderr, "%s: %s '%s' (see --help)\n", program,
                      option == ':'? "missing value for": "unknown option",
                      argv [optind - 1]);

@@ -26,12 +26,16 @@ typedef struct {
     bool latency;               /* one in flight, percentiles */
     bool json;                  /* one JSON object on stdout */
     bool plain;                 /* zfarm-bench: the plain ZeroMQ broker */
+    bool priorities;            /* zfarm-bench: each task a priority 0..9,
+                                   in turn (--priorities) */
+    long delay_ms;              /* zfarm-bench: each task's delay */
 } loadgen_options_t;
 
 /* Parses argv for program. Options that this program does not support
  * (LOADGEN_PLAIN without the flag) are refused. Prints usage or the error
  * itself. Returns 0 to run, 1 after --help, -1 on bad usage. */
 #define LOADGEN_PLAIN   1       /* accepts --plain */
+#define LOADGEN_WHEN    2       /* accepts --priorities and --delay */
 int
     loadgen_options_parse (loadgen_options_t *self, const char *program,
                            unsigned flags, int argc, char *argv []);

@@ -23,12 +23,18 @@ typedef struct {
     zfarm_client_t *client;
     const char *service;
     int timeout_ms;             /* each task's timeout */
+    bool priorities;            /* cycle the tasks' priorities 0..9 */
+    int next_priority;
 } zfarm_backend_t;
 
 static int
 s_zfarm_submit (void *backend, const void *data, size_t size)
 {
     zfarm_backend_t *self = backend;
+    if (self->priorities) {
+        zfarm_client_set_priority (self->client, self->next_priority);
+        self->next_priority = (self->next_priority + 7) % 10;
+    }
     return zfarm_client_submit (self->client, self->service, data, size,
                                 self->timeout_ms, NULL);
 }
@@ -84,13 +90,15 @@ static int
 s_run_zfarm (const loadgen_options_t *options, loadgen_report_t *report)
 {
     zfarm_backend_t self = { .service = options->service,
-                             .timeout_ms = (int) options->timeout_ms };
+                             .timeout_ms = (int) options->timeout_ms,
+                             .priorities = options->priorities };
     self.client = zfarm_client_new (options->broker);
     if (!self.client) {
         fprintf (stderr, "zfarm-bench: bad endpoint '%s'\n", options->broker);
         report->errors = options->tasks;
         return -1;
     }
+    zfarm_client_set_delay (self.client, options->delay_ms);
     int rc = 0;
     if (options->wait_workers > 0)
         rc = s_zfarm_wait_workers (self.client, options->wait_workers,
@@ -154,7 +162,8 @@ int
 main (int argc, char *argv [])
 {
     loadgen_options_t options;
-    int rc = loadgen_options_parse (&options, "zfarm-bench", LOADGEN_PLAIN,
+    int rc = loadgen_options_parse (&options, "zfarm-bench",
+                                    LOADGEN_PLAIN | LOADGEN_WHEN,
                                     argc, argv);
     if (rc)
         return rc < 0? 2: 0;

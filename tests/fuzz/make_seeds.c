@@ -56,6 +56,8 @@ main (int argc, char *argv [])
         header.queued = 7;
         header.done = 3;
         header.total = 10;
+        header.priority = 7;
+        header.delay_ms = 2500;
         s_write (argv [1], &header);
     }
     /* A draining worker's HEARTBEAT: its settings not said, then flags. */

@@ -108,6 +108,8 @@ s_example (zf_header_t *header, int command)
     header->queued = 1ULL << 40;
     header->done = UINT64_MAX - 1;
     header->total = UINT64_MAX;
+    header->priority = ZF_PRIORITY_MAX;
+    header->delay_ms = UINT32_MAX;
 }
 
 static void
@@ -125,8 +127,11 @@ test_round_trip_every_command (void)
             ASSERT_STR_EQ (out.service, in.service);
             ASSERT (out.timeout_ms == in.timeout_ms);
         }
-        if (command == ZF_SUBMIT)
+        if (command == ZF_SUBMIT) {
             ASSERT_EQ (out.retries, in.retries);
+            ASSERT_EQ (out.priority, ZF_PRIORITY_MAX);
+            ASSERT (out.delay_ms == UINT32_MAX);
+        }
         if (command == ZF_TASK)
             ASSERT_EQ (out.attempt, in.attempt);
         if (command == ZF_DONE || command == ZF_RESULT || command == ZF_ERROR)
@@ -577,6 +582,67 @@ test_optional_flags (void)
     ASSERT_EQ (p_decode (&p, &header), ZFARM_EBAD_REQUEST);
 }
 
+/* priority and delay_ms, the optional last fields of SUBMIT: absent, they
+ * are the default priority and no delay, and a SUBMIT that says neither is
+ * as short as before; priority is bounded, delay_ms a uint32. */
+static void
+test_priority_and_delay (void)
+{
+    zf_header_t in, out;
+    zf_header_init (&in, ZF_SUBMIT);
+    in.task_id = 1;
+    zf_header_set_service (&in, "echo");
+    zf_buf_t plain;
+    ASSERT_EQ (zf_header_encode (&in, &plain), 0);
+    ASSERT_EQ (zf_header_decode (s_decoder, &out, plain.data, plain.size), 0);
+    ASSERT_EQ (out.priority, ZF_PRIORITY_DEFAULT);
+    ASSERT_EQ (out.delay_ms, 0);
+
+    in.delay_ms = 10;           /* a delay alone sends the priority too */
+    zf_buf_t delayed;
+    ASSERT_EQ (zf_header_encode (&in, &delayed), 0);
+    ASSERT_INT (delayed.size, >, plain.size);
+    ASSERT_EQ (zf_header_decode (s_decoder, &out, delayed.data,
+                                 delayed.size), 0);
+    ASSERT_EQ (out.priority, ZF_PRIORITY_DEFAULT);
+    ASSERT_EQ (out.delay_ms, 10);
+
+    const int64_t priorities [] = { 0, ZF_PRIORITY_MAX, ZF_PRIORITY_MAX + 1,
+                                    -1 };
+    for (size_t i = 0; i < 4; i++) {
+        packer_t p;
+        p_head (&p, 7, ZF_SUBMIT);
+        msgpack_pack_uint64 (&p.pk, 1);
+        p_str (&p, "echo");
+        msgpack_pack_uint32 (&p.pk, 0);
+        msgpack_pack_int32 (&p.pk, -1);
+        msgpack_pack_uint32 (&p.pk, 0);
+        msgpack_pack_int64 (&p.pk, priorities [i]);
+        msgpack_pack_uint32 (&p.pk, 5);
+        int rc = p_decode (&p, &out);
+        if (i < 2) {
+            ASSERT_EQ (rc, 0);
+            ASSERT_EQ (out.priority, priorities [i]);
+            ASSERT_EQ (out.delay_ms, 5);
+        }
+        else {
+            ASSERT_EQ (rc, ZFARM_EBAD_REQUEST);
+            ASSERT (strstr (out.text, "bad field 8 of SUBMIT"));
+        }
+    }
+    packer_t p;                 /* a delay past uint32 */
+    p_head (&p, 7, ZF_SUBMIT);
+    msgpack_pack_uint64 (&p.pk, 1);
+    p_str (&p, "echo");
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_int32 (&p.pk, -1);
+    msgpack_pack_uint32 (&p.pk, 0);
+    msgpack_pack_uint32 (&p.pk, 1);
+    msgpack_pack_uint64 (&p.pk, (uint64_t) UINT32_MAX + 1);
+    ASSERT_EQ (p_decode (&p, &out), ZFARM_EBAD_REQUEST);
+    ASSERT (strstr (out.text, "bad field 9 of SUBMIT"));
+}
+
 static void
 test_wrong_field_types (void)
 {
@@ -937,6 +1003,7 @@ main (void)
     test_missing_fields ();
     test_extra_fields_are_ignored ();
     test_optional_flags ();
+    test_priority_and_delay ();
     test_wrong_field_types ();
     test_field_bounds ();
     test_service_names ();

@@ -7,11 +7,18 @@
  *   zfarm_exit     writes a line to stderr, then ends the process with the
  *                  exit status in its payload (for crash report tests)
  *   zfarm_note     reports progress 1 of 1 with its payload as the note
- *                  (cut to 255 bytes), then replies with its payload */
+ *                  (cut to 255 bytes), then replies with its payload
+ *   zfarm_record   appends "PAYLOAD MS\n" to the file $ZFARM_RECORD, MS
+ *                  the CLOCK_MONOTONIC ms it started at, and replies MS
+ *                  (for order and delay tests) */
 #include "zfarm.h"
 
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,6 +28,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_crash;
 ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
 ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
 ZFARM_EXPORT zfarm_handler_fn zfarm_note;
+ZFARM_EXPORT zfarm_handler_fn zfarm_record;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -88,4 +96,29 @@ zfarm_note (zfarm_task_t *task, void *arg)
     const char *data = zfarm_task_data (task, &size);
     zfarm_task_progress (task, 1, 1, data);
     return zfarm_task_reply (task, data, size);
+}
+
+int
+zfarm_record (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    char line [256];
+    int length = snprintf (line, sizeof line, "%.*s %" PRId64 "\n",
+                           (int) (size < 200? size: 200), data, ms);
+    const char *path = getenv ("ZFARM_RECORD");
+    int fd = path? open (path, O_WRONLY | O_APPEND | O_CREAT, 0600): -1;
+    if (fd < 0 || write (fd, line, (size_t) length) != length) {
+        if (fd >= 0)
+            close (fd);
+        return zfarm_task_fail (task, "cannot write $ZFARM_RECORD");
+    }
+    close (fd);
+    /* The reply is the start time alone. */
+    length = snprintf (line, sizeof line, "%" PRId64, ms);
+    return zfarm_task_reply (task, line, (size_t) length);
 }

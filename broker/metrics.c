@@ -103,6 +103,8 @@ s_services (FILE *out, const status_view_t *view)
         { "zfarm_queue_oldest_wait_seconds",
           "Time since the oldest task waiting in the service's queue was"
           " submitted; 0 when none waits." },
+        { "zfarm_tasks_backing_off",
+          "Failed tasks waiting out their back-off before a retry." },
     };
     zhashx_t *services = view->services;
     for (size_t g = 0; g < sizeof gauges / sizeof gauges [0]; g++) {
@@ -119,7 +121,8 @@ s_services (FILE *out, const status_view_t *view)
                 continue;
             }
             size_t value = g == 0? service->queued
-                         : g == 1? service->running: service->workers;
+                         : g == 1? service->running
+                         : g == 2? service->workers: service->backing_off;
             fprintf (out, "\"} %zu\n", value);
         }
     }

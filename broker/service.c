@@ -31,6 +31,7 @@ service_require (zhashx_t *services, const char *name)
     zf_list_init (&self->idle);
     zf_list_init (&self->prefetchers);
     zf_list_init (&self->prefetched);
+    zf_list_init (&self->backoff);
     zf_link_init (&self->pending_link);
     zhashx_insert (services, self->name, self);
     return self;

@@ -28,6 +28,9 @@ typedef struct service {
                                    worker (dispatch to DONE), microseconds */
     uint64_t task_samples;      /* tasks measured for it */
     size_t queued;              /* tasks in queue */
+    zf_link_t backoff;          /* task_t.link of tasks that wait out a
+                                   retry's back-off, in no order */
+    size_t backing_off;         /* tasks in backoff */
     size_t running;             /* tasks at workers */
     size_t workers;             /* workers offering the service */
     bool ever_had_workers;      /* tells NO_SUCH_SERVICE from NO_WORKERS */

@@ -95,8 +95,9 @@ s_services (FILE *out, zhashx_t *services)
         fprintf (out, "%s{\"name\":", first? "": ",");
         s_string (out, service->name);
         fprintf (out, ",\"queued\":%zu,\"running\":%zu,\"workers\":%zu"
-                 ",\"completed\":%" PRIu64 "}", service->queued,
-                 service->running, service->workers, service->completed);
+                 ",\"completed\":%" PRIu64 ",\"backing_off\":%zu}",
+                 service->queued, service->running, service->workers,
+                 service->completed, service->backing_off);
         first = false;
     }
     fputs ("]", out);

@@ -1,5 +1,6 @@
 /* cli_call.c: `zfarm call`: run one task, write its result bytes exactly. */
 #include "cli.h"
+#include "cli_retry.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
@@ -20,6 +21,7 @@ typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
     long timeout_ms;            /* 0: no limit */
     long retries;               /* -1: the broker's default */
+    cli_retry_t retry;          /* --retry-on, --backoff */
     const char *service;
     const char *payload;        /* NULL: read stdin */
 } call_args_t;
@@ -37,8 +39,9 @@ s_print_help (void)
 "                     %s)\n"
 "  -t, --timeout MS   give up after MS milliseconds, 0 for never\n"
 "                     (default %d)\n"
-"  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
-"                     the broker's --max-retries (default -1)\n"
+"  -r, --retries N    retries after a failure, 0..%d, or -1 for the\n"
+"                     service's (the broker's --max-retries) (default -1)\n"
+CLI_RETRY_HELP
 "  -h, --help         show this help\n\n"
 "Ctrl-C (SIGINT) cancels the task, which stops its work on the worker,\n"
 "and exits 130 with 'zfarm: CANCELLED: ...' on stderr; a second Ctrl-C\n"
@@ -57,6 +60,7 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         { "broker",  required_argument, NULL, 'b' },
         { "timeout", required_argument, NULL, 't' },
         { "retries", required_argument, NULL, 'r' },
+        CLI_RETRY_OPTIONS,
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -78,6 +82,12 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         if (code == 'r') {
             if (zf_parse_long (optarg, -1, ZF_RETRIES_MAX, &args->retries) != 0)
                 return cli_usage_error ("call", "bad --retries '%s'", optarg);
+        }
+        else
+        if (code == CLI_OPT_RETRY_ON || code == CLI_OPT_BACKOFF) {
+            int status = cli_retry_option ("call", code, optarg, &args->retry);
+            if (status >= 0)
+                return status;
         }
         else
             return cli_bad_option ("call", code, argv);
@@ -159,6 +169,7 @@ s_run (const call_args_t *args, const void *data, size_t size)
     if (!client)
         return CLI_EXIT_USAGE;
     zfarm_client_set_retries (client, (int) args->retries);
+    cli_retry_apply (client, &args->retry);
     zfarm_result_t *result = NULL;
     int rc = zfarm_client_call (client, args->service, data, size,
                                 (int) args->timeout_ms, &result);
@@ -176,7 +187,8 @@ s_run (const call_args_t *args, const void *data, size_t size)
 int
 cli_call (int argc, char *argv [])
 {
-    call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL };
+    call_args_t args = { .timeout_ms = ZF_DEFAULT_CALL_TIMEOUT_MS,
+                         .retries = -1 };
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)
         return rc;

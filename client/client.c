@@ -21,6 +21,7 @@
  * ignores those it still holds. The routing id is fixed for the client's
  * life so that a reconnection keeps it. */
 #include "client_internal.h"
+#include "zf_retry.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -142,6 +143,20 @@ zfarm_client_set_retries (zfarm_client_t *self, int retries)
     assert (self);
     self->retries = retries < -1? -1:
                     retries > ZF_RETRIES_MAX? ZF_RETRIES_MAX: retries;
+}
+
+int
+zfarm_client_set_retry (zfarm_client_t *self, unsigned codes,
+                        int backoff_min_ms, int backoff_max_ms)
+{
+    assert (self);
+    if ((codes & ~ZF_RETRY_CODES_ALLOWED) || backoff_min_ms < 0
+    ||  backoff_min_ms > backoff_max_ms || backoff_max_ms > ZF_BACKOFF_MAX_MS)
+        return ZFARM_EINVALID;
+    self->retry_on = codes;
+    self->backoff_min_ms = (uint32_t) backoff_min_ms;
+    self->backoff_max_ms = (uint32_t) backoff_max_ms;
+    return 0;
 }
 
 int

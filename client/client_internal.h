@@ -105,6 +105,10 @@ struct _zfarm_client_t {
     bool moving;                /* some broker's `lost` is set */
     uint64_t last_id;           /* the last task id given out */
     int retries;                /* SUBMIT's retries field, -1 = broker's */
+    uint32_t retry_on;          /* SUBMIT's retry_on: ZF_RETRY_BIT set, 0
+                                   for the service's policy */
+    uint32_t backoff_min_ms;    /* SUBMIT's back-off; max 0: the */
+    uint32_t backoff_max_ms;    /* service's */
     int64_t next_ping;          /* the earliest of the brokers' next_ping */
 };
 

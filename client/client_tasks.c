@@ -124,6 +124,9 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     zf_header_set_service (&header, task->service);
     header.timeout_ms = timeout_ms;
     header.retries = self->retries;
+    header.retry_on = self->retry_on;
+    header.backoff_min_ms = self->backoff_min_ms;
+    header.backoff_max_ms = self->backoff_max_ms;
     header.flags = ZF_FLAG_NUL;
     conn_t *conn = &self->brokers [task->broker];
     conn->armed = false;        /* a send may take the signal of an input */

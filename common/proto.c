@@ -18,7 +18,7 @@ typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
-    F_INSTANCE, F_END
+    F_INSTANCE, F_RETRY_ON, F_BACKOFF_MIN, F_BACKOFF_MAX, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -36,10 +36,10 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
                           F_INSTANCE, F_END }, 5 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
-                          F_END }, 1 },
+                          F_RETRY_ON, F_BACKOFF_MIN, F_BACKOFF_MAX, F_END }, 4 },
     [ZF_TASK]       = { "TASK",
                         { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_FLAGS,
-                          F_END }, 1 },
+                          F_STATUS, F_TEXT, F_END }, 3 },
     [ZF_DONE]       = { "DONE",
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_RESULT]     = { "RESULT",
@@ -121,6 +121,9 @@ zf_header_init (zf_header_t *header, int command)
     header->instance [0] = 0;
     header->free_slots = 0;
     header->queued = 0;
+    header->retry_on = 0;
+    header->backoff_min_ms = 0;
+    header->backoff_max_ms = 0;
 }
 
 static void
@@ -376,6 +379,18 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             return true;
         case F_QUEUED:
             return s_get_uint (o, UINT64_MAX, &header->queued);
+        case F_RETRY_ON:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->retry_on = (uint32_t) u;
+            return true;
+        case F_BACKOFF_MIN:
+            if (!s_get_uint (o, ZF_BACKOFF_MAX_MS, &u)) return false;
+            header->backoff_min_ms = (uint32_t) u;
+            return true;
+        case F_BACKOFF_MAX:
+            if (!s_get_uint (o, ZF_BACKOFF_MAX_MS, &u)) return false;
+            header->backoff_max_ms = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -496,6 +511,9 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
         case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
         case F_INSTANCE: s_pack_str (pk, header->instance); break;
+        case F_RETRY_ON: msgpack_pack_uint32 (pk, header->retry_on); break;
+        case F_BACKOFF_MIN: msgpack_pack_uint32 (pk, header->backoff_min_ms); break;
+        case F_BACKOFF_MAX: msgpack_pack_uint32 (pk, header->backoff_max_ms); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)

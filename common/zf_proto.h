@@ -34,7 +34,8 @@ typedef struct {
     int command;                /* zf_command_t */
     uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL */
     uint64_t epoch;             /* PONG: the broker's random start id */
-    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code */
+    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code;
+                                   TASK: the previous attempt's (0: none) */
     uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
     int32_t retries;            /* SUBMIT: -1 = broker's default */
     uint32_t attempt;           /* TASK: 1 on first dispatch */
@@ -45,6 +46,7 @@ typedef struct {
     char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY */
     char host [ZF_HOST_MAX + 1];  /* READY: printable ASCII, no space */
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
+                                     TASK: the previous attempt's;
                                      READY: software version (printable
                                      ASCII, ZF_VERSION_MAX bytes at most);
                                      DISCONNECT: reason */
@@ -67,7 +69,14 @@ typedef struct {
     uint32_t free_slots;        /* SLOTS: the worker's; PONG: of all the
                                    broker's workers */
     uint64_t queued;            /* PONG: tasks waiting at the broker */
+    uint32_t retry_on;          /* SUBMIT: status codes to retry, bit 1 <<
+                                   code (ZF_RETRY_BIT); 0: the service's */
+    uint32_t backoff_min_ms;    /* SUBMIT: first retry's delay; with */
+    uint32_t backoff_max_ms;    /* max, 0 and 0: the service's */
 } zf_header_t;
+
+/* The retry_on bit of a wire status code (1..31). */
+#define ZF_RETRY_BIT(code) (1u << (code))
 
 /* The payload's last frame ends with a NUL byte that is not part of the
  * payload: a receiver that wants NUL-terminated bytes (the C API promises
@@ -87,6 +96,10 @@ typedef struct {
  * already is to be stopped too, not only one that waits. Without it, a
  * CANCEL takes back only a task not started (work stealing). */
 #define ZF_FLAG_STOP 8
+
+/* DONE: the handler says its failure is permanent: no attempt would do
+ * better, so the broker does not retry it whatever the retry policy. */
+#define ZF_FLAG_FINAL 32
 
 /* An encoded header, built without allocation. */
 typedef struct {

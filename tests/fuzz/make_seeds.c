@@ -48,6 +48,10 @@ main (int argc, char *argv [])
         strcpy (header.instance, "6c772c44c555427c93615ef62d834c25");
         header.free_slots = 1;
         header.queued = 7;
+        header.retry_on = (1u << 2) | (1u << 8);
+        header.backoff_min_ms = 100;
+        header.backoff_max_ms = 400;
+        header.flags = command == ZF_DONE? 32: 1;
         s_write (argv [1], &header);
     }
     return 0;

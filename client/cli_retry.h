@@ -7,7 +7,8 @@
 
 #define CLI_RETRY_HELP \
 "      --retry-on CODES  failures the broker retries: WORKER_LOST,\n" \
-"                     HANDLER_ERROR, TIMEOUT (its --max-call-time),\n" \
+"                     HANDLER_ERROR, TIMEOUT (past the broker's call\n" \
+"                     time limit),\n" \
 "                     comma-separated (default: the service's policy,\n" \
 "                     WORKER_LOST unless the broker says otherwise)\n" \
 "      --backoff MIN..MAX  wait before each retry, doubling from MIN ms\n" \

@@ -237,6 +237,7 @@ broker_new (const options_t *options)
     ||  s_write_endpoint_file (self))
         goto fail;
     self->epoch = s_random_epoch ();
+    self->jitter = self->epoch | 1;
     self->started_at = zf_now_ms ();
     self->decoder = zf_decoder_new ();
     self->workers = peer_table_new ();
@@ -627,7 +628,9 @@ s_reload (broker_t *self)
         + s_cannot_change ("syslog", fresh.syslog != now->syslog)
         + s_reload_keys (self, &fresh);
     now->log_level = fresh.log_level;
-    now->max_retries = fresh.max_retries;
+    now->retry = fresh.retry;
+    memcpy (now->policies, fresh.policies, sizeof fresh.policies);
+    now->policy_count = fresh.policy_count;
     now->max_queue = fresh.max_queue;
     now->oldest_every = fresh.oldest_every;
     now->max_call_time_ms = fresh.max_call_time_ms;
@@ -640,7 +643,7 @@ s_reload (broker_t *self)
                " max-call-time %ld, max-calls-per-worker %ld,"
                " drain-timeout %d%s", now->config_path? " ": "",
                now->config_path? now->config_path: "",
-               zf_log_level_name (now->log_level), now->max_retries,
+               zf_log_level_name (now->log_level), now->retry.max_retries,
                now->max_queue, now->max_call_time_ms,
                now->max_calls_per_worker, now->drain_timeout_ms,
                kept? " (some settings need a restart, see above)": "");

@@ -74,6 +74,7 @@ struct _broker_t {
     zf_link_t unused_clients;   /* client_t.unused_link: to destroy if
                                    still without tasks */
     bool settling;              /* in dispatch_settle, which never nests */
+    uint64_t jitter;            /* xorshift state for retries' back-off */
     dispatch_load_t load;       /* for PONG, recounted at most every
                                    LOAD_RECOUNT_MS */
     int64_t load_at;            /* when it was counted */

@@ -23,8 +23,11 @@
  *    never a recursion, and it ends, for each turn of it deletes a worker
  *    or gives out a task.
  * 3. So, at the end of every event, no service has both a waiting task and
- *    an idle worker. Dispatch takes list heads, O(1) per task, and never
- *    scans for work.
+ *    an idle worker, but one: a retried task avoids the worker it failed
+ *    on while the service has another, so that worker may idle while the
+ *    first RETRY_SCAN tasks in line all failed on it. Dispatch takes list
+ *    heads, O(1) per task, and scans (at most RETRY_SCAN) only for such
+ *    a task.
  *
  * Builds with assertions (the sanitizer build, tests/run.sh) check rule 1:
  * a gone worker is never given a task, touched, listed idle or deleted
@@ -41,6 +44,7 @@
  * had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
 #include "zf_log.h"
+#include "zf_retry.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
 
@@ -52,6 +56,9 @@
  * round trip that prefetch saves, and one taken back (stolen) would cross
  * the network twice. */
 #define PREFETCH_PAYLOAD_MAX (64 * 1024)
+/* How far dispatch looks past a retried task that avoids the worker at
+ * hand, for another worker or another task. */
+#define RETRY_SCAN          16
 
 static void
 s_mark_pending (broker_t *self, service_t *service)
@@ -61,7 +68,9 @@ s_mark_pending (broker_t *self, service_t *service)
 }
 
 /* Sets the task's timer to when it next needs attention: its deadline or,
- * while it runs under --max-call-time, the end of its call time. */
+ * while it is delayed (a delay asked for, a retry's back-off), its due
+ * time, or while it runs under --max-call-time, the end of its call
+ * time. */
 static void
 s_task_rearm (broker_t *self, task_t *task)
 {
@@ -174,15 +183,26 @@ s_unqueue (task_t *task)
     task->service->queued--;
 }
 
+/* True if a delayed task is a retry waiting out its back-off, not a task
+ * whose client asked for a delay: it has run before. */
+static bool
+s_is_backing_off (const task_t *task)
+{
+    return task->attempts > 0;
+}
+
 void
 dispatch_defer (broker_t *self, task_t *task, int64_t due)
 {
     assert (task->state != TASK_QUEUED && task->state != TASK_DELAYED);
-    assert (!task->worker && !zf_link_is_linked (&task->link));
+    assert (!zf_link_is_linked (&task->link));
     task->state = TASK_DELAYED;
+    task->worker = NULL;
     task->due = due;
     zf_list_push_back (&task->service->delayed_tasks, &task->link);
     task->service->delayed++;
+    if (s_is_backing_off (task))
+        task->service->backing_off++;
     s_task_rearm (self, task);
 }
 
@@ -192,16 +212,21 @@ s_undelay (task_t *task)
 {
     zf_list_remove (&task->link);
     task->service->delayed--;
+    if (s_is_backing_off (task))
+        task->service->backing_off--;
 }
 
-/* A delayed task is due: it joins its queue as the youngest of its
- * priority, and waits for a worker from now on. */
+/* A delayed task is due. A new one joins its queue as the youngest of its
+ * priority and waits for a worker from now on; a retry goes back to the
+ * head, as a retry without back-off does, and keeps its age. */
 static void
 s_fall_due (broker_t *self, task_t *task, int64_t now)
 {
     s_undelay (task);
-    task->submitted_at = now;
-    s_enqueue (self, task, false);
+    bool retry = s_is_backing_off (task);
+    if (!retry)
+        task->submitted_at = now;
+    s_enqueue (self, task, retry);
     s_task_rearm (self, task);
 }
 
@@ -249,17 +274,15 @@ s_tell_worker (broker_t *self, worker_t *worker, const zf_header_t *header)
         dispatch_worker_delete (self, worker, "unreachable", false);
 }
 
-/* Gives the next task of service (task_queue.h: by priority, or the
- * oldest on its turn) to the worker of membership, in advance if
+/* Gives task, queued for service (task_queue_next's, unless a retry
+ * avoids this worker), to the worker of membership, in advance if
  * prefetch, so a worker runs what it is sent in that order too. A worker
  * that proves unreachable is deleted, and the task goes back to the head
  * of its priority. */
 static void
 s_assign (broker_t *self, service_t *service, membership_t *membership,
-          bool prefetch)
+          task_t *task, bool prefetch)
 {
-    task_t *task = task_queue_next (&service->queue,
-                                    self->options.oldest_every);
     worker_t *worker = membership->worker;
     assert (!worker->gone);
     if (prefetch) {
@@ -297,6 +320,11 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     header.attempt = task->attempts;
     header.flags = task->flags | (prefetch? ZF_FLAG_AHEAD: 0);
     zf_header_set_service (&header, service->name);
+    if (task->retry && task->retry->last_status) {
+        header.status = task->retry->last_status;
+        if (task->retry->last_text)
+            zf_header_set_text (&header, task->retry->last_text);
+    }
     if (task->deadline) {
         int64_t left = task->deadline - now;
         header.timeout_ms = (uint32_t) (left > 0? left: 1);
@@ -305,6 +333,48 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
                      task->payload_count, true) != 0)
         /* Not sent: the task never left, so it spends no retry. */
         dispatch_worker_delete (self, worker, "unreachable", false);
+}
+
+/* True if task, a retry, should not go to worker: it failed there, and
+ * the service has another worker. */
+static bool
+s_avoids (const service_t *service, const task_t *task, const worker_t *worker)
+{
+    return task->retry && task->retry->avoid_worker == worker->serial
+        && service->workers > 1;
+}
+
+/* After *chosen in its list (idle or prefetchers), a worker that task
+ * need not avoid; false if none within RETRY_SCAN. */
+static bool
+s_other_worker (const service_t *service, const zf_link_t *list,
+                const task_t *task, zf_link_t **chosen)
+{
+    zf_link_t *at = (*chosen)->next;
+    for (int i = 0; i < RETRY_SCAN && at != list; i++, at = at->next)
+        if (!s_avoids (service, task,
+                       zf_container_of (at, membership_t, idle_link)->worker)) {
+            *chosen = at;
+            return true;
+        }
+    return false;
+}
+
+/* After first in the queue's order, a task that need not avoid worker,
+ * or NULL if none within RETRY_SCAN. */
+static task_t *
+s_other_task (const service_t *service, const task_t *first,
+              const worker_t *worker)
+{
+    const task_t *at = first;
+    for (int i = 0; i < RETRY_SCAN; i++) {
+        at = task_queue_after (&service->queue, at);
+        if (!at)
+            break;
+        if (!s_avoids (service, at, worker))
+            return (task_t *) at;
+    }
+    return NULL;
 }
 
 static void
@@ -319,8 +389,21 @@ s_service_dispatch (broker_t *self, service_t *service)
                           : prefetch? zf_list_first (&service->prefetchers): NULL;
         if (!chosen)
             break;
+        task_t *task = task_queue_next (&service->queue,
+                                        self->options.oldest_every);
+        worker_t *worker = zf_container_of (chosen, membership_t,
+                                            idle_link)->worker;
+        if (s_avoids (service, task, worker)
+        &&  !s_other_worker (service, idle? &service->idle
+                                          : &service->prefetchers, task, &chosen)) {
+            /* Only that worker is free: it takes the next task that did
+             * not fail on it; the retry waits for another worker. */
+            task = prefetch? NULL: s_other_task (service, task, worker);
+            if (!task)
+                break;
+        }
         s_assign (self, service, zf_container_of (chosen, membership_t,
-                                                  idle_link), prefetch);
+                                                  idle_link), task, prefetch);
     }
 }
 
@@ -338,8 +421,14 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     task->flags = (uint8_t) (submit->flags & (ZF_FLAG_NUL | ZF_FLAG_PROGRESS));
     task->priority = (uint8_t) submit->priority;
     task->submitted_at = zf_now_ms ();
-    task->max_retries = submit->retries >= 0? submit->retries
-                                            : self->options.max_retries;
+    task->max_retries = submit->retries;
+    if (submit->retry_on || submit->backoff_max_ms) {
+        task_retry_t *retry = task_require_retry (task);
+        retry->retry_on = submit->retry_on & ZF_RETRY_CODES_ALLOWED;
+        retry->backoff_max_ms = submit->backoff_max_ms;
+        retry->backoff_min_ms = submit->backoff_min_ms < submit->backoff_max_ms
+                              ? submit->backoff_min_ms: submit->backoff_max_ms;
+    }
     inbound_t *in = &self->inbound;
     task_take_payload (task, in->payload, in->payload_count);
     in->payload_count = 0;
@@ -357,6 +446,75 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     }
     s_enqueue (self, task, false);
     s_task_rearm (self, task);
+}
+
+/* The retry policy of task: its SUBMIT's settings where it gave them,
+ * else its service's (the broker's flags and configuration). */
+static void
+s_task_policy (broker_t *self, const task_t *task, retry_policy_t *policy)
+{
+    options_retry_policy (&self->options, task->service->name, policy);
+    if (task->max_retries >= 0)
+        policy->max_retries = task->max_retries;
+    const task_retry_t *retry = task->retry;
+    if (retry && retry->retry_on)
+        policy->retry_on = retry->retry_on;
+    if (retry && retry->backoff_max_ms) {
+        policy->backoff_min_ms = retry->backoff_min_ms;
+        policy->backoff_max_ms = retry->backoff_max_ms;
+    }
+}
+
+/* True if the policy retries a failure of this status, and the task has a
+ * retry left. A draining broker retries nothing. */
+static bool
+s_retry_allowed (broker_t *self, const task_t *task,
+                 const retry_policy_t *policy, int status)
+{
+    return !self->draining
+        && status > 0 && status < 32
+        && (policy->retry_on & ZF_RETRY_BIT (status))
+        && task->attempts - 1 < (uint32_t) policy->max_retries;
+}
+
+/* Uniform in [0, 1), from xorshift64: jitter needs no better. */
+static double
+s_random01 (broker_t *self)
+{
+    uint64_t x = self->jitter;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->jitter = x;
+    return (double) (x >> 11) / (double) (UINT64_C (1) << 53);
+}
+
+/* Runs a failed task (off its worker, status a wire code) again: first in
+ * its priority, after the policy's back-off (dispatch_defer). Its next
+ * attempt is told of this failure and avoids this worker. */
+static void
+s_retry (broker_t *self, task_t *task, const worker_t *worker,
+         const retry_policy_t *policy, int status, const char *text)
+{
+    task_retry_t *retry = task_require_retry (task);
+    retry->last_status = status;
+    free (retry->last_text);
+    retry->last_text = *text? zf_strdup (text): NULL;
+    retry->avoid_worker = worker->serial;
+    self->counters.retried++;
+    uint32_t delay = zf_backoff_delay ((uint32_t) policy->backoff_min_ms,
+                                       (uint32_t) policy->backoff_max_ms,
+                                       task->attempts, s_random01 (self));
+    zf_info ("task %s/%" PRIu64 " attempt %" PRIu32 " failed (%s%s%s);"
+             " retry %" PRIu32 " of %d in %" PRIu32 " ms", task->service->name,
+             task->client_task_id, task->attempts, zfarm_err_name (-status),
+             *text? ": ": "", text, task->attempts, policy->max_retries, delay);
+    if (delay == 0) {
+        s_enqueue (self, task, true);
+        s_task_rearm (self, task);
+        return;
+    }
+    dispatch_defer (self, task, zf_now_ms () + delay);
 }
 
 /* The worker finished a task, so the oldest task it held in advance (the
@@ -517,6 +675,16 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     s_detach_from_worker (task);
     s_next_starts (worker);
     worker->tasks_done++;
+    if (task->state == TASK_RUNNING && done->status
+    &&  !(done->flags & ZF_FLAG_FINAL)) {
+        retry_policy_t policy;
+        s_task_policy (self, task, &policy);
+        if (s_retry_allowed (self, task, &policy, done->status)) {
+            s_retry (self, task, worker, &policy, done->status, done->text);
+            s_worker_freed_slot (self, worker);
+            return;
+        }
+    }
     if (task->state == TASK_RUNNING) {
         inbound_t *in = &self->inbound;
         s_send_result (self, task, done->status, done->text,
@@ -561,7 +729,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
         worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
     peer_table_insert (self->workers, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
-    self->counters.workers_joined++;
+    worker->serial = ++self->counters.workers_joined;
     zf_info ("worker %" PRIu32 "@%s joined: %s%s, capacity %" PRIu32,
                worker->pid, worker->host, ready->services [0],
                ready->service_count > 1? " and more": "", worker->capacity);
@@ -570,10 +738,11 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
     s_tell_heartbeat (self, worker, ready);
 }
 
-/* Puts a task whose worker is gone back at the head of its queue, or ends
- * it: WORKER_LOST when its retries are spent, SHUTDOWN while draining. A
- * lost attempt (spend_retry) is logged with why its worker was lost, and
- * the final WORKER_LOST says it too. */
+/* Puts a task whose worker is gone back at the head of its queue (after
+ * its back-off, if its policy has one), or ends it: WORKER_LOST when it
+ * is not to be retried, SHUTDOWN while draining. A lost attempt
+ * (spend_retry) is logged with why its worker was lost, and the final
+ * WORKER_LOST says it too. */
 static void
 s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
                 const worker_t *worker, const char *reason)
@@ -582,33 +751,33 @@ s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
         s_task_delete (self, task);
         return;
     }
-    if (spend_retry) {
-        int64_t ran_ms = (zf_now_us () - task->dispatched_us) / 1000;
+    int64_t ran_ms = (zf_now_us () - task->dispatched_us) / 1000;
+    if (spend_retry)
         zf_warning ("task %s/%" PRIu64 " attempt %" PRIu32 " lost after %"
                     PRId64 " ms with worker %" PRIu32 "@%s: %s",
                     task->service->name, task->client_task_id,
                     task->attempts, ran_ms, worker->pid, worker->host, reason);
-        uint32_t retries_used = task->attempts - 1;
-        if (!self->draining && retries_used >= (uint32_t) task->max_retries) {
-            char text [ZF_TEXT_MAX + 1];
-            snprintf (text, sizeof text, "worker lost on each of %" PRIu32
-                      " attempt%s; the last ran %" PRId64 " ms: %s",
-                      task->attempts, task->attempts > 1? "s": "", ran_ms,
-                      reason);
-            s_task_fail (self, task, ZFARM_EWORKER_LOST, text);
-            return;
-        }
-    }
     if (self->draining) {
         s_task_fail (self, task, ZFARM_ESHUTDOWN, NULL);
         return;
     }
-    if (spend_retry)
-        self->counters.retried++;
-    else
+    if (!spend_retry) {
         task->attempts--;   /* that attempt does not count */
-    s_enqueue (self, task, true);
-    s_task_rearm (self, task);
+        s_enqueue (self, task, true);
+        s_task_rearm (self, task);
+        return;
+    }
+    retry_policy_t policy;
+    s_task_policy (self, task, &policy);
+    if (s_retry_allowed (self, task, &policy, -ZFARM_EWORKER_LOST)) {
+        s_retry (self, task, worker, &policy, -ZFARM_EWORKER_LOST, reason);
+        return;
+    }
+    char text [ZF_TEXT_MAX + 1];
+    snprintf (text, sizeof text, "worker lost on each of %" PRIu32
+              " attempt%s; the last ran %" PRId64 " ms: %s",
+              task->attempts, task->attempts > 1? "s": "", ran_ms, reason);
+    s_task_fail (self, task, ZFARM_EWORKER_LOST, text);
 }
 
 void
@@ -795,6 +964,20 @@ dispatch_expire (broker_t *self, int64_t now)
         &&  !(task->deadline && now >= task->deadline))
             s_fall_due (self, task, now);
         else
+        if (task->state == TASK_DELAYED && s_is_backing_off (task)) {
+            /* Its time ran out while it waited to be tried again: say
+             * what the last attempt met. */
+            s_undelay (task);
+            char text [ZF_TEXT_MAX + 1];
+            snprintf (text, sizeof text, "no result within %" PRIu32
+                      " ms; attempt %" PRIu32 " failed: %s%s%s",
+                      task->timeout_ms, task->attempts,
+                      zfarm_err_name (-task->retry->last_status),
+                      task->retry->last_text? ": ": "",
+                      task->retry->last_text? task->retry->last_text: "");
+            s_task_fail (self, task, ZFARM_ETIMEOUT, text);
+        }
+        else
         if (task->state == TASK_DELAYED) {
             s_undelay (task);
             s_task_fail (self, task, s_queued_expiry_code (task->service), NULL);
@@ -816,9 +999,17 @@ dispatch_expire (broker_t *self, int64_t now)
             char text [96];
             snprintf (text, sizeof text, "ran longer than --max-call-time"
                       " %ld ms", self->options.max_call_time_ms);
-            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
             worker_t *worker = task->worker;
-            s_abandon (self, task, false);
+            retry_policy_t policy;
+            s_task_policy (self, task, &policy);
+            if (s_retry_allowed (self, task, &policy, -ZFARM_ETIMEOUT)) {
+                s_detach_from_worker (task);
+                s_retry (self, task, worker, &policy, -ZFARM_ETIMEOUT, text);
+            }
+            else {
+                s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
+                s_abandon (self, task, false);
+            }
             s_worker_overran (self, worker);
         }
     }

@@ -114,6 +114,9 @@ s_services (FILE *out, const status_view_t *view)
         { "zfarm_queue_oldest_wait_seconds",
           "Time since the oldest task waiting in the service's queue was"
           " submitted; 0 when none waits." },
+        { "zfarm_tasks_backing_off",
+          "Failed tasks waiting out their back-off before a retry (counted"
+          " in zfarm_tasks_delayed too)." },
     };
     zhashx_t *services = view->services;
     for (size_t g = 0; g < sizeof gauges / sizeof gauges [0]; g++) {
@@ -131,7 +134,8 @@ s_services (FILE *out, const status_view_t *view)
             }
             size_t value = g == 0? service->queued
                          : g == 1? service->delayed
-                         : g == 2? service->running: service->workers;
+                         : g == 2? service->running
+                         : g == 3? service->workers: service->backing_off;
             fprintf (out, "\"} %zu\n", value);
         }
     }

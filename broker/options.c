@@ -4,6 +4,9 @@
 #include "zf_config.h"
 #include "zf_log.h"
 #include "zf_util.h"
+#include "zf_proto.h"
+#include "zf_retry.h"
+#include "zfarm_codes.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +23,13 @@ static const char s_usage [] =
 "      --endpoint-file FILE  write the bound endpoints to FILE, one per line\n"
 "      --heartbeat MS        heartbeat interval (default 500)\n"
 "      --liveness N          missed heartbeats before a worker is dead (default 3)\n"
-"      --max-retries N       re-dispatches of a task whose worker died (default 2)\n"
+"      --max-retries [SERVICE=]N  retries of a failed task (default 2)\n"
+"      --retry-on [SERVICE=]CODES  which failures are retried: WORKER_LOST,\n"
+"                            HANDLER_ERROR, TIMEOUT (--max-call-time), comma-\n"
+"                            separated, or none (default WORKER_LOST)\n"
+"      --backoff [SERVICE=]MIN..MAX  wait before each retry, doubling from\n"
+"                            MIN ms up to MAX ms, with jitter (default 0: none)\n"
+"                            (these three: the default, or SERVICE's policy)\n"
 "      --max-queue N         waiting tasks per service before QUEUE_FULL\n"
 "                            (default 100000)\n"
 "      --oldest-every N      every Nth task given out for a service is the one\n"
@@ -67,7 +76,8 @@ enum {
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
-    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_OLDEST_EVERY
+    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_OLDEST_EVERY, OPT_RETRY_ON,
+    OPT_BACKOFF
 };
 
 static const struct option s_long_options [] = {
@@ -76,6 +86,8 @@ static const struct option s_long_options [] = {
     { "heartbeat",     required_argument, NULL, OPT_HEARTBEAT },
     { "liveness",      required_argument, NULL, OPT_LIVENESS },
     { "max-retries",   required_argument, NULL, OPT_MAX_RETRIES },
+    { "retry-on",      required_argument, NULL, OPT_RETRY_ON },
+    { "backoff",       required_argument, NULL, OPT_BACKOFF },
     { "max-queue",     required_argument, NULL, OPT_MAX_QUEUE },
     { "oldest-every",  required_argument, NULL, OPT_OLDEST_EVERY },
     { "max-msg-size",  required_argument, NULL, OPT_MAX_MSG_SIZE },
@@ -151,6 +163,86 @@ s_file_mode (const source_t *source, const char *text, int *mode)
     return -1;
 }
 
+static void
+s_policy_unset (retry_policy_t *policy)
+{
+    policy->retry_on = -1;
+    policy->max_retries = -1;
+    policy->backoff_min_ms = -1;
+    policy->backoff_max_ms = -1;
+}
+
+/* The policy that "[SERVICE=]VALUE" sets (the default, or SERVICE's, new
+ * if need be), with *value_p at VALUE; or NULL after an error. */
+static retry_policy_t *
+s_policy_for (options_t *options, const source_t *source, const char *flag,
+              const char *arg, const char **value_p)
+{
+    const char *equals = strchr (arg, '=');
+    *value_p = equals? equals + 1: arg;
+    if (!equals)
+        return &options->retry;
+    size_t length = (size_t) (equals - arg);
+    if (!zf_service_name_is_valid (arg, length)) {
+        s_error (source, "--%s: '%s' does not start with a service name"
+                 " and '='", flag, arg);
+        return NULL;
+    }
+    for (int i = 0; i < options->policy_count; i++) {
+        retry_policy_t *policy = &options->policies [i];
+        if (strlen (policy->service) == length
+        &&  memcmp (policy->service, arg, length) == 0)
+            return policy;
+    }
+    if (options->policy_count == OPTIONS_POLICIES_MAX) {
+        s_error (source, "--%s: more than 32 services with a policy of"
+                 " their own, at '%s'", flag, arg);
+        return NULL;
+    }
+    retry_policy_t *policy = &options->policies [options->policy_count++];
+    memcpy (policy->service, arg, length);
+    policy->service [length] = 0;
+    s_policy_unset (policy);
+    return policy;
+}
+
+static int
+s_retry_option (options_t *options, source_t *source, int opt,
+                const char *arg)
+{
+    const char *flag = opt == OPT_MAX_RETRIES? "max-retries"
+                     : opt == OPT_RETRY_ON? "retry-on": "backoff";
+    const char *value;
+    retry_policy_t *policy = s_policy_for (options, source, flag, arg, &value);
+    if (!policy)
+        return -1;
+    char error [160];
+    if (opt == OPT_MAX_RETRIES) {
+        long retries;
+        if (s_number (source, flag, value, 0, ZF_RETRIES_MAX, &retries))
+            return -1;
+        policy->max_retries = (int) retries;
+        return 0;
+    }
+    if (opt == OPT_RETRY_ON) {
+        uint32_t bits;
+        if (zf_retry_codes_parse (value, &bits, error, sizeof error) == 0) {
+            policy->retry_on = bits;
+            return 0;
+        }
+    }
+    else {
+        uint32_t min, max;
+        if (zf_backoff_parse (value, &min, &max, error, sizeof error) == 0) {
+            policy->backoff_min_ms = min;
+            policy->backoff_max_ms = max;
+            return 0;
+        }
+    }
+    s_error (source, "--%s: %s", flag, error);
+    return -1;
+}
+
 static int
 s_option (options_t *options, source_t *source, int opt, const char *arg)
 {
@@ -182,9 +274,9 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             options->liveness = (int) value;
             return 0;
         case OPT_MAX_RETRIES:
-            if (s_number (source, "max-retries", arg, 0, ZF_RETRIES_MAX, &value)) return -1;
-            options->max_retries = (int) value;
-            return 0;
+        case OPT_RETRY_ON:
+        case OPT_BACKOFF:
+            return s_retry_option (options, source, opt, arg);
         case OPT_MAX_QUEUE:
             if (s_number (source, "max-queue", arg, 1, 100000000, &value)) return -1;
             options->max_queue = value;
@@ -297,7 +389,10 @@ s_defaults (options_t *options)
     memset (options, 0, sizeof *options);
     options->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
     options->liveness = ZF_DEFAULT_LIVENESS;
-    options->max_retries = ZF_DEFAULT_MAX_RETRIES;
+    options->retry.max_retries = ZF_DEFAULT_MAX_RETRIES;
+    options->retry.retry_on = ZF_RETRY_BIT (-ZFARM_EWORKER_LOST);
+    options->retry.backoff_min_ms = 0;
+    options->retry.backoff_max_ms = 0;
     options->max_queue = ZF_DEFAULT_MAX_QUEUE;
     options->oldest_every = ZF_DEFAULT_OLDEST_EVERY;
     options->max_msg_size = ZF_DEFAULT_MAX_MSG_SIZE;
@@ -357,4 +452,25 @@ void
 options_free (options_t *options)
 {
     zf_config_args_free (&options->file_args);
+}
+
+void
+options_retry_policy (const options_t *options, const char *name,
+                      retry_policy_t *policy)
+{
+    *policy = options->retry;
+    for (int i = 0; i < options->policy_count; i++) {
+        const retry_policy_t *own = &options->policies [i];
+        if (strcmp (own->service, name) != 0)
+            continue;
+        if (own->retry_on >= 0)
+            policy->retry_on = own->retry_on;
+        if (own->max_retries >= 0)
+            policy->max_retries = own->max_retries;
+        if (own->backoff_max_ms >= 0) {
+            policy->backoff_min_ms = own->backoff_min_ms;
+            policy->backoff_max_ms = own->backoff_max_ms;
+        }
+        break;
+    }
 }

@@ -5,8 +5,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "zf_config.h"
+#include "zf_defaults.h"
 
 #define OPTIONS_BINDS_MAX 16
+#define OPTIONS_POLICIES_MAX 32     /* services with a retry policy */
+
+/* How a service's failed tasks are retried: the default (service ""), or
+ * one service's settings, where those not set (-1) are the default's. */
+typedef struct {
+    char service [ZF_SERVICE_MAX + 1];
+    int64_t retry_on;           /* ZF_RETRY_BIT set; -1: not set */
+    int max_retries;            /* -1: not set */
+    int64_t backoff_min_ms;     /* -1: not set */
+    int64_t backoff_max_ms;
+} retry_policy_t;
 
 typedef struct {
     const char *binds [OPTIONS_BINDS_MAX];  /* endpoints to bind */
@@ -14,7 +26,9 @@ typedef struct {
     const char *endpoint_file;  /* where to write the bound endpoints */
     int heartbeat_ms;           /* heartbeat interval */
     int liveness;               /* silent intervals before a worker is dead */
-    int max_retries;            /* default re-dispatches after worker loss */
+    retry_policy_t retry;       /* the default policy, every field set */
+    retry_policy_t policies [OPTIONS_POLICIES_MAX];    /* per service */
+    int policy_count;
     long max_queue;             /* waiting and delayed tasks per service */
     uint32_t oldest_every;      /* every Nth dispatch of a service takes its
                                    oldest task (task_queue.h); 0: never */
@@ -50,5 +64,11 @@ int
 
 void
     options_free (options_t *options);
+
+/* The policy of the service called name: its own settings, and the
+ * default's where it has none. */
+void
+    options_retry_policy (const options_t *options, const char *name,
+                          retry_policy_t *policy);
 
 #endif

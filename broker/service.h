@@ -33,6 +33,8 @@ typedef struct service {
     uint64_t task_samples;      /* tasks measured for it */
     size_t queued;              /* tasks in queue */
     size_t delayed;             /* tasks not due yet (TASK_DELAYED) */
+    size_t backing_off;         /* of those, retries waiting out their
+                                   back-off */
     size_t running;             /* tasks at workers */
     size_t workers;             /* workers offering the service */
     bool ever_had_workers;      /* tells NO_SUCH_SERVICE from NO_WORKERS */

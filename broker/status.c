@@ -95,10 +95,10 @@ s_services (FILE *out, zhashx_t *services)
          service = zhashx_next (services)) {
         fprintf (out, "%s{\"name\":", first? "": ",");
         s_string (out, service->name);
-        fprintf (out, ",\"queued\":%zu,\"delayed\":%zu,\"running\":%zu"
-                 ",\"workers\":%zu,\"completed\":%" PRIu64, service->queued,
-                 service->delayed, service->running, service->workers,
-                 service->completed);
+        fprintf (out, ",\"queued\":%zu,\"delayed\":%zu,\"backing_off\":%zu"
+                 ",\"running\":%zu,\"workers\":%zu,\"completed\":%" PRIu64,
+                 service->queued, service->delayed, service->backing_off,
+                 service->running, service->workers, service->completed);
         /* Waiting tasks by priority, 0 first: counts the queue keeps. */
         fputs (",\"queued_by_priority\":[", out);
         for (int p = 0; p < TASK_QUEUE_LEVELS; p++)

@@ -75,6 +75,16 @@ task_queue_next (const task_queue_t *self, uint32_t oldest_every)
     return (task_t *) s_head (self, 31 - __builtin_clz (self->nonempty));
 }
 
+task_t *
+task_queue_after (const task_queue_t *self, const task_t *task)
+{
+    const zf_link_t *level = &self->levels [task->priority];
+    if (task->link.next != level)
+        return zf_container_of (task->link.next, task_t, link);
+    uint32_t lower = self->nonempty & ((1u << task->priority) - 1);
+    return lower? (task_t *) s_head (self, 31 - __builtin_clz (lower)): NULL;
+}
+
 void
 task_queue_take (task_queue_t *self, task_t *task)
 {

@@ -48,6 +48,13 @@ void
 struct task *
     task_queue_next (const task_queue_t *self, uint32_t oldest_every);
 
+/* The task after task in the queue's order by priority (the next in its
+ * level, else the head of the next lower level that has tasks), or NULL
+ * at the end. For a bounded look past the next task (a retry that must
+ * avoid the worker at hand). */
+struct task *
+    task_queue_after (const task_queue_t *self, const struct task *task);
+
 /* Takes the task task_queue_next gave, and counts the turn. */
 void
     task_queue_take (task_queue_t *self, struct task *task);

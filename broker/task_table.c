@@ -62,6 +62,24 @@ s_close_payload (task_t *task)
     task->payload_count = 0;
 }
 
+static void
+s_free_retry (task_t *task)
+{
+    if (task->retry) {
+        free (task->retry->last_text);
+        free (task->retry);
+        task->retry = NULL;
+    }
+}
+
+task_retry_t *
+task_require_retry (task_t *task)
+{
+    if (!task->retry)
+        task->retry = zf_malloc (sizeof *task->retry);    /* zeroed */
+    return task->retry;
+}
+
 void
 task_table_destroy (task_table_t **self_p)
 {
@@ -70,8 +88,10 @@ task_table_destroy (task_table_t **self_p)
         return;
     for (size_t c = 0; c < self->chunk_count; c++) {
         for (size_t i = 0; i < CHUNK_SIZE; i++)
-            if (self->chunks [c][i].state)
+            if (self->chunks [c][i].state) {
                 s_close_payload (&self->chunks [c][i]);
+                s_free_retry (&self->chunks [c][i]);
+            }
         free (self->chunks [c]);
     }
     free (self->chunks);
@@ -123,6 +143,7 @@ task_table_free (task_table_t *self, task_t *task)
     assert (!zf_link_is_linked (&task->prefetch_link));
     assert (!heap_node_is_queued (&task->timer));
     s_close_payload (task);
+    s_free_retry (task);
     task->state = 0;
     task->generation++;
     zf_list_push_front (&self->free, &task->link);

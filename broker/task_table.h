@@ -25,12 +25,24 @@ typedef enum {
                                    the worker's DONE */
 } task_state_t;
 
+/* What a task needs only if it was given its own retry policy or has
+ * failed once: most tasks never allocate one. */
+typedef struct {
+    uint32_t retry_on;          /* the SUBMIT's ZF_RETRY_BIT set; 0: the
+                                   service's */
+    uint32_t backoff_min_ms;    /* the SUBMIT's back-off; max 0: the */
+    uint32_t backoff_max_ms;    /* service's */
+    int last_status;            /* the last failed attempt's wire status */
+    uint64_t avoid_worker;      /* serial of the worker it last failed on */
+    char *last_text;            /* that attempt's error text, or NULL */
+} task_retry_t;
+
 struct client_t;
 struct service;
 struct worker;
 
 /* Every queued task costs one of these, so the fields are ordered to
- * leave little padding (3 bytes, after priority): 208 bytes, under a
+ * leave little padding (3 bytes, after priority): 216 bytes, under a
  * third of them the payload's zmq_msg_t. */
 typedef struct task {
     uint32_t slot;              /* index in the table */
@@ -40,7 +52,8 @@ typedef struct task {
     uint8_t payload_count;      /* frames in the payload (FRAMES_MAX) */
     uint8_t flags;              /* the SUBMIT's ZF_FLAG_*, for its TASK */
     uint32_t attempts;          /* dispatches so far */
-    int32_t max_retries;        /* re-dispatches allowed after worker loss */
+    int32_t max_retries;        /* re-dispatches allowed after a failure
+                                   retried; -1: the service's policy */
     uint32_t timeout_ms;        /* as submitted; 0 = none */
     uint32_t seq;               /* when it entered its service's queue
                                    (task_queue.h): its age there */
@@ -62,6 +75,7 @@ typedef struct task {
     int64_t due;                /* ms: a TASK_DELAYED task's due time */
     int64_t dispatched_us;      /* last dispatch, microseconds on the clock
                                    of zf_now_us (zf_now_ms's, in ms) */
+    task_retry_t *retry;        /* or NULL: see task_require_retry */
     union {
         zmq_msg_t one;          /* payload_count <= 1 */
         zmq_msg_t *many;        /* payload_count > 1: on the heap */
@@ -111,6 +125,10 @@ zmq_msg_t *
 /* Bytes in the task's payload frames. */
 size_t
     task_payload_size (task_t *task);
+
+/* The task's retry record, created empty (all zero) if it has none. */
+task_retry_t *
+    task_require_retry (task_t *task);
 
 /* When the task was last dispatched, in ms on zf_now_ms's clock. */
 int64_t

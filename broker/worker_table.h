@@ -60,6 +60,8 @@ typedef struct worker {
                                    destroy at the end of the event */
     int64_t expiry;             /* dead if silent until then (ms) */
     int64_t joined_at;          /* ms */
+    uint64_t serial;            /* n for the broker's n-th worker to join:
+                                   a task names the worker it failed on */
     uint64_t tasks_done;        /* DONEs received */
     uint64_t dispatched;        /* tasks given to it */
     bool retiring;              /* takes no more tasks (max calls) */

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cli_progress.h"
 #include "cli_when.h"
+#include "cli_retry.h"
 #include "zfarm.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
@@ -22,6 +23,7 @@ typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
     long timeout_ms;            /* 0: no limit */
     long retries;               /* -1: the broker's default */
+    cli_retry_t retry;          /* --retry-on, --backoff */
     const char *service;
     const char *payload;        /* NULL: read stdin */
     bool progress;              /* show the task's progress reports */
@@ -41,8 +43,9 @@ s_print_help (void)
 "                     %s)\n"
 "  -t, --timeout MS   give up after MS milliseconds, 0 for never\n"
 "                     (default %d)\n"
-"  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
-"                     the broker's --max-retries (default -1)\n"
+"  -r, --retries N    retries after a failure, 0..%d, or -1 for the\n"
+"                     service's (the broker's --max-retries) (default -1)\n"
+CLI_RETRY_HELP
 "  -p, --progress     show the task's progress as its worker reports it,\n"
 "                     on stderr: a bar redrawn in place on a terminal,\n"
 "                     else a line 'progress DONE/TOTAL PCT%% NOTE' per\n"
@@ -68,6 +71,7 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
         { "timeout", required_argument, NULL, 't' },
         { "retries", required_argument, NULL, 'r' },
         { "progress", no_argument,      NULL, 'p' },
+        CLI_RETRY_OPTIONS,
         { "help",    no_argument,       NULL, 'h' },
         CLI_WHEN_OPTIONS,
         { NULL, 0, NULL, 0 }
@@ -99,6 +103,12 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
             int rc = cli_when_parse (&args->when, "call", code, optarg);
             if (rc >= 0)
                 return rc;
+        }
+        else
+        if (code == CLI_OPT_RETRY_ON || code == CLI_OPT_BACKOFF) {
+            int status = cli_retry_option ("call", code, optarg, &args->retry);
+            if (status >= 0)
+                return status;
         }
         else
             return cli_bad_option ("call", code, argv);
@@ -220,6 +230,7 @@ s_run (const call_args_t *args, const void *data, size_t size)
         return CLI_EXIT_USAGE;
     zfarm_client_set_retries (client, (int) args->retries);
     cli_when_apply (&args->when, client);
+    cli_retry_apply (client, &args->retry);
     zfarm_result_t *result = NULL;
     int rc = args->progress
            ? s_call_with_progress (client, args, data, size, &result)
@@ -245,8 +256,8 @@ s_run (const call_args_t *args, const void *data, size_t size)
 int
 cli_call (int argc, char *argv [])
 {
-    call_args_t args = { NULL, ZF_DEFAULT_CALL_TIMEOUT_MS, -1, NULL, NULL,
-                         false, { 0 } };
+    call_args_t args = { .timeout_ms = ZF_DEFAULT_CALL_TIMEOUT_MS,
+                         .retries = -1 };
     cli_when_init (&args.when);
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)

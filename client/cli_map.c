@@ -6,6 +6,7 @@
  * written, so the results held back behind a slow one, like the tasks in
  * flight, are bounded by the window, never by the size of the input. */
 #include "cli.h"
+#include "cli_retry.h"
 #include "cli_lines.h"
 #include "cli_progress.h"
 #include "cli_when.h"
@@ -42,6 +43,7 @@ typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
     long timeout_ms;            /* each task's, from its submission; 0: none */
     long retries;               /* -1: the broker's default */
+    cli_retry_t retry;          /* --retry-on, --backoff */
     long window;                /* items outstanding at most */
     bool files;                 /* lines name files, whose bytes are sent */
     bool null;                  /* end results with NUL, not newline */
@@ -97,8 +99,9 @@ s_print_help (void)
 "                     including its wait in the broker's queue (default 0:\n"
 "                     none; map waits as long as it takes, also for a\n"
 "                     broker that is down)\n"
-"  -r, --retries N    re-dispatches after a worker dies, 0..%d, or -1 for\n"
-"                     the broker's --max-retries (default -1)\n"
+"  -r, --retries N    retries after a failure, 0..%d, or -1 for the\n"
+"                     service's (the broker's --max-retries) (default -1)\n"
+CLI_RETRY_HELP
 "  -w, --window N     items read but not yet written, at most, 1..%d\n"
 "                     (default %d); tasks in flight are as many or fewer\n"
 "  -f, --files        each line names a regular file, whose bytes are the\n"
@@ -137,6 +140,7 @@ static const struct option s_options [] = {
     { "broker",  required_argument, NULL, 'b' },
     { "timeout", required_argument, NULL, 't' },
     { "retries", required_argument, NULL, 'r' },
+    CLI_RETRY_OPTIONS,
     { "window",  required_argument, NULL, 'w' },
     { "files",   no_argument,       NULL, 'f' },
     { "null",    no_argument,       NULL, '0' },
@@ -174,6 +178,9 @@ s_parse_args (int argc, char *argv [], map_args_t *args)
         else
         if (code >= CLI_WHEN_PRIORITY && code <= CLI_WHEN_AT)
             rc = cli_when_parse (&args->when, "map", code, optarg);
+        else
+        if (code == CLI_OPT_RETRY_ON || code == CLI_OPT_BACKOFF)
+            rc = cli_retry_option ("map", code, optarg, &args->retry);
         else
             rc = s_parse_number (code, args);
     }
@@ -575,8 +582,7 @@ s_map_run (const map_args_t *args, zfarm_client_t *client)
 int
 cli_map (int argc, char *argv [])
 {
-    map_args_t args = { NULL, 0, -1, WINDOW_DEFAULT, false, false, false,
-                        NULL, { 0 } };
+    map_args_t args = { .retries = -1, .window = WINDOW_DEFAULT };
     cli_when_init (&args.when);
     int rc = s_parse_args (argc, argv, &args);
     if (rc >= 0)
@@ -585,6 +591,7 @@ cli_map (int argc, char *argv [])
     if (!client)
         return CLI_EXIT_USAGE;
     zfarm_client_set_retries (client, (int) args.retries);
+    cli_retry_apply (client, &args.retry);
     rc = s_map_run (&args, client);
     zfarm_client_destroy (&client);
     return rc;

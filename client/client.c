@@ -22,6 +22,7 @@
  * life so that a reconnection keeps it. */
 #include "client_internal.h"
 #include "result_internal.h"
+#include "zf_retry.h"
 #include "zf_defaults.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -198,6 +199,20 @@ zfarm_client_set_delay (zfarm_client_t *self, long long delay_ms)
     if (delay_ms < 0 || delay_ms > UINT32_MAX)
         return ZFARM_EINVALID;
     self->delay_ms = (uint32_t) delay_ms;
+    return 0;
+}
+
+int
+zfarm_client_set_retry (zfarm_client_t *self, unsigned codes,
+                        int backoff_min_ms, int backoff_max_ms)
+{
+    assert (self);
+    if ((codes & ~ZF_RETRY_CODES_ALLOWED) || backoff_min_ms < 0
+    ||  backoff_min_ms > backoff_max_ms || backoff_max_ms > ZF_BACKOFF_MAX_MS)
+        return ZFARM_EINVALID;
+    self->retry_on = codes;
+    self->backoff_min_ms = (uint32_t) backoff_min_ms;
+    self->backoff_max_ms = (uint32_t) backoff_max_ms;
     return 0;
 }
 

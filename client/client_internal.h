@@ -147,6 +147,10 @@ struct _zfarm_client_t {
     int retries;                /* SUBMIT's retries field, -1 = broker's */
     int priority;               /* SUBMIT's priority, for new tasks */
     uint32_t delay_ms;          /* their delay, 0 = none */
+    uint32_t retry_on;          /* SUBMIT's retry_on: ZF_RETRY_BIT set, 0
+                                   for the service's policy */
+    uint32_t backoff_min_ms;    /* SUBMIT's back-off; max 0: the */
+    uint32_t backoff_max_ms;    /* service's */
     int64_t next_ping;          /* the earliest of the brokers' next_ping */
 };
 

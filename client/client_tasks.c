@@ -167,6 +167,9 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     /* Relative: the broker's clock need not agree with ours. */
     int64_t delay = task->due? task->due - zf_now_ms (): 0;
     header.delay_ms = delay > 0? (uint32_t) delay: 0;
+    header.retry_on = self->retry_on;
+    header.backoff_min_ms = self->backoff_min_ms;
+    header.backoff_max_ms = self->backoff_max_ms;
     conn_t *conn = &self->brokers [task->broker];
     conn->armed = false;        /* a send may take the signal of an input */
     return zf_wire_send_shared (conn->sock, &header, &task->payload);

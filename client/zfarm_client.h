@@ -79,8 +79,9 @@ ZFARM_EXPORT int
 ZFARM_EXPORT void
     zfarm_client_destroy (zfarm_client_t **self_p);
 
-/* How many times the broker may re-dispatch this client's tasks after their
- * worker dies (-1, the initial value: the broker's --max-retries). */
+/* How many times the broker may run this client's tasks again after a
+ * failure it retries (-1, the initial value: the service's policy, the
+ * broker's --max-retries). */
 ZFARM_EXPORT void
     zfarm_client_set_retries (zfarm_client_t *self, int retries);
 
@@ -102,6 +103,25 @@ ZFARM_EXPORT int
  * below 0 or above 4294967295 ms (UINT32_MAX, 49 days). */
 ZFARM_EXPORT int
     zfarm_client_set_delay (zfarm_client_t *self, long long delay_ms);
+
+/* The bit of a ZFARM_E* code in zfarm_client_set_retry's codes. */
+#define ZFARM_RETRY_ON(code) (1u << -(code))
+
+/* Which failures the broker retries for this client's later tasks, and
+ * how long it waits before each retry. codes: ZFARM_RETRY_ON of
+ * ZFARM_EWORKER_LOST (its worker died), ZFARM_EHANDLER_ERROR (the handler
+ * failed, unless it said the failure is permanent) and ZFARM_ETIMEOUT (it
+ * ran past the broker's --max-call-time), ORed; 0: the service's policy
+ * (the broker's --retry-on; by default WORKER_LOST only). The wait before
+ * retry n doubles from backoff_min_ms, up to backoff_max_ms, with jitter
+ * (see zfarm-broker(1)); backoff_max_ms 0: the service's back-off. How
+ * many retries: zfarm_client_set_retries. A retry never runs on the
+ * worker that just failed it while the service has another.
+ * Returns 0, or ZFARM_EINVALID (another code, min above max, or more than
+ * an hour), changing nothing. */
+ZFARM_EXPORT int
+    zfarm_client_set_retry (zfarm_client_t *self, unsigned codes,
+                            int backoff_min_ms, int backoff_max_ms);
 
 /* Runs one task and waits for its result, at most timeout_ms (0: no limit).
  * Returns 0 or a ZFARM_E* code. Unless the arguments were invalid

@@ -18,7 +18,8 @@ typedef enum {
     F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_ATTEMPT, F_STATUS,
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
-    F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_END
+    F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_RETRY_ON,
+    F_BACKOFF_MIN, F_BACKOFF_MAX, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -36,10 +37,11 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
                           F_INSTANCE, F_END }, 5 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
-                          F_PRIORITY, F_DELAY, F_END }, 3 },
+                          F_PRIORITY, F_DELAY, F_RETRY_ON, F_BACKOFF_MIN,
+                          F_BACKOFF_MAX, F_END }, 6 },
     [ZF_TASK]       = { "TASK",
                         { F_TASK_ID, F_SERVICE, F_ATTEMPT, F_TIMEOUT, F_FLAGS,
-                          F_END }, 1 },
+                          F_STATUS, F_TEXT, F_END }, 3 },
     [ZF_DONE]       = { "DONE",
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_RESULT]     = { "RESULT",
@@ -128,6 +130,9 @@ zf_header_init (zf_header_t *header, int command)
     header->queued = 0;
     header->done = 0;
     header->total = 0;
+    header->retry_on = 0;
+    header->backoff_min_ms = 0;
+    header->backoff_max_ms = 0;
 }
 
 static void
@@ -396,6 +401,18 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->delay_ms = (uint32_t) u;
             return true;
+        case F_RETRY_ON:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->retry_on = (uint32_t) u;
+            return true;
+        case F_BACKOFF_MIN:
+            if (!s_get_uint (o, ZF_BACKOFF_MAX_MS, &u)) return false;
+            header->backoff_min_ms = (uint32_t) u;
+            return true;
+        case F_BACKOFF_MAX:
+            if (!s_get_uint (o, ZF_BACKOFF_MAX_MS, &u)) return false;
+            header->backoff_max_ms = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -526,6 +543,9 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         }
         case F_PRIORITY: msgpack_pack_uint32 (pk, header->priority); break;
         case F_DELAY:    msgpack_pack_uint32 (pk, header->delay_ms); break;
+        case F_RETRY_ON: msgpack_pack_uint32 (pk, header->retry_on); break;
+        case F_BACKOFF_MIN: msgpack_pack_uint32 (pk, header->backoff_min_ms); break;
+        case F_BACKOFF_MAX: msgpack_pack_uint32 (pk, header->backoff_max_ms); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -546,6 +566,13 @@ s_field_is_absent (field_t field, const zf_header_t *header)
         || (field == F_INSTANCE && header->instance [0] == 0)
         || (field == F_PRIORITY && header->priority == ZF_PRIORITY_DEFAULT)
         || (field == F_DELAY && header->delay_ms == 0)
+        || (field == F_RETRY_ON && header->retry_on == 0)
+        || ((field == F_BACKOFF_MIN || field == F_BACKOFF_MAX)
+            && header->backoff_max_ms == 0)
+        || (field == F_STATUS && header->command == ZF_TASK
+            && header->status == 0)
+        || (field == F_TEXT && header->command == ZF_TASK
+            && header->text [0] == 0)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
             && header->task_id == 0)
         || (field == F_FLAGS && header->command == ZF_HEARTBEAT

@@ -42,6 +42,7 @@
 #define ZF_INSTANCE_MAX            64      /* bytes of a worker's instance id
                                               (READY) */
 #define ZF_RETRIES_MAX             100     /* a client may not ask for more */
+#define ZF_BACKOFF_MAX_MS          3600000 /* a retry waits at most an hour */
 #define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
 #define ZF_PRIORITY_MAX            9       /* priorities are 0..9, higher first */
 #define ZF_PRIORITY_DEFAULT        4       /* a SUBMIT that says none: room

@@ -36,7 +36,8 @@ typedef struct {
     uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL,
                                    PROGRESS */
     uint64_t epoch;             /* PONG: the broker's random start id */
-    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code */
+    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code;
+                                   TASK: the previous attempt's (0: none) */
     uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
     int32_t retries;            /* SUBMIT: -1 = broker's default */
     uint32_t priority;          /* SUBMIT: 0..ZF_PRIORITY_MAX, higher runs
@@ -51,6 +52,7 @@ typedef struct {
     char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY */
     char host [ZF_HOST_MAX + 1];  /* READY: printable ASCII, no space */
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
+                                     TASK: the previous attempt's;
                                      READY: software version (printable
                                      ASCII, ZF_VERSION_MAX bytes at most);
                                      DISCONNECT: reason; PROGRESS: the
@@ -77,7 +79,14 @@ typedef struct {
     uint64_t queued;            /* PONG: tasks waiting at the broker */
     uint64_t done;              /* PROGRESS: work done so far */
     uint64_t total;             /* PROGRESS: work in all; 0: not known */
+    uint32_t retry_on;          /* SUBMIT: status codes to retry, bit 1 <<
+                                   code (ZF_RETRY_BIT); 0: the service's */
+    uint32_t backoff_min_ms;    /* SUBMIT: first retry's delay; with */
+    uint32_t backoff_max_ms;    /* max, 0 and 0: the service's */
 } zf_header_t;
+
+/* The retry_on bit of a wire status code (1..31). */
+#define ZF_RETRY_BIT(code) (1u << (code))
 
 /* The payload's last frame ends with a NUL byte that is not part of the
  * payload: a receiver that wants NUL-terminated bytes (the C API promises
@@ -107,6 +116,10 @@ typedef struct {
  * task, finishes those in hand, then sends DISCONNECT). The broker sends
  * it no more tasks and asks back those it sent in advance. */
 #define ZF_FLAG_DRAIN 64
+
+/* DONE: the handler says its failure is permanent: no attempt would do
+ * better, so the broker does not retry it whatever the retry policy. */
+#define ZF_FLAG_FINAL 32
 
 /* An encoded header, built without allocation. */
 typedef struct {

@@ -41,6 +41,7 @@
 #define EXEC_WAIT_NAP_MS  10        /* see s_wait */
 #define EXEC_PROGRESS_FD  3         /* the command's progress descriptor */
 #define EXEC_PROGRESS_ENV "ZFARM_PROGRESS_FD"
+#define EXEC_EXIT_PERMANENT 65      /* EX_DATAERR: fail, and retry not */
 
 /* The broker ends a task that overruns (TIMEOUT) by itself; killing the
  * command is the backstop that frees the slot. Waiting this long past the
@@ -83,34 +84,48 @@ typedef struct {
 /* ---- starting the command ---------------------------------------------- */
 
 /* environ plus ZFARM_SERVICE, ZFARM_ATTEMPT and ZFARM_PROGRESS_FD for
- * this task, less the worker's CURVE settings: the command serves a task,
- * it is not the worker, and has no use for its keys. The strings live in
- * vars; the array is the caller's to free. */
+ * this task (and, on a retry, ZFARM_LAST_STATUS and ZFARM_LAST_ERROR: how
+ * the attempt before failed), less the worker's CURVE settings: the
+ * command serves a task, it is not the worker, and has no use for its
+ * keys. The strings live in vars; the array is the caller's to free. */
+#define ENV_OWN 5
+#define ENV_VAR_MAX (ZF_TEXT_MAX + 32)
 static char **
-s_environment (zfarm_task_t *task, char vars [2][ZF_SERVICE_MAX + 32])
+s_environment (zfarm_task_t *task, char vars [ENV_OWN][ENV_VAR_MAX])
 {
+    static const char *const own [] = {
+        "ZFARM_SERVICE=", "ZFARM_ATTEMPT=", EXEC_PROGRESS_ENV "=",
+        "ZFARM_LAST_STATUS=", "ZFARM_LAST_ERROR=",
+        ZF_CURVE_SERVER_KEY_ENV "=", ZF_CURVE_CERT_ENV "=" };
     size_t count = 0;
     while (environ [count])
         count++;
-    char **env = zf_malloc ((count + 4) * sizeof *env);
+    char **env = zf_malloc ((count + ENV_OWN + 1) * sizeof *env);
     size_t used = 0;
-    for (size_t i = 0; i < count; i++)
-        if (strncmp (environ [i], "ZFARM_SERVICE=", 14) != 0
-        &&  strncmp (environ [i], "ZFARM_ATTEMPT=", 14) != 0
-        &&  strncmp (environ [i], EXEC_PROGRESS_ENV "=",
-                     strlen (EXEC_PROGRESS_ENV) + 1) != 0
-        &&  strncmp (environ [i], ZF_CURVE_SERVER_KEY_ENV "=",
-                     strlen (ZF_CURVE_SERVER_KEY_ENV) + 1) != 0
-        &&  strncmp (environ [i], ZF_CURVE_CERT_ENV "=",
-                     strlen (ZF_CURVE_CERT_ENV) + 1) != 0)
+    for (size_t i = 0; i < count; i++) {
+        size_t k = 0;
+        while (k < sizeof own / sizeof own [0]
+           &&  strncmp (environ [i], own [k], strlen (own [k])) != 0)
+            k++;
+        if (k == sizeof own / sizeof own [0])
             env [used++] = environ [i];
-    snprintf (vars [0], ZF_SERVICE_MAX + 32, "ZFARM_SERVICE=%s",
+    }
+    snprintf (vars [0], ENV_VAR_MAX, "ZFARM_SERVICE=%s",
               zfarm_task_service (task));
-    snprintf (vars [1], ZF_SERVICE_MAX + 32, "ZFARM_ATTEMPT=%u",
+    snprintf (vars [1], ENV_VAR_MAX, "ZFARM_ATTEMPT=%u",
               zfarm_task_attempt (task));
     env [used++] = vars [0];
     env [used++] = vars [1];
     env [used++] = EXEC_PROGRESS_ENV "=3";
+    int last_code;
+    const char *last_error = zfarm_task_last_error (task, &last_code);
+    if (last_error) {
+        snprintf (vars [2], ENV_VAR_MAX, "ZFARM_LAST_STATUS=%s",
+                  zfarm_err_name (last_code));
+        snprintf (vars [3], ENV_VAR_MAX, "ZFARM_LAST_ERROR=%s", last_error);
+        env [used++] = vars [2];
+        env [used++] = vars [3];
+    }
     env [used] = NULL;
     return env;
 }
@@ -202,7 +217,7 @@ s_spawn (run_t *self, const char *command, zfarm_task_t *task)
     int rc = s_pipes_open (pipes, self->lines != NULL);
     if (rc != 0)
         return rc;
-    char vars [2][ZF_SERVICE_MAX + 32];
+    char vars [ENV_OWN][ENV_VAR_MAX];
     char **env = s_environment (task, vars);
     char *argv [] = { "sh", "-c", (char *) command, NULL };
     /* Blocked from fork until the child has left our process group (see
@@ -466,6 +481,11 @@ s_outcome (run_t *self, zfarm_task_t *task, int status)
     else
         snprintf (what, sizeof what, "killed by signal %d", WTERMSIG (status));
     s_trim (self->err, &self->err_size);
+    /* EX_DATAERR: the input is wrong, and no retry would do better. */
+    if (WIFEXITED (status) && WEXITSTATUS (status) == EXEC_EXIT_PERMANENT)
+        return zfarm_task_fail_permanent (task, "%s%s%s%s", what,
+                                          self->err_size? ": ": "", self->err,
+                                          self->err_truncated? "...": "");
     return zfarm_task_fail (task, "%s%s%s%s", what, self->err_size? ": ": "",
                             self->err, self->err_truncated? "...": "");
 }

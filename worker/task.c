@@ -49,6 +49,10 @@ struct _zfarm_task_t {
     uint32_t max_call_ms;       /* the handler may run this long; 0: ever */
     int status;                 /* after the run: 0 or a wire status */
     char *error;                /* zfarm_task_fail's text, or NULL */
+    bool permanent;             /* zfarm_task_fail_permanent: no retry */
+    int last_status;            /* the attempt before: its wire status, 0
+                                   if none failed (TASK's) */
+    char *last_error;           /* and its text; NULL if none failed */
     atomic_bool cancelled;      /* the broker asked to stop it (set by the
                                    thread that read the CANCEL, read by the
                                    handler's) */
@@ -124,6 +128,10 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->handler = handler;
     self->arg = arg;
     self->max_call_ms = max_call_ms;
+    if (header->status > 0) {
+        self->last_status = header->status;
+        self->last_error = zf_strdup (header->text);
+    }
     atomic_init (&self->cancel_fd, -1);
     if (header->flags & ZF_FLAG_PROGRESS)
         self->progress = zf_progress_new (progress_fd);
@@ -148,6 +156,7 @@ zf_task_destroy (zfarm_task_t **self_p)
     zf_frames_close (&self->payload);
     free (self->joined);
     free (self->error);
+    free (self->last_error);
     s_reply_drop (self);
     int cancel_fd = atomic_load (&self->cancel_fd);
     if (cancel_fd >= 0)
@@ -214,6 +223,8 @@ zf_task_done (zfarm_task_t *self, zf_header_t *header)
     header->status = self->status;
     if (self->status != 0) {
         zf_header_set_text (header, self->error? self->error: "");
+        if (self->permanent && self->status == -ZFARM_EHANDLER_ERROR)
+            header->flags = ZF_FLAG_FINAL;
         return NULL;
     }
     if (self->reply_kind != REPLY_MESSAGE)
@@ -349,18 +360,47 @@ zfarm_task_reply (zfarm_task_t *task, const void *data, size_t size)
     return 0;
 }
 
+static int
+s_fail (zfarm_task_t *task, const char *format, va_list args)
+{
+    /* Kept apart from the task, which stays small for malloc's fast path:
+     * few tasks fail. */
+    char text [ZF_TEXT_MAX + 1];
+    vsnprintf (text, sizeof text, format, args);
+    free (task->error);
+    task->error = zf_strdup (text);
+    return -1;
+}
+
 int
 zfarm_task_fail (zfarm_task_t *task, const char *format, ...)
 {
     assert (task && format);
-    /* Kept apart from the task, which stays small for malloc's fast path:
-     * few tasks fail. */
-    char text [ZF_TEXT_MAX + 1];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    s_fail (task, format, args);
     va_end (args);
-    free (task->error);
-    task->error = zf_strdup (text);
+    task->permanent = false;
     return -1;
+}
+
+int
+zfarm_task_fail_permanent (zfarm_task_t *task, const char *format, ...)
+{
+    assert (task && format);
+    va_list args;
+    va_start (args, format);
+    s_fail (task, format, args);
+    va_end (args);
+    task->permanent = true;
+    return -1;
+}
+
+const char *
+zfarm_task_last_error (const zfarm_task_t *task, int *code_p)
+{
+    assert (task);
+    if (code_p)
+        *code_p = -task->last_status;
+    return task->last_error;
 }

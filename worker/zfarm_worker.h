@@ -157,9 +157,18 @@ ZFARM_EXPORT const void *
 ZFARM_EXPORT const char *
     zfarm_task_service (const zfarm_task_t *task);
 
-/* 1 on the first try, 2 after one worker died with this task, ... */
+/* 1 on the first try, 2 on the first retry (after a worker died with the
+ * task, or a failure its retry policy retries), ... */
 ZFARM_EXPORT unsigned
     zfarm_task_attempt (const zfarm_task_t *task);
+
+/* On a retry, how the attempt before failed: returns its error text ("" if
+ * it had none) and sets *code_p (may be NULL) to its ZFARM_E* code
+ * (ZFARM_EHANDLER_ERROR, ZFARM_ETIMEOUT, ZFARM_EWORKER_LOST). Returns NULL
+ * on a first attempt, or if the broker did not say (an older broker).
+ * Valid until the handler returns. */
+ZFARM_EXPORT const char *
+    zfarm_task_last_error (const zfarm_task_t *task, int *code_p);
 
 /* Milliseconds the task had left when it reached this worker, or 0 if it
  * has no deadline. A handler that can give up (zfarm-worker --exec kills its
@@ -204,6 +213,12 @@ ZFARM_EXPORT int
  * that a handler can write `return zfarm_task_fail (task, "...")`. */
 ZFARM_EXPORT int
     zfarm_task_fail (zfarm_task_t *task, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/* The same, for a failure that no retry would mend (the input is wrong):
+ * the broker does not retry it, whatever the task's retry policy says. */
+ZFARM_EXPORT int
+    zfarm_task_fail_permanent (zfarm_task_t *task, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 #ifdef __cplusplus

@@ -58,6 +58,10 @@ main (int argc, char *argv [])
         header.total = 10;
         header.priority = 7;
         header.delay_ms = 2500;
+        header.retry_on = (1u << 2) | (1u << 8);
+        header.backoff_min_ms = 100;
+        header.backoff_max_ms = 400;
+        header.flags = command == ZF_DONE? 32: 1;
         s_write (argv [1], &header);
     }
     /* A draining worker's HEARTBEAT: its settings not said, then flags. */

@@ -10,12 +10,19 @@
  *                  (cut to 255 bytes), then replies with its payload
  *   zfarm_record   appends "PAYLOAD MS\n" to the file $ZFARM_RECORD, MS
  *                  the CLOCK_MONOTONIC ms it started at, and replies MS
- *                  (for order and delay tests) */
+ *                  (for order and delay tests)
+ *   zfarm_flaky    payload "FILE FAILS [permanent|sleep=MS]": appends a
+ *                  line to FILE for each attempt ("attempt pid realtime-ms
+ *                  last-code last-error"), and fails (permanently if asked)
+ *                  on the first FAILS attempts; then, after MS ms if
+ *                  asked, replies "ok after N" */
 #include "zfarm.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <string.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +36,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
 ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
 ZFARM_EXPORT zfarm_handler_fn zfarm_note;
 ZFARM_EXPORT zfarm_handler_fn zfarm_record;
+ZFARM_EXPORT zfarm_handler_fn zfarm_flaky;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -121,4 +129,39 @@ zfarm_record (zfarm_task_t *task, void *arg)
     /* The reply is the start time alone. */
     length = snprintf (line, sizeof line, "%" PRId64, ms);
     return zfarm_task_reply (task, line, (size_t) length);
+}
+
+int
+zfarm_flaky (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    char path [256];
+    unsigned fails = 0;
+    char how [16] = "";
+    if (sscanf (zfarm_task_data (task, NULL), "%255s %u %15s", path, &fails,
+                how) < 2)
+        return zfarm_task_fail_permanent (task, "payload: FILE FAILS [permanent]");
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    int last_code = 0;
+    const char *last_error = zfarm_task_last_error (task, &last_code);
+    unsigned attempt = zfarm_task_attempt (task);
+    FILE *file = fopen (path, "a");
+    if (!file)
+        return zfarm_task_fail (task, "cannot open %s", path);
+    fprintf (file, "%u %d %lld %s %s\n", attempt, (int) getpid (),
+             (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000,
+             last_error? zfarm_err_name (last_code): "-",
+             last_error? last_error: "-");
+    fclose (file);
+    if (attempt <= fails && strcmp (how, "permanent") == 0)
+        return zfarm_task_fail_permanent (task, "permanent failure %u", attempt);
+    if (attempt <= fails)
+        return zfarm_task_fail (task, "transient failure %u", attempt);
+    unsigned nap_ms;
+    if (sscanf (how, "sleep=%u", &nap_ms) == 1)
+        usleep (nap_ms * 1000u);
+    char reply [32];
+    snprintf (reply, sizeof reply, "ok after %u", attempt);
+    return zfarm_task_reply (task, reply, strlen (reply));
 }

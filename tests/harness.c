@@ -555,3 +555,20 @@ th_page_dom (const char *url)
     free (err);
     return dom;
 }
+
+void
+th_send_header (zsock_t *sock, zframe_t *to, const zf_header_t *header,
+                const char *payload)
+{
+    zf_buf_t buf;
+    ASSERT_EQ (zf_header_encode (header, &buf), 0);
+    zmsg_t *msg = zmsg_new ();
+    if (to) {
+        zframe_t *copy = zframe_dup (to);
+        zmsg_append (msg, &copy);
+    }
+    zmsg_addmem (msg, buf.data, buf.size);
+    if (payload)
+        zmsg_addstr (msg, payload);
+    ASSERT_EQ (zmsg_send (&msg, sock), 0);
+}

@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <czmq.h>
 #include "cli_json.h"
+#include "zf_proto.h"
 #include "testlib.h"
 
 /* A fresh temporary directory for this test, in $TMPDIR (else /tmp);
@@ -142,6 +144,13 @@ char *
 /* GET path from host:port, with "Connection: close" (caller frees). */
 char *
     th_http_get (const char *host, int port, const char *path);
+
+/* For a fake broker, worker or client: sends header (and payload, a
+ * string, unless NULL) on sock, after a copy of the routing id to (for a
+ * ROUTER; NULL for a DEALER). Fails the test if it cannot. */
+void
+    th_send_header (zsock_t *sock, zframe_t *to, const zf_header_t *header,
+                    const char *payload);
 
 /* The DOM of url after headless Chromium ran its scripts for a few
  * seconds (caller frees). Fails the test if Chromium is missing or fails. */

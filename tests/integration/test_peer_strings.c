@@ -332,14 +332,8 @@ static void
 s_router_send (zsock_t *router, zframe_t **id_p, const zf_header_t *header,
                const char *payload)
 {
-    zf_buf_t buf;
-    ASSERT_EQ (zf_header_encode (header, &buf), 0);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, id_p);
-    zmsg_addmem (msg, buf.data, buf.size);
-    if (payload)
-        zmsg_addstr (msg, payload);
-    ASSERT_EQ (zmsg_send (&msg, router), 0);
+    th_send_header (router, *id_p, header, payload);
+    zframe_destroy (id_p);
 }
 
 /* Runs `zfarm status [--json]` against the fake broker; its stdout. */

@@ -371,20 +371,6 @@ typedef struct {
     uint64_t epoch;             /* a fake broker's, for its PONGs */
 } peer_t;
 
-static void
-s_peer_send (zsock_t *sock, zframe_t *to, const zf_header_t *header)
-{
-    zf_buf_t buf;
-    ASSERT_EQ (zf_header_encode (header, &buf), 0);
-    zmsg_t *msg = zmsg_new ();
-    if (to) {
-        zframe_t *copy = zframe_dup (to);
-        zmsg_append (msg, &copy);
-    }
-    zmsg_addmem (msg, buf.data, buf.size);
-    ASSERT_EQ (zmsg_send (&msg, sock), 0);
-}
-
 /* The next message of command on sock (others are skipped), its sender
  * into *from_p if sock is a ROUTER (caller destroys). false if none came
  * within timeout_ms. */
@@ -415,7 +401,7 @@ s_peer_expect (peer_t *self, int command, zf_header_t *header,
             zf_header_t pong;
             zf_header_init (&pong, ZF_PONG);
             pong.epoch = self->epoch;
-            s_peer_send (self->sock, from, &pong);
+            th_send_header (self->sock, from, &pong, NULL);
         }
         zframe_destroy (&from);
     }
@@ -452,7 +438,7 @@ test_broker_rules (void)
     header.pid = (uint32_t) getpid ();
     strcpy (header.host, "test");
     zf_header_set_text (&header, "0");
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     ASSERT (th_wait_workers (endpoint, 1, WAIT_MS));
 
     static log_t log;
@@ -467,15 +453,15 @@ test_broker_rules (void)
     ASSERT (s_peer_expect (&worker, ZF_TASK, &task, NULL, WAIT_MS));
     ASSERT (task.flags & ZF_FLAG_PROGRESS);     /* carried from SUBMIT */
     zf_header_init (&header, ZF_HEARTBEAT);
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     /* One for no task, one for the task: only the second goes on. */
     s_progress_header (&header, task.task_id + 1, 1, 2, "no such task");
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     s_progress_header (&header, task.task_id, 1, 2, "raw half");
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     zf_header_init (&header, ZF_DONE);
     header.task_id = task.task_id;
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     zfarm_result_t *result;
     ASSERT_EQ (zfarm_client_wait (client, WAIT_MS, &result), 0);
     zfarm_result_destroy (&result);
@@ -494,10 +480,10 @@ test_broker_rules (void)
     ASSERT (s_peer_expect (&worker, ZF_TASK, &task, NULL, WAIT_MS));
     ASSERT (!(task.flags & ZF_FLAG_PROGRESS));
     s_progress_header (&header, task.task_id, 1, 1, "unasked");
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     zf_header_init (&header, ZF_DONE);
     header.task_id = task.task_id;
-    s_peer_send (worker.sock, NULL, &header);
+    th_send_header (worker.sock, NULL, &header, NULL);
     ASSERT_EQ (zfarm_client_wait (client, WAIT_MS, &result), 0);
     zfarm_result_destroy (&result);
     ASSERT_EQ (log.count, 1);
@@ -509,7 +495,7 @@ test_broker_rules (void)
     peer_t stranger = { zsock_new (ZMQ_DEALER), zf_decoder_new (), 0 };
     ASSERT_EQ (zsock_connect (stranger.sock, "%s", endpoint), 0);
     s_progress_header (&header, task.task_id, 1, 1, "stranger");
-    s_peer_send (stranger.sock, NULL, &header);
+    th_send_header (stranger.sock, NULL, &header, NULL);
     ASSERT (s_peer_expect (&stranger, ZF_DISCONNECT, &header, NULL, WAIT_MS));
     ASSERT_EQ (th_status_counter (endpoint, "progress_dropped"), 3);
 
@@ -571,18 +557,18 @@ test_client_rules (void)
     ASSERT (other_id);
 
     s_progress_header (&header, task_id, 1, 9, "from the other");
-    s_peer_send (other->sock, other_id, &header);
+    th_send_header (other->sock, other_id, &header, NULL);
     s_progress_header (&header, task_id, 1, 3, "first");
-    s_peer_send (held->sock, client_id, &header);
+    th_send_header (held->sock, client_id, &header, NULL);
     s_progress_header (&header, task_id, 2, 3, "latest");
-    s_peer_send (held->sock, client_id, &header);
+    th_send_header (held->sock, client_id, &header, NULL);
     s_progress_header (&header, task_id + 100, 1, 3, "no such task");
-    s_peer_send (held->sock, client_id, &header);
+    th_send_header (held->sock, client_id, &header, NULL);
     zf_header_init (&header, ZF_RESULT);
     header.task_id = task_id;
-    s_peer_send (held->sock, client_id, &header);
+    th_send_header (held->sock, client_id, &header, NULL);
     s_progress_header (&header, task_id, 3, 3, "after the result");
-    s_peer_send (held->sock, client_id, &header);
+    th_send_header (held->sock, client_id, &header, NULL);
     zclock_sleep (200);         /* all of it is in the client's socket */
 
     zfarm_result_t *result;
@@ -615,10 +601,10 @@ test_client_rules (void)
         }
         ASSERT (to && header.task_id == task_id);
         s_progress_header (&header, task_id, 7, 7, "last");
-        s_peer_send (to->sock, id, &header);
+        th_send_header (to->sock, id, &header, NULL);
         zf_header_init (&header, ZF_RESULT);
         header.task_id = task_id;
-        s_peer_send (to->sock, id, &header);
+        th_send_header (to->sock, id, &header, NULL);
         zframe_destroy (&id);
         zclock_sleep (200);
         zfarm_event_t event;
@@ -689,15 +675,8 @@ test_worker_rules (void)
         task.attempt = 1;
         zf_header_set_service (&task, "steps");
         task.flags = asked? ZF_FLAG_PROGRESS: 0;
-        zf_buf_t buf;
-        ASSERT_EQ (zf_header_encode (&task, &buf), 0);
-        zmsg_t *msg = zmsg_new ();
-        zframe_t *to = zframe_dup (worker);
-        zmsg_append (msg, &to);
-        zmsg_addmem (msg, buf.data, buf.size);
-        zmsg_addstr (msg, "60 10");
         int64_t sent = zclock_mono ();
-        ASSERT_EQ (zmsg_send (&msg, broker.sock), 0);
+        th_send_header (broker.sock, worker, &task, "60 10");
 
         int reports = 0;
         uint64_t last = 0;
@@ -706,7 +685,7 @@ test_worker_rules (void)
             zmq_pollitem_t item = { zsock_resolve (broker.sock), 0,
                                     ZMQ_POLLIN, 0 };
             ASSERT_INT (zmq_poll (&item, 1, WAIT_MS), ==, 1);
-            msg = zmsg_recv (broker.sock);
+            zmsg_t *msg = zmsg_recv (broker.sock);
             from = zmsg_pop (msg);
             zframe_t *head = zmsg_pop (msg);
             ASSERT_EQ (zf_header_decode (broker.decoder, &header,

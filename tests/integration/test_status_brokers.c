@@ -382,13 +382,8 @@ s_status_with_fake (zsock_t *router, const char *fake, const char *answer,
     zframe_t *id = s_router_expect_status (router);
     zf_header_t header;
     zf_header_init (&header, ZF_STATUS);
-    zf_buf_t buf;
-    ASSERT_EQ (zf_header_encode (&header, &buf), 0);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, &id);
-    zmsg_addmem (msg, buf.data, buf.size);
-    zmsg_addstr (msg, answer);
-    ASSERT_EQ (zmsg_send (&msg, router), 0);
+    th_send_header (router, id, &header, answer);
+    zframe_destroy (&id);
     int status = th_reap (pid, 20000);
     ASSERT (status != -1 && WIFEXITED (status));
     char path [512];

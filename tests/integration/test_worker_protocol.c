@@ -32,15 +32,7 @@ typedef struct {
 static void
 s_send (fake_t *self, zf_header_t *header, const char *payload)
 {
-    zf_buf_t buf;
-    ASSERT_EQ (zf_header_encode (header, &buf), 0);
-    zmsg_t *msg = zmsg_new ();
-    zframe_t *identity = zframe_dup (self->identity);
-    zmsg_append (msg, &identity);
-    zmsg_addmem (msg, buf.data, buf.size);
-    if (payload)
-        zmsg_addstr (msg, payload);
-    ASSERT_EQ (zmsg_send (&msg, self->router), 0);
+    th_send_header (self->router, self->identity, header, payload);
 }
 
 static void

@@ -342,7 +342,8 @@ test_exec (void)
     free (endpoint);
 }
 
-/* zfarm call --retry-on --backoff, and what it refuses. */
+/* zfarm call --retry-on --backoff (with --priority and --delay, whose
+ * option codes must not be taken for theirs), and what it refuses. */
 static void
 test_cli (const char *endpoint)
 {
@@ -351,8 +352,8 @@ test_cli (const char *endpoint)
     snprintf (payload, sizeof payload, "%s 1", path);
     const char *ok [] = { th_bin ("zfarm"), "call", "--broker", endpoint,
                           "--retry-on", "handler_error,WORKER_LOST",
-                          "--backoff", "10..20", "-r", "2", "flaky", payload,
-                          NULL };
+                          "--backoff", "10..20", "-r", "2", "--priority", "7",
+                          "--delay", "20", "flaky", payload, NULL };
     char *out = NULL;
     ASSERT_EQ (th_run (ok, NULL, 0, &out, NULL, NULL, CALL_MS), 0);
     ASSERT_STR_EQ (out, "ok after 2");

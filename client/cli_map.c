@@ -83,12 +83,14 @@ s_print_help (void)
     printf (
 "usage: zfarm map [OPTIONS] SERVICE < INPUTS\n\n"
 "Runs a task on SERVICE for each line of stdin, many at once, and writes\n"
-"each result to stdout followed by a newline, in the order of the input,\n"
-"as soon as those before it are written. A line's payload is its bytes\n"
-"without the newline: an empty line is an empty payload, and a last line\n"
-"without a newline counts. Results are written as they are, so one that\n"
-"holds newlines spans several lines (--null tells them apart). A failed\n"
-"item writes an empty result, so that result N still belongs to line N.\n"
+"each result to stdout as a line, in the order of the input, as soon as\n"
+"those before it are written. A line's payload is its bytes without the\n"
+"newline: an empty line is an empty payload, and a last line without a\n"
+"newline counts. A result that ends with a newline (most commands' output\n"
+"does) is written as it is, any other gets one; so one that holds more\n"
+"newlines spans several lines. --null writes each result's bytes exactly,\n"
+"then a NUL byte, to keep them all apart. A failed item writes an empty\n"
+"result, so that result N still belongs to line N.\n"
 "When stderr is a terminal, a progress bar shows the items done, their\n"
 "rate and, if stdin is a file, the time left. Options come before SERVICE.\n"
 "\n"
@@ -106,7 +108,8 @@ CLI_RETRY_HELP
 "                     (default %d); tasks in flight are as many or fewer\n"
 "  -f, --files        each line names a regular file, whose bytes are the\n"
 "                     payload; one that cannot be read fails alone\n"
-"  -0, --null         end each result with a NUL byte, not a newline\n"
+"  -0, --null         write each result's bytes as they are, ended by a\n"
+"                     NUL byte (a final newline kept, none added)\n"
 "  -q, --quiet        no progress bar (shown only when stderr is a terminal)\n"
 CLI_WHEN_HELP
 "                     (every item: --at makes them all due at TIME)\n"
@@ -454,6 +457,11 @@ s_map_write_item (map_t *self, uint64_t item, slot_t *slot)
         data = zfarm_result_data (slot->result, &size);
     else
         s_map_record_failure (self, item, slot);
+    /* One line per result, as $(...) and GNU parallel give: a result's own
+     * final newline (nearly every command's output has one) ends its line.
+     * --null keeps the bytes exactly. */
+    if (!self->args->null && size > 0 && ((const char *) data) [size - 1] == '\n')
+        size--;
     if (fwrite (data, 1, size, stdout) != size
     ||  putchar (self->args->null? '\0': '\n') == EOF)
         self->write_error = self->write_error? self->write_error: errno;

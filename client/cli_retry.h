@@ -6,11 +6,10 @@
 #include "zfarm_client.h"
 
 #define CLI_RETRY_HELP \
-"      --retry-on CODES  failures the broker retries: WORKER_LOST,\n" \
-"                     HANDLER_ERROR, TIMEOUT (past the broker's call\n" \
-"                     time limit),\n" \
-"                     comma-separated (default: the service's policy,\n" \
-"                     WORKER_LOST unless the broker says otherwise)\n" \
+"      --retry-on CODES  failures the broker retries, comma-separated:\n" \
+"                     WORKER_LOST, HANDLER_ERROR, TIMEOUT (past the\n" \
+"                     broker's --max-call-time) (default: the service's\n" \
+"                     policy, WORKER_LOST unless the broker says otherwise)\n" \
 "      --backoff MIN..MAX  wait before each retry, doubling from MIN ms\n" \
 "                     up to MAX ms, with jitter (default: the service's)\n"
 

@@ -117,6 +117,26 @@ test_lines_are_payloads (void)
     free (err);
 }
 
+/* A command's output that ends with a newline (wc, md5sum, jq...) is one
+ * line, not a line and a blank one; --null keeps its bytes. */
+static void
+test_output_lines (void)
+{
+    const char *args [] = { "wc", NULL };
+    char *out, *err;
+    size_t size;
+    ASSERT_EQ (s_map (args, "abc\nde\n\n", 8, &out, &size, &err), 0);
+    ASSERT_STR_EQ (out, "3\n2\n0\n");
+    free (out);
+    free (err);
+    const char *null [] = { "--null", "wc", NULL };
+    ASSERT_EQ (s_map (null, "abc\nde\n", 7, &out, &size, &err), 0);
+    ASSERT_EQ (size, 6);
+    ASSERT_MEM_EQ (out, "3\n\0" "2\n\0", 6);
+    free (out);
+    free (err);
+}
+
 /* Ten thousand lines through a window of 8: every result, in order. */
 static void
 test_many_lines (void)
@@ -463,6 +483,7 @@ s_start_farm (void)
         "--exec", "n=$(cat); sleep 0.2; printf 's%s' \"$n\"", NULL };
     const char *twice [] = { "--service", "twice", "--exec",
                              "x=$(cat); printf '%s\\n%s' \"$x\" \"$x\"", NULL };
+    const char *wc [] = { "--service", "wc", "--exec", "wc -c", NULL };
     const char *echo [] = { "--service", "echo", "--capacity", "4",
                             "--module", th_module ("echo.so"), NULL };
     th_worker_start (s_endpoint, cat);
@@ -470,9 +491,10 @@ s_start_farm (void)
     th_worker_start (s_endpoint, check);
     th_worker_start (s_endpoint, slow);
     th_worker_start (s_endpoint, twice);
+    th_worker_start (s_endpoint, wc);
     th_worker_start (s_endpoint, echo);
     th_worker_start (s_endpoint, echo);
-    if (!th_wait_workers (s_endpoint, 7, 10000))
+    if (!th_wait_workers (s_endpoint, 8, 10000))
         TEST_FAIL ("workers did not register with %s", s_endpoint);
 }
 
@@ -482,6 +504,7 @@ main (void)
     s_start_farm ();
     test_order_with_varied_speeds ();
     test_lines_are_payloads ();
+    test_output_lines ();
     test_many_lines ();
     test_empty_input ();
     test_files ();

@@ -26,8 +26,10 @@
  *    an idle worker, but one: a retried task avoids the worker it failed
  *    on while the service has another, so that worker may idle while the
  *    first RETRY_SCAN tasks in line all failed on it. Dispatch takes list
- *    heads, O(1) per task, and scans (at most RETRY_SCAN) only for such
- *    a task.
+ *    heads: the head of the highest priority with tasks (a bitmap), or on
+ *    every --oldest-every'th turn the oldest of at most ten heads
+ *    (task_queue.h), so O(1) per task, and scans (at most RETRY_SCAN)
+ *    only for such a task.
  *
  * Builds with assertions (the sanitizer build, tests/run.sh) check rule 1:
  * a gone worker is never given a task, touched, listed idle or deleted
@@ -35,13 +37,16 @@
  *
  * Prefetch: a worker runs one task per slot, and would sit idle for a round
  * trip between its DONE and its next TASK. For a service whose tasks are
- * short (under --prefetch-below on average), the broker also gives a busy worker
- * one task per slot in advance, which the worker library queues. Celery's
- * flaw, a short task stuck behind a long one while another worker idles,
- * is avoided by stealing: a worker that frees a slot and finds its queue
- * empty asks back (CANCEL) the oldest task waiting at another worker; the
- * worker returns it unstarted (DONE with CANCELLED), and it runs here. If it
- * had started, its DONE is its result, as usual. */
+ * short (under --prefetch-below on average), the broker also gives a busy
+ * worker tasks in advance, which the worker library queues: up to its
+ * prefetch depth per slot (worker_table.h), which starts at one, grows by
+ * one each time a slot ran dry while tasks waited here (s_deepen, up to
+ * what the worker's READY accepts), and halves when a task must be stolen
+ * back from it. Celery's flaw, a short task stuck behind a long one while
+ * another worker idles, is avoided by stealing: a worker that frees a slot
+ * and finds its queue empty asks back (CANCEL) the oldest task waiting at
+ * another worker; the worker returns it unstarted (DONE with CANCELLED),
+ * and it runs here. If it had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
 #include "zf_log.h"
 #include "zf_retry.h"

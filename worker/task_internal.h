@@ -1,8 +1,10 @@
 /* task_internal.h: a task's life inside the worker half of libzfarm.
  *
- * The I/O actor builds a task from a TASK message, a slot thread runs its
- * handler, and the I/O actor turns the outcome into a DONE. The task pointer
- * travels between them over actor pipes: one thread owns it at a time. */
+ * A slot thread does it all: holding the worker's mutex it builds a task
+ * from a TASK message (or takes one that waited for a slot), runs its
+ * handler without the mutex, and under it again turns the outcome into a
+ * DONE. So one thread owns a task; another (the watcher, a CANCEL read by
+ * any thread) only cancels it, which is safe from any thread. */
 #ifndef TASK_INTERNAL_H
 #define TASK_INTERNAL_H
 
@@ -61,7 +63,7 @@ zmq_msg_t *
 
 /* Fills header with the DONE of task_id when its handler ran longer than
  * max_call_ms: TIMEOUT, "ran longer than --max-call-time N ms". For the
- * I/O actor, which sends it while the handler is still running. */
+ * watcher, which sends it while the handler is still running. */
 void
     zf_task_overran_done (zf_header_t *header, uint64_t task_id,
                           uint32_t max_call_ms);

@@ -61,9 +61,9 @@ ZFARM_EXPORT int
                            zfarm_handler_fn *handler, void *arg);
 
 /* Tasks this worker runs at once, 1 to 1024 (default 1). With more than 1,
- * handlers run on that many threads and must be thread-safe. Each slot but
- * the first costs two ZeroMQ sockets: above about 500, raise czmq's limit
- * (zsys_set_max_sockets) before making any socket. Returns 0 or
+ * handlers run on that many threads (the one that calls run, and one
+ * more per slot) and must be thread-safe. Slots cost no ZeroMQ sockets:
+ * the worker has one per broker, whatever its capacity. Returns 0 or
  * ZFARM_EINVALID. */
 ZFARM_EXPORT int
     zfarm_worker_set_capacity (zfarm_worker_t *self, int slots);
@@ -129,7 +129,7 @@ ZFARM_EXPORT void
  * max_tasks, or the idle exit; tasks in hand finish first. Returns 0 on a
  * clean stop (at once if a stop came before run), ZFARM_EBROKER_DOWN after
  * the give-up time without a broker, or ZFARM_EINVALID if no service was
- * registered or the process cannot afford the capacity's sockets.
+ * registered or its sockets or slot threads could not be made.
  *
  * A worker process that a zfarm pool started (ZFARM_SUPERVISOR_PID in its
  * environment) never outlives that supervisor: once a heartbeat interval it

@@ -139,6 +139,22 @@ s_counters (FILE *out, const counters_t *c)
              c->progress_forwarded, c->progress_dropped);
 }
 
+/* The dispatch latency histogram (per bucket, not cumulative; the last
+ * bucket has no bound), for the status page's chart. */
+static void
+s_latency (FILE *out, const latency_t *latency)
+{
+    static const double bounds [] = LATENCY_BOUNDS_MS;
+    fputs ("\"dispatch_latency\":{\"bounds_ms\":[", out);
+    for (size_t i = 0; i < LATENCY_BUCKETS - 1; i++)
+        fprintf (out, "%s%g", i? ",": "", bounds [i]);
+    fputs ("],\"buckets\":[", out);
+    for (size_t i = 0; i < LATENCY_BUCKETS; i++)
+        fprintf (out, "%s%" PRIu64, i? ",": "", latency->buckets [i]);
+    fprintf (out, "],\"count\":%" PRIu64 ",\"sum_ms\":%.3f}",
+             latency->count, latency->sum_ms);
+}
+
 char *
 status_json (const status_view_t *view)
 {
@@ -178,6 +194,8 @@ status_json (const status_view_t *view)
     }
     fputs ("],", out);
     s_services (out, view->services);
+    fputc (',', out);
+    s_latency (out, &view->counters->dispatch_latency);
     fputc (',', out);
     s_counters (out, view->counters);
     fputs ("}", out);

@@ -66,6 +66,9 @@ test_scrape (const char *endpoint)
     char *json = s_get ("/status.json");
     ASSERT (strstr (json, "application/json"));
     ASSERT (strstr (json, "\"name\":\"echo\""));
+    /* The dispatch latency histogram the page charts: the same 3 tasks. */
+    ASSERT (strstr (json, "\"dispatch_latency\":{\"bounds_ms\":[1,2.5,5,"));
+    ASSERT (strstr (json, "],\"count\":3,\"sum_ms\":"));
     free (json);
     char *missing = s_get ("/nope");
     ASSERT (strstr (missing, "HTTP/1.1 404"));
@@ -96,6 +99,18 @@ test_page (void)
     ASSERT (strstr (dom, "<td>local</td>"));
     ASSERT (strstr (dom, "<th>ahead</th>"));
     ASSERT (strstr (dom, "completed/s"));
+    /* It kept its polls and drew them: a line of tasks per second, one
+     * for the echo service's queue, and the latency's. */
+    ASSERT (strstr (dom, "data-series=\"completed\""));
+    ASSERT (strstr (dom, "data-series=\"echo\""));
+    ASSERT (strstr (dom, "data-series=\"p95\""));
+    const char *line = strstr (dom, "data-series=\"completed\"");
+    const char *tag = line;
+    while (tag > dom && *tag != '<')
+        tag--;
+    const char *points = strstr (tag, "points=\"");
+    ASSERT (points && points < strchr (line, '>'));
+    ASSERT (strchr (points + 8, ' ') < strchr (points + 8, '"'));
     /* And no poll failed (the script marks the state line with "err"). */
     ASSERT (strstr (dom, "<div id=\"state\" class=\"\">version 0.1.0"));
     free (dom);

@@ -49,6 +49,42 @@
 /* Messages one pass reads before it lets the others have the mutex. */
 #define READ_BATCH 64
 
+/* ---- the lock -------------------------------------------------------- */
+
+/* The io whose lock this thread holds, if any: what ZF_IO_HELD checks.
+ * A thread's own variable, so the check reads nothing another writes. */
+static _Thread_local const io_t *tl_holding;
+
+void
+zf_io_lock (io_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    tl_holding = self;
+}
+
+void
+zf_io_unlock (io_t *self)
+{
+    ZF_IO_HELD (self);
+    tl_holding = NULL;
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+zf_io_wait (io_t *self, pthread_cond_t *cond)
+{
+    ZF_IO_HELD (self);
+    tl_holding = NULL;
+    pthread_cond_wait (cond, &self->lock);
+    tl_holding = self;
+}
+
+bool
+zf_io_held (const io_t *self)
+{
+    return tl_holding == self;
+}
+
 /* ---- waking threads ------------------------------------------------ */
 
 /* Wakes the watcher at the given time (zf_now_ms's clock), unless its
@@ -56,6 +92,7 @@
 void
 zf_io_arm (io_t *self, int64_t at)
 {
+    ZF_IO_HELD (self);
     if (self->armed_at && self->armed_at <= at)
         return;
     struct itimerspec alarm = { .it_value = {
@@ -71,6 +108,7 @@ zf_io_arm (io_t *self, int64_t at)
 void
 zf_io_ring (io_t *self)
 {
+    ZF_IO_HELD (self);
     uint64_t one = 1;
     if (self->poller != NO_SLOT
     &&  write (self->bell_fd, &one, sizeof one) == -1) {
@@ -92,6 +130,7 @@ s_drain_fd (int fd)
 static uint32_t
 s_pop_sleeper (io_t *self)
 {
+    ZF_IO_HELD (self);
     if (self->sleeper_count == 0)
         return NO_SLOT;
     uint32_t index = self->sleepers [--self->sleeper_count];
@@ -105,6 +144,7 @@ s_pop_sleeper (io_t *self)
 static void
 s_call_poller (io_t *self, uint32_t caller)
 {
+    ZF_IO_HELD (self);
     if (self->poller != NO_SLOT || self->finished
     ||  (self->poller_called != NO_SLOT && self->poller_called != caller))
         return;
@@ -118,6 +158,7 @@ s_call_poller (io_t *self, uint32_t caller)
 void
 zf_io_wake_all (io_t *self)
 {
+    ZF_IO_HELD (self);
     self->finished = true;
     while (self->sleeper_count > 0)
         pthread_cond_signal (&self->slots [s_pop_sleeper (self)].wake);
@@ -130,6 +171,7 @@ zf_io_wake_all (io_t *self)
 void
 zf_io_waiting_push (io_t *self, const waiting_t *entry)
 {
+    ZF_IO_HELD (self);
     uint32_t size = self->waiting_size;
     assert (self->waiting_count < size);
     self->waiting [(self->waiting_head + self->waiting_count++) % size]
@@ -139,6 +181,7 @@ zf_io_waiting_push (io_t *self, const waiting_t *entry)
 bool
 zf_io_waiting_pop (io_t *self, waiting_t *entry)
 {
+    ZF_IO_HELD (self);
     if (self->waiting_count == 0)
         return false;
     *entry = self->waiting [self->waiting_head];
@@ -165,6 +208,7 @@ s_waiting_delete (io_t *self, uint32_t i)
 zfarm_task_t *
 zf_io_waiting_remove (io_t *self, uint32_t session, uint64_t task_id)
 {
+    ZF_IO_HELD (self);
     for (uint32_t i = 0; i < self->waiting_count; i++) {
         waiting_t *entry = &self->waiting [(self->waiting_head + i)
                                            % self->waiting_size];
@@ -180,6 +224,7 @@ zf_io_waiting_remove (io_t *self, uint32_t session, uint64_t task_id)
 void
 zf_io_waiting_purge (io_t *self, uint32_t session)
 {
+    ZF_IO_HELD (self);
     uint32_t i = 0;
     while (i < self->waiting_count) {
         waiting_t *entry = &self->waiting [(self->waiting_head + i)
@@ -199,6 +244,7 @@ zf_io_waiting_purge (io_t *self, uint32_t session)
 static void
 s_slot_start (io_t *self, uint32_t index, const waiting_t *entry)
 {
+    ZF_IO_HELD (self);
     slot_t *slot = &self->slots [index];
     slot->task = entry->task;
     slot->busy = true;
@@ -234,6 +280,7 @@ s_slot_in_transit (io_t *self)
 static void
 s_dispatch (io_t *self, uint32_t caller)
 {
+    ZF_IO_HELD (self);
     while (!self->stopping && self->waiting_count > 0) {
         uint32_t index = caller;
         if (index == NO_SLOT || self->slots [index].busy)
@@ -267,6 +314,7 @@ s_dispatch (io_t *self, uint32_t caller)
 static void
 s_read (io_t *self)
 {
+    ZF_IO_HELD (self);
     for (uint32_t i = 0; i < self->session_count; i++) {
         session_t *session = &self->sessions [i];
         for (int reads = 0; session->sock; reads++) {
@@ -288,6 +336,7 @@ s_read (io_t *self)
 static void
 s_service (io_t *self, uint32_t caller)
 {
+    ZF_IO_HELD (self);
     zf_session_check_stop (self);
     s_read (self);
     s_dispatch (self, caller);
@@ -358,7 +407,7 @@ static void *
 s_watcher (void *args)
 {
     io_t *self = args;
-    pthread_mutex_lock (&self->lock);
+    zf_io_lock (self);
     while (!self->finished) {
         /* Input first: a heartbeat waiting in the socket keeps the broker
          * alive for the expiry check. */
@@ -377,9 +426,9 @@ s_watcher (void *args)
             { .fd = self->progress_fd, .events = POLLIN },
         };
         int count = watching? s_session_fds (self, fds, 3): 3;
-        pthread_mutex_unlock (&self->lock);
+        zf_io_unlock (self);
         int rc = poll (fds, (nfds_t) count, -1);
-        pthread_mutex_lock (&self->lock);
+        zf_io_lock (self);
         if (rc > 0 && (fds [0].revents & POLLIN)) {
             s_drain_fd (self->timer_fd);
             self->armed_at = 0;
@@ -392,7 +441,7 @@ s_watcher (void *args)
         }
         zf_session_check_stop (self);
     }
-    pthread_mutex_unlock (&self->lock);
+    zf_io_unlock (self);
     return NULL;
 }
 
@@ -402,15 +451,16 @@ s_watcher (void *args)
 static void
 s_poll (io_t *self, uint32_t index)
 {
+    ZF_IO_HELD (self);
     self->poller = index;
     self->poller_called = NO_SLOT;
     struct pollfd fds [1 + ZF_BROKERS_MAX] = {
         { .fd = self->bell_fd, .events = POLLIN },
     };
     int count = s_session_fds (self, fds, 1);
-    pthread_mutex_unlock (&self->lock);
+    zf_io_unlock (self);
     int rc = poll (fds, (nfds_t) count, -1);
-    pthread_mutex_lock (&self->lock);
+    zf_io_lock (self);
     self->poller = NO_SLOT;
     if (rc > 0 && (fds [0].revents & POLLIN))
         s_drain_fd (self->bell_fd);
@@ -422,28 +472,29 @@ s_poll (io_t *self, uint32_t index)
 static void
 s_sleep (io_t *self, uint32_t index)
 {
+    ZF_IO_HELD (self);
     slot_t *slot = &self->slots [index];
     if (self->poller_called == index)
         self->poller_called = NO_SLOT;  /* another slot polls already */
     slot->asleep = true;
     self->sleepers [self->sleeper_count++] = index;
     while (slot->asleep && !self->finished)
-        pthread_cond_wait (&slot->wake, &self->lock);
+        zf_io_wait (self, &slot->wake);
 }
 
 static void
 s_slot_loop (io_t *self, uint32_t index)
 {
     slot_t *slot = &self->slots [index];
-    pthread_mutex_lock (&self->lock);
+    zf_io_lock (self);
     while (!self->finished) {
         s_service (self, index);
         if (slot->busy) {
             s_call_poller (self, index);
             zfarm_task_t *task = slot->task;
-            pthread_mutex_unlock (&self->lock);
+            zf_io_unlock (self);
             zf_task_run (task);
-            pthread_mutex_lock (&self->lock);
+            zf_io_lock (self);
             /* What came meanwhile first: the DONE says whether a task
              * waits for this slot (ZF_FLAG_IDLE). */
             s_read (self);
@@ -458,7 +509,7 @@ s_slot_loop (io_t *self, uint32_t index)
         else
             s_sleep (self, index);
     }
-    pthread_mutex_unlock (&self->lock);
+    zf_io_unlock (self);
 }
 
 typedef struct {
@@ -486,7 +537,10 @@ s_io_free (io_t *self)
         zsock_destroy (&self->sessions [i].sock);
         free (self->sessions [i].endpoint);
     }
+    /* No other thread is left, but the purge's contract is the lock. */
+    zf_io_lock (self);
     zf_io_waiting_purge (self, ZF_ALL_SESSIONS);
+    zf_io_unlock (self);
     free (self->waiting);
     zf_decoder_destroy (&self->decoder);
     zf_curve_clear (&self->curve);
@@ -508,9 +562,9 @@ s_io_free (io_t *self)
 static void
 s_threads_join (io_t *self)
 {
-    pthread_mutex_lock (&self->lock);
+    zf_io_lock (self);
     zf_io_wake_all (self);
-    pthread_mutex_unlock (&self->lock);
+    zf_io_unlock (self);
     for (uint32_t i = 1; i <= self->threads_started; i++)
         pthread_join (self->slots [i].thread, NULL);
     if (self->watcher_started)
@@ -595,14 +649,14 @@ zf_io_new (const zf_io_config_t *config)
         return NULL;
     }
     /* Threads wait for the mutex until the first READY is out. */
-    pthread_mutex_lock (&self->lock);
+    zf_io_lock (self);
     bool started = s_threads_start (self);
     if (started)
         for (uint32_t i = 0; i < self->session_count; i++)
             zf_session_connect (self, &self->sessions [i]);
     else
         self->finished = true;  /* the watcher must not connect either */
-    pthread_mutex_unlock (&self->lock);
+    zf_io_unlock (self);
     if (!started) {
         s_threads_join (self);
         s_io_free (self);

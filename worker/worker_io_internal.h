@@ -1,6 +1,16 @@
 /* worker_io_internal.h: the state that worker_io.c (the threads) and
  * worker_session.c (what is said to the brokers) share, under io->lock.
- * Every function here is called with the lock held.
+ * Every function here but the lock's own is called with the lock held,
+ * and checks it (ZF_IO_HELD) in builds with assertions: tests/run.sh's
+ * sanitizer build, and any build with ZFARM_ASSERTIONS.
+ *
+ * Who owns what: everything in io_t and its slots and sessions belongs to
+ * whichever thread holds the lock (a slot thread, or the watcher), the
+ * sockets included; no thread keeps a pointer into it across an unlock but
+ * to its own slot's task, which only its slot thread runs. What a thread
+ * reads without the lock is said so where it is declared: the settings
+ * zf_io_new fixes before any thread starts, the descriptors it polls, and
+ * stop_requested (an atomic, set by zfarm_worker_stop from any thread).
  *
  * A worker serves one broker or several: each has a session_t, with its
  * own connection, heartbeat settings and timers. The slots, and the ring
@@ -14,8 +24,10 @@
 #include "worker_io.h"
 #include "zf_proto.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define NO_SLOT UINT32_MAX
 
@@ -138,6 +150,25 @@ struct _zf_io_t {
 };
 
 typedef zf_io_t io_t;
+
+/* ---- the lock (worker_io.c) ------------------------------------------ */
+
+/* Take and leave io->lock, and wait on a condition with it, recording
+ * which thread holds it. */
+void
+    zf_io_lock (io_t *self);
+void
+    zf_io_unlock (io_t *self);
+void
+    zf_io_wait (io_t *self, pthread_cond_t *cond);
+
+/* True if this thread holds self's lock. */
+bool
+    zf_io_held (const io_t *self);
+
+/* Asserts that the caller holds the lock: at the top of every function
+ * below, and of the static ones that touch io_t. */
+#define ZF_IO_HELD(self) assert (zf_io_held (self))
 
 /* ---- worker_io.c ------------------------------------------------------- */
 

@@ -45,6 +45,7 @@ s_send (session_t *session, const zf_header_t *header, zmq_msg_t *payload)
 bool
 zf_session_any_connected (io_t *self)
 {
+    ZF_IO_HELD (self);
     for (uint32_t i = 0; i < self->session_count; i++)
         if (self->sessions [i].sock)
             return true;
@@ -86,6 +87,7 @@ s_make_instance (char instance [ZF_INSTANCE_MAX + 1])
 static void
 s_send_ready (io_t *self, session_t *session)
 {
+    ZF_IO_HELD (self);
     zf_header_t header;
     zf_header_init (&header, ZF_READY);
     for (size_t i = 0; i < self->service_count; i++)
@@ -123,6 +125,7 @@ s_backoff (io_t *self, session_t *session)
 void
 zf_session_connect (io_t *self, session_t *session)
 {
+    ZF_IO_HELD (self);
     assert (!session->sock);
     session->sock = zsock_new (ZMQ_DEALER);
     /* Keys and routing id go on before the connect: libzmq takes them from
@@ -165,6 +168,7 @@ zf_session_connect (io_t *self, session_t *session)
 static void
 s_disconnect (io_t *self, session_t *session)
 {
+    ZF_IO_HELD (self);
     zsock_destroy (&session->sock);
     session->fd = -1;
     session->served = false;
@@ -178,6 +182,7 @@ s_disconnect (io_t *self, session_t *session)
 static void
 s_reconnect (io_t *self, session_t *session, const char *why)
 {
+    ZF_IO_HELD (self);
     s_disconnect (self, session);
     if (self->stopping)
         return;
@@ -241,6 +246,7 @@ s_send_due_slots (io_t *self)
 void
 zf_session_announce (io_t *self)
 {
+    ZF_IO_HELD (self);
     if (self->session_count < 2 || self->slots_due_at)
         return;
     uint32_t free = s_free_slots (self);
@@ -312,6 +318,7 @@ s_say_goodbye (io_t *self, const char *reason)
 static void
 s_exit_process (io_t *self, int status, const char *reason)
 {
+    ZF_IO_HELD (self);
     zf_error ("worker: %s; exiting with status %d", reason, status);
     s_say_goodbye (self, reason);
     zf_pool_kill_strays (NULL);
@@ -323,6 +330,7 @@ s_exit_process (io_t *self, int status, const char *reason)
 static void
 s_finish_if_idle (io_t *self)
 {
+    ZF_IO_HELD (self);
     if (!self->stopping || self->finished
     ||  self->busy_count > self->stuck_count)
         return;
@@ -365,6 +373,7 @@ s_send_drain (io_t *self)
 void
 zf_session_begin_stop (io_t *self, const char *reason)
 {
+    ZF_IO_HELD (self);
     if (self->stopping)
         return;
     self->stopping = true;
@@ -380,6 +389,7 @@ zf_session_begin_stop (io_t *self, const char *reason)
 void
 zf_session_check_stop (io_t *self)
 {
+    ZF_IO_HELD (self);
     if (atomic_load (self->stop_requested))
         zf_session_begin_stop (self, "worker stopped");
     else
@@ -390,6 +400,7 @@ zf_session_check_stop (io_t *self)
 void
 zf_session_on_wakeup (io_t *self)
 {
+    ZF_IO_HELD (self);
     /* Bounded: whatever is left wakes the next poll, and stop is
      * idempotent anyway. */
     char bytes [64];
@@ -405,6 +416,7 @@ zf_session_on_wakeup (io_t *self)
 void
 zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
 {
+    ZF_IO_HELD (self);
     slot->task_id = task_id;
     slot->overran = slot->stuck = slot->cancelled = false;
     slot->call_end = slot->cancel_end = 0;
@@ -534,6 +546,7 @@ s_slot_progress (io_t *self, slot_t *slot, int64_t now, bool force,
 void
 zf_session_send_progress (io_t *self)
 {
+    ZF_IO_HELD (self);
     int64_t now = zf_now_ms (), next = 0;
     for (uint32_t i = 0; i < self->capacity; i++) {
         slot_t *slot = &self->slots [i];
@@ -555,6 +568,7 @@ zf_session_send_progress (io_t *self)
 void
 zf_session_on_done (io_t *self, uint32_t index)
 {
+    ZF_IO_HELD (self);
     slot_t *slot = &self->slots [index];
     assert (slot->busy && slot->task);
     zfarm_task_t *task = slot->task;
@@ -617,6 +631,7 @@ static void
 s_on_task (io_t *self, session_t *session, zf_header_t *header,
            zf_frames_t *payload)
 {
+    ZF_IO_HELD (self);
     /* Each broker sends at most one task per slot, and with prefetch at
      * most READY's prefetch more per slot in advance, so only a broken
      * broker can fill the ring: it holds all of them, so that slots still
@@ -697,6 +712,7 @@ static void
 s_on_cancel (io_t *self, session_t *session, zf_header_t *header,
              zf_frames_t *payload)
 {
+    ZF_IO_HELD (self);
     (void) payload;
     zfarm_task_t *task = zf_io_waiting_remove (self, session->index,
                                                header->task_id);
@@ -719,6 +735,7 @@ static void
 s_on_heartbeat (io_t *self, session_t *session, zf_header_t *header,
                 zf_frames_t *payload)
 {
+    ZF_IO_HELD (self);
     (void) payload;
     if (!header->heartbeat_ms || !header->liveness)
         return;
@@ -749,6 +766,7 @@ static void
 s_on_disconnect (io_t *self, session_t *session, zf_header_t *header,
                  zf_frames_t *payload)
 {
+    ZF_IO_HELD (self);
     (void) payload;
     char why [ZF_TEXT_MAX + 64];
     snprintf (why, sizeof why, "broker %s sent DISCONNECT (%s)",
@@ -761,6 +779,7 @@ static void
 s_on_error (io_t *self, session_t *session, zf_header_t *header,
             zf_frames_t *payload)
 {
+    ZF_IO_HELD (self);
     (void) self;
     (void) payload;
     zf_warning ("worker: broker %s answered ERROR %s: %s", session->endpoint,
@@ -781,6 +800,7 @@ static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
 bool
 zf_session_on_broker (io_t *self, session_t *session)
 {
+    ZF_IO_HELD (self);
     zf_header_t header;
     zf_frames_t payload;
     int rc = zf_wire_recv_frames (session->sock, self->decoder, &header,
@@ -898,6 +918,7 @@ s_check_unserved (io_t *self, int64_t now)
 void
 zf_session_on_timers (io_t *self)
 {
+    ZF_IO_HELD (self);
     int64_t now = zf_now_ms ();
     if (self->idle_exit_ms && !self->stopping)
         s_check_idle (self, now);

@@ -131,6 +131,14 @@ void
 
 /* ---- dispatch.c -------------------------------------------------------- */
 
+/* Sends a client its RESULT for a task (code 0 or ZFARM_E*; frames are
+ * moved when given) and counts it: the one place a RESULT is built, for
+ * a task's end here and for a SUBMIT refused in commands.c alike. */
+void
+    dispatch_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
+                     int code, const char *text, zmq_msg_t *frames,
+                     size_t count, uint32_t flags);
+
 /* Queues a new task (takes the inbound payload) for service, or for the
  * service the header names if service is NULL (it is created). */
 void

@@ -22,7 +22,7 @@ s_send_error (broker_t *self, int code, const char *text)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_ERROR);
-    header.status = -code;
+    header.status = code;
     zf_header_set_text (&header, text);
     broker_send_header (self, &self->inbound.from, &header);
 }
@@ -144,14 +144,8 @@ s_on_ready (broker_t *self, worker_t *worker)
 static void
 s_reply_result (broker_t *self, uint64_t task_id, int code, const char *text)
 {
-    zf_header_t header;
-    zf_header_init (&header, ZF_RESULT);
-    header.task_id = task_id;
-    header.status = -code;
-    zf_header_set_text (&header, text);
-    broker_send_header (self, &self->inbound.from, &header);
-    self->counters.failed++;
-    self->counters.failed_by_code [-code]++;
+    dispatch_result (self, &self->inbound.from, task_id, code, text, NULL, 0,
+                     0);
 }
 
 static void

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define COUNTERS_CODES 32       /* failed_by_code is indexed by wire code */
+#define COUNTERS_CODES 32       /* failed_by_code's size: ZF_CODE_INDEX */
 
 /* Upper bounds (ms) of the dispatch latency buckets; one more for +Inf. */
 #define LATENCY_BOUNDS_MS { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, \

@@ -121,33 +121,42 @@ s_task_delete (broker_t *self, task_t *task)
     task_table_free (self->tasks, task);
 }
 
-/* Sends a task's RESULT (frames are moved when given) and counts it. */
+void
+dispatch_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
+                 int code, const char *text, zmq_msg_t *frames, size_t count,
+                 uint32_t flags)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_RESULT);
+    header.task_id = task_id;
+    header.status = code;
+    header.flags = flags & ZF_FLAG_NUL;
+    zf_header_set_text (&header, text);
+    if (broker_send (self, to, &header, frames, count, false))
+        self->counters.results_undeliverable++;
+    if (code == 0)
+        self->counters.completed++;
+    else {
+        self->counters.failed++;
+        if (ZF_CODE_INDEX (code) < COUNTERS_CODES)
+            self->counters.failed_by_code [ZF_CODE_INDEX (code)]++;
+    }
+}
+
+/* Ends a task with its RESULT, if its client is still there. */
 static void
-s_send_result (broker_t *self, task_t *task, int status, const char *text,
+s_send_result (broker_t *self, task_t *task, int code, const char *text,
                zmq_msg_t *frames, size_t count, uint32_t flags)
 {
     if (!task->client)
         return;
-    zf_header_t header;
-    zf_header_init (&header, ZF_RESULT);
-    header.task_id = task->client_task_id;
-    header.status = status;
-    header.flags = flags & ZF_FLAG_NUL;
-    zf_header_set_text (&header, text);
-    client_t *client = task->client;
-    if (broker_send (self, &client->id, &header, frames, count, false))
-        self->counters.results_undeliverable++;
-    if (status == 0)
-        self->counters.completed++;
-    else {
-        self->counters.failed++;
-        if (status < COUNTERS_CODES)
-            self->counters.failed_by_code [status]++;
-    }
+    const client_t *client = task->client;
+    dispatch_result (self, &client->id, task->client_task_id, code,
+                     text, frames, count, flags);
     task->service->completed++;
-    if (status)
+    if (code)
         zf_info ("task %s/%" PRIu64 " failed: %s%s%s", task->service->name,
-                 task->client_task_id, zfarm_err_name (-status),
+                 task->client_task_id, zfarm_err_name (code),
                  *text? ": ": "", text);
     else
         zf_debug ("task %s/%" PRIu64 ": OK", task->service->name,
@@ -158,7 +167,7 @@ s_send_result (broker_t *self, task_t *task, int status, const char *text,
 static void
 s_task_fail (broker_t *self, task_t *task, int code, const char *text)
 {
-    s_send_result (self, task, -code, text? text: zfarm_strerror (code), NULL,
+    s_send_result (self, task, code, text? text: zfarm_strerror (code), NULL,
                    0, 0);
     s_task_delete (self, task);
 }
@@ -477,7 +486,7 @@ s_retry_allowed (broker_t *self, const task_t *task,
                  const retry_policy_t *policy, int status)
 {
     return !self->draining
-        && status > 0 && status < 32
+        && status < 0 && ZF_CODE_INDEX (status) < 32
         && (policy->retry_on & ZF_RETRY_BIT (status))
         && task->attempts - 1 < (uint32_t) policy->max_retries;
 }
@@ -494,7 +503,7 @@ s_random01 (broker_t *self)
     return (double) (x >> 11) / (double) (UINT64_C (1) << 53);
 }
 
-/* Runs a failed task (off its worker, status a wire code) again: first in
+/* Runs a failed task (off its worker, status its ZFARM_E*) again: first in
  * its priority, after the policy's back-off (dispatch_defer). Its next
  * attempt is told of this failure and avoids this worker. */
 static void
@@ -512,7 +521,7 @@ s_retry (broker_t *self, task_t *task, const worker_t *worker,
                                        task->attempts, s_random01 (self));
     zf_info ("task %s/%" PRIu64 " attempt %" PRIu32 " failed (%s%s%s);"
              " retry %" PRIu32 " of %d in %" PRIu32 " ms", task->service->name,
-             task->client_task_id, task->attempts, zfarm_err_name (-status),
+             task->client_task_id, task->attempts, zfarm_err_name (status),
              *text? ": ": "", text, task->attempts, policy->max_retries, delay);
     if (delay == 0) {
         s_enqueue (self, task, true);
@@ -664,7 +673,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
 {
     assert (!worker->gone && task->worker == worker);
     if (task->stealing && task->state == TASK_RUNNING
-    &&  done->status == -ZFARM_ECANCELLED) {
+    &&  done->status == ZFARM_ECANCELLED) {
         s_stolen (self, worker, task);
         return;
     }
@@ -774,8 +783,8 @@ s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
     }
     retry_policy_t policy;
     s_task_policy (self, task, &policy);
-    if (s_retry_allowed (self, task, &policy, -ZFARM_EWORKER_LOST)) {
-        s_retry (self, task, worker, &policy, -ZFARM_EWORKER_LOST, reason);
+    if (s_retry_allowed (self, task, &policy, ZFARM_EWORKER_LOST)) {
+        s_retry (self, task, worker, &policy, ZFARM_EWORKER_LOST, reason);
         return;
     }
     char text [ZF_TEXT_MAX + 1];
@@ -977,7 +986,7 @@ dispatch_expire (broker_t *self, int64_t now)
             snprintf (text, sizeof text, "no result within %" PRIu32
                       " ms; attempt %" PRIu32 " failed: %s%s%s",
                       task->timeout_ms, task->attempts,
-                      zfarm_err_name (-task->retry->last_status),
+                      zfarm_err_name (task->retry->last_status),
                       task->retry->last_text? ": ": "",
                       task->retry->last_text? task->retry->last_text: "");
             s_task_fail (self, task, ZFARM_ETIMEOUT, text);
@@ -997,7 +1006,7 @@ dispatch_expire (broker_t *self, int64_t now)
             char text [96];
             snprintf (text, sizeof text, "no result within %" PRIu32 " ms",
                       task->timeout_ms);
-            s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
+            s_send_result (self, task, ZFARM_ETIMEOUT, text, NULL, 0, 0);
             s_abandon (self, task, false);
         }
         else {
@@ -1007,12 +1016,12 @@ dispatch_expire (broker_t *self, int64_t now)
             worker_t *worker = task->worker;
             retry_policy_t policy;
             s_task_policy (self, task, &policy);
-            if (s_retry_allowed (self, task, &policy, -ZFARM_ETIMEOUT)) {
+            if (s_retry_allowed (self, task, &policy, ZFARM_ETIMEOUT)) {
                 s_detach_from_worker (task);
-                s_retry (self, task, worker, &policy, -ZFARM_ETIMEOUT, text);
+                s_retry (self, task, worker, &policy, ZFARM_ETIMEOUT, text);
             }
             else {
-                s_send_result (self, task, -ZFARM_ETIMEOUT, text, NULL, 0, 0);
+                s_send_result (self, task, ZFARM_ETIMEOUT, text, NULL, 0, 0);
                 s_abandon (self, task, false);
             }
             s_worker_overran (self, worker);

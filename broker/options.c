@@ -390,7 +390,7 @@ s_defaults (options_t *options)
     options->heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS;
     options->liveness = ZF_DEFAULT_LIVENESS;
     options->retry.max_retries = ZF_DEFAULT_MAX_RETRIES;
-    options->retry.retry_on = ZF_RETRY_BIT (-ZFARM_EWORKER_LOST);
+    options->retry.retry_on = ZF_RETRY_BIT (ZFARM_EWORKER_LOST);
     options->retry.backoff_min_ms = 0;
     options->retry.backoff_max_ms = 0;
     options->max_queue = ZF_DEFAULT_MAX_QUEUE;

@@ -116,10 +116,10 @@ s_counters (FILE *out, const counters_t *c)
              PRIu64 ",\"failed\":%" PRIu64 ",\"failed_by_code\":{",
              c->submitted, c->completed, c->failed);
     bool first = true;
-    for (int code = 1; code < COUNTERS_CODES; code++)
-        if (c->failed_by_code [code]) {
+    for (int index = 1; index < COUNTERS_CODES; index++)
+        if (c->failed_by_code [index]) {
             fprintf (out, "%s\"%s\":%" PRIu64, first? "": ",",
-                     zfarm_err_name (-code), c->failed_by_code [code]);
+                     zfarm_err_name (-index), c->failed_by_code [index]);
             first = false;
         }
     fprintf (out, "},\"retried\":%" PRIu64 ",\"cancelled\":%" PRIu64

@@ -32,7 +32,7 @@ typedef struct {
                                    service's */
     uint32_t backoff_min_ms;    /* the SUBMIT's back-off; max 0: the */
     uint32_t backoff_max_ms;    /* service's */
-    int last_status;            /* the last failed attempt's wire status */
+    int last_status;            /* the last failed attempt's ZFARM_E* */
     uint64_t avoid_worker;      /* serial of the worker it last failed on */
     char *last_text;            /* that attempt's error text, or NULL */
 } task_retry_t;

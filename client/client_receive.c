@@ -43,7 +43,7 @@ s_on_result (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
     }
     /* A broker that is stopping hands its tasks to the others, when there
      * is another that is up. */
-    if (header->status == -ZFARM_ESHUTDOWN && s_has_other (self, conn)) {
+    if (header->status == ZFARM_ESHUTDOWN && s_has_other (self, conn)) {
         if (!conn->leaving)
             zf_warning ("zfarm client: %s is shutting down", conn->endpoint);
         conn->leaving = true;
@@ -108,9 +108,9 @@ s_on_error (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
 {
     (void) payload;
     zf_warning ("zfarm client: broker %s refused a message: %s: %s",
-                conn->endpoint, zfarm_err_name (-header->status),
+                conn->endpoint, zfarm_err_name (header->status),
                 header->text);
-    if (header->status == -ZFARM_EUNAUTHORIZED)
+    if (header->status == ZFARM_EUNAUTHORIZED)
         self->unauthorized = true;
     return 0;
 }

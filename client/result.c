@@ -59,7 +59,7 @@ zf_result_from_wire (const zf_header_t *header, zf_frames_t *payload)
 {
     assert (header->command == ZF_RESULT);
     if (header->status)
-        return s_result_new (header->task_id, -header->status, 0,
+        return s_result_new (header->task_id, header->status, 0,
                              header->text);
     bool terminated = payload && zf_frames_terminated (payload, header->flags);
     if (terminated && payload->count == 1) {

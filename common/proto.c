@@ -354,8 +354,9 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             header->retries = (int32_t) i;
             return true;
         case F_STATUS:
+            /* Positive on the wire, a ZFARM_E* code in the header. */
             if (!s_get_int (o, 0, 0xFFFF, &i)) return false;
-            header->status = (int) i;
+            header->status = -(int) i;
             return true;
         case F_PREFETCH:
             if (!s_get_uint (o, ZF_PREFETCH_MAX, &u) || u == 0) return false;
@@ -524,7 +525,7 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_CAPACITY: msgpack_pack_uint32 (pk, header->capacity); break;
         case F_PID:      msgpack_pack_uint32 (pk, header->pid); break;
         case F_RETRIES:  msgpack_pack_int32 (pk, header->retries); break;
-        case F_STATUS:   msgpack_pack_int (pk, header->status); break;
+        case F_STATUS:   msgpack_pack_int (pk, -header->status); break;
         case F_FLAGS:    msgpack_pack_uint32 (pk, header->flags); break;
         case F_PREFETCH: msgpack_pack_uint32 (pk, header->prefetch); break;
         case F_HEARTBEAT: msgpack_pack_uint32 (pk, header->heartbeat_ms); break;

@@ -12,11 +12,11 @@
 
 static const struct {
     const char *name;
-    int code;                   /* wire status */
+    int code;                   /* ZFARM_E* */
 } s_codes [] = {
-    { "TIMEOUT",       -ZFARM_ETIMEOUT },
-    { "WORKER_LOST",   -ZFARM_EWORKER_LOST },
-    { "HANDLER_ERROR", -ZFARM_EHANDLER_ERROR },
+    { "TIMEOUT",       ZFARM_ETIMEOUT },
+    { "WORKER_LOST",   ZFARM_EWORKER_LOST },
+    { "HANDLER_ERROR", ZFARM_EHANDLER_ERROR },
 };
 #define CODE_COUNT (sizeof s_codes / sizeof s_codes [0])
 

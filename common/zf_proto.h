@@ -36,8 +36,10 @@ typedef struct {
     uint64_t task_id;           /* SUBMIT, TASK, DONE, RESULT, CANCEL,
                                    PROGRESS */
     uint64_t epoch;             /* PONG: the broker's random start id */
-    int status;                 /* DONE, RESULT, ERROR: 0 ok, or wire code;
-                                   TASK: the previous attempt's (0: none) */
+    int status;                 /* DONE, RESULT, ERROR: 0 ok, or a ZFARM_E*
+                                   code (negative: the codec alone knows
+                                   the wire's positive number); TASK: the
+                                   previous attempt's (0: none) */
     uint32_t timeout_ms;        /* SUBMIT, TASK: 0 = no deadline */
     int32_t retries;            /* SUBMIT: -1 = broker's default */
     uint32_t priority;          /* SUBMIT: 0..ZF_PRIORITY_MAX, higher runs
@@ -85,8 +87,12 @@ typedef struct {
     uint32_t backoff_max_ms;    /* max, 0 and 0: the service's */
 } zf_header_t;
 
-/* The retry_on bit of a wire status code (1..31). */
-#define ZF_RETRY_BIT(code) (1u << (code))
+/* The retry_on bit of a ZFARM_E* code (-31..-1), as on the wire and as
+ * zfarm_client.h's ZFARM_RETRY_ON. */
+#define ZF_RETRY_BIT(code) (1u << -(code))
+
+/* The index of a ZFARM_E* code in a table of counters by code. */
+#define ZF_CODE_INDEX(code) ((unsigned) -(code))
 
 /* The payload's last frame ends with a NUL byte that is not part of the
  * payload: a receiver that wants NUL-terminated bytes (the C API promises

@@ -47,10 +47,10 @@ struct _zfarm_task_t {
     size_t reply_offset;        /* REPLY_IN_DATA: the result is these */
     size_t reply_size;          /* bytes of data */
     uint32_t max_call_ms;       /* the handler may run this long; 0: ever */
-    int status;                 /* after the run: 0 or a wire status */
+    int status;                 /* after the run: 0 or a ZFARM_E* code */
     char *error;                /* zfarm_task_fail's text, or NULL */
     bool permanent;             /* zfarm_task_fail_permanent: no retry */
-    int last_status;            /* the attempt before: its wire status, 0
+    int last_status;            /* the attempt before: its ZFARM_E* code, 0
                                    if none failed (TASK's) */
     char *last_error;           /* and its text; NULL if none failed */
     atomic_bool cancelled;      /* the broker asked to stop it (set by the
@@ -128,7 +128,7 @@ zf_task_new (const zf_header_t *header, zfarm_handler_fn *handler,
     self->handler = handler;
     self->arg = arg;
     self->max_call_ms = max_call_ms;
-    if (header->status > 0) {
+    if (header->status < 0) {
         self->last_status = header->status;
         self->last_error = zf_strdup (header->text);
     }
@@ -181,21 +181,21 @@ zf_task_run (zfarm_task_t *self)
     int rc = self->handler (self, self->arg);
     if (self->max_call_ms
     &&  zf_now_ms () - started >= (int64_t) self->max_call_ms) {
-        self->status = -ZFARM_ETIMEOUT;
+        self->status = ZFARM_ETIMEOUT;
         s_reply_drop (self);
     }
     else
     if (atomic_load (&self->cancelled)) {
         /* Whatever it returned, nobody wants it: the DONE says the work
          * has stopped. */
-        self->status = -ZFARM_ECANCELLED;
+        self->status = ZFARM_ECANCELLED;
         free (self->error);
         self->error = zf_strdup ("cancelled while it ran");
         s_reply_drop (self);
     }
     else
     if (rc != 0) {
-        self->status = -ZFARM_EHANDLER_ERROR;
+        self->status = ZFARM_EHANDLER_ERROR;
         if (!self->error)
             zfarm_task_fail (self, "handler returned %d", rc);
         s_reply_drop (self);
@@ -214,7 +214,7 @@ zmq_msg_t *
 zf_task_done (zfarm_task_t *self, zf_header_t *header)
 {
     assert (self && header);
-    if (self->status == -ZFARM_ETIMEOUT) {
+    if (self->status == ZFARM_ETIMEOUT) {
         zf_task_overran_done (header, self->id, self->max_call_ms);
         return NULL;
     }
@@ -223,7 +223,7 @@ zf_task_done (zfarm_task_t *self, zf_header_t *header)
     header->status = self->status;
     if (self->status != 0) {
         zf_header_set_text (header, self->error? self->error: "");
-        if (self->permanent && self->status == -ZFARM_EHANDLER_ERROR)
+        if (self->permanent && self->status == ZFARM_EHANDLER_ERROR)
             header->flags = ZF_FLAG_FINAL;
         return NULL;
     }
@@ -241,7 +241,7 @@ zf_task_overran_done (zf_header_t *header, uint64_t task_id,
     assert (header);
     zf_header_init (header, ZF_DONE);
     header->task_id = task_id;
-    header->status = -ZFARM_ETIMEOUT;
+    header->status = ZFARM_ETIMEOUT;
     char text [64];
     snprintf (text, sizeof text, "ran longer than --max-call-time %" PRIu32
               " ms", max_call_ms);
@@ -401,6 +401,6 @@ zfarm_task_last_error (const zfarm_task_t *task, int *code_p)
 {
     assert (task);
     if (code_p)
-        *code_p = -task->last_status;
+        *code_p = task->last_status;
     return task->last_error;
 }

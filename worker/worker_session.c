@@ -613,7 +613,7 @@ s_refuse (session_t *session, uint64_t task_id, int code, const char *why)
     zf_header_t header;
     zf_header_init (&header, ZF_DONE);
     header.task_id = task_id;
-    header.status = -code;
+    header.status = code;
     zf_header_set_text (&header, why);
     s_send (session, &header, NULL);
 }
@@ -783,7 +783,7 @@ s_on_error (io_t *self, session_t *session, zf_header_t *header,
     (void) self;
     (void) payload;
     zf_warning ("worker: broker %s answered ERROR %s: %s", session->endpoint,
-                zfarm_err_name (-header->status), header->text);
+                zfarm_err_name (header->status), header->text);
 }
 
 typedef void (command_fn) (io_t *self, session_t *session,

@@ -149,7 +149,7 @@ main (void)
     /* Returned unstarted, it runs at the idle fake. */
     zf_header_init (&header, ZF_DONE);
     header.task_id = racer->held;
-    header.status = -ZFARM_ECANCELLED;
+    header.status = ZFARM_ECANCELLED;
     zf_header_set_text (&header, "cancelled before it started");
     s_send (racer, &header, NULL);
     racer->held = 0;

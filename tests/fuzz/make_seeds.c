@@ -1,5 +1,6 @@
 /* make_seeds.c: writes one valid encoded header per command, as fuzz seeds. */
 #include "zf_proto.h"
+#include "zfarm_codes.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,7 @@ main (int argc, char *argv [])
         zf_header_init (&header, command);
         header.task_id = 0x0123456789abcdefULL;
         header.epoch = 42;
-        header.status = 8;
+        header.status = ZFARM_EHANDLER_ERROR;
         header.timeout_ms = 1500;
         header.retries = 2;
         header.attempt = 1;

@@ -171,7 +171,7 @@ test_evil_host_is_refused (void)
     zf_header_t header;
     s_recv (worker, &header);
     ASSERT_EQ (header.command, ZF_ERROR);
-    ASSERT_EQ (header.status, -ZFARM_EBAD_REQUEST);
+    ASSERT_EQ (header.status, ZFARM_EBAD_REQUEST);
     ASSERT (strstr (header.text, "bad field 6 of READY"));
     zsock_destroy (&worker);
     char *json = th_status (s_endpoint);
@@ -187,7 +187,7 @@ test_call_error (zsock_t *worker)
     snprintf (command, sizeof command, "exec '%s' call -b '%s' -t 20000 '%s' x",
               th_bin ("zfarm"), s_endpoint, HTML_SERVICE);
     pid_t pid = s_spawn_shell ("call_error", command);
-    s_answer_task (worker, -ZFARM_EHANDLER_ERROR, EVIL_ERROR, NULL, 0);
+    s_answer_task (worker, ZFARM_EHANDLER_ERROR, EVIL_ERROR, NULL, 0);
     s_expect_exit (pid, 1);
     size_t size;
     char *err = s_read_log ("call_error", "err", &size);
@@ -225,7 +225,7 @@ test_map_error (zsock_t *worker)
               "printf 'one\\n' | '%s' map -q -b '%s' -t 20000 '%s'",
               th_bin ("zfarm"), s_endpoint, HTML_SERVICE);
     pid_t pid = s_spawn_shell ("map_error", command);
-    s_answer_task (worker, -ZFARM_EHANDLER_ERROR, EVIL_ERROR, NULL, 0);
+    s_answer_task (worker, ZFARM_EHANDLER_ERROR, EVIL_ERROR, NULL, 0);
     s_expect_exit (pid, 1);
     size_t size;
     char *err = s_read_log ("map_error", "err", &size);
@@ -407,7 +407,7 @@ test_worker_log (zsock_t *router, const char *endpoint)
     zframe_t *id = s_router_expect (router, ZF_READY);
     zf_header_t header;
     zf_header_init (&header, ZF_ERROR);
-    header.status = -ZFARM_EBAD_REQUEST;
+    header.status = ZFARM_EBAD_REQUEST;
     zf_header_set_text (&header, EVIL_REASON);
     s_router_send (router, &id, &header, NULL);
     char *log = NULL;

@@ -271,7 +271,7 @@ s_expect_refused (zsock_t *worker)
     zf_header_t header;
     ASSERT (s_recv (worker, &header, NULL));
     ASSERT_EQ (header.command, ZF_ERROR);
-    ASSERT_EQ (header.status, -ZFARM_EUNAUTHORIZED);
+    ASSERT_EQ (header.status, ZFARM_EUNAUTHORIZED);
     ASSERT (s_recv (worker, &header, NULL));
     ASSERT_EQ (header.command, ZF_DISCONNECT);
 }

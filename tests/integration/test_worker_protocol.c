@@ -226,13 +226,13 @@ test_tasks (fake_t *self)
     zf_header_init (&cancel, ZF_CANCEL);
     cancel.task_id = 2;
     s_send (self, &cancel, NULL);
-    s_expect_done (self, 2, 10, "cancelled before it started");
+    s_expect_done (self, 2, ZFARM_ECANCELLED, "cancelled before it started");
     s_expect_done (self, 1, 0, "slept 200");
 
     s_send_task (self, 3, "nope", "");
-    s_expect_done (self, 3, 8, "service 'nope' is not offered");
+    s_expect_done (self, 3, ZFARM_EHANDLER_ERROR, "service 'nope' is not offered");
     s_send_task (self, 4, "other", "x");
-    s_expect_done (self, 4, 8, "expected a whole number");
+    s_expect_done (self, 4, ZFARM_EHANDLER_ERROR, "expected a whole number");
 }
 
 /* DISCONNECT from the broker, or its silence, makes the worker open a new
@@ -263,7 +263,7 @@ test_stop (fake_t *self, pid_t worker)
     /* The worker reads its connection in order: once the refusal of task 6
      * is back, task 5 is in hand. */
     s_send_task (self, 6, "nope", "");
-    s_expect_done (self, 6, 8, "not offered");
+    s_expect_done (self, 6, ZFARM_EHANDLER_ERROR, "not offered");
     th_kill (worker, SIGTERM);
     s_expect_done (self, 5, 0, "slept 300");
     zf_header_t header;

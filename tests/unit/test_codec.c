@@ -88,7 +88,7 @@ s_example (zf_header_t *header, int command)
     zf_header_init (header, command);
     header->task_id = UINT64_MAX - command;
     header->epoch = 0x0123456789ABCDEFULL;
-    header->status = 8;
+    header->status = ZFARM_EHANDLER_ERROR;
     header->timeout_ms = UINT32_MAX;
     header->retries = 7;
     header->attempt = 3;
@@ -323,6 +323,38 @@ test_round_trip_ready (void)
     ASSERT_STR_EQ (out.host, in.host);
 }
 
+/* The sign convention is the codec's alone: a ZFARM_E* code in the
+ * header, its positive number on the wire, both ways. */
+static void
+test_status_sign (void)
+{
+    packer_t p;
+    p_head (&p, 3, ZF_RESULT);
+    msgpack_pack_uint64 (&p.pk, 7);
+    msgpack_pack_int (&p.pk, 1);            /* TIMEOUT's number */
+    p_str (&p, "late");
+    zf_header_t header;
+    ASSERT_EQ (p_decode (&p, &header), 0);
+    ASSERT_EQ (header.status, ZFARM_ETIMEOUT);
+
+    zf_buf_t buf;
+    zf_header_init (&header, ZF_RESULT);
+    header.task_id = 7;
+    header.status = ZFARM_EWORKER_LOST;
+    ASSERT_EQ (zf_header_encode (&header, &buf), 0);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    ASSERT_EQ (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL),
+               MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *array = &unpacked.data;
+    ASSERT_EQ (array->type, MSGPACK_OBJECT_ARRAY);
+    ASSERT_INT (array->via.array.size, >=, 5);
+    const msgpack_object *status = &array->via.array.ptr [4];
+    ASSERT_EQ (status->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    ASSERT_EQ (status->via.u64, 2);         /* WORKER_LOST's number */
+    msgpack_unpacked_destroy (&unpacked);
+}
+
 static void
 test_round_trip_limits (void)
 {
@@ -340,14 +372,14 @@ test_round_trip_limits (void)
 
     zf_header_init (&in, ZF_RESULT);
     in.task_id = 1;
-    in.status = 0xFFFF;
+    in.status = -0xFFFF;
     char long_text [ZF_TEXT_MAX * 2];
     memset (long_text, 't', sizeof long_text - 1);
     long_text [sizeof long_text - 1] = 0;
     zf_header_set_text (&in, long_text);
     ASSERT_EQ (strlen (in.text), ZF_TEXT_MAX);
     s_round_trip (&in, &out);
-    ASSERT_EQ (out.status, 0xFFFF);
+    ASSERT_EQ (out.status, -0xFFFF);
     ASSERT_STR_EQ (out.text, in.text);
 }
 
@@ -994,6 +1026,7 @@ main (void)
     test_progress ();
     test_round_trip_ready ();
     test_round_trip_limits ();
+    test_status_sign ();
     test_encode_refuses ();
     test_empty_and_oversized ();
     test_truncated_at_every_byte ();

@@ -513,7 +513,7 @@ s_recv_one (broker_t *self)
     else
         rc = zf_header_decode (self->decoder, &in->header,
                                zmq_msg_data (header), zmq_msg_size (header));
-    commands_handle (self, rc);
+    commands_handle (self, in, rc);
     s_inbound_clear (in);
     zmq_msg_close (header);
     dispatch_settle (self);

@@ -52,7 +52,8 @@ struct _broker_t {
                                    peer's routing id can abort */
     int64_t started_at;
     zf_decoder_t *decoder;
-    inbound_t inbound;
+    inbound_t inbound;          /* where s_recv_one receives; handlers are
+                                   given it, and read it nowhere else */
 
     zactor_t *zap;              /* the ZAP handler with --curve-secret, or
                                    NULL: no security */
@@ -125,9 +126,9 @@ void
 
 /* ---- commands.c -------------------------------------------------------- */
 
-/* Handles self->inbound after its header decoded with result rc. */
+/* Handles the message in, whose header decoded with result rc. */
 void
-    commands_handle (broker_t *self, int rc);
+    commands_handle (broker_t *self, inbound_t *in, int rc);
 
 /* ---- dispatch.c -------------------------------------------------------- */
 
@@ -139,11 +140,11 @@ void
                      int code, const char *text, zmq_msg_t *frames,
                      size_t count, uint32_t flags);
 
-/* Queues a new task (takes the inbound payload) for service, or for the
- * service the header names if service is NULL (it is created). */
+/* Queues the task a SUBMIT asks for (takes its payload) for service, or
+ * for the service it names if service is NULL (it is created). */
 void
     dispatch_submit (broker_t *self, client_t *client, service_t *service,
-                     const zf_header_t *submit);
+                     inbound_t *submit);
 
 /* Holds a task that is in no queue and at no worker (a new one, or one
  * back from a worker) aside until due (ms on zf_now_ms's clock); then it
@@ -153,15 +154,16 @@ void
 void
     dispatch_defer (broker_t *self, task_t *task, int64_t due);
 
-/* A DONE from worker for task. */
+/* A DONE from worker for task (its payload is the result's, moved). */
 void
     dispatch_done (broker_t *self, worker_t *worker, task_t *task,
-                   const zf_header_t *done);
+                   inbound_t *done);
 
 /* Registers a worker from its READY (its work comes at the end of the
  * event), and tells it the broker's heartbeat settings. */
 void
-    dispatch_worker_join (broker_t *self, const zf_header_t *ready);
+    dispatch_worker_join (broker_t *self, const peer_id_t *from,
+                          const zf_header_t *ready);
 
 /* Forgets a worker: it is marked gone and destroyed by dispatch_settle.
  * Its tasks go back to their queues; with spend_retry each spends a retry

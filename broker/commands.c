@@ -13,18 +13,21 @@
 #include "zfarm_codes.h"
 #include "status.h"
 
-typedef void (handler_fn) (broker_t *self, worker_t *worker);
+/* A handler gets the message as in: it reads nothing of it elsewhere, and
+ * may move its payload. */
+typedef void (handler_fn) (broker_t *self, inbound_t *in, worker_t *worker);
 
 #define LOAD_RECOUNT_MS 50
 
 static void
-s_send_error (broker_t *self, int code, const char *text)
+s_send_error (broker_t *self, const peer_id_t *to, int code,
+              const char *text)
 {
     zf_header_t header;
     zf_header_init (&header, ZF_ERROR);
     header.status = code;
     zf_header_set_text (&header, text);
-    broker_send_header (self, &self->inbound.from, &header);
+    broker_send_header (self, to, &header);
 }
 
 static void
@@ -38,9 +41,9 @@ s_send_disconnect (broker_t *self, const peer_id_t *to, const char *reason)
 
 /* A valid command from the wrong kind of peer, or at the wrong time. */
 static void
-s_misplaced (broker_t *self, worker_t *worker)
+s_misplaced (broker_t *self, inbound_t *in, worker_t *worker)
 {
-    const zf_header_t *header = &self->inbound.header;
+    const zf_header_t *header = &in->header;
     char text [96];
     snprintf (text, sizeof text, "%s is not expected here",
               zf_command_name (header->command));
@@ -51,7 +54,7 @@ s_misplaced (broker_t *self, worker_t *worker)
         dispatch_worker_delete (self, worker, "protocol error", false);
     }
     else
-        s_send_error (self, ZFARM_EBAD_REQUEST, text);
+        s_send_error (self, &in->from, ZFARM_EBAD_REQUEST, text);
 }
 
 /* ---- roles (with --curve-secret) ---------------------------------------- */
@@ -61,12 +64,13 @@ s_misplaced (broker_t *self, worker_t *worker)
  * local endpoint, which has no key. A network peer without a key cannot
  * get in (every network endpoint is CURVE), and is refused if it did. */
 static bool
-s_peer_has_role (broker_t *self, int role, auth_peer_t *peer)
+s_peer_has_role (broker_t *self, inbound_t *in, int role,
+                 auth_peer_t *peer)
 {
     *peer = (auth_peer_t) { .address = "?" };
     if (!self->zap)
         return true;
-    auth_peer_read (&self->inbound.header_frame, peer);
+    auth_peer_read (&in->header_frame, peer);
     if (!peer->key)
         return !peer->network;
     return (peer->roles & role) != 0;
@@ -74,37 +78,39 @@ s_peer_has_role (broker_t *self, int role, auth_peer_t *peer)
 
 /* Logs a command refused to a key, and counts it. */
 static void
-s_log_unauthorized (broker_t *self, const auth_peer_t *peer,
-                    const char *why)
+s_log_unauthorized (broker_t *self, const inbound_t *in,
+                    const auth_peer_t *peer, const char *why)
 {
     self->counters.bad_messages++;
     broker_log_bad (self, "refused %s from %s, key %s: %s",
-                    zf_command_name (self->inbound.header.command),
+                    zf_command_name (in->header.command),
                     peer->address, peer->key? peer->key: "none", why);
 }
 
 /* With security, whether the sender may send a client's command; if not,
  * logs it and writes the reason for the peer into why. */
 static bool
-s_client_is_allowed (broker_t *self, char *why, size_t size)
+s_client_is_allowed (broker_t *self, inbound_t *in, char *why,
+                     size_t size)
 {
     auth_peer_t peer;
-    if (s_peer_has_role (self, ZF_ROLE_CLIENT, &peer))
+    if (s_peer_has_role (self, in, ZF_ROLE_CLIENT, &peer))
         return true;
     snprintf (why, size, "this key's role is %s, not client",
               zf_roles_name (peer.roles));
-    s_log_unauthorized (self, &peer, why);
+    s_log_unauthorized (self, in, &peer, why);
     return false;
 }
 
 /* With security, whether the sender may register as a worker for every
  * service its READY names; if not, logs it and writes why. */
 static bool
-s_worker_is_allowed (broker_t *self, char *why, size_t size)
+s_worker_is_allowed (broker_t *self, inbound_t *in, char *why,
+                     size_t size)
 {
     auth_peer_t peer;
-    const zf_header_t *ready = &self->inbound.header;
-    if (!s_peer_has_role (self, ZF_ROLE_WORKER, &peer))
+    const zf_header_t *ready = &in->header;
+    if (!s_peer_has_role (self, in, ZF_ROLE_WORKER, &peer))
         snprintf (why, size, "this key's role is %s, not worker",
                   zf_roles_name (peer.roles));
     else {
@@ -117,58 +123,58 @@ s_worker_is_allowed (broker_t *self, char *why, size_t size)
         snprintf (why, size, "this key may not serve %s (only %s)",
                   ready->services [i], peer.services? peer.services: "none");
     }
-    s_log_unauthorized (self, &peer, why);
+    s_log_unauthorized (self, in, &peer, why);
     return false;
 }
 
 /* ---- handlers ------------------------------------------------------------ */
 
 static void
-s_on_ready (broker_t *self, worker_t *worker)
+s_on_ready (broker_t *self, inbound_t *in, worker_t *worker)
 {
     if (worker) {
-        s_misplaced (self, worker);
+        s_misplaced (self, in, worker);
         return;
     }
     char why [ZF_SERVICE_MAX + 128];
-    if (!s_worker_is_allowed (self, why, sizeof why)) {
+    if (!s_worker_is_allowed (self, in, why, sizeof why)) {
         /* ERROR first, so that the worker logs why before it is told to
          * register again (it retries with back-off). */
-        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
-        s_send_disconnect (self, &self->inbound.from, why);
+        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
+        s_send_disconnect (self, &in->from, why);
         return;
     }
-    dispatch_worker_join (self, &self->inbound.header);
+    dispatch_worker_join (self, &in->from, &in->header);
 }
 
 static void
-s_reply_result (broker_t *self, uint64_t task_id, int code, const char *text)
+s_reply_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
+                int code, const char *text)
 {
-    dispatch_result (self, &self->inbound.from, task_id, code, text, NULL, 0,
-                     0);
+    dispatch_result (self, to, task_id, code, text, NULL, 0, 0);
 }
 
 static void
-s_on_submit (broker_t *self, worker_t *worker)
+s_on_submit (broker_t *self, inbound_t *in, worker_t *worker)
 {
     (void) worker;
-    const zf_header_t *submit = &self->inbound.header;
+    const zf_header_t *submit = &in->header;
     char why [96];
-    if (!s_client_is_allowed (self, why, sizeof why)) {
-        s_reply_result (self, submit->task_id, ZFARM_EUNAUTHORIZED, why);
+    if (!s_client_is_allowed (self, in, why, sizeof why)) {
+        s_reply_result (self, &in->from, submit->task_id, ZFARM_EUNAUTHORIZED, why);
         return;
     }
-    client_t *client = peer_table_lookup (self->clients, &self->inbound.from);
+    client_t *client = peer_table_lookup (self->clients, &in->from);
     if (client && client_task_lookup (client, submit->task_id))
         return;                 /* a resubmission of a task we hold */
     if (self->draining) {
-        s_reply_result (self, submit->task_id, ZFARM_ESHUTDOWN,
+        s_reply_result (self, &in->from, submit->task_id, ZFARM_ESHUTDOWN,
                         zfarm_strerror (ZFARM_ESHUTDOWN));
         return;
     }
     service_t *service = zhashx_lookup (self->services, submit->service);
     if (!service && zhashx_size (self->services) >= SERVICES_LIMIT) {
-        s_reply_result (self, submit->task_id, ZFARM_EBAD_REQUEST,
+        s_reply_result (self, &in->from, submit->task_id, ZFARM_EBAD_REQUEST,
                         "too many services");
         return;
     }
@@ -178,90 +184,91 @@ s_on_submit (broker_t *self, worker_t *worker)
         char text [ZF_SERVICE_MAX + 64];
         snprintf (text, sizeof text, "%zu tasks already wait for %s",
                   waiting, service->name);
-        s_reply_result (self, submit->task_id, ZFARM_EQUEUE_FULL, text);
+        s_reply_result (self, &in->from, submit->task_id, ZFARM_EQUEUE_FULL, text);
         return;
     }
     if (!client)
-        client = client_require (self->clients, &self->inbound.from);
-    dispatch_submit (self, client, service, submit);
+        client = client_require (self->clients, &in->from);
+    dispatch_submit (self, client, service, in);
 }
 
 static void
-s_on_done (broker_t *self, worker_t *worker)
+s_on_done (broker_t *self, inbound_t *in, worker_t *worker)
 {
     if (!worker) {
         /* Declared dead, or from before a restart: its task was requeued. */
         self->counters.late_results_dropped++;
-        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+        s_send_disconnect (self, &in->from, "unknown worker");
         return;
     }
-    task_t *task = task_table_lookup (self->tasks, self->inbound.header.task_id);
+    task_t *task = task_table_lookup (self->tasks, in->header.task_id);
     if (!task || task->worker != worker) {
         self->counters.late_results_dropped++;
         return;
     }
-    dispatch_done (self, worker, task, &self->inbound.header);
+    dispatch_done (self, worker, task, in);
 }
 
 static void
-s_on_cancel (broker_t *self, worker_t *worker)
+s_on_cancel (broker_t *self, inbound_t *in, worker_t *worker)
 {
     (void) worker;
     char why [96];
-    if (!s_client_is_allowed (self, why, sizeof why)) {
-        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
+    if (!s_client_is_allowed (self, in, why, sizeof why)) {
+        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
         return;
     }
-    client_t *client = peer_table_lookup (self->clients, &self->inbound.from);
+    client_t *client = peer_table_lookup (self->clients, &in->from);
     task_t *task = client? client_task_lookup (client,
-                                               self->inbound.header.task_id)
+                                               in->header.task_id)
                          : NULL;
     if (task)
         dispatch_cancel (self, task);
 }
 
 static void
-s_on_heartbeat (broker_t *self, worker_t *worker)
+s_on_heartbeat (broker_t *self, inbound_t *in, worker_t *worker)
 {
     if (!worker)
-        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+        s_send_disconnect (self, &in->from, "unknown worker");
     else
-    if (self->inbound.header.flags & ZF_FLAG_DRAIN)
+    if (in->header.flags & ZF_FLAG_DRAIN)
         dispatch_drain (self, worker);
 }
 
 static void
-s_on_disconnect (broker_t *self, worker_t *worker)
+s_on_disconnect (broker_t *self, inbound_t *in, worker_t *worker)
 {
+    (void) in;
     if (worker)
         dispatch_worker_delete (self, worker, "disconnected", false);
 }
 
 static void
-s_on_slots (broker_t *self, worker_t *worker)
+s_on_slots (broker_t *self, inbound_t *in, worker_t *worker)
 {
     if (worker)
-        dispatch_slots (self, worker, &self->inbound.header);
+        dispatch_slots (self, worker, &in->header);
     else
-        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+        s_send_disconnect (self, &in->from, "unknown worker");
 }
 
 /* From a peer that is not a registered worker (one declared dead, or from
  * before a restart): dropped, and the peer told to register again, as for
  * a HEARTBEAT. */
 static void
-s_on_progress (broker_t *self, worker_t *worker)
+s_on_progress (broker_t *self, inbound_t *in, worker_t *worker)
 {
     if (worker)
-        dispatch_progress (self, worker, &self->inbound.header);
+        dispatch_progress (self, worker, &in->header);
     else {
         self->counters.progress_dropped++;
-        s_send_disconnect (self, &self->inbound.from, "unknown worker");
+        s_send_disconnect (self, &in->from, "unknown worker");
     }
 }
 
 static void
-s_on_ping (broker_t *self, worker_t *worker)
+s_on_ping (broker_t *self, inbound_t *in, worker_t *worker)
 {
     (void) worker;
     zf_header_t header;
@@ -277,7 +284,7 @@ s_on_ping (broker_t *self, worker_t *worker)
     header.queued = self->load.queued;
     header.free_slots = self->load.free_slots > UINT32_MAX
                       ? UINT32_MAX: (uint32_t) self->load.free_slots;
-    broker_send_header (self, &self->inbound.from, &header);
+    broker_send_header (self, &in->from, &header);
 }
 
 static void
@@ -288,12 +295,12 @@ s_free_json (void *data, void *hint)
 }
 
 static void
-s_on_status (broker_t *self, worker_t *worker)
+s_on_status (broker_t *self, inbound_t *in, worker_t *worker)
 {
     (void) worker;
     char why [96];
-    if (!s_client_is_allowed (self, why, sizeof why)) {
-        s_send_error (self, ZFARM_EUNAUTHORIZED, why);
+    if (!s_client_is_allowed (self, in, why, sizeof why)) {
+        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
         return;
     }
     status_view_t view;
@@ -303,7 +310,7 @@ s_on_status (broker_t *self, worker_t *worker)
     zmq_msg_init_data (&frame, json, strlen (json), s_free_json, NULL);
     zf_header_t header;
     zf_header_init (&header, ZF_STATUS);
-    broker_send (self, &self->inbound.from, &header, &frame, 1, false);
+    broker_send (self, &in->from, &header, &frame, 1, false);
     zmq_msg_close (&frame);
 }
 
@@ -327,27 +334,27 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
 
 /* A header that did not decode: say why, if there is anyone to tell. */
 static void
-s_on_malformed (broker_t *self, int rc)
+s_on_malformed (broker_t *self, const inbound_t *in, int rc)
 {
-    const zf_header_t *header = &self->inbound.header;
+    const zf_header_t *header = &in->header;
     self->counters.bad_messages++;
     broker_log_bad (self, "refused a message: %s", header->text);
     if (header->command == ZF_SUBMIT && header->task_id)
-        s_reply_result (self, header->task_id, rc, header->text);
+        s_reply_result (self, &in->from, header->task_id, rc, header->text);
     else
-        s_send_error (self, rc, header->text);
+        s_send_error (self, &in->from, rc, header->text);
 }
 
 void
-commands_handle (broker_t *self, int rc)
+commands_handle (broker_t *self, inbound_t *in, int rc)
 {
     if (rc != 0) {
-        s_on_malformed (self, rc);
+        s_on_malformed (self, in, rc);
         return;
     }
-    worker_t *worker = peer_table_lookup (self->workers, &self->inbound.from);
+    worker_t *worker = peer_table_lookup (self->workers, &in->from);
     if (worker)
         worker->expiry = zf_now_ms () + self->liveness_ms;
-    handler_fn *handler = s_handlers [self->inbound.header.command];
-    (handler? handler: s_misplaced) (self, worker);
+    handler_fn *handler = s_handlers [in->header.command];
+    (handler? handler: s_misplaced) (self, in, worker);
 }

@@ -423,8 +423,9 @@ s_service_dispatch (broker_t *self, service_t *service)
 
 void
 dispatch_submit (broker_t *self, client_t *client, service_t *service,
-                 const zf_header_t *submit)
+                 inbound_t *in)
 {
+    const zf_header_t *submit = &in->header;
     if (!service)
         service = service_require (self->services, submit->service);
     task_t *task = task_table_alloc (self->tasks);
@@ -443,7 +444,6 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
         retry->backoff_min_ms = submit->backoff_min_ms < submit->backoff_max_ms
                               ? submit->backoff_min_ms: submit->backoff_max_ms;
     }
-    inbound_t *in = &self->inbound;
     task_take_payload (task, in->payload, in->payload_count);
     in->payload_count = 0;
     client_task_insert (client, task);
@@ -669,8 +669,9 @@ s_stolen (broker_t *self, worker_t *worker, task_t *task)
 
 void
 dispatch_done (broker_t *self, worker_t *worker, task_t *task,
-               const zf_header_t *done)
+               inbound_t *in)
 {
+    const zf_header_t *done = &in->header;
     assert (!worker->gone && task->worker == worker);
     if (task->stealing && task->state == TASK_RUNNING
     &&  done->status == ZFARM_ECANCELLED) {
@@ -700,7 +701,6 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
         }
     }
     if (task->state == TASK_RUNNING) {
-        inbound_t *in = &self->inbound;
         s_send_result (self, task, done->status, done->text,
                        in->payload, in->payload_count, done->flags);
     }
@@ -733,10 +733,11 @@ s_tell_heartbeat (broker_t *self, worker_t *worker, const zf_header_t *ready)
 }
 
 void
-dispatch_worker_join (broker_t *self, const zf_header_t *ready)
+dispatch_worker_join (broker_t *self, const peer_id_t *from,
+                      const zf_header_t *ready)
 {
     int64_t now = zf_now_ms ();
-    worker_t *worker = worker_new (&self->inbound.from, ready,
+    worker_t *worker = worker_new (from, ready,
                                    self->services, now);
     worker->expiry = now + self->liveness_ms;
     if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)

@@ -13,14 +13,38 @@
 # most per task, and keeps the callgrind files for callgrind_annotate or
 # kcachegrind.
 #
-# Usage: tests/bench/profile.sh [SMALL LARGE]   (default 1000 6000)
+# With --workers K the brokers serve K fake workers of capacity 1 instead
+# of 2, and only the brokers are profiled: the broker's own cost per task
+# as its worker count grows, which callgrind counts whether or not the
+# fake workers' process (or the machine) is what limits tasks/s.
+#
+# Usage: tests/bench/profile.sh [--workers K] [SMALL LARGE]
+#        (default 2 workers, 1000 and 6000 tasks)
 # Needs a build: tests/bench/run.sh --quick, or cmake in build-bench.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$HERE/../.." && pwd)/build-bench/bin
+WORKERS=2
+WORKERS_ONLY=""
+if [ "${1:-}" = --workers ]; then
+    WORKERS=${2:?--workers needs a count}
+    WORKERS_ONLY=1
+    shift 2
+fi
+case $WORKERS in
+    ''|*[!0-9]*) echo "profile.sh: --workers expects a count" >&2; exit 2 ;;
+esac
 SMALL=${1:-1000}
 LARGE=${2:-6000}
+# Each fake worker is a connection: a descriptor in the broker, two here.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Heartbeats cost the broker per second and per worker, not per task, and
+# callgrind makes every second hold 50 times fewer tasks: with --workers
+# they are 20 times rarer than the default, on both sides, so that the
+# figure is the dispatch's.
+HEARTBEAT=()
+[ -n "$WORKERS_ONLY" ] && HEARTBEAT=(--heartbeat 10000)
 [ "$LARGE" -gt "$SMALL" ] || { echo "profile.sh: LARGE must exceed SMALL" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "profile.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 for program in zfarm-broker lru_broker fake_workers zfarm-bench zfarm-worker lru_worker; do
@@ -59,20 +83,21 @@ s_profile () {
         rm -f "$WORK/endpoint"
         valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/zfarm-broker" \
             --bind "ipc://$WORK/zfarm.ipc" --endpoint-file "$WORK/endpoint" \
-            2>"$WORK/$system-$tasks.log" &
+            "${HEARTBEAT[@]}" 2>"$WORK/$system-$tasks.log" &
         broker=$!; PIDS+=("$broker")
         for tries in $(seq 600); do [ -s "$WORK/endpoint" ] && break; sleep 0.1; done
-        "$BIN/fake_workers" --broker "ipc://$WORK/zfarm.ipc" --count 2 2>/dev/null &
+        "$BIN/fake_workers" --broker "ipc://$WORK/zfarm.ipc" --count "$WORKERS" \
+            "${HEARTBEAT[@]}" 2>/dev/null &
         fakes=$!; PIDS+=("$fakes")
-        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers 2)
+        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers "$WORKERS")
     else
         rm -f "$WORK/endpoints"
         valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/lru_broker" \
             --frontend "ipc://$WORK/front.ipc" --backend "ipc://$WORK/back.ipc" \
-            --ready 2 --endpoint-file "$WORK/endpoints" 2>"$WORK/$system-$tasks.log" &
+            --ready "$WORKERS" --endpoint-file "$WORK/endpoints" 2>"$WORK/$system-$tasks.log" &
         broker=$!; PIDS+=("$broker")
         for tries in $(seq 600); do [ -s "$WORK/endpoints" ] && break; sleep 0.1; done
-        "$BIN/fake_workers" --plain --broker "ipc://$WORK/back.ipc" --count 2 2>/dev/null &
+        "$BIN/fake_workers" --plain --broker "ipc://$WORK/back.ipc" --count "$WORKERS" 2>/dev/null &
         fakes=$!; PIDS+=("$fakes")
         bench+=(--plain --broker "ipc://$WORK/front.ipc")
     fi
@@ -125,18 +150,37 @@ for system in zfarm plain; do
     s_profile "$system" "$SMALL"
     s_profile "$system" "$LARGE"
 done
-for system in zfarm-worker plain-worker; do
-    s_profile_worker "$system" "$SMALL"
-    s_profile_worker "$system" "$LARGE"
-done
+SYSTEMS=(zfarm plain)
+if [ -z "$WORKERS_ONLY" ]; then
+    for system in zfarm-worker plain-worker; do
+        s_profile_worker "$system" "$SMALL"
+        s_profile_worker "$system" "$LARGE"
+    done
+    SYSTEMS+=(zfarm-worker plain-worker)
+fi
 
-for system in zfarm plain zfarm-worker plain-worker; do
+for system in "${SYSTEMS[@]}"; do
     echo
-    echo "== $system: instructions per task (inclusive, every thread; $SMALL vs $LARGE tasks)"
+    echo "== $system: instructions per task (inclusive, every thread; $SMALL vs $LARGE tasks; $WORKERS workers)"
     awk -F'\t' -v tasks=$((LARGE - SMALL)) '
         FNR == NR { small[$2] = $1; next }
         { grown = ($1 - small[$2]) / tasks
           if (grown >= 100) printf "%8.0f  %s\n", grown, substr ($2, 1, 110) }' \
         <(s_costs "$OUT/$system-$SMALL.callgrind") \
-        <(s_costs "$OUT/$system-$LARGE.callgrind") | sort -rn | head -40
+        <(s_costs "$OUT/$system-$LARGE.callgrind") | sort -rn | sed -n 1,40p
+done
+
+# zfarm-bench --wait-workers asks the broker for its status until every
+# worker is in, and a status of 1,000 workers costs much: how many times
+# it asked differs between the two runs, so its cost is taken out.
+echo
+echo "== per task, the status requests of the start taken out ($WORKERS workers)"
+for system in zfarm plain; do
+    awk -F'\t' -v tasks=$((LARGE - SMALL)) -v name="$system" '
+        FNR == NR { small[$2] = $1; next }
+        $2 ~ /PROGRAM TOTALS/ { total = $1 - small[$2] }
+        $2 ~ /^\?\?\?:s_on_status / { status = $1 - small[$2] }
+        END { printf "%8.0f  %s\n", (total - status) / tasks, name }' \
+        <(s_costs "$OUT/$system-$SMALL.callgrind") \
+        <(s_costs "$OUT/$system-$LARGE.callgrind")
 done

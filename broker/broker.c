@@ -541,8 +541,13 @@ s_heartbeat (broker_t *self, int64_t now)
             dispatch_worker_delete (self, worker, reason, true);
         }
         else
-        if (broker_send_header (self, &worker->id, &header))
+        if (broker_send_header (self, &worker->id, &header) != 0
+        &&  !worker->pool_child)
             dispatch_worker_delete (self, worker, "connection closed", true);
+        /* A local child's connection closes as it dies, a moment before
+         * the pool reaps it and s_on_child_exit deletes it with the crash
+         * report: deleted here, its task would end without one. Should it
+         * live on, silent, its expiry deletes it. */
     }
 }
 

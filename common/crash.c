@@ -2,7 +2,7 @@
 #include "zf_crash.h"
 #include "zf_defaults.h"
 #include "zf_escape.h"
-#include "zf_pool.h"
+#include "zf_exit.h"
 
 #include <stdbool.h>
 #include <stdio.h>

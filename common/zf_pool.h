@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "zf_crash.h"
+#include "zf_exit.h"
 
 typedef struct _zf_pool_t zf_pool_t;
 
@@ -134,18 +135,6 @@ void
  * name. */
 #define ZF_POOL_SUPERVISOR_ENV  "ZFARM_SUPERVISOR_PID"
 
-/* Exit statuses by which a child tells its supervisor why it left, besides
- * ZF_EXIT_RECYCLED (zf_defaults.h). The pool restarts a child that exited
- * with RECYCLED or OVERRAN at once, as planned exits, never with back-off. */
-#define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time, or
-                                   its cancel grace */
-#define ZF_EXIT_ORPHANED    77  /* its supervisor died */
-/* A child that exits with IDLE left for good (zfarm-worker --idle-exit):
- * its slot is parked, not restarted. */
-#define ZF_EXIT_IDLE        78  /* no task came for its idle time */
-/* A zfarm-worker that found no broker for its --give-up-after time; its
- * supervisor stops every worker and exits with it too (EX_UNAVAILABLE). */
-#define ZF_EXIT_UNREACHABLE 69
 
 /* Watches the supervisor named by ZF_POOL_SUPERVISOR_ENV, so that a
  * worker never outlives it even where PR_SET_PDEATHSIG does not reach (a

@@ -7,6 +7,7 @@
  * a worker running in this process. */
 #include "harness.h"
 #include "zf_defaults.h"
+#include "zf_exit.h"
 #include "zf_proto.h"
 #include "zf_wire.h"
 #include "zfarm.h"

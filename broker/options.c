@@ -291,7 +291,8 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             options->max_msg_size = value;
             return 0;
         case OPT_DRAIN_TIMEOUT:
-            if (s_number (source, "drain-timeout", arg, 0, 3600000, &value)) return -1;
+            if (s_number (source, "drain-timeout", arg, 0,
+                          ZF_DRAIN_TIMEOUT_MAX_MS, &value)) return -1;
             options->drain_timeout_ms = (int) value;
             return 0;
         case OPT_SPAWN:

@@ -23,6 +23,7 @@
 #define ZF_POOL_BACKOFF_MAX_MS     10000   /* ceiling of that delay */
 #define ZF_POOL_YOUNG_MS           1000    /* dying sooner counts as a crash */
 #define ZF_POOL_STOP_GRACE_MS      5000    /* SIGTERM to SIGKILL on stop */
+#define ZF_DRAIN_TIMEOUT_MAX_MS    3600000 /* --drain-timeout, both sides */
 
 #define ZF_PROTOCOL_ID             "zf"
 #define ZF_PROTOCOL_VERSION        1

@@ -33,7 +33,6 @@
 #define EXIT_USAGE 2
 
 #define PROCESSES_MAX      1024     /* --processes */
-#define DRAIN_TIMEOUT_MAX  3600000  /* --drain-timeout, ms: an hour */
 #define SECONDS_MAX        4000000  /* --idle-exit, --give-up-after: 46 days,
                                        whose ms fit a uint32_t */
 
@@ -335,7 +334,7 @@ s_take_option (options_t *self, int option, const char *value)
             return s_number (self, "--processes", value, 1, PROCESSES_MAX,
                              &self->processes);
         case OPT_DRAIN_TIMEOUT:
-            return s_number (self, "--drain-timeout", value, 0, DRAIN_TIMEOUT_MAX,
+            return s_number (self, "--drain-timeout", value, 0, ZF_DRAIN_TIMEOUT_MAX_MS,
                              &self->drain_timeout_ms);
         case OPT_IDLE_EXIT:
             return s_number (self, "--idle-exit", value, 0, SECONDS_MAX,

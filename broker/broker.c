@@ -316,6 +316,19 @@ broker_destroy (broker_t **self_p)
 
 /* ---- state for STATUS and HTTP ------------------------------------------ */
 
+static void
+s_pool_view (broker_t *self, pool_view_t *pool)
+{
+    *pool = (pool_view_t) {
+        .present = true, .running = zf_pool_running (self->pool),
+        .min = self->options.spawn, .max = self->options.spawn,
+        .max_rss_mb = self->options.max_rss_mb,
+        .max_rss_hard_mb = self->options.max_rss_hard_mb
+    };
+    for (int reason = 0; reason < ZF_POOL_REASONS; reason++)
+        pool->recycled [reason] = zf_pool_recycled (self->pool, reason);
+}
+
 void
 broker_status_view (broker_t *self, status_view_t *view)
 {
@@ -331,6 +344,8 @@ broker_status_view (broker_t *self, status_view_t *view)
         .http = self->http? http_url (self->http): NULL,
         .reserved_ids = self->reserved_ids
     };
+    if (self->pool)
+        s_pool_view (self, &view->pool);
 }
 
 static char *
@@ -542,6 +557,8 @@ s_heartbeat (broker_t *self, int64_t now)
         else
         if (broker_send_header (self, &worker->id, &header))
             dispatch_worker_delete (self, worker, "connection closed", true);
+        else
+            dispatch_check_rss (self, worker);
     }
 }
 
@@ -631,17 +648,21 @@ s_reload (broker_t *self)
     now->max_queue = fresh.max_queue;
     now->max_call_time_ms = fresh.max_call_time_ms;
     now->max_calls_per_worker = fresh.max_calls_per_worker;
+    now->max_rss_mb = fresh.max_rss_mb;
+    now->max_rss_hard_mb = fresh.max_rss_hard_mb;
     now->drain_timeout_ms = fresh.drain_timeout_ms;
     now->prefetch = fresh.prefetch;
     now->prefetch_below_us = fresh.prefetch_below_us;
     zf_log_set_level (fresh.log_level);
     zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
-               " max-call-time %ld, max-calls-per-worker %ld,"
-               " drain-timeout %d%s", now->config_path? " ": "",
+               " max-call-time %ld, max-calls-per-worker %ld, max-rss %ld,"
+               " max-rss-hard %ld, drain-timeout %d%s",
+               now->config_path? " ": "",
                now->config_path? now->config_path: "",
                zf_log_level_name (now->log_level), now->max_retries,
                now->max_queue, now->max_call_time_ms,
-               now->max_calls_per_worker, now->drain_timeout_ms,
+               now->max_calls_per_worker, now->max_rss_mb,
+               now->max_rss_hard_mb, now->drain_timeout_ms,
                kept? " (some settings need a restart, see above)": "");
     options_free (&fresh);
 }

@@ -176,6 +176,12 @@ void
 void
     dispatch_cancel (broker_t *self, task_t *task);
 
+/* Reads a local worker's resident memory (heartbeat; also at each task
+ * end): past --max-rss it retires once idle, past --max-rss-hard it is
+ * killed and its started tasks end with TIMEOUT. May delete the worker. */
+void
+    dispatch_check_rss (broker_t *self, worker_t *worker);
+
 /* Ends every task whose deadline has come. */
 void
     dispatch_expire (broker_t *self, int64_t now);

@@ -243,6 +243,47 @@ s_workers (FILE *out, const status_view_t *view)
                " and were told the broker's.", c->heartbeat_overrides);
 }
 
+/* The local pool's size, bounds and why its processes changed. */
+static void
+s_pool (FILE *out, const pool_view_t *pool)
+{
+    if (!pool->present)
+        return;
+    s_family (out, "zfarm_pool_processes", "gauge",
+              "Local pool processes running, and the pool's bounds.");
+    fprintf (out, "zfarm_pool_processes{kind=\"running\"} %d\n"
+             "zfarm_pool_processes{kind=\"min\"} %d\n"
+             "zfarm_pool_processes{kind=\"max\"} %d\n",
+             pool->running, pool->min, pool->max);
+    s_counter (out, "zfarm_pool_grown_total",
+               "Local processes added while tasks waited.", pool->grown);
+    s_counter (out, "zfarm_pool_shrunk_total",
+               "Local processes removed after their idle timeout.",
+               pool->shrunk);
+    s_family (out, "zfarm_pool_recycled_total", "counter",
+              "Local processes retired and replaced, by reason.");
+    for (int reason = 0; reason < ZF_POOL_REASONS; reason++)
+        fprintf (out, "zfarm_pool_recycled_total{reason=\"%s\"} %" PRIu64
+                 "\n", zf_pool_reason_name (reason), pool->recycled [reason]);
+}
+
+/* Each local worker's resident memory when last read. */
+static void
+s_worker_rss (FILE *out, const status_view_t *view)
+{
+    if (!view->pool.present)
+        return;
+    s_family (out, "zfarm_worker_rss_bytes", "gauge",
+              "Resident memory of each local worker process.");
+    for (const zf_link_t *at = view->workers->next; at != view->workers;
+         at = at->next) {
+        const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (!worker->gone && worker->pool_child && worker->rss_kb)
+            fprintf (out, "zfarm_worker_rss_bytes{pid=\"%" PRIu32 "\"} %ld\n",
+                     worker->pid, worker->rss_kb * 1024);
+    }
+}
+
 static void
 s_latency (FILE *out, const latency_t *latency)
 {
@@ -280,6 +321,8 @@ metrics_text (const status_view_t *view)
     s_services (out, view);
     s_slots (out, view);
     s_workers (out, view);
+    s_pool (out, &view->pool);
+    s_worker_rss (out, view);
     s_latency (out, &view->counters->dispatch_latency);
     if (fclose (out) != 0)
         zf_die_nomem ();

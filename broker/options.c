@@ -46,6 +46,11 @@ static const char s_usage [] =
 "                            ZFARM_BROKER set to the broker's own endpoint\n"
 "      --max-calls-per-worker N  retire and replace a local worker after N\n"
 "                            tasks (default 0: never)\n"
+"      --max-rss MB          retire and replace a local worker whose resident\n"
+"                            memory passed MB, once its tasks end (default 0:\n"
+"                            no limit); read at each task end and heartbeat\n"
+"      --max-rss-hard MB     a local worker past MB is killed at once, its\n"
+"                            tasks ending with TIMEOUT (default 0: no limit)\n"
 "      --max-call-time MS    a task that runs longer ends with TIMEOUT and its\n"
 "                            worker is killed (local) or dropped (remote)\n"
 "                            (default 0: no limit)\n"
@@ -64,7 +69,7 @@ enum {
     OPT_MAX_QUEUE, OPT_MAX_MSG_SIZE, OPT_DRAIN_TIMEOUT, OPT_VERSION,
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
-    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE
+    OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_MAX_RSS, OPT_MAX_RSS_HARD
 };
 
 static const struct option s_long_options [] = {
@@ -80,6 +85,8 @@ static const struct option s_long_options [] = {
     { "worker-cmd",    required_argument, NULL, OPT_WORKER_CMD },
     { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
+    { "max-rss",       required_argument, NULL, OPT_MAX_RSS },
+    { "max-rss-hard",  required_argument, NULL, OPT_MAX_RSS_HARD },
     { "config",        required_argument, NULL, 'c' },
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
     { "http",          required_argument, NULL, OPT_HTTP },
@@ -206,6 +213,12 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
         case OPT_MAX_CALL_TIME:
             return s_number (source, "max-call-time", arg, 0, 1L << 40,
                              &options->max_call_time_ms);
+        case OPT_MAX_RSS:
+            return s_number (source, "max-rss", arg, 0, 1L << 30,
+                             &options->max_rss_mb);
+        case OPT_MAX_RSS_HARD:
+            return s_number (source, "max-rss-hard", arg, 0, 1L << 30,
+                             &options->max_rss_hard_mb);
         case OPT_LOG_LEVEL:
             if (zf_log_parse_level (arg, &options->log_level) == 0)
                 return 0;

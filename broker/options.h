@@ -30,6 +30,8 @@ typedef struct {
     int spawn;                  /* local worker processes to keep */
     const char *worker_cmd;     /* what each runs, through /bin/sh -c */
     long max_calls_per_worker;  /* retire a local worker after N; 0 never */
+    long max_rss_mb;            /* retire a local worker past it; 0 never */
+    long max_rss_hard_mb;       /* kill one past it mid-task; 0 never */
     long max_call_time_ms;      /* a task running longer: TIMEOUT, its
                                    worker killed; 0 = no limit */
     const char *curve_secret;   /* the broker's secret certificate, or NULL

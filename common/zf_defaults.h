@@ -23,6 +23,8 @@
 #define ZF_POOL_BACKOFF_MAX_MS     10000   /* ceiling of that delay */
 #define ZF_POOL_YOUNG_MS           1000    /* dying sooner counts as a crash */
 #define ZF_POOL_STOP_GRACE_MS      5000    /* SIGTERM to SIGKILL on stop */
+#define ZF_POOL_RSS_CHECK_MS       100     /* zfarm-worker --processes reads
+                                              its children's RSS this often */
 #define ZF_EXIT_RECYCLED           75      /* worker exit: planned (max tasks) */
 
 #define ZF_PROTOCOL_ID             "zf"

@@ -115,6 +115,45 @@ void
 bool
     zf_pool_parked (zf_pool_t *self);
 
+/* Why a child was retired and replaced: a recycle, not a crash. */
+typedef enum {
+    ZF_POOL_TASKS,              /* it ran its --max-calls-per-worker */
+    ZF_POOL_RSS,                /* its memory passed --max-rss */
+    ZF_POOL_RSS_HARD,           /* passed --max-rss-hard: killed mid-task */
+    ZF_POOL_REASONS
+} zf_pool_reason_t;
+
+/* "tasks", "rss", "rss_hard": the names status and metrics show. */
+const char *
+    zf_pool_reason_name (zf_pool_reason_t reason);
+
+/* The resident memory of a running child (the process the pool forked,
+ * not what it started), in kB, read from /proc/PID/statm now; -1 if pid
+ * is not a running child or /proc cannot tell. */
+long
+    zf_pool_rss_kb (zf_pool_t *self, pid_t child);
+
+/* Retires a running child for reason: counts the recycle, marks its exit
+ * as planned (replaced at once, no back-off), and sends it sig: SIGUSR1
+ * to the child alone (a zfarm worker drains: it finishes its tasks and
+ * exits), any other signal to its process group. Returns 0, or -1 if pid
+ * is not a running child, or was retired already. */
+int
+    zf_pool_retire (zf_pool_t *self, pid_t child, zf_pool_reason_t reason,
+                    int sig);
+
+/* Reads every running child's RSS; one past hard_kb is retired with
+ * SIGKILL (ZF_POOL_RSS_HARD), else one past soft_kb with SIGUSR1
+ * (ZF_POOL_RSS). 0 turns a limit off. Returns the children retired. */
+int
+    zf_pool_check_rss (zf_pool_t *self, long soft_kb, long hard_kb);
+
+/* Recycles for reason since the pool began: those zf_pool_retire counted,
+ * and children that exited ZF_EXIT_RECYCLED (tasks) or ZF_EXIT_RSS (rss)
+ * by themselves. */
+uint64_t
+    zf_pool_recycled (zf_pool_t *self, zf_pool_reason_t reason);
+
 /* Children running now, and replacements started since the pool began. */
 int
     zf_pool_running (zf_pool_t *self);
@@ -136,13 +175,16 @@ void
 
 /* Exit statuses by which a child tells its supervisor why it left, besides
  * ZF_EXIT_RECYCLED (zf_defaults.h). The pool restarts a child that exited
- * with RECYCLED or OVERRAN at once, as planned exits, never with back-off. */
+ * with RECYCLED, RSS or OVERRAN at once, as planned exits, never with back-off. */
 #define ZF_EXIT_OVERRAN     76  /* a handler ran past its max call time, or
                                    its cancel grace */
 #define ZF_EXIT_ORPHANED    77  /* its supervisor died */
 /* A child that exits with IDLE left for good (zfarm-worker --idle-exit):
  * its slot is parked, not restarted. */
 #define ZF_EXIT_IDLE        78  /* no task came for its idle time */
+/* A zfarm-worker whose resident memory passed its --max-rss: it finished
+ * its tasks and left, to be replaced at once (a recycle, not a crash). */
+#define ZF_EXIT_RSS         79
 /* A zfarm-worker that found no broker for its --give-up-after time; its
  * supervisor stops every worker and exits with it too (EX_UNAVAILABLE). */
 #define ZF_EXIT_UNREACHABLE 69

@@ -7,12 +7,17 @@
  *   zfarm_exit     writes a line to stderr, then ends the process with the
  *                  exit status in its payload (for crash report tests)
  *   zfarm_note     reports progress 1 of 1 with its payload as the note
- *                  (cut to 255 bytes), then replies with its payload */
+ *                  (cut to 255 bytes), then replies with its payload
+ *   zfarm_leak     leaks 10 MB, every page written so that it is resident
+ *                  (for --max-rss tests), then replies with its payload;
+ *                  a payload "MB:hold" leaks MB instead, then sleeps a
+ *                  minute (for --max-rss-hard tests) */
 #include "zfarm.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 ZFARM_EXPORT zfarm_handler_fn zfarm_handler;
@@ -21,6 +26,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_crash;
 ZFARM_EXPORT zfarm_handler_fn zfarm_segv;
 ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
 ZFARM_EXPORT zfarm_handler_fn zfarm_note;
+ZFARM_EXPORT zfarm_handler_fn zfarm_leak;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -88,4 +94,31 @@ zfarm_note (zfarm_task_t *task, void *arg)
     const char *data = zfarm_task_data (task, &size);
     zfarm_task_progress (task, 1, 1, data);
     return zfarm_task_reply (task, data, size);
+}
+
+#define LEAK_MB 10
+
+int
+zfarm_leak (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    /* Never freed, on purpose, but chained to a static root so that a
+     * leak checker at exit sees it reachable; memset makes every page
+     * resident. */
+    static void *leaked;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    char text [32] = "";
+    memcpy (text, data, size < sizeof text - 1? size: sizeof text - 1);
+    int mb = atoi (text);
+    size_t bytes = (size_t) (mb > 0 && mb < 4096? mb: LEAK_MB) << 20;
+    char *leak = malloc (bytes);
+    if (!leak)
+        return zfarm_task_fail (task, "out of memory");
+    memset (leak, 0x5a, bytes);
+    memcpy (leak, &leaked, sizeof leaked);
+    leaked = leak;
+    if (strstr (text, ":hold"))
+        sleep (60);
+    return zfarm_handler (task, arg);
 }

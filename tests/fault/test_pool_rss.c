@@ -166,6 +166,13 @@ test_processes_max_rss (void)
     ASSERT_INT (joined, <=, TASKS / 3 + 1);
     ASSERT_EQ (th_status_counter (endpoint, "failed"), 0);
     ASSERT_EQ (th_status_counter (endpoint, "workers_lost"), 0);
+    if (s_log_count ("supervisor", "quick deaths")) {
+        char path [512];
+        snprintf (path, sizeof path, "%s/supervisor.err", th_tmpdir ());
+        char *text = th_read_file (path, NULL);
+        fprintf (stderr, "%s\n", text? text: "");
+        free (text);
+    }
     ASSERT_EQ (s_log_count ("supervisor", "quick deaths"), 0);
     ASSERT_INT (s_log_count ("supervisor", "past --max-rss 100 MB"), >=,
                 TASKS / 10 - 1);

@@ -235,6 +235,7 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     zf_list_push_back (&worker->tasks, &task->link);
     worker->running++;
     worker->dispatched++;
+    worker->last_active = now;
     service->running++;
     long max_calls = self->options.max_calls_per_worker;
     if (max_calls && worker->pool_child && !worker->retiring
@@ -520,6 +521,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     s_detach_from_worker (task);
     s_next_starts (worker);
     worker->tasks_done++;
+    worker->last_active = zf_now_ms ();
     if (task->state == TASK_RUNNING) {
         inbound_t *in = &self->inbound;
         s_send_result (self, task, done->status, done->text,
@@ -564,6 +566,7 @@ dispatch_worker_join (broker_t *self, const zf_header_t *ready)
     worker->expiry = now + self->liveness_ms;
     if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)
         worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
+    worker->last_active = zf_now_ms ();
     peer_table_insert (self->workers, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
     self->counters.workers_joined++;
@@ -791,6 +794,33 @@ dispatch_check_rss (broker_t *self, worker_t *worker)
     s_check_rss (self, worker);
     if (!worker->gone && worker->retiring && worker->running == 0)
         s_worker_freed_slot (self, worker);
+}
+
+void
+dispatch_check_idle (broker_t *self, worker_t *worker, int64_t now)
+{
+    if (worker->gone || !worker->pool_child || !self->options.spawn_max
+    ||  worker->running || worker->retiring
+    ||  now - worker->last_active < self->options.idle_timeout_ms)
+        return;
+    if (zf_pool_shrink (self->pool, worker->pool_child) == 0)
+        dispatch_worker_delete (self, worker, "idle past --idle-timeout",
+                                false);
+}
+
+int64_t
+dispatch_oldest_wait (broker_t *self, int64_t now)
+{
+    int64_t oldest = -1;
+    for (service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services)) {
+        if (zf_list_is_empty (&service->queue))
+            continue;
+        task_t *task = zf_container_of (service->queue.next, task_t, link);
+        if (now - task->submitted_at > oldest)
+            oldest = now - task->submitted_at;
+    }
+    return oldest;
 }
 
 void

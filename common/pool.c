@@ -61,6 +61,9 @@ struct _zf_pool_t {
     bool stopped;
     uint64_t replaced;
     uint64_t recycled [ZF_POOL_REASONS];    /* by reason */
+    uint64_t grown, shrunk;     /* elastic: children added, removed */
+    int64_t grow_at;            /* elastic: no child added before then */
+    bool drained;               /* zf_pool_drain: none is added either */
 };
 
 static char **
@@ -186,8 +189,11 @@ zf_pool_new (const zf_pool_config_t *config)
     self->envp = s_environment (config);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
-    for (int i = 0; i < config->size; i++)
+    /* An elastic pool's slots past min are parked until it grows. */
+    for (int i = 0; i < config->size; i++) {
         self->slots [i].err_fd = -1;
+        self->slots [i].parked = config->elastic && i >= config->min;
+    }
     self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epoll_fd == -1)
         zf_error ("%s pool: epoll: %s", self->name, strerror (errno));
@@ -572,6 +578,7 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
 void
 zf_pool_drain (zf_pool_t *self)
 {
+    self->drained = true;
     for (int i = 0; i < self->config.size; i++) {
         slot_t *slot = &self->slots [i];
         slot->parked = true;
@@ -604,6 +611,62 @@ uint64_t
 zf_pool_replaced (zf_pool_t *self)
 {
     return self->replaced;
+}
+
+int
+zf_pool_grow (zf_pool_t *self)
+{
+    int64_t now = zf_now_ms ();
+    if (!self->config.elastic || self->stopped || self->drained
+    ||  now < self->grow_at)
+        return -1;
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->parked || slot->pid)
+            continue;
+        slot->parked = false;
+        slot->failures = 0;
+        slot->ever_started = false;     /* a new process, no replacement */
+        self->grown++;
+        self->grow_at = now + ZF_POOL_GROW_MS;
+        s_slot_start (self, slot);
+        return 0;
+    }
+    return -1;
+}
+
+int
+zf_pool_shrink (zf_pool_t *self, pid_t child)
+{
+    slot_t *slot = s_slot_of (self, child);
+    if (!self->config.elastic || !slot || slot->parked || slot->retiring
+    ||  zf_pool_active (self) <= self->config.min)
+        return -1;
+    slot->parked = true;
+    slot->retiring = true;
+    self->shrunk++;
+    return kill (-child, SIGTERM);
+}
+
+int
+zf_pool_active (zf_pool_t *self)
+{
+    int active = 0;
+    for (int i = 0; i < self->config.size; i++)
+        active += !self->slots [i].parked;
+    return active;
+}
+
+uint64_t
+zf_pool_grown (zf_pool_t *self)
+{
+    return self->grown;
+}
+
+uint64_t
+zf_pool_shrunk (zf_pool_t *self)
+{
+    return self->shrunk;
 }
 
 const char *

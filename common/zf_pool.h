@@ -49,6 +49,8 @@ typedef struct {
     int backoff_min_ms;         /* first delay after a young death */
     int backoff_max_ms;         /* ceiling of the doubling delay */
     int young_ms;               /* a child dying sooner was a crash loop */
+    bool elastic;               /* size is the most; start with min */
+    int min;                    /* elastic: never fewer (0 allowed) */
     zf_pool_exit_fn *on_exit;   /* may be NULL */
     void *on_exit_arg;
 } zf_pool_config_t;
@@ -153,6 +155,26 @@ int
  * by themselves. */
 uint64_t
     zf_pool_recycled (zf_pool_t *self, zf_pool_reason_t reason);
+
+/* Elastic pools. Starts one more child, if the pool has room, is not
+ * stopped or drained, and none was added in the last ZF_POOL_GROW_MS (so
+ * that a burst does not fork-bomb the host). Returns 0, or -1. */
+int
+    zf_pool_grow (zf_pool_t *self);
+
+/* Stops an idle child for good (SIGTERM to its group; its slot is not
+ * restarted), unless that would leave fewer than min. Returns 0, or -1. */
+int
+    zf_pool_shrink (zf_pool_t *self, pid_t child);
+
+/* Children wanted now (running or to be restarted), and the children
+ * added by zf_pool_grow and removed by zf_pool_shrink so far. */
+int
+    zf_pool_active (zf_pool_t *self);
+uint64_t
+    zf_pool_grown (zf_pool_t *self);
+uint64_t
+    zf_pool_shrunk (zf_pool_t *self);
 
 /* Children running now, and replacements started since the pool began. */
 int

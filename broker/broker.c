@@ -126,6 +126,8 @@ s_pool_create (broker_t *self)
         .backoff_min_ms = ZF_POOL_BACKOFF_MIN_MS,
         .backoff_max_ms = ZF_POOL_BACKOFF_MAX_MS,
         .young_ms = ZF_POOL_YOUNG_MS,
+        .elastic = self->options.spawn_max > 0,
+        .min = self->options.spawn_min,
         .on_exit = s_on_child_exit, .on_exit_arg = self
     };
     self->pool = zf_pool_new (&config);
@@ -317,6 +319,23 @@ broker_destroy (broker_t **self_p)
 
 /* ---- state for STATUS and HTTP ------------------------------------------ */
 
+static void
+s_pool_view (broker_t *self, pool_view_t *pool)
+{
+    *pool = (pool_view_t) {
+        .present = true, .running = zf_pool_running (self->pool),
+        .min = self->options.spawn_max? self->options.spawn_min
+                                       : self->options.spawn,
+        .max = self->options.spawn,
+        .grown = zf_pool_grown (self->pool),
+        .shrunk = zf_pool_shrunk (self->pool),
+        .max_rss_mb = self->options.max_rss_mb,
+        .max_rss_hard_mb = self->options.max_rss_hard_mb
+    };
+    for (int reason = 0; reason < ZF_POOL_REASONS; reason++)
+        pool->recycled [reason] = zf_pool_recycled (self->pool, reason);
+}
+
 void
 broker_status_view (broker_t *self, status_view_t *view)
 {
@@ -332,6 +351,8 @@ broker_status_view (broker_t *self, status_view_t *view)
         .http = self->http? http_url (self->http): NULL,
         .reserved_ids = self->reserved_ids
     };
+    if (self->pool)
+        s_pool_view (self, &view->pool);
 }
 
 static char *
@@ -522,6 +543,8 @@ s_recv_one (broker_t *self)
 
 /* ---- timers and signals ------------------------------------------------ */
 
+#define GROW_CHECK_MS  50       /* an elastic pool's look at the queues */
+
 static void
 s_heartbeat (broker_t *self, int64_t now)
 {
@@ -541,14 +564,37 @@ s_heartbeat (broker_t *self, int64_t now)
             dispatch_worker_delete (self, worker, reason, true);
         }
         else
-        if (broker_send_header (self, &worker->id, &header) != 0
-        &&  !worker->pool_child)
-            dispatch_worker_delete (self, worker, "connection closed", true);
-        /* A local child's connection closes as it dies, a moment before
-         * the pool reaps it and s_on_child_exit deletes it with the crash
-         * report: deleted here, its task would end without one. Should it
-         * live on, silent, its expiry deletes it. */
+        if (broker_send_header (self, &worker->id, &header) != 0) {
+            /* A local child's connection closes as it dies, a moment
+             * before the pool reaps it and s_on_child_exit deletes it with
+             * the crash report: deleted here, its task would end without
+             * one. Should it live on, silent, its expiry deletes it. */
+            if (!worker->pool_child)
+                dispatch_worker_delete (self, worker, "connection closed",
+                                        true);
+        }
+        else {
+            dispatch_check_rss (self, worker);
+            dispatch_check_idle (self, worker, now);
+        }
     }
+}
+
+/* Elastic pool: one process more (the pool limits the rate) while a task
+ * has waited past ZF_POOL_GROW_WAIT_MS, or at once for the first task of
+ * a pool with no process. The broker cannot tell which services a new
+ * process will offer: any waiting task counts. */
+static void
+s_pool_grow (broker_t *self, int64_t now)
+{
+    if (!self->pool || !self->options.spawn_max || self->draining
+    ||  now < self->grow_check_at)
+        return;
+    self->grow_check_at = now + GROW_CHECK_MS;
+    int64_t waited = dispatch_oldest_wait (self, now);
+    if (waited >= ZF_POOL_GROW_WAIT_MS
+    || (waited >= 0 && zf_pool_active (self->pool) == 0))
+        zf_pool_grow (self->pool);
 }
 
 static void
@@ -562,6 +608,7 @@ s_on_timers (broker_t *self)
             self->next_heartbeat = now + self->options.heartbeat_ms;
     }
     dispatch_expire (self, now);
+    s_pool_grow (self, now);
     if (self->pool && !self->draining)
         zf_pool_tick (self->pool);
     if (self->draining
@@ -626,6 +673,7 @@ s_reload (broker_t *self)
         + s_cannot_change ("liveness", fresh.liveness != now->liveness)
         + s_cannot_change ("max-msg-size", fresh.max_msg_size != now->max_msg_size)
         + s_cannot_change ("spawn", fresh.spawn != now->spawn)
+        + s_cannot_change ("spawn-min", fresh.spawn_min != now->spawn_min)
         + s_cannot_change ("worker-cmd", s_string_differs (fresh.worker_cmd,
                                                            now->worker_cmd))
         + s_cannot_change ("endpoint-file", s_string_differs (
@@ -640,17 +688,22 @@ s_reload (broker_t *self)
     now->oldest_every = fresh.oldest_every;
     now->max_call_time_ms = fresh.max_call_time_ms;
     now->max_calls_per_worker = fresh.max_calls_per_worker;
+    now->max_rss_mb = fresh.max_rss_mb;
+    now->idle_timeout_ms = fresh.idle_timeout_ms;
+    now->max_rss_hard_mb = fresh.max_rss_hard_mb;
     now->drain_timeout_ms = fresh.drain_timeout_ms;
     now->prefetch = fresh.prefetch;
     now->prefetch_below_us = fresh.prefetch_below_us;
     zf_log_set_level (fresh.log_level);
     zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
-               " max-call-time %ld, max-calls-per-worker %ld,"
-               " drain-timeout %d%s", now->config_path? " ": "",
+               " max-call-time %ld, max-calls-per-worker %ld, max-rss %ld,"
+               " max-rss-hard %ld, drain-timeout %d%s",
+               now->config_path? " ": "",
                now->config_path? now->config_path: "",
                zf_log_level_name (now->log_level), now->retry.max_retries,
                now->max_queue, now->max_call_time_ms,
-               now->max_calls_per_worker, now->drain_timeout_ms,
+               now->max_calls_per_worker, now->max_rss_mb,
+               now->max_rss_hard_mb, now->drain_timeout_ms,
                kept? " (some settings need a restart, see above)": "");
     options_free (&fresh);
 }
@@ -694,6 +747,8 @@ s_next_timeout (broker_t *self)
     if (self->draining && self->drain_deadline < next)
         next = self->drain_deadline;
     int64_t now = zf_now_ms ();
+    if (self->pool && self->options.spawn_max && self->grow_check_at < next)
+        next = self->grow_check_at;
     int pool_wait = self->pool? zf_pool_next_timeout (self->pool): -1;
     if (pool_wait >= 0 && now + pool_wait < next)
         next = now + pool_wait;

@@ -83,6 +83,7 @@ struct _broker_t {
     task_table_t *tasks;
     deadline_heap_t *deadlines; /* task_t.timer */
     int64_t next_heartbeat;     /* ms */
+    int64_t grow_check_at;      /* elastic pool: next look at the queues */
     int64_t liveness_ms;        /* heartbeat_ms * liveness */
 
 #ifdef ZFARM_TEST_HOOKS
@@ -194,6 +195,22 @@ void
 /* Cancels a task on its client's request. */
 void
     dispatch_cancel (broker_t *self, task_t *task);
+
+/* Reads a local worker's resident memory (heartbeat; also at each task
+ * end): past --max-rss it retires once idle, past --max-rss-hard it is
+ * killed and its started tasks end with TIMEOUT. May delete the worker. */
+void
+    dispatch_check_rss (broker_t *self, worker_t *worker);
+
+/* Elastic pool: stops a local worker idle past --idle-timeout, unless
+ * the pool is at its minimum. May delete the worker. */
+void
+    dispatch_check_idle (broker_t *self, worker_t *worker, int64_t now);
+
+/* How long the longest-waiting queued task has waited (ms), over every
+ * service; -1 if none waits. O(services). */
+int64_t
+    dispatch_oldest_wait (broker_t *self, int64_t now);
 
 /* Ends every task whose deadline has come. */
 void

@@ -320,10 +320,14 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     zf_list_push_back (&worker->tasks, &task->link);
     worker->running++;
     worker->dispatched++;
+    worker->last_active = now;
     service->running++;
     long max_calls = self->options.max_calls_per_worker;
-    if (max_calls && worker->pool_child && worker->dispatched >= (uint64_t) max_calls)
+    if (max_calls && worker->pool_child && !worker->retiring
+    &&  worker->dispatched >= (uint64_t) max_calls) {
         worker->retiring = true;
+        worker->retire_reason = ZF_POOL_TASKS;
+    }
     worker_touch (worker, service);
     worker_update_idle (worker);
     s_task_rearm (self, task);
@@ -578,6 +582,56 @@ s_steal (broker_t *self, worker_t *thief)
     }
 }
 
+/* A local worker past --max-rss-hard: the tasks it started end as those
+ * that overran --max-call-time do (TIMEOUT), it is killed, and the tasks
+ * it held unstarted go back to the queue with no retry spent. */
+static void
+s_worker_oversize (broker_t *self, worker_t *worker)
+{
+    char text [96];
+    snprintf (text, sizeof text, "its worker passed --max-rss-hard %ld MB"
+              " (%ld kB)", self->options.max_rss_hard_mb, worker->rss_kb);
+    for (zf_link_t *at = worker->tasks.next; at != &worker->tasks;
+         at = at->next) {
+        task_t *task = zf_container_of (at, task_t, link);
+        if (task->state != TASK_RUNNING
+        ||  zf_link_is_linked (&task->prefetch_link))
+            continue;
+        s_send_result (self, task, ZFARM_ETIMEOUT, text, NULL, 0, 0);
+        /* As s_abandon, but no CANCEL: the process dies now. */
+        deadline_heap_remove (self->deadlines, &task->timer);
+        s_task_disown (self, task);
+        task->state = TASK_ABANDONED;
+    }
+    zf_pool_retire (self->pool, worker->pool_child, ZF_POOL_RSS_HARD,
+                    SIGKILL);
+    dispatch_worker_delete (self, worker, "passed --max-rss-hard", false);
+}
+
+/* Reads a local worker's memory: past --max-rss it retires once its tasks
+ * end (the caller's s_worker_freed_slot sees to that), past
+ * --max-rss-hard it is killed now and may be deleted. */
+static void
+s_check_rss (broker_t *self, worker_t *worker)
+{
+    if (worker->gone || !worker->pool_child)
+        return;
+    long rss = zf_pool_rss_kb (self->pool, worker->pool_child);
+    if (rss < 0)
+        return;
+    worker->rss_kb = rss;
+    long soft = self->options.max_rss_mb * 1024;
+    long hard = self->options.max_rss_hard_mb * 1024;
+    if (hard && rss >= hard)
+        s_worker_oversize (self, worker);
+    else
+    if (soft && rss >= soft && !worker->retiring) {
+        worker->retiring = true;
+        worker->retire_reason = ZF_POOL_RSS;
+        worker_update_idle (worker);
+    }
+}
+
 /* A worker has one slot more: it retires, or waits for the end of the
  * event to be given work (rule 2). */
 static void
@@ -586,9 +640,14 @@ s_worker_freed_slot (broker_t *self, worker_t *worker)
     if (worker->retiring) {
         if (worker->running == 0 && !worker->draining) {
             char reason [64];
-            snprintf (reason, sizeof reason, "retired after %" PRIu64
-                      " tasks", worker->dispatched);
-            zf_pool_kill (self->pool, worker->pool_child, SIGTERM);
+            if (worker->retire_reason == ZF_POOL_RSS)
+                snprintf (reason, sizeof reason, "retired at %ld kB resident",
+                          worker->rss_kb);
+            else
+                snprintf (reason, sizeof reason, "retired after %" PRIu64
+                          " tasks", worker->dispatched);
+            zf_pool_retire (self->pool, worker->pool_child,
+                            (zf_pool_reason_t) worker->retire_reason, SIGTERM);
             dispatch_worker_delete (self, worker, reason, false);
         }
         return;
@@ -690,6 +749,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     s_detach_from_worker (task);
     s_next_starts (worker);
     worker->tasks_done++;
+    worker->last_active = zf_now_ms ();
     if (task->state == TASK_RUNNING && done->status
     &&  !(done->flags & ZF_FLAG_FINAL)) {
         retry_policy_t policy;
@@ -705,7 +765,9 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
                        in->payload, in->payload_count, done->flags);
     }
     s_task_delete (self, task);
-    s_worker_freed_slot (self, worker);
+    s_check_rss (self, worker);
+    if (!worker->gone)
+        s_worker_freed_slot (self, worker);
 }
 
 /* A worker learns the broker's heartbeat interval and liveness as soon as
@@ -742,6 +804,7 @@ dispatch_worker_join (broker_t *self, const peer_id_t *from,
     worker->expiry = now + self->liveness_ms;
     if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)
         worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
+    worker->last_active = zf_now_ms ();
     peer_table_insert (self->workers, worker);
     zf_list_push_back (&self->all_workers, &worker->all_link);
     worker->serial = ++self->counters.workers_joined;
@@ -966,6 +1029,39 @@ s_worker_overran (broker_t *self, worker_t *worker)
         broker_send_header (self, &worker->id, &header);
     }
     dispatch_worker_delete (self, worker, reason, false);
+}
+
+void
+dispatch_check_rss (broker_t *self, worker_t *worker)
+{
+    s_check_rss (self, worker);
+    if (!worker->gone && worker->retiring && worker->running == 0)
+        s_worker_freed_slot (self, worker);
+}
+
+void
+dispatch_check_idle (broker_t *self, worker_t *worker, int64_t now)
+{
+    if (worker->gone || !worker->pool_child || !self->options.spawn_max
+    ||  worker->running || worker->retiring
+    ||  now - worker->last_active < self->options.idle_timeout_ms)
+        return;
+    if (zf_pool_shrink (self->pool, worker->pool_child) == 0)
+        dispatch_worker_delete (self, worker, "idle past --idle-timeout",
+                                false);
+}
+
+int64_t
+dispatch_oldest_wait (broker_t *self, int64_t now)
+{
+    int64_t oldest = -1;
+    for (service_t *service = zhashx_first (self->services); service;
+         service = zhashx_next (self->services)) {
+        int64_t submitted = task_queue_oldest_submitted (&service->queue);
+        if (submitted >= 0 && now - submitted > oldest)
+            oldest = now - submitted;
+    }
+    return oldest;
 }
 
 void

@@ -78,31 +78,6 @@ s_tasks (FILE *out, const counters_t *c)
                " or not asked for.", c->progress_dropped);
 }
 
-/* When the oldest task in the service's queue was submitted (ms; for a
- * delayed task, when it fell due), or -1 if the queue is empty. Each
- * priority of a queue is a run of tasks put back at its head (requeued
- * from a lost worker, stolen back), all of them dispatched before, then
- * tasks never dispatched, in the order they came (only a SUBMIT, or a
- * delayed task falling due, appends). So the oldest of a priority is in
- * that run or is the first task after it: this walks the runs alone,
- * which only tasks that were at workers make, never the whole queue. */
-static int64_t
-s_oldest_submitted (const service_t *service)
-{
-    int64_t oldest = -1;
-    for (int level = 0; level < TASK_QUEUE_LEVELS; level++) {
-        const zf_link_t *head = &service->queue.levels [level];
-        for (const zf_link_t *at = head->next; at != head; at = at->next) {
-            const task_t *task = zf_container_of (at, task_t, link);
-            if (oldest < 0 || task->submitted_at < oldest)
-                oldest = task->submitted_at;
-            if (task->dispatched_us == 0)
-                break;          /* never dispatched: the rest are younger */
-        }
-    }
-    return oldest;
-}
-
 static void
 s_services (FILE *out, const status_view_t *view)
 {
@@ -126,7 +101,7 @@ s_services (FILE *out, const status_view_t *view)
             fprintf (out, "%s{service=\"", gauges [g].name);
             s_label (out, service->name);
             if (g == 4) {
-                int64_t oldest = s_oldest_submitted (service);
+                int64_t oldest = task_queue_oldest_submitted (&service->queue);
                 int64_t wait = oldest < 0 || view->now < oldest? 0
                              : view->now - oldest;
                 fprintf (out, "\"} %.3f\n", (double) wait / 1000.0);
@@ -254,6 +229,47 @@ s_workers (FILE *out, const status_view_t *view)
                " and were told the broker's.", c->heartbeat_overrides);
 }
 
+/* The local pool's size, bounds and why its processes changed. */
+static void
+s_pool (FILE *out, const pool_view_t *pool)
+{
+    if (!pool->present)
+        return;
+    s_family (out, "zfarm_pool_processes", "gauge",
+              "Local pool processes running, and the pool's bounds.");
+    fprintf (out, "zfarm_pool_processes{kind=\"running\"} %d\n"
+             "zfarm_pool_processes{kind=\"min\"} %d\n"
+             "zfarm_pool_processes{kind=\"max\"} %d\n",
+             pool->running, pool->min, pool->max);
+    s_counter (out, "zfarm_pool_grown_total",
+               "Local processes added while tasks waited.", pool->grown);
+    s_counter (out, "zfarm_pool_shrunk_total",
+               "Local processes removed after their idle timeout.",
+               pool->shrunk);
+    s_family (out, "zfarm_pool_recycled_total", "counter",
+              "Local processes retired and replaced, by reason.");
+    for (int reason = 0; reason < ZF_POOL_REASONS; reason++)
+        fprintf (out, "zfarm_pool_recycled_total{reason=\"%s\"} %" PRIu64
+                 "\n", zf_pool_reason_name (reason), pool->recycled [reason]);
+}
+
+/* Each local worker's resident memory when last read. */
+static void
+s_worker_rss (FILE *out, const status_view_t *view)
+{
+    if (!view->pool.present)
+        return;
+    s_family (out, "zfarm_worker_rss_bytes", "gauge",
+              "Resident memory of each local worker process.");
+    for (const zf_link_t *at = view->workers->next; at != view->workers;
+         at = at->next) {
+        const worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (!worker->gone && worker->pool_child && worker->rss_kb)
+            fprintf (out, "zfarm_worker_rss_bytes{pid=\"%" PRIu32 "\"} %ld\n",
+                     worker->pid, worker->rss_kb * 1024);
+    }
+}
+
 static void
 s_latency (FILE *out, const latency_t *latency)
 {
@@ -291,6 +307,8 @@ metrics_text (const status_view_t *view)
     s_services (out, view);
     s_slots (out, view);
     s_workers (out, view);
+    s_pool (out, &view->pool);
+    s_worker_rss (out, view);
     s_latency (out, &view->counters->dispatch_latency);
     if (fclose (out) != 0)
         zf_die_nomem ();

@@ -54,10 +54,20 @@ static const char s_usage [] =
 "\n"
 "Local worker pool:\n"
 "      --spawn N             keep N local worker processes running\n"
+"      --spawn-min N, --spawn-max M  an elastic pool instead: start N (0\n"
+"                            allowed), add one process at most every 200 ms\n"
+"                            while a task has waited over 100 ms, up to M\n"
+"      --idle-timeout MS     elastic pool: stop a process idle this long,\n"
+"                            never going below N (default 10000)\n"
 "      --worker-cmd CMD      what each runs (as /bin/sh -c would), with\n"
 "                            ZFARM_BROKER set to the broker's own endpoint\n"
 "      --max-calls-per-worker N  retire and replace a local worker after N\n"
 "                            tasks (default 0: never)\n"
+"      --max-rss MB          retire and replace a local worker whose resident\n"
+"                            memory passed MB, once its tasks end (default 0:\n"
+"                            no limit); read at each task end and heartbeat\n"
+"      --max-rss-hard MB     a local worker past MB is killed at once, its\n"
+"                            tasks ending with TIMEOUT (default 0: no limit)\n"
 "      --max-call-time MS    a task that runs longer ends with TIMEOUT and its\n"
 "                            worker is killed (local) or dropped (remote)\n"
 "                            (default 0: no limit)\n"
@@ -77,7 +87,8 @@ enum {
     OPT_SPAWN, OPT_WORKER_CMD, OPT_MAX_CALLS, OPT_MAX_CALL_TIME,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
     OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_OLDEST_EVERY, OPT_RETRY_ON,
-    OPT_BACKOFF
+    OPT_BACKOFF, OPT_MAX_RSS, OPT_MAX_RSS_HARD, OPT_SPAWN_MIN, OPT_SPAWN_MAX,
+    OPT_IDLE_TIMEOUT
 };
 
 static const struct option s_long_options [] = {
@@ -94,8 +105,13 @@ static const struct option s_long_options [] = {
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "spawn",         required_argument, NULL, OPT_SPAWN },
     { "worker-cmd",    required_argument, NULL, OPT_WORKER_CMD },
+    { "spawn-min",     required_argument, NULL, OPT_SPAWN_MIN },
+    { "spawn-max",     required_argument, NULL, OPT_SPAWN_MAX },
+    { "idle-timeout",  required_argument, NULL, OPT_IDLE_TIMEOUT },
     { "max-calls-per-worker", required_argument, NULL, OPT_MAX_CALLS },
     { "max-call-time", required_argument, NULL, OPT_MAX_CALL_TIME },
+    { "max-rss",       required_argument, NULL, OPT_MAX_RSS },
+    { "max-rss-hard",  required_argument, NULL, OPT_MAX_RSS_HARD },
     { "config",        required_argument, NULL, 'c' },
     { "log-level",     required_argument, NULL, OPT_LOG_LEVEL },
     { "http",          required_argument, NULL, OPT_HTTP },
@@ -302,12 +318,31 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
         case OPT_WORKER_CMD:
             options->worker_cmd = arg;
             return 0;
+        case OPT_SPAWN_MIN:
+            if (s_number (source, "spawn-min", arg, 0, 1024, &value)) return -1;
+            options->spawn_min = (int) value;
+            return 0;
+        case OPT_SPAWN_MAX:
+            if (s_number (source, "spawn-max", arg, 1, 1024, &value)) return -1;
+            options->spawn_max = (int) value;
+            return 0;
+        case OPT_IDLE_TIMEOUT:
+            if (s_number (source, "idle-timeout", arg, 1, 1L << 31, &value))
+                return -1;
+            options->idle_timeout_ms = value;
+            return 0;
         case OPT_MAX_CALLS:
             return s_number (source, "max-calls-per-worker", arg, 0, 1L << 40,
                              &options->max_calls_per_worker);
         case OPT_MAX_CALL_TIME:
             return s_number (source, "max-call-time", arg, 0, 1L << 40,
                              &options->max_call_time_ms);
+        case OPT_MAX_RSS:
+            return s_number (source, "max-rss", arg, 0, 1L << 30,
+                             &options->max_rss_mb);
+        case OPT_MAX_RSS_HARD:
+            return s_number (source, "max-rss-hard", arg, 0, 1L << 30,
+                             &options->max_rss_hard_mb);
         case OPT_LOG_LEVEL:
             if (zf_log_parse_level (arg, &options->log_level) == 0)
                 return 0;
@@ -402,6 +437,7 @@ s_defaults (options_t *options)
     options->prefetch = true;
     options->prefetch_below_us = 5000;
     options->ipc_mode = -1;
+    options->idle_timeout_ms = ZF_POOL_IDLE_TIMEOUT_MS;
 }
 
 /* Reads the config file's arguments (kept in options: it points into
@@ -434,6 +470,16 @@ options_parse (options_t *options, int argc, char *argv [])
         rc = s_parse_args (options, &source, argc, argv);
     if (rc != 0)
         return rc;
+    if (options->spawn_max || options->spawn_min) {
+        if (options->spawn || !options->spawn_max
+        ||  options->spawn_min > options->spawn_max) {
+            fprintf (stderr, "zfarm-broker: --spawn-max M (with --spawn-min"
+                     " N <= M) replaces --spawn\n");
+            return -1;
+        }
+        /* The pool has M slots; the broker grows and shrinks it. */
+        options->spawn = options->spawn_max;
+    }
     if (options->spawn && !options->worker_cmd) {
         fprintf (stderr, "zfarm-broker: --spawn needs --worker-cmd\n");
         return -1;

@@ -43,9 +43,15 @@ typedef struct {
     zf_config_args_t file_args; /* its settings; strings above point in */
     int argc;                   /* the command line, to read again on */
     char **argv;                /* SIGHUP */
-    int spawn;                  /* local worker processes to keep */
+    int spawn;                  /* local worker processes to keep (the
+                                   most, with spawn_max) */
+    int spawn_min;              /* elastic pool: never fewer */
+    int spawn_max;              /* elastic pool: never more; 0: fixed */
+    long idle_timeout_ms;       /* elastic: stop a process idle so long */
     const char *worker_cmd;     /* what each runs, through /bin/sh -c */
     long max_calls_per_worker;  /* retire a local worker after N; 0 never */
+    long max_rss_mb;            /* retire a local worker past it; 0 never */
+    long max_rss_hard_mb;       /* kill one past it mid-task; 0 never */
     long max_call_time_ms;      /* a task running longer: TIMEOUT, its
                                    worker killed; 0 = no limit */
     const char *curve_secret;   /* the broker's secret certificate, or NULL

@@ -78,6 +78,10 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
              || strcmp (worker->host, view->host) == 0? "true": "false",
              worker->brokers);
     s_string (out, worker->version);
+    if (worker->pool_child && worker->rss_kb)
+        fprintf (out, ",\"rss_kb\":%ld", worker->rss_kb);
+    else
+        fputs (",\"rss_kb\":null", out);
     fputs (",\"instance\":", out);
     if (worker->instance [0])
         s_string (out, worker->instance);
@@ -155,6 +159,26 @@ s_latency (FILE *out, const latency_t *latency)
              latency->count, latency->sum_ms);
 }
 
+/* The local pool, or null without one. */
+static void
+s_pool (FILE *out, const pool_view_t *pool)
+{
+    fputs ("\"pool\":", out);
+    if (!pool->present) {
+        fputs ("null", out);
+        return;
+    }
+    fprintf (out, "{\"running\":%d,\"min\":%d,\"max\":%d,\"grown\":%"
+             PRIu64 ",\"shrunk\":%" PRIu64 ",\"max_rss_mb\":%ld"
+             ",\"max_rss_hard_mb\":%ld,\"recycled\":{", pool->running,
+             pool->min, pool->max, pool->grown, pool->shrunk,
+             pool->max_rss_mb, pool->max_rss_hard_mb);
+    for (int reason = 0; reason < ZF_POOL_REASONS; reason++)
+        fprintf (out, "%s\"%s\":%" PRIu64, reason? ",": "",
+                 zf_pool_reason_name (reason), pool->recycled [reason]);
+    fputs ("}}", out);
+}
+
 char *
 status_json (const status_view_t *view)
 {
@@ -196,6 +220,8 @@ status_json (const status_view_t *view)
     s_services (out, view->services);
     fputc (',', out);
     s_latency (out, &view->counters->dispatch_latency);
+    fputc (',', out);
+    s_pool (out, &view->pool);
     fputc (',', out);
     s_counters (out, view->counters);
     fputs ("}", out);

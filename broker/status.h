@@ -5,6 +5,18 @@
 #include <czmq.h>
 #include "counters.h"
 #include "zf_list.h"
+#include "zf_pool.h"
+
+/* The local pool (--spawn), as status and metrics show it. */
+typedef struct {
+    bool present;               /* the broker has one */
+    int running;                /* processes running now */
+    int min, max;               /* its elastic bounds (equal when fixed) */
+    uint64_t grown, shrunk;     /* processes added for a queue, removed
+                                   when idle */
+    uint64_t recycled [ZF_POOL_REASONS];    /* by zf_pool_reason_t */
+    long max_rss_mb, max_rss_hard_mb;       /* 0: no limit */
+} pool_view_t;
 
 typedef struct {
     uint64_t epoch;             /* the broker's random start id */
@@ -18,6 +30,7 @@ typedef struct {
     const char *host;           /* this machine: workers here are local */
     const char *http;           /* URL of the HTTP port, or NULL */
     bool reserved_ids;          /* libzmq is zfarm's patched one */
+    pool_view_t pool;
 } status_view_t;
 
 /* The document described in README.md ("Status"). Caller frees. */

@@ -101,3 +101,28 @@ task_queue_remove (task_queue_t *self, task_t *task)
     if (--self->counts [task->priority] == 0)
         self->nonempty &= ~(1u << task->priority);
 }
+
+/* When the oldest task in the queue was submitted (ms; for a
+ * delayed task, when it fell due), or -1 if the queue is empty. Each
+ * priority of a queue is a run of tasks put back at its head (requeued
+ * from a lost worker, stolen back), all of them dispatched before, then
+ * tasks never dispatched, in the order they came (only a SUBMIT, or a
+ * delayed task falling due, appends). So the oldest of a priority is in
+ * that run or is the first task after it: this walks the runs alone,
+ * which only tasks that were at workers make, never the whole queue. */
+int64_t
+task_queue_oldest_submitted (const task_queue_t *self)
+{
+    int64_t oldest = -1;
+    for (int level = 0; level < TASK_QUEUE_LEVELS; level++) {
+        const zf_link_t *head = &self->levels [level];
+        for (const zf_link_t *at = head->next; at != head; at = at->next) {
+            const task_t *task = zf_container_of (at, task_t, link);
+            if (oldest < 0 || task->submitted_at < oldest)
+                oldest = task->submitted_at;
+            if (task->dispatched_us == 0)
+                break;          /* never dispatched: the rest are younger */
+        }
+    }
+    return oldest;
+}

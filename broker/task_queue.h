@@ -63,6 +63,12 @@ void
 void
     task_queue_remove (task_queue_t *self, struct task *task);
 
+/* When the oldest task in the queue was submitted (ms; for a delayed
+ * task, when it fell due), or -1 if it is empty. Walks only the runs of
+ * tasks put back at each level's head, never the whole queue. */
+int64_t
+    task_queue_oldest_submitted (const task_queue_t *self);
+
 static inline bool
 task_queue_is_empty (const task_queue_t *self)
 {

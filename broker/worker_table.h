@@ -72,6 +72,11 @@ typedef struct worker {
     bool listed_idle;           /* on its services' idle lists */
     bool listed_prefetch;       /* on their prefetchers lists */
     pid_t pool_child;           /* its process in our pool, or 0 */
+    long rss_kb;                /* pool_child's resident memory when last
+                                   read (task end, heartbeat); 0: unread */
+    int retire_reason;          /* zf_pool_reason_t, while retiring */
+    int64_t last_active;        /* ms: joined, was given a task or sent
+                                   a DONE (elastic pool's idle time) */
     uint32_t pid;
     char host [ZF_HOST_MAX + 1];
     char version [ZF_VERSION_MAX + 1];

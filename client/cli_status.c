@@ -59,6 +59,7 @@ static const column_t s_worker_columns [] = {
     { "DONE",     "tasks_done", CELL_COUNT },
     { "UPTIME",   "uptime_ms",  CELL_UPTIME },
     { "WHERE",    "local",      CELL_WHERE },
+    { "RSS_KB",   "rss_kb",     CELL_COUNT },       /* local pool's: - */
     { "SERVICES", "services",   CELL_LIST },
 };
 
@@ -341,6 +342,11 @@ s_print_status (const json_t *status)
         printf ("no services\n");
     printf ("\ncounters\n");
     s_print_counters (json_member (status, "counters"), 2);
+    const json_t *pool = json_member (status, "pool");
+    if (pool && json_type (pool) == JSON_OBJECT) {
+        printf ("\npool\n");
+        s_print_counters (pool, 2);
+    }
 }
 
 /* ---- several brokers --------------------------------------------------- */

@@ -42,6 +42,8 @@ typedef struct {
     int64_t restart_at;         /* ms, when pid is 0 */
     int failures;               /* young deaths in a row */
     bool retiring;              /* we asked it to stop: not a failure */
+    long rss_kb;                /* resident memory when last read; -1 */
+    int retired_for;            /* zf_pool_reason_t of zf_pool_retire; -1 */
     bool parked;                /* its child left for good: no restart */
     bool ever_started;
     int err_fd;                 /* read end of its stderr, or -1 */
@@ -58,6 +60,10 @@ struct _zf_pool_t {
     int epoll_fd;               /* the slots' err_fds */
     bool stopped;
     uint64_t replaced;
+    uint64_t recycled [ZF_POOL_REASONS];    /* by reason */
+    uint64_t grown, shrunk;     /* elastic: children added, removed */
+    int64_t grow_at;            /* elastic: no child added before then */
+    bool drained;               /* zf_pool_drain: none is added either */
 };
 
 static char **
@@ -183,8 +189,11 @@ zf_pool_new (const zf_pool_config_t *config)
     self->envp = s_environment (config);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
-    for (int i = 0; i < config->size; i++)
+    /* An elastic pool's slots past min are parked until it grows. */
+    for (int i = 0; i < config->size; i++) {
         self->slots [i].err_fd = -1;
+        self->slots [i].parked = config->elastic && i >= config->min;
+    }
     self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
     if (self->epoll_fd == -1)
         zf_error ("%s pool: epoll: %s", self->name, strerror (errno));
@@ -294,6 +303,8 @@ s_slot_start (zf_pool_t *self, slot_t *slot)
     slot->pid = pid;
     slot->started_at = zf_now_ms ();
     slot->retiring = false;
+    slot->rss_kb = -1;
+    slot->retired_for = -1;
     slot->ever_started = true;
     return 0;
 }
@@ -320,11 +331,18 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status, long max_rss_kb)
     bool planned = slot->retiring
                 || (WIFEXITED (status)
                     && (WEXITSTATUS (status) == ZF_EXIT_RECYCLED
+                    ||  WEXITSTATUS (status) == ZF_EXIT_RSS
                     ||  WEXITSTATUS (status) == ZF_EXIT_OVERRAN));
     char why [128], details [ZF_CRASH_REPORT_MAX];
     zf_crash_status (status, why, sizeof why);
     zf_crash_details (max_rss_kb, &slot->tail, details, sizeof details);
     const char *and = *details? "; ": "";
+    if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_RECYCLED
+    &&  !slot->retiring)
+        self->recycled [ZF_POOL_TASKS]++;
+    if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_RSS
+    &&  !slot->retiring)
+        self->recycled [ZF_POOL_RSS]++;
     if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_IDLE)
         slot->parked = true;
     if (slot->parked) {
@@ -560,6 +578,7 @@ zf_pool_stop (zf_pool_t *self, int grace_ms)
 void
 zf_pool_drain (zf_pool_t *self)
 {
+    self->drained = true;
     for (int i = 0; i < self->config.size; i++) {
         slot_t *slot = &self->slots [i];
         slot->parked = true;
@@ -592,6 +611,128 @@ uint64_t
 zf_pool_replaced (zf_pool_t *self)
 {
     return self->replaced;
+}
+
+int
+zf_pool_grow (zf_pool_t *self)
+{
+    int64_t now = zf_now_ms ();
+    if (!self->config.elastic || self->stopped || self->drained
+    ||  now < self->grow_at)
+        return -1;
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->parked || slot->pid)
+            continue;
+        slot->parked = false;
+        slot->failures = 0;
+        slot->ever_started = false;     /* a new process, no replacement */
+        self->grown++;
+        self->grow_at = now + ZF_POOL_GROW_MS;
+        s_slot_start (self, slot);
+        return 0;
+    }
+    return -1;
+}
+
+int
+zf_pool_shrink (zf_pool_t *self, pid_t child)
+{
+    slot_t *slot = s_slot_of (self, child);
+    if (!self->config.elastic || !slot || slot->parked || slot->retiring
+    ||  zf_pool_active (self) <= self->config.min)
+        return -1;
+    slot->parked = true;
+    slot->retiring = true;
+    self->shrunk++;
+    return kill (-child, SIGTERM);
+}
+
+int
+zf_pool_active (zf_pool_t *self)
+{
+    int active = 0;
+    for (int i = 0; i < self->config.size; i++)
+        active += !self->slots [i].parked;
+    return active;
+}
+
+uint64_t
+zf_pool_grown (zf_pool_t *self)
+{
+    return self->grown;
+}
+
+uint64_t
+zf_pool_shrunk (zf_pool_t *self)
+{
+    return self->shrunk;
+}
+
+const char *
+zf_pool_reason_name (zf_pool_reason_t reason)
+{
+    static const char *names [] = { "tasks", "rss", "rss_hard" };
+    return reason < ZF_POOL_REASONS? names [reason]: "?";
+}
+
+long
+zf_pool_rss_kb (zf_pool_t *self, pid_t child)
+{
+    slot_t *slot = s_slot_of (self, child);
+    if (!slot)
+        return -1;
+    slot->rss_kb = zf_process_rss_kb ((int) child);
+    return slot->rss_kb;
+}
+
+int
+zf_pool_retire (zf_pool_t *self, pid_t child, zf_pool_reason_t reason,
+                int sig)
+{
+    slot_t *slot = s_slot_of (self, child);
+    if (!slot || reason >= ZF_POOL_REASONS
+    ||  slot->retired_for == ZF_POOL_RSS_HARD)
+        return -1;
+    /* Only the hard limit overrides a retirement under way (a drain must
+     * not take the host's memory with it); the recycle counts once. */
+    if (slot->retiring && reason != ZF_POOL_RSS_HARD)
+        return -1;
+    if (slot->retired_for >= 0)
+        self->recycled [slot->retired_for]--;
+    slot->retiring = true;
+    slot->retired_for = (int) reason;
+    self->recycled [reason]++;
+    zf_info ("%s %d recycled (%s, %ld kB resident)", self->name,
+             (int) child, zf_pool_reason_name (reason), slot->rss_kb);
+    /* SIGUSR1 to the child alone: a shell in front of it would die of it. */
+    return kill (sig == SIGUSR1? child: -child, sig);
+}
+
+int
+zf_pool_check_rss (zf_pool_t *self, long soft_kb, long hard_kb)
+{
+    int retired = 0;
+    for (int i = 0; i < self->config.size; i++) {
+        slot_t *slot = &self->slots [i];
+        if (!slot->pid)
+            continue;
+        long rss = zf_pool_rss_kb (self, slot->pid);
+        if (hard_kb && rss >= hard_kb)
+            retired += zf_pool_retire (self, slot->pid, ZF_POOL_RSS_HARD,
+                                       SIGKILL) == 0;
+        else
+        if (soft_kb && rss >= soft_kb && !slot->retiring)
+            retired += zf_pool_retire (self, slot->pid, ZF_POOL_RSS,
+                                       SIGUSR1) == 0;
+    }
+    return retired;
+}
+
+uint64_t
+zf_pool_recycled (zf_pool_t *self, zf_pool_reason_t reason)
+{
+    return reason < ZF_POOL_REASONS? self->recycled [reason]: 0;
 }
 
 /* ---- the child's side ------------------------------------------------- */

@@ -2,6 +2,7 @@
 #include "zf_util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,4 +104,23 @@ zf_hostname (void)
         if (*at <= ' ' || *at > '~')
             *at = '?';
     return name;
+}
+
+long
+zf_process_rss_kb (int pid)
+{
+    char path [64];
+    if (pid)
+        snprintf (path, sizeof path, "/proc/%d/statm", pid);
+    else
+        snprintf (path, sizeof path, "/proc/self/statm");
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    unsigned long size, resident;
+    bool got = fscanf (file, "%lu %lu", &size, &resident) == 2;
+    fclose (file);
+    if (!got)
+        return -1;
+    return (long) (resident * (unsigned long) sysconf (_SC_PAGESIZE) / 1024);
 }

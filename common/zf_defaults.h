@@ -24,6 +24,13 @@
 #define ZF_POOL_YOUNG_MS           1000    /* dying sooner counts as a crash */
 #define ZF_POOL_STOP_GRACE_MS      5000    /* SIGTERM to SIGKILL on stop */
 #define ZF_DRAIN_TIMEOUT_MAX_MS    3600000 /* --drain-timeout, both sides */
+#define ZF_POOL_RSS_CHECK_MS       100     /* zfarm-worker --processes reads
+                                              its children's RSS this often */
+#define ZF_POOL_GROW_MS            200     /* an elastic pool starts at most
+                                              one process this often */
+#define ZF_POOL_GROW_WAIT_MS       100     /* ... while a task has waited
+                                              longer than this */
+#define ZF_POOL_IDLE_TIMEOUT_MS    10000   /* --idle-timeout default */
 
 #define ZF_PROTOCOL_ID             "zf"
 #define ZF_PROTOCOL_VERSION        1

@@ -2,8 +2,8 @@
  *
  * A worker process tells its supervisor (the broker's --spawn pool, or
  * zfarm-worker --processes) why it left by its exit status; common/crash.c
- * says each in words, and the pool restarts a child that exited RECYCLED
- * or OVERRAN at once, as planned exits, never with back-off. */
+ * says each in words, and the pool restarts a child that exited RECYCLED,
+ * RSS or OVERRAN at once, as planned exits, never with back-off. */
 #ifndef ZF_EXIT_H
 #define ZF_EXIT_H
 
@@ -17,5 +17,8 @@
 /* A child that exits with IDLE left for good (zfarm-worker --idle-exit):
  * its slot is parked, not restarted. */
 #define ZF_EXIT_IDLE        78  /* no task came for its idle time */
+/* A zfarm-worker whose resident memory passed its --max-rss: it finished
+ * its tasks and left, to be replaced at once (a recycle, not a crash). */
+#define ZF_EXIT_RSS         79
 
 #endif

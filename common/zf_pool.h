@@ -50,6 +50,8 @@ typedef struct {
     int backoff_min_ms;         /* first delay after a young death */
     int backoff_max_ms;         /* ceiling of the doubling delay */
     int young_ms;               /* a child dying sooner was a crash loop */
+    bool elastic;               /* size is the most; start with min */
+    int min;                    /* elastic: never fewer (0 allowed) */
     zf_pool_exit_fn *on_exit;   /* may be NULL */
     void *on_exit_arg;
 } zf_pool_config_t;
@@ -115,6 +117,65 @@ void
  * left for good (ZF_EXIT_IDLE, or exited after zf_pool_drain). */
 bool
     zf_pool_parked (zf_pool_t *self);
+
+/* Why a child was retired and replaced: a recycle, not a crash. */
+typedef enum {
+    ZF_POOL_TASKS,              /* it ran its --max-calls-per-worker */
+    ZF_POOL_RSS,                /* its memory passed --max-rss */
+    ZF_POOL_RSS_HARD,           /* passed --max-rss-hard: killed mid-task */
+    ZF_POOL_REASONS
+} zf_pool_reason_t;
+
+/* "tasks", "rss", "rss_hard": the names status and metrics show. */
+const char *
+    zf_pool_reason_name (zf_pool_reason_t reason);
+
+/* The resident memory of a running child (the process the pool forked,
+ * not what it started), in kB, read from /proc/PID/statm now; -1 if pid
+ * is not a running child or /proc cannot tell. */
+long
+    zf_pool_rss_kb (zf_pool_t *self, pid_t child);
+
+/* Retires a running child for reason: counts the recycle, marks its exit
+ * as planned (replaced at once, no back-off), and sends it sig: SIGUSR1
+ * to the child alone (a zfarm worker drains: it finishes its tasks and
+ * exits), any other signal to its process group. Returns 0, or -1 if pid
+ * is not a running child, or was retired already. */
+int
+    zf_pool_retire (zf_pool_t *self, pid_t child, zf_pool_reason_t reason,
+                    int sig);
+
+/* Reads every running child's RSS; one past hard_kb is retired with
+ * SIGKILL (ZF_POOL_RSS_HARD), else one past soft_kb with SIGUSR1
+ * (ZF_POOL_RSS). 0 turns a limit off. Returns the children retired. */
+int
+    zf_pool_check_rss (zf_pool_t *self, long soft_kb, long hard_kb);
+
+/* Recycles for reason since the pool began: those zf_pool_retire counted,
+ * and children that exited ZF_EXIT_RECYCLED (tasks) or ZF_EXIT_RSS (rss)
+ * by themselves. */
+uint64_t
+    zf_pool_recycled (zf_pool_t *self, zf_pool_reason_t reason);
+
+/* Elastic pools. Starts one more child, if the pool has room, is not
+ * stopped or drained, and none was added in the last ZF_POOL_GROW_MS (so
+ * that a burst does not fork-bomb the host). Returns 0, or -1. */
+int
+    zf_pool_grow (zf_pool_t *self);
+
+/* Stops an idle child for good (SIGTERM to its group; its slot is not
+ * restarted), unless that would leave fewer than min. Returns 0, or -1. */
+int
+    zf_pool_shrink (zf_pool_t *self, pid_t child);
+
+/* Children wanted now (running or to be restarted), and the children
+ * added by zf_pool_grow and removed by zf_pool_shrink so far. */
+int
+    zf_pool_active (zf_pool_t *self);
+uint64_t
+    zf_pool_grown (zf_pool_t *self);
+uint64_t
+    zf_pool_shrunk (zf_pool_t *self);
 
 /* Children running now, and replacements started since the pool began. */
 int

@@ -32,6 +32,11 @@ int64_t
 int64_t
     zf_now_us (void);
 
+/* Resident memory of process pid (0: this one) in kB, from
+ * /proc/PID/statm; -1 if it cannot be read (no such process). */
+long
+    zf_process_rss_kb (int pid);
+
 /* Parses all of text as a base-10 integer in [min, max]. Returns 0, or -1
  * (value untouched) if text is empty, has trailing bytes or is out of range. */
 int

@@ -9,6 +9,8 @@
 
 #include "zfarm_worker.h"
 
+#include <stdatomic.h>
+
 /* ---- --module ---------------------------------------------------------- */
 
 typedef struct _module_t module_t;
@@ -24,6 +26,23 @@ void
 
 zfarm_handler_fn *
     module_handler (module_t *self);
+
+/* ---- --max-rss -------------------------------------------------------- */
+
+/* A handler wrapped so that the process drains once its resident memory
+ * passed max_rss_kb after a task. */
+typedef struct {
+    zfarm_handler_fn *handler;  /* the real one */
+    void *arg;                  /* its argument */
+    long max_rss_kb;            /* the limit */
+    zfarm_worker_t *worker;     /* stopped once past it; set before run */
+    atomic_bool passed;         /* it was: the exit status is ZF_EXIT_RSS */
+} rss_guard_t;
+
+/* Runs the real handler, then reads the process's RSS (arg: an
+ * rss_guard_t). */
+int
+    rss_guard_handler (zfarm_task_t *task, void *arg);
 
 /* ---- --exec ------------------------------------------------------------ */
 
@@ -55,6 +74,7 @@ typedef struct {
     int heartbeat_ms;           /* how often to check on our supervisor */
     int64_t stop_in_ms;         /* drain after this long (--stop-at);
                                    -1: never */
+    long max_rss_hard_kb;       /* kill a process past it; 0: never */
 } supervisor_config_t;
 
 /* Prepares a supervisor: blocks SIGCHLD, SIGINT, SIGTERM and SIGUSR1 (call it

@@ -33,6 +33,7 @@
 #define EXIT_USAGE 2
 
 #define PROCESSES_MAX      1024     /* --processes */
+#define RSS_MB_MAX         (1L << 30)   /* --max-rss, MB: a petabyte */
 #define SECONDS_MAX        4000000  /* --idle-exit, --give-up-after: 46 days,
                                        whose ms fit a uint32_t */
 
@@ -55,6 +56,8 @@ typedef struct {
     long cancel_grace_ms;       /* a cancelled --module handler's time */
     long processes;             /* supervise this many; 0: be a worker */
     long drain_timeout_ms;      /* -1: not given */
+    long max_rss_mb;            /* --processes: recycle past it; 0 never */
+    long max_rss_hard_mb;       /* --processes: kill past it; 0 never */
     long idle_exit_s;           /* --idle-exit; 0: never */
     long give_up_s;             /* --give-up-after; 0: never */
     bool stop_at_given;         /* --stop-at */
@@ -79,7 +82,7 @@ enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
     OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_CANCEL_GRACE, OPT_IDLE_EXIT, OPT_GIVE_UP,
-    OPT_STOP_AT
+    OPT_STOP_AT, OPT_MAX_RSS, OPT_MAX_RSS_HARD
 };
 
 static const struct option s_options [] = {
@@ -97,6 +100,8 @@ static const struct option s_options [] = {
     { "cancel-grace", required_argument, NULL, OPT_CANCEL_GRACE },
     { "processes", required_argument, NULL, OPT_PROCESSES },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "max-rss",   required_argument, NULL, OPT_MAX_RSS },
+    { "max-rss-hard", required_argument, NULL, OPT_MAX_RSS_HARD },
     { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
     { "give-up-after", required_argument, NULL, OPT_GIVE_UP },
     { "stop-at",   required_argument, NULL, OPT_STOP_AT },
@@ -118,7 +123,8 @@ s_usage (void)
 "                    (--module FILE [--function NAME] | --exec COMMAND)\n"
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
-"                    [--cancel-grace MS] [--processes N [--drain-timeout MS]]\n"
+"                    [--cancel-grace MS] [--processes N [--drain-timeout MS]\n"
+"                    [--max-rss MB] [--max-rss-hard MB]]\n"
 "                    [--idle-exit S] [--give-up-after S] [--stop-at TIME]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
 "                    [--config FILE] [--log-level L] [--syslog]\n"
@@ -168,6 +174,15 @@ s_usage (void)
 "                   with --processes, on SIGINT or SIGTERM: how long the\n"
 "                   workers may finish their tasks before they are killed\n"
 "                   (default %d)\n"
+"  --max-rss MB     after a task, a worker process whose resident memory\n"
+"                   passed MB drains (finishes its tasks in hand, as after\n"
+"                   SIGUSR1) and exits %d, to be replaced (default 0: no\n"
+"                   limit)\n"
+"  --max-rss-hard MB\n"
+"                   with --processes: a worker process past MB is killed\n"
+"                   at once (read every %d ms) and replaced; the broker\n"
+"                   retries its task as for a lost worker (default 0: no\n"
+"                   limit)\n"
 "  --idle-exit S    leave (exit 0) after S seconds with no task in hand;\n"
 "                   with --processes, each process leaves and is not\n"
 "                   replaced, and the supervisor exits 0 after the last\n"
@@ -195,7 +210,8 @@ s_usage (void)
             ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS,
             ZF_DEFAULT_CANCEL_GRACE_MS, PROCESSES_MAX,
             ZF_POOL_BACKOFF_MIN_MS, ZF_POOL_BACKOFF_MAX_MS / 1000,
-            ZF_POOL_STOP_GRACE_MS, ZF_EXIT_UNREACHABLE, ZF_EXIT_UNREACHABLE,
+            ZF_POOL_STOP_GRACE_MS, ZF_EXIT_RSS, ZF_POOL_RSS_CHECK_MS,
+            ZF_EXIT_UNREACHABLE, ZF_EXIT_UNREACHABLE,
             ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
             ZF_EXIT_ORPHANED);
 }
@@ -336,6 +352,12 @@ s_take_option (options_t *self, int option, const char *value)
         case OPT_DRAIN_TIMEOUT:
             return s_number (self, "--drain-timeout", value, 0, ZF_DRAIN_TIMEOUT_MAX_MS,
                              &self->drain_timeout_ms);
+        case OPT_MAX_RSS:
+            return s_number (self, "--max-rss", value, 0, RSS_MB_MAX,
+                             &self->max_rss_mb);
+        case OPT_MAX_RSS_HARD:
+            return s_number (self, "--max-rss-hard", value, 0, RSS_MB_MAX,
+                             &self->max_rss_hard_mb);
         case OPT_IDLE_EXIT:
             return s_number (self, "--idle-exit", value, 0, SECONDS_MAX,
                              &self->idle_exit_s);
@@ -364,7 +386,7 @@ s_keep (options_t *self, char *argv [], int option, int first, int last)
     /* --stop-at goes to them as the time it names (s_check): "+60"
      * again in each new process would move it. */
     if (option == OPT_PROCESSES || option == OPT_DRAIN_TIMEOUT
-    ||  option == OPT_STOP_AT)
+    ||  option == OPT_STOP_AT || option == OPT_MAX_RSS_HARD)
         return;
     for (int i = first; i < last; i++)
         self->worker_argv [self->worker_argc++] = argv [i];
@@ -666,17 +688,27 @@ s_serve (const options_t *options)
         handler = module_handler (module);
         arg = NULL;
     }
+    rss_guard_t guard = { .handler = handler, .arg = arg,
+                          .max_rss_kb = options->max_rss_mb * 1024 };
+    atomic_init (&guard.passed, false);
+    if (guard.max_rss_kb) {
+        handler = rss_guard_handler;
+        arg = &guard;
+    }
     zfarm_worker_t *worker = s_worker_new (options, handler, arg);
     if (!worker) {
         module_destroy (&module);
         return EXIT_USAGE;
     }
     s_drain_signals (options, worker);
+    guard.worker = worker;
     int rc = zfarm_worker_run (worker);
     alarm (0);
     s_drained_worker = NULL;
     int status = rc == 0 || rc == ZFARM_EBROKER_DOWN
                ? s_exit_status (worker): EXIT_FAILURE;
+    if (status == EXIT_SUCCESS && atomic_load (&guard.passed))
+        status = ZF_EXIT_RSS;
     zfarm_worker_destroy (&worker);
     module_destroy (&module);
     return status;
@@ -695,6 +727,7 @@ s_supervise (const options_t *options)
         .drain_timeout_ms = (int) options->drain_timeout_ms,
         .heartbeat_ms = (int) options->heartbeat_ms,
         .stop_in_ms = -1,
+        .max_rss_hard_kb = options->max_rss_hard_mb * 1024,
     };
     if (options->stop_at_given) {
         time_t left = options->stop_at - time (NULL);

@@ -34,6 +34,8 @@ struct _supervisor_t {
     zf_pool_guard_t guard;      /* our own supervisor, if we have one */
     int64_t guard_at;           /* when to check on it next */
     int64_t stop_at;            /* drain then (--stop-at); 0: never */
+    long max_rss_hard_kb;       /* --max-rss-hard; 0: no limit */
+    int64_t rss_at;             /* when to read the workers' RSS next */
     bool draining;              /* the workers finish and are not replaced */
     bool running;               /* until a signal, or the guard, says stop */
     int status;                 /* what supervisor_run returns */
@@ -85,6 +87,7 @@ supervisor_new (const supervisor_config_t *config)
     self->drain_timeout_ms = config->drain_timeout_ms;
     self->heartbeat_ms = config->heartbeat_ms;
     zf_pool_guard_init (&self->guard);
+    self->max_rss_hard_kb = config->max_rss_hard_kb;
     self->stop_at = config->stop_in_ms >= 0
                   ? zf_now_ms () + config->stop_in_ms: 0;
     zf_pool_config_t pool = {
@@ -171,6 +174,22 @@ s_check_guard (supervisor_t *self, int64_t now)
     s_stop (self, ZF_EXIT_ORPHANED);
 }
 
+static bool
+s_limits_rss (supervisor_t *self)
+{
+    return self->max_rss_hard_kb != 0;
+}
+
+/* --max-rss is each worker's own check, at its task ends (host_rss.c);
+ * we see no task end here, so --max-rss-hard is read on a short timer. */
+static void
+s_check_rss (supervisor_t *self, int64_t now)
+{
+    self->rss_at = now + ZF_POOL_RSS_CHECK_MS;
+    if (!self->draining)
+        zf_pool_check_rss (self->pool, 0, self->max_rss_hard_kb);
+}
+
 /* Milliseconds until the pool's timer, the guard or the stop is due;
  * -1: never. */
 static int
@@ -188,6 +207,12 @@ s_next_timeout (supervisor_t *self)
         int guard = left > 0? (int) left: 0;
         if (timeout < 0 || guard < timeout)
             timeout = guard;
+    }
+    if (s_limits_rss (self)) {
+        int64_t left = self->rss_at - zf_now_ms ();
+        int rss = left > 0? (int) left: 0;
+        if (timeout < 0 || rss < timeout)
+            timeout = rss;
     }
     return timeout;
 }
@@ -216,6 +241,8 @@ supervisor_run (supervisor_t *self)
         int64_t now = zf_now_ms ();
         if (self->running && self->guard.pid && now >= self->guard_at)
             s_check_guard (self, now);
+        if (self->running && s_limits_rss (self) && now >= self->rss_at)
+            s_check_rss (self, now);
         if (self->running && self->stop_at && now >= self->stop_at)
             s_drain (self, "--stop-at");
         if (self->running && zf_pool_parked (self->pool)) {

@@ -15,7 +15,11 @@
  *                  line to FILE for each attempt ("attempt pid realtime-ms
  *                  last-code last-error"), and fails (permanently if asked)
  *                  on the first FAILS attempts; then, after MS ms if
- *                  asked, replies "ok after N" */
+ *                  asked, replies "ok after N"
+ *   zfarm_leak     leaks 10 MB, every page written so that it is resident
+ *                  (for --max-rss tests), then replies with its payload;
+ *                  a payload "MB:hold" leaks MB instead, then sleeps a
+ *                  minute (for --max-rss-hard tests) */
 #include "zfarm.h"
 
 #include <fcntl.h>
@@ -27,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 ZFARM_EXPORT zfarm_handler_fn zfarm_handler;
@@ -37,6 +43,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_exit;
 ZFARM_EXPORT zfarm_handler_fn zfarm_note;
 ZFARM_EXPORT zfarm_handler_fn zfarm_record;
 ZFARM_EXPORT zfarm_handler_fn zfarm_flaky;
+ZFARM_EXPORT zfarm_handler_fn zfarm_leak;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -164,4 +171,29 @@ zfarm_flaky (zfarm_task_t *task, void *arg)
     char reply [32];
     snprintf (reply, sizeof reply, "ok after %u", attempt);
     return zfarm_task_reply (task, reply, strlen (reply));
+}
+
+#define LEAK_MB 10
+
+int
+zfarm_leak (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    /* Never unmapped, on purpose; mmap, not malloc, so that a leak
+     * checker at exit (after the module is unloaded) does not count it.
+     * memset makes every page resident. */
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    char text [32] = "";
+    memcpy (text, data, size < sizeof text - 1? size: sizeof text - 1);
+    int mb = atoi (text);
+    size_t bytes = (size_t) (mb > 0 && mb < 4096? mb: LEAK_MB) << 20;
+    char *leak = mmap (NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (leak == MAP_FAILED)
+        return zfarm_task_fail (task, "out of memory");
+    memset (leak, 0x5a, bytes);
+    if (strstr (text, ":hold"))
+        sleep (60);
+    return zfarm_handler (task, arg);
 }

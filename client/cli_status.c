@@ -93,8 +93,17 @@ static const column_t s_farm_service_columns [] = {
     { "BROKERS",  "brokers",    CELL_BROKERS },
 };
 
-#define COLUMNS_MAX 10
+#define COLUMNS_MAX 12
 #define COUNT_OF(array) (sizeof (array) / sizeof (array) [0])
+
+/* A table's cells live on the stack, COLUMNS_MAX wide: a column added
+ * past it fails the build, not the table at run time. */
+_Static_assert (COUNT_OF (s_worker_columns) <= COLUMNS_MAX, "worker columns");
+_Static_assert (COUNT_OF (s_service_columns) <= COLUMNS_MAX, "service columns");
+_Static_assert (COUNT_OF (s_farm_worker_columns) <= COLUMNS_MAX,
+                "farm worker columns");
+_Static_assert (COUNT_OF (s_farm_service_columns) <= COLUMNS_MAX,
+                "farm service columns");
 
 /* ---- cells ------------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
 BUILD=$ROOT/build-bench
 BIN=$BUILD/bin
 REPEAT=5
@@ -38,23 +38,7 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target zfarm-broker zfarm-worker zfarm-echo \
     zfarm-bench bench_failover >/dev/null
 
-WORK=$(mktemp -d /tmp/zfarm-brokers.XXXXXX)
-PIDS=()
-s_cleanup () {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${ZFARM_BENCH_KEEP:-}" ] || rm -rf "$WORK"
-}
-trap s_cleanup EXIT
-trap 'exit 130' INT TERM
-
-s_start () {
-    local log=$1; shift
-    "$@" >>"$WORK/$log.log" 2>&1 &
-    STARTED=$!
-    PIDS+=("$STARTED")
-}
+bench_work brokers
 
 s_stop () {
     local pid tries

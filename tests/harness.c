@@ -236,32 +236,68 @@ th_status_doc (const char *endpoint)
     return doc;
 }
 
+/* The element of array whose member field is the string value, or NULL. */
+static const json_t *
+s_json_where (const json_t *array, const char *field, const char *value)
+{
+    for (const json_t *at = json_first (array); at; at = json_next (at))
+        if (strcmp (json_string (json_member (at, field), ""), value) == 0)
+            return at;
+    return NULL;
+}
+
+const json_t *
+th_json_path (const json_t *doc, const char *path)
+{
+    char copy [256];
+    snprintf (copy, sizeof copy, "%s", path);
+    const json_t *at = doc;
+    char *rest = copy;
+    for (char *step = strsep (&rest, "."); step && at;
+         step = strsep (&rest, ".")) {
+        char *filter = strchr (step, '[');
+        if (filter)
+            *filter++ = 0;
+        at = json_member (at, step);
+        if (filter && at) {
+            char *equals = strchr (filter, '=');
+            char *close = strchr (filter, ']');
+            if (!equals || !close)
+                TEST_FAIL ("th_json_path: bad filter in '%s'", path);
+            *equals = 0;
+            *close = 0;
+            at = s_json_where (at, filter, equals + 1);
+        }
+    }
+    return at;
+}
+
+double
+th_status_number (const char *endpoint, const char *path)
+{
+    json_t *doc = th_status_doc (endpoint);
+    double value = json_number (th_json_path (doc, path), -1);
+    json_destroy (&doc);
+    return value;
+}
+
 long
 th_status_counter (const char *endpoint, const char *name)
 {
-    char *json = th_status (endpoint);
-    char key [96];
-    snprintf (key, sizeof key, "\"%s\":", name);
-    const char *at = json? strstr (json, key): NULL;
-    long value = at? atol (at + strlen (key)): -1;
-    free (json);
-    return value;
+    char path [96];
+    snprintf (path, sizeof path, "counters.%s", name);
+    return (long) th_status_number (endpoint, path);
 }
 
 int
 th_status_pids (const char *endpoint, int *pids, int max)
 {
-    char *json = th_status (endpoint);
+    json_t *doc = th_status_doc (endpoint);
     int count = 0;
-    const char *workers = json? strstr (json, "\"workers\":["): NULL;
-    const char *end = workers? strstr (workers, "],\"services\""): NULL;
-    for (const char *at = workers; at && count < max; at += 6) {
-        at = strstr (at, "\"pid\":");
-        if (!at || (end && at > end))
-            break;
-        pids [count++] = atoi (at + 6);
-    }
-    free (json);
+    for (const json_t *worker = json_first (json_member (doc, "workers"));
+         worker && count < max; worker = json_next (worker))
+        pids [count++] = (int) json_number (json_member (worker, "pid"), -1);
+    json_destroy (&doc);
     return count;
 }
 

@@ -75,7 +75,20 @@ json_t *
 bool
     th_wait_workers (const char *endpoint, int count, int timeout_ms);
 
-/* One counter from the status document ("workers_replaced"), or -1. */
+/* The node at path in a status document: member names joined by dots,
+ * each may pick an array's element by a string member's value:
+ * "services[name=echo].backing_off", "pool.recycled.rss". NULL if there is
+ * none. */
+const json_t *
+    th_json_path (const json_t *doc, const char *path);
+
+/* The number at path in the broker's status now, or -1 (no answer, no
+ * such node). */
+double
+    th_status_number (const char *endpoint, const char *path);
+
+/* One counter from the status document's counters ("workers_replaced"),
+ * or -1. */
 long
     th_status_counter (const char *endpoint, const char *name);
 

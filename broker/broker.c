@@ -674,6 +674,8 @@ s_reload (broker_t *self)
         + s_cannot_change ("max-msg-size", fresh.max_msg_size != now->max_msg_size)
         + s_cannot_change ("spawn", fresh.spawn != now->spawn)
         + s_cannot_change ("spawn-min", fresh.spawn_min != now->spawn_min)
+        + s_cannot_change ("spawn-max", fresh.spawn_max != now->spawn_max)
+        + s_cannot_change ("http", s_string_differs (fresh.http, now->http))
         + s_cannot_change ("worker-cmd", s_string_differs (fresh.worker_cmd,
                                                            now->worker_cmd))
         + s_cannot_change ("endpoint-file", s_string_differs (

@@ -160,7 +160,8 @@ test_reload (void)
 
     snprintf (text, sizeof text, "broker\n    bind = \"%s\"\n"
               "    endpoint-file = \"%s\"\n    max-queue = 3\n"
-              "    heartbeat = 200\n", s_ipc, s_ready);
+              "    heartbeat = 200\n    http = \"127.0.0.1:1\"\n", s_ipc,
+              s_ready);
     s_write (text);
     th_kill (broker, SIGHUP);
     char log [600];
@@ -175,6 +176,7 @@ test_reload (void)
     }
     ASSERT (logged && strstr (logged, "reloaded"));
     ASSERT (strstr (logged, "heartbeat cannot change while the broker runs"));
+    ASSERT (strstr (logged, "http cannot change while the broker runs"));
     free (logged);
     /* The first round's client cancelled its tasks as it went. */
     ASSERT_EQ (s_queue_limit (), 3);

@@ -792,8 +792,13 @@ broker_run (broker_t *self)
                                                   ZMQ_POLLIN, 0 };
     }
     if (self->pool) {
-        zf_info ("starting %d local workers: %s", self->options.spawn,
-                   self->options.worker_cmd);
+        if (self->options.spawn_max)
+            zf_info ("starting %d local workers (elastic, up to %d): %s",
+                     self->options.spawn_min, self->options.spawn_max,
+                     self->options.worker_cmd);
+        else
+            zf_info ("starting %d local workers: %s", self->options.spawn,
+                     self->options.worker_cmd);
         zf_pool_start (self->pool);
     }
     while (!self->stopped) {

@@ -72,6 +72,7 @@ s_conn_reset (conn_t *conn)
     conn->liveness = ZF_DEFAULT_LIVENESS;
     conn->waiting = 0;
     conn->free_slots = 0;
+    conn->sent_since_pong = 0;
 }
 
 /* Splits "ep1,ep2,..." into the brokers' endpoints. Returns 0, or -1 if
@@ -238,11 +239,17 @@ s_is_usable (const conn_t *conn)
     return !conn->silent && !conn->leaving;
 }
 
+/* A PONG's free slots are spent by the tasks sent since: counted as
+ * free still, one PONG that found the broker idle would draw every task
+ * to it until the next, half a second later, while shared workers left
+ * the other broker with none free in its own PONG. */
 static int64_t
 s_load (const conn_t *conn)
 {
-    return (int64_t) conn->in_flight + conn->waiting
-         - (int64_t) conn->free_slots;
+    int64_t free_slots = conn->free_slots > conn->sent_since_pong
+                       ? (int64_t) (conn->free_slots - conn->sent_since_pong)
+                       : 0;
+    return (int64_t) conn->in_flight + conn->waiting - free_slots;
 }
 
 /* Join the shortest queue: the client's own tasks at the broker, plus the
@@ -360,6 +367,7 @@ zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
                    - (int64_t) conn->in_flight;
     conn->waiting = others > 0? others: 0;
     conn->free_slots = header->free_slots;
+    conn->sent_since_pong = 0;
     if (restarted) {
         conn->leaving = false;      /* a new broker: it takes tasks again */
         zf_client_broker_lost (self, conn, "restarted");
@@ -459,6 +467,7 @@ s_move (zfarm_client_t *self, task_t *task, int64_t now)
         zf_client_send_simple (self, from, ZF_CANCEL, task->id);
     task->broker = to;
     self->brokers [to].in_flight++;
+    self->brokers [to].sent_since_pong++;
     zf_client_send_submit (self, task, (uint32_t) left);
     return to == from->index? SENT_AGAIN: MOVED;
 }

@@ -106,6 +106,8 @@ typedef struct {
     int64_t waiting;            /* tasks queued there that are not ours,
                                    at its last PONG (at least 0) */
     uint32_t free_slots;        /* its workers' free slots, at that PONG */
+    uint64_t sent_since_pong;   /* tasks given it since: each may have
+                                   taken one of those slots */
 } conn_t;
 
 /* The broker's silence after which it is down, in ms. */

@@ -195,6 +195,7 @@ zf_client_task_start (zfarm_client_t *self, task_t *task)
 {
     task->broker = zf_client_pick_any (self);
     self->brokers [task->broker].in_flight++;
+    self->brokers [task->broker].sent_since_pong++;
     zf_index_insert (&self->pending, task);
     if (task->deadline)
         s_deadline_insert (self, task);

@@ -5,6 +5,7 @@
  * read with libzmq's zmq_msg_* calls so that payload frames move from the
  * receiving message to the sending one without being copied. */
 #include "broker_internal.h"
+#include "detached.h"
 #include "libzmq_info.h"
 #include "listen.h"
 #ifdef ZFARM_TEST_HOOKS
@@ -217,6 +218,22 @@ broker_new (const options_t *options)
 {
     broker_t *self = zf_malloc (sizeof *self);
     self->options = *options;
+    self->signal_fd = -1;
+    self->decoder = zf_decoder_new ();
+    self->workers = peer_table_new ();
+    self->clients = peer_table_new ();
+    self->services = service_table_new ();
+    self->tasks = task_table_new ();
+    self->deadlines = deadline_heap_new ();
+    zf_list_init (&self->all_workers);
+    zf_list_init (&self->pending_services);
+    zf_list_init (&self->refill_workers);
+    zf_list_init (&self->gone_workers);
+    zf_list_init (&self->unused_clients);
+    /* First: reading a journal forks a child, best done while the
+     * process has one thread (before libzmq starts its own). */
+    if (detached_start (self))
+        goto fail;
     self->reserved_ids = s_libzmq_check ();
     self->signal_fd = s_signals_open ();
     zsys_handler_set (NULL);
@@ -241,17 +258,6 @@ broker_new (const options_t *options)
     self->epoch = s_random_epoch ();
     self->jitter = self->epoch | 1;
     self->started_at = zf_now_ms ();
-    self->decoder = zf_decoder_new ();
-    self->workers = peer_table_new ();
-    self->clients = peer_table_new ();
-    self->services = service_table_new ();
-    self->tasks = task_table_new ();
-    self->deadlines = deadline_heap_new ();
-    zf_list_init (&self->all_workers);
-    zf_list_init (&self->pending_services);
-    zf_list_init (&self->refill_workers);
-    zf_list_init (&self->gone_workers);
-    zf_list_init (&self->unused_clients);
     self->liveness_ms = (int64_t) options->heartbeat_ms * options->liveness;
 #ifdef ZFARM_TEST_HOOKS
     self->faults = faults_new ();
@@ -295,6 +301,7 @@ broker_destroy (broker_t **self_p)
         peer_table_destroy (&self->workers);
     }
     s_clients_destroy (&self->clients);
+    detached_stop (self);
 #ifdef ZFARM_TEST_HOOKS
     faults_destroy (&self->faults);
 #endif
@@ -353,6 +360,7 @@ broker_status_view (broker_t *self, status_view_t *view)
     };
     if (self->pool)
         s_pool_view (self, &view->pool);
+    detached_view (self, &view->detached);
 }
 
 static char *
@@ -538,6 +546,9 @@ s_recv_one (broker_t *self)
     s_inbound_clear (in);
     zmq_msg_close (header);
     dispatch_settle (self);
+    /* With --journal-sync always, a SUBMIT's STORED waits for no other. */
+    detached_flush (self, false);
+    dispatch_settle (self);
     return 1;
 }
 
@@ -608,6 +619,7 @@ s_on_timers (broker_t *self)
             self->next_heartbeat = now + self->options.heartbeat_ms;
     }
     dispatch_expire (self, now);
+    detached_on_timers (self, now);
     s_pool_grow (self, now);
     if (self->pool && !self->draining)
         zf_pool_tick (self->pool);
@@ -748,6 +760,8 @@ s_next_timeout (broker_t *self)
         next = first->deadline;
     if (self->draining && self->drain_deadline < next)
         next = self->drain_deadline;
+    if (detached_next_timer (self) < next)
+        next = detached_next_timer (self);
     int64_t now = zf_now_ms ();
     if (self->pool && self->options.spawn_max && self->grow_check_at < next)
         next = self->grow_check_at;
@@ -820,6 +834,9 @@ broker_run (broker_t *self)
         if (self->http)
             http_run (self->http);  /* cheap when idle; also runs its timers */
         s_on_timers (self);
+        dispatch_settle (self);
+        /* The turn's journal changes, in one commit (and one fsync). */
+        detached_flush (self, true);
         dispatch_settle (self);
     }
     s_say_goodbye (self);

@@ -79,6 +79,10 @@ struct _broker_t {
     dispatch_load_t load;       /* for PONG, recounted at most every
                                    LOAD_RECOUNT_MS */
     int64_t load_at;            /* when it was counted */
+    struct _detached_t *detached;   /* detached tasks, dead letters and
+                                       the journal (detached.h) */
+    client_t *detached_owner;   /* the journal's client record: owns the
+                                   detached tasks (peer.h) */
     zhashx_t *services;         /* name -> service_t */
     task_table_t *tasks;
     deadline_heap_t *deadlines; /* task_t.timer */
@@ -146,6 +150,13 @@ void
 void
     dispatch_submit (broker_t *self, client_t *client, service_t *service,
                      inbound_t *submit);
+
+/* Queues a task made outside a SUBMIT (a detached one, from the
+ * journal): its client, ids, service, policy and payload are set. It is
+ * due at due (ms on zf_now_ms's clock), and its timeout, if it has one,
+ * runs from then. */
+void
+    dispatch_adopt (broker_t *self, task_t *task, int64_t due);
 
 /* Holds a task that is in no queue and at no worker (a new one, or one
  * back from a worker) aside until due (ms on zf_now_ms's clock); then it

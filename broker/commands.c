@@ -4,10 +4,13 @@
  * worker until it leaves or dies; anything else is treated as a client. A
  * misplaced command gets ERROR (a client) or DISCONNECT (a worker). With
  * --curve-secret, the commands that need a role check the sender's key:
- * READY needs a worker key allowed every service it names; SUBMIT, CANCEL
- * and STATUS need a client key. */
+ * READY needs a worker key allowed every service it names; SUBMIT, CANCEL,
+ * STATUS, FETCH and QUERY need a client key, and a detached task is its
+ * submitter's key's alone (detached.h). */
 #include "broker_internal.h"
 #include "auth.h"
+#include "detached.h"
+#include "zf_record.h"
 #include "zf_log.h"
 #include "zf_util.h"
 #include "zfarm_codes.h"
@@ -102,6 +105,20 @@ s_client_is_allowed (broker_t *self, inbound_t *in, char *why,
     return false;
 }
 
+/* The sender's public key (Z85), or "" without one: a detached task's
+ * owner, and who may read it. */
+static void
+s_client_key (broker_t *self, inbound_t *in, char *key)
+{
+    *key = 0;
+    if (!self->zap)
+        return;
+    auth_peer_t peer;
+    auth_peer_read (&in->header_frame, &peer);
+    if (peer.key)
+        snprintf (key, ZF_OWNER_MAX + 1, "%s", peer.key);
+}
+
 /* With security, whether the sender may register as a worker for every
  * service its READY names; if not, logs it and writes why. */
 static bool
@@ -147,11 +164,13 @@ s_on_ready (broker_t *self, inbound_t *in, worker_t *worker)
     dispatch_worker_join (self, &in->from, &in->header);
 }
 
+/* Refuses a SUBMIT: its RESULT says detached if the SUBMIT did. */
 static void
-s_reply_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
-                int code, const char *text)
+s_reply_result (broker_t *self, const inbound_t *in, int code,
+                const char *text)
 {
-    dispatch_result (self, to, task_id, code, text, NULL, 0, 0);
+    dispatch_result (self, &in->from, in->header.task_id, code, text, NULL,
+                     0, in->header.flags & ZF_FLAG_DETACHED);
 }
 
 static void
@@ -161,20 +180,21 @@ s_on_submit (broker_t *self, inbound_t *in, worker_t *worker)
     const zf_header_t *submit = &in->header;
     char why [96];
     if (!s_client_is_allowed (self, in, why, sizeof why)) {
-        s_reply_result (self, &in->from, submit->task_id, ZFARM_EUNAUTHORIZED, why);
+        s_reply_result (self, in, ZFARM_EUNAUTHORIZED, why);
         return;
     }
+    bool detached = submit->flags & ZF_FLAG_DETACHED;
     client_t *client = peer_table_lookup (self->clients, &in->from);
-    if (client && client_task_lookup (client, submit->task_id))
+    if (!detached && client && client_task_lookup (client, submit->task_id))
         return;                 /* a resubmission of a task we hold */
     if (self->draining) {
-        s_reply_result (self, &in->from, submit->task_id, ZFARM_ESHUTDOWN,
+        s_reply_result (self, in, ZFARM_ESHUTDOWN,
                         zfarm_strerror (ZFARM_ESHUTDOWN));
         return;
     }
     service_t *service = zhashx_lookup (self->services, submit->service);
     if (!service && zhashx_size (self->services) >= SERVICES_LIMIT) {
-        s_reply_result (self, &in->from, submit->task_id, ZFARM_EBAD_REQUEST,
+        s_reply_result (self, in, ZFARM_EBAD_REQUEST,
                         "too many services");
         return;
     }
@@ -184,7 +204,13 @@ s_on_submit (broker_t *self, inbound_t *in, worker_t *worker)
         char text [ZF_SERVICE_MAX + 64];
         snprintf (text, sizeof text, "%zu tasks already wait for %s",
                   waiting, service->name);
-        s_reply_result (self, &in->from, submit->task_id, ZFARM_EQUEUE_FULL, text);
+        s_reply_result (self, in, ZFARM_EQUEUE_FULL, text);
+        return;
+    }
+    if (detached) {
+        char owner [ZF_OWNER_MAX + 1];
+        s_client_key (self, in, owner);
+        detached_submit (self, in, owner);
         return;
     }
     if (!client)
@@ -218,12 +244,46 @@ s_on_cancel (broker_t *self, inbound_t *in, worker_t *worker)
         s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
         return;
     }
+    if (in->header.flags & ZF_FLAG_DETACHED) {
+        char owner [ZF_OWNER_MAX + 1];
+        s_client_key (self, in, owner);
+        detached_cancel (self, in, owner);
+        return;
+    }
     client_t *client = peer_table_lookup (self->clients, &in->from);
     task_t *task = client? client_task_lookup (client,
                                                in->header.task_id)
                          : NULL;
     if (task)
         dispatch_cancel (self, task);
+}
+
+static void
+s_on_fetch (broker_t *self, inbound_t *in, worker_t *worker)
+{
+    (void) worker;
+    char why [96];
+    if (!s_client_is_allowed (self, in, why, sizeof why)) {
+        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
+        return;
+    }
+    char owner [ZF_OWNER_MAX + 1];
+    s_client_key (self, in, owner);
+    detached_fetch (self, in, owner);
+}
+
+static void
+s_on_query (broker_t *self, inbound_t *in, worker_t *worker)
+{
+    (void) worker;
+    char why [96];
+    if (!s_client_is_allowed (self, in, why, sizeof why)) {
+        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
+        return;
+    }
+    char owner [ZF_OWNER_MAX + 1];
+    s_client_key (self, in, owner);
+    detached_query (self, in, owner);
 }
 
 static void
@@ -330,6 +390,9 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
     [ZF_PONG]       = s_misplaced,
     [ZF_SLOTS]      = s_on_slots,
     [ZF_PROGRESS]   = s_on_progress,
+    [ZF_STORED]     = s_misplaced,
+    [ZF_FETCH]      = s_on_fetch,
+    [ZF_QUERY]      = s_on_query,
 };
 
 /* A header that did not decode: say why, if there is anyone to tell. */
@@ -340,7 +403,7 @@ s_on_malformed (broker_t *self, const inbound_t *in, int rc)
     self->counters.bad_messages++;
     broker_log_bad (self, "refused a message: %s", header->text);
     if (header->command == ZF_SUBMIT && header->task_id)
-        s_reply_result (self, &in->from, header->task_id, rc, header->text);
+        s_reply_result (self, in, rc, header->text);
     else
         s_send_error (self, &in->from, rc, header->text);
 }

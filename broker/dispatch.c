@@ -48,6 +48,7 @@
  * another worker; the worker returns it unstarted (DONE with CANCELLED),
  * and it runs here. If it had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
+#include "detached.h"
 #include "zf_log.h"
 #include "zf_retry.h"
 #include "zf_util.h"
@@ -64,6 +65,22 @@
 /* How far dispatch looks past a retried task that avoids the worker at
  * hand, for another worker or another task. */
 #define RETRY_SCAN          16
+
+/* How a log line names a task: service/id, the id of a detached one in
+ * hex, as zfarm submit prints it. */
+typedef struct {
+    char text [ZF_SERVICE_MAX + 24];
+} task_label_t;
+
+static const char *
+s_label (const task_t *task, task_label_t *label)
+{
+    const client_t *client = task->client;
+    snprintf (label->text, sizeof label->text,
+              client && client->journal? "%s/%016" PRIx64: "%s/%" PRIu64,
+              task->service->name, task->client_task_id);
+    return label->text;
+}
 
 static void
 s_mark_pending (broker_t *self, service_t *service)
@@ -106,7 +123,7 @@ s_task_disown (broker_t *self, task_t *task)
     if (!client)
         return;
     client_task_remove (client, task->client_task_id);
-    if (client_task_count (client) == 0
+    if (client_task_count (client) == 0 && !client->journal
     &&  !zf_link_is_linked (&client->unused_link))
         zf_list_push_back (&self->unused_clients, &client->unused_link);
     task->client = NULL;
@@ -121,19 +138,9 @@ s_task_delete (broker_t *self, task_t *task)
     task_table_free (self->tasks, task);
 }
 
-void
-dispatch_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
-                 int code, const char *text, zmq_msg_t *frames, size_t count,
-                 uint32_t flags)
+static void
+s_count_outcome (broker_t *self, int code)
 {
-    zf_header_t header;
-    zf_header_init (&header, ZF_RESULT);
-    header.task_id = task_id;
-    header.status = code;
-    header.flags = flags & ZF_FLAG_NUL;
-    zf_header_set_text (&header, text);
-    if (broker_send (self, to, &header, frames, count, false))
-        self->counters.results_undeliverable++;
     if (code == 0)
         self->counters.completed++;
     else {
@@ -143,24 +150,49 @@ dispatch_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
     }
 }
 
-/* Ends a task with its RESULT, if its client is still there. */
+void
+dispatch_result (broker_t *self, const peer_id_t *to, uint64_t task_id,
+                 int code, const char *text, zmq_msg_t *frames, size_t count,
+                 uint32_t flags)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_RESULT);
+    header.task_id = task_id;
+    header.status = code;
+    header.flags = flags & (ZF_FLAG_NUL | ZF_FLAG_DETACHED);
+    zf_header_set_text (&header, text);
+    if (broker_send (self, to, &header, frames, count, false))
+        self->counters.results_undeliverable++;
+    s_count_outcome (self, code);
+}
+
+/* Ends a task with its RESULT, if its client is still there; a detached
+ * task's outcome goes to the journal (and a failure, where asked, to the
+ * dead letters: detached.h). */
 static void
 s_send_result (broker_t *self, task_t *task, int code, const char *text,
                zmq_msg_t *frames, size_t count, uint32_t flags)
 {
-    if (!task->client)
-        return;
-    const client_t *client = task->client;
-    dispatch_result (self, &client->id, task->client_task_id, code,
-                     text, frames, count, flags);
-    task->service->completed++;
-    if (code)
-        zf_info ("task %s/%" PRIu64 " failed: %s%s%s", task->service->name,
-                 task->client_task_id, zfarm_err_name (code),
-                 *text? ": ": "", text);
+    const client_t *owner = task->client;
+    if (owner && owner->journal && code == ZFARM_ESHUTDOWN)
+        return;     /* still in the journal: the next start runs it */
+    if (detached_finished (self, task, code, text, frames, count, flags))
+        s_count_outcome (self, code);
     else
-        zf_debug ("task %s/%" PRIu64 ": OK", task->service->name,
-                  task->client_task_id);
+    if (task->client) {
+        const client_t *client = task->client;
+        dispatch_result (self, &client->id, task->client_task_id, code,
+                         text, frames, count, flags);
+    }
+    else
+        return;
+    task->service->completed++;
+    task_label_t label;
+    if (code)
+        zf_info ("task %s failed: %s%s%s", s_label (task, &label),
+                 zfarm_err_name (code), *text? ": ": "", text);
+    else
+        zf_debug ("task %s: OK", s_label (task, &label));
 }
 
 /* Ends a task that has no worker with an error code. */
@@ -351,6 +383,8 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
                      task->payload_count, true) != 0)
         /* Not sent: the task never left, so it spends no retry. */
         dispatch_worker_delete (self, worker, "unreachable", false);
+    else
+        detached_started (self, task);
 }
 
 /* True if task, a retry, should not go to worker: it failed there, and
@@ -454,10 +488,17 @@ dispatch_submit (broker_t *self, client_t *client, service_t *service,
     self->counters.submitted++;
     /* The timeout starts when the task is due: it bounds the wait for a
      * worker and the run, never the delay asked for. */
-    int64_t due = task->submitted_at + submit->delay_ms;
-    if (submit->timeout_ms)
-        task->deadline = due + submit->timeout_ms;
-    if (submit->delay_ms) {
+    dispatch_adopt (self, task, task->submitted_at + submit->delay_ms);
+}
+
+void
+dispatch_adopt (broker_t *self, task_t *task, int64_t due)
+{
+    int64_t now = zf_now_ms ();
+    task->submitted_at = now;
+    if (task->timeout_ms)
+        task->deadline = (due > now? due: now) + task->timeout_ms;
+    if (due > now) {
         self->counters.delayed++;
         dispatch_defer (self, task, due);
         return;
@@ -514,6 +555,7 @@ static void
 s_retry (broker_t *self, task_t *task, const worker_t *worker,
          const retry_policy_t *policy, int status, const char *text)
 {
+    detached_note_attempt (self, task, status, text);
     task_retry_t *retry = task_require_retry (task);
     retry->last_status = status;
     free (retry->last_text);
@@ -523,9 +565,10 @@ s_retry (broker_t *self, task_t *task, const worker_t *worker,
     uint32_t delay = zf_backoff_delay ((uint32_t) policy->backoff_min_ms,
                                        (uint32_t) policy->backoff_max_ms,
                                        task->attempts, s_random01 (self));
-    zf_info ("task %s/%" PRIu64 " attempt %" PRIu32 " failed (%s%s%s);"
-             " retry %" PRIu32 " of %d in %" PRIu32 " ms", task->service->name,
-             task->client_task_id, task->attempts, zfarm_err_name (status),
+    task_label_t label;
+    zf_info ("task %s attempt %" PRIu32 " failed (%s%s%s);"
+             " retry %" PRIu32 " of %d in %" PRIu32 " ms", s_label (task, &label),
+             task->attempts, zfarm_err_name (status),
              *text? ": ": "", text, task->attempts, policy->max_retries, delay);
     if (delay == 0) {
         s_enqueue (self, task, true);
@@ -830,11 +873,12 @@ s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
         return;
     }
     int64_t ran_ms = (zf_now_us () - task->dispatched_us) / 1000;
+    task_label_t label;
     if (spend_retry)
-        zf_warning ("task %s/%" PRIu64 " attempt %" PRIu32 " lost after %"
-                    PRId64 " ms with worker %" PRIu32 "@%s: %s",
-                    task->service->name, task->client_task_id,
-                    task->attempts, ran_ms, worker->pid, worker->host, reason);
+        zf_warning ("task %s attempt %" PRIu32 " lost after %" PRId64
+                    " ms with worker %" PRIu32 "@%s: %s",
+                    s_label (task, &label), task->attempts, ran_ms,
+                    worker->pid, worker->host, reason);
     if (self->draining) {
         s_task_fail (self, task, ZFARM_ESHUTDOWN, NULL);
         return;

@@ -253,6 +253,44 @@ s_pool (FILE *out, const pool_view_t *pool)
                  "\n", zf_pool_reason_name (reason), pool->recycled [reason]);
 }
 
+/* Detached tasks by state, dead letters, and the journal's writes. */
+static void
+s_detached (FILE *out, const detached_view_t *d)
+{
+    s_family (out, "zfarm_detached_tasks", "gauge",
+              "Detached tasks by state (finished: results kept).");
+    fprintf (out, "zfarm_detached_tasks{state=\"waiting\"} %" PRIu64 "\n"
+             "zfarm_detached_tasks{state=\"running\"} %" PRIu64 "\n"
+             "zfarm_detached_tasks{state=\"finished\"} %" PRIu64 "\n",
+             d->waiting, d->running, d->finished);
+    s_counter (out, "zfarm_detached_submitted_total",
+               "Detached tasks stored since the broker started.", d->submitted);
+    s_counter (out, "zfarm_detached_expired_total",
+               "Results deleted past --result-ttl.", d->expired);
+    s_family (out, "zfarm_dead_letters", "gauge", "Dead letters kept.");
+    fprintf (out, "zfarm_dead_letters %" PRIu64 "\n", d->dead);
+    s_counter (out, "zfarm_dead_letters_dropped_total",
+               "Dead letters dropped past --dead-max.", d->dead_dropped);
+    if (!d->enabled)
+        return;
+    s_family (out, "zfarm_journal_bytes", "gauge",
+              "Bytes of the records in the journal.");
+    fprintf (out, "zfarm_journal_bytes %" PRIu64 "\n", d->journal_bytes);
+    s_counter (out, "zfarm_journal_commits_total",
+               "Journal transactions committed.", d->commits);
+    s_counter (out, "zfarm_journal_fsyncs_total",
+               "Journal commits made durable with fsync.", d->fsyncs);
+    s_counter (out, "zfarm_journal_write_errors_total",
+               "Journal commits that failed (a full disk).", d->write_errors);
+    s_counter (out, "zfarm_journal_records_lost_total",
+               "Records found unreadable when the journal was opened.",
+               d->lost);
+    s_family (out, "zfarm_journal_damaged", "gauge",
+              "1 if the journal was found damaged at start (and moved"
+              " aside).");
+    fprintf (out, "zfarm_journal_damaged %d\n", d->damaged);
+}
+
 /* Each local worker's resident memory when last read. */
 static void
 s_worker_rss (FILE *out, const status_view_t *view)
@@ -308,6 +346,7 @@ metrics_text (const status_view_t *view)
     s_slots (out, view);
     s_workers (out, view);
     s_pool (out, &view->pool);
+    s_detached (out, &view->detached);
     s_worker_rss (out, view);
     s_latency (out, &view->counters->dispatch_latency);
     if (fclose (out) != 0)

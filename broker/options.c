@@ -1,5 +1,6 @@
 /* options.c: command-line parsing for zfarm-broker. */
 #include "options.h"
+#include "journal.h"
 #include "zf_defaults.h"
 #include "zf_config.h"
 #include "zf_log.h"
@@ -42,6 +43,22 @@ static const char s_usage [] =
 "                            them back for idle workers (default on)\n"
 "      --prefetch-below MS   tasks are short if they take less than MS on\n"
 "                            average (default 5)\n"
+"\n"
+"Detached tasks and dead letters (zfarm submit, zfarm dead):\n"
+"      --journal DIR         keep detached tasks and dead letters in DIR\n"
+"                            (LMDB), across broker restarts (default: a\n"
+"                            temporary directory, removed at exit)\n"
+"      --journal-sync MODE   always (fsync before each acknowledgement),\n"
+"                            batch (one fsync per loop turn; default) or off\n"
+"                            (the kernel writes when it will)\n"
+"      --journal-max-bytes N detached submits beyond N bytes of journal get\n"
+"                            QUEUE_FULL (default 1073741824)\n"
+"      --result-ttl SECONDS  keep a detached task's result so long (default\n"
+"                            86400)\n"
+"      --dead-letter         keep failed attached tasks as dead letters too\n"
+"                            (detached ones always are)\n"
+"      --dead-max N          dead letters kept; the oldest go first (default\n"
+"                            10000)\n"
 "\n"
 "Security (CURVE on every tcp:// endpoint; see zfarm-broker(1)):\n"
 "      --curve-secret FILE   the broker's secret certificate (zfarm keygen)\n"
@@ -88,7 +105,8 @@ enum {
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_HTTP, OPT_PREFETCH, OPT_PREFETCH_BELOW, OPT_CURVE_SECRET,
     OPT_AUTHORIZED_KEYS, OPT_IPC_MODE, OPT_OLDEST_EVERY, OPT_RETRY_ON,
     OPT_BACKOFF, OPT_MAX_RSS, OPT_MAX_RSS_HARD, OPT_SPAWN_MIN, OPT_SPAWN_MAX,
-    OPT_IDLE_TIMEOUT
+    OPT_IDLE_TIMEOUT, OPT_JOURNAL, OPT_JOURNAL_SYNC, OPT_JOURNAL_MAX_BYTES,
+    OPT_RESULT_TTL, OPT_DEAD_LETTER, OPT_DEAD_MAX
 };
 
 static const struct option s_long_options [] = {
@@ -121,6 +139,12 @@ static const struct option s_long_options [] = {
     { "authorized-keys", required_argument, NULL, OPT_AUTHORIZED_KEYS },
     { "ipc-mode",      required_argument, NULL, OPT_IPC_MODE },
     { "syslog",        no_argument,       NULL, OPT_SYSLOG },
+    { "journal",       required_argument, NULL, OPT_JOURNAL },
+    { "journal-sync",  required_argument, NULL, OPT_JOURNAL_SYNC },
+    { "journal-max-bytes", required_argument, NULL, OPT_JOURNAL_MAX_BYTES },
+    { "result-ttl",    required_argument, NULL, OPT_RESULT_TTL },
+    { "dead-letter",   no_argument,       NULL, OPT_DEAD_LETTER },
+    { "dead-max",      required_argument, NULL, OPT_DEAD_MAX },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { "version",       no_argument,       NULL, OPT_VERSION },
@@ -375,6 +399,29 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
         case OPT_SYSLOG:
             options->syslog = true;
             return 0;
+        case OPT_JOURNAL:
+            options->journal = arg;
+            return 0;
+        case OPT_JOURNAL_SYNC:
+            if ((options->journal_sync = journal_sync_from_name (arg)))
+                return 0;
+            s_error (source, "--%s: expected always, batch or off, got '%s'",
+                     "journal-sync", arg);
+            return -1;
+        case OPT_JOURNAL_MAX_BYTES:
+            if (s_number (source, "journal-max-bytes", arg, 1L << 20, 1L << 40,
+                          &value)) return -1;
+            options->journal_max_bytes = value;
+            return 0;
+        case OPT_RESULT_TTL:
+            return s_number (source, "result-ttl", arg, 1, 1L << 31,
+                             &options->result_ttl_s);
+        case OPT_DEAD_LETTER:
+            options->dead_letter = true;
+            return 0;
+        case OPT_DEAD_MAX:
+            return s_number (source, "dead-max", arg, 1, 100000000,
+                             &options->dead_max);
         case 'c':
             return 0;                   /* read before everything else */
         case 'v':
@@ -438,6 +485,10 @@ s_defaults (options_t *options)
     options->prefetch_below_us = 5000;
     options->ipc_mode = -1;
     options->idle_timeout_ms = ZF_POOL_IDLE_TIMEOUT_MS;
+    options->journal_sync = JOURNAL_SYNC_BATCH;
+    options->journal_max_bytes = 1LL << 30;
+    options->result_ttl_s = 86400;
+    options->dead_max = 10000;
 }
 
 /* Reads the config file's arguments (kept in options: it points into

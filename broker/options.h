@@ -59,6 +59,13 @@ typedef struct {
     const char *authorized_keys;    /* directory of allowed public certs;
                                        set exactly when curve_secret is */
     int ipc_mode;               /* chmod of ipc socket files; -1: default */
+    const char *journal;        /* directory of detached tasks, or NULL
+                                   (a temporary one, on first use) */
+    int journal_sync;           /* journal_sync_t */
+    long long journal_max_bytes;    /* detached submits past it: QUEUE_FULL */
+    long result_ttl_s;          /* a detached task's result is kept so long */
+    bool dead_letter;           /* keep attached tasks' failures too */
+    long dead_max;              /* dead letters kept; the oldest go first */
 } options_t;
 
 /* Fills options from defaults, then the --config file, then argv (so flags

@@ -197,6 +197,16 @@ client_require (peer_table_t *clients, const peer_id_t *id)
     return self;
 }
 
+client_t *
+client_require_journal (void)
+{
+    client_t *self = zf_malloc (sizeof *self);
+    zf_index_init (&self->tasks, offsetof (task_t, client_task_id));
+    zf_link_init (&self->unused_link);
+    self->journal = true;
+    return self;
+}
+
 void
 client_destroy (client_t **self_p)
 {

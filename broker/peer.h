@@ -67,11 +67,18 @@ typedef struct {
     zf_index_t tasks;           /* task_t by client_task_id */
     zf_link_t unused_link;      /* in the broker's list of clients that
                                    had their last task removed */
+    bool journal;               /* stands for the journal: owns the
+                                   detached tasks, is in no table, and
+                                   lives as long as the broker */
 } client_t;
 
 /* The client with this id in clients, created (and added) if new. */
 client_t *
     client_require (peer_table_t *clients, const peer_id_t *id);
+
+/* The record that owns detached tasks (detached.h): in no table. */
+client_t *
+    client_require_journal (void);
 
 /* Frees a client record (its table entry is the caller's business). */
 void

@@ -16,8 +16,8 @@
  * text cannot close a script element or a JavaScript string it is put in.
  * A peer's names are bounded to printable ASCII by the decoder; this holds
  * for the broker's own host name and endpoints too. */
-static void
-s_string (FILE *out, const char *text)
+void
+status_string (FILE *out, const char *text)
 {
     fputc ('"', out);
     const unsigned char *at = (const unsigned char *) text;
@@ -56,12 +56,12 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
     char id [2 * PEER_ID_MAX + 1];
     peer_id_hex (&worker->id, id);
     fprintf (out, "{\"id\":\"%s\",\"pid\":%" PRIu32 ",\"host\":", id, worker->pid);
-    s_string (out, worker->host);
+    status_string (out, worker->host);
     fputs (",\"services\":[", out);
     for (uint32_t i = 0; i < worker->service_count; i++) {
         if (i)
             fputc (',', out);
-        s_string (out, worker->services [i].service->name);
+        status_string (out, worker->services [i].service->name);
     }
     fprintf (out, "],\"state\":\"%s\",\"capacity\":%" PRIu32
              ",\"running\":%" PRIu32 ",\"prefetch_depth\":%" PRIu32
@@ -77,14 +77,14 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
              worker->pool_child
              || strcmp (worker->host, view->host) == 0? "true": "false",
              worker->brokers);
-    s_string (out, worker->version);
+    status_string (out, worker->version);
     if (worker->pool_child && worker->rss_kb)
         fprintf (out, ",\"rss_kb\":%ld", worker->rss_kb);
     else
         fputs (",\"rss_kb\":null", out);
     fputs (",\"instance\":", out);
     if (worker->instance [0])
-        s_string (out, worker->instance);
+        status_string (out, worker->instance);
     else
         fputs ("null", out);
     fputc ('}', out);
@@ -98,7 +98,7 @@ s_services (FILE *out, zhashx_t *services)
     for (service_t *service = zhashx_first (services); service;
          service = zhashx_next (services)) {
         fprintf (out, "%s{\"name\":", first? "": ",");
-        s_string (out, service->name);
+        status_string (out, service->name);
         fprintf (out, ",\"queued\":%zu,\"delayed\":%zu,\"backing_off\":%zu"
                  ",\"running\":%zu,\"workers\":%zu,\"completed\":%" PRIu64,
                  service->queued, service->delayed, service->backing_off,
@@ -179,6 +179,29 @@ s_pool (FILE *out, const pool_view_t *pool)
     fputs ("}}", out);
 }
 
+static void
+s_detached (FILE *out, const detached_view_t *d)
+{
+    fprintf (out, "\"detached\":{\"waiting\":%" PRIu64 ",\"running\":%" PRIu64
+             ",\"finished\":%" PRIu64 ",\"submitted\":%" PRIu64
+             ",\"expired\":%" PRIu64 ",\"dead\":%" PRIu64
+             ",\"dead_dropped\":%" PRIu64 ",\"journal\":",
+             d->waiting, d->running, d->finished, d->submitted, d->expired,
+             d->dead, d->dead_dropped);
+    if (!d->enabled) {
+        fputs ("null}", out);
+        return;
+    }
+    fputs ("{\"dir\":", out);
+    status_string (out, d->dir);
+    fprintf (out, ",\"sync\":\"%s\",\"bytes\":%" PRIu64 ",\"records\":%"
+             PRIu64 ",\"commits\":%" PRIu64 ",\"fsyncs\":%" PRIu64
+             ",\"write_errors\":%" PRIu64 ",\"lost\":%" PRIu64
+             ",\"damaged\":%s}}", d->sync, d->journal_bytes,
+             d->journal_records, d->commits, d->fsyncs, d->write_errors,
+             d->lost, d->damaged? "true": "false");
+}
+
 char *
 status_json (const status_view_t *view)
 {
@@ -190,16 +213,16 @@ status_json (const status_view_t *view)
     fprintf (out, "{\"broker\":{\"version\":\"%s\",\"epoch\":%" PRIu64
              ",\"uptime_ms\":%" PRId64 ",\"host\":",
              ZFARM_VERSION, view->epoch, view->uptime_ms);
-    s_string (out, view->host);
+    status_string (out, view->host);
     fputs (",\"endpoints\":[", out);
     for (int i = 0; i < view->endpoint_count; i++) {
         if (i)
             fputc (',', out);
-        s_string (out, view->endpoints [i]);
+        status_string (out, view->endpoints [i]);
     }
     fputs ("],\"http\":", out);
     if (view->http)
-        s_string (out, view->http);
+        status_string (out, view->http);
     else
         fputs ("null", out);
     fprintf (out, ",\"reserved_routing_ids\":%s",
@@ -222,6 +245,8 @@ status_json (const status_view_t *view)
     s_latency (out, &view->counters->dispatch_latency);
     fputc (',', out);
     s_pool (out, &view->pool);
+    fputc (',', out);
+    s_detached (out, &view->detached);
     fputc (',', out);
     s_counters (out, view->counters);
     fputs ("}", out);

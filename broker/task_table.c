@@ -67,6 +67,7 @@ s_free_retry (task_t *task)
 {
     if (task->retry) {
         free (task->retry->last_text);
+        free (task->retry->history);
         free (task->retry);
         task->retry = NULL;
     }

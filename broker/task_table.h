@@ -35,6 +35,8 @@ typedef struct {
     int last_status;            /* the last failed attempt's ZFARM_E* */
     uint64_t avoid_worker;      /* serial of the worker it last failed on */
     char *last_text;            /* that attempt's error text, or NULL */
+    char *history;              /* each failed attempt, a line each, for
+                                   a dead letter (detached.h); or NULL */
 } task_retry_t;
 
 struct client_t;

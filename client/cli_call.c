@@ -122,10 +122,8 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
     return -1;
 }
 
-/* Reads all of stdin into a malloc'd buffer. Returns 0, or -1 with the
- * reason said on stderr. */
-static int
-s_read_stdin (char **data_p, size_t *size_p)
+int
+cli_read_stdin (char **data_p, size_t *size_p)
 {
     size_t size = 0, capacity = 65536;
     char *data = zf_malloc (capacity);
@@ -155,10 +153,8 @@ s_read_stdin (char **data_p, size_t *size_p)
     return 0;
 }
 
-/* Writes a result: its bytes to stdout as they are (they are the payload),
- * or its error to stderr, escaped as zf_escape does. */
-static int
-s_report (const zfarm_result_t *result)
+int
+cli_report_result (const zfarm_result_t *result)
 {
     int status = zfarm_result_status (result);
     if (status != 0) {
@@ -247,7 +243,7 @@ s_run (const call_args_t *args, const void *data, size_t size)
         exit_status = CLI_EXIT_FAILED;
     }
     else
-        exit_status = s_report (result);
+        exit_status = cli_report_result (result);
     zfarm_result_destroy (&result);
     zfarm_client_destroy (&client);
     return exit_status;
@@ -266,7 +262,7 @@ cli_call (int argc, char *argv [])
         return s_run (&args, args.payload, strlen (args.payload));
     char *data;
     size_t size;
-    if (s_read_stdin (&data, &size) != 0)
+    if (cli_read_stdin (&data, &size) != 0)
         return CLI_EXIT_FAILED;
     rc = s_run (&args, data, size);
     free (data);

@@ -19,6 +19,11 @@ static const command_t s_commands [] = {
     { "call",   cli_call,   "run one task and print its result" },
     { "map",    cli_map,    "run a task per line of stdin, results in order" },
     { "status", cli_status, "show the broker's workers, services and counters" },
+    { "submit", cli_submit, "hand a detached task to the broker, print its id" },
+    { "result", cli_result, "print a detached task's result" },
+    { "cancel", cli_cancel, "cancel a detached task" },
+    { "tasks",  cli_tasks,  "list detached tasks" },
+    { "dead",   cli_dead,   "list, show, retry or drop dead letters" },
     { "keygen", cli_keygen, "write a CURVE keypair for a client, worker or broker" },
 };
 

@@ -110,6 +110,9 @@ zfarm_client_destroy (zfarm_client_t **self_p)
     zlistx_destroy (&self->due);
     zf_decoder_destroy (&self->decoder);
     free (self->status_json);
+    free (self->request.json);
+    zfarm_result_destroy (&self->request.result);
+    zf_index_clear (&self->request.batch);
     zf_curve_clear (&self->curve);
     free (self);
     *self_p = NULL;

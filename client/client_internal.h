@@ -142,6 +142,19 @@ struct _zfarm_client_t {
     void *progress_arg;
     bool progress_events;       /* zfarm_client_set_progress_events */
     char *status_json;          /* the broker's STATUS reply, once it came */
+    struct {                    /* the detached-task call in progress */
+        int command;            /* ZF_SUBMIT, FETCH, CANCEL, QUERY; 0: none */
+        uint64_t task_id;
+        int not_found;          /* brokers that do not have the task */
+        int asked;              /* brokers asked */
+        bool done;
+        int status;             /* its answer */
+        zfarm_result_t *result; /* FETCH, CANCEL: the RESULT */
+        char *json;             /* QUERY */
+        zf_index_t batch;       /* SUBMIT: batch_entry_t by id */
+        size_t unanswered;      /* SUBMIT: entries still without word */
+        int *codes;             /* SUBMIT: the caller's, by entry */
+    } request;
     bool unauthorized;          /* the broker refused a message: this key
                                    may not do that (it ends a STATUS wait) */
     bool moving;                /* some broker's `lost` is set */
@@ -254,6 +267,12 @@ void
  * alive. Returns the number of results made. */
 int
     zf_client_receive (zfarm_client_t *self);
+
+/* client_detached.c: the answers to a detached-task call. */
+void
+    zf_client_detached_answer (zfarm_client_t *self, conn_t *conn,
+                               const zf_header_t *header,
+                               zf_frames_t *payload);
 
 /* ---- the brokers (client_brokers.c) ------------------------------------ */
 

@@ -34,6 +34,10 @@ static int
 s_on_result (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
              zf_frames_t *payload)
 {
+    if (header->flags & ZF_FLAG_DETACHED) {
+        zf_client_detached_answer (self, conn, header, payload);
+        return 0;
+    }
     task_t *task = zf_index_lookup (&self->pending, header->task_id);
     if (!task || task->broker != conn->index) {
         zf_debug ("zfarm client: dropped a RESULT from %s for task %" PRIu64
@@ -128,7 +132,18 @@ s_on_status (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
     return 0;
 }
 
+/* STORED and QUERY: answers to a detached-task call. */
+static int
+s_on_answer (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
+             zf_frames_t *payload)
+{
+    zf_client_detached_answer (self, conn, header, payload);
+    return 0;
+}
+
 static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
+    [ZF_STORED] = s_on_answer,
+    [ZF_QUERY]  = s_on_answer,
     [ZF_RESULT] = s_on_result,
     [ZF_PONG]   = s_on_pong,
     [ZF_ERROR]  = s_on_error,

@@ -239,6 +239,70 @@ ZFARM_EXPORT int
 ZFARM_EXPORT int
     zfarm_client_status (zfarm_client_t *self, int timeout_ms, char **json_p);
 
+/* ---- detached tasks ------------------------------------------------------ */
+
+/* Hands a task to the broker to keep and run whether or not this client
+ * stays: it returns once the broker has stored it (in its journal, as its
+ * --journal-sync says), and sets *task_id_p to the task's id, random and
+ * unguessable, by which any client can fetch its outcome later
+ * (zfarm_client_fetch). timeout_ms bounds the task's run once it is due
+ * (0: none); wait_ms how long to wait for the broker's word (-1: no
+ * limit). With several brokers, the task goes to one that is up. The
+ * client's retries, priority, delay and retry policy apply as to other
+ * tasks. Returns 0; ZFARM_EINVALID; ZFARM_EBROKER_DOWN if no word came in
+ * time (the task may be stored all the same); ZFARM_EQUEUE_FULL (its
+ * service's queue, or the journal, is full; or the journal cannot be
+ * written), ZFARM_ESHUTDOWN, ZFARM_EUNAUTHORIZED. */
+ZFARM_EXPORT int
+    zfarm_client_submit_detached (zfarm_client_t *self, const char *service,
+                                  const void *data, size_t size,
+                                  int timeout_ms, int wait_ms,
+                                  uint64_t *task_id_p);
+
+/* The same for count tasks of one service at once (data [i] of sizes [i]
+ * bytes each), sent together and acknowledged together: far faster than
+ * one call per task. Sets ids [i] and codes [i] (0: stored, else as
+ * above) for each. Returns 0 if every task was stored, else the first
+ * failure's code (ZFARM_EINVALID: none was sent). */
+ZFARM_EXPORT int
+    zfarm_client_submit_detached_batch (zfarm_client_t *self,
+                                        const char *service, size_t count,
+                                        const void *const data [],
+                                        const size_t sizes [], int timeout_ms,
+                                        int wait_ms, uint64_t ids [],
+                                        int codes []);
+
+/* The outcome of a detached task: waits up to wait_ms (0: don't wait, -1:
+ * no limit) for it to finish. Returns the task's own code (0, or how it
+ * failed) and sets *result_p (caller destroys; may be NULL) to its result;
+ * or ZFARM_EPENDING if it has not finished in that time, ZFARM_ENOT_FOUND
+ * if no broker has it (never submitted, its result expired past the
+ * broker's --result-ttl, or, with CURVE, another key's), ZFARM_EBROKER_DOWN
+ * if no broker answered. Asks every broker the client has. */
+ZFARM_EXPORT int
+    zfarm_client_fetch (zfarm_client_t *self, uint64_t task_id, int wait_ms,
+                        zfarm_result_t **result_p);
+
+/* Cancels a detached task that has not finished (a running one is
+ * stopped, as zfarm_client_cancel does) and returns its outcome:
+ * ZFARM_ECANCELLED if it is cancelled (now or before), or the code it
+ * finished with, ZFARM_ENOT_FOUND, ZFARM_EBROKER_DOWN. */
+ZFARM_EXPORT int
+    zfarm_client_cancel_detached (zfarm_client_t *self, uint64_t task_id,
+                                  int wait_ms);
+
+/* Asks a broker (one that is up) for a list, as JSON (*json_p, caller
+ * frees; see README.md, "Detached tasks"): request is "tasks" (with
+ * "service=NAME" and "state=queued|delayed|running|finished" filters
+ * after it, space-separated), "dead" (the dead letters), "dead show N",
+ * "dead retry N" or "dead retry all" (each runs again as a new detached
+ * task), "dead drop N" or "dead drop all". Returns 0, ZFARM_EBAD_REQUEST
+ * (an unknown request), ZFARM_ENOT_FOUND (no dead letter N),
+ * ZFARM_EBROKER_DOWN, ZFARM_EUNAUTHORIZED. */
+ZFARM_EXPORT int
+    zfarm_client_query (zfarm_client_t *self, const char *request,
+                        int wait_ms, char **json_p);
+
 /* ---- results ----------------------------------------------------------- */
 
 ZFARM_EXPORT uint64_t

@@ -58,6 +58,9 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
     [ZF_PROGRESS]   = { "PROGRESS",
                         { F_TASK_ID, F_DONE, F_TOTAL, F_NOTE, F_END }, 0 },
+    [ZF_STORED]     = { "STORED", { F_TASK_ID, F_END }, 0 },
+    [ZF_FETCH]      = { "FETCH",  { F_TASK_ID, F_TIMEOUT, F_FLAGS, F_END }, 1 },
+    [ZF_QUERY]      = { "QUERY",  { F_STATUS, F_TEXT, F_END }, 0 },
 };
 
 struct _zf_decoder_t {

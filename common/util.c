@@ -69,6 +69,14 @@ zf_now_ms (void)
 }
 
 int64_t
+zf_wall_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
 zf_now_us (void)
 {
     struct timespec ts;

@@ -26,6 +26,9 @@ typedef enum {
     ZF_PONG,            /* broker -> client: yes, and this is my epoch */
     ZF_SLOTS,           /* worker -> broker: my free slots changed */
     ZF_PROGRESS,        /* worker -> broker -> client: how far a task is */
+    ZF_STORED,          /* broker -> client: this detached task is stored */
+    ZF_FETCH,           /* client -> broker: a detached task's outcome */
+    ZF_QUERY,           /* client -> broker, and back: a list (JSON) */
     ZF_COMMAND_LIMIT    /* not a command: one past the last */
 } zf_command_t;
 
@@ -126,6 +129,13 @@ typedef struct {
 /* DONE: the handler says its failure is permanent: no attempt would do
  * better, so the broker does not retry it whatever the retry policy. */
 #define ZF_FLAG_FINAL 32
+
+/* SUBMIT: a detached task, which the broker keeps in its journal and
+ * runs whether or not its client stays (STORED acknowledges it); its id
+ * is the client's random one. RESULT: the outcome of a detached task, in
+ * reply to a FETCH or a CANCEL. CANCEL: of a detached task, by its id,
+ * answered with a RESULT. FETCH: wait for the outcome (its timeout_ms). */
+#define ZF_FLAG_DETACHED 128
 
 /* An encoded header, built without allocation. */
 typedef struct {

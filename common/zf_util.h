@@ -32,6 +32,11 @@ int64_t
 int64_t
     zf_now_us (void);
 
+/* Milliseconds since the epoch (the wall clock): for what outlives the
+ * process, as the journal's records do. */
+int64_t
+    zf_wall_ms (void);
+
 /* Resident memory of process pid (0: this one) in kB, from
  * /proc/PID/statm; -1 if it cannot be read (no such process). */
 long

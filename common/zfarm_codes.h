@@ -32,7 +32,8 @@ extern "C" {
     XX (INVALID,        13, "invalid argument")                               \
     XX (NOT_FOUND,      14, "no such task")                                   \
     XX (INTERNAL,       15, "internal error")                                 \
-    XX (UNAUTHORIZED,   16, "not allowed for this peer's key")
+    XX (UNAUTHORIZED,   16, "not allowed for this peer's key")               \
+    XX (PENDING,        17, "task has not finished yet")
 
 typedef enum {
     ZFARM_OK = 0,

@@ -1,8 +1,12 @@
 /* make_seeds.c: writes one valid encoded header per command, as fuzz seeds. */
 #include "zf_proto.h"
+#include "zf_record.h"
 #include "zfarm_codes.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static int s_write_records (const char *dir);
 
 static void
 s_write_named (const char *dir, const char *name, const zf_header_t *header)
@@ -28,8 +32,10 @@ s_write (const char *dir, const zf_header_t *header)
 int
 main (int argc, char *argv [])
 {
+    if (argc == 3 && strcmp (argv [1], "--records") == 0)
+        return s_write_records (argv [2]);
     if (argc != 2) {
-        fprintf (stderr, "usage: make_seeds DIR\n");
+        fprintf (stderr, "usage: make_seeds DIR | --records DIR\n");
         return 2;
     }
     for (int command = 1; command < ZF_COMMAND_LIMIT; command++) {
@@ -70,5 +76,41 @@ main (int argc, char *argv [])
     zf_header_init (&drain, ZF_HEARTBEAT);
     drain.flags = ZF_FLAG_DRAIN;
     s_write_named (argv [1], "HEARTBEAT-DRAIN", &drain);
+    return 0;
+}
+
+/* With "--records DIR": journal records' bodies (fuzz_record seals them),
+ * one per state. */
+static int
+s_write_records (const char *dir)
+{
+    for (int state = ZF_JOB_WAITING; state <= ZF_JOB_FINISHED; state++) {
+        zf_job_t job = { .id = 0x1234abcd, .seq = 7, .state = state,
+                         .flags = 1, .priority = 4, .retries = -1,
+                         .attempts = (uint32_t) state - 1,
+                         .submitted_at = 1796500000000,
+                         .payload = "payload\0", .payload_size = 8 };
+        strcpy (job.service, "echo");
+        if (state == ZF_JOB_FINISHED) {
+            job.status = -8;
+            job.text = "boom";
+            job.text_size = 4;
+            job.history = "attempt 1: HANDLER_ERROR: boom\n";
+            job.history_size = strlen (job.history);
+            job.finished_at = 1796500001000;
+            strcpy (job.owner, "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+        }
+        size_t size;
+        char *record = zf_record_encode (&job, &size);
+        char path [4096];
+        snprintf (path, sizeof path, "%s/state-%d", dir, state);
+        FILE *file = fopen (path, "wb");
+        if (file) {
+            fwrite (record + ZF_RECORD_SUM_SIZE, 1, size - ZF_RECORD_SUM_SIZE,
+                    file);
+            fclose (file);
+        }
+        free (record);
+    }
     return 0;
 }

@@ -655,6 +655,45 @@ test_bad_settings (void)
     TEST_PASS ("bad security settings stop the broker before it binds");
 }
 
+/* A detached task is its submitter's key's: another client key can
+ * neither read, list nor cancel it; a local peer without a key can. */
+static void
+test_detached_is_the_submitters (const keypair_t *alice)
+{
+    keypair_t bob;
+    s_keypair (&bob, "detached-reader", "client", NULL, true);
+    zfarm_client_t *as_alice = s_client (s_tcp, alice);
+    zfarm_client_t *as_bob = s_client (s_tcp, &bob);
+    zfarm_client_t *local = s_client (s_ipc, NULL);
+    uint64_t id;
+    ASSERT_EQ (zfarm_client_submit_detached (as_alice, "nobody-serves", "x", 1,
+                                             0, 20000, &id), 0);
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_fetch (as_bob, id, 0, &result), ZFARM_ENOT_FOUND);
+    zfarm_result_destroy (&result);
+    ASSERT_EQ (zfarm_client_fetch (as_alice, id, 0, &result), ZFARM_EPENDING);
+    zfarm_result_destroy (&result);
+    ASSERT_EQ (zfarm_client_fetch (local, id, 0, &result), ZFARM_EPENDING);
+    zfarm_result_destroy (&result);
+    char hex [17], *json;
+    snprintf (hex, sizeof hex, "%016" PRIx64, id);
+    ASSERT_EQ (zfarm_client_query (as_bob, "tasks", 10000, &json), 0);
+    ASSERT (!strstr (json, hex));
+    free (json);
+    ASSERT_EQ (zfarm_client_query (as_alice, "tasks", 10000, &json), 0);
+    ASSERT (strstr (json, hex));
+    free (json);
+    ASSERT_EQ (zfarm_client_cancel_detached (as_bob, id, 10000),
+               ZFARM_ENOT_FOUND);
+    ASSERT_EQ (zfarm_client_cancel_detached (as_alice, id, 10000),
+               ZFARM_ECANCELLED);
+    zfarm_client_destroy (&as_alice);
+    zfarm_client_destroy (&as_bob);
+    zfarm_client_destroy (&local);
+    TEST_PASS ("a detached task is read, listed and cancelled by its"
+               " submitter's key alone");
+}
+
 int
 main (void)
 {
@@ -687,6 +726,7 @@ main (void)
     test_sighup_reads_keys_again ();
     test_local_pool_needs_no_keys ();
     test_bad_settings ();
+    test_detached_is_the_submitters (&alice);
 
     th_kill (broker, SIGTERM);
     ASSERT_EQ (th_reap (broker, 10000), 0);

@@ -29,6 +29,7 @@ static const struct {
     { ZFARM_ENOT_FOUND,       14, "NOT_FOUND" },
     { ZFARM_EINTERNAL,        15, "INTERNAL" },
     { ZFARM_EUNAUTHORIZED,    16, "UNAUTHORIZED" },
+    { ZFARM_EPENDING,         17, "PENDING" },
 };
 
 #define EXPECTED_COUNT (sizeof s_expected / sizeof s_expected [0])
@@ -71,7 +72,7 @@ test_success_and_unknown_codes (void)
 {
     ASSERT_STR_EQ (zfarm_err_name (0), "OK");
     ASSERT_STR_EQ (zfarm_strerror (0), "success");
-    const int unknown [] = { 1, 16, -17, -999, INT_MIN, INT_MAX };
+    const int unknown [] = { 1, 16, -18, -999, INT_MIN, INT_MAX };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown [0]; i++) {
         ASSERT_STR_EQ (zfarm_err_name (unknown [i]), "UNKNOWN");
         ASSERT_STR_EQ (zfarm_strerror (unknown [i]), "unknown error");

@@ -16,6 +16,9 @@
  *                  last-code last-error"), and fails (permanently if asked)
  *                  on the first FAILS attempts; then, after MS ms if
  *                  asked, replies "ok after N"
+ *   zfarm_job      replies "done PAYLOAD" after a millisecond, or, for a
+ *                  payload that starts with "fail", fails permanently
+ *                  with "failed PAYLOAD" (for detached task tests)
  *   zfarm_leak     leaks 10 MB, every page written so that it is resident
  *                  (for --max-rss tests), then replies with its payload;
  *                  a payload "MB:hold" leaks MB instead, then sleeps a
@@ -44,6 +47,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_note;
 ZFARM_EXPORT zfarm_handler_fn zfarm_record;
 ZFARM_EXPORT zfarm_handler_fn zfarm_flaky;
 ZFARM_EXPORT zfarm_handler_fn zfarm_leak;
+ZFARM_EXPORT zfarm_handler_fn zfarm_job;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -59,6 +63,22 @@ zfarm_fail (zfarm_task_t *task, void *arg)
 {
     (void) arg;
     return zfarm_task_fail (task, "failed on purpose");
+}
+
+int
+zfarm_job (zfarm_task_t *task, void *arg)
+{
+    (void) arg;
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    nanosleep (&(struct timespec) { 0, 1000000 }, NULL);
+    if (size >= 4 && memcmp (data, "fail", 4) == 0)
+        return zfarm_task_fail_permanent (task, "failed %.*s", (int) size,
+                                          data);
+    char reply [256];
+    int length = snprintf (reply, sizeof reply, "done %.*s", (int) size, data);
+    return zfarm_task_reply (task, reply, (size_t) length < sizeof reply
+                                          ? (size_t) length: sizeof reply - 1);
 }
 
 int

@@ -157,6 +157,37 @@ s_job_from_task (broker_t *self, task_t *task, const live_t *live, int state,
     job->payload = *payload_p;
 }
 
+void
+detached_stored_add (struct _detached_t *state, uint64_t id, uint64_t seq)
+{
+    stored_t *stored = zf_malloc (sizeof *stored);
+    stored->id = id;
+    stored->seq = seq;
+    zf_index_insert (&state->stored, stored);
+}
+
+void
+detached_stored_remove (struct _detached_t *state, uint64_t id)
+{
+    free (zf_index_delete (&state->stored, id));
+}
+
+uint64_t
+detached_seq_of (struct _detached_t *state, uint64_t id)
+{
+    const stored_t *stored = zf_index_lookup (&state->stored, id);
+    return stored? stored->seq: 0;
+}
+
+/* A copy of task id's record (caller frees), or NULL. */
+static void *
+s_task_record (struct _detached_t *state, uint64_t id, size_t *size_p)
+{
+    uint64_t seq = detached_seq_of (state, id);
+    return seq && state->journal
+         ? journal_get (state->journal, JOURNAL_TASKS, seq, size_p): NULL;
+}
+
 static void
 s_store (broker_t *self, int table, uint64_t key, const zf_job_t *job)
 {
@@ -172,9 +203,12 @@ detached_store_task (broker_t *self, task_t *task, int state)
     zf_job_t job;
     void *payload;
     s_job_from_task (self, task, live, state, &job, &payload);
-    s_store (self, JOURNAL_TASKS, job.id, &job);
+    s_store (self, JOURNAL_TASKS, job.seq, &job);
     free (payload);
 }
+
+static void
+    s_waiters_expire (broker_t *self, struct _detached_t *state, int64_t now);
 
 /* ---- start and stop ---------------------------------------------------- */
 
@@ -203,8 +237,11 @@ s_restore_one (void *arg, int table, uint64_t key, const void *data,
     }
     if (job.seq >= state->next_seq)
         state->next_seq = job.seq + 1;
+    if (zf_index_lookup (&state->stored, job.id))
+        return;                 /* a second record of one id: not ours */
+    detached_stored_add (state, job.id, key);
     if (job.state == ZF_JOB_FINISHED) {
-        s_ring_push (&state->finished, key, job.finished_at);
+        s_ring_push (&state->finished, job.id, job.finished_at);
         return;
     }
     if (restore->count == restore->capacity) {
@@ -330,6 +367,8 @@ detached_start (broker_t *self)
 {
     struct _detached_t *state = zf_malloc (sizeof *state);
     zf_index_init (&state->live, offsetof (live_t, id));
+    zf_index_init (&state->stored, offsetof (stored_t, id));
+    zf_index_init (&state->waiters, offsetof (waiter_t, id));
     state->next_waiter_deadline = INT64_MAX;
     self->detached = state;
     self->detached_owner = client_require_journal ();
@@ -362,8 +401,14 @@ detached_stop (broker_t *self)
     while ((live = zf_index_next (&state->live, &cursor)))
         free (live);
     zf_index_clear (&state->live);
+    cursor = 0;
+    stored_t *stored;
+    while ((stored = zf_index_next (&state->stored, &cursor)))
+        free (stored);
+    zf_index_clear (&state->stored);
     free (state->acks);
-    free (state->waiters);
+    s_waiters_expire (NULL, state, INT64_MAX);
+    zf_index_clear (&state->waiters);
     free (state->finished.items);
     free (state->dead.items);
     free (state);
@@ -442,16 +487,68 @@ s_answer_waiters (broker_t *self, uint64_t id, int code, const char *text,
                   const void *data, size_t size, uint32_t flags)
 {
     struct _detached_t *state = self->detached;
-    size_t kept = 0;
-    for (size_t i = 0; i < state->waiter_count; i++) {
-        waiter_t *waiter = &state->waiters [i];
-        if (waiter->id == id)
-            s_send_result (self, &waiter->to, id, code, text, data, size,
-                           flags);
-        else
-            state->waiters [kept++] = *waiter;
+    waiter_t *waiter = zf_index_delete (&state->waiters, id);
+    while (waiter) {
+        waiter_t *next = waiter->next;
+        s_send_result (self, &waiter->to, id, code, text, data, size, flags);
+        free (waiter);
+        state->waiter_count--;
+        waiter = next;
     }
-    state->waiter_count = kept;
+}
+
+/* Parks a FETCH until its task ends, or until deadline. */
+static void
+s_waiter_add (struct _detached_t *state, const peer_id_t *to, uint64_t id,
+              int64_t deadline)
+{
+    waiter_t *waiter = zf_malloc (sizeof *waiter);
+    waiter->id = id;
+    waiter->to = *to;
+    waiter->deadline = deadline;
+    waiter_t *first = zf_index_lookup (&state->waiters, id);
+    if (first) {
+        waiter->next = first->next;
+        first->next = waiter;
+    }
+    else
+        zf_index_insert (&state->waiters, waiter);
+    state->waiter_count++;
+    if (deadline < state->next_waiter_deadline)
+        state->next_waiter_deadline = deadline;
+}
+
+/* Answers PENDING to the FETCHes whose wait is over (or all, with now
+ * INT64_MAX, and frees them without a word when self is NULL). */
+static void
+s_waiters_expire (broker_t *self, struct _detached_t *state, int64_t now)
+{
+    /* The index must not change during a walk: take the chains out. */
+    size_t count = zf_index_size (&state->waiters), cursor = 0;
+    waiter_t **chains = zf_malloc ((count? count: 1) * sizeof *chains);
+    for (size_t i = 0; i < count; i++)
+        chains [i] = zf_index_next (&state->waiters, &cursor);
+    zf_index_clear (&state->waiters);
+    zf_index_init (&state->waiters, offsetof (waiter_t, id));
+    state->waiter_count = 0;
+    state->next_waiter_deadline = INT64_MAX;
+    for (size_t i = 0; i < count; i++)
+        for (waiter_t *waiter = chains [i], *next; waiter; waiter = next) {
+            next = waiter->next;
+            if (now < waiter->deadline)
+                s_waiter_add (state, &waiter->to, waiter->id,
+                              waiter->deadline);
+            else
+            if (self) {
+                task_t *task = client_task_lookup (self->detached_owner,
+                                                   waiter->id);
+                s_send_result (self, &waiter->to, waiter->id, ZFARM_EPENDING,
+                               task && task->state == TASK_RUNNING
+                               ? "running": "waiting", NULL, 0, 0);
+            }
+            free (waiter);
+        }
+    free (chains);
 }
 
 bool
@@ -485,7 +582,7 @@ detached_finished (broker_t *self, task_t *task, int code, const char *text,
         }
         job.payload = NULL;     /* a result needs no payload */
         job.payload_size = 0;
-        s_store (self, JOURNAL_TASKS, job.id, &job);
+        s_store (self, JOURNAL_TASKS, job.seq, &job);
         s_ring_push (&state->finished, job.id, job.finished_at);
         s_answer_waiters (self, job.id, code, text, job.result,
                           job.result_size, job.result_flags);
@@ -506,7 +603,8 @@ detached_started (broker_t *self, task_t *task)
 /* ---- commands ---------------------------------------------------------- */
 
 static void
-s_ack_push (struct _detached_t *state, const peer_id_t *to, uint64_t id)
+s_ack_push (struct _detached_t *state, const peer_id_t *to, uint64_t id,
+            bool fresh)
 {
     if (state->ack_count == state->ack_capacity) {
         state->ack_capacity = state->ack_capacity? 2 * state->ack_capacity: 64;
@@ -515,7 +613,7 @@ s_ack_push (struct _detached_t *state, const peer_id_t *to, uint64_t id)
         if (!state->acks)
             zf_die_nomem ();
     }
-    state->acks [state->ack_count++] = (ack_t) { *to, id };
+    state->acks [state->ack_count++] = (ack_t) { *to, id, fresh };
 }
 
 /* The owner of a stored task, or false if there is none with id. */
@@ -527,9 +625,8 @@ s_stored_owner (broker_t *self, uint64_t id, char *owner)
         strcpy (owner, live->owner);
         return true;
     }
-    size_t size;
-    void *record = journal_get (self->detached->journal, JOURNAL_TASKS, id,
-                                &size);
+    size_t size = 0;
+    void *record = s_task_record (self->detached, id, &size);
     zf_job_t job;
     char why [64];
     bool found = record && zf_record_decode (&job, record, size, why,
@@ -556,7 +653,7 @@ detached_submit (broker_t *self, inbound_t *in, const char *owner)
     if (s_stored_owner (self, id, stored_owner)) {
         /* A SUBMIT sent again (its STORED was lost): stored already. */
         if (streq (stored_owner, owner))
-            s_ack_push (state, &in->from, id);
+            s_ack_push (state, &in->from, id, false);
         else
             s_send_result (self, &in->from, id, ZFARM_EBAD_REQUEST,
                            "task id in use", NULL, 0, 0);
@@ -582,10 +679,11 @@ detached_submit (broker_t *self, inbound_t *in, const char *owner)
     live->due_at = submit->delay_ms? live->submitted_at + submit->delay_ms: 0;
     snprintf (live->owner, sizeof live->owner, "%s", owner);
     zf_index_insert (&state->live, live);
+    detached_stored_add (state, id, live->seq);
     task_t *task = client_task_lookup (self->detached_owner, id);
     detached_store_task (self, task, ZF_JOB_WAITING);
     state->submitted++;
-    s_ack_push (state, &in->from, id);
+    s_ack_push (state, &in->from, id, true);
 }
 
 void
@@ -594,9 +692,7 @@ detached_fetch (broker_t *self, inbound_t *in, const char *owner)
     struct _detached_t *state = self->detached;
     uint64_t id = in->header.task_id;
     size_t size = 0;
-    void *record = state->journal? journal_get (state->journal,
-                                                JOURNAL_TASKS, id, &size)
-                                 : NULL;
+    void *record = s_task_record (state, id, &size);
     zf_job_t job;
     char why [64];
     if (!record || zf_record_decode (&job, record, size, why, sizeof why)
@@ -611,15 +707,9 @@ detached_fetch (broker_t *self, inbound_t *in, const char *owner)
                        job.result_size, job.result_flags);
     }
     else
-    if (in->header.timeout_ms && state->waiter_count < WAITERS_MAX) {
-        if (!state->waiters)
-            state->waiters = zf_malloc (WAITERS_MAX * sizeof *state->waiters);
-        int64_t deadline = zf_now_ms () + in->header.timeout_ms;
-        state->waiters [state->waiter_count++] = (waiter_t) {
-            in->from, id, deadline };
-        if (deadline < state->next_waiter_deadline)
-            state->next_waiter_deadline = deadline;
-    }
+    if (in->header.timeout_ms && state->waiter_count < WAITERS_MAX)
+        s_waiter_add (state, &in->from, id,
+                      zf_now_ms () + in->header.timeout_ms);
     else
         s_send_result (self, &in->from, id, ZFARM_EPENDING,
                        job.state == ZF_JOB_RUNNING? "running": "waiting",
@@ -654,7 +744,9 @@ s_refuse_unstored (broker_t *self, const ack_t *ack)
 {
     struct _detached_t *state = self->detached;
     task_t *task = client_task_lookup (self->detached_owner, ack->id);
-    journal_forget (state->journal, JOURNAL_TASKS, ack->id);
+    journal_forget (state->journal, JOURNAL_TASKS,
+                    detached_seq_of (state, ack->id));
+    detached_stored_remove (state, ack->id);
     free (zf_index_delete (&state->live, ack->id));
     if (task)
         dispatch_cancel (self, task);
@@ -673,7 +765,8 @@ detached_flush (broker_t *self, bool end_of_turn)
     int rc = journal_commit (state->journal);
     for (size_t i = 0; i < state->ack_count; i++) {
         const ack_t *ack = &state->acks [i];
-        if (rc == 0) {
+        /* A SUBMIT sent again was stored in an earlier turn. */
+        if (rc == 0 || !ack->fresh) {
             zf_header_t header;
             zf_header_init (&header, ZF_STORED);
             header.task_id = ack->id;
@@ -691,32 +784,17 @@ detached_on_timers (broker_t *self, int64_t now)
     struct _detached_t *state = self->detached;
     if (!state)
         return;
-    if (now >= state->next_waiter_deadline) {
-        size_t kept = 0;
-        state->next_waiter_deadline = INT64_MAX;
-        for (size_t i = 0; i < state->waiter_count; i++) {
-            waiter_t *waiter = &state->waiters [i];
-            if (now >= waiter->deadline) {
-                task_t *task = client_task_lookup (self->detached_owner,
-                                                   waiter->id);
-                s_send_result (self, &waiter->to, waiter->id, ZFARM_EPENDING,
-                               task && task->state == TASK_RUNNING
-                               ? "running": "waiting", NULL, 0, 0);
-                continue;
-            }
-            if (waiter->deadline < state->next_waiter_deadline)
-                state->next_waiter_deadline = waiter->deadline;
-            state->waiters [kept++] = *waiter;
-        }
-        state->waiter_count = kept;
-    }
+    if (now >= state->next_waiter_deadline)
+        s_waiters_expire (self, state, now);
     int64_t wall = zf_wall_ms ();
     int64_t ttl = (int64_t) self->options.result_ttl_s * 1000;
     for (int swept = 0; swept < TTL_SWEEP_MAX && state->finished.count
          && state->finished.items [state->finished.head].at + ttl <= wall;
          swept++) {
+        uint64_t id = state->finished.items [state->finished.head].key;
         journal_delete (state->journal, JOURNAL_TASKS,
-                        state->finished.items [state->finished.head].key);
+                        detached_seq_of (state, id));
+        detached_stored_remove (state, id);
         s_ring_pop (&state->finished);
         state->expired++;
     }

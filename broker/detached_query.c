@@ -193,6 +193,7 @@ s_dead_retry (broker_t *self, uint64_t number, const char *owner)
     job.status = 0;
     job.text_size = 0;
     task_t *task = detached_adopt (self, &job);
+    detached_stored_add (state, job.id, job.seq);
     detached_store_task (self, task, ZF_JOB_WAITING);
     journal_delete (state->journal, JOURNAL_DEAD, number);
     detached_ring_remove (&state->dead, number);

@@ -248,7 +248,7 @@ s_walk_read (int fd, uint64_t max_bytes, walk_t *walk)
         zf_job_t job;
         char why [128];
         if (zf_record_decode (&job, data, head.size, why, sizeof why) != 0
-        ||  (head.table == JOURNAL_TASKS && job.id != head.key)) {
+        ||  (head.table == JOURNAL_TASKS && job.seq != head.key)) {
             if (walk->damaged++ < LOST_LOGGED)
                 zf_warning ("journal: %s record %" PRIu64 " is unreadable"
                             " (%s): dropped", s_table_names [head.table],

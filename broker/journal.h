@@ -28,7 +28,8 @@ typedef enum {
 } journal_sync_t;
 
 typedef enum {
-    JOURNAL_TASKS = 0,          /* detached tasks by id */
+    JOURNAL_TASKS = 0,          /* detached tasks by their seq (the
+                                   order they came in) */
     JOURNAL_DEAD,               /* dead letters by their number */
     JOURNAL_TABLES
 } journal_table_t;

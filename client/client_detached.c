@@ -24,10 +24,11 @@ s_random_id (void)
     return id;
 }
 
-/* A task of a batch of detached SUBMITs, waiting for its answer. */
+/* A task of a batch of SUBMITs or FETCHes, waiting for its answer. */
 typedef struct {
     uint64_t id;                /* first: the index's key */
     size_t at;                  /* its place in the caller's arrays */
+    int not_found;              /* FETCH: brokers that do not have it */
 } batch_entry_t;
 
 static void
@@ -85,13 +86,23 @@ zf_client_detached_answer (zfarm_client_t *self, conn_t *conn,
 {
     (void) conn;
     int command = self->request.command;
-    if (command == ZF_SUBMIT
-    &&  (header->command == ZF_STORED || header->command == ZF_RESULT)) {
-        batch_entry_t *entry = zf_index_delete (&self->request.batch,
+    if ((command == ZF_SUBMIT
+         && (header->command == ZF_STORED || header->command == ZF_RESULT))
+    ||  (command == ZF_FETCH && header->command == ZF_RESULT)) {
+        batch_entry_t *entry = zf_index_lookup (&self->request.batch,
                                                 header->task_id);
+        /* A task is at one broker: the others' NOT_FOUND waits for its. */
+        if (entry && command == ZF_FETCH
+        &&  header->status == ZFARM_ENOT_FOUND
+        &&  ++entry->not_found < self->request.asked)
+            return;
         if (entry) {
+            zf_index_delete (&self->request.batch, header->task_id);
             self->request.codes [entry->at] =
                 header->command == ZF_STORED? 0: header->status;
+            if (command == ZF_FETCH)
+                self->request.results [entry->at] =
+                    zf_result_from_wire (header, payload);
             self->request.done = --self->request.unanswered == 0;
             return;
         }
@@ -230,11 +241,76 @@ s_ask_all (zfarm_client_t *self, int command, uint64_t task_id, int wait_ms,
 }
 
 int
+zfarm_client_fetch_batch (zfarm_client_t *self, size_t count,
+                          const uint64_t ids [], int wait_ms,
+                          zfarm_result_t *results [], int codes [])
+{
+    assert (self);
+    if (count == 0 || !ids || !results || !codes)
+        return ZFARM_EINVALID;
+    for (size_t i = 0; i < count; i++)
+        if (ids [i] == 0)
+            return ZFARM_EINVALID;
+    s_request_begin (self, ZF_FETCH, 0);
+    zf_header_t header;
+    zf_header_init (&header, ZF_FETCH);
+    header.flags = ZF_FLAG_DETACHED;
+    /* The broker answers PENDING when its wait ends: a little before ours,
+     * so that we hear it. */
+    if (wait_ms != 0)
+        header.timeout_ms = wait_ms < 0? UINT32_MAX
+                          : (uint32_t) (wait_ms > 200? wait_ms - 100: wait_ms);
+    batch_entry_t *entries = zf_malloc (count * sizeof *entries);
+    self->request.codes = codes;
+    self->request.results = results;
+    self->request.asked = self->broker_count;
+    size_t unanswered = 0;
+    for (size_t i = 0; i < count; i++) {
+        results [i] = NULL;
+        codes [i] = ZFARM_EBROKER_DOWN;
+        if (zf_index_lookup (&self->request.batch, ids [i]))
+            continue;           /* asked already: answered once */
+        entries [i] = (batch_entry_t) { ids [i], i, 0 };
+        zf_index_insert (&self->request.batch, &entries [i]);
+        unanswered++;
+        header.task_id = ids [i];
+        for (int b = 0; b < self->broker_count; b++)
+            s_send (&self->brokers [b], &header, NULL, 0);
+    }
+    self->request.unanswered = unanswered;
+    int64_t slack = wait_ms < 0? -1: wait_ms + 1000;
+    int rc = s_request_wait (self, (int) (slack > INT32_MAX? INT32_MAX: slack));
+    zf_index_clear (&self->request.batch);
+    self->request.codes = NULL;
+    self->request.results = NULL;
+    free (entries);
+    /* The tasks asked twice get the first one's outcome. */
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < i && !results [i]; j++)
+            if (ids [j] == ids [i] && results [j]) {
+                codes [i] = codes [j];
+                results [i] = zf_result_new (ids [i], codes [j],
+                                             zfarm_result_error (results [j]));
+            }
+    return rc == ZFARM_EUNAUTHORIZED? rc: 0;
+}
+
+int
 zfarm_client_fetch (zfarm_client_t *self, uint64_t task_id, int wait_ms,
                     zfarm_result_t **result_p)
 {
     assert (self);
-    return s_ask_all (self, ZF_FETCH, task_id, wait_ms, result_p);
+    zfarm_result_t *result = NULL;
+    int code;
+    int rc = zfarm_client_fetch_batch (self, 1, &task_id, wait_ms, &result,
+                                       &code);
+    if (rc == 0)
+        rc = code;
+    if (result_p)
+        *result_p = result;
+    else
+        zfarm_result_destroy (&result);
+    return rc;
 }
 
 int

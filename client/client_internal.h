@@ -153,7 +153,8 @@ struct _zfarm_client_t {
         char *json;             /* QUERY */
         zf_index_t batch;       /* SUBMIT: batch_entry_t by id */
         size_t unanswered;      /* SUBMIT: entries still without word */
-        int *codes;             /* SUBMIT: the caller's, by entry */
+        int *codes;             /* SUBMIT, FETCH: the caller's, by entry */
+        zfarm_result_t **results;   /* FETCH: the caller's, by entry */
     } request;
     bool unauthorized;          /* the broker refused a message: this key
                                    may not do that (it ends a STATUS wait) */

@@ -283,6 +283,18 @@ ZFARM_EXPORT int
     zfarm_client_fetch (zfarm_client_t *self, uint64_t task_id, int wait_ms,
                         zfarm_result_t **result_p);
 
+/* zfarm_client_fetch for count tasks at once: their FETCHes are sent
+ * together and answered as each task ends, so that a program collecting
+ * many outcomes pays one wait, not one round trip per task. Sets
+ * codes [i] and results [i] (caller destroys each; NULL with
+ * ZFARM_EBROKER_DOWN if no answer came in time) for each ids [i]. Returns
+ * 0 (each task's outcome is in codes), ZFARM_EINVALID or
+ * ZFARM_EUNAUTHORIZED. */
+ZFARM_EXPORT int
+    zfarm_client_fetch_batch (zfarm_client_t *self, size_t count,
+                              const uint64_t ids [], int wait_ms,
+                              zfarm_result_t *results [], int codes []);
+
 /* Cancels a detached task that has not finished (a running one is
  * stopped, as zfarm_client_cancel does) and returns its outcome:
  * ZFARM_ECANCELLED if it is cancelled (now or before), or the code it

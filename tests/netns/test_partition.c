@@ -11,23 +11,30 @@
  * results, which are counted exactly. */
 #include "cluster.h"
 
-/* Each host runs one worker of "sleep" (payload: milliseconds), with its
- * own silence window of liveness x 100 ms. */
+/* Each host runs one worker of "sleep", with its own silence window of
+ * liveness x 100 ms. A task waits until the file gate exists, then
+ * replies "slept PAYLOAD": so the cut always comes mid-task, however
+ * slow the machine is to make it (a task that merely slept could end
+ * before a loaded machine had cut its link, and test nothing). */
 static void
-s_start_farm (cluster_t *cluster, const char *liveness, pid_t workers [2])
+s_start_farm (cluster_t *cluster, const char *liveness, const char *gate,
+              pid_t workers [2])
 {
     const char *broker [] = { "--heartbeat", "100", NULL };
     cluster_broker_start (cluster, broker);
-    const char *sleep [] = { "--service", "sleep", "--module",
-                             th_module ("primes.so"), "--function",
-                             "zfarm_sleep", "--heartbeat", "100",
-                             "--liveness", liveness, NULL };
+    char command [1024];
+    snprintf (command, sizeof command,
+              "for i in $(seq 6000); do [ -e '%s' ] && break; sleep 0.01;"
+              " done; printf 'slept %%s' \"$(cat)\"", gate);
+    const char *sleep [] = { "--service", "sleep", "--exec", command,
+                             "--heartbeat", "100", "--liveness", liveness,
+                             NULL };
     workers [0] = cluster_worker_start (cluster, "w1", sleep);
     workers [1] = cluster_worker_start (cluster, "w2", sleep);
     ASSERT (th_wait_workers (cluster->ipc, 2, 20000));
 }
 
-/* Submits a task of ms milliseconds and cuts the link of the host that
+/* Submits a task (payload ms) and cuts the link of the host that
  * runs it (one way only, with mute). Returns that worker's pid; its host
  * goes into host. */
 static int
@@ -93,11 +100,22 @@ s_wait_registered (cluster_t *cluster, int pid)
  * (Before the broker told workers its settings, a worker with a longer
  * window of its own held on, and its late result reached the broker, which
  * dropped and counted it: test_broker_protocol still checks that.) */
+/* Opens the gate that the farm's tasks wait for. */
+static void
+s_open_gate (const char *gate)
+{
+    FILE *file = fopen (gate, "w");
+    ASSERT (file);
+    fclose (file);
+}
+
 static void
 test_one_way_cut (cluster_t *cluster)
 {
     pid_t workers [2];
-    s_start_farm (cluster, "3", workers);
+    char gate [512];
+    snprintf (gate, sizeof gate, "%s/gate-one-way", th_tmpdir ());
+    s_start_farm (cluster, "3", gate, workers);
     zfarm_client_t *client = zfarm_client_new (cluster->ipc);
     char host [32];
     int victim = s_cut_busy_host (cluster, client, "1500", host, sizeof host,
@@ -108,6 +126,7 @@ test_one_way_cut (cluster_t *cluster)
      * other host and its one result arrives. */
     ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
     ASSERT (!s_registered (cluster, victim));
+    s_open_gate (gate);
     s_expect_one_result (client, "slept 1500");
     ASSERT_INT (th_status_counter (cluster->ipc, "workers_lost"), >=, 1);
     ASSERT_INT (th_status_counter (cluster->ipc, "retried"), >=, 1);
@@ -132,13 +151,16 @@ static void
 test_rejoin_after_cut (cluster_t *cluster)
 {
     pid_t workers [2];
-    s_start_farm (cluster, "3", workers);
+    char gate [512];
+    snprintf (gate, sizeof gate, "%s/gate-rejoin", th_tmpdir ());
+    s_start_farm (cluster, "3", gate, workers);
     zfarm_client_t *client = zfarm_client_new (cluster->ipc);
     char host [32];
     int victim = s_cut_busy_host (cluster, client, "1000", host, sizeof host,
                                   false);
 
     ASSERT (th_wait_workers (cluster->ipc, 1, 10000));
+    s_open_gate (gate);
     s_expect_one_result (client, "slept 1000");
     /* Let the cut-off worker's task end while it is cut off. */
     zclock_sleep (500);

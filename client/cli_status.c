@@ -337,6 +337,29 @@ s_print_counters (const json_t *counters, int indent)
     }
 }
 
+/* Detached tasks and the journal, once the broker has any. */
+static void
+s_print_detached (const json_t *detached)
+{
+    const json_t *journal = json_member (detached, "journal");
+    if (json_type (journal) != JSON_OBJECT)
+        return;
+    char raw [RAW_MAX + 1] = "", dir [CELL_MAX + 1];
+    s_cell_append (raw, json_string (json_member (journal, "dir"), "?"));
+    s_cell_escape (dir, raw);
+    printf ("\ndetached (journal %s, sync %s, %s bytes, %s fsyncs%s)\n", dir,
+            json_string (json_member (journal, "sync"), "?"),
+            json_number_text (json_member (journal, "bytes"), "?"),
+            json_number_text (json_member (journal, "fsyncs"), "?"),
+            json_bool (json_member (journal, "damaged"), false)
+            ? ", DAMAGED at start": "");
+    for (const json_t *counter = json_first (detached); counter;
+         counter = json_next (counter))
+        if (json_type (counter) == JSON_NUMBER)
+            printf ("  %-22s %12s\n", json_name (counter),
+                    json_number_text (counter, "-"));
+}
+
 static void
 s_print_status (const json_t *status)
 {
@@ -356,6 +379,7 @@ s_print_status (const json_t *status)
         printf ("\npool\n");
         s_print_counters (pool, 2);
     }
+    s_print_detached (json_member (status, "detached"));
 }
 
 /* ---- several brokers --------------------------------------------------- */

@@ -177,8 +177,8 @@ s_read_length (const uint8_t *data, size_t size, size_t *at, int width,
  * length and item count fits in the bytes that are left. msgpack-c would
  * otherwise allocate what a 5-byte header claims (an array of 4 billion
  * items) before finding out it is not there. */
-static bool
-s_sizes_fit (const uint8_t *data, size_t size)
+bool
+zf_msgpack_fits (const uint8_t *data, size_t size)
 {
     size_t at = 0;
     uint64_t pending = 1;       /* items still to read; never above size */
@@ -475,7 +475,7 @@ zf_header_decode (zf_decoder_t *self, zf_header_t *header,
     zf_header_init (header, 0);
     if (size == 0 || size > ZF_HEADER_MAX)
         return s_reject (header, "header empty or too long");
-    if (!s_sizes_fit ((const uint8_t *) data, size))
+    if (!zf_msgpack_fits ((const uint8_t *) data, size))
         return s_reject (header, "header declares more than it holds");
     msgpack_object root;
     size_t offset = 0;

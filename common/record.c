@@ -272,7 +272,9 @@ zf_record_decode (zf_job_t *job, const void *data, size_t size, char *why,
 
     /* The checksum matched, so these bytes are what zf_record_encode
      * wrote: the checks below guard against a record of another
-     * version or a bug, not against the disk. */
+     * version, a bug, or bytes sealed by someone else (the fuzzer). */
+    if (!zf_msgpack_fits ((const uint8_t *) body, body_size))
+        return s_reject (why, why_size, "declares more than it holds", -1);
     msgpack_unpacked unpacked;
     msgpack_unpacked_init (&unpacked);
     size_t offset = 0;

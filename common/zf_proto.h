@@ -178,6 +178,14 @@ void
 bool
     zf_service_name_is_valid (const char *name, size_t size);
 
+/* True if every string length and item count that the msgpack bytes
+ * declare fits in the bytes there are: msgpack-c would otherwise allocate
+ * what a few bytes claim (an array of 4 billion items) before finding out
+ * it is not there. For every decoder of msgpack (headers, journal
+ * records). */
+bool
+    zf_msgpack_fits (const uint8_t *data, size_t size);
+
 /* Name of a command ("READY"), or "UNKNOWN". */
 const char *
     zf_command_name (int command);

@@ -209,7 +209,7 @@ test_ttl_and_bound (void)
     snprintf (journal, sizeof journal, "%s/bounded", th_tmpdir ());
     const char *extra [] = { "--journal", journal, "--result-ttl", "1",
                              "--journal-max-bytes", "1048576",
-                             "--heartbeat", "100", NULL };
+                             "--heartbeat", "100", "--dead-max", "2", NULL };
     pid_t broker = s_broker (extra);
     s_workers ();
     zfarm_client_t *client = zfarm_client_new (s_endpoint);
@@ -228,6 +228,25 @@ test_ttl_and_bound (void)
     ASSERT_EQ (rc, ZFARM_ENOT_FOUND);
     ASSERT_INT (th_status_number (s_endpoint, "detached.expired"), >=, 1);
 
+    /* Three dead letters past --dead-max 2: the oldest goes, counted. */
+    uint64_t failed [3];
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ (zfarm_client_submit_detached (client, "bad", "x", 1, 0,
+                                                 WAIT_MS, &failed [i]), 0);
+        ASSERT_EQ (zfarm_client_fetch (client, failed [i], WAIT_MS, &result),
+                   ZFARM_EHANDLER_ERROR);
+        zfarm_result_destroy (&result);
+    }
+    ASSERT_EQ ((long) th_status_number (s_endpoint, "detached.dead"), 2);
+    ASSERT_EQ ((long) th_status_number (s_endpoint, "detached.dead_dropped"), 1);
+    char *json = NULL, hex [17];
+    ASSERT_EQ (zfarm_client_query (client, "dead", WAIT_MS, &json), 0);
+    snprintf (hex, sizeof hex, "%016" PRIx64, failed [0]);
+    ASSERT (!strstr (json, hex));
+    snprintf (hex, sizeof hex, "%016" PRIx64, failed [2]);
+    ASSERT (strstr (json, hex));
+    free (json);
+
     /* 64 KiB each, to a service no one serves, so that they stay. */
     size_t size = 64 * 1024;
     char *big = calloc (1, size);
@@ -244,7 +263,8 @@ test_ttl_and_bound (void)
     free (text);
     zfarm_client_destroy (&client);
     s_stop (broker);
-    TEST_PASS ("results expire; a full journal refuses detached tasks only");
+    TEST_PASS ("results expire; --dead-max drops the oldest; a full journal"
+               " refuses detached tasks only");
 }
 
 /* Each sync mode stores and serves; "always" and "batch" fsync, "off"

@@ -547,8 +547,8 @@ s_recv_one (broker_t *self)
     zmq_msg_close (header);
     dispatch_settle (self);
     /* With --journal-sync always, a SUBMIT's STORED waits for no other. */
-    detached_flush (self, false);
-    dispatch_settle (self);
+    if (detached_flush (self, false))
+        dispatch_settle (self);
     return 1;
 }
 
@@ -836,8 +836,8 @@ broker_run (broker_t *self)
         s_on_timers (self);
         dispatch_settle (self);
         /* The turn's journal changes, in one commit (and one fsync). */
-        detached_flush (self, true);
-        dispatch_settle (self);
+        if (detached_flush (self, true))
+            dispatch_settle (self);
     }
     s_say_goodbye (self);
     if (self->pool)

@@ -258,8 +258,9 @@ s_on_cancel (broker_t *self, inbound_t *in, worker_t *worker)
         dispatch_cancel (self, task);
 }
 
+/* FETCH and QUERY: a client's, about detached tasks its key may see. */
 static void
-s_on_fetch (broker_t *self, inbound_t *in, worker_t *worker)
+s_on_detached (broker_t *self, inbound_t *in, worker_t *worker)
 {
     (void) worker;
     char why [96];
@@ -269,21 +270,8 @@ s_on_fetch (broker_t *self, inbound_t *in, worker_t *worker)
     }
     char owner [ZF_OWNER_MAX + 1];
     s_client_key (self, in, owner);
-    detached_fetch (self, in, owner);
-}
-
-static void
-s_on_query (broker_t *self, inbound_t *in, worker_t *worker)
-{
-    (void) worker;
-    char why [96];
-    if (!s_client_is_allowed (self, in, why, sizeof why)) {
-        s_send_error (self, &in->from, ZFARM_EUNAUTHORIZED, why);
-        return;
-    }
-    char owner [ZF_OWNER_MAX + 1];
-    s_client_key (self, in, owner);
-    detached_query (self, in, owner);
+    (in->header.command == ZF_FETCH? detached_fetch: detached_query)
+        (self, in, owner);
 }
 
 static void
@@ -391,8 +379,8 @@ static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
     [ZF_SLOTS]      = s_on_slots,
     [ZF_PROGRESS]   = s_on_progress,
     [ZF_STORED]     = s_misplaced,
-    [ZF_FETCH]      = s_on_fetch,
-    [ZF_QUERY]      = s_on_query,
+    [ZF_FETCH]      = s_on_detached,
+    [ZF_QUERY]      = s_on_detached,
 };
 
 /* A header that did not decode: say why, if there is anyone to tell. */

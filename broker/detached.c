@@ -66,14 +66,22 @@ s_is_detached (const task_t *task)
     return client && client->journal;
 }
 
-/* Joins frames into one malloc'd buffer. */
-static void *
-s_join (zmq_msg_t *frames, size_t count, size_t *size_p)
+/* The bytes of frames as one buffer: the frame itself when there is one
+ * (the usual case: nothing copied), else a joined copy, which *owned_p
+ * gets for the caller to free (NULL if none was made). */
+static const void *
+s_join (zmq_msg_t *frames, size_t count, size_t *size_p, void **owned_p)
 {
+    *owned_p = NULL;
+    if (count <= 1) {
+        *size_p = count? zmq_msg_size (&frames [0]): 0;
+        return count? zmq_msg_data (&frames [0]): NULL;
+    }
     size_t size = 0;
     for (size_t i = 0; i < count; i++)
         size += zmq_msg_size (&frames [i]);
     char *data = zf_malloc (size? size: 1);
+    *owned_p = data;
     size_t at = 0;
     for (size_t i = 0; i < count; i++) {
         memcpy (data + at, zmq_msg_data (&frames [i]), zmq_msg_size (&frames [i]));
@@ -119,8 +127,8 @@ s_send_result (broker_t *self, const peer_id_t *to, uint64_t id, int code,
 
 /* ---- the journal ----------------------------------------------------------- */
 
-/* A record of task as it stands, with its payload (*payload_p, which the
- * caller frees). */
+/* A record of task as it stands, with its payload (in place, or a joined
+ * copy in *payload_p, which the caller frees). */
 static void
 s_job_from_task (broker_t *self, task_t *task, const live_t *live, int state,
                  zf_job_t *job, void **payload_p)
@@ -152,9 +160,8 @@ s_job_from_task (broker_t *self, task_t *task, const live_t *live, int state,
     }
     else
         job->submitted_at = zf_wall_ms ();
-    *payload_p = s_join (task_payload (task), task->payload_count,
-                         &job->payload_size);
-    job->payload = *payload_p;
+    job->payload = s_join (task_payload (task), task->payload_count,
+                           &job->payload_size, payload_p);
 }
 
 void
@@ -576,8 +583,7 @@ detached_finished (broker_t *self, task_t *task, int code, const char *text,
     if (detached) {
         void *result = NULL;
         if (code == 0 && count) {
-            result = s_join (frames, count, &job.result_size);
-            job.result = result;
+            job.result = s_join (frames, count, &job.result_size, &result);
             job.result_flags = flags & ZF_FLAG_NUL;
         }
         job.payload = NULL;     /* a result needs no payload */
@@ -754,15 +760,16 @@ s_refuse_unstored (broker_t *self, const ack_t *ack)
                    journal_error (state->journal), NULL, 0, 0);
 }
 
-void
+bool
 detached_flush (broker_t *self, bool end_of_turn)
 {
     struct _detached_t *state = self->detached;
     if (!state || !state->journal
     ||  (!end_of_turn && self->options.journal_sync != JOURNAL_SYNC_ALWAYS)
     ||  (!journal_is_dirty (state->journal) && state->ack_count == 0))
-        return;
+        return false;
     int rc = journal_commit (state->journal);
+    bool refused = false;
     for (size_t i = 0; i < state->ack_count; i++) {
         const ack_t *ack = &state->acks [i];
         /* A SUBMIT sent again was stored in an earlier turn. */
@@ -772,10 +779,13 @@ detached_flush (broker_t *self, bool end_of_turn)
             header.task_id = ack->id;
             broker_send_header (self, &ack->to, &header);
         }
-        else
+        else {
             s_refuse_unstored (self, ack);
+            refused = true;
+        }
     }
     state->ack_count = 0;
+    return refused;
 }
 
 void

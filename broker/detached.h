@@ -69,8 +69,9 @@ void
 
 /* End of an event (a message, with --journal-sync always) or of the
  * loop's turn: commits the journal, then acknowledges the SUBMITs it
- * holds (or refuses them, if it could not be written). */
-void
+ * holds (or refuses them, if it could not be written). Returns true if it
+ * refused any: their tasks were cancelled, so the caller settles again. */
+bool
     detached_flush (broker_t *self, bool end_of_turn);
 
 /* Expires results past --result-ttl and FETCHes past their wait. */

@@ -570,16 +570,27 @@ s_heartbeat (broker_t *self, int64_t now)
             continue;
         if (now >= worker->expiry) {
             char reason [64];
-            snprintf (reason, sizeof reason, "silent for %" PRId64 " ms",
-                      now - worker->expiry + self->liveness_ms);
+            if (worker->closed)
+                snprintf (reason, sizeof reason, "connection closed");
+            else
+                snprintf (reason, sizeof reason, "silent for %" PRId64
+                          " ms", now - worker->expiry + self->liveness_ms);
             dispatch_worker_delete (self, worker, reason, true);
         }
+        else
+        if (worker->closed)
+            continue;
         else
         if (broker_send_header (self, &worker->id, &header) != 0) {
             /* A local child's connection closes as it dies, a moment
              * before the pool reaps it and s_on_child_exit deletes it with
              * the crash report: deleted here, its task would end without
-             * one. Should it live on, silent, its expiry deletes it. */
+             * one. Should it live on, silent, its expiry deletes it. A
+             * remote pool's supervisor sends its report (DISCONNECT with
+             * the instance), for which the worker waits a heartbeat. */
+            if (worker->supervised && !worker->pool_child)
+                dispatch_worker_closed (self, worker, now);
+            else
             if (!worker->pool_child)
                 dispatch_worker_delete (self, worker, "connection closed",
                                         true);

@@ -175,7 +175,22 @@ void
  * event), and tells it the broker's heartbeat settings. */
 void
     dispatch_worker_join (broker_t *self, const peer_id_t *from,
+                          const char *key,
                           const zf_header_t *ready);
+
+/* A supervised worker's connection closed: it takes no more tasks, and
+ * is deleted at its expiry, brought to a heartbeat from now, unless its
+ * supervisor's report comes first (dispatch_worker_died). */
+void
+    dispatch_worker_closed (broker_t *self, worker_t *worker, int64_t now);
+
+/* A supervisor reports that the worker process of instance died, how (a
+ * crash report): its worker, if it is one that said it is supervised and,
+ * if it registered with a key, the report came with the same key, is lost
+ * for that reason. Any other report is ignored. */
+void
+    dispatch_worker_died (broker_t *self, const char *instance,
+                          const char *key, const char *how);
 
 /* Forgets a worker: it is marked gone and destroyed by dispatch_settle.
  * Its tasks go back to their queues; with spend_retry each spends a retry

@@ -105,10 +105,11 @@ s_client_is_allowed (broker_t *self, inbound_t *in, char *why,
     return false;
 }
 
-/* The sender's public key (Z85), or "" without one: a detached task's
- * owner, and who may read it. */
+/* The sender's public key (Z85; ZF_OWNER_MAX + 1 bytes), or "" without
+ * one: a detached task's owner and who may read it; a worker's, whose
+ * supervisor alone may report its death. */
 static void
-s_client_key (broker_t *self, inbound_t *in, char *key)
+s_sender_key (broker_t *self, inbound_t *in, char *key)
 {
     *key = 0;
     if (!self->zap)
@@ -161,7 +162,9 @@ s_on_ready (broker_t *self, inbound_t *in, worker_t *worker)
         s_send_disconnect (self, &in->from, why);
         return;
     }
-    dispatch_worker_join (self, &in->from, &in->header);
+    char key [ZF_OWNER_MAX + 1];
+    s_sender_key (self, in, key);
+    dispatch_worker_join (self, &in->from, key, &in->header);
 }
 
 /* Refuses a SUBMIT: its RESULT says detached if the SUBMIT did. */
@@ -209,7 +212,7 @@ s_on_submit (broker_t *self, inbound_t *in, worker_t *worker)
     }
     if (detached) {
         char owner [ZF_OWNER_MAX + 1];
-        s_client_key (self, in, owner);
+        s_sender_key (self, in, owner);
         detached_submit (self, in, owner);
         return;
     }
@@ -246,7 +249,7 @@ s_on_cancel (broker_t *self, inbound_t *in, worker_t *worker)
     }
     if (in->header.flags & ZF_FLAG_DETACHED) {
         char owner [ZF_OWNER_MAX + 1];
-        s_client_key (self, in, owner);
+        s_sender_key (self, in, owner);
         detached_cancel (self, in, owner);
         return;
     }
@@ -269,7 +272,7 @@ s_on_detached (broker_t *self, inbound_t *in, worker_t *worker)
         return;
     }
     char owner [ZF_OWNER_MAX + 1];
-    s_client_key (self, in, owner);
+    s_sender_key (self, in, owner);
     (in->header.command == ZF_FETCH? detached_fetch: detached_query)
         (self, in, owner);
 }
@@ -287,9 +290,15 @@ s_on_heartbeat (broker_t *self, inbound_t *in, worker_t *worker)
 static void
 s_on_disconnect (broker_t *self, inbound_t *in, worker_t *worker)
 {
-    (void) in;
     if (worker)
         dispatch_worker_delete (self, worker, "disconnected", false);
+    else
+    if (in->header.instance [0]) {
+        char key [ZF_OWNER_MAX + 1];
+        s_sender_key (self, in, key);
+        dispatch_worker_died (self, in->header.instance, key,
+                              in->header.text);
+    }
 }
 
 static void
@@ -332,6 +341,19 @@ s_on_ping (broker_t *self, inbound_t *in, worker_t *worker)
     header.queued = self->load.queued;
     header.free_slots = self->load.free_slots > UINT32_MAX
                       ? UINT32_MAX: (uint32_t) self->load.free_slots;
+    /* A supervisor of an elastic pool names its services: their backlog
+     * is what it grows by. Its services only, and at a lookup each. */
+    for (uint32_t i = 0; i < in->header.service_count; i++) {
+        const service_t *service = zhashx_lookup (self->services,
+                                                  in->header.services [i]);
+        if (!service || task_queue_is_empty (&service->queue))
+            continue;
+        header.waiting += service->queue.size;
+        int64_t waited = now - task_queue_oldest_submitted (&service->queue);
+        if (waited > header.waited_ms)
+            header.waited_ms = waited < UINT32_MAX? (uint32_t) waited
+                                                  : UINT32_MAX;
+    }
     broker_send_header (self, &in->from, &header);
 }
 

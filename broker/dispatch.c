@@ -839,11 +839,13 @@ s_tell_heartbeat (broker_t *self, worker_t *worker, const zf_header_t *ready)
 
 void
 dispatch_worker_join (broker_t *self, const peer_id_t *from,
-                      const zf_header_t *ready)
+                      const char *key, const zf_header_t *ready)
 {
     int64_t now = zf_now_ms ();
     worker_t *worker = worker_new (from, ready,
                                    self->services, now);
+    if (key)
+        snprintf (worker->key, sizeof worker->key, "%s", key);
     worker->expiry = now + self->liveness_ms;
     if (self->pool && strcmp (ready->host, zf_hostname ()) == 0)
         worker->pool_child = zf_pool_owner (self->pool, (pid_t) ready->pid);
@@ -857,6 +859,41 @@ dispatch_worker_join (broker_t *self, const peer_id_t *from,
     for (uint32_t i = 0; i < worker->service_count; i++)
         s_mark_pending (self, worker->services [i].service);
     s_tell_heartbeat (self, worker, ready);
+}
+
+void
+dispatch_worker_closed (broker_t *self, worker_t *worker, int64_t now)
+{
+    assert (!worker->gone && worker->supervised && !worker->closed);
+    worker->closed = true;
+    worker->draining = worker->retiring = true;
+    worker_update_idle (worker);
+    if (worker->expiry > now + self->options.heartbeat_ms)
+        worker->expiry = now + self->options.heartbeat_ms;
+}
+
+void
+dispatch_worker_died (broker_t *self, const char *instance, const char *key,
+                      const char *how)
+{
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (worker->gone || !worker->supervised
+        ||  strcmp (worker->instance, instance) != 0)
+            continue;
+        if (worker->key [0] && strcmp (worker->key, key) != 0) {
+            self->counters.bad_messages++;
+            broker_log_bad (self, "refused a report of worker %" PRIu32
+                            "@%s's death from key %s, not its own",
+                            worker->pid, worker->host, *key? key: "none");
+            return;
+        }
+        char reason [ZF_TEXT_MAX + 16];
+        snprintf (reason, sizeof reason, "process %s", how);
+        dispatch_worker_delete (self, worker, reason, true);
+        return;
+    }
 }
 
 /* Puts a task whose worker is gone back at the head of its queue (after

@@ -351,7 +351,8 @@ s_option (options_t *options, source_t *source, int opt, const char *arg)
             options->spawn_max = (int) value;
             return 0;
         case OPT_IDLE_TIMEOUT:
-            if (s_number (source, "idle-timeout", arg, 1, 1L << 31, &value))
+            if (s_number (source, "idle-timeout", arg, 1,
+                          ZF_IDLE_TIMEOUT_MAX_MS, &value))
                 return -1;
             options->idle_timeout_ms = value;
             return 0;

@@ -20,6 +20,7 @@ worker_new (const peer_id_t *id, const zf_header_t *ready,
     self->joined_at = now;
     snprintf (self->host, sizeof self->host, "%s", ready->host);
     memcpy (self->instance, ready->instance, sizeof self->instance);
+    self->supervised = (ready->flags & ZF_FLAG_SUPERVISED) != 0;
     snprintf (self->version, sizeof self->version, "%.*s", ZF_VERSION_MAX,
               ready->text);     /* the decoder bounds it: never cut */
     zf_list_init (&self->tasks);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include "peer.h"
 #include "service.h"
+#include "zf_curve.h"
 #include "zf_proto.h"
 
 struct worker;
@@ -72,6 +73,11 @@ typedef struct worker {
     bool listed_idle;           /* on its services' idle lists */
     bool listed_prefetch;       /* on their prefetchers lists */
     pid_t pool_child;           /* its process in our pool, or 0 */
+    bool supervised;            /* a zfarm pool supervisor reports its
+                                   death (READY flag SUPERVISED) */
+    bool closed;                /* supervised, and its connection closed:
+                                   held until its expiry for the report */
+    char key [ZF_CURVE_KEY_TEXT];   /* its CURVE key (Z85), or "" */
     long rss_kb;                /* pool_child's resident memory when last
                                    read (task end, heartbeat); 0: unread */
     int retire_reason;          /* zf_pool_reason_t, while retiring */

@@ -46,6 +46,7 @@ typedef struct {
     int retired_for;            /* zf_pool_reason_t of zf_pool_retire; -1 */
     bool parked;                /* its child left for good: no restart */
     bool ever_started;
+    char instance [33];         /* its ZF_POOL_INSTANCE_ENV, or "" */
     int err_fd;                 /* read end of its stderr, or -1 */
     zf_tail_t tail;             /* the last bytes it wrote there */
 } slot_t;
@@ -56,6 +57,10 @@ struct _zf_pool_t {
     char *path;                 /* the file each child execs */
     char **argv;                /* with these arguments */
     char **envp;                /* its environment, prepared before fork */
+    char **spare_envp;          /* an elastic pool's children past min:
+                                   envp and config.spare_env; or NULL */
+    char *instance_vars [2];    /* config.instance_env: the entry of each
+                                   envp that s_slot_start fills in */
     slot_t *slots;
     int epoll_fd;               /* the slots' err_fds */
     bool stopped;
@@ -89,14 +94,19 @@ s_strv_destroy (char ***strv_p)
     *strv_p = NULL;
 }
 
-/* environ, with env_name replaced and ZF_POOL_SUPERVISOR_ENV added. */
+#define INSTANCE_VAR ZF_POOL_INSTANCE_ENV "="
+
+/* environ, with env_name replaced and ZF_POOL_SUPERVISOR_ENV added, and
+ * extra ("NAME=VALUE", or NULL) at the end; with config->instance_env,
+ * an entry for the instance, whose address goes to *instance_var. */
 static char **
-s_environment (const zf_pool_config_t *config)
+s_environment (const zf_pool_config_t *config, const char *extra,
+               char **instance_var)
 {
     size_t count = 0;
     while (environ [count])
         count++;
-    char **envp = zf_malloc ((count + 3) * sizeof *envp);
+    char **envp = zf_malloc ((count + 5) * sizeof *envp);
     size_t used = 0;
     size_t name_size = config->env_name? strlen (config->env_name): 0;
     for (size_t i = 0; i < count; i++) {
@@ -104,7 +114,8 @@ s_environment (const zf_pool_config_t *config)
         &&  environ [i][name_size] == '=')
             continue;
         if (strncmp (environ [i], ZF_POOL_SUPERVISOR_ENV "=",
-                     strlen (ZF_POOL_SUPERVISOR_ENV "=")) == 0)
+                     strlen (ZF_POOL_SUPERVISOR_ENV "=")) == 0
+        ||  strncmp (environ [i], INSTANCE_VAR, strlen (INSTANCE_VAR)) == 0)
             continue;
         envp [used++] = zf_strdup (environ [i]);
     }
@@ -114,6 +125,14 @@ s_environment (const zf_pool_config_t *config)
     }
     envp [used] = zf_malloc (32);
     snprintf (envp [used++], 32, ZF_POOL_SUPERVISOR_ENV "=%d", (int) getpid ());
+    if (extra)
+        envp [used++] = zf_strdup (extra);
+    if (config->instance_env) {
+        *instance_var = zf_malloc (strlen (INSTANCE_VAR) + 33);
+        strcpy (*instance_var, INSTANCE_VAR);
+        envp [used++] = *instance_var;
+    }
+    envp [used] = NULL;
     return envp;
 }
 
@@ -186,7 +205,10 @@ zf_pool_new (const zf_pool_config_t *config)
     if (!self->path)
         self->path = zf_strdup (config->path && !config->command? config->path
                                                                 : self->argv [0]);
-    self->envp = s_environment (config);
+    self->envp = s_environment (config, NULL, &self->instance_vars [0]);
+    if (config->elastic && config->spare_env)
+        self->spare_envp = s_environment (config, config->spare_env,
+                                          &self->instance_vars [1]);
     prctl (PR_SET_CHILD_SUBREAPER, 1);
     self->slots = zf_malloc (config->size * sizeof *self->slots);
     /* An elastic pool's slots past min are parked until it grows. */
@@ -201,6 +223,7 @@ zf_pool_new (const zf_pool_config_t *config)
     self->config.argv = NULL;
     self->config.path = NULL;
     self->config.env_name = self->config.env_value = NULL;
+    self->config.spare_env = NULL;
     self->config.name = self->name;
     return self;
 }
@@ -215,6 +238,7 @@ zf_pool_destroy (zf_pool_t **self_p)
     free (self->path);
     s_strv_destroy (&self->argv);
     s_strv_destroy (&self->envp);
+    s_strv_destroy (&self->spare_envp);
     if (self->epoll_fd != -1)
         close (self->epoll_fd);
     free (self->slots);
@@ -225,7 +249,7 @@ zf_pool_destroy (zf_pool_t **self_p)
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void
-s_child_exec (zf_pool_t *self, pid_t supervisor, int err_fd)
+s_child_exec (zf_pool_t *self, char **envp, pid_t supervisor, int err_fd)
 {
     setpgid (0, 0);
     if (err_fd == STDERR_FILENO)
@@ -243,7 +267,7 @@ s_child_exec (zf_pool_t *self, pid_t supervisor, int err_fd)
     memset (&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigaction (SIGPIPE, &dfl, NULL);
-    execve (self->path, self->argv, self->envp);
+    execve (self->path, self->argv, envp);
     _exit (127);
 }
 
@@ -278,12 +302,38 @@ s_err_pipe_close (slot_t *slot)
     slot->err_fd = -1;
 }
 
+/* A fresh instance for the slot's next child, in both environments. */
+static void
+s_new_instance (zf_pool_t *self, slot_t *slot)
+{
+    zuuid_t *uuid = zuuid_new ();
+    if (!uuid)
+        zf_die_nomem ();
+    const byte *bits = zuuid_data (uuid);
+    for (int i = 0; i < 16; i++)
+        snprintf (slot->instance + 2 * i, 3, "%02x", bits [i]);
+    zuuid_destroy (&uuid);
+    for (int i = 0; i < 2; i++)
+        if (self->instance_vars [i])
+            memcpy (self->instance_vars [i] + strlen (INSTANCE_VAR),
+                    slot->instance, sizeof slot->instance);
+}
+
+/* A slot of an elastic pool past its minimum: one it grows into. */
+static bool
+s_is_spare (const zf_pool_t *self, const slot_t *slot)
+{
+    return self->config.elastic && slot - self->slots >= self->config.min;
+}
+
 static int
 s_slot_start (zf_pool_t *self, slot_t *slot)
 {
     pid_t supervisor = getpid ();
     int err_write;
     s_err_pipe_open (self, slot, &err_write);
+    if (self->config.instance_env)
+        s_new_instance (self, slot);
     pid_t pid = fork ();
     if (pid < 0) {
         zf_error ("%s pool: fork: %s", self->name, strerror (errno));
@@ -294,7 +344,9 @@ s_slot_start (zf_pool_t *self, slot_t *slot)
         return -1;
     }
     if (pid == 0)
-        s_child_exec (self, supervisor, err_write);
+        s_child_exec (self, s_is_spare (self, slot) && self->spare_envp
+                            ? self->spare_envp: self->envp,
+                      supervisor, err_write);
     if (err_write != -1)
         close (err_write);
     setpgid (pid, pid);         /* also here: no race with the child's call */
@@ -320,6 +372,28 @@ zf_pool_start (zf_pool_t *self)
     return rc;
 }
 
+/* Whether a child's end was asked for, or chosen by the worker itself
+ * with its tasks done: nothing a broker needs to hear of. A child killed
+ * past --max-rss-hard took its task with it. */
+static bool
+s_exit_planned (const slot_t *slot, int status)
+{
+    if (slot->retiring)
+        return slot->retired_for != ZF_POOL_RSS_HARD;
+    if (!WIFEXITED (status))
+        return false;
+    switch (WEXITSTATUS (status)) {
+        case EXIT_SUCCESS:
+        case ZF_EXIT_RECYCLED:
+        case ZF_EXIT_RSS:
+        case ZF_EXIT_OVERRAN:
+        case ZF_EXIT_IDLE:
+        case ZF_EXIT_UNREACHABLE:
+            return true;
+    }
+    return false;
+}
+
 /* Decides when the slot's next child starts, and logs why. */
 static void
 s_slot_exited (zf_pool_t *self, slot_t *slot, int status, long max_rss_kb)
@@ -343,8 +417,20 @@ s_slot_exited (zf_pool_t *self, slot_t *slot, int status, long max_rss_kb)
     if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_RSS
     &&  !slot->retiring)
         self->recycled [ZF_POOL_RSS]++;
-    if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_IDLE)
+    if (WIFEXITED (status) && WEXITSTATUS (status) == ZF_EXIT_IDLE) {
+        /* A spare child that found no work is the pool shrinking. */
+        if (s_is_spare (self, slot) && !slot->parked && !self->drained
+        &&  !self->stopped) {
+            self->shrunk++;
+            pid_t pid = slot->pid;
+            slot->parked = true;
+            slot->pid = 0;
+            zf_info ("%s %d left, idle; %d running now", self->name,
+                     (int) pid, zf_pool_running (self));
+            return;
+        }
         slot->parked = true;
+    }
     if (slot->parked) {
         zf_info ("%s %d left (%s); not replaced", self->name,
                  (int) slot->pid, why);
@@ -467,7 +553,9 @@ zf_pool_reap (zf_pool_t *self)
         s_err_pipe_close (slot);
         zf_pool_exit_t ended = {
             .pid = pid, .status = status, .max_rss_kb = usage.ru_maxrss,
-            .lived_ms = zf_now_ms () - slot->started_at, .tail = &slot->tail
+            .lived_ms = zf_now_ms () - slot->started_at, .tail = &slot->tail,
+            .instance = slot->instance [0]? slot->instance: NULL,
+            .planned = self->stopped || s_exit_planned (slot, status)
         };
         if (!self->stopped)
             s_slot_exited (self, slot, status, usage.ru_maxrss);
@@ -595,7 +683,8 @@ zf_pool_parked (zf_pool_t *self)
     for (int i = 0; i < self->config.size; i++)
         if (self->slots [i].pid || !self->slots [i].parked)
             return false;
-    return true;
+    /* An elastic pool with no minimum is empty, not done, while idle. */
+    return !self->config.elastic || self->drained || self->config.min > 0;
 }
 
 int
@@ -646,6 +735,16 @@ zf_pool_shrink (zf_pool_t *self, pid_t child)
     slot->retiring = true;
     self->shrunk++;
     return kill (-child, SIGTERM);
+}
+
+int
+zf_pool_young (zf_pool_t *self, int ms)
+{
+    int64_t since = zf_now_ms () - ms;
+    int young = 0;
+    for (int i = 0; i < self->config.size; i++)
+        young += self->slots [i].pid && self->slots [i].started_at > since;
+    return young;
 }
 
 int

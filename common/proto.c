@@ -19,7 +19,7 @@ typedef enum {
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
     F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_RETRY_ON,
-    F_BACKOFF_MIN, F_BACKOFF_MAX, F_END
+    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -34,7 +34,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_READY]      = { "READY",
                         { F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION,
                           F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS,
-                          F_INSTANCE, F_END }, 5 },
+                          F_INSTANCE, F_FLAGS, F_END }, 6 },
     [ZF_SUBMIT]     = { "SUBMIT",
                         { F_TASK_ID, F_SERVICE, F_TIMEOUT, F_RETRIES, F_FLAGS,
                           F_PRIORITY, F_DELAY, F_RETRY_ON, F_BACKOFF_MIN,
@@ -49,12 +49,12 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_FLAGS, F_END }, 1 },
     [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_FLAGS,
                                         F_END }, 3 },
-    [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_END }, 0 },
+    [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_INSTANCE, F_END }, 1 },
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
-    [ZF_PING]       = { "PING",   { F_END }, 0 },
+    [ZF_PING]       = { "PING",   { F_SERVICES, F_END }, 1 },
     [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_QUEUED,
-                                    F_FREE, F_END }, 4 },
+                                    F_FREE, F_WAITING, F_WAITED, F_END }, 6 },
     [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
     [ZF_PROGRESS]   = { "PROGRESS",
                         { F_TASK_ID, F_DONE, F_TOTAL, F_NOTE, F_END }, 0 },
@@ -131,6 +131,8 @@ zf_header_init (zf_header_t *header, int command)
     header->instance [0] = 0;
     header->free_slots = 0;
     header->queued = 0;
+    header->waiting = 0;
+    header->waited_ms = 0;
     header->done = 0;
     header->total = 0;
     header->retry_on = 0;
@@ -392,6 +394,12 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             return true;
         case F_QUEUED:
             return s_get_uint (o, UINT64_MAX, &header->queued);
+        case F_WAITING:
+            return s_get_uint (o, UINT64_MAX, &header->waiting);
+        case F_WAITED:
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->waited_ms = (uint32_t) u;
+            return true;
         case F_DONE:     return s_get_uint (o, UINT64_MAX, &header->done);
         case F_TOTAL:    return s_get_uint (o, UINT64_MAX, &header->total);
         case F_NOTE:
@@ -536,6 +544,8 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_BROKERS:  msgpack_pack_uint32 (pk, header->brokers); break;
         case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
         case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
+        case F_WAITING:  msgpack_pack_uint64 (pk, header->waiting); break;
+        case F_WAITED:   msgpack_pack_uint32 (pk, header->waited_ms); break;
         case F_INSTANCE: s_pack_str (pk, header->instance); break;
         case F_DONE:     msgpack_pack_uint64 (pk, header->done); break;
         case F_TOTAL:    msgpack_pack_uint64 (pk, header->total); break;
@@ -579,8 +589,13 @@ s_field_is_absent (field_t field, const zf_header_t *header)
             && header->text [0] == 0)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
             && header->task_id == 0)
-        || (field == F_FLAGS && header->command == ZF_HEARTBEAT
-            && header->flags == 0);
+        || (field == F_FLAGS && (header->command == ZF_HEARTBEAT
+                                 || header->command == ZF_READY)
+            && header->flags == 0)
+        || (field == F_SERVICES && header->command == ZF_PING
+            && header->service_count == 0)
+        || ((field == F_WAITING || field == F_WAITED)
+            && header->command == ZF_PONG && header->waiting == 0);
 }
 
 int

@@ -31,6 +31,14 @@
 #define ZF_POOL_GROW_WAIT_MS       100     /* ... while a task has waited
                                               longer than this */
 #define ZF_POOL_IDLE_TIMEOUT_MS    10000   /* --idle-timeout default */
+#define ZF_IDLE_TIMEOUT_MAX_MS     2147483647L /* --idle-timeout, both
+                                              sides: fits an int32 */
+#define ZF_POOL_STARTUP_MS         5000    /* an elastic zfarm-worker pool
+                                              counts a process this young
+                                              as one about to take work */
+#define ZF_POOL_WATCH_MS           200     /* an elastic zfarm-worker
+                                              pool asks the brokers for its
+                                              services' backlog this often */
 
 #define ZF_PROTOCOL_ID             "zf"
 #define ZF_PROTOCOL_VERSION        1

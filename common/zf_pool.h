@@ -33,6 +33,9 @@ typedef struct {
     int64_t lived_ms;           /* from its start */
     long max_rss_kb;            /* peak resident memory (wait4's rusage) */
     const zf_tail_t *tail;      /* the last bytes it wrote to stderr */
+    const char *instance;       /* its ZF_POOL_INSTANCE_ENV, or NULL */
+    bool planned;               /* retired, recycled or left on purpose:
+                                   not a death to report */
 } zf_pool_exit_t;
 
 /* Called for each child that exited. */
@@ -52,6 +55,13 @@ typedef struct {
     int young_ms;               /* a child dying sooner was a crash loop */
     bool elastic;               /* size is the most; start with min */
     int min;                    /* elastic: never fewer (0 allowed) */
+    bool instance_env;          /* give each child a fresh instance in
+                                   ZF_POOL_INSTANCE_ENV */
+    const char *spare_env;      /* elastic: "NAME=VALUE" in the environment
+                                   of the children past min only, which
+                                   leave by themselves (ZF_EXIT_IDLE) when
+                                   idle; the pool counts that a shrink.
+                                   NULL: none */
     zf_pool_exit_fn *on_exit;   /* may be NULL */
     void *on_exit_arg;
 } zf_pool_config_t;
@@ -114,7 +124,9 @@ void
     zf_pool_drain (zf_pool_t *self);
 
 /* True once no child runs and none will start: each slot's child has
- * left for good (ZF_EXIT_IDLE, or exited after zf_pool_drain). */
+ * left for good (ZF_EXIT_IDLE, or exited after zf_pool_drain). Never for
+ * an elastic pool with a minimum of 0 that is not drained: it is only
+ * idle, and grows again with work. */
 bool
     zf_pool_parked (zf_pool_t *self);
 
@@ -168,6 +180,11 @@ int
 int
     zf_pool_shrink (zf_pool_t *self, pid_t child);
 
+/* Children running that started less than ms ago: those that may not
+ * have taken work yet. */
+int
+    zf_pool_young (zf_pool_t *self, int ms);
+
 /* Children wanted now (running or to be restarted), and the children
  * added by zf_pool_grow and removed by zf_pool_shrink so far. */
 int
@@ -195,6 +212,16 @@ void
 /* Each child finds its supervisor's pid in its environment, under this
  * name. */
 #define ZF_POOL_SUPERVISOR_ENV  "ZFARM_SUPERVISOR_PID"
+
+/* A child of a pool whose config asks for it finds here its instance (32
+ * hex digits), which the pool reports with its end (zf_pool_exit_t): the
+ * worker library sends it in its READY, so that the supervisor can tell
+ * its brokers which worker died. */
+#define ZF_POOL_INSTANCE_ENV    "ZFARM_WORKER_INSTANCE"
+
+/* A spare child of an elastic zfarm-worker pool finds here how long it
+ * may stay idle (ms) before it leaves (ZF_EXIT_IDLE). */
+#define ZF_POOL_SPARE_IDLE_ENV  "ZFARM_POOL_IDLE_MS"
 
 
 /* Watches the supervisor named by ZF_POOL_SUPERVISOR_ENV, so that a

@@ -52,9 +52,11 @@ typedef struct {
     uint32_t attempt;           /* TASK: 1 on first dispatch */
     uint32_t capacity;          /* READY: slots */
     uint32_t pid;               /* READY */
-    uint32_t service_count;     /* READY: entries used in services */
+    uint32_t service_count;     /* READY, PING: entries used in services */
     char service [ZF_SERVICE_MAX + 1];                  /* SUBMIT, TASK */
-    char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY */
+    char services [ZF_SERVICES_MAX][ZF_SERVICE_MAX + 1]; /* READY; PING:
+                                   the services whose backlog the PONG
+                                   is to tell */
     char host [ZF_HOST_MAX + 1];  /* READY: printable ASCII, no space */
     char text [ZF_TEXT_MAX + 1];  /* DONE, RESULT, ERROR: error text;
                                      TASK: the previous attempt's;
@@ -63,7 +65,7 @@ typedef struct {
                                      DISCONNECT: reason; PROGRESS: the
                                      note (ZF_NOTE_MAX bytes at most, cut
                                      there on decode; free text) */
-    uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT, CANCEL:
+    uint32_t flags;             /* SUBMIT, TASK, DONE, RESULT, CANCEL, READY:
                                    ZF_FLAG_* */
     uint32_t prefetch;          /* READY: tasks per slot it takes in
                                    advance, 1..ZF_PREFETCH_MAX (1 if absent) */
@@ -78,10 +80,15 @@ typedef struct {
     char instance [ZF_INSTANCE_MAX + 1];  /* READY: the worker's id, the
                                    same to every broker it serves
                                    (printable ASCII, no space); "": not
-                                   said */
+                                   said. DISCONNECT from a supervisor:
+                                   the worker that died */
     uint32_t free_slots;        /* SLOTS: the worker's; PONG: of all the
                                    broker's workers */
     uint64_t queued;            /* PONG: tasks waiting at the broker */
+    uint64_t waiting;           /* PONG to a PING that named services:
+                                   their tasks waiting in queue, due */
+    uint32_t waited_ms;         /* ... and how long the oldest of them has
+                                   waited (0 when none waits) */
     uint64_t done;              /* PROGRESS: work done so far */
     uint64_t total;             /* PROGRESS: work in all; 0: not known */
     uint32_t retry_on;          /* SUBMIT: status codes to retry, bit 1 <<
@@ -136,6 +143,13 @@ typedef struct {
  * reply to a FETCH or a CANCEL. CANCEL: of a detached task, by its id,
  * answered with a RESULT. FETCH: wait for the outcome (its timeout_ms). */
 #define ZF_FLAG_DETACHED 128
+
+/* READY: a zfarm pool supervisor (zfarm-worker --processes) runs this
+ * worker process and reports its death to the broker: a DISCONNECT that
+ * names its instance, with how it died. The broker holds a worker so
+ * marked whose connection closed for a heartbeat, waiting for that
+ * report, before it deletes it without one. */
+#define ZF_FLAG_SUPERVISED 256
 
 /* An encoded header, built without allocation. */
 typedef struct {

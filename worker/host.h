@@ -10,6 +10,9 @@
 #include "zfarm_worker.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
 
 /* ---- --module ---------------------------------------------------------- */
 
@@ -67,7 +70,19 @@ int
 typedef struct _supervisor_t supervisor_t;
 
 typedef struct {
-    int processes;              /* worker processes to keep running */
+    int processes;              /* worker processes to keep running; the
+                                   most, if processes_min is less */
+    int processes_min;          /* elastic: never fewer (0 allowed) */
+    int capacity;               /* elastic: each process's --capacity */
+    int idle_timeout_ms;        /* elastic: a spare process idle this long
+                                   leaves */
+    int idle_exit_ms;           /* --idle-exit: with a minimum of 0, the
+                                   supervisor leaves after this long with
+                                   no process and no backlog; 0: never */
+    const char *brokers;        /* elastic: the workers' --broker list, or
+                                   NULL ($ZFARM_BROKER, the default) */
+    const char *const *services;    /* elastic: the workers' services */
+    size_t service_count;
     const char *path;           /* the program they run ... */
     char *const *argv;          /* ... with this command line */
     int drain_timeout_ms;       /* on SIGTERM, time for their tasks */
@@ -76,6 +91,49 @@ typedef struct {
                                    -1: never */
     long max_rss_hard_kb;       /* kill a process past it; 0: never */
 } supervisor_config_t;
+
+/* ---- a supervisor's link to its brokers ------------------------------- */
+
+typedef struct _watch_t watch_t;
+
+/* Connects to each broker of broker_list (NULL: $ZFARM_BROKER, else the
+ * default), with CURVE from $ZFARM_CURVE_SERVER_KEY and $ZFARM_CURVE_CERT
+ * if set, to ask for the backlog of services. Returns NULL after logging
+ * why. */
+watch_t *
+    watch_new (const char *broker_list, const char *const *services,
+               size_t service_count);
+
+void
+    watch_destroy (watch_t **self_p);
+
+/* Fills items with one entry per broker (ZF_BROKERS_MAX at most) and
+ * returns how many. */
+int
+    watch_poll_items (watch_t *self, zmq_pollitem_t *items);
+
+/* Reads what broker index (as in watch_poll_items) sent. */
+void
+    watch_read (watch_t *self, int index);
+
+/* Sends each broker a PING, if the interval is up. */
+void
+    watch_ping (watch_t *self, int64_t now);
+
+/* Tells every broker that the worker process of instance died, and how:
+ * a DISCONNECT that names the instance (PROTOCOL.md, Crash reports). */
+void
+    watch_report (watch_t *self, const char *instance, const char *how);
+
+/* Milliseconds until watch_ping has work. */
+int
+    watch_next_timeout (watch_t *self, int64_t now);
+
+/* Tasks of the services waiting at the brokers that answered lately, and
+ * how long the oldest of them has waited (ms). */
+void
+    watch_backlog (watch_t *self, int64_t now, uint64_t *waiting,
+                   uint32_t *waited_ms);
 
 /* Prepares a supervisor: blocks SIGCHLD, SIGINT, SIGTERM and SIGUSR1 (call it
  * before any thread exists, so that they all inherit the mask) and reads

@@ -54,7 +54,11 @@ typedef struct {
     long max_tasks;             /* 0 = never */
     long max_call_ms;           /* 0 = no limit */
     long cancel_grace_ms;       /* a cancelled --module handler's time */
-    long processes;             /* supervise this many; 0: be a worker */
+    long processes;             /* supervise this many (at most); 0: be a
+                                   worker */
+    long processes_min;         /* --processes N..M: N; else processes */
+    long idle_timeout_ms;       /* N..M: a spare process idle this long
+                                   leaves; -1: not given */
     long drain_timeout_ms;      /* -1: not given */
     long max_rss_mb;            /* --processes: recycle past it; 0 never */
     long max_rss_hard_mb;       /* --processes: kill past it; 0 never */
@@ -82,7 +86,7 @@ enum {
     OPT_MAX_CALLS = 256, OPT_MAX_TASKS, OPT_MAX_CALL_TIME, OPT_PROCESSES,
     OPT_DRAIN_TIMEOUT, OPT_CURVE_SERVER_KEY, OPT_CURVE_CERT, OPT_CONFIG,
     OPT_LOG_LEVEL, OPT_SYSLOG, OPT_CANCEL_GRACE, OPT_IDLE_EXIT, OPT_GIVE_UP,
-    OPT_STOP_AT, OPT_MAX_RSS, OPT_MAX_RSS_HARD
+    OPT_STOP_AT, OPT_MAX_RSS, OPT_MAX_RSS_HARD, OPT_IDLE_TIMEOUT
 };
 
 static const struct option s_options [] = {
@@ -103,6 +107,7 @@ static const struct option s_options [] = {
     { "max-rss",   required_argument, NULL, OPT_MAX_RSS },
     { "max-rss-hard", required_argument, NULL, OPT_MAX_RSS_HARD },
     { "idle-exit", required_argument, NULL, OPT_IDLE_EXIT },
+    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
     { "give-up-after", required_argument, NULL, OPT_GIVE_UP },
     { "stop-at",   required_argument, NULL, OPT_STOP_AT },
     { "curve-server-key", required_argument, NULL, OPT_CURVE_SERVER_KEY },
@@ -124,7 +129,8 @@ s_usage (void)
 "                    [--capacity N] [--heartbeat MS] [--liveness N]\n"
 "                    [--max-calls-per-worker N] [--max-call-time MS]\n"
 "                    [--cancel-grace MS] [--max-rss MB]\n"
-"                    [--processes N [--drain-timeout MS] [--max-rss-hard MB]]\n"
+"                    [--processes N|N..M [--idle-timeout MS]\n"
+"                     [--drain-timeout MS] [--max-rss-hard MB]]\n"
 "                    [--idle-exit S] [--give-up-after S] [--stop-at TIME]\n"
 "                    [--curve-server-key KEY --curve-cert FILE]\n"
 "                    [--config FILE] [--log-level L] [--syslog]\n"
@@ -169,7 +175,12 @@ s_usage (void)
 "  --processes N    supervise N worker processes (1 to %d), each running\n"
 "                   this command line without --processes; one that dies is\n"
 "                   replaced at once, or after %d ms doubling to %d s while\n"
-"                   they keep dying young\n"
+"                   they keep dying young; N..M: an elastic pool of N to M\n"
+"                   (0 <= N <= M), one more at most every %d ms while a\n"
+"                   task of its services has waited %d ms at a broker\n"
+"  --idle-timeout MS\n"
+"                   with --processes N..M: a process past N idle this long\n"
+"                   leaves and is not replaced (default %d)\n"
 "  --drain-timeout MS\n"
 "                   with --processes, on SIGINT or SIGTERM: how long the\n"
 "                   workers may finish their tasks before they are killed\n"
@@ -210,6 +221,7 @@ s_usage (void)
             ZF_DEFAULT_HEARTBEAT_MS, ZF_DEFAULT_LIVENESS,
             ZF_DEFAULT_CANCEL_GRACE_MS, PROCESSES_MAX,
             ZF_POOL_BACKOFF_MIN_MS, ZF_POOL_BACKOFF_MAX_MS / 1000,
+            ZF_POOL_GROW_MS, ZF_POOL_GROW_WAIT_MS, ZF_POOL_IDLE_TIMEOUT_MS,
             ZF_POOL_STOP_GRACE_MS, ZF_EXIT_RSS, ZF_POOL_RSS_CHECK_MS,
             ZF_EXIT_UNREACHABLE, ZF_EXIT_UNREACHABLE,
             ZF_EXIT_RECYCLED, ZF_EXIT_OVERRAN,
@@ -227,6 +239,36 @@ s_number (const options_t *self, const char *name, const char *text,
     fprintf (stderr, "zfarm-worker: %s%s: expected a number from %ld to %ld, "
              "got '%s'\n", self->where, name, min, max, text);
     return -1;
+}
+
+/* --processes N, or N..M: an elastic pool from N (0 allowed) to M. */
+static int
+s_processes (options_t *self, const char *text)
+{
+    const char *dots = strstr (text, "..");
+    if (!dots) {
+        if (s_number (self, "--processes", text, 1, PROCESSES_MAX,
+                      &self->processes))
+            return -1;
+        self->processes_min = self->processes;
+        return 0;
+    }
+    char low [32];
+    size_t size = (size_t) (dots - text);
+    long min, max;
+    if (size >= sizeof low
+    ||  (memcpy (low, text, size), low [size] = 0,
+         zf_parse_long (low, 0, PROCESSES_MAX, &min) != 0)
+    ||  zf_parse_long (dots + 2, 1, PROCESSES_MAX, &max) != 0
+    ||  min > max) {
+        fprintf (stderr, "zfarm-worker: %s--processes: expected N or N..M "
+                 "with 0 <= N <= M, 1 <= M <= %d, got '%s'\n", self->where,
+                 PROCESSES_MAX, text);
+        return -1;
+    }
+    self->processes_min = min;
+    self->processes = max;
+    return 0;
 }
 
 static int
@@ -347,8 +389,10 @@ s_take_option (options_t *self, int option, const char *value)
             return s_number (self, "--cancel-grace", value, 0, (long) UINT32_MAX,
                              &self->cancel_grace_ms);
         case OPT_PROCESSES:
-            return s_number (self, "--processes", value, 1, PROCESSES_MAX,
-                             &self->processes);
+            return s_processes (self, value);
+        case OPT_IDLE_TIMEOUT:
+            return s_number (self, "--idle-timeout", value, 1,
+                             ZF_IDLE_TIMEOUT_MAX_MS, &self->idle_timeout_ms);
         case OPT_DRAIN_TIMEOUT:
             return s_number (self, "--drain-timeout", value, 0, ZF_DRAIN_TIMEOUT_MAX_MS,
                              &self->drain_timeout_ms);
@@ -386,7 +430,8 @@ s_keep (options_t *self, char *argv [], int option, int first, int last)
     /* --stop-at goes to them as the time it names (s_check): "+60"
      * again in each new process would move it. */
     if (option == OPT_PROCESSES || option == OPT_DRAIN_TIMEOUT
-    ||  option == OPT_STOP_AT || option == OPT_MAX_RSS_HARD)
+    ||  option == OPT_STOP_AT || option == OPT_MAX_RSS_HARD
+    ||  option == OPT_IDLE_TIMEOUT)
         return;
     for (int i = first; i < last; i++)
         self->worker_argv [self->worker_argc++] = argv [i];
@@ -411,6 +456,9 @@ s_check (options_t *self)
     else
     if (self->drain_timeout_ms >= 0 && !self->processes)
         error = "--drain-timeout goes with --processes";
+    else
+    if (self->idle_timeout_ms >= 0 && self->processes_min == self->processes)
+        error = "--idle-timeout goes with --processes N..M";
     if (error) {
         fprintf (stderr, "zfarm-worker: %s (see --help)\n", error);
         return -1;
@@ -419,6 +467,8 @@ s_check (options_t *self)
         self->function = "zfarm_handler";
     if (self->drain_timeout_ms < 0)
         self->drain_timeout_ms = ZF_POOL_STOP_GRACE_MS;
+    if (self->idle_timeout_ms < 0)
+        self->idle_timeout_ms = ZF_POOL_IDLE_TIMEOUT_MS;
     if (self->stop_at_given) {
         /* Flags win over the file, which the workers read too. */
         snprintf (self->stop_at_arg, sizeof self->stop_at_arg, "@%lld",
@@ -441,7 +491,8 @@ s_parse (options_t *self, int argc, char *argv [])
                           .heartbeat_ms = ZF_DEFAULT_HEARTBEAT_MS,
                           .liveness = ZF_DEFAULT_LIVENESS,
                           .cancel_grace_ms = ZF_DEFAULT_CANCEL_GRACE_MS,
-                          .drain_timeout_ms = -1 };
+                          .drain_timeout_ms = -1,
+                          .idle_timeout_ms = -1 };
     /* Zeroed, so NULL-terminated however many arguments are kept. */
     self->worker_argv = zf_malloc ((size_t) (argc + 3)
                                    * sizeof *self->worker_argv);
@@ -586,6 +637,22 @@ s_report_endpoint (const options_t *options)
              from_flag? "--broker": "ZFARM_BROKER", why);
 }
 
+/* --idle-exit, or sooner for a spare process of an elastic pool, which
+ * leaves after the pool's --idle-timeout (ZF_POOL_SPARE_IDLE_ENV); 0:
+ * never. */
+static uint32_t
+s_idle_exit_ms (const options_t *options)
+{
+    uint32_t idle_ms = (uint32_t) options->idle_exit_s * 1000;
+    const char *spare = getenv (ZF_POOL_SPARE_IDLE_ENV);
+    long spare_ms;
+    if (spare && zf_parse_long (spare, 1, ZF_IDLE_TIMEOUT_MAX_MS,
+                                &spare_ms) == 0
+    &&  (idle_ms == 0 || (uint32_t) spare_ms < idle_ms))
+        idle_ms = (uint32_t) spare_ms;
+    return idle_ms;
+}
+
 static zfarm_worker_t *
 s_worker_new (const options_t *options, zfarm_handler_fn *handler,
               void *arg)
@@ -611,7 +678,7 @@ s_worker_new (const options_t *options, zfarm_handler_fn *handler,
     zfarm_worker_set_max_tasks (worker, (uint64_t) options->max_tasks);
     zfarm_worker_set_max_call_time (worker, (uint32_t) options->max_call_ms);
     zfarm_worker_set_cancel_grace (worker, (uint32_t) options->cancel_grace_ms);
-    zfarm_worker_set_idle_exit (worker, (uint32_t) options->idle_exit_s * 1000);
+    zfarm_worker_set_idle_exit (worker, s_idle_exit_ms (options));
     zfarm_worker_set_give_up (worker, (uint32_t) options->give_up_s * 1000);
     return worker;
 }
@@ -722,6 +789,13 @@ s_supervise (const options_t *options)
 {
     supervisor_config_t config = {
         .processes = (int) options->processes,
+        .processes_min = (int) options->processes_min,
+        .idle_timeout_ms = (int) options->idle_timeout_ms,
+        .capacity = (int) options->capacity,
+        .idle_exit_ms = (int) options->idle_exit_s * 1000,
+        .brokers = options->broker,
+        .services = options->services,
+        .service_count = options->service_count,
         .path = SELF_EXE,
         .argv = options->worker_argv,
         .drain_timeout_ms = (int) options->drain_timeout_ms,

@@ -1,5 +1,13 @@
 /* host_supervisor.c: zfarm-worker --processes N, a supervisor that keeps N
- * worker processes running.
+ * worker processes running; with --processes N..M, between N and M.
+ *
+ * An elastic pool grows by its brokers' backlog (host_watch.c): one
+ * process more, at most every ZF_POOL_GROW_MS, while a task of its
+ * services has waited ZF_POOL_GROW_WAIT_MS, or at once for the first task
+ * when none runs. It shrinks from the other end: each process past N is
+ * started with ZF_POOL_SPARE_IDLE_ENV, and leaves by itself once idle for
+ * --idle-timeout, as after --idle-exit: it tells its brokers first, so no
+ * task is lost to the race, which a kill from here would lose.
  *
  * One thread and one poll loop, on a signalfd: SIGCHLD has the pool reap
  * and replace its children (common/pool.c, which the broker's --spawn uses
@@ -17,7 +25,7 @@
 
 #include <czmq.h>
 #include <errno.h>
-#include <poll.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <limits.h>
 #include <sys/signalfd.h>
@@ -39,6 +47,15 @@ struct _supervisor_t {
     bool draining;              /* the workers finish and are not replaced */
     bool running;               /* until a signal, or the guard, says stop */
     int status;                 /* what supervisor_run returns */
+    watch_t *watch;             /* our link to the brokers: their backlog
+                                   (elastic), our workers' deaths */
+    bool elastic;               /* --processes N..M */
+    const char *brokers;        /* the workers' --broker list, or NULL */
+    const char *const *services;
+    size_t service_count;
+    int idle_exit_ms;           /* elastic with no minimum: see host.h */
+    uint64_t capacity;          /* each worker process's slots */
+    int64_t empty_since;        /* ... no process, no backlog since; 0 */
 };
 
 static int
@@ -64,6 +81,14 @@ static void
 s_on_exit (void *arg, const zf_pool_exit_t *ended)
 {
     supervisor_t *self = (supervisor_t *) arg;
+    /* A worker that died with tasks in hand: its brokers hear how, which
+     * each puts in its tasks' WORKER_LOST, as for a broker's own pool. */
+    if (!ended->planned && ended->instance && self->watch) {
+        char report [ZF_CRASH_REPORT_MAX];
+        zf_crash_report (ended->status, ended->max_rss_kb, ended->tail,
+                         report, sizeof report);
+        watch_report (self->watch, ended->instance, report);
+    }
     if (self->running && WIFEXITED (ended->status)
     &&  WEXITSTATUS (ended->status) == ZF_EXIT_UNREACHABLE) {
         zf_error ("supervisor: worker %d found no broker; giving up",
@@ -90,8 +115,22 @@ supervisor_new (const supervisor_config_t *config)
     self->max_rss_hard_kb = config->max_rss_hard_kb;
     self->stop_at = config->stop_in_ms >= 0
                   ? zf_now_ms () + config->stop_in_ms: 0;
+    bool elastic = config->processes_min < config->processes;
+    char spare_env [64];
+    snprintf (spare_env, sizeof spare_env, ZF_POOL_SPARE_IDLE_ENV "=%d",
+              config->idle_timeout_ms);
+    self->elastic = elastic;
+    self->brokers = config->brokers;
+    self->services = config->services;
+    self->service_count = config->service_count;
+    if (elastic) {
+        self->idle_exit_ms = config->processes_min? 0: config->idle_exit_ms;
+        self->capacity = (uint64_t) config->capacity;
+    }
     zf_pool_config_t pool = {
         .name = "worker", .size = config->processes,
+        .elastic = elastic, .min = config->processes_min,
+        .spare_env = spare_env, .instance_env = true,
         .path = config->path, .argv = config->argv,
         .backoff_min_ms = ZF_POOL_BACKOFF_MIN_MS,
         .backoff_max_ms = ZF_POOL_BACKOFF_MAX_MS,
@@ -99,6 +138,10 @@ supervisor_new (const supervisor_config_t *config)
         .on_exit = s_on_exit, .on_exit_arg = self,
     };
     self->pool = zf_pool_new (&pool);
+    if (elastic)
+        zf_notice ("supervisor: elastic pool of %d to %d processes; a spare "
+                   "one leaves after %d ms idle", config->processes_min,
+                   config->processes, config->idle_timeout_ms);
     return self;
 }
 
@@ -110,6 +153,7 @@ supervisor_destroy (supervisor_t **self_p)
     if (!self)
         return;
     zf_pool_destroy (&self->pool);
+    watch_destroy (&self->watch);
     close (self->signal_fd);
     free (self);
     *self_p = NULL;
@@ -214,31 +258,84 @@ s_next_timeout (supervisor_t *self)
         if (timeout < 0 || rss < timeout)
             timeout = rss;
     }
+    if (self->elastic) {
+        int watch = watch_next_timeout (self->watch, zf_now_ms ());
+        if (timeout < 0 || watch < timeout)
+            timeout = watch;
+    }
     return timeout;
+}
+
+/* An elastic pool follows its brokers' backlog; with no minimum and
+ * --idle-exit, it leaves once it had neither process nor backlog for
+ * that long, as a fixed pool leaves after its last process. */
+static void
+s_follow_backlog (supervisor_t *self, int64_t now)
+{
+    watch_ping (self->watch, now);
+    uint64_t waiting;
+    uint32_t waited_ms;
+    watch_backlog (self->watch, now, &waiting, &waited_ms);
+    /* A process just started takes its tasks only once it has
+     * registered: the backlog it will take is not one to grow for. */
+    uint64_t starting = (uint64_t) zf_pool_young (self->pool,
+                                                  ZF_POOL_STARTUP_MS)
+                      * self->capacity;
+    int active = zf_pool_active (self->pool);
+    if ((waited_ms >= ZF_POOL_GROW_WAIT_MS || active == 0)
+    &&  waiting > starting && zf_pool_grow (self->pool) == 0)
+        zf_info ("supervisor: %" PRIu64 " tasks waiting, the oldest for %u "
+                 "ms: %d worker processes now", waiting, waited_ms,
+                 zf_pool_active (self->pool));
+    if (!self->idle_exit_ms)
+        return;
+    if (waiting || zf_pool_running (self->pool))
+        self->empty_since = 0;
+    else
+    if (!self->empty_since)
+        self->empty_since = now;
+    else
+    if (now - self->empty_since >= self->idle_exit_ms) {
+        zf_notice ("supervisor: no worker process and no task for %d ms "
+                   "(--idle-exit)", self->idle_exit_ms);
+        s_stop (self, EXIT_SUCCESS);
+    }
 }
 
 int
 supervisor_run (supervisor_t *self)
 {
     assert (self);
+    self->watch = watch_new (self->brokers, self->services,
+                             self->service_count);
+    if (!self->watch)
+        return EXIT_FAILURE;
     self->running = true;
     zf_pool_start (self->pool);
     while (self->running) {
-        struct pollfd items [] = {
-            { .fd = self->signal_fd, .events = POLLIN },
-            { .fd = zf_pool_fd (self->pool), .events = POLLIN },
+        zmq_pollitem_t items [2 + ZF_BROKERS_MAX] = {
+            { .fd = self->signal_fd, .events = ZMQ_POLLIN },
+            { .fd = zf_pool_fd (self->pool), .events = ZMQ_POLLIN },
         };
-        if (poll (items, 2, s_next_timeout (self)) == -1 && errno != EINTR) {
-            zf_error ("supervisor: poll: %s", strerror (errno));
+        int brokers = self->watch? watch_poll_items (self->watch, items + 2)
+                                 : 0;
+        if (zmq_poll (items, 2 + brokers, s_next_timeout (self)) == -1
+        &&  zmq_errno () != EINTR) {
+            zf_error ("supervisor: poll: %s", zmq_strerror (zmq_errno ()));
             s_stop (self, EXIT_FAILURE);
             break;
         }
         /* Before the signals: a child reaped now has its last words read. */
-        if (items [1].revents & POLLIN)
+        if (items [1].revents & ZMQ_POLLIN)
             zf_pool_read (self->pool);
-        if (items [0].revents & POLLIN)
+        if (items [0].revents & ZMQ_POLLIN)
             s_on_signals (self);
+        for (int i = 0; i < brokers; i++)
+            if (items [2 + i].revents & ZMQ_POLLIN)
+                watch_read (self->watch, i);
         int64_t now = zf_now_ms ();
+        if (self->running && self->elastic && !self->draining)
+            s_follow_backlog (self, now);
         if (self->running && self->guard.pid && now >= self->guard_at)
             s_check_guard (self, now);
         if (self->running && s_limits_rss (self) && now >= self->rss_at)

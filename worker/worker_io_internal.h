@@ -89,6 +89,8 @@ struct _zf_io_t {
     zf_service_t services [ZF_SERVICES_MAX];
     size_t service_count;
     uint32_t capacity;          /* slots */
+    bool supervised;            /* instance is our pool supervisor's, which
+                                   reports our death (READY flag) */
     char instance [ZF_INSTANCE_MAX + 1];  /* READY's instance: random, made
                                    at the first READY, the same to every
                                    broker, so that a status of the whole

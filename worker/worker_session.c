@@ -5,6 +5,7 @@
  * worker_io.c's threads with the lock held. */
 #include "worker_io_internal.h"
 #include "zf_log.h"
+#include "zf_pool.h"
 #include "task_internal.h"
 #include "zf_util.h"
 #include "zf_wire.h"
@@ -71,6 +72,21 @@ s_service_names (io_t *self, char *text, size_t size)
                           i? " ": "", self->services [i].name);
 }
 
+/* A pool supervisor that reports its children's deaths (zfarm-worker
+ * --processes) names each child's instance in its environment: the
+ * brokers then know which worker its report is about. */
+static bool
+s_supervised_instance (char instance [ZF_INSTANCE_MAX + 1])
+{
+    const char *given = getenv (ZF_POOL_INSTANCE_ENV);
+    const char *supervisor = getenv (ZF_POOL_SUPERVISOR_ENV);
+    if (!given || !supervisor || !*supervisor
+    ||  strlen (given) != 32 || strspn (given, "0123456789abcdef") != 32)
+        return false;
+    memcpy (instance, given, 33);
+    return true;
+}
+
 /* 128 random bits as 32 lowercase hex digits. */
 static void
 s_make_instance (char instance [ZF_INSTANCE_MAX + 1])
@@ -100,9 +116,13 @@ s_send_ready (io_t *self, session_t *session)
     header.heartbeat_ms = (uint32_t) self->own_heartbeat_ms;
     header.liveness = (uint32_t) self->own_liveness;
     header.brokers = self->session_count;
-    if (!self->instance [0])
-        s_make_instance (self->instance);
+    if (!self->instance [0]) {
+        self->supervised = s_supervised_instance (self->instance);
+        if (!self->supervised)
+            s_make_instance (self->instance);
+    }
     memcpy (header.instance, self->instance, sizeof header.instance);
+    header.flags = self->supervised? ZF_FLAG_SUPERVISED: 0;
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     s_send (session, &header, NULL);
@@ -881,7 +901,7 @@ s_check_idle (io_t *self, int64_t now)
         zf_io_arm (self, due);
         return;
     }
-    zf_notice ("worker: no task for %" PRIu32 " ms (--idle-exit); leaving",
+    zf_notice ("worker: no task for %" PRIu32 " ms (--idle-exit or the pool's --idle-timeout); leaving",
                self->idle_exit_ms);
     self->end = ZF_IO_IDLE;
     zf_session_begin_stop (self, "idle");

@@ -138,6 +138,44 @@ test_spawn_exit (void)
     free (endpoint);
 }
 
+/* A worker of a zfarm-worker --processes pool dies of SIGSEGV on each of
+ * its 2 attempts. The broker sees only a connection close; the report
+ * comes from the supervisor (DISCONNECT naming the worker's instance),
+ * and the broker holds a supervised worker a heartbeat for it. Liveness
+ * 20 with 100 ms heartbeats: silence alone would take 2 s. */
+static void
+test_supervisor_segv (void)
+{
+    const char *extra [] = { "--max-retries", "1", "--heartbeat", "100",
+                             "--liveness", "20", NULL };
+    char log [512];
+    char *endpoint = s_broker_start (extra, log, sizeof log);
+    const char *argv [] = { th_bin ("zfarm-worker"), "--broker", endpoint,
+                            "--service", "crash", "--module",
+                            th_module ("echo.so"), "--function", "zfarm_segv",
+                            "--processes", "2", NULL };
+    pid_t supervisor = th_spawn ("segv-pool", argv);
+    ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
+    const char *needles [] = { "process killed by signal 11 (SIGSEGV, no "
+                               "core dump)", "peak RSS ", "; the last ran ",
+                               "stderr: ", "echo.so: segfault on purpose:"
+                               " pool-segv", NULL };
+    s_expect_lost (endpoint, "crash", "pool-segv", 2, needles);
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        char which [64];
+        snprintf (which, sizeof which, " attempt %d lost after ", attempt);
+        const char *line [] = { "task crash/", which, "(SIGSEGV, no core dump)",
+                                "echo.so: segfault on purpose: pool-segv",
+                                NULL };
+        s_expect_log_lines (log, 1, line);
+    }
+    /* Replaced, and they serve on. */
+    ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
+    th_kill (supervisor, SIGTERM);
+    ASSERT (th_reap (supervisor, 20000) != -1);
+    free (endpoint);
+}
+
 int
 main (void)
 {
@@ -146,6 +184,7 @@ main (void)
     ASSERT_EQ (setrlimit (RLIMIT_CORE, &none), 0);
     test_spawn_segv ();
     test_spawn_exit ();
+    test_supervisor_segv ();
     TEST_PASS ("test_crash_report");
     return 0;
 }

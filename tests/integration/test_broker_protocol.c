@@ -301,6 +301,87 @@ test_floods (zsock_t *client, zsock_t *worker)
     }
 }
 
+/* A READY of a worker that a pool supervisor runs (flag SUPERVISED),
+ * with an instance. */
+static void
+s_ready_supervised (zsock_t *worker, const char *service,
+                    const char *instance, bool supervised)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_READY);
+    header.service_count = 1;
+    strcpy (header.services [0], service);
+    header.pid = 2;
+    strcpy (header.host, "test");
+    strcpy (header.instance, instance);
+    header.flags = supervised? ZF_FLAG_SUPERVISED: 0;
+    s_send (worker, &header, NULL);
+}
+
+static void
+s_report_death (const char *instance, const char *how)
+{
+    zsock_t *supervisor = s_dealer ();
+    zf_header_t header;
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, how);
+    strcpy (header.instance, instance);
+    s_send (supervisor, &header, NULL);
+    /* Nothing comes back; a PING after it is answered after it. */
+    zf_header_init (&header, ZF_PING);
+    s_send (supervisor, &header, NULL);
+    s_recv (supervisor, &header, NULL);
+    ASSERT_EQ (header.command, ZF_PONG);
+    zsock_destroy (&supervisor);
+}
+
+/* A supervisor's report of a worker's death (DISCONNECT naming its
+ * instance) ends the worker's task with the report's words, and counts a
+ * lost worker; a report about a worker that did not say it is supervised
+ * is ignored, as one naming no worker. */
+static void
+test_death_report (zsock_t *client)
+{
+    long lost = s_counter ("workers_lost");
+    zsock_t *plain = s_dealer ();
+    s_ready_supervised (plain, "reported", "0123456789abcdef0123456789abcdef",
+                        false);
+    s_report_death ("0123456789abcdef0123456789abcdef", "forged");
+    s_report_death ("ffffffffffffffffffffffffffffffff", "nobody");
+    s_submit (client, 31, "reported", "x");
+    zf_header_t header;
+    s_recv (plain, &header, NULL);
+    ASSERT_EQ (header.command, ZF_TASK);
+    s_done (plain, header.task_id, "fine");
+    s_recv (client, &header, NULL);
+    ASSERT_EQ (header.task_id, 31);
+    ASSERT_EQ (header.status, 0);
+    ASSERT_EQ (s_counter ("workers_lost"), lost);
+    zf_header_init (&header, ZF_DISCONNECT);
+    s_send (plain, &header, NULL);
+    zsock_destroy (&plain);
+
+    zsock_t *pooled = s_dealer ();
+    s_ready_supervised (pooled, "reported", "00000000000000000000000000000042",
+                        true);
+    zf_header_init (&header, ZF_SUBMIT);
+    header.task_id = 32;
+    strcpy (header.service, "reported");
+    header.timeout_ms = 10000;
+    header.retries = 0;
+    s_send (client, &header, "x");
+    s_recv (pooled, &header, NULL);
+    ASSERT_EQ (header.command, ZF_TASK);
+    s_report_death ("00000000000000000000000000000042",
+                    "killed by signal 11 (SIGSEGV)\nforged: line");
+    s_recv (client, &header, NULL);
+    ASSERT_EQ (header.task_id, 32);
+    ASSERT_EQ (header.status, ZFARM_EWORKER_LOST);
+    ASSERT (strstr (header.text, "process killed by signal 11 (SIGSEGV)"));
+    ASSERT_EQ (s_counter ("workers_lost"), lost + 1);
+    zsock_destroy (&pooled);
+}
+
 static void
 test_no_workers (zsock_t *client)
 {
@@ -326,6 +407,34 @@ test_queue_full (zsock_t *client)
     s_recv (client, &header, NULL);
     ASSERT_EQ (header.task_id, 23);
     ASSERT_EQ (header.status, ZFARM_EQUEUE_FULL);
+    /* A PING that names services (an elastic pool's supervisor) hears
+     * their backlog: two tasks of "full", waiting at least as long as
+     * this test slept; one that names none, or names services with none
+     * waiting, hears no backlog. */
+    zclock_sleep (50);
+    zf_header_init (&header, ZF_PING);
+    header.service_count = 3;
+    strcpy (header.services [0], "echo");
+    strcpy (header.services [1], "full");
+    strcpy (header.services [2], "ghost");
+    s_send (client, &header, NULL);
+    s_recv (client, &header, NULL);
+    ASSERT_EQ (header.command, ZF_PONG);
+    ASSERT (header.waiting == 2);
+    ASSERT_INT (header.waited_ms, >=, 50);
+    zf_header_init (&header, ZF_PING);
+    header.service_count = 1;
+    strcpy (header.services [0], "ghost");
+    s_send (client, &header, NULL);
+    s_recv (client, &header, NULL);
+    ASSERT_EQ (header.command, ZF_PONG);
+    ASSERT (header.waiting == 0 && header.waited_ms == 0);
+    ASSERT (header.queued >= 2);
+    zf_header_init (&header, ZF_PING);
+    s_send (client, &header, NULL);
+    s_recv (client, &header, NULL);
+    ASSERT_EQ (header.command, ZF_PONG);
+    ASSERT (header.waiting == 0 && header.waited_ms == 0);
     zf_header_init (&header, ZF_CANCEL);
     header.task_id = 21;
     s_send (client, &header, NULL);
@@ -352,6 +461,7 @@ main (void)
     test_oversized (client);
     test_floods (client, worker);
     test_no_workers (client);
+    test_death_report (client);
     test_queue_full (client);
     test_round_trip (client, worker);   /* still serving */
 

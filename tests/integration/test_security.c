@@ -348,6 +348,76 @@ test_worker_limited_to_its_services (const keypair_t *alice)
     TEST_PASS ("a worker limited to alpha serves alpha and never gets beta");
 }
 
+/* A report of a supervised worker's death (DISCONNECT naming its
+ * instance) counts only with the worker's own key: another key, even a
+ * worker's, cannot end a worker it can read the instance of (the status
+ * document shows it). */
+static void
+test_death_report_needs_the_key (const keypair_t *alice)
+{
+    keypair_t owner, other;
+    s_keypair (&owner, "pool_owner", "worker", NULL, true);
+    s_keypair (&other, "pool_other", "worker", NULL, true);
+    zsock_t *worker = s_dealer (s_tcp, &owner);
+    zf_header_t header;
+    zf_header_init (&header, ZF_READY);
+    strcpy (header.services [header.service_count++], "pooled");
+    header.pid = 3;
+    strcpy (header.host, "test");
+    strcpy (header.instance, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    header.flags = ZF_FLAG_SUPERVISED;
+    ASSERT_EQ (zf_wire_send (worker, &header, NULL), 0);
+    ASSERT (th_wait_workers (s_ipc, 1, 20000));
+    zfarm_client_t *client = s_client (s_tcp, alice);
+    ASSERT_EQ (zfarm_client_submit (client, "pooled", "p", 1, 20000, NULL), 0);
+    ASSERT (s_recv (worker, &header, NULL));
+    ASSERT_EQ (header.command, ZF_TASK);
+    uint64_t task_id = header.task_id;
+
+    long refused = th_status_counter (s_ipc, "bad_messages");
+    zsock_t *forger = s_dealer (s_tcp, &other);
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, "forged");
+    strcpy (header.instance, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ASSERT_EQ (zf_wire_send (forger, &header, NULL), 0);
+    zf_header_init (&header, ZF_PING);      /* answered after the report */
+    ASSERT_EQ (zf_wire_send (forger, &header, NULL), 0);
+    ASSERT (s_recv (forger, &header, NULL));
+    ASSERT_EQ (header.command, ZF_PONG);
+    zsock_destroy (&forger);
+    ASSERT_EQ (th_status_counter (s_ipc, "bad_messages"), refused + 1);
+
+    /* The worker lives on: its task's result is the one it sends. */
+    zf_header_init (&header, ZF_DONE);
+    header.task_id = task_id;
+    ASSERT_EQ (zf_wire_send_data (worker, &header, "kept", 4), 0);
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), 0);
+    zfarm_result_destroy (&result);
+
+    /* Its own key's report ends it (and, with no retry, its task). */
+    zfarm_client_set_retries (client, 0);
+    ASSERT_EQ (zfarm_client_submit (client, "pooled", "q", 1, 20000, NULL), 0);
+    ASSERT (s_recv (worker, &header, NULL));
+    ASSERT_EQ (header.command, ZF_TASK);
+    zsock_t *supervisor = s_dealer (s_tcp, &owner);
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, "killed by signal 9 (SIGKILL)");
+    strcpy (header.instance, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ASSERT_EQ (zf_wire_send (supervisor, &header, NULL), 0);
+    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), ZFARM_EWORKER_LOST);
+    ASSERT (strstr (zfarm_result_error (result),
+                    "process killed by signal 9 (SIGKILL)"));
+    zfarm_result_destroy (&result);
+    zsock_destroy (&supervisor);
+    zfarm_client_destroy (&client);
+    zsock_destroy (&worker);
+    ASSERT (th_wait_workers (s_ipc, 0, 20000));
+    TEST_PASS ("a worker's death is reported by its own key only");
+}
+
 static void
 test_worker_key_cannot_submit (void)
 {
@@ -720,6 +790,7 @@ main (void)
     test_client_key_cannot_serve (&alice);
     test_worker_limited_to_its_services (&alice);
     test_worker_key_cannot_submit ();
+    test_death_report_needs_the_key (&alice);
     test_both_roles_and_ipc ();
     test_worker_host_and_cli (&alice);
     test_keys_read_again ();

@@ -106,6 +106,8 @@ s_example (zf_header_t *header, int command)
     snprintf (header->instance, sizeof header->instance, "i-%d", command);
     header->free_slots = 7;
     header->queued = 1ULL << 40;
+    header->waiting = 1ULL << 33;
+    header->waited_ms = UINT32_MAX;
     header->done = UINT64_MAX - 1;
     header->total = UINT64_MAX;
     header->priority = ZF_PRIORITY_MAX;
@@ -152,8 +154,16 @@ test_round_trip_every_command (void)
         }
         if (command == ZF_SLOTS || command == ZF_PONG)
             ASSERT_EQ (out.free_slots, 7);
-        if (command == ZF_PONG)
+        if (command == ZF_PONG) {
             ASSERT (out.queued == 1ULL << 40);
+            ASSERT (out.waiting == 1ULL << 33);
+            ASSERT (out.waited_ms == UINT32_MAX);
+        }
+        if (command == ZF_PING) {
+            ASSERT_EQ (out.service_count, ZF_SERVICES_MAX);
+            ASSERT_STR_EQ (out.services [ZF_SERVICES_MAX - 1],
+                           in.services [ZF_SERVICES_MAX - 1]);
+        }
         if (command == ZF_SLOTS)
             ASSERT (out.task_id == in.task_id);
         if (command == ZF_PROGRESS) {
@@ -264,6 +274,33 @@ test_heartbeat_fields (void)
     msgpack_pack_uint64 (&p.pk, 9);
     ASSERT_EQ (p_decode (&p, &out), 0);
     ASSERT (out.epoch == 9 && out.queued == 0 && out.free_slots == 0);
+    ASSERT (out.waiting == 0 && out.waited_ms == 0);
+
+    /* A PING names services only when asked to (a supervisor's), and a
+     * PONG tells their backlog only when there is one: a client's PING
+     * and PONG stay as short as before. */
+    zf_header_init (&in, ZF_PING);
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x93);
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.service_count, 0);
+    in.service_count = 1;
+    strcpy (in.services [0], "nap");
+    s_round_trip (&in, &out);
+    ASSERT_EQ (out.service_count, 1);
+    ASSERT_STR_EQ (out.services [0], "nap");
+    zf_header_init (&in, ZF_PONG);
+    in.epoch = 9;
+    in.queued = 3;
+    in.free_slots = 1;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x98);     /* 3 + 5 fields */
+    in.waiting = 3;
+    in.waited_ms = 250;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x9A);     /* 3 + 7 fields */
+    s_round_trip (&in, &out);
+    ASSERT (out.waiting == 3 && out.waited_ms == 250);
 
     /* A draining worker's HEARTBEAT: settings not said (0), then flags. */
     zf_header_init (&in, ZF_HEARTBEAT);

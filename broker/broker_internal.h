@@ -185,9 +185,10 @@ void
     dispatch_worker_closed (broker_t *self, worker_t *worker, int64_t now);
 
 /* A supervisor reports that the worker process of instance died, how (a
- * crash report): its worker, if it is one that said it is supervised and,
- * if it registered with a key, the report came with the same key, is lost
- * for that reason. Any other report is ignored. */
+ * crash report): its workers (a record from before a reconnection too),
+ * if they said they are supervised and, if they registered with a key,
+ * the report came with the same key, are lost for that reason. Any other
+ * report is ignored; one with the wrong key is counted as bad. */
 void
     dispatch_worker_died (broker_t *self, const char *instance,
                           const char *key, const char *how);

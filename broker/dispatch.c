@@ -889,10 +889,11 @@ dispatch_worker_died (broker_t *self, const char *instance, const char *key,
                             worker->pid, worker->host, *key? key: "none");
             return;
         }
+        /* Every record of it: one from before a reconnection may wait
+         * for its expiry still. Deleted ones stay on the list (rule 1). */
         char reason [ZF_TEXT_MAX + 16];
         snprintf (reason, sizeof reason, "process %s", how);
         dispatch_worker_delete (self, worker, reason, true);
-        return;
     }
 }
 

@@ -16,6 +16,8 @@
 #include "zfarm_codes.h"
 #include "status.h"
 
+#include <limits.h>
+
 /* A handler gets the message as in: it reads nothing of it elsewhere, and
  * may move its payload. */
 typedef void (handler_fn) (broker_t *self, inbound_t *in, worker_t *worker);
@@ -280,9 +282,14 @@ s_on_detached (broker_t *self, inbound_t *in, worker_t *worker)
 static void
 s_on_heartbeat (broker_t *self, inbound_t *in, worker_t *worker)
 {
-    if (!worker)
+    if (!worker) {
         s_send_disconnect (self, &in->from, "unknown worker");
-    else
+        return;
+    }
+    /* A local child's memory the broker reads itself (dispatch.c). */
+    if (in->header.rss_kb && !worker->pool_child)
+        worker->rss_kb = in->header.rss_kb < LONG_MAX / 1024
+                       ? (long) in->header.rss_kb: LONG_MAX / 1024;
     if (in->header.flags & ZF_FLAG_DRAIN)
         dispatch_drain (self, worker);
 }

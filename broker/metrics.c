@@ -295,16 +295,18 @@ s_detached (FILE *out, const detached_view_t *d)
 static void
 s_worker_rss (FILE *out, const status_view_t *view)
 {
-    if (!view->pool.present)
-        return;
     s_family (out, "zfarm_worker_rss_bytes", "gauge",
-              "Resident memory of each local worker process.");
+              "Resident memory of each worker process: read by the broker"
+              " for its own pool's, as its heartbeats say for the others.");
     for (const zf_link_t *at = view->workers->next; at != view->workers;
          at = at->next) {
         const worker_t *worker = zf_container_of (at, worker_t, all_link);
-        if (!worker->gone && worker->pool_child && worker->rss_kb)
-            fprintf (out, "zfarm_worker_rss_bytes{pid=\"%" PRIu32 "\"} %ld\n",
-                     worker->pid, worker->rss_kb * 1024);
+        if (worker->gone || !worker->rss_kb)
+            continue;
+        fprintf (out, "zfarm_worker_rss_bytes{pid=\"%" PRIu32 "\",host=\"",
+                 worker->pid);
+        s_label (out, worker->host);
+        fprintf (out, "\"} %ld\n", worker->rss_kb * 1024);
     }
 }
 

@@ -78,7 +78,7 @@ s_worker (FILE *out, const worker_t *worker, const status_view_t *view)
              || strcmp (worker->host, view->host) == 0? "true": "false",
              worker->brokers);
     status_string (out, worker->version);
-    if (worker->pool_child && worker->rss_kb)
+    if (worker->rss_kb)
         fprintf (out, ",\"rss_kb\":%ld", worker->rss_kb);
     else
         fputs (",\"rss_kb\":null", out);

@@ -19,7 +19,7 @@ typedef enum {
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
     F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_RETRY_ON,
-    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_END
+    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_RSS, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -48,7 +48,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
                         { F_TASK_ID, F_STATUS, F_TEXT, F_FLAGS, F_END }, 1 },
     [ZF_CANCEL]     = { "CANCEL", { F_TASK_ID, F_FLAGS, F_END }, 1 },
     [ZF_HEARTBEAT]  = { "HEARTBEAT", { F_HEARTBEAT, F_LIVENESS, F_FLAGS,
-                                        F_END }, 3 },
+                                        F_RSS, F_END }, 4 },
     [ZF_DISCONNECT] = { "DISCONNECT", { F_TEXT, F_INSTANCE, F_END }, 1 },
     [ZF_ERROR]      = { "ERROR",  { F_STATUS, F_TEXT, F_END }, 0 },
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
@@ -133,6 +133,7 @@ zf_header_init (zf_header_t *header, int command)
     header->queued = 0;
     header->waiting = 0;
     header->waited_ms = 0;
+    header->rss_kb = 0;
     header->done = 0;
     header->total = 0;
     header->retry_on = 0;
@@ -396,6 +397,8 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             return s_get_uint (o, UINT64_MAX, &header->queued);
         case F_WAITING:
             return s_get_uint (o, UINT64_MAX, &header->waiting);
+        case F_RSS:
+            return s_get_uint (o, UINT64_MAX, &header->rss_kb);
         case F_WAITED:
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->waited_ms = (uint32_t) u;
@@ -545,6 +548,7 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_FREE:     msgpack_pack_uint32 (pk, header->free_slots); break;
         case F_QUEUED:   msgpack_pack_uint64 (pk, header->queued); break;
         case F_WAITING:  msgpack_pack_uint64 (pk, header->waiting); break;
+        case F_RSS:      msgpack_pack_uint64 (pk, header->rss_kb); break;
         case F_WAITED:   msgpack_pack_uint32 (pk, header->waited_ms); break;
         case F_INSTANCE: s_pack_str (pk, header->instance); break;
         case F_DONE:     msgpack_pack_uint64 (pk, header->done); break;
@@ -592,6 +596,7 @@ s_field_is_absent (field_t field, const zf_header_t *header)
         || (field == F_FLAGS && (header->command == ZF_HEARTBEAT
                                  || header->command == ZF_READY)
             && header->flags == 0)
+        || (field == F_RSS && header->rss_kb == 0)
         || (field == F_SERVICES && header->command == ZF_PING
             && header->service_count == 0)
         || ((field == F_WAITING || field == F_WAITED)

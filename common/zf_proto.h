@@ -89,6 +89,8 @@ typedef struct {
                                    their tasks waiting in queue, due */
     uint32_t waited_ms;         /* ... and how long the oldest of them has
                                    waited (0 when none waits) */
+    uint64_t rss_kb;            /* HEARTBEAT from a worker: its process's
+                                   resident memory, kB; 0: not said */
     uint64_t done;              /* PROGRESS: work done so far */
     uint64_t total;             /* PROGRESS: work in all; 0: not known */
     uint32_t retry_on;          /* SUBMIT: status codes to retry, bit 1 <<

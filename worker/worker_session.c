@@ -884,6 +884,10 @@ s_session_timers (io_t *self, session_t *session, int64_t now)
     if (session->sock && now >= session->heartbeat_at) {
         zf_header_t header;
         zf_header_init (&header, ZF_HEARTBEAT);
+        /* For the broker's status: a remote worker's memory is ours to
+         * tell. */
+        long rss_kb = zf_process_rss_kb (0);
+        header.rss_kb = rss_kb > 0? (uint64_t) rss_kb: 0;
         s_send (session, &header, NULL);
     }
     if (!session->sock && !self->stopping && now >= session->reconnect_at)

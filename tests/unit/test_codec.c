@@ -302,6 +302,14 @@ test_heartbeat_fields (void)
     s_round_trip (&in, &out);
     ASSERT (out.waiting == 3 && out.waited_ms == 250);
 
+    /* A worker's HEARTBEAT tells its memory: settings and flags as 0. */
+    zf_header_init (&in, ZF_HEARTBEAT);
+    in.rss_kb = 123456;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x97);     /* 3 + 4 fields */
+    s_round_trip (&in, &out);
+    ASSERT (out.rss_kb == 123456 && out.flags == 0 && out.heartbeat_ms == 0);
+
     /* A draining worker's HEARTBEAT: settings not said (0), then flags. */
     zf_header_init (&in, ZF_HEARTBEAT);
     in.flags = ZF_FLAG_DRAIN;

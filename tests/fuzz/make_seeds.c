@@ -68,7 +68,11 @@ main (int argc, char *argv [])
         header.retry_on = (1u << 2) | (1u << 8);
         header.backoff_min_ms = 100;
         header.backoff_max_ms = 400;
-        header.flags = command == ZF_DONE? 32: 1;
+        header.waiting = 12;
+        header.waited_ms = 340;
+        header.rss_kb = 20480;
+        header.flags = command == ZF_DONE? 32
+                     : command == ZF_READY? ZF_FLAG_SUPERVISED: 1;
         s_write (argv [1], &header);
     }
     /* A draining worker's HEARTBEAT: its settings not said, then flags. */

@@ -76,7 +76,7 @@ typedef struct {
     int capacity;               /* elastic: each process's --capacity */
     int idle_timeout_ms;        /* elastic: a spare process idle this long
                                    leaves */
-    int idle_exit_ms;           /* --idle-exit: with a minimum of 0, the
+    int64_t idle_exit_ms;       /* --idle-exit: with a minimum of 0, the
                                    supervisor leaves after this long with
                                    no process and no backlog; 0: never */
     const char *brokers;        /* elastic: the workers' --broker list, or

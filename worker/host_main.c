@@ -792,7 +792,7 @@ s_supervise (const options_t *options)
         .processes_min = (int) options->processes_min,
         .idle_timeout_ms = (int) options->idle_timeout_ms,
         .capacity = (int) options->capacity,
-        .idle_exit_ms = (int) options->idle_exit_s * 1000,
+        .idle_exit_ms = (int64_t) options->idle_exit_s * 1000,
         .brokers = options->broker,
         .services = options->services,
         .service_count = options->service_count,

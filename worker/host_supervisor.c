@@ -53,7 +53,7 @@ struct _supervisor_t {
     const char *brokers;        /* the workers' --broker list, or NULL */
     const char *const *services;
     size_t service_count;
-    int idle_exit_ms;           /* elastic with no minimum: see host.h */
+    int64_t idle_exit_ms;       /* elastic with no minimum: see host.h */
     uint64_t capacity;          /* each worker process's slots */
     int64_t empty_since;        /* ... no process, no backlog since; 0 */
 };
@@ -296,8 +296,8 @@ s_follow_backlog (supervisor_t *self, int64_t now)
         self->empty_since = now;
     else
     if (now - self->empty_since >= self->idle_exit_ms) {
-        zf_notice ("supervisor: no worker process and no task for %d ms "
-                   "(--idle-exit)", self->idle_exit_ms);
+        zf_notice ("supervisor: no worker process and no task for %" PRId64
+                   " ms (--idle-exit)", self->idle_exit_ms);
         s_stop (self, EXIT_SUCCESS);
     }
 }

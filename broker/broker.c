@@ -641,42 +641,19 @@ s_on_timers (broker_t *self)
     }
 }
 
-/* Warns that a setting differs in the file but cannot change while the
- * broker runs. Returns 1 if it did, for the count. */
-static int
-s_cannot_change (const char *name, bool differs)
+/* A setting that differs in the file but cannot change while the broker
+ * runs. */
+static void
+s_cannot_change (const char *name)
 {
-    if (differs)
-        zf_warning ("reload: %s cannot change while the broker runs;"
-                    " restart to apply it", name);
-    return differs;
-}
-
-static bool
-s_string_differs (const char *a, const char *b)
-{
-    return (a == NULL) != (b == NULL) || (a && strcmp (a, b) != 0);
-}
-
-/* SIGHUP, with security: reads the authorized keys again, from the
- * directory the configuration names now. Security itself, and the
- * broker's own keys, cannot change while it runs. Returns the count of
- * settings that need a restart. */
-static int
-s_reload_keys (broker_t *self, const options_t *fresh)
-{
-    const options_t *now = &self->options;
-    int kept = s_cannot_change ("curve-secret", s_string_differs (
-                                    fresh->curve_secret, now->curve_secret))
-             + s_cannot_change ("ipc-mode", fresh->ipc_mode != now->ipc_mode);
-    if (self->zap && fresh->authorized_keys
-    &&  zap_reload (self->zap, fresh->authorized_keys) != 0)
-        zf_error ("reload: keeping the authorized keys read before");
-    return kept;
+    zf_warning ("reload: %s cannot change while the broker runs; restart to"
+                " apply it", name);
 }
 
 /* SIGHUP: reads the configuration again (file, then the same flags) and
- * applies what can change at run time: log level and limits. */
+ * applies what can change at run time (options.c's table says which),
+ * and, with security, the authorized keys, from the directory the
+ * configuration names now. */
 static void
 s_reload (broker_t *self)
 {
@@ -688,38 +665,11 @@ s_reload (broker_t *self)
         options_free (&fresh);
         return;
     }
-    bool binds_differ = fresh.bind_count != now->bind_count;
-    for (int i = 0; !binds_differ && i < fresh.bind_count; i++)
-        binds_differ = strcmp (fresh.binds [i], now->binds [i]) != 0;
-    int kept = s_cannot_change ("bind", binds_differ)
-        + s_cannot_change ("heartbeat", fresh.heartbeat_ms != now->heartbeat_ms)
-        + s_cannot_change ("liveness", fresh.liveness != now->liveness)
-        + s_cannot_change ("max-msg-size", fresh.max_msg_size != now->max_msg_size)
-        + s_cannot_change ("spawn", fresh.spawn != now->spawn)
-        + s_cannot_change ("spawn-min", fresh.spawn_min != now->spawn_min)
-        + s_cannot_change ("spawn-max", fresh.spawn_max != now->spawn_max)
-        + s_cannot_change ("http", s_string_differs (fresh.http, now->http))
-        + s_cannot_change ("worker-cmd", s_string_differs (fresh.worker_cmd,
-                                                           now->worker_cmd))
-        + s_cannot_change ("endpoint-file", s_string_differs (
-                               fresh.endpoint_file, now->endpoint_file))
-        + s_cannot_change ("syslog", fresh.syslog != now->syslog)
-        + s_reload_keys (self, &fresh);
-    now->log_level = fresh.log_level;
-    now->retry = fresh.retry;
-    memcpy (now->policies, fresh.policies, sizeof fresh.policies);
-    now->policy_count = fresh.policy_count;
-    now->max_queue = fresh.max_queue;
-    now->oldest_every = fresh.oldest_every;
-    now->max_call_time_ms = fresh.max_call_time_ms;
-    now->max_calls_per_worker = fresh.max_calls_per_worker;
-    now->max_rss_mb = fresh.max_rss_mb;
-    now->idle_timeout_ms = fresh.idle_timeout_ms;
-    now->max_rss_hard_mb = fresh.max_rss_hard_mb;
-    now->drain_timeout_ms = fresh.drain_timeout_ms;
-    now->prefetch = fresh.prefetch;
-    now->prefetch_below_us = fresh.prefetch_below_us;
-    zf_log_set_level (fresh.log_level);
+    int kept = options_reload (now, &fresh, s_cannot_change);
+    if (self->zap && fresh.authorized_keys
+    &&  zap_reload (self->zap, fresh.authorized_keys) != 0)
+        zf_error ("reload: keeping the authorized keys read before");
+    zf_log_set_level (now->log_level);
     zf_notice ("reloaded%s%s: log-level %s, max-retries %d, max-queue %ld,"
                " max-call-time %ld, max-calls-per-worker %ld, max-rss %ld,"
                " max-rss-hard %ld, drain-timeout %d%s",

@@ -78,6 +78,13 @@ int
 void
     options_free (options_t *options);
 
+/* A reload: copies into now the settings of fresh that may change while
+ * the broker runs, and calls refused with the name of each other one that
+ * differs. Returns how many did. */
+int
+    options_reload (options_t *now, const options_t *fresh,
+                    void (*refused) (const char *name));
+
 /* The policy of the service called name: its own settings, and the
  * default's where it has none. */
 void

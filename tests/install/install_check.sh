@@ -188,6 +188,18 @@ documents () {
     done
 }
 documents man1/zfarm-broker.1 "$prefix/bin/zfarm-broker"
+# What SIGHUP applies: the broker's table says it in --help; the page's
+# SIGHUP paragraph must name each.
+"$prefix/bin/zfarm-broker" --help \
+    | sed -n '/^SIGHUP reads/,/;$/p' | sed 's/.*applies://; s/;$//' \
+    | tr ',' '\n' | sed 's/^ *//; /^$/d' >"$tmp/live.txt"
+[ -s "$tmp/live.txt" ] || fail "no SIGHUP list in 'zfarm-broker --help'"
+plain "$mandir/man1/zfarm-broker.1" | sed -n '/^\.B SIGHUP$/,/^\.SH/p' \
+    >"$tmp/sighup.plain"
+while read -r name; do
+    grep -qF -- "$name" "$tmp/sighup.plain" \
+        || fail "zfarm-broker.1's SIGHUP does not name $name (from --help)"
+done <"$tmp/live.txt"
 documents man1/zfarm-worker.1 "$prefix/bin/zfarm-worker"
 documents man1/zfarm.1 "$prefix/bin/zfarm"
 commands=$("$prefix/bin/zfarm" --help \

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_TASKS       10000
 #define DEFAULT_WINDOW      100
@@ -39,6 +40,7 @@ static const struct option s_options [] = {
     { "plain",        no_argument,       NULL, 'p' },
     { "priorities",   no_argument,       NULL, 'P' },
     { "delay",        required_argument, NULL, 'd' },
+    { "start-at",     required_argument, NULL, 'S' },
     { "help",         no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -63,6 +65,9 @@ s_usage (const char *program, unsigned flags)
 "  --wait-workers N   first wait until N workers are ready (default 0)\n"
 "  --timeout MS       longest wait for one reply (default %d)\n"
 "  --deadline S       longest whole run (default %d)\n"
+"  --start-at MS      after the warm-up, wait until this wall-clock time\n"
+"                     (ms since the epoch) to start the timed run, as other\n"
+"                     clients do (the JSON's end_ms adds them up)\n"
 "  --json             print one JSON object: tasks_per_sec, p50_us, p99_us,\n"
 "                     p999_us, errors, ...\n"
 "%s%s",
@@ -121,6 +126,13 @@ s_take (loadgen_options_t *self, const char *program, int option,
         case 'P': self->priorities = true; return 0;
         case 'd': return s_number (program, "--delay", value, 0, 3600000,
                                    &self->delay_ms);
+        case 'S': {
+            long at;
+            if (s_number (program, "--start-at", value, 0, LONG_MAX, &at))
+                return -1;
+            self->start_at_ms = at;
+            return 0;
+        }
     }
     return -1;
 }
@@ -159,6 +171,14 @@ loadgen_options_parse (loadgen_options_t *self, const char *program,
     if (self->warmup < 0)
         self->warmup = self->tasks / 10;
     return 0;
+}
+
+static long long
+s_wall_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 uint64_t
@@ -245,6 +265,11 @@ loadgen_run (const loadgen_options_t *options, const loadgen_ops_t *ops,
                         deadline, NULL, &done, &warm_errors)
         : s_windowed (options, ops, backend, payload, options->warmup,
                       options->window, deadline, &done, &warm_errors);
+    if (rc == 0 && options->start_at_ms) {
+        long long wait_ms = options->start_at_ms - s_wall_ms ();
+        if (wait_ms > 0)
+            usleep ((useconds_t) (wait_ms < 60000? wait_ms: 60000) * 1000);
+    }
     uint64_t start = loadgen_now_ns ();
     if (rc == 0)
         rc = options->latency
@@ -255,6 +280,7 @@ loadgen_run (const loadgen_options_t *options, const loadgen_ops_t *ops,
     else
         done = 0;
     report->seconds = (double) (loadgen_now_ns () - start) / 1e9;
+    report->end_ms = s_wall_ms ();
     report->completed = done;
     report->errors += warm_errors + (options->tasks - done);
     report->tasks_per_sec = report->seconds > 0
@@ -290,7 +316,8 @@ loadgen_print (const loadgen_options_t *options, const char *system,
                 "\"window\":%ld,\"size\":%ld,\"completed\":%ld,"
                 "\"seconds\":%.6f,\"tasks_per_sec\":%.1f,"
                 "\"mb_per_sec\":%.3f,\"p50_us\":%s,\"p99_us\":%s,"
-                "\"p999_us\":%s,\"max_us\":%s,\"errors\":%ld}\n",
+                "\"p999_us\":%s,\"max_us\":%s,\"end_ms\":%lld,"
+                "\"errors\":%ld}\n",
                 system, options->latency? "latency": "throughput",
                 options->tasks, options->latency? 1: options->window,
                 options->size, report->completed, report->seconds,
@@ -300,7 +327,7 @@ loadgen_print (const loadgen_options_t *options, const char *system,
                 s_micros (p99, sizeof p99, timed, report->p99_ns),
                 s_micros (p999, sizeof p999, timed, report->p999_ns),
                 s_micros (max, sizeof max, timed, report->max_ns),
-                report->errors);
+                report->end_ms, report->errors);
         return;
     }
     printf ("%s: %ld tasks of %ld bytes in %.3f s: %.0f tasks/s", system,

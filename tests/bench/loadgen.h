@@ -29,6 +29,10 @@ typedef struct {
     bool priorities;            /* zfarm-bench: each task a priority 0..9,
                                    in turn (--priorities) */
     long delay_ms;              /* zfarm-bench: each task's delay */
+    long long start_at_ms;      /* wall clock (ms since the epoch) before
+                                   which the timed run does not start, so
+                                   that many clients start it together;
+                                   0: at once */
 } loadgen_options_t;
 
 /* Parses argv for program. Options that this program does not support
@@ -56,6 +60,8 @@ typedef struct {
     double seconds;             /* measured time (warm-up excluded) */
     double tasks_per_sec;       /* completed / seconds */
     uint64_t p50_ns, p99_ns, p999_ns, max_ns;
+    long long end_ms;           /* wall clock at the end (ms since the
+                                   epoch), to add up clients run at once */
 } loadgen_report_t;
 
 /* Runs the warm-up and the measurement the options ask for. Returns 0 if

@@ -1,4 +1,5 @@
-/* dispatch.c: the broker's policy: queues, LRU workers, retries, results.
+/* dispatch.c: the broker's dispatch: queues, LRU workers, prefetch and
+ * stealing (whose decisions are prefetch.c's), retries, results.
  *
  * Who frees what, and when. Every function here keeps these rules:
  *
@@ -37,16 +38,24 @@
  *
  * Prefetch: a worker runs one task per slot, and would sit idle for a round
  * trip between its DONE and its next TASK. For a service whose tasks are
- * short (under --prefetch-below on average), the broker also gives a busy
- * worker tasks in advance, which the worker library queues: up to its
- * prefetch depth per slot (worker_table.h), which starts at one, grows by
- * one each time a slot ran dry while tasks waited here (s_deepen, up to
- * what the worker's READY accepts), and halves when a task must be stolen
- * back from it. Celery's flaw, a short task stuck behind a long one while
- * another worker idles, is avoided by stealing: a worker that frees a slot
- * and finds its queue empty asks back (CANCEL) the oldest task waiting at
- * another worker; the worker returns it unstarted (DONE with CANCELLED),
- * and it runs here. If it had started, its DONE is its result, as usual. */
+ * short, the broker also gives a busy worker tasks in advance, which the
+ * worker library queues. Celery's flaw, a short task stuck behind a long one
+ * while another worker idles, is avoided by stealing: the idle worker asks
+ * one back. prefetch.c decides, and its header states each rule: a service
+ * is short once PREFETCH_SAMPLES of its tasks were measured and their
+ * average is under --prefetch-below; a task of at most 64 KiB may go in
+ * advance, to a busy worker that holds fewer than capacity * (1 + its
+ * depth); the depth starts at one, goes one deeper after each DONE that said
+ * IDLE while its task's service had one here that could have gone in advance
+ * (s_deepen), up to its READY's prefetch, and halves each time a task is
+ * asked back from it; a worker left with a free slot after taking what its
+ * services had queued (s_refill) asks back (CANCEL without STOP, s_steal)
+ * the task that has waited longest in advance at another worker, in the
+ * first of its services whose queue is empty. This file moves the tasks:
+ * s_assign sends them (TASK flag AHEAD), dispatch_done measures, deepens and
+ * starts the next one held in advance, and a task asked back that returns
+ * unstarted (DONE with CANCELLED) goes first in line again (s_stolen) and
+ * runs here. If it had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
 #include "detached.h"
 #include "prefetch.h"

@@ -6,8 +6,8 @@
  * and CANCELs and moves the tasks between queues and workers.
  *
  * Invariant: a worker's depth stays within 1..its READY's prefetch, and no
- * task goes to it in advance while it holds capacity × (1 + depth), so it
- * never holds more than capacity × (1 + prefetch), which it accepts. */
+ * task goes to it in advance while it holds capacity * (1 + depth), so it
+ * never holds more than capacity * (1 + prefetch), which it accepts. */
 #ifndef PREFETCH_H
 #define PREFETCH_H
 
@@ -47,7 +47,7 @@ bool
     prefetch_payload_fits (size_t payload_size);
 
 /* Tasks a worker of capacity slots may hold, running and waiting, while
- * its depth is depth tasks per slot in advance: capacity × (1 + depth). */
+ * its depth is depth tasks per slot in advance: capacity * (1 + depth). */
 uint32_t
     prefetch_held_max (uint32_t capacity, uint32_t depth);
 

@@ -311,8 +311,9 @@ test_depth_follows_the_worker (void)
     ASSERT_EQ (worker->prefetch_depth, 4);
 
     /* A task taken back from it: half. */
-    ASSERT_EQ (prefetch_depth_after_steal (worker->prefetch_depth), 2);
-    worker->prefetch_depth = prefetch_depth_after_steal (worker->prefetch_depth);
+    uint32_t halved = prefetch_depth_after_steal (worker->prefetch_depth);
+    ASSERT_EQ (halved, 2);
+    worker->prefetch_depth = halved;
 
     /* Its tasks grew long: a 50 ms one puts the average over 5 ms, and a
      * dry slot no longer deepens it. */

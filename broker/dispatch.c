@@ -1,4 +1,5 @@
-/* dispatch.c: the broker's policy: queues, LRU workers, retries, results.
+/* dispatch.c: the broker's dispatch: queues, LRU workers, prefetch and
+ * stealing (whose decisions are prefetch.c's), retries, results.
  *
  * Who frees what, and when. Every function here keeps these rules:
  *
@@ -37,18 +38,27 @@
  *
  * Prefetch: a worker runs one task per slot, and would sit idle for a round
  * trip between its DONE and its next TASK. For a service whose tasks are
- * short (under --prefetch-below on average), the broker also gives a busy
- * worker tasks in advance, which the worker library queues: up to its
- * prefetch depth per slot (worker_table.h), which starts at one, grows by
- * one each time a slot ran dry while tasks waited here (s_deepen, up to
- * what the worker's READY accepts), and halves when a task must be stolen
- * back from it. Celery's flaw, a short task stuck behind a long one while
- * another worker idles, is avoided by stealing: a worker that frees a slot
- * and finds its queue empty asks back (CANCEL) the oldest task waiting at
- * another worker; the worker returns it unstarted (DONE with CANCELLED),
- * and it runs here. If it had started, its DONE is its result, as usual. */
+ * short, the broker also gives a busy worker tasks in advance, which the
+ * worker library queues. Celery's flaw, a short task stuck behind a long one
+ * while another worker idles, is avoided by stealing: the idle worker asks
+ * one back. prefetch.c decides, and its header states each rule: a service
+ * is short once PREFETCH_SAMPLES of its tasks were measured and their
+ * average is under --prefetch-below; a task of at most 64 KiB may go in
+ * advance, to a busy worker that holds fewer than capacity * (1 + its
+ * depth); the depth starts at one, goes one deeper after each DONE that said
+ * IDLE while its task's service had one here that could have gone in advance
+ * (s_deepen), up to its READY's prefetch, and halves each time a task is
+ * asked back from it; a worker left with a free slot after taking what its
+ * services had queued (s_refill) asks back (CANCEL without STOP, s_steal)
+ * the task that has waited longest in advance at another worker, in the
+ * first of its services whose queue is empty. This file moves the tasks:
+ * s_assign sends them (TASK flag AHEAD), dispatch_done measures, deepens and
+ * starts the next one held in advance, and a task asked back that returns
+ * unstarted (DONE with CANCELLED) goes first in line again (s_stolen) and
+ * runs here. If it had started, its DONE is its result, as usual. */
 #include "broker_internal.h"
 #include "detached.h"
+#include "prefetch.h"
 #include "zf_log.h"
 #include "zf_retry.h"
 #include "zf_util.h"
@@ -57,11 +67,6 @@
 #include <assert.h>
 #include <signal.h>
 
-#define PREFETCH_SAMPLES    8       /* tasks measured before it starts */
-/* Larger tasks are never sent in advance: moving one takes longer than the
- * round trip that prefetch saves, and one taken back (stolen) would cross
- * the network twice. */
-#define PREFETCH_PAYLOAD_MAX (64 * 1024)
 /* How far dispatch looks past a retried task that avoids the worker at
  * hand, for another worker or another task. */
 #define RETRY_SCAN          16
@@ -288,26 +293,17 @@ s_count_latency (latency_t *latency, int64_t ms)
     latency->sum_ms += (double) ms;
 }
 
-/* True if the service's tasks are short enough to send in advance. */
-static bool
-s_prefetch_allowed (broker_t *self, const service_t *service)
-{
-    return self->options.prefetch
-        && service->task_samples >= PREFETCH_SAMPLES
-        && service->task_us < (double) self->options.prefetch_below_us;
-}
-
 /* True if the head of service's queue may go to a busy worker in
  * advance. */
 static bool
 s_prefetch_next (broker_t *self, service_t *service)
 {
-    if (task_queue_is_empty (&service->queue)
-    ||  !s_prefetch_allowed (self, service))
-        return false;
-    task_t *next = task_queue_next (&service->queue,
-                                    self->options.oldest_every);
-    return task_payload_size (next) <= PREFETCH_PAYLOAD_MAX;
+    prefetch_settings_t settings = {
+        .on = self->options.prefetch,
+        .below_us = self->options.prefetch_below_us
+    };
+    return prefetch_next_may_go (&settings, service,
+                                 self->options.oldest_every);
 }
 
 /* Sends a header-only command to a worker. One that proves unreachable is
@@ -332,7 +328,7 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
     worker_t *worker = membership->worker;
     assert (!worker->gone);
     if (prefetch) {
-        zf_list_push_back (&service->prefetched, &task->prefetch_link);
+        prefetch_track_waiting (task);
         self->counters.prefetched++;
     }
     else
@@ -578,51 +574,24 @@ s_retry (broker_t *self, task_t *task, const worker_t *worker,
     dispatch_defer (self, task, zf_now_ms () + delay);
 }
 
-/* The worker finished a task, so the oldest task it held in advance (the
- * library runs its queue oldest first) is running now: no longer one to
- * steal. */
-static void
-s_next_starts (worker_t *worker)
-{
-    if (worker->running < worker->capacity)
-        return;                 /* nothing was waiting there */
-    for (zf_link_t *at = worker->tasks.next; at != &worker->tasks; at = at->next) {
-        task_t *task = zf_container_of (at, task_t, link);
-        if (zf_link_is_linked (&task->prefetch_link)) {
-            zf_list_remove (&task->prefetch_link);
-            return;
-        }
-    }
-}
-
-/* An idle worker with nothing queued for it asks back the oldest task that
- * waits at a busy worker of one of its services. */
+/* A worker with a free slot and nothing queued for it asks back the task
+ * prefetch_steal_choice names, one: one free slot, one task. */
 static void
 s_steal (broker_t *self, worker_t *thief)
 {
-    for (uint32_t i = 0; i < thief->service_count; i++) {
-        service_t *service = thief->services [i].service;
-        zf_link_t *first = zf_list_first (&service->prefetched);
-        if (!first || !task_queue_is_empty (&service->queue))
-            continue;
-        task_t *task = zf_container_of (first, task_t, prefetch_link);
-        if (task->stealing || task->worker == thief)
-            continue;
-        zf_header_t header;
-        zf_header_init (&header, ZF_CANCEL);
-        header.task_id = task_dispatch_id (task);
-        task->stealing = true;
-        self->counters.steals++;
-        /* It held more than it could start in time: send it less. */
-        worker_t *victim = task->worker;
-        victim->prefetch_depth = victim->prefetch_depth > 1
-                               ? victim->prefetch_depth / 2: 1;
-        worker_update_idle (victim);
-        /* An unreachable victim is deleted, and the task requeued for the
-         * thief to take in this same settle. */
-        s_tell_worker (self, victim, &header);
-        return;                 /* one free slot, one task */
-    }
+    task_t *task = prefetch_steal_choice (thief);
+    if (!task)
+        return;
+    zf_header_t header;
+    zf_header_init (&header, ZF_CANCEL);
+    header.task_id = task_dispatch_id (task);
+    self->counters.steals++;
+    worker_t *victim = task->worker;
+    prefetch_ask_back (task);
+    worker_update_idle (victim);    /* its depth halved */
+    /* An unreachable victim is deleted, and the task requeued for the
+     * thief to take in this same settle. */
+    s_tell_worker (self, victim, &header);
 }
 
 /* A local worker past --max-rss-hard: the tasks it started end as those
@@ -637,8 +606,7 @@ s_worker_oversize (broker_t *self, worker_t *worker)
     for (zf_link_t *at = worker->tasks.next; at != &worker->tasks;
          at = at->next) {
         task_t *task = zf_container_of (at, task_t, link);
-        if (task->state != TASK_RUNNING
-        ||  zf_link_is_linked (&task->prefetch_link))
+        if (task->state != TASK_RUNNING || prefetch_is_waiting (task))
             continue;
         s_send_result (self, task, ZFARM_ETIMEOUT, text, NULL, 0, 0);
         /* As s_abandon, but no CANCEL: the process dies now. */
@@ -733,28 +701,18 @@ s_detach_from_worker (task_t *task)
     task->worker = NULL;
 }
 
-/* A worker whose slot ran dry (ZF_FLAG_IDLE: nothing waited there for it)
- * while its service had tasks queued here idles for a round trip: it gets
- * one task more per slot in advance from now on, up to what it accepts. */
+/* A DONE may deepen its worker's prefetch: a slot that ran dry
+ * (ZF_FLAG_IDLE: nothing waited there for it) while its service had a task
+ * here that could have gone in advance idled for a round trip. */
 static void
 s_deepen (broker_t *self, worker_t *worker, service_t *service,
           const zf_header_t *done)
 {
-    if ((done->flags & ZF_FLAG_IDLE)
-    &&  worker->prefetch_depth < worker->prefetch_max
-    &&  s_prefetch_next (self, service))
-        worker->prefetch_depth++;
-}
-
-/* Feeds the service's average task time with a task that ran from a free
- * slot (a task sent in advance also waited, and would skew it). */
-static void
-s_sample (service_t *service, const task_t *task)
-{
-    double us = (double) (zf_now_us () - task->dispatched_us);
-    service->task_us = service->task_samples? 0.9 * service->task_us + 0.1 * us
-                                            : us;
-    service->task_samples++;
+    bool starved = (done->flags & ZF_FLAG_IDLE)
+                && s_prefetch_next (self, service);
+    worker->prefetch_depth = prefetch_depth_after_done (worker->prefetch_depth,
+                                                        worker->prefetch_max,
+                                                        starved);
 }
 
 /* A task asked back came back unstarted: it goes first in line again. */
@@ -775,14 +733,13 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
 {
     const zf_header_t *done = &in->header;
     assert (!worker->gone && task->worker == worker);
-    if (task->stealing && task->state == TASK_RUNNING
-    &&  done->status == ZFARM_ECANCELLED) {
+    if (prefetch_is_returned (task, done->status)) {
         s_stolen (self, worker, task);
         return;
     }
-    bool waited = zf_link_is_linked (&task->prefetch_link);
-    if (!waited && task->state == TASK_RUNNING && done->status == 0)
-        s_sample (task->service, task);
+    if (prefetch_counts_time (task, done->status))
+        task_time_add (&task->service->task_time,
+                       (double) (zf_now_us () - task->dispatched_us));
     s_deepen (self, worker, task->service, done);
     /* A shared worker's slot is ours again only if nothing, of any broker,
      * waited there for it. */
@@ -790,7 +747,7 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     &&  worker->credit < worker->capacity)
         worker->credit++;
     s_detach_from_worker (task);
-    s_next_starts (worker);
+    prefetch_start_next (worker);
     worker->tasks_done++;
     worker->last_active = zf_now_ms ();
     if (task->state == TASK_RUNNING && done->status
@@ -1024,8 +981,8 @@ dispatch_slots (broker_t *self, worker_t *worker, const zf_header_t *slots)
     task_t *task = slots->task_id? task_table_lookup (self->tasks,
                                                       slots->task_id): NULL;
     if (task && task->worker == worker && task->state == TASK_RUNNING
-    &&  !zf_link_is_linked (&task->prefetch_link)) {
-        zf_list_push_back (&task->service->prefetched, &task->prefetch_link);
+    &&  !prefetch_is_waiting (task)) {
+        prefetch_track_waiting (task);
         zf_link_t *idle = zf_list_first (&task->service->idle);
         if (idle)
             s_worker_freed_slot (self, zf_container_of (idle, membership_t,
@@ -1054,7 +1011,7 @@ dispatch_drain (broker_t *self, worker_t *worker)
     for (zf_link_t *at = worker->tasks.next; at != &worker->tasks;
          at = at->next) {
         task_t *task = zf_container_of (at, task_t, link);
-        if (!zf_link_is_linked (&task->prefetch_link) || task->stealing)
+        if (!prefetch_is_waiting (task) || task->stealing)
             continue;
         task->stealing = true;
         header.task_id = task_dispatch_id (task);

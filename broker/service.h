@@ -15,6 +15,14 @@
 #include "task_queue.h"
 #include "zf_list.h"
 
+/* How long a service's tasks take at a worker, as measured from their
+ * DONEs (prefetch.h decides which count). */
+typedef struct {
+    double average_us;          /* moving average, dispatch to DONE,
+                                   microseconds */
+    uint64_t samples;           /* tasks measured */
+} task_time_t;
+
 typedef struct service {
     char name [ZF_SERVICE_MAX + 1];
     task_queue_t queue;         /* waiting tasks; task_queue_next runs
@@ -28,9 +36,8 @@ typedef struct service {
                                    busy worker, oldest first */
     zf_link_t pending_link;     /* in the broker's list of services to
                                    dispatch at the end of the event */
-    double task_us;             /* moving average of a task's time at a
-                                   worker (dispatch to DONE), microseconds */
-    uint64_t task_samples;      /* tasks measured for it */
+    task_time_t task_time;      /* its tasks' time at a worker: whether
+                                   they are short enough to prefetch */
     size_t queued;              /* tasks in queue */
     size_t delayed;             /* tasks not due yet (TASK_DELAYED) */
     size_t backing_off;         /* of those, retries waiting out their

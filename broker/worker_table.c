@@ -1,5 +1,6 @@
 /* worker_table.c: worker records and their idle-list memberships. */
 #include "worker_table.h"
+#include "prefetch.h"
 #include "zf_util.h"
 
 #include <assert.h>
@@ -82,7 +83,8 @@ bool
 worker_can_prefetch (const worker_t *self)
 {
     return !self->retiring && !worker_has_free_slot (self)
-        && self->running < self->capacity * (1 + self->prefetch_depth);
+        && self->running < prefetch_held_max (self->capacity,
+                                              self->prefetch_depth);
 }
 
 void

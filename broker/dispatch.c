@@ -747,7 +747,13 @@ dispatch_done (broker_t *self, worker_t *worker, task_t *task,
     &&  worker->credit < worker->capacity)
         worker->credit++;
     s_detach_from_worker (task);
-    prefetch_start_next (worker);
+    task_t *started = prefetch_start_next (worker);
+    if (started) {
+        /* It runs from now, not from when it was sent in advance: its
+         * measured time and its --max-call-time leave out the wait. */
+        started->dispatched_us = zf_now_us ();
+        s_task_rearm (self, started);
+    }
     worker->tasks_done++;
     worker->last_active = zf_now_ms ();
     if (task->state == TASK_RUNNING && done->status

@@ -70,11 +70,11 @@ prefetch_is_waiting (const task_t *task)
     return zf_link_is_linked (&task->prefetch_link);
 }
 
-void
+task_t *
 prefetch_start_next (worker_t *worker)
 {
     if (worker->running < worker->capacity)
-        return;                 /* nothing was waiting there */
+        return NULL;            /* nothing was waiting there */
     /* Its list is in the order the tasks were sent, which is the order the
      * worker library runs them in. */
     for (zf_link_t *at = worker->tasks.next; at != &worker->tasks;
@@ -82,9 +82,10 @@ prefetch_start_next (worker_t *worker)
         task_t *task = zf_container_of (at, task_t, link);
         if (prefetch_is_waiting (task)) {
             zf_list_remove (&task->prefetch_link);
-            return;
+            return task;
         }
     }
+    return NULL;
 }
 
 bool

@@ -92,12 +92,12 @@ bool
 /* A task of worker ended and is off its list: if the worker still holds
  * as many tasks as it has slots, the oldest it held in advance starts now
  * (the worker library runs them oldest first) and can no longer be asked
- * back. */
-void
+ * back. Returns that task, whose run begins now, or NULL. */
+task_t *
     prefetch_start_next (worker_t *worker);
 
-/* True if the DONE (status) of task measures its service's task time: it
- * ran from a free slot (one still waiting in advance would add its wait),
+/* True if the DONE (status) of task measures its service's task time: the
+ * broker saw it start (one still waiting in advance would add its wait),
  * its result was wanted (RUNNING) and it succeeded. */
 bool
     prefetch_counts_time (const task_t *task, int status);

@@ -75,8 +75,10 @@ typedef struct task {
     int64_t submitted_at;       /* ms; for a delayed task, when it fell
                                    due: when it began to wait for a worker */
     int64_t due;                /* ms: a TASK_DELAYED task's due time */
-    int64_t dispatched_us;      /* last dispatch, microseconds on the clock
-                                   of zf_now_us (zf_now_ms's, in ms) */
+    int64_t dispatched_us;      /* last dispatch, or for a task sent in
+                                   advance, when the broker saw it start;
+                                   microseconds on the clock of zf_now_us
+                                   (zf_now_ms's, in ms) */
     task_retry_t *retry;        /* or NULL: see task_require_retry */
     union {
         zmq_msg_t one;          /* payload_count <= 1 */

@@ -130,12 +130,47 @@ test_large_not_prefetched (void)
     free ((char *) endpoint);
 }
 
+/* A task sent in advance runs from when its worker starts it, not from
+ * when it was sent: B waits behind A at a worker of one slot, then runs
+ * for less than --max-call-time, and must not end with TIMEOUT for the
+ * time it waited (1,500 ms each, a limit of 2,500 ms: B's clock from its
+ * sending would end it 1,000 ms into its run). */
+static void
+test_call_time_from_start (void)
+{
+    const char *extra [] = { "--prefetch-below", "1000", "--max-call-time",
+                             "2500", NULL };
+    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *args [] = { "--service", "job", "--module",
+                            th_module ("primes.so"), "--function",
+                            "zfarm_sleep", NULL };
+    th_worker_start (endpoint, args);
+    ASSERT (th_wait_workers (endpoint, 1, 20000));
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    s_warm_up (client);
+    long before = th_status_counter (endpoint, "prefetched");
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ (zfarm_client_submit (client, "job", "1500", 4, 30000,
+                                        NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        zfarm_result_t *result = NULL;
+        ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+        ASSERT_EQ (zfarm_result_status (result), 0);
+        zfarm_result_destroy (&result);
+    }
+    /* B did go in advance: the case this test is for. */
+    ASSERT_INT (th_status_counter (endpoint, "prefetched"), >, before);
+    zfarm_client_destroy (&client);
+    free ((char *) endpoint);
+}
+
 int
 main (void)
 {
     test_prefetch ();
     test_short_not_stuck ();
     test_large_not_prefetched ();
+    test_call_time_from_start ();
     TEST_PASS ("test_prefetch");
     return 0;
 }

@@ -543,10 +543,14 @@ test_what_is_measured (void)
      * includes the wait. */
     ASSERT (!prefetch_counts_time (ahead, 0));
 
-    /* Once the broker saw it start (its worker's slot freed), it counts,
-     * though its time still runs from when it was sent in advance. */
-    s_done (ran);
+    /* Once the broker saw it start (its worker's slot freed), it counts:
+     * prefetch_start_next names it, for its time to run from then. */
+    worker_t *at = ran->worker;
+    s_detach (ran);
+    ASSERT (prefetch_start_next (at) == ahead);
+    task_table_free (s_tasks, ran);
     ASSERT (prefetch_counts_time (ahead, 0));
+    ASSERT (prefetch_start_next (at) == NULL);
 
     /* Asked back, then abandoned (timed out): its CANCELLED DONE ends it,
      * it does not come back to run. */

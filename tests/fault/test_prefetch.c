@@ -12,7 +12,7 @@ s_start (int workers)
     /* A loaded test machine can make even empty tasks take milliseconds:
      * count anything under a second as short. */
     const char *extra [] = { "--prefetch-below", "1000", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     const char *args [] = { "--service", "job", "--module",
                             th_module ("primes.so"), "--function",
                             "zfarm_sleep", NULL };

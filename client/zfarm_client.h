@@ -9,9 +9,11 @@
 #ifndef ZFARM_CLIENT_H
 #define ZFARM_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "zfarm_codes.h"
+#include "zfarm_limits.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -314,6 +316,92 @@ ZFARM_EXPORT int
 ZFARM_EXPORT int
     zfarm_client_query (zfarm_client_t *self, const char *request,
                         int wait_ms, char **json_p);
+
+/* ---- helpers for client programs ---------------------------------------- */
+
+/* What a program that takes its settings from people (the zfarm tool does)
+ * checks before it makes a client, with the library's own rules. */
+
+/* Checks the CURVE keys in $ZFARM_CURVE_SERVER_KEY and $ZFARM_CURVE_CERT as
+ * zfarm_client_new reads them, without connecting, so that a program can
+ * say what is wrong rather than only that zfarm_client_new failed. Returns
+ * 0 if neither is set or both are good, or ZFARM_EINVALID with the reason
+ * in error (error_size bytes, NUL-terminated) if one is missing, or either
+ * is bad or cannot be read. */
+ZFARM_EXPORT int
+    zfarm_curve_check_env (char *error, size_t error_size);
+
+/* Splits an endpoint list as zfarm_client_new takes it ("tcp://a:5555,
+ * tcp://b:5555": commas between, spaces around ignored) into endpoints,
+ * which has room for ZFARM_BROKERS_MAX: each a new string, which the
+ * caller frees (free). Returns how many (1..ZFARM_BROKERS_MAX), or
+ * ZFARM_EINVALID with the reason in why (why_size bytes) for an empty list
+ * or item, too many, one named twice, or one that ZeroMQ cannot connect to
+ * (syntax, transport); then nothing is allocated. */
+ZFARM_EXPORT int
+    zfarm_endpoints_split (const char *list, char *endpoints [],
+                           char *why, size_t why_size);
+
+/* True if name (size bytes) is a valid service name: 1..255 printable ASCII
+ * bytes, no space, not in the reserved "zfarm." namespace. */
+ZFARM_EXPORT bool
+    zfarm_service_name_is_valid (const char *name, size_t size);
+
+/* True if list is a worker key's services as its certificate gives them
+ * (zfarm keygen --services): valid service names separated by commas, or
+ * "*" for any. */
+ZFARM_EXPORT bool
+    zfarm_service_list_is_valid (const char *list);
+
+/* Parses the failures to retry as people write them ("HANDLER_ERROR,
+ * TIMEOUT": names of ZFARM_EWORKER_LOST, ZFARM_EHANDLER_ERROR and
+ * ZFARM_ETIMEOUT, any case; or "none") into zfarm_client_set_retry's codes,
+ * as the broker parses its --retry-on. Returns 0, or ZFARM_EINVALID with
+ * the reason in error (error_size bytes); *codes_p is then untouched. */
+ZFARM_EXPORT int
+    zfarm_retry_codes_parse (const char *text, unsigned *codes_p,
+                             char *error, size_t error_size);
+
+/* Parses a back-off as people write it, "MIN..MAX" in ms ("MS" alone is
+ * MS..MS; 0 <= MIN <= MAX <= an hour), into zfarm_client_set_retry's
+ * backoff_min_ms and backoff_max_ms, as the broker parses its --backoff.
+ * Returns 0, or ZFARM_EINVALID with the reason in error; the values are
+ * then untouched. */
+ZFARM_EXPORT int
+    zfarm_backoff_parse (const char *text, int *min_ms_p, int *max_ms_p,
+                         char *error, size_t error_size);
+
+/* ---- showing what peers sent ------------------------------------------- */
+
+/* Host names, versions, error texts, progress notes and status documents
+ * come from peers: shown as they are, a newline would forge a line of a
+ * log and an escape sequence would drive the user's terminal. The escaped
+ * form keeps valid UTF-8 as it is and writes the rest visibly: newline,
+ * tab and carriage return as \n \t \r, backslash as \\, other C0 controls
+ * and DEL as \xNN (ESC is \x1b), C1 controls as \xc2\xNN, and each byte
+ * that is not valid UTF-8 as \xNN. Any bytes go in; what comes out is valid
+ * UTF-8 without control characters. */
+
+/* Writes size bytes of src, escaped, into dest (dest_size >= 1 bytes) and
+ * NUL-terminates it, never past dest_size. If the escaped text does not
+ * fit, dest holds as much of it as fits before ZFARM_ESCAPE_MARKER, cut
+ * between two characters. Returns true if all of src is in dest, false if
+ * it was cut. */
+ZFARM_EXPORT bool
+    zfarm_escape (char *dest, size_t dest_size, const char *src, size_t size);
+
+/* All size bytes of src, escaped, as a new string; the caller frees it
+ * (free). Out of memory aborts. */
+ZFARM_EXPORT char *
+    zfarm_escape_dup (const char *src, size_t size);
+
+/* The size (1..4) of the valid UTF-8 character that starts at src, which
+ * has size >= 1 bytes, or 0 if the bytes there are not one (a stray
+ * continuation byte, an overlong form, a surrogate, above U+10FFFF, or cut
+ * short by the end of src): for a program that walks a peer's text by
+ * characters, to cut it to a width or escape it its own way. */
+ZFARM_EXPORT size_t
+    zfarm_utf8_char (const void *src, size_t size);
 
 /* ---- results ----------------------------------------------------------- */
 

@@ -22,11 +22,6 @@ set (ZFARM_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
 
 set (ZFARM_MODULEDIR "${CMAKE_INSTALL_LIBDIR}/zfarm/modules")
 set (ZFARM_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/zfarm")
-set (ZFARM_PUBLIC_HEADERS
-     ${CMAKE_SOURCE_DIR}/client/zfarm.h
-     ${CMAKE_SOURCE_DIR}/client/zfarm_client.h
-     ${CMAKE_SOURCE_DIR}/worker/zfarm_worker.h
-     ${CMAKE_SOURCE_DIR}/common/zfarm_codes.h)
 # Generated files are staged here, then installed.
 set (ZFARM_STAGE_DIR "${CMAKE_BINARY_DIR}/install-stage")
 

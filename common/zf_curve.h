@@ -10,12 +10,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "zfarm_limits.h"
 
 #define ZF_CURVE_KEY_TEXT 41    /* a Z85 key: 40 characters and a NUL */
 
 /* Where the tools and the C API find keys when not told otherwise. */
-#define ZF_CURVE_SERVER_KEY_ENV "ZFARM_CURVE_SERVER_KEY"
-#define ZF_CURVE_CERT_ENV       "ZFARM_CURVE_CERT"
+#define ZF_CURVE_SERVER_KEY_ENV ZFARM_CURVE_SERVER_KEY_ENV
+#define ZF_CURVE_CERT_ENV       ZFARM_CURVE_CERT_ENV
 
 typedef struct {
     bool enabled;               /* false: plain (NULL mechanism) sockets */

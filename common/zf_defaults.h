@@ -2,7 +2,11 @@
 #ifndef ZF_DEFAULTS_H
 #define ZF_DEFAULTS_H
 
-#define ZF_DEFAULT_ENDPOINT        "tcp://127.0.0.1:5555"
+/* The limits a program using the library sees are public (zfarm_limits.h);
+ * these names are theirs inside the library. */
+#include "zfarm_limits.h"
+
+#define ZF_DEFAULT_ENDPOINT        ZFARM_DEFAULT_ENDPOINT
 #define ZF_DEFAULT_HEARTBEAT_MS    500     /* heartbeat interval */
 #define ZF_DEFAULT_LIVENESS        3       /* intervals of silence = dead */
 #define ZF_HEARTBEAT_MIN_MS        10      /* bounds of an interval, for */
@@ -10,8 +14,7 @@
 #define ZF_LIVENESS_MAX            100
 #define ZF_DEFAULT_MAX_RETRIES     2       /* re-dispatches after a worker dies */
 #define ZF_DEFAULT_MAX_QUEUE       100000  /* waiting tasks per service */
-#define ZF_DEFAULT_MAX_MSG_SIZE    (256LL << 20)  /* bytes, whole message */
-#define ZF_DEFAULT_CALL_TIMEOUT_MS 30000   /* zfarm call, when not given */
+#define ZF_DEFAULT_MAX_MSG_SIZE    ZFARM_DEFAULT_MAX_MSG_SIZE
 #define ZF_DEFAULT_CANCEL_GRACE_MS 1000    /* a cancelled handler's time to
                                               return before its pool worker
                                               process is ended */
@@ -44,7 +47,7 @@
 #define ZF_PROTOCOL_VERSION        1
 #define ZF_SERVICE_MAX             255     /* bytes in a service name */
 #define ZF_SERVICES_MAX            16      /* services one worker offers */
-#define ZF_TEXT_MAX                1023    /* bytes of error text kept */
+#define ZF_TEXT_MAX                ZFARM_TEXT_MAX
 #define ZF_NOTE_MAX                255     /* bytes of a PROGRESS's note */
 #define ZF_PROGRESS_INTERVAL_MS    100     /* a worker sends a task's
                                               PROGRESS at most this often */
@@ -53,13 +56,13 @@
 #define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */
 #define ZF_PREFETCH_MAX            16      /* tasks per slot a worker may hold in
                                               advance of the one it runs */
-#define ZF_BROKERS_MAX             16      /* brokers one worker serves */
+#define ZF_BROKERS_MAX             ZFARM_BROKERS_MAX
 #define ZF_INSTANCE_MAX            64      /* bytes of a worker's instance id
                                               (READY) */
-#define ZF_RETRIES_MAX             100     /* a client may not ask for more */
+#define ZF_RETRIES_MAX             ZFARM_RETRIES_MAX
 #define ZF_BACKOFF_MAX_MS          3600000 /* a retry waits at most an hour */
-#define ZF_HEADER_MAX              2048    /* bytes of an encoded header */
-#define ZF_PRIORITY_MAX            9       /* priorities are 0..9, higher first */
+#define ZF_HEADER_MAX              ZFARM_HEADER_MAX
+#define ZF_PRIORITY_MAX            ZFARM_PRIORITY_MAX
 #define ZF_PRIORITY_DEFAULT        4       /* a SUBMIT that says none: room
                                               both above and below it */
 #define ZF_DEFAULT_OLDEST_EVERY    16      /* every Nth dispatch of a service

@@ -18,9 +18,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "zfarm_limits.h"
 
 /* What ends a text that did not fit. */
-#define ZF_ESCAPE_MARKER "[...]"
+#define ZF_ESCAPE_MARKER ZFARM_ESCAPE_MARKER
 
 /* Writes size bytes of src, escaped, into dest (dest_size >= 1 bytes) and
  * NUL-terminates it. Never writes past dest_size. If the escaped text does

@@ -158,12 +158,11 @@ th_loopback (void)
     return address;
 }
 
-const char *
-th_broker_start (const char *transport, const char *const extra [],
-                 pid_t *pid_p)
+th_broker_t
+th_broker_start (const char *transport, const char *const extra [])
 {
-    static int broker_count;
-    static char endpoint [512];
+    static int broker_count;    /* numbers the brokers' files and logs */
+    th_broker_t broker = { 0 };
     int n = ++broker_count;
     char bind [300], file [300], log [32];
     if (strcmp (transport, "ipc") == 0)
@@ -179,25 +178,25 @@ th_broker_start (const char *transport, const char *const extra [],
     for (int i = 0; extra && extra [i] && argc < 62; i++)
         argv [argc++] = extra [i];
     argv [argc] = NULL;
-    pid_t pid = th_spawn (log, argv);
-    if (pid_p)
-        *pid_p = pid;
+    broker.pid = th_spawn (log, argv);
 
     for (int tries = 0; tries < 1000; tries++) {
         char *text = th_read_file (file, NULL);
         if (text && strchr (text, '\n')) {
             *strchr (text, '\n') = 0;
-            snprintf (endpoint, sizeof endpoint, "%s", text);
+            if (strlen (text) >= sizeof broker.endpoint)
+                TEST_FAIL ("broker endpoint too long: %s", text);
+            snprintf (broker.endpoint, sizeof broker.endpoint, "%s", text);
             free (text);
-            return endpoint;
+            return broker;
         }
         free (text);
-        if (!th_alive (pid))
+        if (!th_alive (broker.pid))
             TEST_FAIL ("broker exited at start (see %s/%s.err)", th_tmpdir (), log);
         zclock_sleep (10);
     }
     TEST_FAIL ("broker did not write %s", file);
-    return NULL;
+    return broker;
 }
 
 pid_t

@@ -47,13 +47,19 @@ const char *const *
     th_seam_argv (const char *bytes, const char *action,
                   const char *const argv []);
 
+/* A broker th_broker_start started: returned by value, so each holds its
+ * own endpoint and no later start overwrites it. */
+typedef struct {
+    pid_t pid;
+    char endpoint [256];        /* where it listens, as it wrote it */
+} th_broker_t;
+
 /* Starts a broker bound to a fresh ipc:// endpoint ("ipc") or an ephemeral
  * port on 127.0.0.1 ("tcp"), with extra arguments (NULL-terminated list, may
- * be NULL), and waits until it listens. Returns its endpoint (static buffer
- * per call: copy it) and sets *pid_p. A tcp broker listens on th_loopback. */
-const char *
-    th_broker_start (const char *transport, const char *const extra [],
-                     pid_t *pid_p);
+ * be NULL), and waits until it listens. A tcp broker listens on
+ * th_loopback. */
+th_broker_t
+    th_broker_start (const char *transport, const char *const extra []);
 
 /* Starts zfarm-worker --broker endpoint with extra arguments. */
 pid_t

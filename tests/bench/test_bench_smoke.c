@@ -55,10 +55,9 @@ s_zfarm_modes (const char *endpoint, const char *label, const char *workers)
 static void
 test_zfarm (const char *transport)
 {
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start (transport, NULL, &broker));
+    th_broker_t started = th_broker_start (transport, NULL);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *const worker [] = { "--service", "echo", "--module",
                                     th_module ("echo.so"), NULL };
     pid_t workers [2] = { th_worker_start (endpoint, worker),
@@ -75,10 +74,9 @@ test_zfarm (const char *transport)
 static void
 test_fake_workers (void)
 {
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", NULL, &broker));
+    th_broker_t started = th_broker_start ("ipc", NULL);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     pid_t fakes = th_spawn ("fakes", (const char *const []) {
         th_bin ("fake_workers"), "--broker", endpoint, "--count", "50",
         NULL });

@@ -84,8 +84,8 @@ pool_check_backoff (const char *log)
 
 /* Starts a broker that keeps `workers` local workers serving "job", with
  * more broker flags in extra (NULL-terminated). Waits until they are ready. */
-static inline const char *
-pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
+static inline th_broker_t
+pool_broker_start (int workers, const char *const extra [])
 {
     static char command [1024], spawn [16];
     snprintf (command, sizeof command,
@@ -97,10 +97,10 @@ pool_broker_start (int workers, const char *const extra [], pid_t *pid_p)
     for (int i = 0; extra && extra [i] && count < 30; i++)
         args [count++] = extra [i];
     args [count] = NULL;
-    const char *endpoint = th_broker_start ("ipc", args, pid_p);
-    if (!th_wait_workers (endpoint, workers, 20000))
+    th_broker_t broker = th_broker_start ("ipc", args);
+    if (!th_wait_workers (broker.endpoint, workers, 20000))
         TEST_FAIL ("%d local workers did not register", workers);
-    return endpoint;
+    return broker;
 }
 
 /* How many processes run this test's `sleep pool_hang_marker ()`. */

@@ -120,7 +120,7 @@ s_wait_result (zfarm_client_t *client, char **text_p)
 static void
 test_exec (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "job", "--exec", pool_job_script (),
                             NULL };
     th_worker_start (endpoint, args);
@@ -152,7 +152,7 @@ test_exec (void)
 static void
 test_module_stuck (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "sleep",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_sleep",
@@ -200,7 +200,7 @@ test_module_stuck (void)
 static void
 test_module_polls (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "nap",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_nap",
@@ -236,7 +236,7 @@ test_module_polls (void)
 static void
 test_module_alone (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "sleep",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_sleep",
@@ -273,7 +273,7 @@ test_module_alone (void)
 static void
 test_api_cancel (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "job", "--exec", pool_job_script (),
                             NULL };
     th_worker_start (endpoint, args);

@@ -14,7 +14,7 @@ test_broker_restart (void)
     const char *extra [] = { "--bind", bind, NULL };
     pid_t broker;
     /* th_broker_start binds its own endpoint too; ours is the fixed one. */
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
     snprintf (command, sizeof command,
               "for i in $(seq 2000); do [ -e '%s' ] && break; sleep 0.01; done;"
               " cat", gate);
@@ -31,7 +31,7 @@ test_broker_restart (void)
     zfarm_result_t *result = NULL;
     th_kill (broker, SIGKILL);
     th_reap (broker, 5000);
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
     ASSERT (th_wait_workers (bind, 2, 20000));
     FILE *file = fopen (gate, "w");
     fclose (file);
@@ -49,10 +49,11 @@ test_broker_restart (void)
 static void
 test_failover (void)
 {
-    pid_t first;
-    char a [512], both [1100];
-    snprintf (a, sizeof a, "%s", th_broker_start ("ipc", NULL, &first));
-    const char *b = th_broker_start ("ipc", NULL, NULL);
+    th_broker_t first_broker = th_broker_start ("ipc", NULL);
+    th_broker_t second_broker = th_broker_start ("ipc", NULL);
+    pid_t first = first_broker.pid;
+    const char *a = first_broker.endpoint, *b = second_broker.endpoint;
+    char both [1100];
     snprintf (both, sizeof both, "%s,%s", a, b);
     const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (b, args);
@@ -79,10 +80,11 @@ test_failover (void)
 static void
 test_drain_failover (void)
 {
-    pid_t first;
-    char a [512], both [1100];
-    snprintf (a, sizeof a, "%s", th_broker_start ("ipc", NULL, &first));
-    const char *b = th_broker_start ("ipc", NULL, NULL);
+    th_broker_t first_broker = th_broker_start ("ipc", NULL);
+    th_broker_t second_broker = th_broker_start ("ipc", NULL);
+    pid_t first = first_broker.pid;
+    const char *a = first_broker.endpoint, *b = second_broker.endpoint;
+    char both [1100];
     snprintf (both, sizeof both, "%s,%s", a, b);
     const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (b, args);

@@ -198,9 +198,11 @@ main (void)
     s_count_primes ();
     pid_t pids [2];
     char endpoints [2][256];
-    for (int b = 0; b < 2; b++)
-        snprintf (endpoints [b], sizeof endpoints [b], "%s",
-                  th_broker_start ("tcp", NULL, &pids [b]));
+    for (int b = 0; b < 2; b++) {
+        th_broker_t started = th_broker_start ("tcp", NULL);
+        pids [b] = started.pid;
+        snprintf (endpoints [b], sizeof endpoints [b], "%s", started.endpoint);
+    }
     char list [600];
     snprintf (list, sizeof list, "%s,%s", endpoints [0], endpoints [1]);
     pid_t workers [WORKERS];

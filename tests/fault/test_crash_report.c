@@ -21,7 +21,7 @@ static int s_brokers;           /* brokers started: th_broker_start's count */
 static char *
 s_broker_start (const char *const extra [], char *log_path, size_t size)
 {
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     snprintf (log_path, size, "%s/broker%d.err", th_tmpdir (), ++s_brokers);
     return endpoint;
 }

@@ -68,7 +68,7 @@ s_restart (pid_t broker, const char *const extra [], const char *endpoint)
 {
     th_kill (broker, SIGKILL);
     ASSERT (th_reap (broker, 10000) != -1);
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
     ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
     return broker;
 }
@@ -92,7 +92,7 @@ test_survives_two_broker_kills (void)
     snprintf (journal, sizeof journal, "%s/journal", th_tmpdir ());
     const char *extra [] = { "--bind", bind, "--journal", journal, NULL };
     pid_t broker;
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
     s_worker_args [3] = th_module ("echo.so");
     th_worker_start (bind, s_worker_args);
     th_worker_start (bind, s_worker_args);

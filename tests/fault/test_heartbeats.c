@@ -51,12 +51,10 @@ s_log (const char *name)
 static void
 test_workers_take_the_broker_settings (void)
 {
-    pid_t broker;
-    const char *endpoint = th_broker_start ("ipc", (const char *const []) {
-        "--heartbeat", "100", "--liveness", "20", NULL }, &broker);
-    char copy [256];
-    snprintf (copy, sizeof copy, "%s", endpoint);
-    endpoint = copy;
+    th_broker_t started = th_broker_start ("ipc", (const char *const []) {
+        "--heartbeat", "100", "--liveness", "20", NULL });
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     pid_t slow = th_worker_start (endpoint, (const char *const []) {
         "--service", "sleep", "--module", th_module ("primes.so"),
         "--function", "zfarm_sleep", "--heartbeat", "5000", NULL });
@@ -100,9 +98,10 @@ test_workers_take_the_broker_settings (void)
 static void
 test_older_worker (void)
 {
-    pid_t broker;
-    const char *endpoint = th_broker_start ("ipc", (const char *const []) {
-        "--heartbeat", "100", NULL }, &broker);
+    th_broker_t started = th_broker_start ("ipc", (const char *const []) {
+        "--heartbeat", "100", NULL });
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     zsock_t *worker = zsock_new_dealer (endpoint);
     ASSERT (worker);
     zsock_set_rcvtimeo (worker, 100);
@@ -145,18 +144,14 @@ test_older_worker (void)
 static void
 test_client_takes_the_broker_settings (void)
 {
-    pid_t slow, other;
-    char endpoints [600];
-    const char *endpoint = th_broker_start ("ipc", (const char *const []) {
-        "--heartbeat", "3000", NULL }, &slow);
-    snprintf (endpoints, sizeof endpoints, "%s", endpoint);
-    char first [256];
-    snprintf (first, sizeof first, "%s", endpoint);
-    endpoint = th_broker_start ("ipc", NULL, &other);
-    char second [256];
-    snprintf (second, sizeof second, "%s", endpoint);
-    snprintf (endpoints + strlen (endpoints),
-              sizeof endpoints - strlen (endpoints), ",%s", second);
+    th_broker_t slow_broker = th_broker_start ("ipc", (const char *const []) {
+        "--heartbeat", "3000", NULL });
+    th_broker_t other_broker = th_broker_start ("ipc", NULL);
+    pid_t slow = slow_broker.pid, other = other_broker.pid;
+    const char *first = slow_broker.endpoint;
+    char endpoints [1100];
+    snprintf (endpoints, sizeof endpoints, "%s,%s", first,
+              other_broker.endpoint);
     pid_t worker = th_worker_start (first, (const char *const []) {
         "--service", "sleep", "--module", th_module ("primes.so"),
         "--function", "zfarm_sleep", NULL });
@@ -178,7 +173,7 @@ test_client_takes_the_broker_settings (void)
     ASSERT_EQ (zfarm_result_status (result), 0);
     ASSERT_EQ (zfarm_result_task_id (result), id);
     zfarm_result_destroy (&result);
-    ASSERT_EQ (s_counter (second, "submitted"), 0);
+    ASSERT_EQ (s_counter (other_broker.endpoint, "submitted"), 0);
     zfarm_client_destroy (&client);
 
     th_kill (worker, SIGTERM);

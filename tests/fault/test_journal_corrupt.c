@@ -62,10 +62,9 @@ static char *
 s_make_journal (const char *journal, size_t *size_p)
 {
     const char *extra [] = { "--journal", journal, NULL };
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *echo [] = { "--service", "echo", "--module",
                             th_module ("echo.so"), NULL };
     const char *fail [] = { "--service", "bad", "--module",
@@ -109,10 +108,9 @@ static bool
 s_check_broker (const char *journal, int round)
 {
     const char *extra [] = { "--journal", journal, NULL };
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     zfarm_client_t *client = zfarm_client_new (endpoint);
     char *json = NULL;
     ASSERT_EQ (zfarm_client_query (client, "tasks", 20000, &json), 0);

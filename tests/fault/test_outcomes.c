@@ -11,7 +11,7 @@
 static void
 test_client_death (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "slow", "--exec", "sleep 0.3; cat", NULL };
     th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
@@ -37,7 +37,7 @@ test_client_death (void)
 static void
 test_no_workers_left (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *args [] = { "--service", "gone", "--exec", "cat", NULL };
     pid_t worker = th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
@@ -60,7 +60,7 @@ static void
 test_too_large (void)
 {
     const char *extra [] = { "--max-msg-size", "65536", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));

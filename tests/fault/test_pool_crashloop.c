@@ -6,7 +6,7 @@ int
 main (void)
 {
     const char *extra [] = { "--spawn", "1", "--worker-cmd", "exit 3", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     char log [512];
     snprintf (log, sizeof log, "%s/broker1.err", th_tmpdir ());
 

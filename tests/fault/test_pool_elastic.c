@@ -24,7 +24,7 @@ s_pool (const char *endpoint, const char *name)
     return value;
 }
 
-static const char *
+static th_broker_t
 s_broker_start (const char *min, const char *max)
 {
     static char command [1024];
@@ -34,13 +34,13 @@ s_broker_start (const char *min, const char *max)
     const char *extra [] = { "--spawn-min", min, "--spawn-max", max,
                              "--idle-timeout", "2000", "--worker-cmd",
                              command, "--liveness", "20", NULL };
-    return th_broker_start ("ipc", extra, NULL);
+    return th_broker_start ("ipc", extra);
 }
 
 static void
 test_grow_and_shrink (void)
 {
-    const char *endpoint = strdup (s_broker_start ("1", "8"));
+    const char *endpoint = strdup (s_broker_start ("1", "8").endpoint);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     ASSERT_EQ (s_pool (endpoint, "min"), 1);
     ASSERT_EQ (s_pool (endpoint, "max"), 8);
@@ -88,7 +88,7 @@ test_grow_and_shrink (void)
 static void
 test_from_zero (void)
 {
-    const char *endpoint = strdup (s_broker_start ("0", "2"));
+    const char *endpoint = strdup (s_broker_start ("0", "2").endpoint);
     ASSERT_EQ (s_pool (endpoint, "running"), 0);
     char *text;
     ASSERT_EQ (th_call (endpoint, "nap", "hello", 60000, &text), 0);

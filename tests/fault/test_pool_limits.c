@@ -6,7 +6,7 @@ static void
 test_max_calls (void)
 {
     const char *extra [] = { "--max-calls-per-worker", "3", NULL };
-    const char *endpoint = strdup (pool_broker_start (1, extra, NULL));
+    const char *endpoint = strdup (pool_broker_start (1, extra).endpoint);
     int pids [6];
     for (int i = 0; i < 6; i++) {
         char *text;
@@ -29,7 +29,7 @@ test_max_call_time (void)
      * with a load of 20 (300 ms was not: stress run 6 saw it overrun), and
      * far below the 61 s a "hang" sleeps. */
     const char *extra [] = { "--max-call-time", "5000", NULL };
-    const char *endpoint = strdup (pool_broker_start (1, extra, NULL));
+    const char *endpoint = strdup (pool_broker_start (1, extra).endpoint);
     char *text;
     ASSERT_EQ (th_call (endpoint, "job", "pid", 30000, &text), 0);
     int first = atoi (text);
@@ -53,7 +53,7 @@ static void
 test_poison (void)
 {
     const char *extra [] = { "--max-retries", "2", NULL };
-    const char *endpoint = strdup (pool_broker_start (2, extra, NULL));
+    const char *endpoint = strdup (pool_broker_start (2, extra).endpoint);
     zfarm_client_t *client = zfarm_client_new (endpoint);
     uint64_t poison;
     ASSERT_EQ (zfarm_client_submit (client, "job", "poison", 6, 60000, &poison), 0);

@@ -5,7 +5,7 @@
 int
 main (void)
 {
-    const char *endpoint = strdup (pool_broker_start (2, NULL, NULL));
+    const char *endpoint = strdup (pool_broker_start (2, NULL).endpoint);
     int before [2];
     ASSERT_EQ (th_status_pids (endpoint, before, 2), 2);
 

@@ -96,7 +96,7 @@ test_broker_max_rss (void)
 {
     const char *extra [] = { "--spawn", "1", "--worker-cmd",
                              s_leak_command (), "--max-rss", "100", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     ASSERT_EQ (s_run_tasks (endpoint, TASKS, "x"), TASKS);
     /* 10 MB a task past a baseline under 100 MB: a process every 10
@@ -120,7 +120,7 @@ test_broker_max_rss_hard (void)
     const char *extra [] = { "--spawn", "1", "--worker-cmd",
                              s_leak_command (), "--max-rss-hard", "250",
                              NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     char *text;
     ASSERT_EQ (th_call (endpoint, "leak", "300:hold", 60000, &text),
@@ -151,7 +151,7 @@ static void
 test_processes_max_rss (void)
 {
     const char *extra [] = { "--liveness", "20", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     const char *argv [] = { th_bin ("zfarm-worker"), "--broker", endpoint,
                             "--processes", "1", "--service", "leak",
                             "--module", th_module ("echo.so"), "--function",

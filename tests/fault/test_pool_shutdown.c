@@ -5,8 +5,9 @@
 static void
 s_check (int sig)
 {
-    pid_t broker;
-    const char *endpoint = strdup (pool_broker_start (3, NULL, &broker));
+    th_broker_t started = pool_broker_start (3, NULL);
+    pid_t broker = started.pid;
+    const char *endpoint = strdup (started.endpoint);
     int pids [3];
     ASSERT_EQ (th_status_pids (endpoint, pids, 3), 3);
     th_kill (broker, sig);
@@ -52,7 +53,9 @@ s_check_running_command (void)
               "'exec sleep 61.75'", th_bin ("zfarm-worker"));
     const char *extra [] = { "--spawn", "1", "--worker-cmd", command, NULL };
     pid_t broker;
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    broker = started.pid;
+    const char *endpoint = strdup (started.endpoint);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
     zfarm_client_t *client = zfarm_client_new (endpoint);
     ASSERT_EQ (zfarm_client_submit (client, "hang", "", 0, 60000, NULL), 0);

@@ -12,7 +12,7 @@ s_start (int workers)
     /* A loaded test machine can make even empty tasks take milliseconds:
      * count anything under a second as short. */
     const char *extra [] = { "--prefetch-below", "1000", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     const char *args [] = { "--service", "job", "--module",
                             th_module ("primes.so"), "--function",
                             "zfarm_sleep", NULL };
@@ -140,7 +140,8 @@ test_call_time_from_start (void)
 {
     const char *extra [] = { "--prefetch-below", "1000", "--max-call-time",
                              "2500", NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    th_broker_t broker = th_broker_start ("ipc", extra);
+    const char *endpoint = broker.endpoint;
     const char *args [] = { "--service", "job", "--module",
                             th_module ("primes.so"), "--function",
                             "zfarm_sleep", NULL };
@@ -161,7 +162,6 @@ test_call_time_from_start (void)
     /* B did go in advance: the case this test is for. */
     ASSERT_INT (th_status_counter (endpoint, "prefetched"), >, before);
     zfarm_client_destroy (&client);
-    free ((char *) endpoint);
 }
 
 int

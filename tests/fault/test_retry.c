@@ -302,7 +302,7 @@ test_timeout_retried (void)
               th_bin ("zfarm-worker"), script);
     const char *extra [] = { "--max-call-time", "1000", "--spawn", "2",
                              "--worker-cmd", command, NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
     char *text;
     ASSERT_EQ (s_call (endpoint, "slow", "", 0, 0, 0, -1, &text),
@@ -321,7 +321,7 @@ test_timeout_retried (void)
 static void
 test_exec (void)
 {
-    char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *command = "if [ \"$ZFARM_ATTEMPT\" -ge 2 ]; then"
                           " echo \"$ZFARM_LAST_STATUS: $ZFARM_LAST_ERROR\";"
                           " else echo \"no luck\" >&2; exit \"$(cat)\"; fi";
@@ -395,7 +395,7 @@ main (void)
 {
     const char *extra [] = { "--retry-on", "flaky2=HANDLER_ERROR",
                              "--backoff", "flaky2=20..40", NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     s_flaky_worker (endpoint, "flaky");
     s_flaky_worker (endpoint, "flaky");
     s_flaky_worker (endpoint, "flaky2");

@@ -113,7 +113,7 @@ main (void)
     /* Heartbeats far apart: the fakes need not beat during the test. */
     const char *args [] = { "--heartbeat", "10000", "--liveness", "10",
                             NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", args, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", args).endpoint);
     fake_t fakes [2];
     s_join (&fakes [0], endpoint, "fake-a", 1001);
     s_join (&fakes [1], endpoint, "fake-b", 1002);

@@ -106,10 +106,9 @@ s_queued (const char *endpoint, const char *service)
 static void
 test_idle_exit (void)
 {
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     /* The task waits before the worker comes, so that it is there
      * however slowly the worker starts. */
     zfarm_client_t *client = zfarm_client_new (endpoint);
@@ -154,10 +153,9 @@ test_give_up (void)
     ASSERT (strstr (err, "giving up"));
     free (err);
 
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *args [] = { "--service", "job", "--exec", "cat",
                             "--give-up-after", "3", NULL };
     pid_t worker = th_worker_start (endpoint, args);
@@ -177,10 +175,9 @@ test_drain_on_signal (void)
 {
     remove (s_gate);
     remove (s_started);
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *args [] = { "--service", "job", "--exec", s_job_script (),
                             "--capacity", "2", NULL };
     pid_t first = th_worker_start (endpoint, args);
@@ -236,10 +233,9 @@ test_drain_on_signal (void)
 static void
 test_stop_at (void)
 {
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *single [] = { "--service", "job", "--exec", "cat",
                               "--stop-at", "+2", NULL };
     pid_t worker = th_worker_start (endpoint, single);
@@ -260,10 +256,9 @@ test_stop_at (void)
 static void
 test_supervisor (void)
 {
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     const char *pool [] = { "--service", "job", "--exec", "cat",
                             "--processes", "2", NULL };
     pid_t supervisor = th_worker_start (endpoint, pool);
@@ -326,10 +321,9 @@ test_slurm_example (void)
         fprintf (stderr, "test_slurm_example: no python3; skipped\n");
         exit (77);
     }
-    pid_t broker;
-    char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", s_patient, &broker));
+    th_broker_t started = th_broker_start ("ipc", s_patient);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     zfarm_client_t *client = zfarm_client_new (endpoint);
     ASSERT (client);
     for (int i = 0; i < 6; i++) {

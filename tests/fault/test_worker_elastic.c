@@ -79,7 +79,7 @@ s_wait_log (const char *log, const char *needle, int count)
 static void
 test_grow_and_shrink (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     pid_t supervisor = s_supervisor_start ("grow", endpoint, "1..8", "2000",
                                            NULL);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
@@ -145,7 +145,7 @@ test_grow_and_shrink (void)
 static void
 test_from_zero (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     pid_t supervisor = s_supervisor_start ("zero", endpoint, "0..2", "500",
                                            "3");
     zclock_sleep (500);

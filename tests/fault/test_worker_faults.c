@@ -66,7 +66,7 @@ static void
 test_sigkill (void)
 {
     const char *extra [] = { BROKER_HEARTBEAT, NULL };
-    const char *endpoint = strdup (th_broker_start ("tcp", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("tcp", extra).endpoint);
     snprintf (s_gate, sizeof s_gate, "%s/gate-kill", th_tmpdir ());
     pid_t a = s_worker (endpoint), b = s_worker (endpoint);
     ASSERT (th_wait_workers (endpoint, 2, 20000));
@@ -89,7 +89,7 @@ static void
 test_sigstop (void)
 {
     const char *extra [] = { BROKER_HEARTBEAT, NULL };
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     snprintf (s_gate, sizeof s_gate, "%s/gate-stop", th_tmpdir ());
     pid_t a = s_worker (endpoint), b = s_worker (endpoint);
     ASSERT (th_wait_workers (endpoint, 2, 20000));
@@ -127,7 +127,7 @@ test_sigstop (void)
 static void
 test_many_services (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     char names [8][16];
     for (int i = 0; i < 8; i++) {
         snprintf (names [i], sizeof names [i], "svc%d", i);

@@ -163,7 +163,7 @@ s_check_command_line (int pid)
 static void
 test_replace (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     s_job_pool_start ("replace", endpoint, 3, NULL, NULL);
     int before [3];
     ASSERT_EQ (th_status_pids (endpoint, before, 3), 3);
@@ -208,7 +208,7 @@ test_replace (void)
 static void
 test_crash_loop (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     const char *args [] = { "--service", "job", "--module",
                             "/nonexistent/zfarm-test.so", NULL };
     pid_t supervisor = s_supervisor_start ("crash", endpoint, 1, args);
@@ -248,7 +248,7 @@ test_crash_loop (void)
 static void
 test_stop (int sig)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     pid_t supervisor = s_job_pool_start (sig == SIGTERM? "term": "kill",
                                          endpoint, 3, NULL, NULL);
     int pids [3];
@@ -292,7 +292,9 @@ test_orphan_guard (void)
               "2>>%s/orphan.err; true", th_bin ("zfarm-worker"), th_tmpdir ());
     const char *extra [] = { "--spawn", "2", "--worker-cmd", command, NULL };
     pid_t broker;
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    broker = started.pid;
+    const char *endpoint = strdup (started.endpoint);
     ASSERT (th_wait_workers (endpoint, 2, 20000));
     int pids [2];
     ASSERT_EQ (th_status_pids (endpoint, pids, 2), 2);
@@ -322,7 +324,9 @@ test_orphan_guard_supervisor (void)
               th_tmpdir ());
     const char *extra [] = { "--spawn", "1", "--worker-cmd", command, NULL };
     pid_t broker;
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    broker = started.pid;
+    const char *endpoint = strdup (started.endpoint);
     ASSERT (th_wait_workers (endpoint, 2, 20000));
     int pids [2];
     ASSERT_EQ (th_status_pids (endpoint, pids, 2), 2);
@@ -352,7 +356,7 @@ test_orphan_guard_supervisor (void)
 static void
 test_max_call_time_module (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     const char *args [] = { "--service", "sleep",
                             "--module", th_module ("primes.so"),
                             "--function", "zfarm_sleep",
@@ -383,7 +387,7 @@ test_max_call_time_module (void)
 static void
 test_max_call_time_exec (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     const char *args [] = { "--service", "job", "--exec", s_job_script (),
                             "--max-call-time", MAX_CALL_TIME, NULL };
     th_worker_start (endpoint, args);
@@ -406,7 +410,7 @@ test_max_call_time_exec (void)
 static void
 test_max_calls (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", s_patient, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
     s_job_pool_start ("recycle", endpoint, 1, "--max-calls-per-worker", "3");
     int pids [7];
     for (int i = 0; i < 7; i++)

@@ -82,9 +82,10 @@ s_farm_start (farm_t *farm, const char *name, const char *unreachable,
         args [count++] = extra [i];
     args [count] = NULL;
     setenv ("ZFARM_TEST_UNREACHABLE", unreachable, 1);
-    const char *endpoint = th_broker_start ("ipc", args, &farm->broker);
+    th_broker_t broker = th_broker_start ("ipc", args);
     unsetenv ("ZFARM_TEST_UNREACHABLE");
-    snprintf (farm->endpoint, sizeof farm->endpoint, "%s", endpoint);
+    farm->broker = broker.pid;
+    snprintf (farm->endpoint, sizeof farm->endpoint, "%s", broker.endpoint);
     farm->client = zfarm_client_new (farm->endpoint);
     ASSERT (farm->client);
 }

@@ -65,10 +65,9 @@ s_done_and_vanish (zsock_t **worker_p, zf_decoder_t *decoder, pid_t broker)
 int
 main (void)
 {
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", NULL, &broker));
+    th_broker_t started = th_broker_start ("ipc", NULL);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     zfarm_client_t *client = zfarm_client_new (endpoint);
     ASSERT (client);
     zf_decoder_t *decoder = zf_decoder_new ();

@@ -49,7 +49,7 @@ expect "libzfarm.pc prefix" "$prefix" "$(pkg-config --variable=prefix libzfarm)"
 step "installed files"
 for file in bin/zfarm-broker bin/zfarm-worker bin/zfarm \
             include/zfarm.h include/zfarm_client.h include/zfarm_worker.h \
-            include/zfarm_codes.h \
+            include/zfarm_codes.h include/zfarm_limits.h \
             share/man/man1/zfarm-broker.1 share/man/man1/zfarm-worker.1 \
             share/man/man1/zfarm.1 share/man/man3/zfarm.3; do
     [ -e "$prefix/$file" ] || fail "missing $prefix/$file"
@@ -84,13 +84,15 @@ leftover=$(grep -rl '@ZFARM_[A-Z_]*@' "$prefix" || true)
 
 step "each public header compiles alone (C11, and C++11 if there is a C++ compiler)"
 command -v c++ >/dev/null || echo "NOTE: no c++: the headers were compiled as C only"
-for header in zfarm.h zfarm_client.h zfarm_worker.h zfarm_codes.h; do
-    printf '#include <%s>\n' "$header" \
+# The typedef keeps a header of macros alone (zfarm_limits.h) from being
+# an empty translation unit, which -pedantic refuses.
+for header in zfarm.h zfarm_client.h zfarm_worker.h zfarm_codes.h zfarm_limits.h; do
+    printf '#include <%s>\ntypedef int header_check_t;\n' "$header" \
         | "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -fsyntax-only \
               -I"$prefix/include" -x c - \
         || fail "$header does not compile alone as C"
     if command -v c++ >/dev/null; then
-        printf '#include <%s>\n' "$header" \
+        printf '#include <%s>\ntypedef int header_check_t;\n' "$header" \
             | c++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only \
                   -I"$prefix/include" -x c++ - \
             || fail "$header does not compile alone as C++"

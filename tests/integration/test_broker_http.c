@@ -126,7 +126,7 @@ main (int argc, char *argv [])
         return SKIP;
     }
     const char *extra [] = { "--http", "127.0.0.1:0", NULL };
-    const char *endpoint = strdup (th_broker_start ("tcp", extra, NULL));
+    const char *endpoint = strdup (th_broker_start ("tcp", extra).endpoint);
     const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));

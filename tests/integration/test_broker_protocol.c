@@ -449,7 +449,9 @@ main (void)
     const char *extra [] = { "--max-msg-size", "65536", "--max-queue", "2",
                             "--heartbeat", "2000", NULL };
     pid_t broker;
-    s_endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    broker = started.pid;
+    s_endpoint = strdup (started.endpoint);
     zsock_t *client = s_dealer ();
     zsock_t *worker = s_dealer ();
     s_ready (worker, "echo", 1);

@@ -56,7 +56,9 @@ main (void)
      * heartbeat sends, not by their silence. */
     const char *extra [] = { "--heartbeat", "200", "--liveness", "50", NULL };
     pid_t broker;
-    const char *endpoint = strdup (th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    broker = started.pid;
+    const char *endpoint = strdup (started.endpoint);
     zsock_t *workers [2] = { s_worker (endpoint, 1), s_worker (endpoint, 2) };
     ASSERT (th_wait_workers (endpoint, 2, 10000));
 

@@ -416,7 +416,7 @@ static void
 s_start_farm (const char *transport)
 {
     snprintf (s_endpoint, sizeof s_endpoint, "%s",
-              th_broker_start (transport, NULL, NULL));
+              th_broker_start (transport, NULL).endpoint);
     const char *cat [] = { "--service", "cat", "--exec", "cat", NULL };
     const char *slow [] = { "--service", "slow", "--exec", "sleep 30", NULL };
     const char *fail [] = { "--service", "fail", "--exec", "false", NULL };

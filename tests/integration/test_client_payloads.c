@@ -203,8 +203,9 @@ test_result_frames (void)
     const char *extra [] = { "--heartbeat", "60000", NULL };
     char endpoint [512];
     pid_t broker;
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("tcp", extra, &broker));
+    th_broker_t started = th_broker_start ("tcp", extra);
+    broker = started.pid;
+    snprintf (endpoint, sizeof endpoint, "%s", started.endpoint);
     zsock_t *worker = zsock_new (ZMQ_DEALER);
     ASSERT (worker);
     zsock_set_rcvtimeo (worker, WAIT_MS);
@@ -273,7 +274,7 @@ test_resubmitted_payloads (void)
     snprintf (bind, sizeof bind, "ipc://%s/payloads.ipc", th_tmpdir ());
     const char *extra [] = { "--bind", bind, NULL };
     pid_t broker;
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
 
     zfarm_client_t *client = zfarm_client_new (bind);
     ASSERT (client);
@@ -290,7 +291,7 @@ test_resubmitted_payloads (void)
     zfarm_result_t *result = NULL;
     th_kill (broker, SIGKILL);
     th_reap (broker, 5000);
-    th_broker_start ("ipc", extra, &broker);
+    broker = th_broker_start ("ipc", extra).pid;
     const char *args [] = { "--service", "echo", "--module",
                             th_module ("echo.so"), NULL };
     th_worker_start (bind, args);
@@ -316,7 +317,7 @@ main (void)
 {
     char endpoint [512];
     snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("tcp", NULL, NULL));
+              th_broker_start ("tcp", NULL).endpoint);
     const char *args [] = { "--service", "echo", "--module",
                             th_module ("echo.so"), NULL };
     th_worker_start (endpoint, args);

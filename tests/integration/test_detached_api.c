@@ -25,8 +25,9 @@ static pid_t
 s_broker (const char *const extra [])
 {
     pid_t pid;
-    snprintf (s_endpoint, sizeof s_endpoint, "%s",
-              th_broker_start ("ipc", extra, &pid));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid = started.pid;
+    snprintf (s_endpoint, sizeof s_endpoint, "%s", started.endpoint);
     return pid;
 }
 

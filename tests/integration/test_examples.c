@@ -26,7 +26,7 @@ main (void)
     s_readme_quotes ("minimal_worker.c");
     s_readme_quotes ("progress_client.c");
 
-    const char *endpoint = strdup (th_broker_start ("tcp", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("tcp", NULL).endpoint);
     setenv ("ZFARM_BROKER", endpoint, 1);
     const char *primes [] = { "--service", "primes", "--module",
                               th_module ("primes.so"), NULL };

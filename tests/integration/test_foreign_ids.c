@@ -372,8 +372,9 @@ static const char *
 s_farm_start (const char *const extra [], const char *worker_endpoint)
 {
     static char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("tcp", extra, &s_broker));
+    th_broker_t started = th_broker_start ("tcp", extra);
+    s_broker = started.pid;
+    snprintf (endpoint, sizeof endpoint, "%s", started.endpoint);
     snprintf (s_broker_log, sizeof s_broker_log, "%s/broker%d.err",
               th_tmpdir (), ++s_broker_count);
     const char *worker [] = { "--service", "echo", "--exec", "cat", NULL };

@@ -469,7 +469,7 @@ static void
 s_start_farm (void)
 {
     snprintf (s_endpoint, sizeof s_endpoint, "%s",
-              th_broker_start ("ipc", NULL, NULL));
+              th_broker_start ("ipc", NULL).endpoint);
     const char *cat [] = { "--service", "cat", "--exec", "cat",
                            "--capacity", "4", NULL };
     /* Item n sleeps (60 - n) ms: later items finish first. */

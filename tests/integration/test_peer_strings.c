@@ -496,7 +496,7 @@ main (void)
      * more than the test takes, Chromium included. */
     const char *extra [] = { "--http", "127.0.0.1:0", "--heartbeat", "2000",
                              "--liveness", "100", NULL };
-    s_endpoint = strdup (th_broker_start ("tcp", extra, NULL));
+    s_endpoint = strdup (th_broker_start ("tcp", extra).endpoint);
     char *json = th_status (s_endpoint);
     const char *http = strstr (json, "\"http\":\"http://");
     ASSERT (http);

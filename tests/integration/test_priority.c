@@ -100,7 +100,7 @@ test_priority_order (void)
 {
     const char *extra [] = { "--oldest-every", "0", "--prefetch-below",
                              "1000", NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     zfarm_client_t *client = zfarm_client_new (endpoint);
     srand (13);
     for (int i = 0; i < MANY; i++) {
@@ -136,7 +136,7 @@ static void
 test_starvation_bound (void)
 {
     const char *extra [] = { "--oldest-every", "4", NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     zfarm_client_t *client = zfarm_client_new (endpoint);
     for (int i = 0; i < 250; i++) {
         int priority = i < 50? 0: 9;
@@ -179,7 +179,7 @@ s_submit (zfarm_client_t *client, const char *payload, long delay_ms,
 static void
 test_delay_and_cancel (void)
 {
-    char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     char path [512];
     snprintf (path, sizeof path, "%s/delay.rec", th_tmpdir ());
     s_record_worker (endpoint, path);
@@ -222,7 +222,7 @@ static void
 test_max_queue_counts_delayed (void)
 {
     const char *extra [] = { "--max-queue", "3", NULL };
-    char *endpoint = strdup (th_broker_start ("ipc", extra, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", extra).endpoint);
     zfarm_client_t *client = zfarm_client_new (endpoint);
     for (int i = 0; i < 3; i++)
         s_submit (client, "1:1", 60000, 0);
@@ -242,7 +242,7 @@ test_max_queue_counts_delayed (void)
 static void
 test_timeout_starts_when_due (void)
 {
-    char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     char path [512];
     snprintf (path, sizeof path, "%s/due.rec", th_tmpdir ());
     s_record_worker (endpoint, path);

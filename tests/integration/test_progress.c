@@ -425,7 +425,7 @@ s_progress_header (zf_header_t *header, uint64_t task_id, uint64_t done,
 static void
 test_broker_rules (void)
 {
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     peer_t worker = { zsock_new (ZMQ_DEALER), zf_decoder_new (), 0 };
     uint8_t id [ZF_ROUTING_ID_SIZE];
     zf_random_routing_id (id);
@@ -722,7 +722,7 @@ test_worker_rules (void)
 int
 main (void)
 {
-    s_endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    s_endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     const char *steps [] = { "--service", "steps", "--module",
                              th_module ("primes.so"), "--function",
                              "zfarm_steps", "--capacity", "2", NULL };

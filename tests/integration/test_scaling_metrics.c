@@ -38,7 +38,7 @@ s_broker_start (broker_t *broker)
 {
     const char *extra [] = { "--http", "127.0.0.1:0", "--max-retries", "5",
                              NULL };
-    broker->endpoint = strdup (th_broker_start ("tcp", extra, NULL));
+    broker->endpoint = strdup (th_broker_start ("tcp", extra).endpoint);
     char *json = th_status (broker->endpoint);
     ASSERT (json);
     const char *http = strstr (json, "\"http\":\"http://");

@@ -617,10 +617,9 @@ test_local_pool_needs_no_keys (void)
     const char *extra [] = { "--curve-secret", s_broker_key.secret_path,
                              "--authorized-keys", s_allowed, "--spawn", "1",
                              "--worker-cmd", command, NULL };
-    pid_t broker;
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", extra, &broker));
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
     unsetenv ("ZFARM_CURVE_SERVER_KEY");
     unsetenv ("ZFARM_CURVE_CERT");
     ASSERT (th_wait_workers (endpoint, 1, 20000));
@@ -782,7 +781,9 @@ main (void)
                              "--curve-secret", s_broker_key.secret_path,
                              "--authorized-keys", s_allowed, NULL };
     pid_t broker;
-    s_tcp = strdup (th_broker_start ("tcp", extra, &broker));
+    th_broker_t started = th_broker_start ("tcp", extra);
+    broker = started.pid;
+    s_tcp = strdup (started.endpoint);
     ASSERT (strncmp (s_tcp, "tcp://", 6) == 0);
 
     test_unknown_key_as_client ();

@@ -250,8 +250,10 @@ static const char *
 s_farm_start (const char *const extra [], const char *ipc, pid_t *pid_p)
 {
     static char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("tcp", extra, pid_p));
+    th_broker_t broker = th_broker_start ("tcp", extra);
+    if (pid_p)
+        *pid_p = broker.pid;
+    snprintf (endpoint, sizeof endpoint, "%s", broker.endpoint);
     const char *worker [] = { "--service", "echo", "--exec", "cat", NULL };
     th_worker_start (ipc, worker);
     ASSERT (th_wait_workers (ipc, 1, 20000));

@@ -156,10 +156,12 @@ s_line_with (const char *text, const char *needle)
 static void
 s_start_farm (void)
 {
-    snprintf (s_a.endpoint, sizeof s_a.endpoint, "%s",
-              th_broker_start ("ipc", NULL, &s_a.pid));
-    snprintf (s_b.endpoint, sizeof s_b.endpoint, "%s",
-              th_broker_start ("ipc", NULL, &s_b.pid));
+    th_broker_t a = th_broker_start ("ipc", NULL);
+    th_broker_t b = th_broker_start ("ipc", NULL);
+    s_a.pid = a.pid;
+    s_b.pid = b.pid;
+    snprintf (s_a.endpoint, sizeof s_a.endpoint, "%s", a.endpoint);
+    snprintf (s_b.endpoint, sizeof s_b.endpoint, "%s", b.endpoint);
     snprintf (s_both, sizeof s_both, "%s,%s", s_a.endpoint, s_b.endpoint);
     const char *echo [] = { "--service", "echo", "--module",
                             th_module ("echo.so"), "--capacity", "2", NULL };

@@ -33,7 +33,7 @@ int
 main (void)
 {
     snprintf (s_path, sizeof s_path, "%s/worker.cfg", th_tmpdir ());
-    const char *endpoint = strdup (th_broker_start ("ipc", NULL, NULL));
+    const char *endpoint = strdup (th_broker_start ("ipc", NULL).endpoint);
     unsetenv ("ZFARM_BROKER");
 
     char text [2048];

@@ -579,8 +579,9 @@ test_reconnect (void)
     const char *fast [] = { "--heartbeat", "100", "--liveness", "3", NULL };
     pid_t broker;
     char endpoint [512], log [512];
-    snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("ipc", fast, &broker));
+    th_broker_t started = th_broker_start ("ipc", fast);
+    broker = started.pid;
+    snprintf (endpoint, sizeof endpoint, "%s", started.endpoint);
     const char *argv [] = { th_bin ("zfarm-worker"), "--broker", endpoint,
                             "--service", "cat", "--exec", "cat",
                             "--heartbeat", "100", "--liveness", "3", NULL };
@@ -608,10 +609,9 @@ int
 main (void)
 {
     test_usage ();
-    pid_t broker;
     char endpoint [512];
     snprintf (endpoint, sizeof endpoint, "%s",
-              th_broker_start ("tcp", NULL, &broker));
+              th_broker_start ("tcp", NULL).endpoint);
     test_exec_cat (endpoint);
     test_exec_failures (endpoint);
     test_exec_capacity (endpoint);

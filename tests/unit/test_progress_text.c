@@ -1,6 +1,6 @@
 /* test_progress_text.c: the lines an --exec command writes to its progress
  * descriptor (worker/progress_line.c), and the text zfarm call --progress
- * shows for a report (client/cli_progress.c). */
+ * shows for a report (client/cli/cli_progress.c). */
 #include "testlib.h"
 #include "progress_line.h"
 #include "cli_progress.h"

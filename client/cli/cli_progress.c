@@ -5,11 +5,13 @@
  * ("\r", then the text, then "\033[K" to erase what a longer line left)
  * and cut to the terminal's width, so that it never wraps. */
 #include "cli_progress.h"
-#include "zf_escape.h"
-#include "zf_util.h"
+#include "cli_util.h"
+#include "zfarm.h"
 
+#include <czmq.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -40,11 +42,11 @@ struct _progress_t {
 progress_t *
 progress_new (bool quiet)
 {
-    progress_t *self = zf_malloc (sizeof *self);
+    progress_t *self = cli_malloc (sizeof *self);
     self->shown = !quiet && isatty (STDERR_FILENO);
     self->shares_stdout = self->shown && isatty (STDOUT_FILENO);
     self->total = -1;
-    self->started = zf_now_ms ();
+    self->started = zclock_mono ();
     struct winsize size;
     self->columns = ioctl (STDERR_FILENO, TIOCGWINSZ, &size) == 0
                  && size.ws_col > 0? size.ws_col: 80;
@@ -99,7 +101,7 @@ progress_due (const progress_t *self)
         return -1;
     if (!self->drawn)
         return 0;
-    int64_t due = self->drawn + PROGRESS_MS - zf_now_ms ();
+    int64_t due = self->drawn + PROGRESS_MS - zclock_mono ();
     return due > 0? (int) due: 0;
 }
 
@@ -119,7 +121,7 @@ static void
 s_format (const progress_t *self, uint64_t done, uint64_t failed,
           char *line, size_t size)
 {
-    double seconds = (zf_now_ms () - self->started) / 1000.0;
+    double seconds = (zclock_mono () - self->started) / 1000.0;
     double rate = seconds > 0? done / seconds: 0;
     int digits = rate < 10? 1: 0;
     char failures [32] = "", eta [32] = "";
@@ -161,7 +163,7 @@ progress_format_report (char *line, size_t size, bool bar, uint64_t done,
                         uint64_t total, const char *note)
 {
     char shown [REPORT_MAX_SIZE];
-    zf_escape (shown, sizeof shown, note, strlen (note));
+    zfarm_escape (shown, sizeof shown, note, strlen (note));
     const char *gap = *shown? " ": "";
     if (total) {
         /* A worker may report more done than in all: the share stops at
@@ -202,7 +204,7 @@ s_draw_report (progress_t *self)
      * UTF-8, whose characters take a column each (mostly). */
     size_t at = 0, columns = 0;
     while (line [at] && columns + 1 < (size_t) self->columns) {
-        size_t length = zf_utf8_char ((const unsigned char *) line + at,
+        size_t length = zfarm_utf8_char ((const unsigned char *) line + at,
                                       strlen (line + at));
         at += length? length: 1;
         columns++;
@@ -210,7 +212,7 @@ s_draw_report (progress_t *self)
     line [at] = 0;
     fprintf (stderr, "\r%s\033[K", line);
     fflush (stderr);
-    self->drawn = zf_now_ms ();
+    self->drawn = zclock_mono ();
     self->visible = true;
 }
 
@@ -243,7 +245,7 @@ progress_draw (progress_t *self, uint64_t done, uint64_t failed)
     if (strlen (line) >= (size_t) self->columns)
         line [self->columns > 1? self->columns - 1: 1] = 0;
     fprintf (stderr, "\r%s\033[K", line);
-    self->drawn = zf_now_ms ();
+    self->drawn = zclock_mono ();
     self->visible = true;
 }
 

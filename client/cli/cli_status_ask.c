@@ -6,7 +6,6 @@
  * The threads share nothing; each writes only its own answer, which the
  * caller reads after joining it. */
 #include "cli_status.h"
-#include "zf_defaults.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -34,8 +33,8 @@ void
 cli_status_ask (zfarm_client_t **clients, cli_answer_t *answers, int count,
                 int timeout_ms)
 {
-    assert (count >= 0 && count <= ZF_BROKERS_MAX);
-    ask_t asks [ZF_BROKERS_MAX];
+    assert (count >= 0 && count <= ZFARM_BROKERS_MAX);
+    ask_t asks [ZFARM_BROKERS_MAX];
     for (int i = 0; i < count; i++) {
         asks [i] = (ask_t) { .client = clients [i], .timeout_ms = timeout_ms,
                              .answer = &answers [i] };

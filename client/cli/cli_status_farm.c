@@ -9,8 +9,7 @@
  * older or newer broker still adds up: what is missing counts as nothing. */
 #include "cli_status.h"
 #include "cli_json.h"
-#include "zf_defaults.h"
-#include "zf_util.h"
+#include "cli_util.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -27,7 +26,7 @@ typedef struct {
                                    host, pid, services, capacity, version */
     const char *state;          /* "ready" if any broker has a slot free */
     double running, tasks_done, uptime_ms;
-    const char *ids [ZF_BROKERS_MAX];   /* its id at each broker, or NULL */
+    const char *ids [ZFARM_BROKERS_MAX];   /* its id at each broker, or NULL */
     size_t order;               /* as first seen: the last sort key */
 } farm_worker_t;
 
@@ -35,7 +34,7 @@ typedef struct {
     const char *name;
     double queued, delayed, running, completed;
     size_t workers;             /* of the farm, each counted once */
-    bool at [ZF_BROKERS_MAX];   /* in that broker's services */
+    bool at [ZFARM_BROKERS_MAX];   /* in that broker's services */
 } farm_service_t;
 
 /* A counter summed over the brokers; a nested one (failed_by_code) has
@@ -50,7 +49,7 @@ typedef struct {
 typedef struct {
     const cli_answer_t *answers;
     int count;
-    json_t *docs [ZF_BROKERS_MAX];      /* NULL: no document from it */
+    json_t *docs [ZFARM_BROKERS_MAX];      /* NULL: no document from it */
     farm_worker_t *workers;
     size_t worker_count, worker_size;
     zhashx_t *by_instance;      /* instance -> farm_worker_t index + 1 */
@@ -115,7 +114,7 @@ s_grow (void *array, size_t *size_p, size_t item_size)
     *size_p = *size_p? *size_p * 2: 16;
     array = realloc (array, *size_p * item_size);
     if (!array)
-        zf_die_nomem ();
+        cli_die_nomem ();
     return array;
 }
 
@@ -319,7 +318,7 @@ static void
 s_write_worker (FILE *out, const farm_t *self, const farm_worker_t *worker)
 {
     const json_t *row = worker->row;
-    bool at [ZF_BROKERS_MAX];
+    bool at [ZFARM_BROKERS_MAX];
     for (int i = 0; i < self->count; i++)
         at [i] = worker->ids [i] != NULL;
     fputs ("{\"instance\":", out);
@@ -433,7 +432,7 @@ s_write_farm (FILE *out, const farm_t *self, int up)
 char *
 cli_status_farm (const cli_answer_t *answers, int count, int *up_p)
 {
-    assert (count >= 0 && count <= ZF_BROKERS_MAX);
+    assert (count >= 0 && count <= ZFARM_BROKERS_MAX);
     farm_t self = { .answers = answers, .count = count,
                     .by_instance = zhashx_new (), .by_name = zhashx_new () };
     int up = 0;
@@ -460,7 +459,7 @@ cli_status_farm (const cli_answer_t *answers, int count, int *up_p)
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
     if (!out)
-        zf_die_nomem ();
+        cli_die_nomem ();
     fprintf (out, "{\"version\":%d,\"brokers\":[", CLI_FARM_VERSION);
     for (int i = 0; i < count; i++) {
         fputs (i? ",": "", out);
@@ -470,7 +469,7 @@ cli_status_farm (const cli_answer_t *answers, int count, int *up_p)
     s_write_farm (out, &self, up);
     fputc ('}', out);
     if (fclose (out) != 0)
-        zf_die_nomem ();
+        cli_die_nomem ();
 
     for (int i = 0; i < count; i++)
         json_destroy (&self.docs [i]);

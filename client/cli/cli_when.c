@@ -4,8 +4,7 @@
  * not agree; --at is turned into one at each submit. */
 #include "cli_when.h"
 #include "cli.h"
-#include "zf_defaults.h"
-#include "zf_util.h"
+#include "cli_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +78,7 @@ int
 cli_when_parse_time (const char *text, int64_t *ms_p)
 {
     long seconds;
-    if (zf_parse_long (text, 0, 1L << 40, &seconds) == 0) {
+    if (cli_parse_long (text, 0, 1L << 40, &seconds) == 0) {
         *ms_p = (int64_t) seconds * 1000;
         return 0;
     }
@@ -92,16 +91,16 @@ cli_when_parse (cli_when_t *self, const char *command, int code,
 {
     long value;
     if (code == CLI_WHEN_PRIORITY) {
-        if (zf_parse_long (arg, 0, ZF_PRIORITY_MAX, &value) != 0)
+        if (cli_parse_long (arg, 0, ZFARM_PRIORITY_MAX, &value) != 0)
             return cli_usage_error (command, "bad --priority '%s' (0..%d)",
-                                    arg, ZF_PRIORITY_MAX);
+                                    arg, ZFARM_PRIORITY_MAX);
         self->priority = (int) value;
         return -1;
     }
     if (code == CLI_WHEN_DELAY) {
         if (self->has_at)
             return cli_usage_error (command, "--delay and --at together");
-        if (zf_parse_long (arg, 0, UINT32_MAX, &value) != 0)
+        if (cli_parse_long (arg, 0, UINT32_MAX, &value) != 0)
             return cli_usage_error (command, "bad --delay '%s' (0..%u ms)",
                                     arg, UINT32_MAX);
         self->delay_ms = value;

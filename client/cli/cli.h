@@ -14,6 +14,9 @@
                                        finished yet */
 #define CLI_EXIT_INTERRUPTED 130    /* SIGINT, as a shell reports it */
 
+/* zfarm call's --timeout when not given. */
+#define CLI_CALL_TIMEOUT_MS  30000
+
 /* A subcommand: argv [0] is its name; returns the exit status. */
 typedef int (cli_command_fn) (int argc, char *argv []);
 

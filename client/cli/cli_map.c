@@ -10,12 +10,8 @@
 #include "cli_lines.h"
 #include "cli_progress.h"
 #include "cli_when.h"
+#include "cli_util.h"
 #include "zfarm.h"
-#include "zf_defaults.h"
-#include "zf_escape.h"
-#include "zf_proto.h"
-#include "zf_table.h"
-#include "zf_util.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -31,7 +27,7 @@
 
 /* The largest payload: what fits in a message under the broker's default
  * --max-msg-size, as for `zfarm call`. */
-#define PAYLOAD_MAX ((size_t) (ZF_DEFAULT_MAX_MSG_SIZE - ZF_HEADER_MAX))
+#define PAYLOAD_MAX ((size_t) (ZFARM_DEFAULT_MAX_MSG_SIZE - ZFARM_HEADER_MAX))
 
 #define WINDOW_DEFAULT   128    /* 64 worker slots busy, one more queued
                                    for each */
@@ -119,7 +115,7 @@ CLI_WHEN_HELP
 "error; 130 if interrupted (Ctrl-C: results are written up to the first\n"
 "item not finished, the others are cancelled, which stops their work; a\n"
 "second Ctrl-C exits at once).\n",
-            ZF_DEFAULT_ENDPOINT, ZF_RETRIES_MAX, WINDOW_MAX, WINDOW_DEFAULT,
+            ZFARM_DEFAULT_ENDPOINT, ZFARM_RETRIES_MAX, WINDOW_MAX, WINDOW_DEFAULT,
             FAILURES_LISTED);
 }
 
@@ -133,8 +129,8 @@ s_parse_number (int code, map_args_t *args)
     const char *name = code == 't'? "--timeout":
                        code == 'r'? "--retries": "--window";
     long min = code == 't'? 0: code == 'r'? -1: 1;
-    long max = code == 't'? INT_MAX: code == 'r'? ZF_RETRIES_MAX: WINDOW_MAX;
-    if (zf_parse_long (optarg, min, max, value) == 0)
+    long max = code == 't'? INT_MAX: code == 'r'? ZFARM_RETRIES_MAX: WINDOW_MAX;
+    if (cli_parse_long (optarg, min, max, value) == 0)
         return -1;
     return cli_usage_error ("map", "bad %s '%s'", name, optarg);
 }
@@ -194,7 +190,7 @@ s_parse_args (int argc, char *argv [], map_args_t *args)
     if (argc - optind > 1)
         return cli_usage_error ("map", "too many arguments");
     args->service = argv [optind];
-    if (!zf_service_name_is_valid (args->service, strlen (args->service)))
+    if (!zfarm_service_name_is_valid (args->service, strlen (args->service)))
         return cli_usage_error ("map", "bad service name '%s'", args->service);
     return -1;
 }
@@ -219,7 +215,7 @@ static void
 s_slot_fail (map_t *self, slot_t *slot, const char *name, const char *text)
 {
     slot->local_name = name;
-    slot->local_text = zf_strdup (text);
+    slot->local_text = cli_strdup (text);
     self->items_ended++;
 }
 
@@ -241,7 +237,7 @@ s_map_submit (map_t *self, slot_t *slot, const void *data, size_t size)
 static const char *
 s_file_slurp (int fd, size_t size, char **data_p, size_t *size_p)
 {
-    char *data = zf_malloc (size + 1);
+    char *data = cli_malloc (size + 1);
     size_t got = 0;
     /* Each turn reads some bytes or is a signal's EINTR; an interrupt ends
      * the loop, since the run is ending anyway. */
@@ -302,7 +298,7 @@ s_map_submit_file (map_t *self, slot_t *slot, const char *line, size_t size)
         s_slot_fail (self, slot, "UNREADABLE", "the name has a NUL byte");
         return;
     }
-    char *path = zf_malloc (size + 1);
+    char *path = cli_malloc (size + 1);
     memcpy (path, line, size);
     char why [FAILURE_MAX], *data = NULL;
     size_t data_size = 0;
@@ -413,7 +409,7 @@ s_map_await (map_t *self)
 /* ---- output ------------------------------------------------------------ */
 
 /* "NAME: text" of a failed item's outcome, on one line: escaped as
- * zf_escape does, since a handler's stderr has newlines and may hold
+ * zfarm_escape does, since a handler's stderr has newlines and may hold
  * anything, and a file name in the input too. */
 static void
 s_describe_failure (const slot_t *slot, char *text, size_t size)
@@ -431,7 +427,7 @@ s_describe_failure (const slot_t *slot, char *text, size_t size)
                   zfarm_strerror (status), more? " (": "", more? details: "",
                   more? ")": "");
     }
-    zf_escape (text, size, raw, strlen (raw));
+    zfarm_escape (text, size, raw, strlen (raw));
 }
 
 static void
@@ -444,7 +440,7 @@ s_map_record_failure (map_t *self, uint64_t item, const slot_t *slot)
     s_describe_failure (slot, text, sizeof text);
     snprintf (line, sizeof line, "item %" PRIu64 " (line %" PRIu64 "): %s",
               item, item, text);
-    self->failures [self->failed - 1] = zf_strdup (line);
+    self->failures [self->failed - 1] = cli_strdup (line);
 }
 
 /* Writes one item's result and frees its slot for the next item. */
@@ -491,14 +487,43 @@ s_map_write (map_t *self)
 
 /* ---- the run ----------------------------------------------------------- */
 
+/* The tasks in flight, by id. One client's ids count up from 1, so the id
+ * itself spreads them over zhashx's buckets, whose number is a prime. */
+static size_t
+s_task_id_hash (const void *key)
+{
+    return (size_t) *(const uint64_t *) key;
+}
+
+static int
+s_task_id_compare (const void *key1, const void *key2)
+{
+    uint64_t id1 = *(const uint64_t *) key1, id2 = *(const uint64_t *) key2;
+    return id1 < id2? -1: id1 > id2;
+}
+
+/* The keys are the slots' own task_id fields: neither copied nor freed. */
+static zhashx_t *
+s_task_table_new (void)
+{
+    zhashx_t *table = zhashx_new ();
+    if (!table)
+        cli_die_nomem ();
+    zhashx_set_key_hasher (table, s_task_id_hash);
+    zhashx_set_key_comparator (table, s_task_id_compare);
+    zhashx_set_key_duplicator (table, NULL);
+    zhashx_set_key_destructor (table, NULL);
+    return table;
+}
+
 static void
 s_map_init (map_t *self, const map_args_t *args, zfarm_client_t *client)
 {
     *self = (map_t) { .args = args, .client = client };
     self->input = lines_new (STDIN_FILENO,
                              args->files? PATH_MAX - 1: PAYLOAD_MAX);
-    self->slots = zf_malloc ((size_t) args->window * sizeof (slot_t));
-    self->running = zf_u64_table_new ();     /* key is &slot->task_id */
+    self->slots = cli_malloc ((size_t) args->window * sizeof (slot_t));
+    self->running = s_task_table_new ();     /* key is &slot->task_id */
     self->progress = progress_new (args->quiet);
     if (progress_is_shown (self->progress))
         progress_set_total (self->progress, lines_count_left (STDIN_FILENO));

@@ -52,7 +52,7 @@ progress_t *
     progress_new_task (void);
 
 /* A report: done of total (0: not known), and the worker's note, which is
- * shown escaped (zf_escape). */
+ * shown escaped (zfarm_escape). */
 void
     progress_report (progress_t *self, uint64_t done, uint64_t total,
                      const char *note);

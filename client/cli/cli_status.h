@@ -1,5 +1,5 @@
 /* cli_status.h: `zfarm status` of several brokers: asking them all at
- * once, and the document of the farm as a whole (client/README.md,
+ * once, and the document of the farm as a whole (client/cli/README.md,
  * "zfarm status"). */
 #ifndef CLI_STATUS_H
 #define CLI_STATUS_H

@@ -1,6 +1,5 @@
 /* cli_main.c: the zfarm tool: global options, then one subcommand. */
 #include "cli.h"
-#include "zf_curve.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -75,11 +74,8 @@ cli_connect (const char *command, const char *broker)
 {
     /* Checked here too, so that a bad key is a usage error that names
      * the options; the library would only fail. */
-    zf_curve_t curve;
     char error [512];
-    int rc = zf_curve_setup_from_env (&curve, error, sizeof error);
-    zf_curve_clear (&curve);
-    if (rc != 0) {
+    if (zfarm_curve_check_env (error, sizeof error) != 0) {
         cli_usage_error (command, "--curve-server-key, --curve-cert: %s",
                          error);
         return NULL;
@@ -114,7 +110,7 @@ s_print_help (void)
             " $%s)\n"
             "  --curve-cert FILE       our secret certificate (zfarm keygen;"
             "\n                          default $%s)\n",
-            ZF_CURVE_SERVER_KEY_ENV, ZF_CURVE_CERT_ENV);
+            ZFARM_CURVE_SERVER_KEY_ENV, ZFARM_CURVE_CERT_ENV);
 }
 
 /* Takes --curve-server-key and --curve-cert (also "--flag=value") out of
@@ -126,8 +122,8 @@ static int
 s_take_curve_options (int *argc, char *argv [])
 {
     static const struct { const char *flag, *env; } options [] = {
-        { "--curve-server-key", ZF_CURVE_SERVER_KEY_ENV },
-        { "--curve-cert",       ZF_CURVE_CERT_ENV },
+        { "--curve-server-key", ZFARM_CURVE_SERVER_KEY_ENV },
+        { "--curve-cert",       ZFARM_CURVE_CERT_ENV },
     };
     int kept = 1, i = 1;
     for (; i < *argc && strcmp (argv [i], "--") != 0; i++) {

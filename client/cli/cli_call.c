@@ -3,10 +3,8 @@
 #include "cli_progress.h"
 #include "cli_when.h"
 #include "cli_retry.h"
+#include "cli_util.h"
 #include "zfarm.h"
-#include "zf_defaults.h"
-#include "zf_escape.h"
-#include "zf_util.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -17,7 +15,7 @@
 /* The most that is read from stdin: what fits in a message under the
  * broker's default --max-msg-size, past which it would drop the connection
  * rather than take the task. */
-#define STDIN_MAX ((size_t) (ZF_DEFAULT_MAX_MSG_SIZE - ZF_HEADER_MAX))
+#define STDIN_MAX ((size_t) (ZFARM_DEFAULT_MAX_MSG_SIZE - ZFARM_HEADER_MAX))
 
 typedef struct {
     const char *broker;         /* NULL: $ZFARM_BROKER or the default */
@@ -59,7 +57,7 @@ CLI_WHEN_HELP
 "Exit status: 0 if the task succeeded; 1 if it failed (the error is on\n"
 "stderr: 'zfarm: NAME: text (details)', control characters in the details\n"
 "escaped as \\n, \\x1b...); 2 for a usage error; 130 if interrupted.\n",
-            ZF_DEFAULT_ENDPOINT, ZF_DEFAULT_CALL_TIMEOUT_MS, ZF_RETRIES_MAX);
+            ZFARM_DEFAULT_ENDPOINT, CLI_CALL_TIMEOUT_MS, ZFARM_RETRIES_MAX);
 }
 
 /* Fills args from argv. Returns -1 to go on, or the exit status. */
@@ -90,12 +88,12 @@ s_parse_args (int argc, char *argv [], call_args_t *args)
             args->progress = true;
         else
         if (code == 't') {
-            if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
+            if (cli_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
                 return cli_usage_error ("call", "bad --timeout '%s'", optarg);
         }
         else
         if (code == 'r') {
-            if (zf_parse_long (optarg, -1, ZF_RETRIES_MAX, &args->retries) != 0)
+            if (cli_parse_long (optarg, -1, ZFARM_RETRIES_MAX, &args->retries) != 0)
                 return cli_usage_error ("call", "bad --retries '%s'", optarg);
         }
         else
@@ -126,7 +124,7 @@ int
 cli_read_stdin (char **data_p, size_t *size_p)
 {
     size_t size = 0, capacity = 65536;
-    char *data = zf_malloc (capacity);
+    char *data = cli_malloc (capacity);
     while (true) {
         if (size == capacity) {
             if (capacity >= STDIN_MAX) {
@@ -136,7 +134,7 @@ cli_read_stdin (char **data_p, size_t *size_p)
                 return -1;
             }
             capacity = capacity * 2 < STDIN_MAX? capacity * 2: STDIN_MAX + 1;
-            data = zf_realloc (data, capacity);
+            data = cli_realloc (data, capacity);
         }
         size_t n = fread (data + size, 1, capacity - size, stdin);
         size += n;
@@ -162,7 +160,7 @@ cli_report_result (const zfarm_result_t *result)
          * escaped, since a handler's stderr may hold anything. */
         const char *text = zfarm_result_error (result);
         bool details = *text && strcmp (text, zfarm_strerror (status)) != 0;
-        char *shown = zf_escape_dup (text, strlen (text));
+        char *shown = zfarm_escape_dup (text, strlen (text));
         fprintf (stderr, "zfarm: %s: %s%s%s%s\n", zfarm_err_name (status),
                  zfarm_strerror (status), details? " (": "",
                  details? shown: "", details? ")": "");
@@ -252,7 +250,7 @@ s_run (const call_args_t *args, const void *data, size_t size)
 int
 cli_call (int argc, char *argv [])
 {
-    call_args_t args = { .timeout_ms = ZF_DEFAULT_CALL_TIMEOUT_MS,
+    call_args_t args = { .timeout_ms = CLI_CALL_TIMEOUT_MS,
                          .retries = -1 };
     cli_when_init (&args.when);
     int rc = s_parse_args (argc, argv, &args);

@@ -22,9 +22,9 @@
     { "backoff",  required_argument, NULL, CLI_OPT_BACKOFF }
 
 typedef struct {
-    uint32_t codes;             /* ZFARM_RETRY_ON bits; 0: the service's */
-    uint32_t backoff_min_ms;
-    uint32_t backoff_max_ms;    /* 0: the service's */
+    unsigned codes;             /* ZFARM_RETRY_ON bits; 0: the service's */
+    int backoff_min_ms;
+    int backoff_max_ms;         /* 0: the service's */
 } cli_retry_t;
 
 /* Takes one of the two options (code and its value) into retry. Returns

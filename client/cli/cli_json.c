@@ -4,7 +4,7 @@
  * JSON_DEPTH_MAX (which bounds the stack, here and in json_destroy), and
  * every loop consumes input, so no text can crash it or make it spin. */
 #include "cli_json.h"
-#include "zf_util.h"
+#include "cli_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,7 +32,7 @@ static json_t *
 static json_t *
 s_node_new (json_type_t type)
 {
-    json_t *self = zf_malloc (sizeof *self);
+    json_t *self = cli_malloc (sizeof *self);
     self->type = type;
     return self;
 }
@@ -133,7 +133,7 @@ s_parse_number (reader_t *reader)
     }
     json_t *node = s_node_new (JSON_NUMBER);
     size_t size = (size_t) (p - reader->at);
-    node->text = zf_malloc (size + 1);
+    node->text = cli_malloc (size + 1);
     memcpy (node->text, reader->at, size);
     node->number = strtod (node->text, NULL);
     reader->at = p;
@@ -251,7 +251,7 @@ s_parse_text (reader_t *reader)
     if (span < 0)
         return NULL;
     const char *in = reader->at, *end = reader->at + span;
-    char *text = zf_malloc ((size_t) span + 1);
+    char *text = cli_malloc ((size_t) span + 1);
     char *out = text;
     while (in < end) {
         if (*in != '\\') {

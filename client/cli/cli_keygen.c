@@ -1,7 +1,6 @@
 /* cli_keygen.c: `zfarm keygen`: a CURVE keypair in czmq's certificate
  * format, with the role (and services) the broker will let it have. */
 #include "cli.h"
-#include "zf_curve.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -42,14 +41,16 @@ s_print_help (void)
 static int
 s_check_args (const keygen_args_t *args)
 {
-    int roles = zf_roles_parse (args->role);
-    if (!roles)
+    /* The roles of zfarm-broker(1)'s --authorized-keys: its certificates'
+     * "role" metadata. */
+    bool worker = streq (args->role, "worker") || streq (args->role, "both");
+    if (!worker && !streq (args->role, "client"))
         return cli_usage_error ("keygen", "bad --role '%s' (client, worker"
                                 " or both)", args->role);
-    if (args->services && !(roles & ZF_ROLE_WORKER))
+    if (args->services && !worker)
         return cli_usage_error ("keygen", "--services is for a worker key"
                                 " (--role worker or both)");
-    if (args->services && !zf_services_are_valid (args->services))
+    if (args->services && !zfarm_service_list_is_valid (args->services))
         return cli_usage_error ("keygen", "bad --services '%s' (service"
                                 " names, comma-separated)", args->services);
     return -1;

@@ -4,10 +4,7 @@
 #include "cli_json.h"
 #include "cli_retry.h"
 #include "cli_when.h"
-#include "zf_defaults.h"
-#include "zf_escape.h"
-#include "zf_proto.h"
-#include "zf_util.h"
+#include "cli_util.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -90,7 +87,7 @@ CLI_WHEN_HELP
 "  -h, --help         show this help\n\n"
 "Exit status: 0 (the id is on stdout); 1 if the broker refused it or did\n"
 "not answer (the error on stderr); 2 for a usage error.\n",
-            ZF_DEFAULT_ENDPOINT, ZF_RETRIES_MAX, ACK_WAIT_MS);
+            ZFARM_DEFAULT_ENDPOINT, ZFARM_RETRIES_MAX, ACK_WAIT_MS);
 }
 
 static int
@@ -115,7 +112,7 @@ s_submit_parse (int argc, char *argv [], submit_args_t *args)
                        code == 'r'? &args->retries:
                        code == 'w'? &args->wait_ms: NULL;
         long min = code == 'r'? -1: 0;
-        long max = code == 'r'? ZF_RETRIES_MAX: INT_MAX;
+        long max = code == 'r'? ZFARM_RETRIES_MAX: INT_MAX;
         if (code == 'h') {
             s_submit_help ();
             return CLI_EXIT_OK;
@@ -127,7 +124,7 @@ s_submit_parse (int argc, char *argv [], submit_args_t *args)
             args->lines = true;
         else
         if (number) {
-            if (zf_parse_long (optarg, min, max, number) != 0)
+            if (cli_parse_long (optarg, min, max, number) != 0)
                 return cli_usage_error ("submit", "bad -%c value '%s'",
                                         code, optarg);
         }
@@ -164,10 +161,10 @@ static int
 s_submit_lines (zfarm_client_t *client, const submit_args_t *args,
                 char *data, size_t size)
 {
-    const void **lines = zf_malloc (BATCH_MAX * sizeof *lines);
-    size_t *sizes = zf_malloc (BATCH_MAX * sizeof *sizes);
-    uint64_t *ids = zf_malloc (BATCH_MAX * sizeof *ids);
-    int *codes = zf_malloc (BATCH_MAX * sizeof *codes);
+    const void **lines = cli_malloc (BATCH_MAX * sizeof *lines);
+    size_t *sizes = cli_malloc (BATCH_MAX * sizeof *sizes);
+    uint64_t *ids = cli_malloc (BATCH_MAX * sizeof *ids);
+    int *codes = cli_malloc (BATCH_MAX * sizeof *codes);
     int first_failure = 0;
     char *at = data, *end = data + size;
     while (at < end && !zsys_interrupted) {
@@ -265,7 +262,7 @@ s_result_help (void)
 "Exit status: 0 if the task succeeded; 1 if it failed, or no broker has it\n"
 "(NOT_FOUND: never stored, or its result expired), or no broker answered;\n"
 "4 if it has not finished yet (PENDING on stderr); 2 for a usage error.\n",
-            ZF_DEFAULT_ENDPOINT);
+            ZFARM_DEFAULT_ENDPOINT);
 }
 
 static void
@@ -280,7 +277,7 @@ s_cancel_help (void)
 "  -h, --help         show this help\n\n"
 "Exit status: 0 if the task is cancelled (now or before); 1 if it had\n"
 "finished otherwise, no broker has it, or none answered; 2 for a usage\n"
-"error.\n", ZF_DEFAULT_ENDPOINT);
+"error.\n", ZFARM_DEFAULT_ENDPOINT);
 }
 
 /* Parses [-b EP] [-w] [-t MS] ID (result), or [-b EP] ID (cancel). */
@@ -311,7 +308,7 @@ s_id_parse (int argc, char *argv [], common_t *common, bool *wait,
             *wait = true;
         else
         if (code == 't' && result) {
-            if (zf_parse_long (optarg, 0, INT_MAX, timeout_ms) != 0)
+            if (cli_parse_long (optarg, 0, INT_MAX, timeout_ms) != 0)
                 return cli_usage_error (common->command, "bad --timeout '%s'",
                                         optarg);
         }
@@ -392,7 +389,7 @@ s_tasks_help (void)
 "  -s, --service S    only the tasks of service S\n"
 "      --state STATE  only those queued, delayed, running or finished\n"
 "      --json         the broker's answer as it came (see README.md)\n"
-"  -h, --help         show this help\n", ZF_DEFAULT_ENDPOINT);
+"  -h, --help         show this help\n", ZFARM_DEFAULT_ENDPOINT);
 }
 
 static void
@@ -411,7 +408,7 @@ s_dead_help (void)
 "  drop N, --all      forget it (them)\n\n"
 "  -b, --broker EP    broker endpoint (default $ZFARM_BROKER, else %s)\n"
 "      --json         the broker's answer as it came (see README.md)\n"
-"  -h, --help         show this help\n", ZF_DEFAULT_ENDPOINT);
+"  -h, --help         show this help\n", ZFARM_DEFAULT_ENDPOINT);
 }
 
 /* Sends request and prints the answer (as JSON with --json). Returns
@@ -450,7 +447,7 @@ s_print_field (const json_t *item, const char *name, int width)
 {
     const char *text = json_string (json_member (item, name), "-");
     char shown [512];
-    zf_escape (shown, sizeof shown, text, strlen (text));
+    zfarm_escape (shown, sizeof shown, text, strlen (text));
     printf ("%-*s", width, shown);
 }
 
@@ -478,7 +475,7 @@ s_print_list (const json_t *list, bool dead)
         const char *error = json_string (json_member (item, "error"), "");
         if (*error) {
             char shown [256];
-            zf_escape (shown, sizeof shown, error, strlen (error));
+            zfarm_escape (shown, sizeof shown, error, strlen (error));
             printf (": %s", shown);
         }
         putchar ('\n');
@@ -497,7 +494,7 @@ cli_tasks (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     common_t common = { "tasks", NULL, false };
-    char request [ZF_TEXT_MAX + 1] = "tasks";
+    char request [ZFARM_TEXT_MAX + 1] = "tasks";
     opterr = 0;
     int code;
     while ((code = getopt_long (argc, argv, "+:b:s:h", options, NULL)) != -1) {
@@ -519,7 +516,7 @@ cli_tasks (int argc, char *argv [])
                 return cli_usage_error ("tasks", "bad --state '%s' (queued,"
                                         " delayed, running or finished)",
                                         value);
-            if (!zf_service_name_is_valid (value, strlen (value))
+            if (!zfarm_service_name_is_valid (value, strlen (value))
             &&  code == 's')
                 return cli_usage_error ("tasks", "bad --service '%s'", value);
             size_t used = strlen (request);
@@ -560,10 +557,10 @@ s_dead_show (const json_t *doc)
          line; line = json_next (line)) {
         const char *text = json_string (line, "");
         char shown [2048];
-        zf_escape (shown, sizeof shown, text, strlen (text));
+        zfarm_escape (shown, sizeof shown, text, strlen (text));
         printf ("  %s\n", shown);
     }
-    /* Escaped by the broker already (zf_escape.h). */
+    /* Escaped by the broker already (as zfarm_escape does). */
     const char *shown = json_string (json_member (doc, "payload"), "");
     printf ("payload (%s bytes%s): %s\n",
             json_number_text (json_member (doc, "payload_bytes"), "?"),
@@ -614,7 +611,7 @@ cli_dead (int argc, char *argv [])
     else
     if ((streq (action, "show") || streq (action, "retry")
          || streq (action, "drop"))
-    &&  (which? !all && zf_parse_long (which, 1, LONG_MAX, &number) == 0
+    &&  (which? !all && cli_parse_long (which, 1, LONG_MAX, &number) == 0
               : all && !streq (action, "show")))
         snprintf (request, sizeof request, "dead %s %s", action,
                   all? "all": which);

@@ -8,15 +8,13 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_status.h"
+#include "cli_util.h"
 #include "zfarm.h"
-#include "zf_defaults.h"
-#include "zf_endpoints.h"
-#include "zf_escape.h"
-#include "zf_util.h"
 
 #include <assert.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define STATUS_TIMEOUT_MS 5000  /* default --timeout */
@@ -122,12 +120,12 @@ s_cell_append (char *raw, const char *text)
     raw [at] = 0;
 }
 
-/* Makes the cell shown from raw, escaped as zf_escape does, and cut with
- * ZF_ESCAPE_MARKER if it is longer than CELL_MAX. */
+/* Makes the cell shown from raw, escaped as zfarm_escape does, and cut with
+ * ZFARM_ESCAPE_MARKER if it is longer than CELL_MAX. */
 static void
 s_cell_escape (char *cell, const char *raw)
 {
-    zf_escape (cell, CELL_MAX + 1, raw, strlen (raw));
+    zfarm_escape (cell, CELL_MAX + 1, raw, strlen (raw));
 }
 
 /* Columns a cell takes: its characters (escaped, it is valid UTF-8). East
@@ -513,7 +511,7 @@ s_print_help (void)
 "  -h, --help         show this help\n\n"
 "Exit status: 0 when every broker answered, 1 if none did, 3 if some did\n"
 "and some did not, 2 for a usage error.\n",
-            ZF_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
+            ZFARM_DEFAULT_ENDPOINT, STATUS_TIMEOUT_MS);
 }
 
 /* Fills args from argv. Returns -1 to go on, or the exit status. */
@@ -546,7 +544,7 @@ s_parse_args (int argc, char *argv [], status_args_t *args)
             args->farm = true;
         else
         if (code == 't') {
-            if (zf_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
+            if (cli_parse_long (optarg, 0, INT_MAX, &args->timeout_ms) != 0)
                 return cli_usage_error ("status", "bad --timeout '%s'", optarg);
         }
         else
@@ -583,7 +581,7 @@ s_print_json (const char *text)
     size_t left = strlen (text);
     bool in_string = false, escaped = false;
     while (left) {
-        size_t length = zf_utf8_char (at, left);
+        size_t length = zfarm_utf8_char (at, left);
         bool unsafe = length && s_json_char_is_unsafe (at, length);
         if (length == 0)
             fputs ("\\ufffd", stdout);
@@ -683,17 +681,18 @@ s_print_farm_document (const status_args_t *args, const char *json)
 static int
 s_status_farm (const status_args_t *args, const char *list)
 {
-    zf_endpoints_t endpoints;
+    char *endpoints [ZFARM_BROKERS_MAX];
     char why [256];
-    if (zf_endpoints_parse (&endpoints, list, why, sizeof why) != 0)
+    int count = zfarm_endpoints_split (list, endpoints, why, sizeof why);
+    if (count < 0)
         return cli_usage_error ("status", "bad %s '%s': %s", args->broker?
                                 "--broker": "ZFARM_BROKER", list, why);
-    zfarm_client_t *clients [ZF_BROKERS_MAX] = { NULL };
-    cli_answer_t answers [ZF_BROKERS_MAX];
-    int count = endpoints.count, rc = CLI_EXIT_USAGE;
+    zfarm_client_t *clients [ZFARM_BROKERS_MAX] = { NULL };
+    cli_answer_t answers [ZFARM_BROKERS_MAX];
+    int rc = CLI_EXIT_USAGE;
     for (int i = 0; i < count; i++) {
-        answers [i] = (cli_answer_t) { .endpoint = endpoints.items [i] };
-        clients [i] = cli_connect ("status", endpoints.items [i]);
+        answers [i] = (cli_answer_t) { .endpoint = endpoints [i] };
+        clients [i] = cli_connect ("status", endpoints [i]);
         if (!clients [i])
             goto done;
     }
@@ -708,9 +707,10 @@ s_status_farm (const status_args_t *args, const char *list)
     for (int i = 0; i < count; i++)
         free (answers [i].json);
 done:
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count; i++) {
         zfarm_client_destroy (&clients [i]);
-    zf_endpoints_clear (&endpoints);
+        free (endpoints [i]);
+    }
     return rc;
 }
 
@@ -725,7 +725,7 @@ cli_status (int argc, char *argv [])
      * document, which scripts read, unless --farm asks for the farm's. */
     const char *list = args.broker? args.broker: getenv ("ZFARM_BROKER");
     if (!list || !*list)
-        list = ZF_DEFAULT_ENDPOINT;
+        list = ZFARM_DEFAULT_ENDPOINT;
     if (args.farm || strchr (list, ','))
         rc = s_status_farm (&args, list);
     else

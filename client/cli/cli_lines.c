@@ -5,9 +5,10 @@
  * never past limit + 1 bytes: a line that reaches that size without a
  * newline is over the limit, and is dropped as the rest of it comes. */
 #include "cli_lines.h"
-#include "zf_util.h"
+#include "cli_util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,11 +30,11 @@ struct _lines_t {
 lines_t *
 lines_new (int fd, size_t limit)
 {
-    lines_t *self = zf_malloc (sizeof *self);
+    lines_t *self = cli_malloc (sizeof *self);
     self->fd = fd;
     self->limit = limit;
     self->capacity = READ_SIZE;
-    self->buffer = zf_malloc (self->capacity);
+    self->buffer = cli_malloc (self->capacity);
     return self;
 }
 
@@ -63,7 +64,7 @@ s_make_room (lines_t *self)
     if (self->end == self->capacity && self->capacity <= self->limit) {
         size_t grown = self->capacity * 2;
         self->capacity = grown <= self->limit + 1? grown: self->limit + 1;
-        self->buffer = zf_realloc (self->buffer, self->capacity);
+        self->buffer = cli_realloc (self->buffer, self->capacity);
     }
 }
 

@@ -289,6 +289,34 @@ th_status_counter (const char *endpoint, const char *name)
 }
 
 int
+th_status_worker_count (const char *endpoint)
+{
+    json_t *doc = th_status_doc (endpoint);
+    if (!doc)
+        return -1;
+    int count = 0;
+    for (const json_t *worker = json_first (json_member (doc, "workers"));
+         worker; worker = json_next (worker))
+        count++;
+    json_destroy (&doc);
+    return count;
+}
+
+void
+th_status_http (const char *endpoint, char *host, size_t host_size,
+                int *port_p)
+{
+    json_t *doc = th_status_doc (endpoint);
+    const char *url = json_string (th_json_path (doc, "broker.http"), "");
+    char format [32];
+    snprintf (format, sizeof format, "http://%%%zu[0-9.]:%%d", host_size - 1);
+    if (sscanf (url, format, host, port_p) != 2)
+        TEST_FAIL ("no http://HOST:PORT in the status of %s: '%s'",
+                   endpoint, url);
+    json_destroy (&doc);
+}
+
+int
 th_status_pids (const char *endpoint, int *pids, int max)
 {
     json_t *doc = th_status_doc (endpoint);

@@ -98,6 +98,17 @@ double
 long
     th_status_counter (const char *endpoint, const char *name);
 
+/* How many workers the broker lists (any state), or -1 if it did not
+ * answer. */
+int
+    th_status_worker_count (const char *endpoint);
+
+/* The broker's --http address from its status ("http://HOST:PORT"), into
+ * host (host_size bytes) and *port_p. Fails the test if it has none. */
+void
+    th_status_http (const char *endpoint, char *host, size_t host_size,
+                    int *port_p);
+
 /* The pids of the registered workers, into pids (at most max). Returns how
  * many. */
 int

@@ -36,14 +36,16 @@ s_warm_up (zfarm_client_t *client)
 static long
 s_deepest (const char *endpoint)
 {
-    char *json = th_status (endpoint);
+    json_t *doc = th_status_doc (endpoint);
     long deepest = -1;
-    const char *key = "\"prefetch_depth\":";
-    for (const char *at = json; at && (at = strstr (at, key));
-         at += strlen (key))
-        if (atol (at + strlen (key)) > deepest)
-            deepest = atol (at + strlen (key));
-    free (json);
+    for (const json_t *worker = json_first (json_member (doc, "workers"));
+         worker; worker = json_next (worker)) {
+        long depth = (long) json_number (json_member (worker,
+                                                      "prefetch_depth"), -1);
+        if (depth > deepest)
+            deepest = depth;
+    }
+    json_destroy (&doc);
     return deepest;
 }
 

@@ -32,15 +32,10 @@ static pid_t
 s_busy (const char *endpoint, pid_t a, pid_t b)
 {
     for (int i = 0; i < 1000; i++) {
-        char *json = th_status (endpoint);
-        const char *busy = json? strstr (json, "\"state\":\"busy\""): NULL;
-        int pid = 0;
-        for (const char *at = busy; at && at > json; at--)
-            if (strncmp (at, "\"pid\":", 6) == 0) {
-                pid = atoi (at + 6);
-                break;
-            }
-        free (json);
+        json_t *doc = th_status_doc (endpoint);
+        int pid = (int) json_number (th_json_path (doc,
+                                         "workers[state=busy].pid"), 0);
+        json_destroy (&doc);
         if (pid == a || pid == b)
             return pid;
         zclock_sleep (10);

@@ -131,11 +131,7 @@ main (int argc, char *argv [])
     th_worker_start (endpoint, args);
     ASSERT (th_wait_workers (endpoint, 1, 20000));
 
-    char *json = th_status (endpoint);
-    const char *http = strstr (json, "\"http\":\"http://");
-    ASSERT (http);
-    ASSERT_EQ (sscanf (http, "\"http\":\"http://%63[0-9.]:%d", s_host, &s_port), 2);
-    free (json);
+    th_status_http (endpoint, s_host, sizeof s_host, &s_port);
 
     if (page)
         test_page ();

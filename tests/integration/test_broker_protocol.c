@@ -111,11 +111,13 @@ static long
 s_counter (const char *name)
 {
     char *json = s_status ();
-    char key [64];
-    snprintf (key, sizeof key, "\"%s\":", name);
-    const char *at = strstr (json, key);
-    ASSERT (at);
-    long value = atol (at + strlen (key));
+    json_t *doc = json_parse (json, strlen (json));
+    char path [64];
+    snprintf (path, sizeof path, "counters.%s", name);
+    const json_t *counter = th_json_path (doc, path);
+    ASSERT (json_type (counter) == JSON_NUMBER);
+    long value = (long) json_number (counter, -1);
+    json_destroy (&doc);
     free (json);
     return value;
 }
@@ -277,7 +279,12 @@ test_floods (zsock_t *client, zsock_t *worker)
     int workers = 0;
     for (int i = 0; i < 1000; i++) {
         char *json = s_status ();
-        workers = th_count (json, "\"state\":");
+        json_t *doc = json_parse (json, strlen (json));
+        workers = 0;
+        for (const json_t *at = json_first (json_member (doc, "workers"));
+             at; at = json_next (at))
+            workers++;
+        json_destroy (&doc);
         free (json);
         if (workers == 1)
             break;

@@ -24,12 +24,13 @@ done
 
 # libsodium-dev: CURVE in the patched libzmq, and the CURVE test's own
 # handshake; dpkg-dev: dpkg-source unpacks Debian's libzmq source;
-# liblmdb-dev: the broker's journal of detached tasks (issue 17).
+# liblmdb-dev: the broker's journal of detached tasks (issue 17);
+# clang-format (14 on Debian 12): test_format, tests/style/check_format.sh.
 packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           libmicrohttpd-dev libsodium-dev dpkg-dev liblmdb-dev"
 if [ "$test_tools" = yes ]; then
     packages="$packages clang libclang-rt-14-dev valgrind iproute2 procps
-              chromium systemd man-db groff-base python3-yaml"
+              chromium systemd man-db groff-base python3-yaml clang-format"
 fi
 if [ "$bench_tools" = yes ]; then
     packages="$packages beanstalkd"

@@ -17,8 +17,8 @@ zfarm_curve_check_env (char *error, size_t error_size)
 {
     zf_curve_t curve;
     int rc = zf_curve_setup_from_env (&curve, error, error_size);
-    zf_curve_clear (&curve);    /* the secret key is not kept */
-    return rc == 0? 0: ZFARM_EINVALID;
+    zf_curve_clear (&curve); /* the secret key is not kept */
+    return rc == 0 ? 0 : ZFARM_EINVALID;
 }
 
 int

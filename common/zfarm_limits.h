@@ -9,11 +9,11 @@
 
 /* The broker a client or worker is given when neither its argument nor
  * $ZFARM_BROKER names one. */
-#define ZFARM_DEFAULT_ENDPOINT     "tcp://127.0.0.1:5555"
+#define ZFARM_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
 /* Brokers in one endpoint list ("tcp://a:5555,tcp://b:5555") that a
  * client or a worker is given, at most. */
-#define ZFARM_BROKERS_MAX          16
+#define ZFARM_BROKERS_MAX 16
 
 /* A broker's --max-msg-size when not told: bytes of a whole message. */
 #define ZFARM_DEFAULT_MAX_MSG_SIZE (256LL << 20)
@@ -23,12 +23,12 @@
 
 /* Bytes of an error text the broker keeps, and of a detached-task query
  * (zfarm_client_query). */
-#define ZFARM_TEXT_MAX             1023
+#define ZFARM_TEXT_MAX 1023
 
 /* zfarm_client_set_retries: -1 (the service's policy) up to this. */
-#define ZFARM_RETRIES_MAX          100
+#define ZFARM_RETRIES_MAX  100
 /* zfarm_client_set_priority: 0 up to this, higher first. */
-#define ZFARM_PRIORITY_MAX         9
+#define ZFARM_PRIORITY_MAX 9
 
 /* Where zfarm_client_new (and zfarm_curve_check_env) finds the CURVE keys:
  * the broker's public key (Z85, or its public certificate file), and our
@@ -37,6 +37,6 @@
 #define ZFARM_CURVE_CERT_ENV       "ZFARM_CURVE_CERT"
 
 /* What ends a text that zfarm_escape cut because it did not fit. */
-#define ZFARM_ESCAPE_MARKER        "[...]"
+#define ZFARM_ESCAPE_MARKER "[...]"
 
 #endif

@@ -19,7 +19,7 @@ cli_die_nomem (void)
 void *
 cli_malloc (size_t size)
 {
-    void *block = calloc (1, size > 0? size: 1);
+    void *block = calloc (1, size > 0 ? size : 1);
     if (block == NULL)
         cli_die_nomem ();
     return block;
@@ -28,7 +28,7 @@ cli_malloc (size_t size)
 void *
 cli_realloc (void *ptr, size_t size)
 {
-    void *block = realloc (ptr, size > 0? size: 1);
+    void *block = realloc (ptr, size > 0 ? size : 1);
     if (block == NULL)
         cli_die_nomem ();
     return block;

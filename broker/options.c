@@ -41,7 +41,7 @@ enum { TAG_BIND = 1, TAG_CONFIG, TAG_HELP, TAG_VERSION };
                         .size = offsetof (options_t, policy_count) \
                               + sizeof (int) - offsetof (options_t, retry)
 
-static zf_option_parse_fn s_retry_option, s_log_level, s_verbose,
+static zf_option_parse_fn s_retry_option, s_verbose,
                           s_prefetch, s_prefetch_below, s_file_mode,
                           s_journal_sync;
 static zf_option_differs_fn s_binds_differ;
@@ -207,7 +207,7 @@ static const zf_option_t s_options [] = {
       .help = "serve Prometheus metrics at /metrics and a live\n"
               "status page at / (e.g. 127.0.0.1:9464)" },
     { .name = "log-level", .arg = "LEVEL", FIELD (log_level),
-      CUSTOM (s_log_level), .reload = ZF_RELOAD_LIVE,
+      CUSTOM (zf_options_log_level), .reload = ZF_RELOAD_LIVE,
       .help = "error, warning, notice, info (default) or debug" },
     { .name = "syslog", FIELD (syslog), TRUE_FLAG,
       .reload = ZF_RELOAD_RESTART,
@@ -259,18 +259,6 @@ s_file_mode (void *settings, const zf_option_t *option, const char *text,
     }
     snprintf (error, error_size, "expected an octal file mode such as 0600"
               " or 0660, got '%s'", text);
-    return -1;
-}
-
-static int
-s_log_level (void *settings, const zf_option_t *option, const char *text,
-             char *error, size_t error_size)
-{
-    int *level = ZF_OPTION_FIELD (settings, option, int);
-    if (zf_log_parse_level (text, level) == 0)
-        return 0;
-    snprintf (error, error_size, "expected error, warning, notice, info or"
-              " debug, got '%s'", text);
     return -1;
 }
 

@@ -1,6 +1,7 @@
 /* option_table.c: getopt's arrays, --help, parsing and reload from one
  * table of options (zf_options.h). */
 #include "zf_options.h"
+#include "zf_log.h"
 #include "zf_util.h"
 
 #include <assert.h>
@@ -151,6 +152,18 @@ zf_options_set (const zf_option_t *option, void *settings, const char *value,
             break;
     }
     snprintf (error, error_size, "not an option");
+    return -1;
+}
+
+int
+zf_options_log_level (void *settings, const zf_option_t *option,
+                      const char *text, char *error, size_t error_size)
+{
+    int *level = ZF_OPTION_FIELD (settings, option, int);
+    if (zf_log_parse_level (text, level) == 0)
+        return 0;
+    snprintf (error, error_size, "expected error, warning, notice, info or"
+              " debug, got '%s'", text);
     return -1;
 }
 

@@ -91,6 +91,10 @@ int
     zf_options_set (const zf_option_t *option, void *settings,
                     const char *value, char *error, size_t error_size);
 
+/* A ZF_OPTION_CUSTOM parse for a log level (zf_log_parse_level's names)
+ * into an int field. */
+zf_option_parse_fn zf_options_log_level;
+
 /* A reload: copies each ZF_RELOAD_LIVE row's field from fresh to now, and
  * calls refused (with the option's name) for each ZF_RELOAD_RESTART row
  * whose value differs. Returns how many differed so. */

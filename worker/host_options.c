@@ -34,7 +34,7 @@ enum { TAG_CONFIG = 1, TAG_HELP, TAG_VERSION, TAG_SUPERVISOR };
 #define STRING          .kind = ZF_OPTION_STRING
 #define CUSTOM(fn)      .kind = ZF_OPTION_CUSTOM, .parse = (fn)
 
-static zf_option_parse_fn s_broker, s_service, s_log_level, s_processes,
+static zf_option_parse_fn s_broker, s_service, s_processes,
                           s_stop_at, s_curve_key;
 
 static const char s_usage_head [] =
@@ -68,7 +68,7 @@ static const char s_usage_tail [] =
 /* Every flag of zfarm-worker, in --help's order. */
 static const zf_option_t s_options [] = {
     { .name = "log-level", .arg = "L", FIELD (log_level),
-      CUSTOM (s_log_level),
+      CUSTOM (zf_options_log_level),
       .help = "error, warning, notice, info (default) or debug" },
     { .name = "syslog", FIELD (syslog), .kind = ZF_OPTION_TRUE,
       .help = "log to syslog instead of stderr" },
@@ -196,18 +196,6 @@ static const zf_option_t s_options [] = {
 };
 
 /* ---- values that are more than a number or a string ------------------- */
-
-static int
-s_log_level (void *settings, const zf_option_t *option, const char *text,
-             char *error, size_t error_size)
-{
-    int *level = ZF_OPTION_FIELD (settings, option, int);
-    if (zf_log_parse_level (text, level) == 0)
-        return 0;
-    snprintf (error, error_size, "expected error, warning, notice, info or"
-              " debug, got '%s'", text);
-    return -1;
-}
 
 /* The file's broker loses to $ZFARM_BROKER (host_options_parse). */
 static int

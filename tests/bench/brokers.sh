@@ -90,11 +90,6 @@ s_add () {
     SAMPLES[$1]="${SAMPLES[$1]:-} $2"
 }
 
-# CPU time of a process so far, in microseconds (from its schedstat).
-s_cpu_us () {
-    awk '{ printf "%d", $1 / 1000 }' "/proc/$1/schedstat"
-}
-
 # s_cpu_sum PID...: the CPU time of all of them, in microseconds.
 s_cpu_sum () {
     local pid sum=0

@@ -47,20 +47,6 @@ cmake --build "$BUILD" -j2 --target zfarm-broker zfarm-worker zfarm-echo \
 bench_work clients
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-s_cpu_us () {   # CPU time of a process so far, in microseconds
-    awk '{ printf "%d", $1 / 1000 }' "/proc/$1/schedstat"
-}
-
-s_wait_lines () {   # s_wait_lines FILE N: until FILE has N lines (10 s)
-    local tries
-    for tries in $(seq 1000); do
-        [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-        sleep 0.01
-    done
-    echo "clients.sh: $1 did not appear" >&2
-    exit 1
-}
-
 s_stop () {     # s_stop PID...: SIGTERM, then wait for each
     local pid
     for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done

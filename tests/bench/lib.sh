@@ -7,6 +7,11 @@
 #                     ZFARM_BENCH_KEEP is set
 #   s_start LOG CMD.. starts CMD in the background, output to
 #                     $WORK/LOG.log; its pid in $STARTED (and in PIDS)
+#   s_cpu_us PID      the CPU time of a process so far, in microseconds
+#                     (its schedstat: steadier than tasks/s on a shared
+#                     machine)
+#   s_wait_lines FILE N  waits at most 10 s for FILE to hold N lines, or
+#                     exits 1
 
 ROOT=$(cd "$HERE/../.." && pwd)
 PIDS=()
@@ -36,4 +41,18 @@ s_start () {
     "$@" >>"$WORK/$log.log" 2>&1 &
     STARTED=$!
     PIDS+=("$STARTED")
+}
+
+s_cpu_us () {
+    awk '{ printf "%d", $1 / 1000 }' "/proc/$1/schedstat"
+}
+
+s_wait_lines () {
+    local tries
+    for tries in $(seq 1000); do
+        [ -s "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.01
+    done
+    echo "$(basename "$0"): $1 did not appear (logs in $WORK)" >&2
+    exit 1
 }

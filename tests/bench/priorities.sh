@@ -37,11 +37,6 @@ cmake --build "$BUILD" -j2 --target zfarm-broker zfarm-worker zfarm-echo \
 
 bench_work priorities
 
-# CPU time of a process so far, in microseconds (from its schedstat).
-s_cpu_us () {
-    awk '{ printf "%d", $1 / 1000 }' "/proc/$1/schedstat"
-}
-
 s_start broker "$BIN/zfarm-broker" --bind "tcp://127.0.0.1:*" \
     --endpoint-file "$WORK/endpoint"
 BROKER_PID=$STARTED

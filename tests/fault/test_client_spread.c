@@ -65,18 +65,6 @@ s_counter (const char *endpoint, const char *name)
     return value;
 }
 
-static int
-s_workers_listed (const char *endpoint)
-{
-    json_t *doc = th_status_doc (endpoint);
-    int count = 0;
-    for (const json_t *worker = json_first (json_member (doc, "workers"));
-         worker; worker = json_next (worker))
-        count++;
-    json_destroy (&doc);
-    return count;
-}
-
 /* API_TASKS tasks, window at a time, through one client given both
  * brokers: each result is checked against its task's item. */
 static void
@@ -189,7 +177,7 @@ s_run_map (const char *list, pid_t broker_a, const char *broker_b)
     ASSERT (WIFEXITED (status));
     ASSERT_EQ (WEXITSTATUS (status), 0);
     s_check_map_output (output);
-    ASSERT_EQ (s_workers_listed (broker_b), WORKERS);
+    ASSERT_EQ (th_status_worker_count (broker_b), WORKERS);
 }
 
 int

@@ -143,29 +143,39 @@ s_walk_child (const char *dir, int fd)
     /* The free list's pages too: the broker's writes will read them. */
     MDB_cursor *cursor;
     MDB_val key, value;
-    if (mdb_cursor_open (txn, 0, &cursor) == 0) {
-        /* Keys are transaction ids, rising: a walk that goes back is
-         * going round a damaged tree. */
-        uint64_t last = 0;
-        while (mdb_cursor_get (cursor, &key, &value, MDB_NEXT) == 0) {
-            uint64_t id = 0;
-            memcpy (&id, key.mv_data, key.mv_size < 8? key.mv_size: 8);
-            if (id <= last && last)
-                _exit (5);
-            last = id;
-        }
-        mdb_cursor_close (cursor);
+    int rc;
+    if (mdb_cursor_open (txn, 0, &cursor))
+        _exit (3);
+    /* Keys are transaction ids, rising: a walk that goes back is going
+     * round a damaged tree. */
+    uint64_t last = 0;
+    while ((rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) == 0) {
+        uint64_t id = 0;
+        memcpy (&id, key.mv_data, key.mv_size < 8? key.mv_size: 8);
+        if (id <= last && last)
+            _exit (5);
+        last = id;
     }
+    /* Every walk must end at the end (MDB_NOTFOUND): an error (a page of
+     * the wrong type, as a page cut part way reads: zeros) is damage. It
+     * leaves the transaction unusable too, so that the tables after it
+     * looked absent and the file sound, then the broker's first read of
+     * a page past the cut was a SIGBUS in its loop. */
+    if (rc != MDB_NOTFOUND)
+        _exit (7);
+    mdb_cursor_close (cursor);
     for (int table = 0; table < JOURNAL_TABLES; table++) {
         MDB_dbi dbi;
         MDB_stat stat;
-        if (mdb_dbi_open (txn, s_table_names [table], 0, &dbi))
-            continue;
-        if (mdb_stat (txn, dbi, &stat) == 0)
-            s_send_frame (fd, FRAME_EXPECT, table, stat.ms_entries, NULL, 0);
+        rc = mdb_dbi_open (txn, s_table_names [table], 0, &dbi);
+        if (rc == MDB_NOTFOUND)
+            continue;           /* no such table: nothing to read */
+        if (rc || mdb_stat (txn, dbi, &stat))
+            _exit (8);
+        s_send_frame (fd, FRAME_EXPECT, table, stat.ms_entries, NULL, 0);
         if (mdb_cursor_open (txn, dbi, &cursor))
             _exit (3);
-        while (mdb_cursor_get (cursor, &key, &value, MDB_NEXT) == 0) {
+        while ((rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) == 0) {
             if (key.mv_size != 8 || value.mv_size > UINT32_MAX)
                 continue;       /* not ours: counted as lost */
             if (!s_send_frame (fd, FRAME_RECORD, table,
@@ -173,7 +183,24 @@ s_walk_child (const char *dir, int fd)
                                value.mv_size))
                 _exit (4);
         }
+        if (rc != MDB_NOTFOUND)
+            _exit (7);
+        mdb_cursor_close (cursor);
     }
+    /* A file shorter than its last page was cut, even when what the walk
+     * read was all there (the cut took free pages only): the records it
+     * streamed are kept, in a new file. A page past the end is a SIGBUS
+     * in whoever reads it, the broker's loop included. */
+    MDB_envinfo info;
+    MDB_stat env_stat;
+    char path [4096];
+    struct stat file;
+    snprintf (path, sizeof path, "%s/data.mdb", dir);
+    if (mdb_env_info (env, &info) || mdb_env_stat (env, &env_stat)
+    ||  stat (path, &file)
+    ||  (uint64_t) file.st_size
+        < ((uint64_t) info.me_last_pgno + 1) * env_stat.ms_psize)
+        _exit (6);
     s_send_frame (fd, FRAME_END, 0, 0, NULL, 0);
     _exit (0);
 }

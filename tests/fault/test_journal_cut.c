@@ -1,0 +1,169 @@
+/* test_journal_cut.c: a journal cut one byte into any of its pages.
+ *
+ * test_journal_corrupt cuts at random offsets; this one cuts at every
+ * page in turn, one byte past its start. That byte's page then reads as
+ * zeros (the end of the file's last page is mapped), which LMDB reports
+ * as MDB_CORRUPTED rather than a signal, and every page past it is a
+ * SIGBUS in whoever reads it. The walk at open must take either for
+ * damage: a file it passed as sound is one the broker maps and reads in
+ * its own loop, and a QUERY that reads a page past the end kills it (the
+ * client hears nothing: BROKER_DOWN). Each time the broker must start,
+ * answer "tasks" and "dead", say it set the file aside, and stop
+ * cleanly. */
+#include "harness.h"
+#include "testlib.h"
+#include "zfarm.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FINISHED  300
+#define WAITING   200
+#define DEAD      20
+#define PAGES_MAX 200 /* brokers started, within the harness's */
+#define WAIT_MS   60000
+
+static void
+s_submit (zfarm_client_t *client, const char *service, int count)
+{
+    const void *data [FINISHED];
+    size_t sizes [FINISHED];
+    char texts [FINISHED][16];
+    int codes [FINISHED];
+    uint64_t ids [FINISHED];
+    for (int i = 0; i < count; i++) {
+        sizes [i] = (size_t) snprintf (texts [i], sizeof texts [i],
+                                       "payload %d", i);
+        data [i] = texts [i];
+    }
+    ASSERT_EQ (zfarm_client_submit_detached_batch (client, service,
+                                                   (size_t) count, data, sizes,
+                                                   0, WAIT_MS, ids, codes),
+               0);
+}
+
+static void
+s_wait_number (const char *endpoint, const char *path, double value)
+{
+    int64_t until = zclock_mono () + WAIT_MS;
+    while (zclock_mono () < until && th_status_number (endpoint, path) != value)
+        zclock_sleep (20);
+    ASSERT_EQ ((long) th_status_number (endpoint, path), (long) value);
+}
+
+/* The journal test_journal_corrupt writes: results, waiting tasks, dead
+ * letters. Returns its data.mdb's bytes. */
+static char *
+s_make_journal (const char *journal, size_t *size_p)
+{
+    const char *extra [] = { "--journal", journal, NULL };
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
+    const char *echo [] = { "--service", "echo", "--module",
+                            th_module ("echo.so"), NULL };
+    const char *fail [] = { "--service",  "bad",
+                            "--module",   th_module ("echo.so"),
+                            "--function", "zfarm_fail",
+                            NULL };
+    th_worker_start (endpoint, echo);
+    th_worker_start (endpoint, fail);
+    ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    zfarm_client_set_retries (client, 0);
+    s_submit (client, "echo", FINISHED);
+    s_submit (client, "bad", DEAD);
+    s_submit (client, "later", WAITING);
+    zfarm_client_destroy (&client);
+    s_wait_number (endpoint, "detached.finished", FINISHED + DEAD);
+    s_wait_number (endpoint, "detached.dead", DEAD);
+    th_kill (broker, SIGTERM);
+    int status = th_reap (broker, 20000);
+    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    char path [600];
+    snprintf (path, sizeof path, "%s/data.mdb", journal);
+    char *bytes = th_read_file (path, size_p);
+    ASSERT (bytes && *size_p > 4096);
+    return bytes;
+}
+
+static void
+s_check_broker (const char *journal, int page)
+{
+    const char *extra [] = { "--journal", journal, NULL };
+    th_broker_t started = th_broker_start ("ipc", extra);
+    pid_t broker = started.pid;
+    const char *endpoint = started.endpoint;
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    char *json = NULL;
+    int rc = zfarm_client_query (client, "tasks", 20000, &json);
+    if (rc != 0)
+        printf ("page %d: tasks: %s; broker %s\n", page, zfarm_strerror (rc),
+                th_alive (broker) ? "alive" : "dead");
+    ASSERT_EQ (rc, 0);
+    json_t *doc = json_parse (json, strlen (json));
+    ASSERT (doc);
+    json_destroy (&doc);
+    free (json);
+    json = NULL;
+    rc = zfarm_client_query (client, "dead", 20000, &json);
+    if (rc != 0)
+        printf ("page %d: dead: %s; broker %s\n", page, zfarm_strerror (rc),
+                th_alive (broker) ? "alive" : "dead");
+    ASSERT_EQ (rc, 0);
+    doc = json_parse (json, strlen (json));
+    ASSERT (doc);
+    json_destroy (&doc);
+    free (json);
+    json_t *state = th_status_doc (endpoint);
+    bool said = json_bool (th_json_path (state, "detached.journal.damaged"),
+                           false);
+    json_destroy (&state);
+    zfarm_client_destroy (&client);
+    th_kill (broker, SIGTERM);
+    int status = th_reap (broker, 20000);
+    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+    /* A cut file is damaged, whatever page the cut fell in: it is set
+     * aside, and the status says so. */
+    char command [1024];
+    snprintf (command, sizeof command, "ls '%s' | grep -q '^data.mdb.damaged-'",
+              journal);
+    bool aside = system (command) == 0;
+    ASSERT (said);
+    ASSERT_EQ (aside, said);
+}
+
+int
+main (void)
+{
+    char journal [512];
+    snprintf (journal, sizeof journal, "%s/journal", th_tmpdir ());
+    size_t size;
+    char *pristine = s_make_journal (journal, &size);
+    /* LMDB's page is the system's; the first two are its meta pages. */
+    size_t page_size = (size_t) sysconf (_SC_PAGESIZE);
+    int pages = (int) (size / page_size);
+    ASSERT_INT (pages, >, 2);
+    if (pages > PAGES_MAX)
+        pages = PAGES_MAX;
+    for (int page = 2; page < pages; page++) {
+        char dir [600], path [700];
+        snprintf (dir, sizeof dir, "%s/page-%d", th_tmpdir (), page);
+        ASSERT_EQ (zsys_dir_create ("%s", dir), 0);
+        snprintf (path, sizeof path, "%s/data.mdb", dir);
+        FILE *file = fopen (path, "wb");
+        ASSERT (file);
+        size_t keep = (size_t) page * page_size + 1;
+        ASSERT_EQ (fwrite (pristine, 1, keep, file), keep);
+        fclose (file);
+        s_check_broker (dir, page);
+    }
+    free (pristine);
+    printf ("test_journal_cut: OK (%d pages cut)\n", pages - 2);
+    return 0;
+}

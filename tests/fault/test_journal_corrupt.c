@@ -7,9 +7,7 @@
  * results that are right (a record that does not check out is dropped,
  * never served), and stops cleanly; the damaged file is kept aside. The
  * seed is printed, for a failure to be replayed (ZFARM_TEST_SEED). */
-#include "harness.h"
-#include "testlib.h"
-#include "zfarm.h"
+#include "journal_common.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -18,78 +16,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define FINISHED    300
-#define WAITING     200
-#define DEAD        20
 #define ROUNDS      16
-#define WAIT_MS     60000
 
 static uint64_t s_ids [FINISHED];   /* the finished tasks, by payload */
-
-static void
-s_submit (zfarm_client_t *client, const char *service, int count,
-          uint64_t *ids)
-{
-    const void *data [FINISHED];
-    size_t sizes [FINISHED];
-    char texts [FINISHED][16];
-    int codes [FINISHED];
-    uint64_t scratch [FINISHED];
-    for (int i = 0; i < count; i++) {
-        sizes [i] = (size_t) snprintf (texts [i], sizeof texts [i],
-                                       "payload %d", i);
-        data [i] = texts [i];
-    }
-    ASSERT_EQ (zfarm_client_submit_detached_batch (client, service,
-                                                   (size_t) count, data,
-                                                   sizes, 0, WAIT_MS,
-                                                   ids? ids: scratch, codes),
-               0);
-}
-
-static void
-s_wait_number (const char *endpoint, const char *path, double value)
-{
-    int64_t until = zclock_mono () + WAIT_MS;
-    while (zclock_mono () < until
-       &&  th_status_number (endpoint, path) != value)
-        zclock_sleep (20);
-    ASSERT_EQ ((long) th_status_number (endpoint, path), (long) value);
-}
-
-/* Writes the journal the rounds damage; returns its data.mdb's bytes. */
-static char *
-s_make_journal (const char *journal, size_t *size_p)
-{
-    const char *extra [] = { "--journal", journal, NULL };
-    th_broker_t started = th_broker_start ("ipc", extra);
-    pid_t broker = started.pid;
-    const char *endpoint = started.endpoint;
-    const char *echo [] = { "--service", "echo", "--module",
-                            th_module ("echo.so"), NULL };
-    const char *fail [] = { "--service", "bad", "--module",
-                            th_module ("echo.so"), "--function",
-                            "zfarm_fail", NULL };
-    th_worker_start (endpoint, echo);
-    th_worker_start (endpoint, fail);
-    ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
-    zfarm_client_t *client = zfarm_client_new (endpoint);
-    zfarm_client_set_retries (client, 0);
-    s_submit (client, "echo", FINISHED, s_ids);
-    s_submit (client, "bad", DEAD, NULL);
-    s_submit (client, "later", WAITING, NULL);
-    zfarm_client_destroy (&client);
-    s_wait_number (endpoint, "detached.finished", FINISHED + DEAD);
-    s_wait_number (endpoint, "detached.dead", DEAD);
-    th_kill (broker, SIGTERM);
-    int status = th_reap (broker, 20000);
-    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-    char path [600];
-    snprintf (path, sizeof path, "%s/data.mdb", journal);
-    char *bytes = th_read_file (path, size_p);
-    ASSERT (bytes && *size_p > 4096);
-    return bytes;
-}
 
 /* The index of id among the finished tasks, or -1. */
 static int
@@ -171,7 +100,7 @@ main (void)
     char journal [512];
     snprintf (journal, sizeof journal, "%s/journal", th_tmpdir ());
     size_t size;
-    char *pristine = s_make_journal (journal, &size);
+    char *pristine = journal_make (journal, s_ids, &size);
 
     int damaged = 0;
     for (int round = 0; round < ROUNDS; round++) {

@@ -10,9 +10,7 @@
  * client hears nothing: BROKER_DOWN). Each time the broker must start,
  * answer "tasks" and "dead", say it set the file aside, and stop
  * cleanly. */
-#include "harness.h"
-#include "testlib.h"
-#include "zfarm.h"
+#include "journal_common.h"
 
 #include <czmq.h>
 #include <signal.h>
@@ -21,75 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define FINISHED  300
-#define WAITING   200
-#define DEAD      20
 #define PAGES_MAX 200 /* brokers started, within the harness's */
-#define WAIT_MS   60000
-
-static void
-s_submit (zfarm_client_t *client, const char *service, int count)
-{
-    const void *data [FINISHED];
-    size_t sizes [FINISHED];
-    char texts [FINISHED][16];
-    int codes [FINISHED];
-    uint64_t ids [FINISHED];
-    for (int i = 0; i < count; i++) {
-        sizes [i] = (size_t) snprintf (texts [i], sizeof texts [i],
-                                       "payload %d", i);
-        data [i] = texts [i];
-    }
-    ASSERT_EQ (zfarm_client_submit_detached_batch (client, service,
-                                                   (size_t) count, data, sizes,
-                                                   0, WAIT_MS, ids, codes),
-               0);
-}
-
-static void
-s_wait_number (const char *endpoint, const char *path, double value)
-{
-    int64_t until = zclock_mono () + WAIT_MS;
-    while (zclock_mono () < until && th_status_number (endpoint, path) != value)
-        zclock_sleep (20);
-    ASSERT_EQ ((long) th_status_number (endpoint, path), (long) value);
-}
-
-/* The journal test_journal_corrupt writes: results, waiting tasks, dead
- * letters. Returns its data.mdb's bytes. */
-static char *
-s_make_journal (const char *journal, size_t *size_p)
-{
-    const char *extra [] = { "--journal", journal, NULL };
-    th_broker_t started = th_broker_start ("ipc", extra);
-    pid_t broker = started.pid;
-    const char *endpoint = started.endpoint;
-    const char *echo [] = { "--service", "echo", "--module",
-                            th_module ("echo.so"), NULL };
-    const char *fail [] = { "--service",  "bad",
-                            "--module",   th_module ("echo.so"),
-                            "--function", "zfarm_fail",
-                            NULL };
-    th_worker_start (endpoint, echo);
-    th_worker_start (endpoint, fail);
-    ASSERT (th_wait_workers (endpoint, 2, WAIT_MS));
-    zfarm_client_t *client = zfarm_client_new (endpoint);
-    zfarm_client_set_retries (client, 0);
-    s_submit (client, "echo", FINISHED);
-    s_submit (client, "bad", DEAD);
-    s_submit (client, "later", WAITING);
-    zfarm_client_destroy (&client);
-    s_wait_number (endpoint, "detached.finished", FINISHED + DEAD);
-    s_wait_number (endpoint, "detached.dead", DEAD);
-    th_kill (broker, SIGTERM);
-    int status = th_reap (broker, 20000);
-    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-    char path [600];
-    snprintf (path, sizeof path, "%s/data.mdb", journal);
-    char *bytes = th_read_file (path, size_p);
-    ASSERT (bytes && *size_p > 4096);
-    return bytes;
-}
 
 static void
 s_check_broker (const char *journal, int page)
@@ -144,7 +74,7 @@ main (void)
     char journal [512];
     snprintf (journal, sizeof journal, "%s/journal", th_tmpdir ());
     size_t size;
-    char *pristine = s_make_journal (journal, &size);
+    char *pristine = journal_make (journal, NULL, &size);
     /* LMDB's page is the system's; the first two are its meta pages. */
     size_t page_size = (size_t) sysconf (_SC_PAGESIZE);
     int pages = (int) (size / page_size);

@@ -88,4 +88,25 @@ journal_make (const char *journal, uint64_t *finished_ids, size_t *size_p)
     return bytes;
 }
 
+/* Stops the broker on journal (SIGTERM: it must exit 0), having read
+ * whether its status says the file was damaged; fails the test unless the
+ * file was set aside exactly then. Returns what the status said. */
+static inline bool
+journal_stop_checked (pid_t broker, const char *endpoint, const char *journal)
+{
+    json_t *state = th_status_doc (endpoint);
+    bool said = json_bool (th_json_path (state, "detached.journal.damaged"),
+                           false);
+    json_destroy (&state);
+    th_kill (broker, SIGTERM);
+    int status = th_reap (broker, 20000);
+    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    char command [1024];
+    snprintf (command, sizeof command, "ls '%s' | grep -q '^data.mdb.damaged-'",
+              journal);
+    bool aside = system (command) == 0;
+    ASSERT_EQ (aside, said);
+    return said;
+}
+
 #endif

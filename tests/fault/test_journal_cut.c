@@ -49,23 +49,10 @@ s_check_broker (const char *journal, int page)
     ASSERT (doc);
     json_destroy (&doc);
     free (json);
-    json_t *state = th_status_doc (endpoint);
-    bool said = json_bool (th_json_path (state, "detached.journal.damaged"),
-                           false);
-    json_destroy (&state);
     zfarm_client_destroy (&client);
-    th_kill (broker, SIGTERM);
-    int status = th_reap (broker, 20000);
-    ASSERT (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-
     /* A cut file is damaged, whatever page the cut fell in: it is set
      * aside, and the status says so. */
-    char command [1024];
-    snprintf (command, sizeof command, "ls '%s' | grep -q '^data.mdb.damaged-'",
-              journal);
-    bool aside = system (command) == 0;
-    ASSERT (said);
-    ASSERT_EQ (aside, said);
+    ASSERT (journal_stop_checked (broker, endpoint, journal));
 }
 
 int

@@ -43,6 +43,9 @@ typedef struct {
     int64_t started;            /* when it was handed the task */
     int64_t call_end;           /* its handler overruns then; 0: no limit */
     bool overran;               /* its TIMEOUT went out at call_end */
+    int64_t overrun_end;        /* the process ends if the overrun handler
+                                   still runs then: a grace from when the
+                                   overrun was taken, not from call_end */
     bool cancelled;             /* the broker asked to stop its task */
     int64_t cancel_end;         /* the process ends if the cancelled
                                    handler still runs then; 0: never */

@@ -439,7 +439,7 @@ zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id)
     ZF_IO_HELD (self);
     slot->task_id = task_id;
     slot->overran = slot->stuck = slot->cancelled = false;
-    slot->call_end = slot->cancel_end = 0;
+    slot->call_end = slot->cancel_end = slot->overrun_end = 0;
     if (!self->max_call_ms)
         return;
     slot->call_end = slot->started + self->max_call_ms;
@@ -459,11 +459,15 @@ s_slot_session (io_t *self, const slot_t *slot)
 }
 
 /* The slot's time is up: the broker hears TIMEOUT now, whenever the
- * handler returns. */
+ * handler returns. The handler's grace runs from now: a watcher that
+ * wakes late (a process starved of CPU, or stopped) must not take the
+ * overrun and the end of its grace in one look, which would end the
+ * process while the handler, late too, was about to return. */
 static void
-s_slot_overran (io_t *self, slot_t *slot)
+s_slot_overran (io_t *self, slot_t *slot, int64_t now)
 {
     slot->overran = true;
+    slot->overrun_end = now + OVERRUN_GRACE_MS;
     zf_warning ("worker: task %" PRIu64 " ran longer than --max-call-time "
                 "%" PRIu32 " ms", slot->task_id, self->max_call_ms);
     session_t *session = s_slot_session (self, slot);
@@ -507,9 +511,8 @@ static int64_t
 s_slot_check (io_t *self, slot_t *slot, int64_t now)
 {
     if (slot->call_end && !slot->overran && now >= slot->call_end)
-        s_slot_overran (self, slot);
-    int64_t due = slot->call_end
-                ? slot->call_end + (slot->overran? OVERRUN_GRACE_MS: 0): 0;
+        s_slot_overran (self, slot, now);
+    int64_t due = slot->overran? slot->overrun_end: slot->call_end;
     bool cancel_first = slot->cancel_end && (!due || slot->cancel_end < due);
     if (cancel_first)
         due = slot->cancel_end;

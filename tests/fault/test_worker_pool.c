@@ -406,6 +406,58 @@ test_max_call_time_exec (void)
     free ((char *) endpoint);
 }
 
+/* A worker stopped (SIGSTOP: as a process starved of CPU) across its
+ * task's --max-call-time and the grace after it wakes with both past: its
+ * handler still has the grace, from when the overrun is taken, to return,
+ * and the worker lives on. The grace counted from the call's end gave it
+ * none: the watcher took the overrun and the end of the grace in one
+ * look, and the process ended (76) while the handler was about to return;
+ * a lone worker's next call then found no worker (the likely end of a CI
+ * run of test_max_call_time_exec, under ASan at a load of 15). Whether the
+ * watcher or the handler wakes first is the scheduler's choice: without
+ * the fix this failed 3 runs in 3. */
+static void
+test_max_call_time_exec_stopped (void)
+{
+    const char *endpoint = strdup (th_broker_start ("ipc", s_patient).endpoint);
+    const char *args [] = { "--service", "job", "--exec", s_job_script (),
+                            "--max-call-time", MAX_CALL_TIME, NULL };
+    pid_t worker = th_worker_start (endpoint, args);
+    ASSERT (th_wait_workers (endpoint, 1, 20000));
+    int pid = s_job_pid (endpoint);
+    ASSERT_EQ (pid, worker);
+
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    ASSERT_EQ (zfarm_client_submit (client, "job", "hang", 4, 30000, NULL), 0);
+    for (int i = 0; i < 2000 && !pool_hanging (); i++)
+        zclock_sleep (10);
+    ASSERT_EQ (pool_hanging (), 1);
+    /* The handler started before its command did: its call ends within
+     * MAX_CALL_TIME of now, and its grace (1 s) within 1.5 s after. The
+     * broker (--liveness 20) waits 10 s before it takes silence for
+     * death. */
+    ASSERT_EQ (kill (worker, SIGSTOP), 0);
+    zclock_sleep (atoi (MAX_CALL_TIME) + 1500);
+    ASSERT_EQ (kill (worker, SIGCONT), 0);
+
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 30000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), ZFARM_ETIMEOUT);
+    ASSERT_STR_EQ (zfarm_result_error (result),
+                   "ran longer than --max-call-time " MAX_CALL_TIME " ms");
+    zfarm_result_destroy (&result);
+    zfarm_client_destroy (&client);
+    for (int i = 0; i < 1000 && pool_hanging (); i++)
+        zclock_sleep (10);
+    ASSERT_EQ (pool_hanging (), 0);
+    /* Its command killed, the handler returns within the grace. */
+    zclock_sleep (1500);
+    if (!th_alive (worker))
+        TEST_FAIL ("the worker ended (its log: %s/worker*.err)", th_tmpdir ());
+    ASSERT_EQ (s_job_pid (endpoint), pid);
+    free ((char *) endpoint);
+}
+
 /* The process is retired after exactly N tasks, and replaced. */
 static void
 test_max_calls (void)
@@ -477,6 +529,7 @@ main (void)
     test_orphan_guard_supervisor ();
     test_max_call_time_module ();
     test_max_call_time_exec ();
+    test_max_call_time_exec_stopped ();
     test_max_calls ();
     TEST_PASS ("test_worker_pool");
     return 0;

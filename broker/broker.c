@@ -556,11 +556,40 @@ s_recv_one (broker_t *self)
 
 #define GROW_CHECK_MS  50       /* an elastic pool's look at the queues */
 
+/* A pass overdue by more than an interval means the broker itself did not
+ * run meanwhile (a stopped process, a starved machine): what its workers
+ * sent in that time still waits unread in its sockets (its I/O thread may
+ * not even have read it from the kernel yet), so their silence is its own.
+ * Each worker's expiry moves on by the time the pass is late, as though
+ * the pass had run when it was due: a worker silent by then still goes,
+ * and none gets more than liveness from now. */
+static void
+s_forgive_stall (broker_t *self, int64_t now)
+{
+    int64_t late = now - self->next_heartbeat;
+    if (late <= self->options.heartbeat_ms)
+        return;
+    size_t count = 0;
+    for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
+         at = at->next) {
+        worker_t *worker = zf_container_of (at, worker_t, all_link);
+        if (!worker->gone) {
+            worker->expiry += late;
+            count++;
+        }
+    }
+    if (count)
+        zf_warning ("the heartbeat pass ran %" PRId64 " ms late (the broker"
+                    " did not run): %zu worker%s given that long to be"
+                    " heard", late, count, count == 1? "": "s");
+}
+
 static void
 s_heartbeat (broker_t *self, int64_t now)
 {
     zf_header_t header;
     broker_heartbeat_init (self, &header, ZF_HEARTBEAT);
+    s_forgive_stall (self, now);
     /* Deleted workers stay on the list until the event ends (dispatch.c),
      * so the walk never loses its place. */
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;

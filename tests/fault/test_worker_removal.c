@@ -15,7 +15,9 @@
  * heartbeat that cannot be sent), unreachable on send, DISCONNECT, a DONE
  * whose refill finds its own worker unreachable, a DONE and DISCONNECT in
  * one burst, a misplaced command, a local child's death, --max-call-time,
- * --max-calls-per-worker retirement, and a steal whose victim is gone. */
+ * --max-calls-per-worker retirement, and a steal whose victim is gone;
+ * and one deletion that must not happen: of a live worker, by a broker
+ * that was itself stalled past the workers' liveness. */
 #include "harness.h"
 #include "cli_json.h"
 #include "zfarm.h"
@@ -533,6 +535,34 @@ test_done_then_disconnect (void)
     s_farm_stop (&farm);
 }
 
+/* Not a removal: the machine stalls, as one under heavy load does, past
+ * the workers' liveness: the broker stops (SIGSTOP), and B with it (this
+ * process sleeps). When the broker runs again its heartbeat pass is
+ * overdue, and runs before anything B sends can be read: the time the
+ * broker did not run must not count as B's silence. (It did: B was lost
+ * with its task, which ended in TIMEOUT or NO_WORKERS, the flake of
+ * test_done_then_disconnect under load.) */
+static void
+test_broker_stall (void)
+{
+    farm_t farm;
+    s_farm_start (&farm, "broker stall", "TASK@fake-a", NULL);
+    fake_t *b = s_fake_join (&farm, "fake-b", 1, 1);
+    uint64_t task = s_submit (&farm, "t1");
+    s_wait_held (&farm, b, 1);
+    ASSERT_EQ (kill (farm.broker, SIGSTOP), 0);
+    zclock_sleep (3000);        /* past liveness (2 s) */
+    ASSERT_EQ (kill (farm.broker, SIGCONT), 0);
+    zclock_sleep (200);         /* the overdue pass runs before B is heard */
+    s_pump (&farm, 300);
+    ASSERT_EQ (s_counter (&farm, "workers_lost"), 0);
+    s_fake_answer_all (b);
+    s_collect (&farm, 1);
+    s_expect (&farm, task, 0, "fake-b:t1");
+    ASSERT_EQ (s_workers (&farm, "fake-b"), 1);
+    s_farm_stop (&farm);
+}
+
 /* B sends READY again, a protocol error: it is told to go and deleted,
  * and its task bounces off A and runs on C. */
 static void
@@ -708,6 +738,7 @@ main (void)
     test_disconnect ();
     test_done_refill_unreachable ();
     test_done_then_disconnect ();
+    test_broker_stall ();
     test_misplaced ();
     test_child_death ();
     test_max_call_time ();

@@ -217,6 +217,17 @@ s_fake_answer_all (fake_t *fake)
         s_fake_answer (fake, 0);
 }
 
+/* From now on the fake answers every TASK at once, also any it took
+ * before: one that joins while a task waits may be sent it during its
+ * s_fake_join, before the test could make it echo (under load that task
+ * then waited for its timeout). */
+static void
+s_fake_echo (fake_t *fake)
+{
+    fake->echo = true;
+    s_fake_answer_all (fake);
+}
+
 static void s_pump (farm_t *farm, int ms);
 
 /* Registers a fake worker of service "s", and waits until the broker has
@@ -423,7 +434,7 @@ test_expiry (void)
     s_wait_held (&farm, b, 1);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     b->silent = true;
     s_collect (&farm, 1);
     s_expect (&farm, task, 0, "fake-c:t1");
@@ -449,7 +460,7 @@ test_expiry_many (void)
     s_fake_join (&farm, "fake-a", 1, 1);
     s_fake_join (&farm, "fake-a2", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 2, 1);
-    c->echo = true;
+    s_fake_echo (c);
     b1->silent = b2->silent = true;
     s_collect (&farm, 2);
     s_expect (&farm, tasks [0], 0, "fake-c:t1");
@@ -474,7 +485,7 @@ test_disconnect (void)
     s_wait_held (&farm, b, 1);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     s_fake_command (b, ZF_DISCONNECT);
     s_collect (&farm, 1);
     s_expect (&farm, task, 0, "fake-c:t1");
@@ -501,7 +512,7 @@ test_done_refill_unreachable (void)
         s_pump (&farm, 10);
     ASSERT_EQ (s_workers (&farm, NULL), 0);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     s_collect (&farm, 2);
     s_expect (&farm, tasks [1], 0, "fake-c:t2");
     s_farm_stop (&farm);
@@ -527,7 +538,7 @@ test_done_then_disconnect (void)
     ASSERT_EQ (s_workers (&farm, NULL), 0);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     s_collect (&farm, 2);
     s_expect (&farm, tasks [1], 0, "fake-c:t2");
     ASSERT_EQ (s_counter (&farm, "retried"), 0);
@@ -575,7 +586,7 @@ test_misplaced (void)
     s_wait_held (&farm, b, 1);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     zf_header_t ready;
     zf_header_init (&ready, ZF_READY);
     ready.service_count = 1;
@@ -608,7 +619,7 @@ test_child_death (void)
         s_pump (&farm, 5);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     ASSERT_EQ (c->tasks, 0);    /* the task is at the local worker */
     s_kill_local (&farm, child);
     s_collect (&farm, 1);
@@ -640,7 +651,7 @@ test_max_call_time (void)
     s_wait_held (&farm, b, 2);
     s_fake_join (&farm, "fake-a", 1, 1);
     fake_t *c = s_fake_join (&farm, "fake-c", 1, 1);
-    c->echo = true;
+    s_fake_echo (c);
     s_collect (&farm, 2);
     s_expect (&farm, first, ZFARM_ETIMEOUT, "--max-call-time");
     s_expect (&farm, second, 0, "fake-c:t2");
@@ -696,7 +707,7 @@ test_steal_victim_gone (void)
     /* X alone learns the broker that the service is short: a steal from
      * B now would meet the injected failure too early. */
     fake_t *x = s_fake_join (&farm, "fake-x", 1, 4);
-    x->echo = true;
+    s_fake_echo (x);
     for (int i = 0; i < 12; i++)
         s_submit (&farm, "warm");
     s_collect (&farm, 12);

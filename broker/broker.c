@@ -411,12 +411,10 @@ static bool
 s_may_hold (broker_t *self, const peer_id_t *to, const zf_header_t *header,
             const zmq_msg_t *frames, size_t count)
 {
+    bool fits = count == 0
+             || (count == 1 && zmq_msg_size (&frames [0]) <= ZF_BATCH_PAYLOAD_MAX);
     return (header->command == ZF_TASK || header->command == ZF_RESULT)
-        && (count == 0
-            || (count == 1
-                && zmq_msg_size (&frames [0])
-                   <= ZF_BATCH_PAYLOAD_MAX))
-        && outbox_is_open (self->outboxes, to);
+        && fits && outbox_is_open (self->outboxes, to);
 }
 
 int

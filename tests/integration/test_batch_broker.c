@@ -266,7 +266,8 @@ s_tasks (peer_t *worker, int count, uint64_t *ids, char **payloads)
 static void
 s_results (peer_t *client, int count, uint64_t first)
 {
-    bool seen [QUEUE_MAX] = { false };
+    bool seen [1024] = { false };
+    ASSERT (count <= 1024);
     for (int i = 0; i < count; i++) {
         msg_t msg;
         s_recv (client, &msg);
@@ -362,6 +363,28 @@ test_both_ways (peer_t *client, peer_t *worker)
     ASSERT_INT (s_counter ("batch_items_in"), >=, 2 * COUNT);
     ASSERT_INT (s_counter ("batches_out"), >=, 2);
     ASSERT_INT (s_counter ("batch_items_out"), >, 2);
+}
+
+/* A batch at its limit of items goes at once, and the next one begins:
+ * 300 tasks come to the worker as 256 and 44, and go back so. */
+static void
+test_full_batch (peer_t *client)
+{
+    peer_t *worker = s_worker ("big", 512, ZF_FLAG_BATCH);
+    enum { COUNT = 300, FIRST = 1001 };
+    uint64_t ids [COUNT];
+    char *payloads [COUNT];
+    s_submit_many (client, "big", ZF_BATCH_ITEMS_MAX, FIRST, true);
+    s_submit_many (client, "big", COUNT - ZF_BATCH_ITEMS_MAX,
+                   FIRST + ZF_BATCH_ITEMS_MAX, true);
+    s_tasks (worker, COUNT, ids, payloads);
+    ASSERT_EQ (worker->largest, ZF_BATCH_ITEMS_MAX);
+    ASSERT_EQ (worker->batches, 2);
+    s_answer (worker, ZF_BATCH_ITEMS_MAX, ids, payloads, true);
+    s_answer (worker, COUNT - ZF_BATCH_ITEMS_MAX, ids + ZF_BATCH_ITEMS_MAX,
+              payloads + ZF_BATCH_ITEMS_MAX, true);
+    s_results (client, COUNT, FIRST);
+    s_peer_destroy (&worker);
 }
 
 /* Items that are wrong alone are refused alone: the others run. */
@@ -612,6 +635,7 @@ main (void)
     peer_t *client = s_peer_new ();
     peer_t *worker = s_worker ("bq", 64, ZF_FLAG_BATCH);
     test_both_ways (client, worker);
+    test_full_batch (client);
     test_bad_item (client, worker);
     test_bad_framing (worker);
     test_plain_worker (client);

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "status_page.h"
 #include "zap.h"
+#include "zf_batch.h"
 #include "zf_curve.h"
 #include "zf_log.h"
 #include "zf_util.h"
@@ -241,6 +242,7 @@ broker_new (const options_t *options)
     if (self->signal_fd < 0 || !self->router)
         goto fail;
     self->router_handle = zsock_resolve (self->router);
+    self->outboxes = outbox_table_new (self->router_handle, &self->counters);
     if (options->curve_secret && s_security_start (self))
         goto fail;
     s_router_configure (self);
@@ -301,6 +303,7 @@ broker_destroy (broker_t **self_p)
         peer_table_destroy (&self->workers);
     }
     s_clients_destroy (&self->clients);
+    outbox_table_destroy (&self->outboxes);
     detached_stop (self);
 #ifdef ZFARM_TEST_HOOKS
     faults_destroy (&self->faults);
@@ -401,16 +404,40 @@ s_send_fails (broker_t *self, const peer_id_t *to, const zf_header_t *header)
 #endif
 }
 
+/* Whether the message goes into the peer's outbox: a TASK or a RESULT of
+ * at most one payload frame that fits in a batch, to a peer that reads
+ * batches. */
+static bool
+s_may_hold (broker_t *self, const peer_id_t *to, const zf_header_t *header,
+            const zmq_msg_t *frames, size_t count)
+{
+    bool fits = count == 0
+             || (count == 1 && zmq_msg_size (&frames [0]) <= ZF_BATCH_PAYLOAD_MAX);
+    return (header->command == ZF_TASK || header->command == ZF_RESULT)
+        && fits && outbox_is_open (self->outboxes, to);
+}
+
 int
 broker_send (broker_t *self, const peer_id_t *to, const zf_header_t *header,
              zmq_msg_t *frames, size_t count, bool copy)
 {
+    if (s_send_fails (self, to, header))
+        return -1;
+    if (s_may_hold (self, to, header, frames, count)) {
+        if (outbox_add (self->outboxes, to, header, count? frames: NULL,
+                        copy) != 0)
+            zf_error ("cannot encode a %s header",
+                      zf_command_name (header->command));
+        return 0;               /* a failure at its flush comes later */
+    }
     zf_buf_t buf;
     if (zf_header_encode (header, &buf) != 0) {
         zf_error ("cannot encode a %s header", zf_command_name (header->command));
         return 0;               /* a bug of ours, not the peer's absence */
     }
-    if (s_send_fails (self, to, header))
+    /* What is held for the peer goes first: no CANCEL overtakes its TASK.
+     * If it cannot go, the peer has gone, and this message cannot either. */
+    if (outbox_flush (self->outboxes, to) != 0)
         return -1;
     void *socket = self->router_handle;
     /* With mandatory routing only the first frame can fail (EHOSTUNREACH);
@@ -447,6 +474,9 @@ broker_heartbeat_init (broker_t *self, zf_header_t *header, int command)
     zf_header_init (header, command);
     header->heartbeat_ms = (uint32_t) self->options.heartbeat_ms;
     header->liveness = (uint32_t) self->options.liveness;
+    /* The broker reads batches: DONEs from a worker, SUBMITs from a
+     * client. */
+    header->flags = ZF_FLAG_BATCH;
 }
 
 void
@@ -509,6 +539,81 @@ s_recv_payload (void *socket, inbound_t *in, bool more)
     return fits;
 }
 
+/* What follows a message, and each item of a batch, as its own event. */
+static void
+s_event_end (broker_t *self)
+{
+    dispatch_settle (self);
+    /* With --journal-sync always, a SUBMIT's STORED waits for no other. */
+    if (detached_flush (self, false))
+        dispatch_settle (self);
+}
+
+/* A BATCH that does not hold what its header says: the items read stand,
+ * the rest is dropped. */
+static void
+s_bad_batch (broker_t *self, const inbound_t *in, const char *why)
+{
+    self->counters.bad_messages++;
+    broker_log_bad (self, "refused the rest of a batch: %s", why);
+    zf_header_t header;
+    zf_header_init (&header, ZF_ERROR);
+    header.status = ZFARM_EBAD_REQUEST;
+    zf_header_set_text (&header, "bad batch");
+    broker_send_header (self, &in->from, &header);
+}
+
+/* Handles an item of a batch as the message [header][payload] alone. */
+static void
+s_on_item (broker_t *self, inbound_t *in, const zf_batch_item_t *item)
+{
+    self->counters.batch_items_in++;
+    int rc = zf_header_decode (self->decoder, &in->header, item->header,
+                               item->header_size);
+    if (item->payload) {
+        zf_batch_item_frame (item, &in->payload [0]);
+        in->payload_count = 1;
+    }
+    commands_handle_item (self, in, rc);
+    s_inbound_clear (in);
+    s_event_end (self);
+}
+
+/* A BATCH: its items, one event each. in->header_frame, the BATCH's, stays
+ * open for them all: it carries the connection's metadata (auth.h). A
+ * client that sends one reads them (PROTOCOL.md): its RESULTs are held in
+ * an outbox, for as long as it has a client record. */
+static void
+s_on_batch (broker_t *self, inbound_t *in)
+{
+    self->counters.batches_in++;
+    bool client = !peer_table_lookup (self->workers, &in->from);
+    if (client)
+        outbox_open (self->outboxes, &in->from);
+    if (in->payload_count != 1)
+        s_bad_batch (self, in, in->payload_count? "more than one frame"
+                                                : "no items frame");
+    else {
+        zmq_msg_t items;        /* out of in->payload, which items reuse */
+        zmq_msg_init (&items);
+        zmq_msg_move (&items, &in->payload [0]);
+        in->payload_count = 0;
+        zf_batch_reader_t reader;
+        zf_batch_reader_init (&reader, zmq_msg_data (&items),
+                              zmq_msg_size (&items), in->header.count);
+        zf_batch_item_t item;
+        int rc;
+        while ((rc = zf_batch_next (&reader, &item)) == 1)
+            s_on_item (self, in, &item);
+        if (rc != 0)
+            s_bad_batch (self, in, "its items frame does not hold what its"
+                                   " count says");
+        zmq_msg_close (&items);
+    }
+    if (client && !peer_table_lookup (self->clients, &in->from))
+        outbox_release (self->outboxes, &in->from);
+}
+
 /* Receives and handles one message. Returns 1, or 0 if none was waiting. */
 static int
 s_recv_one (broker_t *self)
@@ -542,13 +647,13 @@ s_recv_one (broker_t *self)
     else
         rc = zf_header_decode (self->decoder, &in->header,
                                zmq_msg_data (header), zmq_msg_size (header));
-    commands_handle (self, in, rc);
+    if (rc == 0 && in->header.command == ZF_BATCH)
+        s_on_batch (self, in);
+    else
+        commands_handle (self, in, rc);
     s_inbound_clear (in);
     zmq_msg_close (header);
-    dispatch_settle (self);
-    /* With --journal-sync always, a SUBMIT's STORED waits for no other. */
-    if (detached_flush (self, false))
-        dispatch_settle (self);
+    s_event_end (self);
     return 1;
 }
 
@@ -765,6 +870,28 @@ s_next_timeout (broker_t *self)
     return wait > 0? (long) wait: 0;
 }
 
+/* Sends what every outbox holds, at the end of a turn, before the loop
+ * waits again. A peer found gone is handled as broker_send's failure is
+ * (dispatch_peer_unreachable): what that requeues is dispatched, and
+ * held, and sent in the next round; each round with a failure deletes a
+ * worker, so the rounds end. */
+static void
+s_outboxes_flush (broker_t *self)
+{
+    bool failed = true;
+    while (failed) {
+        outbox_flush_all (self->outboxes);
+        failed = false;
+        peer_id_t id;
+        while (outbox_take_failed (self->outboxes, &id)) {
+            dispatch_peer_unreachable (self, &id);
+            failed = true;
+        }
+        if (failed)
+            dispatch_settle (self);
+    }
+}
+
 static void
 s_say_goodbye (broker_t *self)
 {
@@ -828,6 +955,7 @@ broker_run (broker_t *self)
         /* The turn's journal changes, in one commit (and one fsync). */
         if (detached_flush (self, true))
             dispatch_settle (self);
+        s_outboxes_flush (self);
     }
     s_say_goodbye (self);
     if (self->pool)

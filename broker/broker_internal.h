@@ -13,6 +13,7 @@
 #include "task_table.h"
 #include "worker_table.h"
 #include "http.h"
+#include "outbox.h"
 #include "status.h"
 #include "zf_curve.h"
 #include "zf_pool.h"
@@ -68,6 +69,9 @@ struct _broker_t {
     zf_link_t all_workers;      /* worker_t.all_link, oldest first; gone
                                    ones too, until the end of the event */
     peer_table_t *clients;      /* peer_id_t -> client_t (with tasks) */
+    outbox_table_t *outboxes;   /* TASKs and RESULTs held for the peers
+                                   that read BATCH, to the end of the turn
+                                   (outbox.h) */
     /* What an event leaves for dispatch_settle (dispatch.c, rules 1-2). */
     zf_link_t pending_services; /* service_t.pending_link: to dispatch */
     zf_link_t refill_workers;   /* worker_t.refill_link: freed a slot */
@@ -135,6 +139,12 @@ void
 void
     commands_handle (broker_t *self, inbound_t *in, int rc);
 
+/* Handles an item of a BATCH as the message alone (in holds its header,
+ * decoded with result rc, and its payload): a command that has no place
+ * in a batch is refused as misplaced. */
+void
+    commands_handle_item (broker_t *self, inbound_t *in, int rc);
+
 /* ---- dispatch.c -------------------------------------------------------- */
 
 /* Sends a client its RESULT for a task (code 0 or ZFARM_E*; frames are
@@ -177,6 +187,12 @@ void
     dispatch_worker_join (broker_t *self, const peer_id_t *from,
                           const char *key,
                           const zf_header_t *ready);
+
+/* Messages held for a peer (outbox.h) could not be sent: it has gone.
+ * A worker there now is deleted as unreachable, as a TASK that fails to
+ * go deletes it; if none is, nothing is left to do. */
+void
+    dispatch_peer_unreachable (broker_t *self, const peer_id_t *id);
 
 /* A supervised worker's connection closed: it takes no more tasks, and
  * is deleted at its expiry, brought to a heartbeat from now, unless its

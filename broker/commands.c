@@ -426,6 +426,18 @@ s_on_malformed (broker_t *self, const inbound_t *in, int rc)
 }
 
 void
+commands_handle_item (broker_t *self, inbound_t *in, int rc)
+{
+    int command = in->header.command;
+    if (rc == 0 && command != ZF_SUBMIT && command != ZF_DONE
+    &&  command != ZF_TASK && command != ZF_RESULT) {
+        s_misplaced (self, in, peer_table_lookup (self->workers, &in->from));
+        return;
+    }
+    commands_handle (self, in, rc);
+}
+
+void
 commands_handle (broker_t *self, inbound_t *in, int rc)
 {
     if (rc != 0) {

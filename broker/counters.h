@@ -42,6 +42,10 @@ typedef struct {
     uint64_t progress_dropped;      /* PROGRESS for a task not running at
                                        that worker, without a client, or
                                        that did not ask for it */
+    uint64_t batches_in;        /* BATCH messages received */
+    uint64_t batch_items_in;    /* items read from them */
+    uint64_t batches_out;       /* BATCH messages sent */
+    uint64_t batch_items_out;   /* items sent in them */
     latency_t dispatch_latency;
 } counters_t;
 

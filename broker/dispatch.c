@@ -821,7 +821,23 @@ dispatch_worker_join (broker_t *self, const peer_id_t *from,
                ready->service_count > 1? " and more": "", worker->capacity);
     for (uint32_t i = 0; i < worker->service_count; i++)
         s_mark_pending (self, worker->services [i].service);
+    if (ready->flags & ZF_FLAG_BATCH)
+        outbox_open (self->outboxes, from);
+    else
+    if (outbox_is_open (self->outboxes, from)) {
+        /* It sent a batch as a client, but reads none of TASKs. */
+        outbox_flush (self->outboxes, from);
+        outbox_close (self->outboxes, from);
+    }
     s_tell_heartbeat (self, worker, ready);
+}
+
+void
+dispatch_peer_unreachable (broker_t *self, const peer_id_t *id)
+{
+    worker_t *worker = peer_table_lookup (self->workers, id);
+    if (worker)
+        dispatch_worker_delete (self, worker, "unreachable", false);
 }
 
 void
@@ -918,6 +934,8 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
         zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
     peer_table_delete (self->workers, &worker->id);
+    /* TASKs held for it never left: they are requeued below. */
+    outbox_close (self->outboxes, &worker->id);
     zf_list_remove (&worker->refill_link);
     worker_mark_gone (worker);
     zf_list_push_back (&self->gone_workers, &worker->gone_link);
@@ -1255,6 +1273,7 @@ s_destroy_deleted (broker_t *self)
         zf_list_remove (link);
         if (client_task_count (client) == 0) {
             peer_table_delete (self->clients, &client->id);
+            outbox_release (self->outboxes, &client->id);
             client_destroy (&client);
         }
     }

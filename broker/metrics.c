@@ -76,6 +76,14 @@ s_tasks (FILE *out, const counters_t *c)
     s_counter (out, "zfarm_progress_dropped_total",
                "Progress reports dropped: no such running task, no client,"
                " or not asked for.", c->progress_dropped);
+    s_counter (out, "zfarm_batches_in_total",
+               "BATCH messages received (of SUBMITs or DONEs).", c->batches_in);
+    s_counter (out, "zfarm_batch_items_in_total",
+               "Messages received inside BATCH messages.", c->batch_items_in);
+    s_counter (out, "zfarm_batches_out_total",
+               "BATCH messages sent (of TASKs or RESULTs).", c->batches_out);
+    s_counter (out, "zfarm_batch_items_out_total",
+               "Messages sent inside BATCH messages.", c->batch_items_out);
 }
 
 static void

@@ -135,12 +135,15 @@ s_counters (FILE *out, const counters_t *c)
              ",\"steals\":%" PRIu64 ",\"stolen\":%" PRIu64
              ",\"heartbeat_overrides\":%" PRIu64
              ",\"progress_forwarded\":%" PRIu64
-             ",\"progress_dropped\":%" PRIu64 "}",
+             ",\"progress_dropped\":%" PRIu64
+             ",\"batches_in\":%" PRIu64 ",\"batch_items_in\":%" PRIu64
+             ",\"batches_out\":%" PRIu64 ",\"batch_items_out\":%" PRIu64 "}",
              c->retried, c->cancelled, c->delayed, c->workers_joined, c->workers_lost,
              c->workers_replaced, c->late_results_dropped,
              c->results_undeliverable, c->bad_messages, c->prefetched,
              c->steals, c->stolen, c->heartbeat_overrides,
-             c->progress_forwarded, c->progress_dropped);
+             c->progress_forwarded, c->progress_dropped, c->batches_in,
+             c->batch_items_in, c->batches_out, c->batch_items_out);
 }
 
 /* The dispatch latency histogram (per bucket, not cumulative; the last

@@ -275,7 +275,8 @@ s_done (done_t *done, const zf_header_t *header, const void *data, size_t size)
         size--;
     }
     ASSERT (size < sizeof done->result);
-    memcpy (done->result, data, size);
+    if (size)
+        memcpy (done->result, data, size);
     done->result [size] = 0;
 }
 

@@ -267,8 +267,8 @@ s_send_due_slots (io_t *self)
  * SLOTS_DELAY_MS, of the count then: a slot that a short task takes and
  * frees many times a millisecond costs the brokers that share it one
  * message a millisecond, not two a task. A broker that sends a task for a
- * slot taken meanwhile hears so at once (zf_session_on_task), as when two brokers
- * race for one slot. */
+ * slot taken meanwhile hears so at once (zf_session_on_task), as when two
+ * brokers race for one slot. */
 void
 zf_session_announce (io_t *self)
 {

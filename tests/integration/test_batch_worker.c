@@ -20,6 +20,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #define WAIT_MS        10000 /* bound on every wait */
@@ -390,6 +391,41 @@ test_batched_dones (fake_t *self)
             self->batches_in, self->batched_most, self->alone_in);
 }
 
+/* A batch of more tasks than READY lets a broker send: those past the
+ * bound are refused (HANDLER_ERROR), the others run, as TASKs alone. */
+static void
+test_refused_beyond (fake_t *self)
+{
+    uint32_t holds = self->capacity * (1 + self->prefetch);
+    ASSERT (holds < TASKS);
+    items_t *items = zmalloc (sizeof *items);
+    for (uint32_t i = 0; i < TASKS; i++)
+        s_add_task (items, 100 + i, "echo",
+                    i < self->capacity ? 0 : ZF_FLAG_AHEAD, "beyond");
+    s_send_items (self, items, items->count);
+    free (items);
+    uint32_t ran = 0, refused = 0;
+    while (ran + refused < TASKS) {
+        done_t dones [ZF_BATCH_ITEMS_MAX];
+        uint32_t count = s_recv_dones (self, dones);
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t index = dones [i].task_id - 100;
+            if (dones [i].status == 0) {
+                ASSERT (index < holds);
+                ASSERT_STR_EQ (dones [i].result, "beyond");
+                ran++;
+            }
+            else {
+                ASSERT_EQ (dones [i].status, ZFARM_EHANDLER_ERROR);
+                ASSERT (index >= holds && index < TASKS);
+                refused++;
+            }
+        }
+    }
+    ASSERT_EQ (ran, holds);
+    ASSERT_EQ (refused, TASKS - holds);
+}
+
 /* A bad item is dropped, as that message alone would be; the rest run. */
 static void
 test_bad_item (fake_t *self)
@@ -525,6 +561,31 @@ test_plain_dones (fake_t *self)
     ASSERT (self->alone_in >= TASKS);
 }
 
+/* zfarm-worker --module echo.so, which serves with the library: its DONEs
+ * come in batches too. */
+static void
+test_host (fake_t *self, const char *endpoint)
+{
+    const char *const argv [] = { th_bin ("zfarm-worker"),
+                                  "--broker",
+                                  endpoint,
+                                  "--service",
+                                  "echo",
+                                  "--module",
+                                  th_module ("echo.so"),
+                                  NULL };
+    pid_t worker = th_spawn ("host", argv);
+    s_expect_ready (self);
+    self->batches = true;
+    self->beat_at = 0;
+    s_beat (self);
+    for (int round = 0; round < ROUNDS_MAX && self->batched_most < 2; round++)
+        s_run_tasks (self, 7000 + (uint64_t) round * TASKS);
+    ASSERT (self->batched_most >= 2);
+    th_kill (worker, SIGTERM);
+    ASSERT (th_reap (worker, WAIT_MS) != -1);
+}
+
 static void
 s_fake_init (fake_t *self, const char *endpoint)
 {
@@ -552,6 +613,7 @@ main (void)
     s_worker_start (&runner, endpoint, 1);
     s_expect_ready (&fake);
     test_batched_dones (&fake);
+    test_refused_beyond (&fake);
     test_bad_item (&fake);
     test_bad_framing (&fake);
     test_held_done_goes (&fake);
@@ -565,6 +627,11 @@ main (void)
     s_expect_ready (&fake);
     test_plain_dones (&fake);
     s_worker_stop (&runner);
+    s_fake_destroy (&fake);
+
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/host.ipc", th_tmpdir ());
+    s_fake_init (&fake, endpoint);
+    test_host (&fake, endpoint);
     s_fake_destroy (&fake);
     TEST_PASS ("test_batch_worker");
     return 0;

@@ -551,6 +551,22 @@ test_cancel_waiting (fake_t *self)
     s_expect_done (self, 20, 0, "opened");
 }
 
+/* A new connection forgets that the broker took batches: until its
+ * HEARTBEAT says so again, each DONE goes alone. */
+static void
+test_reconnect_forgets (fake_t *self)
+{
+    zf_header_t header;
+    zf_header_init (&header, ZF_DISCONNECT);
+    zf_header_set_text (&header, "come again");
+    s_send_header (self, &header, NULL);
+    self->batches = false;
+    s_expect_ready (self);
+    uint32_t batches_before = self->batches_in;
+    s_run_tasks (self, 9000);
+    ASSERT_EQ (self->batches_in, batches_before);
+}
+
 /* A broker that never says BATCH gets each DONE alone. */
 static void
 test_plain_dones (fake_t *self)
@@ -618,6 +634,7 @@ main (void)
     test_bad_framing (&fake);
     test_held_done_goes (&fake);
     test_cancel_waiting (&fake);
+    test_reconnect_forgets (&fake);
     s_worker_stop (&runner);
     s_fake_destroy (&fake);
 

@@ -577,6 +577,22 @@ test_plain_dones (fake_t *self)
     ASSERT (self->alone_in >= TASKS);
 }
 
+/* Three slots, whose threads all hold DONEs in one batch for the broker:
+ * each task still comes back once, and at most three run at once. */
+static void
+test_batched_slots (fake_t *self)
+{
+    ASSERT_EQ (self->capacity, 3);
+    atomic_store (&s_most, 0);
+    self->batches = true;
+    self->beat_at = 0;
+    s_beat (self);
+    for (int round = 0; round < ROUNDS_MAX && self->batched_most < 2; round++)
+        s_run_tasks (self, 3000 + (uint64_t) round * TASKS);
+    ASSERT (self->batched_most >= 2);
+    ASSERT (atomic_load (&s_most) <= 3);
+}
+
 /* zfarm-worker --module echo.so, which serves with the library: its DONEs
  * come in batches too. */
 static void
@@ -643,6 +659,14 @@ main (void)
     s_worker_start (&runner, endpoint, 1);
     s_expect_ready (&fake);
     test_plain_dones (&fake);
+    s_worker_stop (&runner);
+    s_fake_destroy (&fake);
+
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/slots.ipc", th_tmpdir ());
+    s_fake_init (&fake, endpoint);
+    s_worker_start (&runner, endpoint, 3);
+    s_expect_ready (&fake);
+    test_batched_slots (&fake);
     s_worker_stop (&runner);
     s_fake_destroy (&fake);
 

@@ -176,6 +176,7 @@ zf_io_waiting_push (io_t *self, const waiting_t *entry)
     assert (self->waiting_count < size);
     self->waiting [(self->waiting_head + self->waiting_count++) % size]
         = *entry;
+    self->sessions [entry->session].waiting_count++;
 }
 
 bool
@@ -187,6 +188,7 @@ zf_io_waiting_pop (io_t *self, waiting_t *entry)
     *entry = self->waiting [self->waiting_head];
     self->waiting_head = (self->waiting_head + 1) % self->waiting_size;
     self->waiting_count--;
+    self->sessions [entry->session].waiting_count--;
     return true;
 }
 
@@ -197,6 +199,7 @@ s_waiting_delete (io_t *self, uint32_t i)
 {
     uint32_t size = self->waiting_size;
     uint32_t at = (self->waiting_head + i) % size;
+    self->sessions [self->waiting [at].session].waiting_count--;
     for (uint32_t j = i + 1; j < self->waiting_count; j++) {
         uint32_t next = (self->waiting_head + j) % size;
         self->waiting [at] = self->waiting [next];
@@ -306,6 +309,9 @@ s_dispatch (io_t *self, uint32_t caller)
         }
     }
     zf_session_announce (self);
+    /* Every thread's service ends here before it may block, and a task
+     * just started may be the last its broker had waiting here. */
+    zf_outbox_settle (self);
 }
 
 /* Reads what the brokers sent, each in turn. Each ends with a receive that
@@ -535,6 +541,7 @@ s_io_free (io_t *self)
 {
     for (uint32_t i = 0; i < self->session_count; i++) {
         zsock_destroy (&self->sessions [i].sock);
+        zf_batch_free (&self->sessions [i].outbox);
         free (self->sessions [i].endpoint);
     }
     /* No other thread is left, but the purge's contract is the lock. */
@@ -610,6 +617,8 @@ zf_io_new (const zf_io_config_t *config)
         self->sessions [i] = (session_t) {
             .endpoint = zf_strdup (config->endpoints [i]), .index = i,
             .fd = -1, .reconnect_ms = ZF_RECONNECT_MIN_MS };
+    for (uint32_t i = 0; i < self->session_count; i++)
+        zf_batch_init (&self->sessions [i].outbox);
     memcpy (self->services, config->services,
             config->service_count * sizeof *config->services);
     self->service_count = config->service_count;

@@ -22,7 +22,9 @@
 #define WORKER_IO_INTERNAL_H
 
 #include "worker_io.h"
+#include "zf_batch.h"
 #include "zf_proto.h"
+#include "zf_wire.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -74,6 +76,12 @@ typedef struct {
     bool served;                /* this connection's broker took us: it
                                    said something but ERROR or DISCONNECT */
     int reconnect_ms;           /* back-off before the next connection */
+    uint32_t waiting_count;     /* its tasks in the waiting ring */
+    bool takes_batches;         /* its HEARTBEAT said BATCH on this
+                                   connection: it takes DONE batches */
+    zf_batch_t outbox;          /* DONEs held for it (worker_batch.c) */
+    int64_t held_since_us;      /* when the oldest of them was held
+                                   (zf_now_us) */
 } session_t;
 
 /* A task received that no slot runs yet. */
@@ -259,5 +267,38 @@ void
 /* Starts the clock on a slot's task, when calls have a time limit. */
 void
     zf_session_slot_time (io_t *self, slot_t *slot, uint64_t task_id);
+
+/* Handles a TASK from the session's broker, whether it came alone or as
+ * an item of a BATCH. Takes the payload frames. */
+void
+    zf_session_on_task (io_t *self, session_t *session, zf_header_t *header,
+                        zf_frames_t *payload);
+
+/* ---- worker_batch.c ---------------------------------------------------- */
+
+/* BATCH from the session's broker: each item is handled as the message it
+ * holds would be alone (TASK items only); what does not parse is logged
+ * and dropped. */
+void
+    zf_batch_on_broker (io_t *self, session_t *session, zf_header_t *header,
+                        zf_frames_t *payload);
+
+/* Holds a DONE (header and result, which the caller keeps; NULL for none)
+ * for the session's broker, if it takes batches and the result is small,
+ * and sends what is held once the flush rule says so. False if not held:
+ * the caller sends it alone. */
+bool
+    zf_outbox_hold (io_t *self, session_t *session, const zf_header_t *header,
+                    zmq_msg_t *result);
+
+/* Sends the DONEs held for the session's broker, if any, in one BATCH. */
+void
+    zf_outbox_flush (session_t *session);
+
+/* Applies the flush rule to every session: sends the DONEs it no longer
+ * holds, and sets the watcher's alarm for those it does. Called before any
+ * thread may block, so no DONE is held longer than the rule says. */
+void
+    zf_outbox_settle (io_t *self);
 
 #endif

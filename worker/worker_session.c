@@ -27,10 +27,11 @@
 /* ---- the connections to the brokers --------------------------------- */
 
 /* Sends header and payload (NULL for none; the caller keeps it) to the
- * session's broker. */
+ * session's broker, after the DONEs held for it: nothing overtakes them. */
 static void
 s_send (session_t *session, const zf_header_t *header, zmq_msg_t *payload)
 {
+    zf_outbox_flush (session);
     /* Never blocks with the mutex held (the socket's send timeout is 0): a
      * broker that takes nothing for a whole send queue is about to be
      * given up on by the liveness check. */
@@ -122,7 +123,10 @@ s_send_ready (io_t *self, session_t *session)
             s_make_instance (self->instance);
     }
     memcpy (header.instance, self->instance, sizeof header.instance);
-    header.flags = self->supervised? ZF_FLAG_SUPERVISED: 0;
+    /* Every broker may send us TASK batches: we read them all. */
+    header.flags = ZF_FLAG_BATCH;
+    if (self->supervised)
+        header.flags |= ZF_FLAG_SUPERVISED;
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     s_send (session, &header, NULL);
@@ -173,6 +177,7 @@ zf_session_connect (io_t *self, session_t *session)
     session->heartbeat_ms = self->own_heartbeat_ms;
     session->liveness = self->own_liveness;
     session->takes_slots = false;
+    session->takes_batches = false;     /* until its HEARTBEAT says so */
     session->believed_free = self->capacity;
     session->fd = zsock_fd (session->sock);
     session->served = false;
@@ -189,6 +194,7 @@ static void
 s_disconnect (io_t *self, session_t *session)
 {
     ZF_IO_HELD (self);
+    zf_outbox_flush (session);
     zsock_destroy (&session->sock);
     session->fd = -1;
     session->served = false;
@@ -261,8 +267,8 @@ s_send_due_slots (io_t *self)
  * SLOTS_DELAY_MS, of the count then: a slot that a short task takes and
  * frees many times a millisecond costs the brokers that share it one
  * message a millisecond, not two a task. A broker that sends a task for a
- * slot taken meanwhile hears so at once (s_on_task), as when two brokers
- * race for one slot. */
+ * slot taken meanwhile hears so at once (zf_session_on_task), as when two
+ * brokers race for one slot. */
 void
 zf_session_announce (io_t *self)
 {
@@ -613,7 +619,8 @@ zf_session_on_done (io_t *self, uint32_t index)
             if (session->believed_free < self->capacity)
                 session->believed_free++;
         }
-        s_send (session, &header, result);
+        if (!zf_outbox_hold (self, session, &header, result))
+            s_send (session, &header, result);
     }
     zf_task_destroy (&task);
     if (self->busy_count == 0 && self->waiting_count == 0) {
@@ -650,9 +657,9 @@ s_service_lookup (io_t *self, const char *name)
     return NULL;
 }
 
-static void
-s_on_task (io_t *self, session_t *session, zf_header_t *header,
-           zf_frames_t *payload)
+void
+zf_session_on_task (io_t *self, session_t *session, zf_header_t *header,
+                    zf_frames_t *payload)
 {
     ZF_IO_HELD (self);
     /* Each broker sends at most one task per slot, and with prefetch at
@@ -760,6 +767,10 @@ s_on_heartbeat (io_t *self, session_t *session, zf_header_t *header,
 {
     ZF_IO_HELD (self);
     (void) payload;
+    /* Remembered for this connection: the broker says it on every
+     * HEARTBEAT, and a new connection may reach another broker. */
+    if (header->flags & ZF_FLAG_BATCH)
+        session->takes_batches = true;
     if (!header->heartbeat_ms || !header->liveness)
         return;
     /* A broker that says its settings understands SLOTS too. */
@@ -813,7 +824,8 @@ typedef void (command_fn) (io_t *self, session_t *session,
                            zf_header_t *header, zf_frames_t *payload);
 
 static command_fn *const s_commands [ZF_COMMAND_LIMIT] = {
-    [ZF_TASK]       = s_on_task,
+    [ZF_TASK]       = zf_session_on_task,
+    [ZF_BATCH]      = zf_batch_on_broker,
     [ZF_CANCEL]     = s_on_cancel,
     [ZF_HEARTBEAT]  = s_on_heartbeat,
     [ZF_DISCONNECT] = s_on_disconnect,

@@ -80,10 +80,12 @@ zfarm_client_new (const char *endpoint)
 
 /* Tells each broker that the tasks it still holds are not wanted any more,
  * so that their workers are freed, and gives the CANCELs a moment to leave
- * after the sockets are closed. */
+ * after the sockets are closed. SUBMITs still held are not sent at all. */
 static void
 s_abandon (zfarm_client_t *self)
 {
+    for (int i = 0; i < self->broker_count; i++)
+        zf_client_batch_drop (&self->brokers [i]);
     size_t cursor = 0;
     task_t *task;
     while ((task = zf_index_next (&self->pending, &cursor)))
@@ -401,12 +403,14 @@ zfarm_client_fd (zfarm_client_t *self)
 /* Input left over from a bounded batch, callbacks and reports queued
  * outside dispatch (by cancel, call or status), and results and events
  * queued for the wait calls, need the caller at once: ZMQ_FD signals
- * edges, so it will not report them again. */
+ * edges, so it will not report them again. Held SUBMITs too: a loop that
+ * did not flush them would sleep on results never asked for. */
 int
 zfarm_client_next_timeout (zfarm_client_t *self)
 {
     assert (self);
     if (zlistx_size (self->due) > 0 || zlistx_size (self->ready) > 0
+    ||  zf_client_batch_is_held (self)
     ||  !zf_list_is_empty (&self->callback_reports)
     ||  !zf_list_is_empty (&self->event_reports)
     ||  zf_client_has_input (self))

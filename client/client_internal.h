@@ -5,6 +5,7 @@
 #define ZF_CLIENT_INTERNAL_H
 
 #include "zfarm_client.h"
+#include "zf_batch.h"
 #include "zf_curve.h"
 #include "zf_list.h"
 #include "zf_proto.h"
@@ -108,6 +109,10 @@ typedef struct {
     uint32_t free_slots;        /* its workers' free slots, at that PONG */
     uint64_t sent_since_pong;   /* tasks given it since: each may have
                                    taken one of those slots */
+    bool takes_batch;           /* its latest PONG said ZF_FLAG_BATCH: it
+                                   takes SUBMITs in BATCH messages */
+    zf_batch_t batch;           /* SUBMITs held for it (client_batch.c),
+                                   sent before anything else to it */
 } conn_t;
 
 /* The broker's silence after which it is down, in ms. */
@@ -168,6 +173,8 @@ struct _zfarm_client_t {
     uint32_t backoff_min_ms;    /* SUBMIT's back-off; max 0: the */
     uint32_t backoff_max_ms;    /* service's */
     int64_t next_ping;          /* the earliest of the brokers' next_ping */
+    int batch_max;              /* SUBMITs held per broker before they go
+                                   as one BATCH; 0: none held */
 };
 
 /* ---- tasks and deadlines (client_tasks.c) ------------------------------ */
@@ -226,6 +233,43 @@ void
  * CANCEL, it finds no task. */
 void
     zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why);
+
+/* ---- batches of SUBMITs (client_batch.c) ------------------------------ */
+
+/* True if a SUBMIT of payload to conn is to be held in its batch: the
+ * program asked for batches, the broker said it takes them, and the
+ * payload is small enough. */
+bool
+    zf_client_batch_takes (zfarm_client_t *self, const conn_t *conn,
+                           zmq_msg_t *payload);
+
+/* Holds a SUBMIT (header and payload, copied) in conn's batch, and sends
+ * the batch once it holds batch_max items or is full. Returns 0, or -1 if
+ * that send failed (logged; the tasks stay pending). */
+int
+    zf_client_batch_hold (zfarm_client_t *self, conn_t *conn,
+                          const zf_header_t *header, zmq_msg_t *payload);
+
+/* Sends conn's held SUBMITs now, if it holds any: before any other message
+ * to conn, and before the client waits. Returns 0, or -1 if the send
+ * failed (logged; the tasks stay pending, and end by their deadline or
+ * move with a lost broker). */
+int
+    zf_client_batch_flush (conn_t *conn);
+
+/* zf_client_batch_flush for every broker. Returns 0, or -1 if any failed. */
+int
+    zf_client_batch_flush_all (zfarm_client_t *self);
+
+/* True if any broker has SUBMITs held. */
+bool
+    zf_client_batch_is_held (zfarm_client_t *self);
+
+/* Forgets conn's held SUBMITs without sending them: for a connection
+ * that goes (its tasks are submitted again by the caller) or a broker
+ * that restarted (moving its tasks submits them again). */
+void
+    zf_client_batch_drop (conn_t *conn);
 
 /* ---- time (client_tasks.c) --------------------------------------------- */
 

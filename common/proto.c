@@ -19,7 +19,7 @@ typedef enum {
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
     F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_RETRY_ON,
-    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_RSS, F_END
+    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_RSS, F_COUNT, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -54,13 +54,15 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_STATUS]     = { "STATUS", { F_END }, 0 },
     [ZF_PING]       = { "PING",   { F_SERVICES, F_END }, 1 },
     [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_QUEUED,
-                                    F_FREE, F_WAITING, F_WAITED, F_END }, 6 },
+                                    F_FREE, F_WAITING, F_WAITED, F_FLAGS,
+                                    F_END }, 7 },
     [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
     [ZF_PROGRESS]   = { "PROGRESS",
                         { F_TASK_ID, F_DONE, F_TOTAL, F_NOTE, F_END }, 0 },
     [ZF_STORED]     = { "STORED", { F_TASK_ID, F_END }, 0 },
     [ZF_FETCH]      = { "FETCH",  { F_TASK_ID, F_TIMEOUT, F_FLAGS, F_END }, 1 },
     [ZF_QUERY]      = { "QUERY",  { F_STATUS, F_TEXT, F_END }, 0 },
+    [ZF_BATCH]      = { "BATCH",  { F_COUNT, F_FLAGS, F_END }, 1 },
 };
 
 struct _zf_decoder_t {
@@ -139,6 +141,7 @@ zf_header_init (zf_header_t *header, int command)
     header->retry_on = 0;
     header->backoff_min_ms = 0;
     header->backoff_max_ms = 0;
+    header->count = 0;
 }
 
 static void
@@ -428,6 +431,10 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, ZF_BACKOFF_MAX_MS, &u)) return false;
             header->backoff_max_ms = (uint32_t) u;
             return true;
+        case F_COUNT:
+            if (!s_get_uint (o, ZF_BATCH_ITEMS_MAX, &u) || u == 0) return false;
+            header->count = (uint32_t) u;
+            return true;
         case F_END:
             break;
     }
@@ -564,6 +571,7 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_RETRY_ON: msgpack_pack_uint32 (pk, header->retry_on); break;
         case F_BACKOFF_MIN: msgpack_pack_uint32 (pk, header->backoff_min_ms); break;
         case F_BACKOFF_MAX: msgpack_pack_uint32 (pk, header->backoff_max_ms); break;
+        case F_COUNT:    msgpack_pack_uint32 (pk, header->count); break;
         case F_SERVICES:
             msgpack_pack_array (pk, header->service_count);
             for (uint32_t i = 0; i < header->service_count; i++)
@@ -594,7 +602,9 @@ s_field_is_absent (field_t field, const zf_header_t *header)
         || (field == F_TASK_ID && header->command == ZF_SLOTS
             && header->task_id == 0)
         || (field == F_FLAGS && (header->command == ZF_HEARTBEAT
-                                 || header->command == ZF_READY)
+                                 || header->command == ZF_READY
+                                 || header->command == ZF_PONG
+                                 || header->command == ZF_BATCH)
             && header->flags == 0)
         || (field == F_RSS && header->rss_kb == 0)
         || (field == F_SERVICES && header->command == ZF_PING

@@ -63,6 +63,10 @@
 #define ZF_BACKOFF_MAX_MS          3600000 /* a retry waits at most an hour */
 #define ZF_HEADER_MAX              ZFARM_HEADER_MAX
 #define ZF_PRIORITY_MAX            ZFARM_PRIORITY_MAX
+#define ZF_BATCH_ITEMS_MAX         ZFARM_BATCH_ITEMS_MAX
+#define ZF_BATCH_PAYLOAD_MAX       ZFARM_BATCH_PAYLOAD_MAX
+#define ZF_BATCH_BYTES_MAX         (1024 * 1024)  /* a sender starts a new
+                                              batch past this */
 #define ZF_PRIORITY_DEFAULT        4       /* a SUBMIT that says none: room
                                               both above and below it */
 #define ZF_DEFAULT_OLDEST_EVERY    16      /* every Nth dispatch of a service

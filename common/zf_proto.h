@@ -29,6 +29,8 @@ typedef enum {
     ZF_STORED,          /* broker -> client: this detached task is stored */
     ZF_FETCH,           /* client -> broker: a detached task's outcome */
     ZF_QUERY,           /* client -> broker, and back: a list (JSON) */
+    ZF_BATCH,           /* any way: many SUBMITs, TASKs, DONEs or RESULTs
+                           in one message (zf_batch.h) */
     ZF_COMMAND_LIMIT    /* not a command: one past the last */
 } zf_command_t;
 
@@ -97,6 +99,7 @@ typedef struct {
                                    code (ZF_RETRY_BIT); 0: the service's */
     uint32_t backoff_min_ms;    /* SUBMIT: first retry's delay; with */
     uint32_t backoff_max_ms;    /* max, 0 and 0: the service's */
+    uint32_t count;             /* BATCH: its items, 1..ZF_BATCH_ITEMS_MAX */
 } zf_header_t;
 
 /* The retry_on bit of a ZFARM_E* code (-31..-1), as on the wire and as
@@ -152,6 +155,11 @@ typedef struct {
  * marked whose connection closed for a heartbeat, waiting for that
  * report, before it deletes it without one. */
 #define ZF_FLAG_SUPERVISED 256
+/* READY: the worker takes TASKs in BATCH messages. HEARTBEAT from the
+ * broker: it takes DONEs in BATCH messages. PONG: it takes SUBMITs in
+ * BATCH messages (and answers a client that sends them with RESULTs in
+ * BATCH messages). So no peer is sent a BATCH it does not read. */
+#define ZF_FLAG_BATCH 512
 
 /* An encoded header, built without allocation. */
 typedef struct {

@@ -30,6 +30,11 @@
 /* zfarm_client_set_priority: 0 up to this, higher first. */
 #define ZFARM_PRIORITY_MAX 9
 
+/* zfarm_client_set_batch: SUBMITs in one message, at most; and the
+ * largest payload that goes in one (a larger task is sent alone). */
+#define ZFARM_BATCH_ITEMS_MAX   256
+#define ZFARM_BATCH_PAYLOAD_MAX (16 * 1024)
+
 /* Where zfarm_client_new (and zfarm_curve_check_env) finds the CURVE keys:
  * the broker's public key (Z85, or its public certificate file), and our
  * own secret certificate. */

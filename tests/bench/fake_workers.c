@@ -8,6 +8,7 @@
  * costs O(1) however many sockets there are (zmq_poll would scan them all).
  * ZMQ_FD only says "look at ZMQ_EVENTS": a socket is drained until it has
  * no message, after every wake-up and after every send of our own. */
+#include "zf_batch.h"
 #include "zf_defaults.h"
 #include "zf_proto.h"
 #include "zf_util.h"
@@ -32,6 +33,10 @@ typedef struct {
     long capacity;              /* tasks at once per worker */
     long heartbeat_ms;          /* zfarm: HEARTBEAT interval */
     bool plain;                 /* lru_broker's protocol, not zfarm's */
+    bool batch;                 /* zfarm: take TASKs in batches (and 16
+                                   per slot ahead), answer in batches */
+    bool *broker_batches;       /* per socket: its broker takes DONE
+                                   batches (its HEARTBEAT said so) */
     zsock_t **socks;            /* the workers' sockets */
     int epoll_fd;               /* every socket's ZMQ_FD */
     zf_decoder_t *decoder;      /* reused for every header */
@@ -55,6 +60,10 @@ s_send_ready (fakes_t *self, zsock_t *sock)
     header.service_count = 1;
     header.capacity = (uint32_t) self->capacity;
     header.pid = (uint32_t) getpid ();
+    if (self->batch) {
+        header.flags = ZF_FLAG_BATCH;
+        header.prefetch = ZF_PREFETCH_MAX;
+    }
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
     zf_wire_send (sock, &header, NULL);
@@ -83,6 +92,7 @@ s_open (fakes_t *self, long index)
         return -1;
     }
     self->socks [index] = sock;
+    self->broker_batches [index] = false;
     s_send_ready (self, sock);
     return 0;
 }
@@ -114,6 +124,43 @@ s_plain_echo (void *socket)
     zmq_msg_close (&frame);
 }
 
+/* A BATCH of TASKs: their DONEs, echoing each payload, in one BATCH if
+ * the broker takes them, else one by one. */
+static void
+s_zfarm_batch (fakes_t *self, long index, zmsg_t *payload, uint32_t count)
+{
+    zframe_t *items = zmsg_first (payload);
+    if (!items || zmsg_size (payload) != 1)
+        return;
+    zf_batch_reader_t reader;
+    zf_batch_reader_init (&reader, zframe_data (items), zframe_size (items),
+                          count);
+    zf_batch_t out;
+    zf_batch_init (&out);
+    zf_batch_item_t item;
+    zf_header_t header;
+    while (zf_batch_next (&reader, &item) == 1) {
+        if (zf_header_decode (self->decoder, &header, item.header,
+                              item.header_size) != 0
+        ||  header.command != ZF_TASK)
+            continue;
+        uint64_t task_id = header.task_id;
+        uint32_t flags = header.flags;
+        zf_header_init (&header, ZF_DONE);
+        header.task_id = task_id;
+        header.flags = flags;
+        if (self->broker_batches [index]) {
+            if (zf_batch_full (&out))
+                zf_batch_send (&out, zsock_resolve (self->socks [index]));
+            zf_batch_add (&out, &header, item.payload, item.payload_size);
+        }
+        else
+            zf_wire_send_data (self->socks [index], &header, item.payload,
+                               item.payload_size);
+    }
+    zf_batch_send (&out, zsock_resolve (self->socks [index]));
+}
+
 /* zfarm's protocol: a TASK gets its DONE with the payload frames moved back,
  * and its flags (a NUL after the payload stays one). DISCONNECT means the broker forgot this worker: register again on a new
  * socket (PROTOCOL.md, Workers). Anything else needs no answer. */
@@ -132,6 +179,12 @@ s_zfarm_handle (fakes_t *self, long index)
         header.flags = flags;
         zf_wire_send (self->socks [index], &header, &payload);
     }
+    else
+    if (rc == 0 && header.command == ZF_BATCH)
+        s_zfarm_batch (self, index, payload, header.count);
+    else
+    if (rc == 0 && header.command == ZF_HEARTBEAT)
+        self->broker_batches [index] = (header.flags & ZF_FLAG_BATCH) != 0;
     else
     if (rc == 0 && header.command == ZF_DISCONNECT) {
         zsys_warning ("fake_workers: worker %ld: DISCONNECT (%s), READY "
@@ -214,11 +267,12 @@ s_usage (void)
 {
     printf (
 "Usage: fake_workers --broker EP [--count K] [--capacity N] [--plain]\n"
-"                    [--service NAME] [--heartbeat MS]\n"
+"                    [--service NAME] [--heartbeat MS] [--batch]\n"
 "\n"
 "K echo workers (default 1000) in one process, one socket each, N tasks at\n"
 "once each (default 1), for zfarm-broker (service NAME, default echo) or,\n"
-"with --plain, for lru_broker's backend. Stops on SIGINT or SIGTERM.\n");
+"with --plain, for lru_broker's backend. --batch: take TASKs in batches,\n"
+"16 per slot ahead, and answer in batches. Stops on SIGINT or SIGTERM.\n");
 }
 
 static int
@@ -231,6 +285,7 @@ s_parse (fakes_t *self, int argc, char *argv [])
         { "capacity",  required_argument, NULL, 'c' },
         { "heartbeat", required_argument, NULL, 'H' },
         { "plain",     no_argument,       NULL, 'p' },
+        { "batch",     no_argument,       NULL, 'B' },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 } };
     int option;
@@ -238,6 +293,7 @@ s_parse (fakes_t *self, int argc, char *argv [])
         if (option == 'b') self->broker = optarg;
         else if (option == 's') self->service = optarg;
         else if (option == 'p') self->plain = true;
+        else if (option == 'B') self->batch = true;
         else if (option == 'k'
              &&  zf_parse_long (optarg, 1, COUNT_MAX, &self->count) == 0) ;
         else if (option == 'c'
@@ -271,6 +327,8 @@ main (int argc, char *argv [])
     zsys_set_max_sockets ((size_t) self.count + 16);
     zsys_init ();
     self.socks = zf_malloc ((size_t) self.count * sizeof *self.socks);
+    self.broker_batches = zf_malloc ((size_t) self.count
+                                     * sizeof *self.broker_batches);
     self.decoder = zf_decoder_new ();
     self.epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
     rc = self.epoll_fd < 0? -1: 0;
@@ -284,5 +342,6 @@ main (int argc, char *argv [])
         close (self.epoll_fd);
     zf_decoder_destroy (&self.decoder);
     free (self.socks);
+    free (self.broker_batches);
     return rc == 0? 0: 1;
 }

@@ -1,4 +1,5 @@
 /* make_seeds.c: writes one valid encoded header per command, as fuzz seeds. */
+#include "zf_batch.h"
 #include "zf_proto.h"
 #include "zf_record.h"
 #include "zfarm_codes.h"
@@ -7,6 +8,7 @@
 #include <string.h>
 
 static int s_write_records (const char *dir);
+static int s_write_batches (const char *dir);
 
 static void
 s_write_named (const char *dir, const char *name, const zf_header_t *header)
@@ -34,8 +36,10 @@ main (int argc, char *argv [])
 {
     if (argc == 3 && strcmp (argv [1], "--records") == 0)
         return s_write_records (argv [2]);
+    if (argc == 3 && strcmp (argv [1], "--batches") == 0)
+        return s_write_batches (argv [2]);
     if (argc != 2) {
-        fprintf (stderr, "usage: make_seeds DIR | --records DIR\n");
+        fprintf (stderr, "usage: make_seeds DIR | --records DIR | --batches DIR\n");
         return 2;
     }
     for (int command = 1; command < ZF_COMMAND_LIMIT; command++) {
@@ -71,6 +75,7 @@ main (int argc, char *argv [])
         header.waiting = 12;
         header.waited_ms = 340;
         header.rss_kb = 20480;
+        header.count = 3;
         header.flags = command == ZF_DONE? 32
                      : command == ZF_READY? ZF_FLAG_SUPERVISED: 1;
         s_write (argv [1], &header);
@@ -115,6 +120,38 @@ s_write_records (const char *dir)
             fclose (file);
         }
         free (record);
+    }
+    return 0;
+}
+
+/* Batch seeds: the count byte, then an items frame (fuzz_batch.c). */
+static int
+s_write_batches (const char *dir)
+{
+    int commands [] = { ZF_SUBMIT, ZF_TASK, ZF_DONE, ZF_RESULT };
+    for (size_t c = 0; c < sizeof commands / sizeof commands [0]; c++) {
+        zf_batch_t batch;
+        zf_batch_init (&batch);
+        for (uint64_t id = 1; id <= 3; id++) {
+            zf_header_t header;
+            zf_header_init (&header, commands [c]);
+            header.task_id = id;
+            header.attempt = 1;
+            zf_header_set_service (&header, "echo");
+            header.flags = ZF_FLAG_NUL;
+            if (zf_batch_add (&batch, &header, id == 2? NULL: "hello",
+                              id == 2? 0: 6) != 0)
+                return 1;
+        }
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%s", dir, zf_command_name (commands [c]));
+        FILE *file = fopen (path, "wb");
+        if (!file)
+            return 1;
+        fputc ((int) batch.count, file);
+        fwrite (batch.data, 1, batch.size, file);
+        fclose (file);
+        zf_batch_free (&batch);
     }
     return 0;
 }

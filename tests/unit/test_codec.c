@@ -112,6 +112,7 @@ s_example (zf_header_t *header, int command)
     header->total = UINT64_MAX;
     header->priority = ZF_PRIORITY_MAX;
     header->delay_ms = UINT32_MAX;
+    header->count = ZF_BATCH_ITEMS_MAX;
 }
 
 static void
@@ -166,6 +167,8 @@ test_round_trip_every_command (void)
         }
         if (command == ZF_SLOTS)
             ASSERT (out.task_id == in.task_id);
+        if (command == ZF_BATCH)
+            ASSERT_EQ (out.count, ZF_BATCH_ITEMS_MAX);
         if (command == ZF_PROGRESS) {
             ASSERT (out.task_id == in.task_id);
             ASSERT (out.done == UINT64_MAX - 1 && out.total == UINT64_MAX);

@@ -19,6 +19,9 @@
  *   zfarm_job      replies "done PAYLOAD" after a millisecond, or, for a
  *                  payload that starts with "fail", fails permanently
  *                  with "failed PAYLOAD" (for detached task tests)
+ *   zfarm_poison   payload "die": kills its own process (SIGKILL), as a
+ *                  crash would, whatever it holds; anything else: replies
+ *                  with its payload (for batch fault tests)
  *   zfarm_leak     leaks 10 MB, every page written so that it is resident
  *                  (for --max-rss tests), then replies with its payload;
  *                  a payload "MB:hold" leaks MB instead, then sleeps a
@@ -48,6 +51,7 @@ ZFARM_EXPORT zfarm_handler_fn zfarm_record;
 ZFARM_EXPORT zfarm_handler_fn zfarm_flaky;
 ZFARM_EXPORT zfarm_handler_fn zfarm_leak;
 ZFARM_EXPORT zfarm_handler_fn zfarm_job;
+ZFARM_EXPORT zfarm_handler_fn zfarm_poison;
 
 int
 zfarm_handler (zfarm_task_t *task, void *arg)
@@ -56,6 +60,16 @@ zfarm_handler (zfarm_task_t *task, void *arg)
     size_t size;
     const void *data = zfarm_task_data (task, &size);
     return zfarm_task_reply (task, data, size);
+}
+
+int
+zfarm_poison (zfarm_task_t *task, void *arg)
+{
+    size_t size;
+    const char *data = zfarm_task_data (task, &size);
+    if (size == 3 && memcmp (data, "die", 3) == 0)
+        kill (getpid (), SIGKILL);
+    return zfarm_handler (task, arg);
 }
 
 int

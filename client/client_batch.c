@@ -14,9 +14,6 @@
 
 #include <inttypes.h>
 
-static_assert (ZFARM_CLIENT_BATCH_MAX == ZF_BATCH_ITEMS_MAX,
-               "the public limit is the codec's");
-
 bool
 zf_client_batch_takes (zfarm_client_t *self, const conn_t *conn,
                        zmq_msg_t *payload)
@@ -36,7 +33,7 @@ zf_client_batch_hold (zfarm_client_t *self, conn_t *conn,
         return -1;
     }
     if (conn->batch.count >= (uint32_t) self->batch_max
-    ||  zf_batch_full (&conn->batch))
+        || zf_batch_full (&conn->batch))
         return zf_client_batch_flush (conn);
     return 0;
 }
@@ -47,7 +44,7 @@ zf_client_batch_flush (conn_t *conn)
     if (conn->batch.count == 0)
         return 0;
     uint32_t count = conn->batch.count;
-    conn->armed = false;        /* a send may take the signal of an input */
+    conn->armed = false; /* a send may take the signal of an input */
     if (zf_batch_send (&conn->batch, zsock_resolve (conn->sock)) == 0)
         return 0;
     zf_warning ("zfarm client: could not send %" PRIu32 " SUBMITs to %s: %s",
@@ -79,8 +76,8 @@ zf_client_batch_drop (conn_t *conn)
 {
     if (conn->batch.count > 0)
         zf_debug ("zfarm client: %" PRIu32 " SUBMITs held for %s dropped,"
-                  " to be submitted again", conn->batch.count,
-                  conn->endpoint);
+                  " to be submitted again",
+                  conn->batch.count, conn->endpoint);
     zf_batch_free (&conn->batch);
 }
 
@@ -90,7 +87,7 @@ int
 zfarm_client_set_batch (zfarm_client_t *self, int max_items)
 {
     assert (self);
-    if (max_items < 0 || max_items > ZFARM_CLIENT_BATCH_MAX)
+    if (max_items < 0 || max_items > ZFARM_BATCH_ITEMS_MAX)
         return ZFARM_EINVALID;
     self->batch_max = max_items;
     /* What is held already goes now rather than wait for a count that
@@ -103,5 +100,5 @@ int
 zfarm_client_flush (zfarm_client_t *self)
 {
     assert (self);
-    return zf_client_batch_flush_all (self) == 0? 0: ZFARM_EBROKER_DOWN;
+    return zf_client_batch_flush_all (self) == 0 ? 0 : ZFARM_EBROKER_DOWN;
 }

@@ -125,26 +125,24 @@ ZFARM_EXPORT int
     zfarm_client_set_retry (zfarm_client_t *self, unsigned codes,
                             int backoff_min_ms, int backoff_max_ms);
 
-/* The most SUBMITs that zfarm_client_set_batch holds per broker. */
-#define ZFARM_CLIENT_BATCH_MAX 256
-
 /* Sends many tiny tasks with one message per batch instead of one per
- * task: from now on, the SUBMITs of tasks whose payload is at most 16 KiB
- * are held, per broker, and go to it together in one BATCH message, when
- * max_items are held, when the program calls anything that waits for or
- * takes results (zfarm_client_call, wait, wait_event, dispatch, status,
- * the detached-task calls), before any other message to that broker (a
- * cancel, a ping), and on zfarm_client_flush. Only a broker that says it
- * takes batches (its PONG, the answer to the client's first PING) is sent
- * them; the SUBMITs before that, and all of them to an older broker, go
- * one by one as before. Results, progress, retries, cancelling and moving
- * a lost broker's tasks are as without batches: every task still gets
- * exactly one result, and the broker answers a client that sent batches
- * with batches of results. Worth it when many tasks are in flight at once
- * (zfarm_client_submit in a loop); one task at a time only waits for its
- * flush. max_items 0 (the initial value) holds none, and 1..
- * ZFARM_CLIENT_BATCH_MAX; what is held already goes at once. Returns 0,
- * or ZFARM_EINVALID (the old value kept) for a value out of range. */
+ * task: from now on, the SUBMITs of tasks whose payload is at most
+ * ZFARM_BATCH_PAYLOAD_MAX (16 KiB) are held, per broker, and go to it
+ * together in one BATCH message when max_items are held, when the program
+ * calls anything that waits for or takes results (zfarm_client_call,
+ * wait, wait_event, dispatch, status, the detached-task calls), before
+ * any other message to that broker (a cancel, a ping), and on
+ * zfarm_client_flush. Only a broker that says it takes batches (in its
+ * PONG, the answer to the client's PING) is sent them; the SUBMITs before
+ * that, and all of them to an older broker, go one by one as before.
+ * Results, progress, retries, cancelling and moving a lost broker's tasks
+ * are as without batches: every task still gets exactly one result, and
+ * the broker answers a client that sent batches with batches of results.
+ * Worth it when many tasks are in flight at once (zfarm_client_submit in
+ * a loop); a task alone only waits for the next flush. max_items: 0 (the
+ * initial value) holds none, else 1..ZFARM_BATCH_ITEMS_MAX (256); what is
+ * held already goes at once. Returns 0, or ZFARM_EINVALID (the old value
+ * kept) for a value out of range. */
 ZFARM_EXPORT int
     zfarm_client_set_batch (zfarm_client_t *self, int max_items);
 

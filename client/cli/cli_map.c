@@ -126,7 +126,7 @@ CLI_WHEN_HELP
 "item not finished, the others are cancelled, which stops their work; a\n"
 "second Ctrl-C exits at once).\n",
             ZFARM_DEFAULT_ENDPOINT, ZFARM_RETRIES_MAX, WINDOW_MAX, WINDOW_DEFAULT,
-            ZFARM_CLIENT_BATCH_MAX, BATCH_DEFAULT, FAILURES_LISTED);
+            ZFARM_BATCH_ITEMS_MAX, BATCH_DEFAULT, FAILURES_LISTED);
 }
 
 /* Parses the value of --timeout, --retries, --window or --batch (code 't',
@@ -143,7 +143,7 @@ s_parse_number (int code, map_args_t *args)
                        code == 'w'? "--window": "--batch";
     long min = code == 't' || code == OPT_BATCH? 0: code == 'r'? -1: 1;
     long max = code == 't'? INT_MAX: code == 'r'? ZFARM_RETRIES_MAX:
-               code == 'w'? WINDOW_MAX: ZFARM_CLIENT_BATCH_MAX;
+               code == 'w'? WINDOW_MAX: ZFARM_BATCH_ITEMS_MAX;
     if (cli_parse_long (optarg, min, max, value) == 0)
         return -1;
     return cli_usage_error ("map", "bad %s '%s'", name, optarg);

@@ -4,34 +4,36 @@
  * items, each task exactly once; zfarm_client_flush sends a partial batch;
  * a CANCEL comes after its SUBMIT; a BATCH of RESULTs gives each task its
  * own result, once; a client that did not ask never sends a BATCH; a
- * restarted broker is sent every pending task again. */
+ * restarted broker is sent every pending task again, in batches or not as
+ * its new PONG says. */
 #include "harness.h"
 #include "zf_batch.h"
 #include "zfarm.h"
 
 #include <czmq.h>
 
-#define WAIT_MS 10000           /* bound on anything that should be quick */
+#define WAIT_MS 10000 /* bound on anything that should be quick */
 #define TASKS   100
 
 typedef struct {
-    zsock_t *sock;              /* ROUTER the client connects to */
+    zsock_t *sock; /* ROUTER the client connects to */
     zf_decoder_t *decoder;
-    zframe_t *client;           /* the client's routing id, once heard */
-    uint64_t epoch;             /* for its PONGs */
-    uint32_t pong_flags;        /* ... and their flags */
-    int seen [TASKS + 2];       /* SUBMITs seen, by task id */
-    size_t batches;             /* BATCH messages seen */
-    size_t batch_items;         /* SUBMITs in them */
-    size_t plain;               /* SUBMITs seen alone */
-    size_t largest;             /* items in the largest BATCH */
+    zframe_t *client;     /* the client's routing id, once heard */
+    uint64_t epoch;       /* for its PONGs */
+    uint32_t pong_flags;  /* ... and their flags */
+    int seen [TASKS + 2]; /* SUBMITs seen, by task id */
+    size_t batches;       /* BATCH messages seen */
+    size_t batch_items;   /* SUBMITs in them */
+    size_t plain;         /* SUBMITs seen alone */
+    size_t largest;       /* items in the largest BATCH */
 } broker_t;
 
 static void
 s_broker_init (broker_t *self, const char *endpoint)
 {
-    *self = (broker_t) { .sock = zsock_new (ZMQ_ROUTER),
-                         .decoder = zf_decoder_new (), .epoch = 1 };
+    *self = (broker_t){ .sock = zsock_new (ZMQ_ROUTER),
+                        .decoder = zf_decoder_new (),
+                        .epoch = 1 };
     ASSERT (zsock_bind (self->sock, "%s", endpoint) == 0);
 }
 
@@ -55,7 +57,7 @@ s_broker_take_submit (broker_t *self, const zf_header_t *header,
     char expected [32];
     snprintf (expected, sizeof expected, "task %" PRIu64, header->task_id);
     ASSERT (payload && size == strlen (expected) + 1);
-    ASSERT_MEM_EQ (payload, expected, size);     /* with its NUL */
+    ASSERT_MEM_EQ (payload, expected, size); /* with its NUL */
     self->seen [header->task_id]++;
 }
 
@@ -76,7 +78,8 @@ s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
     zframe_t *head = zmsg_pop (msg);
     zf_header_t header;
     ASSERT_EQ (zf_header_decode (self->decoder, &header, zframe_data (head),
-                                 zframe_size (head)), 0);
+                                 zframe_size (head)),
+               0);
     zframe_destroy (&head);
     zframe_t *body = zmsg_pop (msg);
     ASSERT_EQ (zmsg_size (msg), 0);
@@ -87,16 +90,14 @@ s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
         pong.flags = self->pong_flags;
         th_send_header (self->sock, from, &pong, NULL);
     }
-    else
-    if (header.command == ZF_SUBMIT) {
+    else if (header.command == ZF_SUBMIT) {
         s_broker_take_submit (self, &header, zframe_data (body),
                               zframe_size (body));
         self->plain++;
         if (last_id_p)
             *last_id_p = header.task_id;
     }
-    else
-    if (header.command == ZF_BATCH) {
+    else if (header.command == ZF_BATCH) {
         ASSERT (body);
         zf_batch_reader_t reader;
         zf_batch_reader_init (&reader, zframe_data (body), zframe_size (body),
@@ -108,7 +109,8 @@ s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
             zf_header_t item_header;
             ASSERT_EQ (zf_header_decode (self->decoder, &item_header,
                                          batch_item.header,
-                                         batch_item.header_size), 0);
+                                         batch_item.header_size),
+                       0);
             s_broker_take_submit (self, &item_header, batch_item.payload,
                                   batch_item.payload_size);
             if (last_id_p)
@@ -128,24 +130,21 @@ s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
     return header.command;
 }
 
-/* Takes what comes until SUBMITs (alone or in batches) have brought
- * `until` task ids in all, letting the client dispatch meanwhile if
- * dispatch is set (which flushes its batches). */
+/* Takes what comes until SUBMITs (alone or in batches) have brought count
+ * task ids in all, letting the client dispatch meanwhile (which flushes
+ * its batches). */
 static void
-s_broker_expect_submits (broker_t *self, zfarm_client_t *client,
-                         bool dispatch, size_t count)
+s_broker_expect_submits (broker_t *self, zfarm_client_t *client, size_t count)
 {
     int64_t until = zclock_mono () + WAIT_MS;
-    while (self->plain + self->batch_items < count
-       &&  zclock_mono () < until) {
-        if (dispatch)
-            zfarm_client_dispatch (client);
+    while (self->plain + self->batch_items < count && zclock_mono () < until) {
+        zfarm_client_dispatch (client);
         s_broker_recv (self, 20, NULL);
     }
     ASSERT_EQ (self->plain + self->batch_items, count);
 }
 
-/* The client's PING, then its SUBMITs up to count: answered with a PONG. */
+/* Takes what comes until the client's next PING, answered with a PONG. */
 static void
 s_broker_ping_pong (broker_t *self, zfarm_client_t *client)
 {
@@ -164,7 +163,7 @@ s_result_header (zf_header_t *header, uint64_t task_id, int status)
     zf_header_init (header, ZF_RESULT);
     header->task_id = task_id;
     header->status = status;
-    header->flags = status? 0: ZF_FLAG_NUL;
+    header->flags = status ? 0 : ZF_FLAG_NUL;
     if (status)
         zf_header_set_text (header, "it failed");
 }
@@ -179,8 +178,7 @@ s_send_result (broker_t *self, uint64_t task_id, int status)
     snprintf (payload, sizeof payload, "result %" PRIu64, task_id);
     /* th_send_header sends the string without its NUL: the flag off. */
     header.flags = 0;
-    th_send_header (self->sock, self->client, &header,
-                    status? NULL: payload);
+    th_send_header (self->sock, self->client, &header, status ? NULL : payload);
 }
 
 /* Adds task_id's RESULT to batch: "result N" with its NUL, or a failure. */
@@ -191,8 +189,9 @@ s_batch_add_result (zf_batch_t *batch, uint64_t task_id, int status)
     s_result_header (&header, task_id, status);
     char payload [32];
     snprintf (payload, sizeof payload, "result %" PRIu64, task_id);
-    ASSERT_EQ (zf_batch_add (batch, &header, status? NULL: payload,
-                             strlen (payload) + 1), 0);
+    ASSERT_EQ (zf_batch_add (batch, &header, status ? NULL : payload,
+                             strlen (payload) + 1),
+               0);
 }
 
 /* Sends batch to the client as a BATCH whose header says count items
@@ -248,8 +247,9 @@ s_submit (zfarm_client_t *client, uint64_t expected_id)
     char payload [32];
     snprintf (payload, sizeof payload, "task %" PRIu64, expected_id);
     uint64_t id;
-    ASSERT_EQ (zfarm_client_submit (client, "svc", payload, strlen (payload),
-                                    0, &id), 0);
+    ASSERT_EQ (zfarm_client_submit (client, "svc", payload, strlen (payload), 0,
+                                    &id),
+               0);
     ASSERT (id == expected_id);
 }
 
@@ -258,24 +258,23 @@ static void
 test_batches (void)
 {
     char endpoint [600];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/batches.ipc",
-              th_tmpdir ());
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/batches.ipc", th_tmpdir ());
     broker_t broker;
     s_broker_init (&broker, endpoint);
     zfarm_client_t *client = zfarm_client_new (endpoint);
     ASSERT (client);
     ASSERT_EQ (zfarm_client_set_batch (client, -1), ZFARM_EINVALID);
-    ASSERT_EQ (zfarm_client_set_batch (client, ZFARM_CLIENT_BATCH_MAX + 1),
+    ASSERT_EQ (zfarm_client_set_batch (client, ZFARM_BATCH_ITEMS_MAX + 1),
                ZFARM_EINVALID);
-    ASSERT_EQ (zfarm_client_set_batch (client, ZFARM_CLIENT_BATCH_MAX), 0);
+    ASSERT_EQ (zfarm_client_set_batch (client, ZFARM_BATCH_ITEMS_MAX), 0);
     ASSERT_EQ (zfarm_client_set_batch (client, 64), 0);
-    ASSERT_EQ (zfarm_client_flush (client), 0);       /* nothing held */
+    ASSERT_EQ (zfarm_client_flush (client), 0); /* nothing held */
 
     /* Before the broker said it takes batches: SUBMITs one by one. */
     enum { EARLY = 30 };
     for (uint64_t id = 1; id <= EARLY; id++)
         s_submit (client, id);
-    s_broker_expect_submits (&broker, client, true, EARLY);
+    s_broker_expect_submits (&broker, client, EARLY);
     ASSERT_EQ (broker.batches, 0);
 
     /* Its PONG says it; the RESULT sent after it is taken after it. */
@@ -294,7 +293,7 @@ test_batches (void)
      * the rest wait for one. */
     for (uint64_t id = EARLY + 1; id <= TASKS; id++)
         s_submit (client, id);
-    ASSERT_EQ (zfarm_client_next_timeout (client), 0);  /* some are held */
+    ASSERT_EQ (zfarm_client_next_timeout (client), 0); /* some are held */
     uint64_t last = 0;
     int64_t until = zclock_mono () + WAIT_MS;
     while (broker.batches == 0 && zclock_mono () < until)
@@ -302,7 +301,7 @@ test_batches (void)
     ASSERT_EQ (broker.batches, 1);
     ASSERT_EQ (broker.batch_items, 64);
     ASSERT_EQ (last, EARLY + 64);
-    ASSERT_EQ (s_broker_recv (&broker, 200, NULL), 0);  /* the rest held */
+    ASSERT_EQ (s_broker_recv (&broker, 200, NULL), 0); /* the rest held */
     ASSERT_EQ (zfarm_client_flush (client), 0);
     ASSERT_EQ (s_broker_recv (&broker, WAIT_MS, &last), ZF_BATCH);
     ASSERT_EQ (broker.batch_items, TASKS - EARLY);
@@ -315,7 +314,7 @@ test_batches (void)
     zf_batch_t batch;
     zf_batch_init (&batch);
     for (uint64_t id = 2; id <= TASKS; id++) {
-        s_batch_add_result (&batch, id, id == 50? ZFARM_EHANDLER_ERROR: 0);
+        s_batch_add_result (&batch, id, id == 50 ? ZFARM_EHANDLER_ERROR : 0);
         if (id == 10)
             s_batch_add_result (&batch, 3, ZFARM_EHANDLER_ERROR);
         if (batch.count == 60 || id == TASKS)
@@ -327,8 +326,7 @@ test_batches (void)
 
     /* A CANCEL of a held task comes after its SUBMIT. */
     uint64_t id;
-    ASSERT_EQ (zfarm_client_submit (client, "svc", "task 101", 8, 0, &id),
-               0);
+    ASSERT_EQ (zfarm_client_submit (client, "svc", "task 101", 8, 0, &id), 0);
     ASSERT (id == TASKS + 1);
     ASSERT_EQ (zfarm_client_cancel (client, id), 0);
     ASSERT_EQ (s_broker_recv (&broker, WAIT_MS, &last), ZF_BATCH);
@@ -341,7 +339,8 @@ test_batches (void)
     zframe_t *from = zmsg_pop (msg), *head = zmsg_pop (msg);
     zf_header_t header;
     ASSERT_EQ (zf_header_decode (broker.decoder, &header, zframe_data (head),
-                                 zframe_size (head)), 0);
+                                 zframe_size (head)),
+               0);
     ASSERT_EQ (header.command, ZF_CANCEL);
     ASSERT (header.task_id == id);
     zframe_destroy (&from);
@@ -361,8 +360,7 @@ static void
 test_broken_batch (void)
 {
     char endpoint [600];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/broken.ipc",
-              th_tmpdir ());
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/broken.ipc", th_tmpdir ());
     broker_t broker;
     s_broker_init (&broker, endpoint);
     broker.pong_flags = ZF_FLAG_BATCH;
@@ -370,7 +368,7 @@ test_broken_batch (void)
     ASSERT_EQ (zfarm_client_set_batch (client, 4), 0);
     for (uint64_t id = 1; id <= 4; id++)
         s_submit (client, id);
-    s_broker_expect_submits (&broker, client, true, 4);
+    s_broker_expect_submits (&broker, client, 4);
 
     /* Items for tasks 1 and 2, said to be 3; then bytes that are no item. */
     zf_batch_t batch;
@@ -380,7 +378,7 @@ test_broken_batch (void)
     s_send_batch (&broker, &batch, 3);
     zf_batch_init (&batch);
     s_batch_add_result (&batch, 3, 0);
-    batch.data [0] = 0xc3;      /* msgpack true: neither bin nor nil */
+    batch.data [0] = 0xc3; /* msgpack true: neither bin nor nil */
     s_send_batch (&broker, &batch, 1);
     int got [TASKS + 2] = { 0 };
     s_collect (client, got, 2, 0);
@@ -411,14 +409,14 @@ test_not_asked (void)
     zfarm_client_t *client = zfarm_client_new (endpoint);
     s_submit (client, 1);
     s_broker_ping_pong (&broker, client);
-    s_broker_expect_submits (&broker, client, true, 1);
+    s_broker_expect_submits (&broker, client, 1);
     s_send_result (&broker, 1, 0);
     zfarm_result_t *result;
     ASSERT_EQ (zfarm_client_wait (client, WAIT_MS, &result), 0);
     zfarm_result_destroy (&result);
     for (uint64_t id = 2; id <= TASKS; id++)
         s_submit (client, id);
-    s_broker_expect_submits (&broker, client, true, TASKS);
+    s_broker_expect_submits (&broker, client, TASKS);
     ASSERT_EQ (broker.batches, 0);
     ASSERT_EQ (broker.plain, TASKS);
     zfarm_client_destroy (&client);
@@ -431,8 +429,7 @@ static void
 test_restart (void)
 {
     char endpoint [600];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/restart.ipc",
-              th_tmpdir ());
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/restart.ipc", th_tmpdir ());
     broker_t broker;
     s_broker_init (&broker, endpoint);
     broker.pong_flags = ZF_FLAG_BATCH;
@@ -440,14 +437,14 @@ test_restart (void)
     ASSERT_EQ (zfarm_client_set_batch (client, 16), 0);
     s_submit (client, 1);
     s_broker_ping_pong (&broker, client);
-    s_broker_expect_submits (&broker, client, true, 1);
+    s_broker_expect_submits (&broker, client, 1);
     s_send_result (&broker, 1, 0);
     zfarm_result_t *result;
     ASSERT_EQ (zfarm_client_wait (client, WAIT_MS, &result), 0);
     zfarm_result_destroy (&result);
     for (uint64_t id = 2; id <= 40; id++)
         s_submit (client, id);
-    s_broker_expect_submits (&broker, client, true, 40);
+    s_broker_expect_submits (&broker, client, 40);
     ASSERT (broker.batches >= 2);
 
     /* The next PING is answered by "another" broker. */
@@ -455,10 +452,22 @@ test_restart (void)
     broker.plain = broker.batch_items = 0;
     broker.epoch = 2;
     s_broker_ping_pong (&broker, client);
-    s_broker_expect_submits (&broker, client, true, 39);
+    s_broker_expect_submits (&broker, client, 39);
     for (int id = 2; id <= 40; id++)
         ASSERT_EQ (broker.seen [id], 1);
     ASSERT_EQ (broker.plain, 0);
+
+    /* A broker of a third epoch that does not say BATCH (an older
+     * release) gets them one by one. */
+    memset (broker.seen, 0, sizeof broker.seen);
+    broker.plain = broker.batch_items = broker.batches = 0;
+    broker.epoch = 3;
+    broker.pong_flags = 0;
+    s_broker_ping_pong (&broker, client);
+    s_broker_expect_submits (&broker, client, 39);
+    for (int id = 2; id <= 40; id++)
+        ASSERT_EQ (broker.seen [id], 1);
+    ASSERT_EQ (broker.batches, 0);
     zfarm_client_destroy (&client);
     s_broker_destroy (&broker);
 }

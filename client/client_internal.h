@@ -208,13 +208,16 @@ void
 /* ---- sending (client_tasks.c) ------------------------------------------ */
 
 /* Sends the task's SUBMIT, with timeout_ms and the delay still left, to
- * the broker that holds it, sharing its payload's buffer. Returns 0, or -1 if the message could not
- * be queued. */
+ * the broker that holds it, sharing its payload's buffer; or, with
+ * batches on and a broker that takes them, holds it in that broker's
+ * batch (client_batch.c). Returns 0, or -1 if the message could not be
+ * queued. */
 int
     zf_client_send_submit (zfarm_client_t *self, task_t *task,
                            uint32_t timeout_ms);
 
-/* Sends a broker a command that has at most a task id. A send can fail
+/* Sends a broker a command that has at most a task id, after the SUBMITs
+ * held for it (a CANCEL never overtakes its task's SUBMIT). A send can fail
  * only if the context is being terminated (the socket has no send limit
  * and no send timeout), and then the broker cannot be told anything
  * anyway. */
@@ -283,8 +286,8 @@ int
 int
     zf_client_pump (zfarm_client_t *self);
 
-/* Waits until input arrives, the client's own next deadline, or `until`,
- * whichever comes first. Queued callbacks do not cut the wait short: inside
+/* Sends the SUBMITs held for batches, then waits until input arrives, the
+ * client's own next deadline, or `until`, whichever comes first. Queued callbacks do not cut the wait short: inside
  * call and status they cannot run, and wait runs them before it polls.
  * Returns 0, or -1 if `until` has passed or the process was interrupted
  * (czmq's SIGINT/SIGTERM handler sets zsys_interrupted). */
@@ -307,9 +310,10 @@ void
 
 /* ---- receiving (client_receive.c) -------------------------------------- */
 
-/* Handles the messages that have arrived, at most RECV_BATCH of them per
- * broker; any message, even a malformed one, shows that its broker is
- * alive. Returns the number of results made. */
+/* Sends the SUBMITs held for batches, then handles the messages that have
+ * arrived, at most RECV_BATCH of them per broker (a BATCH counts as one);
+ * any message, even a malformed one, shows that its broker is alive.
+ * Returns the number of results made. */
 int
     zf_client_receive (zfarm_client_t *self);
 

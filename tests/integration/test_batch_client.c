@@ -14,6 +14,7 @@
 
 #define WAIT_MS 10000 /* bound on anything that should be quick */
 #define TASKS   100
+#define LARGE   (ZFARM_BATCH_PAYLOAD_MAX + 1) /* a payload sent alone */
 
 typedef struct {
     zsock_t *sock; /* ROUTER the client connects to */
@@ -21,7 +22,7 @@ typedef struct {
     zframe_t *client;     /* the client's routing id, once heard */
     uint64_t epoch;       /* for its PONGs */
     uint32_t pong_flags;  /* ... and their flags */
-    int seen [TASKS + 2]; /* SUBMITs seen, by task id */
+    int seen [TASKS + 8]; /* SUBMITs seen, by task id */
     size_t batches;       /* BATCH messages seen */
     size_t batch_items;   /* SUBMITs in them */
     size_t plain;         /* SUBMITs seen alone */
@@ -45,28 +46,49 @@ s_broker_destroy (broker_t *self)
     zf_decoder_destroy (&self->decoder);
 }
 
-/* A SUBMIT, alone or an item: its payload is "task N" for task N. */
+/* A SUBMIT, alone or an item: its payload is "task N" for task N, or
+ * LARGE bytes 'x'. */
 static void
 s_broker_take_submit (broker_t *self, const zf_header_t *header,
                       const void *payload, size_t size)
 {
     ASSERT_EQ (header->command, ZF_SUBMIT);
-    ASSERT (header->task_id >= 1 && header->task_id <= TASKS + 1);
+    ASSERT (header->task_id >= 1 && header->task_id < TASKS + 8);
     ASSERT_STR_EQ (header->service, "svc");
     ASSERT (header->flags & ZF_FLAG_NUL);
+    self->seen [header->task_id]++;
+    if (size == LARGE + 1) {
+        const char *bytes = payload;
+        ASSERT (bytes [0] == 'x' && bytes [LARGE - 1] == 'x'
+                && bytes [LARGE] == 0);
+        return;
+    }
     char expected [32];
     snprintf (expected, sizeof expected, "task %" PRIu64, header->task_id);
     ASSERT (payload && size == strlen (expected) + 1);
     ASSERT_MEM_EQ (payload, expected, size); /* with its NUL */
-    self->seen [header->task_id]++;
 }
 
 /* Receives one message within timeout_ms and takes it: a PING is answered
  * with a PONG, SUBMITs counted. Returns its command (BATCH for a batch),
  * or 0 if none came. *last_id_p, if set, gets the last task id in it. */
 static int
+s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p);
+
+/* The next message, which must be a command of task_id alone. */
+static void
+s_broker_expect (broker_t *self, int command, uint64_t task_id)
+{
+    uint64_t last = 0;
+    ASSERT_EQ (s_broker_recv (self, WAIT_MS, &last), command);
+    ASSERT (last == task_id);
+}
+
+static int
 s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
 {
+    if (last_id_p)
+        *last_id_p = 0;
     zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
     if (zmq_poll (&item, 1, timeout_ms) <= 0)
         return 0;
@@ -83,6 +105,8 @@ s_broker_recv (broker_t *self, int timeout_ms, uint64_t *last_id_p)
     zframe_destroy (&head);
     zframe_t *body = zmsg_pop (msg);
     ASSERT_EQ (zmsg_size (msg), 0);
+    if (header.command == ZF_CANCEL && last_id_p)
+        *last_id_p = header.task_id;
     if (header.command == ZF_PING) {
         zf_header_t pong;
         zf_header_init (&pong, ZF_PONG);
@@ -329,26 +353,21 @@ test_batches (void)
     ASSERT_EQ (zfarm_client_submit (client, "svc", "task 101", 8, 0, &id), 0);
     ASSERT (id == TASKS + 1);
     ASSERT_EQ (zfarm_client_cancel (client, id), 0);
-    ASSERT_EQ (s_broker_recv (&broker, WAIT_MS, &last), ZF_BATCH);
-    ASSERT (last == id);
+    s_broker_expect (&broker, ZF_BATCH, id);
     ASSERT_EQ (broker.seen [id], 1);
-    zmsg_t *msg = NULL;
-    zmq_pollitem_t item = { zsock_resolve (broker.sock), 0, ZMQ_POLLIN, 0 };
-    ASSERT_EQ (zmq_poll (&item, 1, WAIT_MS), 1);
-    msg = zmsg_recv (broker.sock);
-    zframe_t *from = zmsg_pop (msg), *head = zmsg_pop (msg);
-    zf_header_t header;
-    ASSERT_EQ (zf_header_decode (broker.decoder, &header, zframe_data (head),
-                                 zframe_size (head)),
-               0);
-    ASSERT_EQ (header.command, ZF_CANCEL);
-    ASSERT (header.task_id == id);
-    zframe_destroy (&from);
-    zframe_destroy (&head);
-    zmsg_destroy (&msg);
+    s_broker_expect (&broker, ZF_CANCEL, id);
     ASSERT_EQ (zfarm_client_wait (client, 0, &result), 0);
     ASSERT_EQ (zfarm_result_status (result), ZFARM_ECANCELLED);
     zfarm_result_destroy (&result);
+
+    /* A payload too large for a batch goes alone, after those held. */
+    s_submit (client, TASKS + 2);
+    char *large = malloc (LARGE);
+    memset (large, 'x', LARGE);
+    ASSERT_EQ (zfarm_client_submit (client, "svc", large, LARGE, 0, &id), 0);
+    free (large);
+    s_broker_expect (&broker, ZF_BATCH, TASKS + 2);
+    s_broker_expect (&broker, ZF_SUBMIT, id);
 
     zfarm_client_destroy (&client);
     s_broker_destroy (&broker);

@@ -304,6 +304,22 @@ s_drop_reports_before (zfarm_client_t *self, uint64_t seq)
     }
 }
 
+/* What the wait calls do before they look at their queues: the whole
+ * pump when nothing is queued; else only the callbacks and the held
+ * SUBMITs, since a BATCH queues hundreds of results at once, and a pump
+ * per result taken would cost a poll(2) each. The pump runs again once
+ * the queue is empty. */
+static void
+s_dispatch_for_wait (zfarm_client_t *self, bool queued)
+{
+    if (!queued) {
+        zfarm_client_dispatch (self);
+        return;
+    }
+    zf_client_batch_flush_all (self);
+    zf_client_run_callbacks (self);
+}
+
 int
 zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
                    zfarm_result_t **result_p)
@@ -314,7 +330,7 @@ zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
     *result_p = NULL;
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (true) {
-        zfarm_client_dispatch (self);
+        s_dispatch_for_wait (self, zlistx_size (self->ready) > 0);
         *result_p = zlistx_detach (self->ready, NULL);
         if (*result_p) {
             s_drop_reports_before (self, zf_result_seq (*result_p));
@@ -364,7 +380,8 @@ zfarm_client_wait_event (zfarm_client_t *self, int timeout_ms,
     memset (event, 0, sizeof *event);
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (true) {
-        zfarm_client_dispatch (self);
+        s_dispatch_for_wait (self, zlistx_size (self->ready) > 0
+                                   || !zf_list_is_empty (&self->event_reports));
         if (s_next_event (self, event))
             return 0;
         if (zfarm_client_pending (self) == 0)

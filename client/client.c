@@ -80,10 +80,12 @@ zfarm_client_new (const char *endpoint)
 
 /* Tells each broker that the tasks it still holds are not wanted any more,
  * so that their workers are freed, and gives the CANCELs a moment to leave
- * after the sockets are closed. */
+ * after the sockets are closed. SUBMITs still held are not sent at all. */
 static void
 s_abandon (zfarm_client_t *self)
 {
+    for (int i = 0; i < self->broker_count; i++)
+        zf_client_batch_drop (&self->brokers [i]);
     size_t cursor = 0;
     task_t *task;
     while ((task = zf_index_next (&self->pending, &cursor)))
@@ -302,6 +304,22 @@ s_drop_reports_before (zfarm_client_t *self, uint64_t seq)
     }
 }
 
+/* What the wait calls do before they look at their queues: the whole
+ * pump when nothing is queued; else only the callbacks and the held
+ * SUBMITs, since a BATCH queues hundreds of results at once, and a pump
+ * per result taken would cost a poll(2) each. The pump runs again once
+ * the queue is empty. */
+static void
+s_dispatch_for_wait (zfarm_client_t *self, bool queued)
+{
+    if (!queued) {
+        zfarm_client_dispatch (self);
+        return;
+    }
+    zf_client_batch_flush_all (self);
+    zf_client_run_callbacks (self);
+}
+
 int
 zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
                    zfarm_result_t **result_p)
@@ -312,7 +330,7 @@ zfarm_client_wait (zfarm_client_t *self, int timeout_ms,
     *result_p = NULL;
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (true) {
-        zfarm_client_dispatch (self);
+        s_dispatch_for_wait (self, zlistx_size (self->ready) > 0);
         *result_p = zlistx_detach (self->ready, NULL);
         if (*result_p) {
             s_drop_reports_before (self, zf_result_seq (*result_p));
@@ -362,7 +380,8 @@ zfarm_client_wait_event (zfarm_client_t *self, int timeout_ms,
     memset (event, 0, sizeof *event);
     int64_t until = timeout_ms < 0? INT64_MAX: zf_now_ms () + timeout_ms;
     while (true) {
-        zfarm_client_dispatch (self);
+        s_dispatch_for_wait (self, zlistx_size (self->ready) > 0
+                                   || !zf_list_is_empty (&self->event_reports));
         if (s_next_event (self, event))
             return 0;
         if (zfarm_client_pending (self) == 0)
@@ -401,12 +420,14 @@ zfarm_client_fd (zfarm_client_t *self)
 /* Input left over from a bounded batch, callbacks and reports queued
  * outside dispatch (by cancel, call or status), and results and events
  * queued for the wait calls, need the caller at once: ZMQ_FD signals
- * edges, so it will not report them again. */
+ * edges, so it will not report them again. Held SUBMITs too: a loop that
+ * did not flush them would sleep on results never asked for. */
 int
 zfarm_client_next_timeout (zfarm_client_t *self)
 {
     assert (self);
     if (zlistx_size (self->due) > 0 || zlistx_size (self->ready) > 0
+    ||  zf_client_batch_is_held (self)
     ||  !zf_list_is_empty (&self->callback_reports)
     ||  !zf_list_is_empty (&self->event_reports)
     ||  zf_client_has_input (self))

@@ -73,6 +73,7 @@ s_conn_reset (conn_t *conn)
     conn->waiting = 0;
     conn->free_slots = 0;
     conn->sent_since_pong = 0;
+    conn->takes_batch = false;      /* until its PONG says it */
 }
 
 /* Splits "ep1,ep2,..." into the brokers' endpoints. Returns 0, or -1 if
@@ -88,6 +89,7 @@ s_parse_endpoints (zfarm_client_t *self, const char *list)
             conn_t *conn = &self->brokers [self->broker_count];
             conn->endpoint = zf_strdup (item);
             conn->index = self->broker_count++;
+            zf_batch_init (&conn->batch);
             s_conn_reset (conn);
         }
     free (copy);
@@ -148,6 +150,7 @@ zf_client_brokers_close (zfarm_client_t *self, int linger_ms)
         if (conn->sock)
             zsock_set_linger (conn->sock, linger_ms);
         zsock_destroy (&conn->sock);
+        zf_batch_free (&conn->batch);
         zstr_free (&conn->endpoint);
     }
     if (self->poll_fd != -1)
@@ -174,6 +177,7 @@ zf_client_brokers_reconnect (zfarm_client_t *self)
             s_watch (self, conn, EPOLL_CTL_DEL);
         zsock_set_linger (conn->sock, 0);
         zsock_destroy (&conn->sock);
+        zf_client_batch_drop (conn);    /* the caller submits again */
         conn->sock = socks [i];
         conn->fd = (int) zsock_fd (conn->sock);
         conn->armed = false;
@@ -349,6 +353,22 @@ zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now)
     }
 }
 
+/* Whether the broker takes SUBMITs in batches is what its latest PONG
+ * says. SUBMITs held for a broker that restarted, or that no longer takes
+ * batches, are dropped rather than sent: its tasks are all submitted
+ * again (moving a lost broker's tasks), as the messages they were. */
+static void
+s_pong_batch (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
+              bool restarted)
+{
+    conn->takes_batch = (header->flags & ZF_FLAG_BATCH) != 0;
+    if (conn->batch.count == 0 || (conn->takes_batch && !restarted))
+        return;
+    zf_client_batch_drop (conn);
+    if (!restarted)
+        zf_client_broker_lost (self, conn, "no longer takes batches");
+}
+
 void
 zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
                        const zf_header_t *header)
@@ -368,6 +388,7 @@ zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
     conn->waiting = others > 0? others: 0;
     conn->free_slots = header->free_slots;
     conn->sent_since_pong = 0;
+    s_pong_batch (self, conn, header, restarted);
     if (restarted) {
         conn->leaving = false;      /* a new broker: it takes tasks again */
         zf_client_broker_lost (self, conn, "restarted");

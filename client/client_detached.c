@@ -49,6 +49,7 @@ static void
 s_send (conn_t *conn, const zf_header_t *header, const void *data,
         size_t size)
 {
+    zf_client_batch_flush (conn);       /* held SUBMITs go first */
     conn->armed = false;
     int rc = data? zf_wire_send_data (conn->sock, header, data, size)
                  : zf_wire_send_shared (conn->sock, header, NULL);

@@ -5,6 +5,7 @@
 #define ZF_CLIENT_INTERNAL_H
 
 #include "zfarm_client.h"
+#include "zf_batch.h"
 #include "zf_curve.h"
 #include "zf_list.h"
 #include "zf_proto.h"
@@ -108,6 +109,10 @@ typedef struct {
     uint32_t free_slots;        /* its workers' free slots, at that PONG */
     uint64_t sent_since_pong;   /* tasks given it since: each may have
                                    taken one of those slots */
+    bool takes_batch;           /* its latest PONG said ZF_FLAG_BATCH: it
+                                   takes SUBMITs in BATCH messages */
+    zf_batch_t batch;           /* SUBMITs held for it (client_batch.c),
+                                   sent before anything else to it */
 } conn_t;
 
 /* The broker's silence after which it is down, in ms. */
@@ -168,6 +173,8 @@ struct _zfarm_client_t {
     uint32_t backoff_min_ms;    /* SUBMIT's back-off; max 0: the */
     uint32_t backoff_max_ms;    /* service's */
     int64_t next_ping;          /* the earliest of the brokers' next_ping */
+    int batch_max;              /* SUBMITs held per broker before they go
+                                   as one BATCH; 0: none held */
 };
 
 /* ---- tasks and deadlines (client_tasks.c) ------------------------------ */
@@ -201,13 +208,16 @@ void
 /* ---- sending (client_tasks.c) ------------------------------------------ */
 
 /* Sends the task's SUBMIT, with timeout_ms and the delay still left, to
- * the broker that holds it, sharing its payload's buffer. Returns 0, or -1 if the message could not
- * be queued. */
+ * the broker that holds it, sharing its payload's buffer; or, with
+ * batches on and a broker that takes them, holds it in that broker's
+ * batch (client_batch.c). Returns 0, or -1 if the message could not be
+ * queued. */
 int
     zf_client_send_submit (zfarm_client_t *self, task_t *task,
                            uint32_t timeout_ms);
 
-/* Sends a broker a command that has at most a task id. A send can fail
+/* Sends a broker a command that has at most a task id, after the SUBMITs
+ * held for it (a CANCEL never overtakes its task's SUBMIT). A send can fail
  * only if the context is being terminated (the socket has no send limit
  * and no send timeout), and then the broker cannot be told anything
  * anyway. */
@@ -227,6 +237,43 @@ void
 void
     zf_client_cancel (zfarm_client_t *self, task_t *task, const char *why);
 
+/* ---- batches of SUBMITs (client_batch.c) ------------------------------ */
+
+/* True if a SUBMIT of payload to conn is to be held in its batch: the
+ * program asked for batches, the broker said it takes them, and the
+ * payload is small enough. */
+bool
+    zf_client_batch_takes (zfarm_client_t *self, const conn_t *conn,
+                           zmq_msg_t *payload);
+
+/* Holds a SUBMIT (header and payload, copied) in conn's batch, and sends
+ * the batch once it holds batch_max items or is full. Returns 0, or -1 if
+ * that send failed (logged; the tasks stay pending). */
+int
+    zf_client_batch_hold (zfarm_client_t *self, conn_t *conn,
+                          const zf_header_t *header, zmq_msg_t *payload);
+
+/* Sends conn's held SUBMITs now, if it holds any: before any other message
+ * to conn, and before the client waits. Returns 0, or -1 if the send
+ * failed (logged; the tasks stay pending, and end by their deadline or
+ * move with a lost broker). */
+int
+    zf_client_batch_flush (conn_t *conn);
+
+/* zf_client_batch_flush for every broker. Returns 0, or -1 if any failed. */
+int
+    zf_client_batch_flush_all (zfarm_client_t *self);
+
+/* True if any broker has SUBMITs held. */
+bool
+    zf_client_batch_is_held (zfarm_client_t *self);
+
+/* Forgets conn's held SUBMITs without sending them: for a connection
+ * that goes (its tasks are submitted again by the caller) or a broker
+ * that restarted (moving its tasks submits them again). */
+void
+    zf_client_batch_drop (conn_t *conn);
+
 /* ---- time (client_tasks.c) --------------------------------------------- */
 
 /* Milliseconds until the client's own next deadline or PING is due, or -1
@@ -239,8 +286,8 @@ int
 int
     zf_client_pump (zfarm_client_t *self);
 
-/* Waits until input arrives, the client's own next deadline, or `until`,
- * whichever comes first. Queued callbacks do not cut the wait short: inside
+/* Sends the SUBMITs held for batches, then waits until input arrives, the
+ * client's own next deadline, or `until`, whichever comes first. Queued callbacks do not cut the wait short: inside
  * call and status they cannot run, and wait runs them before it polls.
  * Returns 0, or -1 if `until` has passed or the process was interrupted
  * (czmq's SIGINT/SIGTERM handler sets zsys_interrupted). */
@@ -263,9 +310,10 @@ void
 
 /* ---- receiving (client_receive.c) -------------------------------------- */
 
-/* Handles the messages that have arrived, at most RECV_BATCH of them per
- * broker; any message, even a malformed one, shows that its broker is
- * alive. Returns the number of results made. */
+/* Sends the SUBMITs held for batches, then handles the messages that have
+ * arrived, at most RECV_BATCH of them per broker (a BATCH counts as one);
+ * any message, even a malformed one, shows that its broker is alive.
+ * Returns the number of results made. */
 int
     zf_client_receive (zfarm_client_t *self);
 

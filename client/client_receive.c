@@ -1,6 +1,7 @@
 /* client_receive.c: the messages a client receives from its brokers
- * (RESULT, PONG, ERROR, STATUS), dispatched through a table. A RESULT
- * counts only from the broker that holds the task. */
+ * (RESULT, PONG, ERROR, STATUS, and BATCHes of RESULTs), dispatched
+ * through a table. A RESULT counts only from the broker that holds the
+ * task, whether it came alone or in a BATCH. */
 #include "client_internal.h"
 #include "result_internal.h"
 #include "zf_log.h"
@@ -14,7 +15,8 @@
  * loop. */
 #define RECV_BATCH      256
 
-/* A message handler returns the number of results it made (0 or 1). */
+/* A message handler returns the number of results it made (0 or 1; a
+ * BATCH's, up to its items). */
 typedef int (handler_fn) (zfarm_client_t *self, conn_t *conn,
                           const zf_header_t *header, zf_frames_t *payload);
 
@@ -141,7 +143,67 @@ s_on_answer (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
     return 0;
 }
 
+/* One item of a BATCH, handled as the RESULT it holds would be alone,
+ * its payload copied into a frame of its own (the result keeps that frame,
+ * as it keeps a RESULT's). An item that is not a RESULT, or whose header
+ * does not decode, is dropped alone. */
+static int
+s_on_batch_item (zfarm_client_t *self, conn_t *conn,
+                 const zf_batch_item_t *item)
+{
+    zf_header_t header;
+    int rc = zf_header_decode (self->decoder, &header, item->header,
+                               item->header_size);
+    if (rc != 0) {
+        zf_warning ("zfarm client: dropped an item of a BATCH from %s: %s:"
+                    " %s", conn->endpoint, zfarm_err_name (rc), header.text);
+        return 0;
+    }
+    if (header.command != ZF_RESULT) {
+        zf_warning ("zfarm client: broker %s sent %s in a BATCH, where a "
+                    "client takes only RESULT; dropped", conn->endpoint,
+                    zf_command_name (header.command));
+        return 0;
+    }
+    zf_frames_t frames = { .count = 0 };
+    if (item->payload) {
+        zf_batch_item_frame (item, &frames.first);
+        frames.count = 1;
+    }
+    int made = s_on_result (self, conn, &header, &frames);
+    zf_frames_close (&frames);
+    return made;
+}
+
+/* The broker sends RESULTs in BATCHes only to a client that sent it one.
+ * Items are taken in order; framing that does not parse drops the rest,
+ * and those before it stand. */
+static int
+s_on_batch (zfarm_client_t *self, conn_t *conn, const zf_header_t *header,
+            zf_frames_t *payload)
+{
+    if (payload->count != 1) {
+        zf_warning ("zfarm client: dropped a BATCH from %s of %zu frames",
+                    conn->endpoint, payload->count);
+        return 0;
+    }
+    zmq_msg_t *frame = zf_frames_at (payload, 0);
+    zf_batch_reader_t reader;
+    zf_batch_reader_init (&reader, zmq_msg_data (frame), zmq_msg_size (frame),
+                          header->count);
+    zf_batch_item_t item;
+    int made = 0, rc;
+    while ((rc = zf_batch_next (&reader, &item)) == 1)
+        made += s_on_batch_item (self, conn, &item);
+    if (rc == -1)
+        zf_warning ("zfarm client: a BATCH from %s does not hold the %" PRIu32
+                    " items it says; the rest of it dropped", conn->endpoint,
+                    header->count);
+    return made;
+}
+
 static handler_fn *const s_handlers [ZF_COMMAND_LIMIT] = {
+    [ZF_BATCH]  = s_on_batch,
     [ZF_STORED] = s_on_answer,
     [ZF_QUERY]  = s_on_answer,
     [ZF_RESULT] = s_on_result,
@@ -198,6 +260,7 @@ s_receive_from (zfarm_client_t *self, conn_t *conn)
 int
 zf_client_receive (zfarm_client_t *self)
 {
+    zf_client_batch_flush_all (self);   /* their results are looked for */
     struct pollfd fds [ENDPOINTS_MAX];
     int armed = 0;
     for (int i = 0; i < self->broker_count; i++)

@@ -171,6 +171,9 @@ zf_client_send_submit (zfarm_client_t *self, task_t *task,
     header.backoff_min_ms = self->backoff_min_ms;
     header.backoff_max_ms = self->backoff_max_ms;
     conn_t *conn = &self->brokers [task->broker];
+    if (zf_client_batch_takes (self, conn, &task->payload))
+        return zf_client_batch_hold (self, conn, &header, &task->payload);
+    zf_client_batch_flush (conn);
     conn->armed = false;        /* a send may take the signal of an input */
     return zf_wire_send_shared (conn->sock, &header, &task->payload);
 }
@@ -183,6 +186,7 @@ zf_client_send_simple (zfarm_client_t *self, conn_t *conn, int command,
     zf_header_t header;
     zf_header_init (&header, command);
     header.task_id = task_id;
+    zf_client_batch_flush (conn);       /* a CANCEL follows its SUBMIT */
     conn->armed = false;
     if (zf_wire_send_shared (conn->sock, &header, NULL) != 0)
         zf_debug ("zfarm client: could not send %s to %s: %s",
@@ -289,10 +293,12 @@ zf_client_pump (zfarm_client_t *self)
 }
 
 /* zsys_interrupted is checked first, so that a signal that came while the
- * client was busy is not slept through. */
+ * client was busy is not slept through; held SUBMITs go before it, so
+ * that no result is waited for that was never asked. */
 int
 zf_client_poll (zfarm_client_t *self, int64_t until)
 {
+    zf_client_batch_flush_all (self);   /* what we wait for is asked */
     if (zsys_interrupted)
         return -1;
     int64_t now = zf_now_ms ();

@@ -125,6 +125,37 @@ ZFARM_EXPORT int
     zfarm_client_set_retry (zfarm_client_t *self, unsigned codes,
                             int backoff_min_ms, int backoff_max_ms);
 
+/* Sends many tiny tasks with one message per batch instead of one per
+ * task: from now on, the SUBMITs of tasks whose payload is at most
+ * ZFARM_BATCH_PAYLOAD_MAX (16 KiB) are held, per broker, and go to it
+ * together in one BATCH message when max_items are held, when the program
+ * calls anything that waits for or takes results (zfarm_client_call,
+ * wait, wait_event, dispatch, status, the detached-task calls), before
+ * any other message to that broker (a cancel, a ping), and on
+ * zfarm_client_flush. Only a broker that says it takes batches (in its
+ * PONG, the answer to the client's PING) is sent them; the SUBMITs before
+ * that, and all of them to an older broker, go one by one as before.
+ * Results, progress, retries, cancelling and moving a lost broker's tasks
+ * are as without batches: every task still gets exactly one result, and
+ * the broker answers a client that sent batches with batches of results.
+ * Worth it when many tasks are in flight at once (zfarm_client_submit in
+ * a loop); a task alone only waits for the next flush. max_items: 0 (the
+ * initial value) holds none, else 1..ZFARM_BATCH_ITEMS_MAX (256); what is
+ * held already goes at once. Returns 0, or ZFARM_EINVALID (the old value
+ * kept) for a value out of range. */
+ZFARM_EXPORT int
+    zfarm_client_set_batch (zfarm_client_t *self, int max_items);
+
+/* Sends the SUBMITs held for batches (zfarm_client_set_batch) now. A
+ * program that polls zfarm_client_fd itself calls this before it sleeps,
+ * else the tasks it waits for may still be held here (the library's own
+ * wait and dispatch calls flush first; zfarm_client_next_timeout is 0
+ * while SUBMITs are held). Returns 0 (also when none is held), or
+ * ZFARM_EBROKER_DOWN if a batch could not be queued (the socket refused
+ * it: only when the process is ending), its tasks left pending. */
+ZFARM_EXPORT int
+    zfarm_client_flush (zfarm_client_t *self);
+
 /* Runs one task and waits for its result, at most timeout_ms (0: no limit).
  * Returns 0 or a ZFARM_E* code. Unless the arguments were invalid
  * (ZFARM_EINVALID), *result_p holds the result, also on error, for its text
@@ -213,7 +244,9 @@ ZFARM_EXPORT size_t
 /* For the caller's own event loop: a file descriptor to poll for input
  * (ZeroMQ's ZMQ_FD, or with several brokers an epoll set of theirs: it
  * signals edges, so call zfarm_client_dispatch each time it is readable
- * AND whenever zfarm_client_next_timeout expires). */
+ * AND whenever zfarm_client_next_timeout expires). With batches
+ * (zfarm_client_set_batch), call zfarm_client_flush before each poll, so
+ * that no task waited for is still held. */
 ZFARM_EXPORT int
     zfarm_client_fd (zfarm_client_t *self);
 
@@ -221,7 +254,8 @@ ZFARM_EXPORT int
  * own deadlines, or -1 if none; 0 while something waits to be taken:
  * input left over from a bounded turn, callbacks or progress reports
  * queued, results or events queued for zfarm_client_wait or
- * zfarm_client_wait_event (call it with timeout 0 until it has none). */
+ * zfarm_client_wait_event (call it with timeout 0 until it has none), or
+ * SUBMITs held for a batch (dispatch sends them). */
 ZFARM_EXPORT int
     zfarm_client_next_timeout (zfarm_client_t *self);
 

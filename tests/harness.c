@@ -490,6 +490,11 @@ s_pump (int in_fd, const char *in, size_t in_size, int out_fd, int err_fd,
         close (in_fd);
         in_fd = -1;
     }
+    /* POLLOUT means some room, not room for all: a blocking write of the
+     * rest would wait for the child to read, while it waits for us to
+     * read its output (zfarm map over more than a pipe's worth). */
+    if (in_fd >= 0)
+        fcntl (in_fd, F_SETFL, fcntl (in_fd, F_GETFL) | O_NONBLOCK);
     while ((fds [0] >= 0 || fds [1] >= 0) && zclock_mono () < deadline) {
         struct pollfd p [3] = { { fds [0], POLLIN, 0 }, { fds [1], POLLIN, 0 },
                                 { in_fd, POLLOUT, 0 } };
@@ -512,7 +517,7 @@ s_pump (int in_fd, const char *in, size_t in_size, int out_fd, int err_fd,
             ssize_t n = write (in_fd, in + in_at, in_size - in_at);
             if (n > 0)
                 in_at += n;
-            if (n < 0 || in_at == in_size) {
+            if ((n < 0 && errno != EAGAIN) || in_at == in_size) {
                 close (in_fd);
                 in_fd = -1;
             }

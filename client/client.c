@@ -308,11 +308,14 @@ s_drop_reports_before (zfarm_client_t *self, uint64_t seq)
  * pump when nothing is queued; else only the callbacks and the held
  * SUBMITs, since a BATCH queues hundreds of results at once, and a pump
  * per result taken would cost a poll(2) each. The pump runs again once
- * the queue is empty. */
+ * the queue is empty, or a few ms on, so that a program slow to take its
+ * results still pings its brokers and sees their silence in time. */
+#define PUMP_SKIP_MS 5
+
 static void
 s_dispatch_for_wait (zfarm_client_t *self, bool queued)
 {
-    if (!queued) {
+    if (!queued || zf_now_ms () - self->pumped_at >= PUMP_SKIP_MS) {
         zfarm_client_dispatch (self);
         return;
     }
@@ -440,6 +443,7 @@ zfarm_client_dispatch (zfarm_client_t *self)
 {
     assert (self);
     int made = zf_client_pump (self);
+    self->pumped_at = zf_now_ms ();
     zf_client_run_callbacks (self);
     return made;
 }

@@ -134,6 +134,8 @@ struct _zfarm_client_t {
     zf_index_t pending;         /* task_t by id: tasks without a result */
     zf_link_t deadlines;        /* pending tasks with a deadline, earliest
                                    first, by deadline_link */
+    int64_t pumped_at;          /* ms, when zfarm_client_dispatch last
+                                   pumped (s_dispatch_for_wait) */
     zlistx_t *ready;            /* zfarm_result_t for zfarm_client_wait,
                                    in the order they were made */
     zlistx_t *due;              /* due_t: callbacks still to run, in order */

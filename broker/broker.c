@@ -722,12 +722,7 @@ s_heartbeat (broker_t *self, int64_t now)
              * one. Should it live on, silent, its expiry deletes it. A
              * remote pool's supervisor sends its report (DISCONNECT with
              * the instance), for which the worker waits a heartbeat. */
-            if (worker->supervised && !worker->pool_child)
-                dispatch_worker_closed (self, worker, now);
-            else
-            if (!worker->pool_child)
-                dispatch_worker_delete (self, worker, "connection closed",
-                                        true);
+            dispatch_worker_unreachable (self, worker);
         }
         else {
             dispatch_check_rss (self, worker);
@@ -883,8 +878,10 @@ s_outboxes_flush (broker_t *self)
         outbox_flush_all (self->outboxes);
         failed = false;
         peer_id_t id;
-        while (outbox_take_failed (self->outboxes, &id)) {
-            dispatch_peer_unreachable (self, &id);
+        uint64_t unsent [ZF_BATCH_ITEMS_MAX];
+        uint32_t unsent_count;
+        while (outbox_take_failed (self->outboxes, &id, unsent, &unsent_count)) {
+            dispatch_peer_unreachable (self, &id, unsent, unsent_count);
             failed = true;
         }
         if (failed)

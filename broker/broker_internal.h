@@ -188,15 +188,27 @@ void
                           const char *key,
                           const zf_header_t *ready);
 
-/* Messages held for a peer (outbox.h) could not be sent: it has gone.
- * A worker there now is deleted as unreachable, as a TASK that fails to
- * go deletes it; if none is, nothing is left to do. */
+/* A send to worker failed: its connection is gone, as a dead worker's
+ * is, however the broker found out (a TASK, a CANCEL, a batch, the
+ * heartbeat). A supervised worker or a child of the broker's pool waits
+ * for the report of how it died (dispatch_worker_closed); any other is
+ * lost, and the tasks it held spend a retry: they were there when its
+ * connection went, and one of them may be what killed it. */
 void
-    dispatch_peer_unreachable (broker_t *self, const peer_id_t *id);
+    dispatch_worker_unreachable (broker_t *self, worker_t *worker);
 
-/* A supervised worker's connection closed: it takes no more tasks, and
- * is deleted at its expiry, brought to a heartbeat from now, unless its
- * supervisor's report comes first (dispatch_worker_died). */
+/* Messages held for a peer (outbox.h) could not be sent: it has gone.
+ * The TASKs among them (unsent, their ids) never left, and go back to
+ * their queues with no retry spent; a worker there is then unreachable
+ * (dispatch_worker_unreachable). */
+void
+    dispatch_peer_unreachable (broker_t *self, const peer_id_t *id,
+                               const uint64_t *unsent, uint32_t unsent_count);
+
+/* A connection closed under a supervised worker or a child of the pool:
+ * it takes no more tasks, and is deleted at its expiry, brought to a
+ * heartbeat from now, unless the report of its end comes first (its
+ * supervisor's, dispatch_worker_died; the pool's reaping). */
 void
     dispatch_worker_closed (broker_t *self, worker_t *worker, int64_t now);
 

@@ -77,6 +77,12 @@ typedef struct {
     char text [ZF_SERVICE_MAX + 24];
 } task_label_t;
 
+static void
+    s_detach_from_worker (task_t *task);
+static void
+    s_task_requeue (broker_t *self, task_t *task, bool spend_retry,
+                    const worker_t *worker, const char *reason);
+
 static const char *
 s_label (const task_t *task, task_label_t *label)
 {
@@ -313,7 +319,7 @@ s_tell_worker (broker_t *self, worker_t *worker, const zf_header_t *header)
 {
     assert (!worker->gone);
     if (broker_send_header (self, &worker->id, header) != 0)
-        dispatch_worker_delete (self, worker, "unreachable", false);
+        dispatch_worker_unreachable (self, worker);
 }
 
 /* Gives task, queued for service (task_queue_next's, unless a retry
@@ -376,9 +382,13 @@ s_assign (broker_t *self, service_t *service, membership_t *membership,
         header.timeout_ms = (uint32_t) (left > 0? left: 1);
     }
     if (broker_send (self, &worker->id, &header, task_payload (task),
-                     task->payload_count, true) != 0)
-        /* Not sent: the task never left, so it spends no retry. */
-        dispatch_worker_delete (self, worker, "unreachable", false);
+                     task->payload_count, true) != 0) {
+        /* Not sent: this task never left, so it spends no retry; those
+         * the worker held went with its connection. */
+        s_detach_from_worker (task);
+        s_task_requeue (self, task, false, worker, "unreachable");
+        dispatch_worker_unreachable (self, worker);
+    }
     else
         detached_started (self, task);
 }
@@ -827,23 +837,45 @@ dispatch_worker_join (broker_t *self, const peer_id_t *from,
     if (outbox_is_open (self->outboxes, from)) {
         /* It sent a batch as a client, but reads none of TASKs. */
         outbox_flush (self->outboxes, from);
-        outbox_close (self->outboxes, from);
+        outbox_close (self->outboxes, from, NULL);
     }
     s_tell_heartbeat (self, worker, ready);
 }
 
 void
-dispatch_peer_unreachable (broker_t *self, const peer_id_t *id)
+dispatch_worker_unreachable (broker_t *self, worker_t *worker)
+{
+    assert (!worker->gone);
+    if (worker->supervised || worker->pool_child) {
+        if (!worker->closed)
+            dispatch_worker_closed (self, worker, zf_now_ms ());
+    }
+    else
+        dispatch_worker_delete (self, worker, "connection closed", true);
+}
+
+void
+dispatch_peer_unreachable (broker_t *self, const peer_id_t *id,
+                           const uint64_t *unsent, uint32_t unsent_count)
 {
     worker_t *worker = peer_table_lookup (self->workers, id);
-    if (worker)
-        dispatch_worker_delete (self, worker, "unreachable", false);
+    if (!worker || worker->gone)
+        return;
+    for (uint32_t i = 0; i < unsent_count; i++) {
+        task_t *task = task_table_lookup (self->tasks, unsent [i]);
+        if (task && task->worker == worker) {
+            s_detach_from_worker (task);
+            s_task_requeue (self, task, false, worker, "unreachable");
+        }
+    }
+    dispatch_worker_unreachable (self, worker);
 }
 
 void
 dispatch_worker_closed (broker_t *self, worker_t *worker, int64_t now)
 {
-    assert (!worker->gone && worker->supervised && !worker->closed);
+    assert (!worker->gone && (worker->supervised || worker->pool_child)
+            && !worker->closed);
     worker->closed = true;
     worker->draining = worker->retiring = true;
     worker_update_idle (worker);
@@ -934,8 +966,17 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
         zf_info ("worker %" PRIu32 "@%s left (%s)", worker->pid,
                    worker->host, reason);
     peer_table_delete (self->workers, &worker->id);
-    /* TASKs held for it never left: they are requeued below. */
-    outbox_close (self->outboxes, &worker->id);
+    /* TASKs held for it never left: requeued first, with no retry spent,
+     * whatever became of the worker. */
+    uint64_t unsent [ZF_BATCH_ITEMS_MAX];
+    uint32_t unsent_count = outbox_close (self->outboxes, &worker->id, unsent);
+    for (uint32_t i = 0; i < unsent_count; i++) {
+        task_t *task = task_table_lookup (self->tasks, unsent [i]);
+        if (task && task->worker == worker) {
+            s_detach_from_worker (task);
+            s_task_requeue (self, task, false, worker, "never sent");
+        }
+    }
     zf_list_remove (&worker->refill_link);
     worker_mark_gone (worker);
     zf_list_push_back (&self->gone_workers, &worker->gone_link);
@@ -1040,8 +1081,9 @@ dispatch_drain (broker_t *self, worker_t *worker)
         task->stealing = true;
         header.task_id = task_dispatch_id (task);
         if (broker_send_header (self, &worker->id, &header) != 0) {
-            /* Deleting requeues its tasks: the walk ends here. */
-            dispatch_worker_delete (self, worker, "unreachable", false);
+            /* Its tasks are requeued or wait for its end: the walk ends
+             * here. */
+            dispatch_worker_unreachable (self, worker);
             return;
         }
     }

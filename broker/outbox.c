@@ -24,17 +24,26 @@ typedef struct {
     zf_buf_t first_buf;    /* ... its header encoded */
     zmq_msg_t first_frame; /* ... its payload, if first_has_frame */
     bool first_has_frame;
-    zf_batch_t batch; /* count 2 on: every message held */
-    bool releasing;   /* its client record is gone: close it
+    zf_batch_t batch;                    /* count 2 on: every message held */
+    bool releasing;                      /* its client record is gone: close it
                                    once it has sent what it holds */
+    uint64_t tasks [ZF_BATCH_ITEMS_MAX]; /* the TASKs held: their ids */
+    uint32_t task_count;
 } outbox_t;
+
+/* A peer a send found gone, and the TASKs that did not go to it. */
+typedef struct {
+    peer_id_t id;
+    uint64_t *tasks;
+    uint32_t task_count;
+} failure_t;
 
 struct _outbox_table_t {
     peer_table_t *outboxes; /* peer_id_t -> outbox_t */
     zf_link_t held;         /* outbox_t.held_link */
     void *socket;           /* the broker's ROUTER */
     counters_t *counters;   /* the broker's */
-    peer_id_t *failed;      /* peers found gone, for take_failed */
+    failure_t *failed;      /* peers found gone, for take_failed */
     size_t failed_count, failed_capacity;
 };
 
@@ -58,7 +67,7 @@ s_drop (outbox_table_t *self, outbox_t *outbox)
     outbox->first_has_frame = false;
     zf_batch_free (&outbox->batch);
     self->counters->results_undeliverable += outbox->results;
-    outbox->count = outbox->results = 0;
+    outbox->count = outbox->results = outbox->task_count = 0;
     zf_list_remove (&outbox->held_link);
 }
 
@@ -82,6 +91,8 @@ outbox_table_destroy (outbox_table_t **self_p)
         free (outbox);
     }
     peer_table_destroy (&self->outboxes);
+    for (size_t i = 0; i < self->failed_count; i++)
+        free (self->failed [i].tasks);
     free (self->failed);
     free (self);
     *self_p = NULL;
@@ -109,14 +120,20 @@ outbox_is_open (const outbox_table_t *self, const peer_id_t *id)
 }
 
 static void
-s_note_failed (outbox_table_t *self, const peer_id_t *id)
+s_note_failed (outbox_table_t *self, const outbox_t *outbox)
 {
     if (self->failed_count == self->failed_capacity) {
         self->failed_capacity = self->failed_capacity * 2 + 4;
         self->failed = zf_realloc (self->failed, self->failed_capacity
                                                      * sizeof *self->failed);
     }
-    self->failed [self->failed_count++] = *id;
+    failure_t *failure = &self->failed [self->failed_count++];
+    failure->id = outbox->id;
+    failure->task_count = outbox->task_count;
+    size_t size = outbox->task_count * sizeof *failure->tasks;
+    failure->tasks = size ? zf_malloc (size) : NULL;
+    if (size)
+        memcpy (failure->tasks, outbox->tasks, size);
 }
 
 /* Sends the one message held as the plain message it is. */
@@ -165,7 +182,7 @@ s_flush (outbox_table_t *self, outbox_t *outbox)
         if (rc == 0)
             outbox->results = 0; /* sent: none is lost */
         else
-            s_note_failed (self, &outbox->id);
+            s_note_failed (self, outbox);
         s_drop (self, outbox);
     }
     if (outbox->releasing)
@@ -239,6 +256,8 @@ outbox_add (outbox_table_t *self, const peer_id_t *id,
         zf_list_push_back (&self->held, &outbox->held_link);
     if (header->command == ZF_RESULT)
         outbox->results++;
+    if (header->command == ZF_TASK)
+        outbox->tasks [outbox->task_count++] = header->task_id;
     if (outbox->count > 1 && zf_batch_full (&outbox->batch))
         s_flush (self, outbox); /* a failure is noted: see outbox.h */
     return 0;
@@ -260,12 +279,18 @@ outbox_flush_all (outbox_table_t *self)
 }
 
 bool
-outbox_take_failed (outbox_table_t *self, peer_id_t *id)
+outbox_take_failed (outbox_table_t *self, peer_id_t *id, uint64_t *tasks,
+                    uint32_t *task_count)
 {
     if (!self->failed_count)
         return false;
     /* Oldest first: the order the sends failed in. */
-    *id = self->failed [0];
+    failure_t *failure = &self->failed [0];
+    *id = failure->id;
+    *task_count = failure->task_count;
+    if (failure->task_count)
+        memcpy (tasks, failure->tasks, failure->task_count * sizeof *tasks);
+    free (failure->tasks);
     memmove (self->failed, self->failed + 1,
              --self->failed_count * sizeof *self->failed);
     return true;
@@ -282,10 +307,15 @@ outbox_release (outbox_table_t *self, const peer_id_t *id)
         s_destroy (self, outbox);
 }
 
-void
-outbox_close (outbox_table_t *self, const peer_id_t *id)
+uint32_t
+outbox_close (outbox_table_t *self, const peer_id_t *id, uint64_t *unsent)
 {
     outbox_t *outbox = peer_table_lookup (self->outboxes, id);
-    if (outbox)
-        s_destroy (self, outbox);
+    if (!outbox)
+        return 0;
+    uint32_t count = unsent ? outbox->task_count : 0;
+    if (count)
+        memcpy (unsent, outbox->tasks, count * sizeof *unsent);
+    s_destroy (self, outbox);
+    return count;
 }

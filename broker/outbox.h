@@ -57,9 +57,12 @@ void
 outbox_flush_all (outbox_table_t *self);
 
 /* A peer that a send of held messages found gone, since the last call:
- * sets id and returns true, once per failure; false when none is left. */
+ * sets id, and the ids of the TASKs held for it that never left into
+ * tasks (room for ZF_BATCH_ITEMS_MAX) and *task_count, and returns true,
+ * once per failure; false when none is left. */
 bool
-outbox_take_failed (outbox_table_t *self, peer_id_t *id);
+outbox_take_failed (outbox_table_t *self, peer_id_t *id, uint64_t *tasks,
+                    uint32_t *task_count);
 
 /* The peer's client record is gone: its outbox closes once it has sent
  * what it holds (at once if it holds nothing). */
@@ -67,8 +70,10 @@ void
 outbox_release (outbox_table_t *self, const peer_id_t *id);
 
 /* The peer is gone, or reads no batches: closes its outbox, dropping what
- * it holds (RESULTs counted as undeliverable). */
-void
-outbox_close (outbox_table_t *self, const peer_id_t *id);
+ * it holds (RESULTs counted as undeliverable). Returns how many TASKs it
+ * held, which never left, and their ids into unsent (room for
+ * ZF_BATCH_ITEMS_MAX; NULL: not wanted, returns 0). */
+uint32_t
+outbox_close (outbox_table_t *self, const peer_id_t *id, uint64_t *unsent);
 
 #endif

@@ -183,11 +183,14 @@ test_flush_finds_worker_gone (void)
      * send to it then fails at once (mandatory routing). */
     zclock_sleep (300);
     long lost_before = th_status_counter (broker.endpoint, "workers_lost");
+    long retried_before = th_status_counter (broker.endpoint, "retried");
     zsock_t *client = s_submit (broker.endpoint);
     s_wait_workers (broker.endpoint, 0);
-    /* Unreachable, as a failed TASK send: no retry spent, none lost. */
+    /* Unreachable, as a failed TASK send: the worker is lost, and the
+     * TASKs held for it, which never left, spend no retry. */
     ASSERT_EQ (th_status_counter (broker.endpoint, "workers_lost"),
-               lost_before);
+               lost_before + 1);
+    ASSERT_EQ (th_status_counter (broker.endpoint, "retried"), retried_before);
     zsock_t *next = s_worker (broker.endpoint, "next");
     s_serve (next, client);
     zsock_destroy (&next);

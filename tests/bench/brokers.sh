@@ -12,7 +12,10 @@
 # brokers' default heartbeat (500 ms x 3) and at 100 ms. Prints medians
 # with min-max.
 #
-# Usage: tests/bench/brokers.sh [--repeat R] [--quick]
+# --batch N: the client sends its SUBMITs N to a message (zfarm-bench
+# --batch), and so brokers and workers move tasks and results in batches.
+#
+# Usage: tests/bench/brokers.sh [--repeat R] [--quick] [--batch N]
 # Builds the programs in build-bench (Release) first.
 set -euo pipefail
 
@@ -23,12 +26,14 @@ BIN=$BUILD/bin
 REPEAT=5
 N=20000
 N_FAIL=20000
+BATCH=0
 
 while [ $# -gt 0 ]; do
     case $1 in
         --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
         --quick) REPEAT=1; N=2000; N_FAIL=4000; shift ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --batch) BATCH=${2:?--batch needs a number}; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "brokers.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -120,7 +125,7 @@ for round in $(seq "$REPEAT"); do
         brokers_before=$(s_cpu_sum "$A_PID" "$B_PID")
         workers_before=$(s_cpu_sum "${WORKERS[@]}")
         out=$(s_bench_cpu --json --broker "$list" -n "$N" --window 100 \
-            --deadline 120)
+            --batch "$BATCH" --deadline 120)
         brokers_cpu=$(( $(s_cpu_sum "$A_PID" "$B_PID") - brokers_before ))
         workers_cpu=$(( $(s_cpu_sum "${WORKERS[@]}") - workers_before ))
         client_cpu=$(echo "$out" | awk '/^cpu_us/ { print $2 }')

@@ -41,6 +41,7 @@ static const struct option s_options [] = {
     { "priorities",   no_argument,       NULL, 'P' },
     { "delay",        required_argument, NULL, 'd' },
     { "start-at",     required_argument, NULL, 'S' },
+    { "batch",        required_argument, NULL, 'B' },
     { "help",         no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
 };
@@ -70,7 +71,7 @@ s_usage (const char *program, unsigned flags)
 "                     clients do (the JSON's end_ms adds them up)\n"
 "  --json             print one JSON object: tasks_per_sec, p50_us, p99_us,\n"
 "                     p999_us, errors, ...\n"
-"%s%s",
+"%s%s%s",
             program, flags & LOADGEN_PLAIN? " [--plain]": "",
             DEFAULT_TASKS, DEFAULT_WINDOW, DEFAULT_SIZE, DEFAULT_TIMEOUT_MS,
             DEFAULT_DEADLINE_S,
@@ -79,7 +80,10 @@ s_usage (const char *program, unsigned flags)
 "                     instead of zfarm-broker\n": "",
             flags & LOADGEN_WHEN?
 "  --priorities       give the tasks priorities 0..9 in turn\n"
-"  --delay MS         delay each task by MS (0: none)\n": "");
+"  --delay MS         delay each task by MS (0: none)\n": "",
+            flags & LOADGEN_BATCH?
+"  --batch N          send up to N SUBMITs in one message\n"
+"                     (zfarm_client_set_batch; default 0: off)\n": "");
 }
 
 static int
@@ -126,6 +130,8 @@ s_take (loadgen_options_t *self, const char *program, int option,
         case 'P': self->priorities = true; return 0;
         case 'd': return s_number (program, "--delay", value, 0, 3600000,
                                    &self->delay_ms);
+        case 'B': return s_number (program, "--batch", value, 0, 256,
+                                   &self->batch);
         case 'S': {
             long at;
             if (s_number (program, "--start-at", value, 0, LONG_MAX, &at))
@@ -154,7 +160,8 @@ loadgen_options_parse (loadgen_options_t *self, const char *program,
         }
         if (option == '?' || option == ':'
         ||  (option == 'p' && !(flags & LOADGEN_PLAIN))
-        ||  ((option == 'P' || option == 'd') && !(flags & LOADGEN_WHEN))) {
+        ||  ((option == 'P' || option == 'd') && !(flags & LOADGEN_WHEN))
+        ||  (option == 'B' && !(flags & LOADGEN_BATCH))) {
             fprintf (stderr, "%s: %s '%s' (see --help)\n", program,
                      option == ':'? "missing value for": "unknown option",
                      argv [optind - 1]);

@@ -29,6 +29,7 @@ typedef struct {
     bool priorities;            /* zfarm-bench: each task a priority 0..9,
                                    in turn (--priorities) */
     long delay_ms;              /* zfarm-bench: each task's delay */
+    long batch;                 /* zfarm-bench: zfarm_client_set_batch */
     long long start_at_ms;      /* wall clock (ms since the epoch) before
                                    which the timed run does not start, so
                                    that many clients start it together;
@@ -40,6 +41,7 @@ typedef struct {
  * itself. Returns 0 to run, 1 after --help, -1 on bad usage. */
 #define LOADGEN_PLAIN   1       /* accepts --plain */
 #define LOADGEN_WHEN    2       /* accepts --priorities and --delay */
+#define LOADGEN_BATCH   4       /* accepts --batch */
 int
     loadgen_options_parse (loadgen_options_t *self, const char *program,
                            unsigned flags, int argc, char *argv []);

@@ -18,7 +18,12 @@
 # as its worker count grows, which callgrind counts whether or not the
 # fake workers' process (or the machine) is what limits tasks/s.
 #
-# Usage: tests/bench/profile.sh [--workers K] [SMALL LARGE]
+# With --batch the zfarm runs move tasks in batches (the client sends
+# SUBMITs 64 to a message, the fake workers take TASKs and answer DONEs in
+# batches, zfarm-worker does by itself): the cost per task of tiny tasks
+# in bulk. The plain runs are the same either way.
+#
+# Usage: tests/bench/profile.sh [--workers K] [--batch] [SMALL LARGE]
 #        (default 2 workers, 1000 and 6000 tasks)
 # Needs a build: tests/bench/run.sh --quick, or cmake in build-bench.
 set -euo pipefail
@@ -27,11 +32,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$HERE/../.." && pwd)/build-bench/bin
 WORKERS=2
 WORKERS_ONLY=""
-if [ "${1:-}" = --workers ]; then
-    WORKERS=${2:?--workers needs a count}
-    WORKERS_ONLY=1
-    shift 2
-fi
+BATCH_FAKES=()
+BATCH_BENCH=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --workers) WORKERS=${2:?--workers needs a count}; WORKERS_ONLY=1; shift 2 ;;
+        --batch) BATCH_FAKES=(--batch); BATCH_BENCH=(--batch 64); shift ;;
+        *) break ;;
+    esac
+done
 case $WORKERS in
     ''|*[!0-9]*) echo "profile.sh: --workers expects a count" >&2; exit 2 ;;
 esac
@@ -87,9 +96,10 @@ s_profile () {
         broker=$!; PIDS+=("$broker")
         for tries in $(seq 600); do [ -s "$WORK/endpoint" ] && break; sleep 0.1; done
         "$BIN/fake_workers" --broker "ipc://$WORK/zfarm.ipc" --count "$WORKERS" \
-            "${HEARTBEAT[@]}" 2>/dev/null &
+            "${HEARTBEAT[@]}" "${BATCH_FAKES[@]}" 2>/dev/null &
         fakes=$!; PIDS+=("$fakes")
-        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers "$WORKERS")
+        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers "$WORKERS"
+                "${BATCH_BENCH[@]}")
     else
         rm -f "$WORK/endpoints"
         valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/lru_broker" \
@@ -122,7 +132,8 @@ s_profile_worker () {
             --broker "ipc://$WORK/zfarm.ipc" --service echo \
             --module "$BIN/../modules/echo.so" 2>"$WORK/$system-$tasks.log" &
         worker=$!; PIDS+=("$worker")
-        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers 1)
+        bench+=(--broker "ipc://$WORK/zfarm.ipc" --wait-workers 1
+                "${BATCH_BENCH[@]}")
     else
         rm -f "$WORK/endpoints"
         "$BIN/lru_broker" --frontend "ipc://$WORK/front.ipc" \

@@ -99,6 +99,7 @@ s_run_zfarm (const loadgen_options_t *options, loadgen_report_t *report)
         return -1;
     }
     zfarm_client_set_delay (self.client, options->delay_ms);
+    zfarm_client_set_batch (self.client, (int) options->batch);
     int rc = 0;
     if (options->wait_workers > 0)
         rc = s_zfarm_wait_workers (self.client, options->wait_workers,
@@ -163,7 +164,7 @@ main (int argc, char *argv [])
 {
     loadgen_options_t options;
     int rc = loadgen_options_parse (&options, "zfarm-bench",
-                                    LOADGEN_PLAIN | LOADGEN_WHEN,
+                                    LOADGEN_PLAIN | LOADGEN_WHEN | LOADGEN_BATCH,
                                     argc, argv);
     if (rc)
         return rc < 0? 2: 0;

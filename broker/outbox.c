@@ -20,8 +20,8 @@ typedef struct {
     uint32_t count;        /* messages held */
     uint32_t results;      /* of them RESULTs: undeliverable if the
                                    send fails */
-    zf_header_t first;     /* count 1: the message, as it is */
-    zf_buf_t first_buf;    /* ... its header encoded */
+    zf_buf_t first_buf;    /* count 1: the message's header, encoded
+                              (its item when a second comes) */
     zmq_msg_t first_frame; /* ... its payload, if first_has_frame */
     bool first_has_frame;
     zf_batch_t batch;                    /* count 2 on: every message held */
@@ -195,9 +195,10 @@ static void
 s_begin_batch (outbox_t *outbox)
 {
     zmq_msg_t *frame = outbox->first_has_frame ? &outbox->first_frame : NULL;
-    zf_batch_add (&outbox->batch, &outbox->first,
-                  frame ? zmq_msg_data (frame) : NULL,
-                  frame ? zmq_msg_size (frame) : 0);
+    zf_batch_add_encoded (&outbox->batch, outbox->first_buf.data,
+                          outbox->first_buf.size,
+                          frame ? zmq_msg_data (frame) : NULL,
+                          frame ? zmq_msg_size (frame) : 0);
     if (frame)
         zmq_msg_close (frame);
     outbox->first_has_frame = false;
@@ -210,7 +211,6 @@ s_hold_first (outbox_t *outbox, const zf_header_t *header, zmq_msg_t *frame,
 {
     if (zf_header_encode (header, &outbox->first_buf) != 0)
         return -1;
-    outbox->first = *header;
     outbox->first_has_frame = frame != NULL;
     if (frame) {
         zmq_msg_init (&outbox->first_frame);

@@ -75,17 +75,16 @@ s_put_bin_tag (zf_batch_t *self, size_t size)
 }
 
 int
-zf_batch_add (zf_batch_t *self, const zf_header_t *header, const void *payload,
-              size_t size)
+zf_batch_add_encoded (zf_batch_t *self, const void *header, size_t header_size,
+                      const void *payload, size_t size)
 {
-    zf_buf_t buf;
-    if (zf_batch_full (self) || size > UINT32_MAX
-        || zf_header_encode (header, &buf) != 0)
+    if (zf_batch_full (self) || size > UINT32_MAX || header_size == 0
+        || header_size > ZF_HEADER_MAX)
         return -1;
-    s_reserve (self, 5 + buf.size + 5 + size);
-    s_put_bin_tag (self, buf.size);
-    memcpy (self->data + self->size, buf.data, buf.size);
-    self->size += buf.size;
+    s_reserve (self, 5 + header_size + 5 + size);
+    s_put_bin_tag (self, header_size);
+    memcpy (self->data + self->size, header, header_size);
+    self->size += header_size;
     if (payload) {
         s_put_bin_tag (self, size);
         if (size)
@@ -96,6 +95,16 @@ zf_batch_add (zf_batch_t *self, const zf_header_t *header, const void *payload,
         self->data [self->size++] = NIL;
     self->count++;
     return 0;
+}
+
+int
+zf_batch_add (zf_batch_t *self, const zf_header_t *header, const void *payload,
+              size_t size)
+{
+    zf_buf_t buf;
+    if (zf_header_encode (header, &buf) != 0)
+        return -1;
+    return zf_batch_add_encoded (self, buf.data, buf.size, payload, size);
 }
 
 int

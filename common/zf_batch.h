@@ -35,6 +35,13 @@ int
 zf_batch_add (zf_batch_t *self, const zf_header_t *header, const void *payload,
               size_t size);
 
+/* The same with the header already encoded (header_size bytes, as
+ * zf_header_encode wrote them): for a sender that holds a message as it
+ * is until a second comes, and so need not encode it twice. */
+int
+zf_batch_add_encoded (zf_batch_t *self, const void *header, size_t header_size,
+                      const void *payload, size_t size);
+
 /* The same with the payload as one frame (NULL: none), which is copied. */
 int
 zf_batch_add_frame (zf_batch_t *self, const zf_header_t *header,

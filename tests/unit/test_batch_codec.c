@@ -104,6 +104,22 @@ test_bounds (void)
     ASSERT (batch.count < ZF_BATCH_ITEMS_MAX);
     zf_batch_free (&batch);
 
+    /* A header encoded already goes in as it is, and reads back the same
+     * as one encoded here; an empty or oversized one is refused. */
+    zf_buf_t buf;
+    s_submit (&header, 42);
+    ASSERT_EQ (zf_header_encode (&header, &buf), 0);
+    ASSERT_EQ (zf_batch_add_encoded (&batch, buf.data, buf.size, "ab", 2), 0);
+    ASSERT_EQ (zf_batch_add (&batch, &header, "ab", 2), 0);
+    ASSERT_EQ (batch.size % 2, 0);
+    ASSERT_MEM_EQ (batch.data, batch.data + batch.size / 2, batch.size / 2);
+    ASSERT_EQ (zf_batch_add_encoded (&batch, buf.data, 0, NULL, 0), -1);
+    ASSERT_EQ (zf_batch_add_encoded (&batch, buf.data, ZF_HEADER_MAX + 1, NULL,
+                                     0),
+               -1);
+    ASSERT_EQ (batch.count, 2);
+    zf_batch_free (&batch);
+
     /* A header that cannot encode is the caller's bug: refused. */
     zf_header_init (&header, ZF_SUBMIT);
     header.command = ZF_COMMAND_LIMIT;

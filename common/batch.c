@@ -191,17 +191,17 @@ s_get_bin (zf_batch_reader_t *self, bool nil_ok, const uint8_t **bytes,
 int
 zf_batch_next (zf_batch_reader_t *self, zf_batch_item_t *item)
 {
-    if (!self->data)
+    if (self->failed)
         return -1;
     if (self->left == 0) {
         if (self->at == self->size)
             return 0;
-        self->data = NULL; /* bytes past the count */
+        self->failed = true; /* bytes past the count */
         return -1;
     }
     if (!s_get_bin (self, false, &item->header, &item->header_size)
         || !s_get_bin (self, true, &item->payload, &item->payload_size)) {
-        self->data = NULL;
+        self->failed = true;
         return -1;
     }
     self->left--;

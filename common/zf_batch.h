@@ -71,6 +71,7 @@ typedef struct {
     size_t size;
     size_t at;
     uint32_t left; /* items not read yet */
+    bool failed;   /* the frame lied: every read after fails */
 } zf_batch_reader_t;
 
 /* Reads the items frame of a BATCH whose header said count items. */

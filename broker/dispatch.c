@@ -842,6 +842,21 @@ dispatch_worker_join (broker_t *self, const peer_id_t *from,
     s_tell_heartbeat (self, worker, ready);
 }
 
+/* TASKs (by dispatch id) that were held for worker and never left: back
+ * to their queues with no retry spent, whatever became of the worker. */
+static void
+s_requeue_unsent (broker_t *self, worker_t *worker, const uint64_t *unsent,
+                  uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        task_t *task = task_table_lookup (self->tasks, unsent [i]);
+        if (task && task->worker == worker) {
+            s_detach_from_worker (task);
+            s_task_requeue (self, task, false, worker, "never sent");
+        }
+    }
+}
+
 void
 dispatch_worker_unreachable (broker_t *self, worker_t *worker)
 {
@@ -861,13 +876,7 @@ dispatch_peer_unreachable (broker_t *self, const peer_id_t *id,
     worker_t *worker = peer_table_lookup (self->workers, id);
     if (!worker || worker->gone)
         return;
-    for (uint32_t i = 0; i < unsent_count; i++) {
-        task_t *task = task_table_lookup (self->tasks, unsent [i]);
-        if (task && task->worker == worker) {
-            s_detach_from_worker (task);
-            s_task_requeue (self, task, false, worker, "unreachable");
-        }
-    }
+    s_requeue_unsent (self, worker, unsent, unsent_count);
     dispatch_worker_unreachable (self, worker);
 }
 
@@ -970,13 +979,7 @@ dispatch_worker_delete (broker_t *self, worker_t *worker, const char *reason,
      * whatever became of the worker. */
     uint64_t unsent [ZF_BATCH_ITEMS_MAX];
     uint32_t unsent_count = outbox_close (self->outboxes, &worker->id, unsent);
-    for (uint32_t i = 0; i < unsent_count; i++) {
-        task_t *task = task_table_lookup (self->tasks, unsent [i]);
-        if (task && task->worker == worker) {
-            s_detach_from_worker (task);
-            s_task_requeue (self, task, false, worker, "never sent");
-        }
-    }
+    s_requeue_unsent (self, worker, unsent, unsent_count);
     zf_list_remove (&worker->refill_link);
     worker_mark_gone (worker);
     zf_list_push_back (&self->gone_workers, &worker->gone_link);

@@ -266,6 +266,10 @@ outbox_add (outbox_table_t *self, const peer_id_t *id,
 int
 outbox_flush (outbox_table_t *self, const peer_id_t *id)
 {
+    /* Every message the broker sends comes here first: nothing held, no
+     * lookup. */
+    if (zf_list_is_empty (&self->held))
+        return 0;
     outbox_t *outbox = peer_table_lookup (self->outboxes, id);
     return outbox ? s_flush (self, outbox) : 0;
 }

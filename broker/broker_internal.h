@@ -39,6 +39,11 @@ typedef struct {
 typedef struct {
     uint64_t queued;            /* tasks waiting for a worker */
     uint64_t free_slots;        /* slots of its workers with no task */
+    uint64_t pool;              /* digest of its workers (PROTOCOL.md,
+                                   PONG): brokers with the same workers
+                                   say the same */
+    uint32_t busy;              /* per mille of the last interval its loop
+                                   was at work */
 } dispatch_load_t;
 
 struct _broker_t {
@@ -82,7 +87,9 @@ struct _broker_t {
     uint64_t jitter;            /* xorshift state for retries' back-off */
     dispatch_load_t load;       /* for PONG, recounted at most every
                                    LOAD_RECOUNT_MS */
-    int64_t load_at;            /* when it was counted */
+    int64_t load_at;            /* when it was counted, us */
+    int64_t idle_us;            /* the loop's time waiting in zmq_poll */
+    int64_t idle_at_load;       /* idle_us when the load was counted */
     struct _detached_t *detached;   /* detached tasks, dead letters and
                                        the journal (detached.h) */
     client_t *detached_owner;   /* the journal's client record: owns the

@@ -331,6 +331,22 @@ s_on_progress (broker_t *self, inbound_t *in, worker_t *worker)
     }
 }
 
+/* Counts the load, and how busy the loop was since the last count: the
+ * share of the time it was not waiting in zmq_poll. */
+static void
+s_count_load (broker_t *self, int64_t now_us)
+{
+    dispatch_load (self, &self->load);
+    int64_t span = now_us - self->load_at;
+    int64_t idle = self->idle_us - self->idle_at_load;
+    int64_t busy = self->load_at && span > 0  /* none before a first count */
+                 ? (span - idle) * ZF_BUSY_MAX / span: 0;
+    self->load.busy = busy < 0? 0: busy > ZF_BUSY_MAX? ZF_BUSY_MAX
+                                                     : (uint32_t) busy;
+    self->load_at = now_us;
+    self->idle_at_load = self->idle_us;
+}
+
 static void
 s_on_ping (broker_t *self, inbound_t *in, worker_t *worker)
 {
@@ -340,14 +356,14 @@ s_on_ping (broker_t *self, inbound_t *in, worker_t *worker)
     header.epoch = self->epoch;
     /* Clients ping every interval while they wait: the load they choose a
      * broker by is counted at most every LOAD_RECOUNT_MS. */
-    int64_t now = zf_now_ms ();
-    if (now - self->load_at >= LOAD_RECOUNT_MS) {
-        dispatch_load (self, &self->load);
-        self->load_at = now;
-    }
+    int64_t now_us = zf_now_us (), now = now_us / 1000;
+    if (now_us - self->load_at >= LOAD_RECOUNT_MS * 1000)
+        s_count_load (self, now_us);
     header.queued = self->load.queued;
     header.free_slots = self->load.free_slots > UINT32_MAX
                       ? UINT32_MAX: (uint32_t) self->load.free_slots;
+    header.pool = self->load.pool;
+    header.busy = self->load.busy;
     /* A supervisor of an elastic pool names its services: their backlog
      * is what it grows by. Its services only, and at a lookup each. */
     for (uint32_t i = 0; i < in->header.service_count; i++) {

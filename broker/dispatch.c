@@ -1281,15 +1281,31 @@ dispatch_running (broker_t *self)
     return running;
 }
 
+/* A worker's share of the pool digest: its instance, the same at every
+ * broker it serves; one that says none counts by its routing id and this
+ * broker's epoch, so that it matches no other broker's. */
+static uint64_t
+s_pool_share (const broker_t *self, const worker_t *worker)
+{
+    if (worker->instance [0])
+        return zf_fnv1a (ZF_FNV_OFFSET, worker->instance,
+                         strlen (worker->instance));
+    uint64_t hash = zf_fnv1a (ZF_FNV_OFFSET, &self->epoch, sizeof self->epoch);
+    return zf_fnv1a (hash, worker->id.data, worker->id.size);
+}
+
 void
 dispatch_load (broker_t *self, dispatch_load_t *load)
 {
-    uint64_t running = 0, free_slots = 0;
+    uint64_t running = 0, free_slots = 0, pool = 0;
     for (zf_link_t *at = self->all_workers.next; at != &self->all_workers;
          at = at->next) {
         const worker_t *worker = zf_container_of (at, worker_t, all_link);
         running += worker->running;
-        if (worker->gone || worker->retiring)
+        if (worker->gone)
+            continue;
+        pool += s_pool_share (self, worker);    /* a sum: order is no matter */
+        if (worker->retiring)
             continue;
         if (worker->shared)
             free_slots += worker->credit;
@@ -1300,6 +1316,7 @@ dispatch_load (broker_t *self, dispatch_load_t *load)
     size_t tasks = task_table_size (self->tasks);
     load->queued = tasks > running? tasks - running: 0;
     load->free_slots = free_slots;
+    load->pool = pool;
 }
 
 /* Destroys what was deleted during the event: no caller holds it now. */

@@ -38,16 +38,6 @@ s_entry_destroy (void **item)
     *item = NULL;
 }
 
-/* Mixes one value into an FNV-1a hash. */
-static uint64_t
-s_mix (uint64_t hash, const void *data, size_t size)
-{
-    const uint8_t *bytes = data;
-    for (size_t i = 0; i < size; i++)
-        hash = (hash ^ bytes [i]) * 1099511628211u;
-    return hash;
-}
-
 /* A digest of the directory's listing: every entry's name, inode, size
  * and times. Summed per entry, so the order readdir gives does not
  * matter. Also gives the directory's own mtime. Returns 0, or -1 if the
@@ -66,12 +56,12 @@ s_signature (const char *dir, uint64_t *signature, struct timespec *mtime)
     while ((entry = readdir (handle))) {
         if (fstatat (dirfd (handle), entry->d_name, &info, 0) != 0)
             continue;
-        uint64_t hash = s_mix (14695981039346656037u, entry->d_name,
+        uint64_t hash = zf_fnv1a (ZF_FNV_OFFSET, entry->d_name,
                                strlen (entry->d_name));
-        hash = s_mix (hash, &info.st_ino, sizeof info.st_ino);
-        hash = s_mix (hash, &info.st_size, sizeof info.st_size);
-        hash = s_mix (hash, &info.st_mtim, sizeof info.st_mtim);
-        hash = s_mix (hash, &info.st_ctim, sizeof info.st_ctim);
+        hash = zf_fnv1a (hash, &info.st_ino, sizeof info.st_ino);
+        hash = zf_fnv1a (hash, &info.st_size, sizeof info.st_size);
+        hash = zf_fnv1a (hash, &info.st_mtim, sizeof info.st_mtim);
+        hash = zf_fnv1a (hash, &info.st_ctim, sizeof info.st_ctim);
         sum += hash;
     }
     closedir (handle);

@@ -73,6 +73,8 @@ s_conn_reset (conn_t *conn)
     conn->waiting = 0;
     conn->free_slots = 0;
     conn->sent_since_pong = 0;
+    conn->pool = 0;
+    conn->busy = 0;
     conn->takes_batch = false;      /* until its PONG says it */
 }
 
@@ -129,8 +131,9 @@ zf_client_brokers_open (zfarm_client_t *self, const char *list)
 {
     if (s_parse_endpoints (self, list) != 0)
         return -1;
-    /* The first scan starts at the first broker of the list. */
-    self->last_pick = self->broker_count - 1;
+    /* Clients start at different brokers: each keeps to the one it picks
+     * while they share the same workers (zf_client_pick). */
+    self->last_pick = self->routing_id [0] % self->broker_count;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         conn->sock = zf_client_connect (self, conn->endpoint);
@@ -248,28 +251,91 @@ s_is_usable (const conn_t *conn)
  * to it until the next, half a second later, while shared workers left
  * the other broker with none free in its own PONG. */
 static int64_t
-s_load (const conn_t *conn)
+s_free_slots (const conn_t *conn)
 {
-    int64_t free_slots = conn->free_slots > conn->sent_since_pong
-                       ? (int64_t) (conn->free_slots - conn->sent_since_pong)
-                       : 0;
-    return (int64_t) conn->in_flight + conn->waiting - free_slots;
+    return conn->free_slots > conn->sent_since_pong
+         ? (int64_t) (conn->free_slots - conn->sent_since_pong): 0;
 }
 
-/* Join the shortest queue: the client's own tasks at the broker, plus the
- * others waiting there, less its free slots, as of its last PONG. The
- * broker chosen last keeps the tasks while no other is shorter by more
- * than an eighth of the client's tasks in flight: runs of tasks to one
- * broker leave its connection in batches (one write for many), where
- * alternating task by task cost each of two brokers' connections, their
- * I/O threads and their workers' a wakeup per task. With fewer than 8 in
- * flight, the scan starting after the last broker chosen, brokers alike
- * take turns. */
+/* A broker's queue as a task of ours would join it: the client's own tasks
+ * there, the others waiting there, less its free slots. */
+static int64_t
+s_load (const conn_t *conn)
+{
+    return (int64_t) conn->in_flight + conn->waiting - s_free_slots (conn);
+}
+
+/* The same, less the client's own tasks: at brokers that share their
+ * workers, those run no sooner at one than at another. */
+static int64_t
+s_load_of_others (const conn_t *conn)
+{
+    return conn->waiting - s_free_slots (conn);
+}
+
+/* A broker whose loop is at work this much of the time may be what holds
+ * the tasks back; once one is, its pool's brokers share the tasks until
+ * every one is below the lower mark. */
+#define BUSY_SPILL      700
+#define BUSY_SETTLED    400
+
+static void
+s_update_spilling (zfarm_client_t *self)
+{
+    bool any_busy = false, all_settled = true;
+    for (int i = 0; i < self->broker_count; i++) {
+        const conn_t *conn = &self->brokers [i];
+        if (!s_is_usable (conn))
+            continue;
+        any_busy |= conn->busy >= BUSY_SPILL;
+        all_settled &= conn->busy < BUSY_SETTLED;
+    }
+    self->spilling = any_busy || (self->spilling && !all_settled);
+}
+
+/* True if the usable brokers are doors to one pool of workers: each has
+ * answered, and all say the same pool. */
+static bool
+s_is_one_pool (const zfarm_client_t *self)
+{
+    uint64_t pool = 0;
+    int usable = 0;
+    for (int i = 0; i < self->broker_count; i++) {
+        const conn_t *conn = &self->brokers [i];
+        if (!s_is_usable (conn))
+            continue;
+        if (!conn->epoch || !conn->pool || (usable && conn->pool != pool))
+            return false;
+        pool = conn->pool;
+        usable++;
+    }
+    return usable > 1;
+}
+
+/* Join the shortest queue. Brokers that say they have different workers
+ * (or say nothing of them) are queues of their own: a broker's length is
+ * the client's own tasks there, plus the others waiting there, less its
+ * free slots, as of its last PONG. Brokers that share one pool of workers
+ * are doors to one queue: a task of ours starts no sooner behind one than
+ * the other, so their length leaves our own tasks out, and a lone client
+ * keeps to one broker, where spreading would cost each connection, broker
+ * and worker socket a wakeup per task for nothing. Many clients still
+ * spread, as each counts the others' tasks. Unless one of them is busy
+ * (BUSY_SPILL): then the broker may be what the tasks wait for, and they
+ * are shared as for different workers.
+ *
+ * The broker chosen last keeps the tasks while no other is shorter by
+ * more than an eighth of the client's tasks in flight: runs of tasks to
+ * one broker leave its connection in batches (one write for many). With
+ * fewer than 8 in flight, the scan starting after the last broker chosen,
+ * brokers alike take turns. */
 int
 zf_client_pick (zfarm_client_t *self)
 {
     if (self->broker_count == 1)
         return s_is_usable (&self->brokers [0])? 0: -1;
+    int64_t (*load_of) (const conn_t *) =
+        !self->spilling && s_is_one_pool (self)? s_load_of_others: s_load;
     int best = -1;
     int64_t best_load = 0, in_flight = 0;
     for (int i = 0; i < self->broker_count; i++) {
@@ -278,7 +344,7 @@ zf_client_pick (zfarm_client_t *self)
         in_flight += (int64_t) conn->in_flight;
         if (!s_is_usable (conn))
             continue;
-        int64_t load = s_load (conn);
+        int64_t load = load_of (conn);
         if (best == -1 || load < best_load) {
             best = at;
             best_load = load;
@@ -286,8 +352,9 @@ zf_client_pick (zfarm_client_t *self)
     }
     const conn_t *last = &self->brokers [self->last_pick];
     int64_t margin = in_flight / 8;
-    if (best != -1 && margin > 0 && s_is_usable (last)
-    &&  s_load (last) - best_load <= margin)
+    if (best != -1 && s_is_usable (last)
+    &&  (margin > 0 || load_of == s_load_of_others)
+    &&  load_of (last) - best_load <= margin)
         best = self->last_pick;
     if (best != -1)
         self->last_pick = best;
@@ -388,6 +455,9 @@ zf_client_broker_pong (zfarm_client_t *self, conn_t *conn,
     conn->waiting = others > 0? others: 0;
     conn->free_slots = header->free_slots;
     conn->sent_since_pong = 0;
+    conn->pool = header->pool;
+    conn->busy = header->busy;
+    s_update_spilling (self);
     s_pong_batch (self, conn, header, restarted);
     if (restarted) {
         conn->leaving = false;      /* a new broker: it takes tasks again */

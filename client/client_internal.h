@@ -109,6 +109,11 @@ typedef struct {
     uint32_t free_slots;        /* its workers' free slots, at that PONG */
     uint64_t sent_since_pong;   /* tasks given it since: each may have
                                    taken one of those slots */
+    uint64_t pool;              /* its workers' digest, at that PONG: the
+                                   same at brokers with the same workers;
+                                   0: not said */
+    uint32_t busy;              /* per mille its loop was at work, as its
+                                   last PONG said */
     bool takes_batch;           /* its latest PONG said ZF_FLAG_BATCH: it
                                    takes SUBMITs in BATCH messages */
     zf_batch_t batch;           /* SUBMITs held for it (client_batch.c),
@@ -125,6 +130,8 @@ struct _zfarm_client_t {
     int last_pick;              /* the broker chosen last, which keeps
                                    the tasks while others are not much
                                    shorter; the next scan starts after it */
+    bool spilling;              /* a broker said it is busy: tasks spread
+                                   over a pool's brokers (zf_client_pick) */
     int poll_fd;                /* with several brokers, an epoll set of
                                    their sockets' ZMQ_FDs (the one fd a
                                    caller's loop polls); -1 with one */

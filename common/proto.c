@@ -19,7 +19,8 @@ typedef enum {
     F_TEXT, F_SERVICES, F_CAPACITY, F_PID, F_HOST, F_VERSION, F_EPOCH,
     F_FLAGS, F_PREFETCH, F_HEARTBEAT, F_LIVENESS, F_BROKERS, F_FREE, F_QUEUED,
     F_INSTANCE, F_DONE, F_TOTAL, F_NOTE, F_PRIORITY, F_DELAY, F_RETRY_ON,
-    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_RSS, F_COUNT, F_END
+    F_BACKOFF_MIN, F_BACKOFF_MAX, F_WAITING, F_WAITED, F_RSS, F_COUNT, F_POOL,
+    F_BUSY, F_END
 } field_t;
 
 #define FIELDS_MAX 12
@@ -55,7 +56,7 @@ static const command_spec_t s_specs [ZF_COMMAND_LIMIT] = {
     [ZF_PING]       = { "PING",   { F_SERVICES, F_END }, 1 },
     [ZF_PONG]       = { "PONG",   { F_EPOCH, F_HEARTBEAT, F_LIVENESS, F_QUEUED,
                                     F_FREE, F_WAITING, F_WAITED, F_FLAGS,
-                                    F_END }, 7 },
+                                    F_POOL, F_BUSY, F_END }, 9 },
     [ZF_SLOTS]      = { "SLOTS",  { F_FREE, F_TASK_ID, F_END }, 1 },
     [ZF_PROGRESS]   = { "PROGRESS",
                         { F_TASK_ID, F_DONE, F_TOTAL, F_NOTE, F_END }, 0 },
@@ -135,6 +136,8 @@ zf_header_init (zf_header_t *header, int command)
     header->queued = 0;
     header->waiting = 0;
     header->waited_ms = 0;
+    header->pool = 0;
+    header->busy = 0;
     header->rss_kb = 0;
     header->done = 0;
     header->total = 0;
@@ -406,6 +409,11 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             if (!s_get_uint (o, UINT32_MAX, &u)) return false;
             header->waited_ms = (uint32_t) u;
             return true;
+        case F_POOL:     return s_get_uint (o, UINT64_MAX, &header->pool);
+        case F_BUSY:
+            if (!s_get_uint (o, ZF_BUSY_MAX, &u)) return false;
+            header->busy = (uint32_t) u;
+            return true;
         case F_DONE:     return s_get_uint (o, UINT64_MAX, &header->done);
         case F_TOTAL:    return s_get_uint (o, UINT64_MAX, &header->total);
         case F_NOTE:
@@ -557,6 +565,8 @@ s_encode_field (field_t field, const zf_header_t *header, msgpack_packer *pk)
         case F_WAITING:  msgpack_pack_uint64 (pk, header->waiting); break;
         case F_RSS:      msgpack_pack_uint64 (pk, header->rss_kb); break;
         case F_WAITED:   msgpack_pack_uint32 (pk, header->waited_ms); break;
+        case F_POOL:     msgpack_pack_uint64 (pk, header->pool); break;
+        case F_BUSY:     msgpack_pack_uint32 (pk, header->busy); break;
         case F_INSTANCE: s_pack_str (pk, header->instance); break;
         case F_DONE:     msgpack_pack_uint64 (pk, header->done); break;
         case F_TOTAL:    msgpack_pack_uint64 (pk, header->total); break;
@@ -607,6 +617,8 @@ s_field_is_absent (field_t field, const zf_header_t *header)
                                  || header->command == ZF_BATCH)
             && header->flags == 0)
         || (field == F_RSS && header->rss_kb == 0)
+        || (field == F_POOL && header->pool == 0)
+        || (field == F_BUSY && header->busy == 0)
         || (field == F_SERVICES && header->command == ZF_PING
             && header->service_count == 0)
         || ((field == F_WAITING || field == F_WAITED)

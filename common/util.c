@@ -76,6 +76,15 @@ zf_wall_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint64_t
+zf_fnv1a (uint64_t hash, const void *data, size_t size)
+{
+    const uint8_t *bytes = data;
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ bytes [i]) * 1099511628211u;
+    return hash;
+}
+
 int64_t
 zf_now_us (void)
 {

@@ -54,6 +54,7 @@
 #define ZF_HOST_MAX                255     /* bytes of host name (READY) */
 #define ZF_VERSION_MAX             64      /* bytes of software version (READY) */
 #define ZF_CAPACITY_MAX            1024    /* slots one worker may offer */
+#define ZF_BUSY_MAX                1000    /* a PONG's busy: per mille */
 #define ZF_PREFETCH_MAX            16      /* tasks per slot a worker may hold in
                                               advance of the one it runs */
 #define ZF_BROKERS_MAX             ZFARM_BROKERS_MAX

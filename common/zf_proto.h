@@ -91,6 +91,12 @@ typedef struct {
                                    their tasks waiting in queue, due */
     uint32_t waited_ms;         /* ... and how long the oldest of them has
                                    waited (0 when none waits) */
+    uint64_t pool;              /* PONG: a digest of the broker's workers,
+                                   the same at brokers with the same
+                                   workers; 0: none, or not said */
+    uint32_t busy;              /* PONG: per mille of the last interval
+                                   the broker's loop was at work, 0..
+                                   ZF_BUSY_MAX; 0: not said */
     uint64_t rss_kb;            /* HEARTBEAT from a worker: its process's
                                    resident memory, kB; 0: not said */
     uint64_t done;              /* PROGRESS: work done so far */

@@ -26,6 +26,13 @@ void
 void
     zf_malloc_keep_memory (void);
 
+/* Mixes bytes into a 64-bit FNV-1a hash; start from ZF_FNV_OFFSET. For
+ * digests that must agree between processes, which a seeded hash would
+ * not. */
+#define ZF_FNV_OFFSET 14695981039346656037u
+uint64_t
+    zf_fnv1a (uint64_t hash, const void *data, size_t size);
+
 /* Milliseconds, and microseconds, on a monotonic clock. */
 int64_t
     zf_now_ms (void);

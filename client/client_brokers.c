@@ -91,6 +91,7 @@ s_parse_endpoints (zfarm_client_t *self, const char *list)
             conn_t *conn = &self->brokers [self->broker_count];
             conn->endpoint = zf_strdup (item);
             conn->index = self->broker_count++;
+            conn->monitor = NULL;
             zf_batch_init (&conn->batch);
             s_conn_reset (conn);
         }
@@ -103,7 +104,23 @@ s_watch (zfarm_client_t *self, conn_t *conn, int op)
 {
     struct epoll_event event = { .events = EPOLLIN,
                                  .data.u32 = (uint32_t) conn->index };
-    return epoll_ctl (self->poll_fd, op, (int) zsock_fd (conn->sock), &event);
+    if (epoll_ctl (self->poll_fd, op, (int) zsock_fd (conn->sock), &event))
+        return -1;
+    if (!conn->monitor)
+        return 0;
+    event.data.u32 += ENDPOINTS_MAX;
+    return epoll_ctl (self->poll_fd, op, (int) zsock_fd (conn->monitor),
+                      &event);
+}
+
+/* With several brokers, each connection's monitor; without one, the
+ * broker's silence is what tells it is gone. */
+static void
+s_monitor_open (zfarm_client_t *self, conn_t *conn)
+{
+    if (self->broker_count > 1 && zf_client_monitor_open (conn) != 0)
+        zf_warning ("zfarm client: cannot monitor the connection to %s: %s",
+                    conn->endpoint, zmq_strerror (zmq_errno ()));
 }
 
 /* One fd for the caller's loop: with one broker, its socket's own; with
@@ -131,9 +148,9 @@ zf_client_brokers_open (zfarm_client_t *self, const char *list)
 {
     if (s_parse_endpoints (self, list) != 0)
         return -1;
-    /* Clients start at different brokers: each keeps to the one it picks
-     * while they share the same workers (zf_client_pick). */
-    self->last_pick = self->routing_id [0] % self->broker_count;
+    /* The first scan starts at the first broker of the list: an
+     * operator lists the nearest first. */
+    self->last_pick = self->broker_count - 1;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         conn->sock = zf_client_connect (self, conn->endpoint);
@@ -141,6 +158,7 @@ zf_client_brokers_open (zfarm_client_t *self, const char *list)
             return -1;
         conn->fd = (int) zsock_fd (conn->sock);
         conn->armed = false;
+        s_monitor_open (self, conn);
     }
     return s_poll_fd_open (self);
 }
@@ -150,8 +168,10 @@ zf_client_brokers_close (zfarm_client_t *self, int linger_ms)
 {
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
-        if (conn->sock)
+        if (conn->sock) {
+            zf_client_monitor_close (conn);
             zsock_set_linger (conn->sock, linger_ms);
+        }
         zsock_destroy (&conn->sock);
         zf_batch_free (&conn->batch);
         zstr_free (&conn->endpoint);
@@ -178,12 +198,14 @@ zf_client_brokers_reconnect (zfarm_client_t *self)
         conn_t *conn = &self->brokers [i];
         if (self->poll_fd != -1)
             s_watch (self, conn, EPOLL_CTL_DEL);
+        zf_client_monitor_close (conn);
         zsock_set_linger (conn->sock, 0);
         zsock_destroy (&conn->sock);
         zf_client_batch_drop (conn);    /* the caller submits again */
         conn->sock = socks [i];
         conn->fd = (int) zsock_fd (conn->sock);
         conn->armed = false;
+        s_monitor_open (self, conn);
         if (self->poll_fd != -1 && s_watch (self, conn, EPOLL_CTL_ADD) != 0)
             zf_error ("zfarm client: epoll_ctl: %s", strerror (errno));
         s_conn_reset (conn);
@@ -227,15 +249,19 @@ zf_client_has_input (zfarm_client_t *self)
 int
 zf_client_poll_sockets (zfarm_client_t *self, long wait)
 {
-    struct pollfd fds [ENDPOINTS_MAX];
+    struct pollfd fds [2 * ENDPOINTS_MAX];
+    nfds_t count = 0;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         if (!conn->armed && s_has_input (conn))
             return 1;
-        fds [i] = (struct pollfd) { .fd = conn->fd, .events = POLLIN };
+        fds [count++] = (struct pollfd) { .fd = conn->fd, .events = POLLIN };
+        if (conn->monitor)  /* read to the end by every pump: armed */
+            fds [count++] = (struct pollfd) {
+                .fd = (int) zsock_fd (conn->monitor), .events = POLLIN };
     }
     int timeout = wait < 0? -1: wait > INT_MAX? INT_MAX: (int) wait;
-    return poll (fds, (nfds_t) self->broker_count, timeout);
+    return poll (fds, count, timeout);
 }
 
 /* ---- choosing a broker ------------------------------------------------- */
@@ -265,12 +291,15 @@ s_load (const conn_t *conn)
     return (int64_t) conn->in_flight + conn->waiting - s_free_slots (conn);
 }
 
-/* The same, less the client's own tasks: at brokers that share their
- * workers, those run no sooner at one than at another. */
+/* At brokers that share their workers, what a task of ours waits behind
+ * at one and not at another: the other clients' tasks waiting there. Our
+ * own run no sooner at one than at another, and the free slots are the
+ * same slots at each (counted down only at the broker given tasks, they
+ * would draw the next ones to the other). */
 static int64_t
 s_load_of_others (const conn_t *conn)
 {
-    return conn->waiting - s_free_slots (conn);
+    return conn->waiting;
 }
 
 /* A broker whose loop is at work this much of the time may be what holds
@@ -317,7 +346,7 @@ s_is_one_pool (const zfarm_client_t *self)
  * the client's own tasks there, plus the others waiting there, less its
  * free slots, as of its last PONG. Brokers that share one pool of workers
  * are doors to one queue: a task of ours starts no sooner behind one than
- * the other, so their length leaves our own tasks out, and a lone client
+ * the other, so their length is the other clients' tasks, and a lone client
  * keeps to one broker, where spreading would cost each connection, broker
  * and worker socket a wakeup per task for nothing. Many clients still
  * spread, as each counts the others' tasks. Unless one of them is busy
@@ -352,8 +381,9 @@ zf_client_pick (zfarm_client_t *self)
     }
     const conn_t *last = &self->brokers [self->last_pick];
     int64_t margin = in_flight / 8;
-    if (best != -1 && s_is_usable (last)
-    &&  (margin > 0 || load_of == s_load_of_others)
+    if (load_of == s_load_of_others && margin < 1)
+        margin = 1;                 /* one client's count is not exact */
+    if (best != -1 && margin > 0 && s_is_usable (last)
     &&  load_of (last) - best_load <= margin)
         best = self->last_pick;
     if (best != -1)

@@ -82,6 +82,9 @@ typedef struct {
  * dangles while a caller up the stack holds it. */
 typedef struct {
     zsock_t *sock;              /* DEALER connected to the broker */
+    zsock_t *monitor;           /* PAIR: sock's monitor, which says when
+                                   the connection closes; NULL with one
+                                   broker (client_monitor.c) */
     int fd;                     /* its ZMQ_FD */
     bool armed;                 /* its last receive found nothing, and
                                    nothing was done with it since: its
@@ -344,6 +347,20 @@ zsock_t *
  * frees what was opened either way. */
 int
     zf_client_brokers_open (zfarm_client_t *self, const char *list);
+
+/* Starts conn's monitor. Returns 0, or -1 (then the broker's silence is
+ * what tells it is gone). */
+int
+    zf_client_monitor_open (conn_t *conn);
+
+/* Stops conn's monitor, if it has one. */
+void
+    zf_client_monitor_close (conn_t *conn);
+
+/* Reads every monitor's events: a broker whose connection closed is down
+ * until it answers again, and its tasks move (as after its silence). */
+void
+    zf_client_monitor_read (zfarm_client_t *self);
 
 /* Closes every connection, giving what is queued linger_ms to leave. */
 void

@@ -1,14 +1,18 @@
-/* bench_failover.c: how long a client spread over several brokers takes to
- * get past the loss of one.
+/* bench_failover.c: how long a client given several brokers takes to get
+ * past the loss of one.
  *
- *   bench_failover --broker A,B --kill PID [-n TASKS] [--window W]
+ *   bench_failover --broker A,B --kill PID_A,PID_B [-n TASKS] [--window W]
  *
  * Keeps W echo tasks in flight through one client given the brokers until
- * TASKS results are in; once half are, SIGKILLs PID (a broker the caller
- * started) and prints, as JSON: first_ms, from the kill to the next result
- * (the other broker never paused), and recovered_ms, from the kill to the
- * result of the last task that was in flight at the kill (those held by
- * the killed broker are submitted again after its liveness). Every result
+ * TASKS results are in; once half are, SIGKILLs the broker (of those the
+ * caller started, PIDs in the order of the list) that ran the most of
+ * them, as its counters say (the one the client keeps to, when the brokers
+ * share their workers), and prints, as JSON: first_ms, from the kill to
+ * the next result, and recovered_ms, from the kill to the result of the
+ * last task that was in flight at the kill (those held by the killed
+ * broker are submitted again once the client finds it gone: at once when
+ * its connection closes, else after its liveness); killed_share, the
+ * killed broker's share of the tasks run before the kill. Every result
  * must be the echo of its task; errors counts those that are not. */
 #include "zfarm.h"
 
@@ -32,12 +36,45 @@ s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define BROKERS_MAX     16
+
 typedef struct {
     const char *brokers;
-    long kill_pid;
+    char *endpoints [BROKERS_MAX];
+    long pids [BROKERS_MAX];
+    int count;
     int tasks;
     int window;
 } args_t;
+
+/* Splits list at commas into up to BROKERS_MAX items; returns how many. */
+static int
+s_split (char *list, char *items [])
+{
+    int count = 0;
+    for (char *save = NULL, *item = strtok_r (list, ",", &save);
+         item && count < BROKERS_MAX; item = strtok_r (NULL, ",", &save))
+        items [count++] = item;
+    return count;
+}
+
+/* The broker's `completed` counter, from its status; -1 if it cannot
+ * tell. */
+static long
+s_completed (const char *endpoint)
+{
+    zfarm_client_t *client = zfarm_client_new (endpoint);
+    char *json = NULL;
+    long value = -1;
+    if (client && zfarm_client_status (client, 5000, &json) == 0) {
+        const char *at = strstr (json, "\"completed\":");
+        if (at)
+            value = atol (at + strlen ("\"completed\":"));
+        free (json);
+    }
+    zfarm_client_destroy (&client);
+    return value;
+}
 
 static int
 s_parse (args_t *args, int argc, char *argv [])
@@ -49,19 +86,27 @@ s_parse (args_t *args, int argc, char *argv [])
         { "window", required_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 }
     };
-    *args = (args_t) { NULL, 0, 20000, 100 };
+    *args = (args_t) { .tasks = 20000, .window = 100 };
+    char *pids [BROKERS_MAX];
+    int pid_count = 0;
     int option;
     while ((option = getopt_long (argc, argv, "b:k:n:w:", options, NULL))
            != -1)
         switch (option) {
-            case 'b': args->brokers = optarg; break;
-            case 'k': args->kill_pid = atol (optarg); break;
+            case 'b':
+                args->brokers = optarg;
+                args->count = s_split (strdup (optarg), args->endpoints);
+                break;
+            case 'k': pid_count = s_split (optarg, pids); break;
             case 'n': args->tasks = atoi (optarg); break;
             case 'w': args->window = atoi (optarg); break;
             default: return -1;
         }
-    return args->brokers && args->kill_pid > 0 && args->tasks > 1
-        && args->window > 0? 0: -1;
+    for (int i = 0; i < pid_count; i++)
+        if ((args->pids [i] = atol (pids [i])) <= 0)
+            return -1;
+    return args->brokers && args->count > 1 && pid_count == args->count
+        && args->tasks > 1 && args->window > 0? 0: -1;
 }
 
 int
@@ -69,8 +114,8 @@ main (int argc, char *argv [])
 {
     args_t args;
     if (s_parse (&args, argc, argv) != 0) {
-        fprintf (stderr, "usage: bench_failover --broker A,B --kill PID "
-                 "[-n TASKS] [--window W]\n");
+        fprintf (stderr, "usage: bench_failover --broker A,B --kill "
+                 "PID_A,PID_B [-n TASKS] [--window W]\n");
         return 2;
     }
     zfarm_client_t *client = zfarm_client_new (args.brokers);
@@ -82,7 +127,11 @@ main (int argc, char *argv [])
     bool *at_kill = calloc ((size_t) args.tasks + 1, sizeof *at_kill);
     if (!done || !at_kill)
         return 1;
+    long ran [BROKERS_MAX];
+    for (int i = 0; i < args.count; i++)
+        ran [i] = -s_completed (args.endpoints [i]);
     int submitted = 0, received = 0, errors = 0, left_at_kill = 0;
+    double killed_share = -1;
     int64_t killed_at = 0, first_ms = -1, recovered_ms = -1;
     int64_t deadline = s_now_ms () + DEADLINE_MS;
     while (received < args.tasks && s_now_ms () < deadline) {
@@ -121,16 +170,26 @@ main (int argc, char *argv [])
                     at_kill [task] = true;
                     left_at_kill++;
                 }
-            kill ((pid_t) args.kill_pid, SIGKILL);
+            int victim = 0;
+            long all = 0;
+            for (int i = 0; i < args.count; i++) {
+                ran [i] += s_completed (args.endpoints [i]);
+                all += ran [i];
+                if (ran [i] > ran [victim])
+                    victim = i;
+            }
+            killed_share = all > 0? (double) ran [victim] / (double) all: -1;
+            kill ((pid_t) args.pids [victim], SIGKILL);
             killed_at = s_now_ms ();
         }
     }
-    printf ("{\"first_ms\":%lld,\"recovered_ms\":%lld,\"completed\":%d,"
-            "\"errors\":%d}\n", (long long) first_ms,
-            (long long) recovered_ms, received, errors + args.tasks
-            - received);
+    printf ("{\"first_ms\":%lld,\"recovered_ms\":%lld,"
+            "\"killed_share\":%.3f,\"completed\":%d,\"errors\":%d}\n",
+            (long long) first_ms, (long long) recovered_ms, killed_share,
+            received, errors + args.tasks - received);
     zfarm_client_destroy (&client);
     free (done);
     free (at_kill);
+    free (args.endpoints [0]);      /* the strdup s_split cut */
     return errors || received < args.tasks;
 }

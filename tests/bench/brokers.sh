@@ -6,11 +6,12 @@
 # client given one broker, then given both (the same workers, window 100),
 # with the CPU time per task of the brokers, the workers and the client
 # (from /proc/PID/schedstat and the shell's times: less noisy than tasks/s
-# on a shared machine); then bench_failover given both, which SIGKILLs one broker halfway and
-# reports the time from the kill to the next result (first_ms) and to the
-# last result of the tasks in flight at the kill (recovered_ms), at the
-# brokers' default heartbeat (500 ms x 3) and at 100 ms. Prints medians
-# with min-max.
+# on a shared machine); then bench_failover given both, which SIGKILLs
+# halfway the broker that ran more of its tasks, and reports the time from
+# the kill to the next result (first_ms) and to the last result of the
+# tasks in flight at the kill (recovered_ms), and that broker's share of
+# the tasks before the kill (killed_share), at the brokers' default
+# heartbeat (500 ms x 3) and at 100 ms. Prints medians with min-max.
 #
 # --batch N: the client sends its SUBMITs N to a message (zfarm-bench
 # --batch), and so brokers and workers move tasks and results in batches.
@@ -146,15 +147,14 @@ for round in $(seq "$REPEAT"); do
         s_farm "$heartbeat"
         "$BIN/zfarm-bench" --broker "$A" -n 100 --wait-workers 3 \
             --deadline 60 >/dev/null
-        json=$("$BIN/bench_failover" --broker "$A,$B" --kill "$A_PID" \
-            -n "$N_FAIL" --window 100)
-        wait "$A_PID" 2>/dev/null || true
-        for metric in first_ms recovered_ms; do
+        json=$("$BIN/bench_failover" --broker "$A,$B" \
+            --kill "$A_PID,$B_PID" -n "$N_FAIL" --window 100)
+        for metric in first_ms recovered_ms killed_share; do
             read -r value errors < <(echo "$json" | s_json "$metric")
             [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
             s_add "$metric after SIGKILL, heartbeat $heartbeat ms" "$value"
         done
-        s_stop "${WORKERS[@]}" "$B_PID"
+        s_stop "${WORKERS[@]}" "$A_PID" "$B_PID"     # one of them is dead
     done
     echo "round $round of $REPEAT done" >&2
 done
@@ -167,11 +167,13 @@ for key in "tasks/s, one client given one" "tasks/s, one client given two" \
            "CPU us per task, all, given one" "CPU us per task, all, given two" \
            "first_ms after SIGKILL, heartbeat 500 ms" \
            "recovered_ms after SIGKILL, heartbeat 500 ms" \
+           "killed_share after SIGKILL, heartbeat 500 ms" \
            "first_ms after SIGKILL, heartbeat 100 ms" \
-           "recovered_ms after SIGKILL, heartbeat 100 ms"; do
+           "recovered_ms after SIGKILL, heartbeat 100 ms" \
+           "killed_share after SIGKILL, heartbeat 100 ms"; do
     echo "${SAMPLES[$key]}" | tr ' ' '\n' | grep . | sort -g | awk -v k="$key" '
         { v[NR] = $1 }
         END { m = (NR % 2)? v[(NR + 1) / 2]: (v[NR / 2] + v[NR / 2 + 1]) / 2;
-              f = (k ~ /^CPU/)? "%.1f": "%.0f"
+              f = (k ~ /^CPU/)? "%.1f": (k ~ /share/)? "%.2f": "%.0f"
               printf "| %s | " f " | " f "-" f " | %d |\n", k, m, v[1], v[NR], NR }'
 done

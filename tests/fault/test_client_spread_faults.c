@@ -5,11 +5,13 @@
  * Two brokers on ipc endpoints (so that one can come back on the same
  * address), three zfarm-worker processes serving both. A client given both
  * keeps a window of tasks in flight; once a third of the results are in,
- * broker a is killed and started again (a new epoch), or stopped (SIGSTOP)
- * and, after the run, continued. Each task's id must come back exactly
- * once, with its item's right result. After the pause, a second run on
- * the same client gets exactly its own results, whatever broker a still
- * had to say about the first, and a takes tasks again. Last, a client
+ * the broker that took most of them (the one the client keeps to, as the
+ * brokers share their workers) is killed and started again (a new
+ * epoch), or stopped (SIGSTOP) and, after the run, continued. Each task's
+ * id must come back exactly once, with its item's right result. After the
+ * pause, a second run on the same client gets exactly its own results,
+ * whatever the paused broker still had to say about the first, and it
+ * takes tasks again once the other is stopped in turn. Last, a client
  * whose two brokers are both down at first: once one of them starts, all
  * its tasks end there, also those that waited for the one that never
  * comes. */
@@ -30,6 +32,7 @@
 #define WAIT_MS     60000
 
 typedef struct {
+    const char *name;
     char endpoint [256];
     pid_t pid;
 } broker_t;
@@ -59,6 +62,7 @@ s_count_primes (void)
 static void
 s_broker_start (broker_t *broker, const char *name)
 {
+    broker->name = name;
     snprintf (broker->endpoint, sizeof broker->endpoint, "ipc://%s/%s.ipc",
               th_tmpdir (), name);
     char file [300];
@@ -98,7 +102,7 @@ s_restart (broker_t *broker)
 {
     th_kill (broker->pid, SIGKILL);
     ASSERT (th_reap (broker->pid, WAIT_MS) != -1);
-    s_broker_start (broker, "a");
+    s_broker_start (broker, broker->name);
 }
 
 static void
@@ -107,12 +111,17 @@ s_pause (broker_t *broker)
     th_kill (broker->pid, SIGSTOP);
 }
 
-/* TASKS tasks, WINDOW at a time; fault (NULL: none) strikes broker a once
- * a third of the results are in. Every task id must get exactly one
- * result, its item's. */
-static void
-s_run (zfarm_client_t *client, broker_t *a, fault_fn *fault)
+/* TASKS tasks, WINDOW at a time; fault (NULL: none) strikes, once a
+ * third of the results are in, the broker that took most of the run's
+ * tasks so far. Every task id must get exactly one result, its item's.
+ * Returns the broker struck. */
+static broker_t *
+s_run (zfarm_client_t *client, broker_t brokers [2], fault_fn *fault)
 {
+    long took [2];
+    for (int b = 0; b < 2 && fault; b++)
+        took [b] = -s_counter (brokers [b].endpoint, "submitted");
+    broker_t *struck_one = NULL;
     long *item_of = calloc (TASKS * 4, sizeof *item_of);
     ASSERT (item_of);
     uint64_t first_id = 0;
@@ -151,7 +160,13 @@ s_run (zfarm_client_t *client, broker_t *a, fault_fn *fault)
         received++;
         zfarm_result_destroy (&result);
         if (fault && !struck && received >= TASKS / 3) {
-            fault (a);
+            for (int b = 0; b < 2; b++)
+                took [b] += s_counter (brokers [b].endpoint, "submitted");
+            struck_one = &brokers [took [1] > took [0]];
+            printf ("broker %s took %ld tasks, %s %ld: %s is struck\n",
+                    brokers [0].name, took [0], brokers [1].name, took [1],
+                    struck_one->name);
+            fault (struck_one);
             struck = true;
         }
     }
@@ -161,6 +176,7 @@ s_run (zfarm_client_t *client, broker_t *a, fault_fn *fault)
     ASSERT_EQ (zfarm_client_wait (client, 0, &extra), ZFARM_ENOT_FOUND);
     ASSERT_EQ ((long) zfarm_client_pending (client), 0L);
     free (item_of);
+    return struck_one;
 }
 
 /* Tasks (without a timeout) given to two brokers that are both down, so
@@ -221,31 +237,36 @@ main (void)
     for (int b = 0; b < 2; b++)
         ASSERT (th_wait_workers (brokers [b].endpoint, WORKERS, WAIT_MS));
 
-    /* a restarts on the same address: the client hears a new epoch (or
-     * a silence, if the start is slow) and submits a's tasks again. */
+    /* The broker restarts on the same address: the client hears it close
+     * the connection, a silence or a new epoch, and submits its tasks
+     * again. */
     zfarm_client_t *client = zfarm_client_new (list);
     ASSERT (client);
-    s_run (client, &brokers [0], s_restart);
+    broker_t *struck = s_run (client, brokers, s_restart);
     zfarm_client_destroy (&client);
     printf ("a broker restarts mid-run: no task lost, none twice: pass\n");
 
-    /* a is paused past its liveness: its tasks move to b. */
-    ASSERT (th_wait_workers (brokers [0].endpoint, WORKERS, WAIT_MS));
+    /* The broker is paused past its liveness: its tasks move. */
+    ASSERT (th_wait_workers (struck->endpoint, WORKERS, WAIT_MS));
     client = zfarm_client_new (list);
     ASSERT (client);
-    s_run (client, &brokers [0], s_pause);
+    broker_t *paused = s_run (client, brokers, s_pause);
+    broker_t *other = &brokers [paused == &brokers [0]];
     printf ("a broker paused mid-run: no task lost, none twice: pass\n");
 
-    /* a goes on, with what it held of the first run (CANCELs from the
+    /* It goes on, with what it held of the first run (CANCELs from the
      * client are waiting for it): a second run on the same client gets
-     * exactly its own results, and a takes some of its tasks. */
-    th_kill (brokers [0].pid, SIGCONT);
-    ASSERT (th_wait_workers (brokers [0].endpoint, WORKERS, WAIT_MS));
-    long before = s_counter (brokers [0].endpoint, "submitted");
-    s_run (client, &brokers [0], NULL);
-    long after = s_counter (brokers [0].endpoint, "submitted");
-    printf ("broker a took %ld tasks of the run after its pause\n",
-            after - before);
+     * exactly its own results; and with the other broker stopped in turn,
+     * the one that was paused takes tasks again. */
+    th_kill (paused->pid, SIGCONT);
+    ASSERT (th_wait_workers (paused->endpoint, WORKERS, WAIT_MS));
+    long before = s_counter (paused->endpoint, "submitted");
+    th_kill (other->pid, SIGSTOP);
+    s_run (client, brokers, NULL);
+    th_kill (other->pid, SIGCONT);
+    long after = s_counter (paused->endpoint, "submitted");
+    printf ("broker %s took %ld tasks of the run after its pause\n",
+            paused->name, after - before);
     ASSERT (after > before);
     zfarm_client_destroy (&client);
     printf ("the paused broker goes on: no stale result, used again: pass\n");

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t epoch;            /* its PONGs', fixed and non-zero */
     uint64_t pool;             /* what they say of its workers (0: not said) */
     uint32_t busy;             /* and of its loop, per mille (0: not said) */
+    uint32_t free_slots;       /* its PONG's free slots */
     uint32_t heartbeat_ms;     /* the heartbeat they ask the client for */
     uint32_t liveness;         /* ... and the intervals of silence it allows */
     bool ponged;               /* it sent a PONG: RESULTs go at once */
@@ -74,8 +75,8 @@ s_fake_destroy (fake_t *self)
 }
 
 /* A PONG that says the fake's pool and busy (left out when 0, as an older
- * broker's), no tasks queued and no free slots, so that the load the
- * client counts is its own tasks alone. The RESULTs held follow it. */
+ * broker's), no tasks queued, and its free slots (none unless the case
+ * says), so that the load the client counts is its own tasks alone. The RESULTs held follow it. */
 static void
 s_fake_pong (fake_t *self, zframe_t *to)
 {
@@ -86,6 +87,7 @@ s_fake_pong (fake_t *self, zframe_t *to)
     pong.liveness = self->liveness;
     pong.pool = self->pool;
     pong.busy = self->busy;
+    pong.free_slots = self->free_slots;
     th_send_header (self->sock, to, &pong, NULL);
     self->ponged = true;
     zmsg_t *held;
@@ -311,6 +313,24 @@ test_pooled (void)
     s_farm_destroy (&farm);
 }
 
+/* 1b. The same pool with free slots at both: they are the same slots,
+ * so those the client's tasks take at one must not draw it to the other. */
+static void
+test_pooled_free_slots (void)
+{
+    farm_t farm;
+    s_farm_init (&farm, "same pool, free slots");
+    farm.fakes [0].free_slots = farm.fakes [1].free_slots = 16;
+    s_farm_start (&farm);
+    s_farm_wave (&farm, TASKS, 0);
+    s_assert_each_once (&farm, TASKS);
+    size_t most = farm.fakes [0].wave > farm.fakes [1].wave
+                    ? farm.fakes [0].wave
+                    : farm.fakes [1].wave;
+    ASSERT_INT (most, >=, TASKS - FEW);
+    s_farm_destroy (&farm);
+}
+
 /* 2. Different pools: other workers, so both are worth using. */
 static void
 test_other_pools (void)
@@ -377,6 +397,7 @@ int
 main (void)
 {
     test_pooled ();
+    test_pooled_free_slots ();
     test_other_pools ();
     test_busy ();
     test_older_brokers ();

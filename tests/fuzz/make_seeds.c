@@ -75,6 +75,8 @@ main (int argc, char *argv [])
         header.waiting = 12;
         header.waited_ms = 340;
         header.rss_kb = 20480;
+        header.pool = 0x9e3779b97f4a7c15ULL;
+        header.busy = 420;
         header.count = 3;
         header.flags = command == ZF_DONE? 32
                      : command == ZF_READY? ZF_FLAG_SUPERVISED: 1;

@@ -108,6 +108,8 @@ s_example (zf_header_t *header, int command)
     header->queued = 1ULL << 40;
     header->waiting = 1ULL << 33;
     header->waited_ms = UINT32_MAX;
+    header->pool = UINT64_MAX - 5;
+    header->busy = ZF_BUSY_MAX;
     header->done = UINT64_MAX - 1;
     header->total = UINT64_MAX;
     header->priority = ZF_PRIORITY_MAX;
@@ -159,6 +161,8 @@ test_round_trip_every_command (void)
             ASSERT (out.queued == 1ULL << 40);
             ASSERT (out.waiting == 1ULL << 33);
             ASSERT (out.waited_ms == UINT32_MAX);
+            ASSERT (out.pool == UINT64_MAX - 5);
+            ASSERT_EQ (out.busy, ZF_BUSY_MAX);
         }
         if (command == ZF_PING) {
             ASSERT_EQ (out.service_count, ZF_SERVICES_MAX);
@@ -304,6 +308,29 @@ test_heartbeat_fields (void)
     ASSERT_EQ ((unsigned char) buf.data [0], 0x9A);     /* 3 + 7 fields */
     s_round_trip (&in, &out);
     ASSERT (out.waiting == 3 && out.waited_ms == 250);
+    ASSERT (out.pool == 0 && out.busy == 0);
+
+    /* The pool and how busy the broker is follow the flags (sent as 0),
+     * after the backlog (sent as 0 when none waits); busy is per mille. */
+    zf_header_init (&in, ZF_PONG);
+    in.epoch = 9;
+    in.pool = 0xFEEDULL << 40;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x9C);     /* 3 + 9 fields */
+    s_round_trip (&in, &out);
+    ASSERT (out.pool == 0xFEEDULL << 40 && out.busy == 0 && out.flags == 0);
+    ASSERT (out.waiting == 0 && out.queued == 0);
+    in.busy = 700;
+    ASSERT_EQ (zf_header_encode (&in, &buf), 0);
+    ASSERT_EQ ((unsigned char) buf.data [0], 0x9D);     /* 3 + 10 fields */
+    s_round_trip (&in, &out);
+    ASSERT (out.pool == 0xFEEDULL << 40 && out.busy == 700);
+    packer_t p2;
+    p_head (&p2, 10, ZF_PONG);
+    for (int i = 0; i < 9; i++)
+        msgpack_pack_uint32 (&p2.pk, i == 0? 9: 0);
+    msgpack_pack_uint32 (&p2.pk, ZF_BUSY_MAX + 1);      /* busy over 1000 */
+    ASSERT_EQ (p_decode (&p2, &out), ZFARM_EBAD_REQUEST);
 
     /* A worker's HEARTBEAT tells its memory: settings and flags as 0. */
     zf_header_init (&in, ZF_HEARTBEAT);

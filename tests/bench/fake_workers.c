@@ -32,6 +32,10 @@ typedef struct {
     long count;                 /* sockets, one worker each */
     long capacity;              /* tasks at once per worker */
     long heartbeat_ms;          /* zfarm: HEARTBEAT interval */
+    const char *instance;       /* zfarm: worker i says instance "THIS-i"
+                                   (NULL: none), so that fakes of two
+                                   processes, one per broker, stand for
+                                   workers that serve both */
     bool plain;                 /* lru_broker's protocol, not zfarm's */
     bool batch;                 /* zfarm: take TASKs in batches (and 16
                                    per slot ahead), answer in batches */
@@ -46,8 +50,9 @@ typedef struct {
 /* ---- one worker --------------------------------------------------------- */
 
 static void
-s_send_ready (fakes_t *self, zsock_t *sock)
+s_send_ready (fakes_t *self, long index)
 {
+    zsock_t *sock = self->socks [index];
     if (self->plain) {
         for (long i = 0; i < self->capacity; i++)
             zmq_send (zsock_resolve (sock), READY_PLAIN, 1, 0);
@@ -63,6 +68,11 @@ s_send_ready (fakes_t *self, zsock_t *sock)
     if (self->batch) {
         header.flags = ZF_FLAG_BATCH;
         header.prefetch = ZF_PREFETCH_MAX;
+    }
+    if (self->instance) {
+        snprintf (header.instance, sizeof header.instance, "%s-%ld",
+                  self->instance, index);
+        header.brokers = 2;
     }
     snprintf (header.host, sizeof header.host, "%s", zf_hostname ());
     zf_header_set_text (&header, ZFARM_VERSION);
@@ -93,7 +103,7 @@ s_open (fakes_t *self, long index)
     }
     self->socks [index] = sock;
     self->broker_batches [index] = false;
-    s_send_ready (self, sock);
+    s_send_ready (self, index);
     return 0;
 }
 
@@ -268,11 +278,15 @@ s_usage (void)
     printf (
 "Usage: fake_workers --broker EP [--count K] [--capacity N] [--plain]\n"
 "                    [--service NAME] [--heartbeat MS] [--batch]\n"
+"                    [--instance PREFIX]\n"
 "\n"
 "K echo workers (default 1000) in one process, one socket each, N tasks at\n"
 "once each (default 1), for zfarm-broker (service NAME, default echo) or,\n"
 "with --plain, for lru_broker's backend. --batch: take TASKs in batches,\n"
-"16 per slot ahead, and answer in batches. Stops on SIGINT or SIGTERM.\n");
+"16 per slot ahead, and answer in batches. --instance: worker i says the\n"
+"instance PREFIX-i, so that the same PREFIX in two processes, one per\n"
+"broker, stands for workers that serve both brokers (the brokers say the\n"
+"same pool). Stops on SIGINT or SIGTERM.\n");
 }
 
 static int
@@ -286,6 +300,7 @@ s_parse (fakes_t *self, int argc, char *argv [])
         { "heartbeat", required_argument, NULL, 'H' },
         { "plain",     no_argument,       NULL, 'p' },
         { "batch",     no_argument,       NULL, 'B' },
+        { "instance",  required_argument, NULL, 'i' },
         { "help",      no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 } };
     int option;
@@ -294,6 +309,8 @@ s_parse (fakes_t *self, int argc, char *argv [])
         else if (option == 's') self->service = optarg;
         else if (option == 'p') self->plain = true;
         else if (option == 'B') self->batch = true;
+        else if (option == 'i' && *optarg && strlen (optarg) <= 32)
+            self->instance = optarg;
         else if (option == 'k'
              &&  zf_parse_long (optarg, 1, COUNT_MAX, &self->count) == 0) ;
         else if (option == 'c'

@@ -73,6 +73,7 @@ s_conn_reset (conn_t *conn)
     conn->waiting = 0;
     conn->free_slots = 0;
     conn->sent_since_pong = 0;
+    conn->closed = false;
     conn->pool = 0;
     conn->busy = 0;
     conn->takes_batch = false;      /* until its PONG says it */
@@ -443,6 +444,7 @@ zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now)
 {
     conn->last_heard = now;
     conn->unanswered_since = 0;
+    conn->closed = false;
     if (conn->silent) {
         conn->silent = false;
         zf_client_resubmit (self, conn, "the broker is back");
@@ -509,8 +511,9 @@ s_check_silence (zfarm_client_t *self, conn_t *conn, int64_t now)
         return;
     conn->silent = true;
     if (self->broker_count > 1) {
-        zf_warning ("zfarm client: %s is silent for %" PRId64 " ms",
-                    conn->endpoint, now - conn->unanswered_since);
+        zf_warning ("zfarm client: %s is silent for %" PRId64 " ms%s",
+                    conn->endpoint, now - conn->unanswered_since,
+                    conn->closed? " since it closed the connection": "");
         zf_client_broker_lost (self, conn, "is silent");
     }
 }
@@ -526,7 +529,11 @@ zf_client_heartbeat (zfarm_client_t *self, int64_t now)
         if (now >= conn->next_ping) {
             s_check_silence (self, conn, now);
             zf_client_send_simple (self, conn, ZF_PING, 0);
-            conn->next_ping = now + conn->heartbeat_ms;
+            /* After its connection closed, the next look is when its
+             * shorter silence is up. */
+            conn->next_ping = now + (conn->closed && !conn->silent
+                                     ? ZF_CONN_SILENCE_MS (conn) + 1
+                                     : conn->heartbeat_ms);
         }
         if (conn->next_ping < next)
             next = conn->next_ping;

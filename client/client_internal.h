@@ -85,6 +85,10 @@ typedef struct {
     zsock_t *monitor;           /* PAIR: sock's monitor, which says when
                                    the connection closes; NULL with one
                                    broker (client_monitor.c) */
+    bool closed;                /* the monitor saw the connection close,
+                                   and the broker has not been heard
+                                   since: it has ZF_CONN_CLOSED_GRACE_MS,
+                                   not its liveness, to answer */
     int fd;                     /* its ZMQ_FD */
     bool armed;                 /* its last receive found nothing, and
                                    nothing was done with it since: its
@@ -123,9 +127,18 @@ typedef struct {
                                    sent before anything else to it */
 } conn_t;
 
+/* How long a broker whose connection closed has to answer a PING before
+ * it is down: libzmq opens the connection again after 100 ms, so a
+ * broker that lives answers well within it. */
+#define ZF_CONN_CLOSED_GRACE_MS 400
+
 /* The broker's silence after which it is down, in ms. */
-#define ZF_CONN_SILENCE_MS(conn) \
-    ((int64_t) (conn)->heartbeat_ms * (conn)->liveness)
+#define ZF_CONN_SILENCE_MS(conn)                                          \
+    ((conn)->closed                                                       \
+     && ZF_CONN_CLOSED_GRACE_MS < (int64_t) (conn)->heartbeat_ms          \
+                                  * (conn)->liveness                      \
+     ? ZF_CONN_CLOSED_GRACE_MS                                            \
+     : (int64_t) (conn)->heartbeat_ms * (conn)->liveness)
 
 struct _zfarm_client_t {
     conn_t brokers [ENDPOINTS_MAX];     /* one connection per endpoint */

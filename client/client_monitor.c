@@ -1,10 +1,14 @@
 /* client_monitor.c: a client given several brokers hears at once that a
- * broker's connection closed (its process died, or closed it), from
- * libzmq's socket monitor, rather than after the broker's silence (its
- * liveness: 1.5 s by default). The tasks of a broker SIGKILLed then move to
- * the others within a turn, which matters most when a client keeps to one
- * broker of a pool (zf_client_pick). Silence still finds what closes no
- * connection: a cut link, a paused broker, a host that is gone.
+ * broker's connection closed, from libzmq's socket monitor. It then PINGs
+ * that broker at once and gives it ZF_CONN_CLOSED_GRACE_MS to answer
+ * instead of its liveness (1.5 s by default): a broker that lives (one
+ * that dropped a message over its --max-msg-size, or restarted) is back
+ * on the connection libzmq opens again within its reconnect interval
+ * (100 ms); one whose process is gone is found so a few hundred ms after
+ * its SIGKILL, and its tasks move to the others, which matters most when a
+ * client keeps to one broker of a pool (zf_client_pick). Silence still
+ * finds what closes no connection: a cut link, a paused broker, a host
+ * that is gone.
  *
  * A client given one broker has no monitor: its tasks have nowhere else
  * to go, and its hot path keeps one socket. */
@@ -56,10 +60,9 @@ s_read_events (conn_t *conn)
     zmq_msg_init (&frame);
     while (zmq_msg_recv (&frame, zsock_resolve (conn->monitor), ZMQ_DONTWAIT)
            != -1) {
-        const uint8_t *data = zmq_msg_data (&frame);
         if (zmq_msg_size (&frame) >= 2) {
             uint16_t event;
-            memcpy (&event, data, sizeof event); /* host order */
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
             closed |= event == ZMQ_EVENT_DISCONNECTED;
         }
         while (zmq_msg_more (&frame)
@@ -79,9 +82,12 @@ zf_client_monitor_read (zfarm_client_t *self)
         conn_t *conn = &self->brokers [i];
         if (!conn->monitor || !s_read_events (conn) || conn->silent)
             continue;
-        /* Down until it answers a PING again, as after its silence. */
-        conn->silent = true;
-        zf_warning ("zfarm client: %s closed the connection", conn->endpoint);
-        zf_client_broker_lost (self, conn, "closed the connection");
+        /* A PING now (it waits in the socket for the new connection); the
+         * heartbeat finds the broker silent if no answer comes in time. */
+        conn->closed = true;
+        conn->unanswered_since = 0;
+        conn->next_ping = 0;
+        self->next_ping = 0;
+        zf_debug ("zfarm client: %s closed the connection", conn->endpoint);
     }
 }

@@ -104,12 +104,141 @@ test_drain_failover (void)
     zfarm_client_destroy (&client);
 }
 
+/* count echo tasks through client, window at a time; each must come back
+ * as sent. */
+static void
+s_echo_tasks (zfarm_client_t *client, int count, int window)
+{
+    int submitted = 0, received = 0;
+    int64_t deadline = zclock_mono () + 60000;
+    while (received < count && zclock_mono () < deadline) {
+        while (submitted < count && submitted - received < window) {
+            ASSERT_EQ (zfarm_client_submit (client, "echo", "same", 4, 30000,
+                                            NULL),
+                       0);
+            submitted++;
+        }
+        zfarm_result_t *result = NULL;
+        if (zfarm_client_wait (client, 1000, &result) != 0)
+            continue;
+        ASSERT_EQ (zfarm_result_status (result), 0);
+        ASSERT_STR_EQ (zfarm_result_data (result, NULL), "same");
+        zfarm_result_destroy (&result);
+        received++;
+    }
+    ASSERT_EQ (received, count);
+}
+
+/* A broker that drops a client's connection (a message over its
+ * --max-msg-size) but lives answers the client's PING on the connection
+ * libzmq opens again: it is not taken for dead, and the client, given two
+ * brokers of one pool, keeps its next tasks there rather than moving to
+ * the other. */
+static void
+test_dropped_connection (void)
+{
+    const char *extra [] = { "--max-msg-size", "65536", NULL };
+    th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
+                                th_broker_start ("ipc", extra) };
+    char both [1100];
+    snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
+              brokers [1].endpoint);
+    const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
+    th_worker_start (both, args);
+    for (int b = 0; b < 2; b++)
+        ASSERT (th_wait_workers (brokers [b].endpoint, 1, 20000));
+    zfarm_client_t *client = zfarm_client_new (both);
+    ASSERT (client);
+    s_echo_tasks (client, 40, 2);       /* both PONGs heard: one pool */
+    long before [2], took [2];
+    for (int b = 0; b < 2; b++)
+        before [b] = th_status_counter (brokers [b].endpoint, "submitted");
+    s_echo_tasks (client, 20, 2);
+    for (int b = 0; b < 2; b++) {
+        long now = th_status_counter (brokers [b].endpoint, "submitted");
+        took [b] = now - before [b];
+        before [b] = now;
+    }
+    ASSERT (took [0] == 20 || took [1] == 20);
+    int kept = took [1] == 20;
+
+    size_t size = 256 * 1024;
+    char *big = calloc (1, size);
+    memset (big, 'x', size);
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_call (client, "echo", big, size, 1000, &result),
+               ZFARM_ETIMEOUT);
+    zfarm_result_destroy (&result);
+    free (big);
+    s_echo_tasks (client, 20, 2);
+    for (int b = 0; b < 2; b++)
+        took [b] = th_status_counter (brokers [b].endpoint, "submitted")
+                 - before [b];
+    printf ("after broker %d dropped the connection: broker 0 took %ld "
+            "tasks, broker 1 %ld\n", kept, took [0], took [1]);
+    ASSERT_EQ (took [kept], 20);
+    ASSERT_EQ (took [!kept], 0);
+    zfarm_client_destroy (&client);
+}
+
+/* The broker a client of one pool keeps to is SIGKILLed while it holds a
+ * task: the client hears the connection close and moves the task to the
+ * other broker long before that broker's liveness (here a minute: a
+ * heartbeat of 20 s) would have told it, so the task's result comes in
+ * its 30 s. */
+static void
+test_killed_broker_found_soon (void)
+{
+    const char *extra [] = { "--heartbeat", "20000", NULL };
+    th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
+                                th_broker_start ("ipc", extra) };
+    char both [1100], gate [512], command [1024];
+    snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
+              brokers [1].endpoint);
+    snprintf (gate, sizeof gate, "%s/killed-gate", th_tmpdir ());
+    snprintf (command, sizeof command,
+              "for i in $(seq 3000); do [ -e '%s' ] && break; sleep 0.01; "
+              "done; cat", gate);
+    const char *echo [] = { "--service", "echo", "--exec", "cat", NULL };
+    const char *gated [] = { "--service", "gated", "--exec", command, NULL };
+    th_worker_start (both, echo);
+    th_worker_start (both, gated);
+    for (int b = 0; b < 2; b++)
+        ASSERT (th_wait_workers (brokers [b].endpoint, 2, 20000));
+    zfarm_client_t *client = zfarm_client_new (both);
+    ASSERT (client);
+    s_echo_tasks (client, 40, 2);       /* both PONGs heard: one pool */
+    long before [2];
+    for (int b = 0; b < 2; b++)
+        before [b] = th_status_counter (brokers [b].endpoint, "submitted");
+    ASSERT_EQ (zfarm_client_submit (client, "gated", "held", 4, 30000, NULL),
+               0);
+    zfarm_result_t *result = NULL;
+    ASSERT_EQ (zfarm_client_wait (client, 300, &result), ZFARM_ETIMEOUT);
+    int kept = th_status_counter (brokers [1].endpoint, "submitted")
+             > before [1];
+    th_kill (brokers [kept].pid, SIGKILL);
+    ASSERT (th_reap (brokers [kept].pid, 5000) != -1);
+    FILE *file = fopen (gate, "w");
+    ASSERT (file);
+    fclose (file);
+    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    ASSERT_EQ (zfarm_result_status (result), 0);
+    ASSERT_STR_EQ (zfarm_result_data (result, NULL), "held");
+    zfarm_result_destroy (&result);
+    ASSERT_EQ (th_status_counter (brokers [!kept].endpoint, "completed")
+               - before [!kept] > 0, 1);
+    zfarm_client_destroy (&client);
+}
+
 int
 main (void)
 {
     test_broker_restart ();
     test_failover ();
     test_drain_failover ();
+    test_dropped_connection ();
+    test_killed_broker_found_soon ();
     TEST_PASS ("test_client_reliability");
     return 0;
 }

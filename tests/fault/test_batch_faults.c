@@ -101,15 +101,19 @@ test_worker_killed_holding_a_batch (void)
     }
     ASSERT_EQ (zfarm_client_wait (client, 0, &result), ZFARM_ENOT_FOUND);
 
-    /* The tasks went in batches both ways, four deaths happened, and
-     * tasks other than the poisons were taken from the dead: each poison
-     * is retried once, so more retries than two are bystanders'. */
+    /* The tasks went in batches both ways, the poisons killed workers,
+     * and tasks other than the poisons were taken from the dead: each
+     * poison is retried once, so more retries than two are bystanders'.
+     * Two deaths at least, not four: a worker may die holding both
+     * poisons (one running, one sent ahead in the same batch), and that
+     * death spends an attempt of each, as the one waiting might have
+     * started. */
     ASSERT_INT (s_counter (broker.endpoint, "batches_in"), >, 0);
     ASSERT_INT (s_counter (broker.endpoint, "batch_items_in"), >,
                 s_counter (broker.endpoint, "batches_in"));
     ASSERT_INT (s_counter (broker.endpoint, "batch_items_out"), >,
                 s_counter (broker.endpoint, "batches_out"));
-    ASSERT_INT (s_counter (broker.endpoint, "workers_lost"), >=, 4);
+    ASSERT_INT (s_counter (broker.endpoint, "workers_lost"), >=, 2);
     ASSERT_INT (s_counter (broker.endpoint, "retried"), >, 2);
     zfarm_client_destroy (&client);
     th_kill (supervisor, SIGTERM);

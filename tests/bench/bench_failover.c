@@ -4,16 +4,16 @@
  *   bench_failover --broker A,B --kill PID_A,PID_B [-n TASKS] [--window W]
  *
  * Keeps W echo tasks in flight through one client given the brokers until
- * TASKS results are in; once half are, SIGKILLs the broker (of those the
- * caller started, PIDs in the order of the list) that ran the most of
- * them, as its counters say (the one the client keeps to, when the brokers
- * share their workers), and prints, as JSON: first_ms, from the kill to
- * the next result, and recovered_ms, from the kill to the result of the
- * last task that was in flight at the kill (those held by the killed
- * broker are submitted again once the client finds it gone: at once when
- * its connection closes, else after its liveness); killed_share, the
- * killed broker's share of the tasks run before the kill. Every result
- * must be the echo of its task; errors counts those that are not. */
+ * TASKS results are in. Once half are, it SIGKILLs the broker (of those
+ * the caller started, PIDs in the order of the list) that ran the most of
+ * the first 40 %, as its counters say: the one the client keeps to, when
+ * the brokers share their workers. It prints, as JSON: first_ms, from the
+ * kill to the next result; recovered_ms, from the kill to the result of
+ * the last task that was in flight at the kill (those held by the killed
+ * broker are submitted again once the client finds it gone: 400 ms after
+ * its connection closed, else after its liveness); and killed_share, the
+ * killed broker's share of the first 40 %. Every result must be the echo
+ * of its task; errors counts those that are not. */
 #include "zfarm.h"
 
 #include <getopt.h>
@@ -132,6 +132,7 @@ main (int argc, char *argv [])
         ran [i] = -s_completed (args.endpoints [i]);
     int submitted = 0, received = 0, errors = 0, left_at_kill = 0;
     double killed_share = -1;
+    int victim = -1;
     int64_t killed_at = 0, first_ms = -1, recovered_ms = -1;
     int64_t deadline = s_now_ms () + DEADLINE_MS;
     while (received < args.tasks && s_now_ms () < deadline) {
@@ -164,14 +165,11 @@ main (int argc, char *argv [])
                 recovered_ms = s_now_ms () - killed_at;
         }
         else
-        if (received >= args.tasks / 2) {
-            for (int task = 1; task <= submitted; task++)
-                if (!done [task]) {
-                    at_kill [task] = true;
-                    left_at_kill++;
-                }
-            int victim = 0;
+        if (victim == -1 && received >= args.tasks * 2 / 5) {
+            /* Chosen ahead of the kill: asking the brokers takes a few ms,
+             * in which the tasks in flight would all end. */
             long all = 0;
+            victim = 0;
             for (int i = 0; i < args.count; i++) {
                 ran [i] += s_completed (args.endpoints [i]);
                 all += ran [i];
@@ -179,6 +177,14 @@ main (int argc, char *argv [])
                     victim = i;
             }
             killed_share = all > 0? (double) ran [victim] / (double) all: -1;
+        }
+        else
+        if (victim != -1 && received >= args.tasks / 2) {
+            for (int task = 1; task <= submitted; task++)
+                if (!done [task]) {
+                    at_kill [task] = true;
+                    left_at_kill++;
+                }
             kill ((pid_t) args.pids [victim], SIGKILL);
             killed_at = s_now_ms ();
         }

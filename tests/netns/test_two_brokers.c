@@ -3,10 +3,11 @@
  * (--broker tcp://A,tcp://B). `zfarm map` runs on a host of its own, given
  * both brokers.
  *
- * 1. Over 10,000 items, broker-a's broker is SIGKILLed halfway: every
- *    output line is its item's correct result, map exits 0, and broker-b
- *    lists the three workers, each still serving two brokers.
- * 2. broker-a's broker is started again on its address: the workers
+ * 1. Over 10,000 items, the broker that ran more of them (the one map
+ *    keeps to, as the brokers share their workers) is SIGKILLed halfway:
+ *    every output line is its item's correct result, map exits 0, and the
+ *    other broker lists the three workers, each still serving two brokers.
+ * 2. The killed broker is started again on its address: the workers
  *    register with it by themselves. Then both brokers are SIGKILLed in
  *    the middle of a run, left down for a while, and started again: the
  *    workers register with both again, the run ends with every result
@@ -24,30 +25,44 @@
 
 static pid_t s_workers [WORKER_HOSTS];
 
-static void
+/* Returns the index of the broker killed. */
+static int
 test_kill_one_broker_halfway (cluster_t *cluster)
 {
+    long ran [2];
+    for (int i = 0; i < 2; i++)
+        ran [i] = -th_status_counter (cluster->brokers [i].ipc, "completed");
     map_run_t run;
     map_start (&run, cluster, "client", "map-10000", 10000);
     map_feed (&run, 7000);
     int at_kill = map_wait_lines (&run, 5000, 60000);
-    cluster_brokers_kill (cluster, 0);
-    printf ("broker-a SIGKILLed with %d of 10000 lines written\n", at_kill);
+    for (int i = 0; i < 2; i++)
+        ran [i] += th_status_counter (cluster->brokers [i].ipc, "completed");
+    int killed = ran [1] > ran [0], survivor = !killed;
+    cluster_brokers_kill (cluster, killed);
+    printf ("broker-%c (which ran %ld tasks, the other %ld) SIGKILLed with "
+            "%d of 10000 lines written\n",
+            'a' + killed, ran [killed], ran [survivor], at_kill);
     map_finish (&run, 90000);
     /* The survivor never lost its workers; a short wait only allows for a
      * heartbeat missed on a loaded machine. */
-    cluster_brokers_wait_list (cluster, 1, s_workers, WORKER_HOSTS, 2, 10000);
-    ASSERT_EQ (th_status_counter (cluster->brokers [1].ipc, "failed"), 0);
+    cluster_brokers_wait_list (cluster, survivor, s_workers, WORKER_HOSTS, 2,
+                               10000);
+    ASSERT_EQ (th_status_counter (cluster->brokers [survivor].ipc, "failed"),
+               0);
     printf ("one broker killed halfway through 10000 items: pass\n");
+    return killed;
 }
 
 static void
-test_both_brokers_restarted (cluster_t *cluster)
+test_both_brokers_restarted (cluster_t *cluster, int killed)
 {
-    /* broker-a comes back on its address: the workers join it again. */
-    cluster_brokers_start (cluster, 0, NULL);
+    /* The killed broker comes back on its address: the workers join it
+     * again. */
+    cluster_brokers_start (cluster, killed, NULL);
     cluster_brokers_wait_list (cluster, -1, s_workers, WORKER_HOSTS, 2, 30000);
-    printf ("broker-a back: the workers serve both again: pass\n");
+    printf ("broker-%c back: the workers serve both again: pass\n",
+            'a' + killed);
 
     map_run_t run;
     map_start (&run, cluster, "client", "map-both-killed", 3000);
@@ -78,8 +93,8 @@ main (void)
     cluster_t *cluster = cluster_up_brokers ("test_two_brokers", 2,
                                              WORKER_HOSTS, true, 110);
     two_brokers_start_farm (cluster, WORKER_HOSTS, s_workers);
-    test_kill_one_broker_halfway (cluster);
-    test_both_brokers_restarted (cluster);
+    int killed = test_kill_one_broker_halfway (cluster);
+    test_both_brokers_restarted (cluster, killed);
     free (cluster);
     TEST_PASS ("test_two_brokers");
     return 0;

@@ -442,6 +442,8 @@ int
 zfarm_client_dispatch (zfarm_client_t *self)
 {
     assert (self);
+    self->monitors_due = true;      /* the caller's loop may have been
+                                       woken by a monitor's fd */
     int made = zf_client_pump (self);
     self->pumped_at = zf_now_ms ();
     zf_client_run_callbacks (self);

@@ -251,18 +251,23 @@ int
 zf_client_poll_sockets (zfarm_client_t *self, long wait)
 {
     struct pollfd fds [2 * ENDPOINTS_MAX];
-    nfds_t count = 0;
+    nfds_t count = 0, monitors = 0;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         if (!conn->armed && s_has_input (conn))
             return 1;
         fds [count++] = (struct pollfd) { .fd = conn->fd, .events = POLLIN };
-        if (conn->monitor)  /* read to the end by every pump: armed */
-            fds [count++] = (struct pollfd) {
-                .fd = (int) zsock_fd (conn->monitor), .events = POLLIN };
     }
+    for (int i = 0; i < self->broker_count; i++)
+        if (self->brokers [i].monitor)
+            fds [count + monitors++] = (struct pollfd) {
+                .fd = (int) zsock_fd (self->brokers [i].monitor),
+                .events = POLLIN };
     int timeout = wait < 0? -1: wait > INT_MAX? INT_MAX: (int) wait;
-    return poll (fds, count, timeout);
+    int rc = poll (fds, count + monitors, timeout);
+    for (nfds_t i = count; rc > 0 && i < count + monitors; i++)
+        self->monitors_due |= (fds [i].revents & POLLIN) != 0;
+    return rc;
 }
 
 /* ---- choosing a broker ------------------------------------------------- */

@@ -189,6 +189,9 @@ struct _zfarm_client_t {
     bool unauthorized;          /* the broker refused a message: this key
                                    may not do that (it ends a STATUS wait) */
     bool moving;                /* some broker's `lost` is set */
+    bool monitors_due;          /* a monitor's fd woke a wait, or the
+                                   caller's loop woke us: read them */
+    int64_t monitors_read_at;   /* ms, when the monitors were last read */
     uint64_t last_id;           /* the last task id given out */
     int retries;                /* SUBMIT's retries field, -1 = broker's */
     int priority;               /* SUBMIT's priority, for new tasks */
@@ -370,10 +373,12 @@ int
 void
     zf_client_monitor_close (conn_t *conn);
 
-/* Reads every monitor's events: a broker whose connection closed is down
- * until it answers again, and its tasks move (as after its silence). */
+/* Reads every monitor's events when they are due (monitors_due, or
+ * MONITOR_READ_MS since the last read: an empty read costs a poll(2) in
+ * libzmq, too much for every pump): a broker whose connection closed is
+ * pinged at once, and has ZF_CONN_CLOSED_GRACE_MS to answer. */
 void
-    zf_client_monitor_read (zfarm_client_t *self);
+    zf_client_monitor_read (zfarm_client_t *self, int64_t now);
 
 /* Closes every connection, giving what is queued linger_ms to leave. */
 void

@@ -75,9 +75,17 @@ s_read_events (conn_t *conn)
     return closed;
 }
 
+/* Reading the monitors at least this often bounds how late a close is
+ * heard when nothing woke a wait for it. */
+#define MONITOR_READ_MS 20
+
 void
-zf_client_monitor_read (zfarm_client_t *self)
+zf_client_monitor_read (zfarm_client_t *self, int64_t now)
 {
+    if (!self->monitors_due && now - self->monitors_read_at < MONITOR_READ_MS)
+        return;
+    self->monitors_due = false;
+    self->monitors_read_at = now;
     for (int i = 0; i < self->broker_count; i++) {
         conn_t *conn = &self->brokers [i];
         if (!conn->monitor || !s_read_events (conn) || conn->silent)

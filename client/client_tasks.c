@@ -284,8 +284,8 @@ int
 zf_client_pump (zfarm_client_t *self)
 {
     int made = zf_client_receive (self);
-    zf_client_monitor_read (self);
     int64_t now = zf_now_ms ();
+    zf_client_monitor_read (self, now);
     zf_client_move_lost (self, now);
     made += s_expire (self, now);
     zf_client_heartbeat (self, now);

@@ -8,7 +8,9 @@
  * the caller started, PIDs in the order of the list) that ran the most of
  * the first 40 %, as its counters say: the one the client keeps to, when
  * the brokers share their workers. It prints, as JSON: first_ms, from the
- * kill to the next result; recovered_ms, from the kill to the result of
+ * kill to the next result (which may be one the broker sent before it
+ * died); stall_ms, the longest time after the kill with no result at
+ * all; recovered_ms, from the kill to the result of
  * the last task that was in flight at the kill (those held by the killed
  * broker are submitted again once the client finds it gone: 400 ms after
  * its connection closed, else after its liveness); and killed_share, the
@@ -133,7 +135,8 @@ main (int argc, char *argv [])
     int submitted = 0, received = 0, errors = 0, left_at_kill = 0;
     double killed_share = -1;
     int victim = -1;
-    int64_t killed_at = 0, first_ms = -1, recovered_ms = -1;
+    int64_t killed_at = 0, first_ms = -1, recovered_ms = -1, stall_ms = 0;
+    int64_t last_result_at = 0;
     int64_t deadline = s_now_ms () + DEADLINE_MS;
     while (received < args.tasks && s_now_ms () < deadline) {
         while (submitted < args.tasks && submitted - received < args.window) {
@@ -158,8 +161,12 @@ main (int argc, char *argv [])
             done [id] = true;
         received++;
         if (killed_at) {
+            int64_t now = s_now_ms ();
             if (first_ms == -1)
-                first_ms = s_now_ms () - killed_at;
+                first_ms = now - killed_at;
+            if (now - last_result_at > stall_ms)
+                stall_ms = now - last_result_at;
+            last_result_at = now;
             if (id <= (uint64_t) args.tasks && at_kill [id]
             &&  --left_at_kill == 0)
                 recovered_ms = s_now_ms () - killed_at;
@@ -186,13 +193,14 @@ main (int argc, char *argv [])
                     left_at_kill++;
                 }
             kill ((pid_t) args.pids [victim], SIGKILL);
-            killed_at = s_now_ms ();
+            killed_at = last_result_at = s_now_ms ();
         }
     }
-    printf ("{\"first_ms\":%lld,\"recovered_ms\":%lld,"
+    printf ("{\"first_ms\":%lld,\"stall_ms\":%lld,\"recovered_ms\":%lld,"
             "\"killed_share\":%.3f,\"completed\":%d,\"errors\":%d}\n",
-            (long long) first_ms, (long long) recovered_ms, killed_share,
-            received, errors + args.tasks - received);
+            (long long) first_ms, (long long) stall_ms,
+            (long long) recovered_ms, killed_share, received,
+            errors + args.tasks - received);
     zfarm_client_destroy (&client);
     free (done);
     free (at_kill);

@@ -8,8 +8,9 @@
 # (from /proc/PID/schedstat and the shell's times: less noisy than tasks/s
 # on a shared machine); then bench_failover given both, which SIGKILLs
 # halfway the broker that ran more of its tasks, and reports the time from
-# the kill to the next result (first_ms) and to the last result of the
-# tasks in flight at the kill (recovered_ms), and that broker's share of
+# the kill to the next result (first_ms), the longest time after it with
+# no result (stall_ms), the time to the last result of the tasks in flight
+# at the kill (recovered_ms), and that broker's share of
 # the tasks before the kill (killed_share), at the brokers' default
 # heartbeat (500 ms x 3) and at 100 ms. Prints medians with min-max.
 #
@@ -149,7 +150,7 @@ for round in $(seq "$REPEAT"); do
             --deadline 60 >/dev/null
         json=$("$BIN/bench_failover" --broker "$A,$B" \
             --kill "$A_PID,$B_PID" -n "$N_FAIL" --window 100)
-        for metric in first_ms recovered_ms killed_share; do
+        for metric in first_ms stall_ms recovered_ms killed_share; do
             read -r value errors < <(echo "$json" | s_json "$metric")
             [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
             s_add "$metric after SIGKILL, heartbeat $heartbeat ms" "$value"
@@ -166,9 +167,11 @@ for key in "tasks/s, one client given one" "tasks/s, one client given two" \
            "CPU us per task, client, given one" "CPU us per task, client, given two" \
            "CPU us per task, all, given one" "CPU us per task, all, given two" \
            "first_ms after SIGKILL, heartbeat 500 ms" \
+           "stall_ms after SIGKILL, heartbeat 500 ms" \
            "recovered_ms after SIGKILL, heartbeat 500 ms" \
            "killed_share after SIGKILL, heartbeat 500 ms" \
            "first_ms after SIGKILL, heartbeat 100 ms" \
+           "stall_ms after SIGKILL, heartbeat 100 ms" \
            "recovered_ms after SIGKILL, heartbeat 100 ms" \
            "killed_share after SIGKILL, heartbeat 100 ms"; do
     echo "${SAMPLES[$key]}" | tr ' ' '\n' | grep . | sort -g | awk -v k="$key" '

@@ -930,10 +930,7 @@ broker_run (broker_t *self)
         zf_pool_start (self->pool);
     }
     while (!self->stopped) {
-        int64_t polled_at = zf_now_us ();
-        int rc = zmq_poll (items, item_count, s_next_timeout (self));
-        self->idle_us += zf_now_us () - polled_at;  /* busy = the rest */
-        if (rc == -1) {
+        if (zmq_poll (items, item_count, s_next_timeout (self)) == -1) {
             if (zmq_errno () == EINTR)
                 continue;
             zf_error ("poll: %s", zmq_strerror (zmq_errno ()));

@@ -42,8 +42,8 @@ typedef struct {
     uint64_t pool;              /* digest of its workers (PROTOCOL.md,
                                    PONG): brokers with the same workers
                                    say the same */
-    uint32_t busy;              /* per mille of the last interval its loop
-                                   was at work */
+    uint32_t busy;              /* per mille of the time since the last
+                                   count its loop was on a CPU */
 } dispatch_load_t;
 
 struct _broker_t {
@@ -88,8 +88,7 @@ struct _broker_t {
     dispatch_load_t load;       /* for PONG, recounted at most every
                                    LOAD_RECOUNT_MS */
     int64_t load_at;            /* when it was counted, us */
-    int64_t idle_us;            /* the loop's time waiting in zmq_poll */
-    int64_t idle_at_load;       /* idle_us when the load was counted */
+    int64_t cpu_at_load;        /* the loop thread's CPU time then, us */
     struct _detached_t *detached;   /* detached tasks, dead letters and
                                        the journal (detached.h) */
     client_t *detached_owner;   /* the journal's client record: owns the

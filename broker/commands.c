@@ -17,6 +17,7 @@
 #include "status.h"
 
 #include <limits.h>
+#include <time.h>
 
 /* A handler gets the message as in: it reads nothing of it elsewhere, and
  * may move its payload. */
@@ -331,20 +332,32 @@ s_on_progress (broker_t *self, inbound_t *in, worker_t *worker)
     }
 }
 
-/* Counts the load, and how busy the loop was since the last count: the
- * share of the time it was not waiting in zmq_poll. */
+/* The loop thread's CPU time, us. */
+static int64_t
+s_thread_cpu_us (void)
+{
+    struct timespec ts;
+    if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Counts the load, and how busy the loop was since the last count: its
+ * thread's CPU time over the time gone by. CPU time, not the time spent
+ * outside zmq_poll: a broker that other processes keep from the CPU is
+ * not one that more brokers on that machine would help. */
 static void
 s_count_load (broker_t *self, int64_t now_us)
 {
     dispatch_load (self, &self->load);
+    int64_t cpu_us = s_thread_cpu_us ();
     int64_t span = now_us - self->load_at;
-    int64_t idle = self->idle_us - self->idle_at_load;
     int64_t busy = self->load_at && span > 0  /* none before a first count */
-                 ? (span - idle) * ZF_BUSY_MAX / span: 0;
+                 ? (cpu_us - self->cpu_at_load) * ZF_BUSY_MAX / span: 0;
     self->load.busy = busy < 0? 0: busy > ZF_BUSY_MAX? ZF_BUSY_MAX
                                                      : (uint32_t) busy;
     self->load_at = now_us;
-    self->idle_at_load = self->idle_us;
+    self->cpu_at_load = cpu_us;
 }
 
 static void

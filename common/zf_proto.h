@@ -95,7 +95,7 @@ typedef struct {
                                    the same at brokers with the same
                                    workers; 0: none, or not said */
     uint32_t busy;              /* PONG: per mille of the last interval
-                                   the broker's loop was at work, 0..
+                                   the broker's loop was on a CPU, 0..
                                    ZF_BUSY_MAX; 0: not said */
     uint64_t rss_kb;            /* HEARTBEAT from a worker: its process's
                                    resident memory, kB; 0: not said */

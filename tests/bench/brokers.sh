@@ -43,7 +43,7 @@ case $REPEAT in ''|*[!0-9]*|0) echo "brokers.sh: --repeat wants a count" >&2; ex
 
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target zfarm-broker zfarm-worker zfarm-echo \
-    zfarm-bench bench_failover >/dev/null
+    zfarm zfarm-bench bench_failover >/dev/null
 
 bench_work brokers
 
@@ -88,6 +88,11 @@ s_farm () {
     done
 }
 
+s_completed () {
+    "$BIN/zfarm" status --broker "$1" --json | python3 -c \
+        "import json, sys; print(json.load(sys.stdin)['counters']['completed'])"
+}
+
 s_json () {
     python3 -c "import json,sys; d=json.load(sys.stdin); print(d['$1'], d['errors'])"
 }
@@ -124,6 +129,7 @@ for round in $(seq "$REPEAT"); do
     for brokers in one two; do
         list=$A
         [ $brokers = two ] && list=$A,$B
+        a_before=$(s_completed "$A") b_before=$(s_completed "$B")
         brokers_before=$(s_cpu_sum "$A_PID" "$B_PID")
         workers_before=$(s_cpu_sum "${WORKERS[@]}")
         out=$(s_bench_cpu --json --broker "$list" -n "$N" --window 100 \
@@ -134,6 +140,10 @@ for round in $(seq "$REPEAT"); do
         read -r rate errors < <(echo "$out" | head -1 | s_json tasks_per_sec)
         [ "$errors" = 0 ] || { echo "brokers.sh: $errors errors" >&2; exit 1; }
         s_add "tasks/s, one client given $brokers" "$rate"
+        a_ran=$(( $(s_completed "$A") - a_before ))
+        b_ran=$(( $(s_completed "$B") - b_before ))
+        s_add "the busier broker's share, given $brokers" "$(awk -v a="$a_ran" \
+            -v b="$b_ran" 'BEGIN { printf "%.2f", (a > b? a: b) / (a + b) }')"
         for part in brokers workers client; do
             eval "cpu=\$${part}_cpu"
             s_add "CPU us per task, $part, given $brokers" \
@@ -162,6 +172,7 @@ done
 
 printf '| measure | median | min-max | rounds |\n| --- | --- | --- | --- |\n'
 for key in "tasks/s, one client given one" "tasks/s, one client given two" \
+           "the busier broker's share, given two" \
            "CPU us per task, brokers, given one" "CPU us per task, brokers, given two" \
            "CPU us per task, workers, given one" "CPU us per task, workers, given two" \
            "CPU us per task, client, given one" "CPU us per task, client, given two" \

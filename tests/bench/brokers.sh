@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
         --repeat) REPEAT=${2:?--repeat needs a number}; shift 2 ;;
         --quick) REPEAT=1; N=2000; N_FAIL=4000; shift ;;
         --batch) BATCH=${2:?--batch needs a number}; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "brokers.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done

@@ -313,10 +313,18 @@ s_drop_reports_before (zfarm_client_t *self, uint64_t seq)
 #define PUMP_SKIP_MS 5
 
 static void
+s_dispatch (zfarm_client_t *self)
+{
+    zf_client_pump (self);
+    self->pumped_at = zf_now_ms ();
+    zf_client_run_callbacks (self);
+}
+
+static void
 s_dispatch_for_wait (zfarm_client_t *self, bool queued)
 {
     if (!queued || zf_now_ms () - self->pumped_at >= PUMP_SKIP_MS) {
-        zfarm_client_dispatch (self);
+        s_dispatch (self);      /* a monitor that woke its wait says so */
         return;
     }
     zf_client_batch_flush_all (self);

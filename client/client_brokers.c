@@ -213,6 +213,7 @@ zf_client_brokers_reconnect (zfarm_client_t *self)
         conn->lost = NULL;
     }
     self->moving = false;
+    self->spilling = false;
     return 0;
 }
 
@@ -363,7 +364,8 @@ s_is_one_pool (const zfarm_client_t *self)
  * more than an eighth of the client's tasks in flight: runs of tasks to
  * one broker leave its connection in batches (one write for many). With
  * fewer than 8 in flight, the scan starting after the last broker chosen,
- * brokers alike take turns. */
+ * brokers alike take turns. The first scan starts at the first broker of
+ * the list; the first broker of a pool to keep to is chosen at random. */
 int
 zf_client_pick (zfarm_client_t *self)
 {
@@ -371,6 +373,16 @@ zf_client_pick (zfarm_client_t *self)
         return s_is_usable (&self->brokers [0])? 0: -1;
     int64_t (*load_of) (const conn_t *) =
         !self->spilling && s_is_one_pool (self)? s_load_of_others: s_load;
+    if (load_of == s_load_of_others && !self->home_chosen) {
+        /* The first broker of a pool to keep to comes from the random
+         * routing id, so that clients alike do not all keep to the first
+         * of the list: they spread even while nothing waits. */
+        self->home_chosen = true;
+        int home = (self->routing_id [0] | self->routing_id [1] << 8)
+                 % self->broker_count;
+        if (s_is_usable (&self->brokers [home]))
+            self->last_pick = home;
+    }
     int best = -1;
     int64_t best_load = 0, in_flight = 0;
     for (int i = 0; i < self->broker_count; i++) {
@@ -432,6 +444,7 @@ zf_client_broker_lost (zfarm_client_t *self, conn_t *conn, const char *why)
     if (!conn->lost)
         conn->lost = why;
     self->moving = true;
+    s_update_spilling (self);       /* a busy broker that is gone is not */
 }
 
 /* A broker is up again: the tasks that stayed with brokers that are down,
@@ -449,8 +462,9 @@ zf_client_broker_heard (zfarm_client_t *self, conn_t *conn, int64_t now)
 {
     conn->last_heard = now;
     conn->unanswered_since = 0;
-    conn->closed = false;
-    if (conn->silent) {
+    /* A broker found gone by its closed connection is back only once a
+     * new one is open: what is read meanwhile is what the old one left. */
+    if (conn->silent && !conn->closed) {
         conn->silent = false;
         zf_client_resubmit (self, conn, "the broker is back");
         s_take_from_down (self);
@@ -516,9 +530,8 @@ s_check_silence (zfarm_client_t *self, conn_t *conn, int64_t now)
         return;
     conn->silent = true;
     if (self->broker_count > 1) {
-        zf_warning ("zfarm client: %s is silent for %" PRId64 " ms%s",
-                    conn->endpoint, now - conn->unanswered_since,
-                    conn->closed? " since it closed the connection": "");
+        zf_warning ("zfarm client: %s is silent for %" PRId64 " ms",
+                    conn->endpoint, now - conn->unanswered_since);
         zf_client_broker_lost (self, conn, "is silent");
     }
 }
@@ -534,11 +547,7 @@ zf_client_heartbeat (zfarm_client_t *self, int64_t now)
         if (now >= conn->next_ping) {
             s_check_silence (self, conn, now);
             zf_client_send_simple (self, conn, ZF_PING, 0);
-            /* After its connection closed, the next look is when its
-             * shorter silence is up. */
-            conn->next_ping = now + (conn->closed && !conn->silent
-                                     ? ZF_CONN_SILENCE_MS (conn) + 1
-                                     : conn->heartbeat_ms);
+            conn->next_ping = now + conn->heartbeat_ms;
         }
         if (conn->next_ping < next)
             next = conn->next_ping;

@@ -86,9 +86,10 @@ typedef struct {
                                    the connection closes; NULL with one
                                    broker (client_monitor.c) */
     bool closed;                /* the monitor saw the connection close,
-                                   and the broker has not been heard
-                                   since: it has ZF_CONN_CLOSED_GRACE_MS,
-                                   not its liveness, to answer */
+                                   and no new one complete its handshake
+                                   since: what it receives is from the
+                                   old one, and a failed connect means
+                                   the broker is gone */
     int fd;                     /* its ZMQ_FD */
     bool armed;                 /* its last receive found nothing, and
                                    nothing was done with it since: its
@@ -127,18 +128,9 @@ typedef struct {
                                    sent before anything else to it */
 } conn_t;
 
-/* How long a broker whose connection closed has to answer a PING before
- * it is down: libzmq opens the connection again after 100 ms, so a
- * broker that lives answers well within it. */
-#define ZF_CONN_CLOSED_GRACE_MS 400
-
 /* The broker's silence after which it is down, in ms. */
-#define ZF_CONN_SILENCE_MS(conn)                                          \
-    ((conn)->closed                                                       \
-     && ZF_CONN_CLOSED_GRACE_MS < (int64_t) (conn)->heartbeat_ms          \
-                                  * (conn)->liveness                      \
-     ? ZF_CONN_CLOSED_GRACE_MS                                            \
-     : (int64_t) (conn)->heartbeat_ms * (conn)->liveness)
+#define ZF_CONN_SILENCE_MS(conn) \
+    ((int64_t) (conn)->heartbeat_ms * (conn)->liveness)
 
 struct _zfarm_client_t {
     conn_t brokers [ENDPOINTS_MAX];     /* one connection per endpoint */
@@ -148,6 +140,8 @@ struct _zfarm_client_t {
                                    shorter; the next scan starts after it */
     bool spilling;              /* a broker said it is busy: tasks spread
                                    over a pool's brokers (zf_client_pick) */
+    bool home_chosen;           /* the broker of a pool to keep to was
+                                   chosen, from the routing id */
     int poll_fd;                /* with several brokers, an epoll set of
                                    their sockets' ZMQ_FDs (the one fd a
                                    caller's loop polls); -1 with one */
@@ -375,8 +369,8 @@ void
 
 /* Reads every monitor's events when they are due (monitors_due, or
  * MONITOR_READ_MS since the last read: an empty read costs a poll(2) in
- * libzmq, too much for every pump): a broker whose connection closed is
- * pinged at once, and has ZF_CONN_CLOSED_GRACE_MS to answer. */
+ * libzmq, too much for every pump): a broker whose connection closed, and
+ * whose address then refused a new one, is down, and its tasks move. */
 void
     zf_client_monitor_read (zfarm_client_t *self, int64_t now);
 

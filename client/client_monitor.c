@@ -1,14 +1,14 @@
-/* client_monitor.c: a client given several brokers hears at once that a
- * broker's connection closed, from libzmq's socket monitor. It then PINGs
- * that broker at once and gives it ZF_CONN_CLOSED_GRACE_MS to answer
- * instead of its liveness (1.5 s by default): a broker that lives (one
- * that dropped a message over its --max-msg-size, or restarted) is back
- * on the connection libzmq opens again within its reconnect interval
- * (100 ms); one whose process is gone is found so a few hundred ms after
- * its SIGKILL, and its tasks move to the others, which matters most when a
- * client keeps to one broker of a pool (zf_client_pick). Silence still
- * finds what closes no connection: a cut link, a paused broker, a host
- * that is gone.
+/* client_monitor.c: a client given several brokers hears soon that a
+ * broker's process is gone, from libzmq's socket monitor, rather than
+ * after the broker's silence (its liveness: 1.5 s by default). When the
+ * connection closes (ZMQ_EVENT_DISCONNECTED), libzmq connects again every
+ * 100 to 200 ms: a connect that fails (ZMQ_EVENT_CLOSED: refused, nothing
+ * listens there) means the process is gone, and its tasks move to the
+ * other brokers at once; a handshake that succeeds means it lives (it
+ * dropped the connection, over its --max-msg-size say, or it restarted,
+ * which its PONG's epoch tells). That matters most when a client keeps to
+ * one broker of a pool (zf_client_pick). Silence still finds what refuses
+ * no connect: a cut link, a paused broker, a host that is gone.
  *
  * A client given one broker has no monitor: its tasks have nowhere else
  * to go, and its hot path keeps one socket. */
@@ -22,6 +22,9 @@
  * monitor gets a number of its own. */
 static atomic_uint s_monitors;
 
+static bool
+s_read_events (conn_t *conn);
+
 int
 zf_client_monitor_open (conn_t *conn)
 {
@@ -29,14 +32,19 @@ zf_client_monitor_open (conn_t *conn)
     snprintf (endpoint, sizeof endpoint, "inproc://zfarm-client-monitor-%u",
               atomic_fetch_add (&s_monitors, 1));
     if (zmq_socket_monitor (zsock_resolve (conn->sock), endpoint,
-                            ZMQ_EVENT_DISCONNECTED)
+                            ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED
+                                | ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
         != 0)
         return -1;
     conn->monitor = zsock_new (ZMQ_PAIR);
     if (!conn->monitor || zsock_connect (conn->monitor, "%s", endpoint) != 0) {
+        zmq_socket_monitor (zsock_resolve (conn->sock), NULL, 0);
         zsock_destroy (&conn->monitor);
         return -1;
     }
+    /* A pipe's reader is woken only once a read has found it empty: one
+     * read now, so that the first event makes the fd readable. */
+    s_read_events (conn);
     return 0;
 }
 
@@ -50,12 +58,14 @@ zf_client_monitor_close (conn_t *conn)
     zsock_destroy (&conn->monitor);
 }
 
-/* True if an event of conn's monitor says its connection closed. Reads
- * every event waiting: each is two frames, the event and the endpoint. */
+/* Reads every event of conn's monitor (two frames each: the event, then
+ * the endpoint) and follows the connection's state. True if they say the
+ * broker is gone: after its connection closed, a connect failed, and no
+ * handshake succeeded since. */
 static bool
 s_read_events (conn_t *conn)
 {
-    bool closed = false;
+    bool refused = false;
     zmq_msg_t frame;
     zmq_msg_init (&frame);
     while (zmq_msg_recv (&frame, zsock_resolve (conn->monitor), ZMQ_DONTWAIT)
@@ -63,7 +73,12 @@ s_read_events (conn_t *conn)
         if (zmq_msg_size (&frame) >= 2) {
             uint16_t event;
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
-            closed |= event == ZMQ_EVENT_DISCONNECTED;
+            if (event == ZMQ_EVENT_DISCONNECTED)
+                conn->closed = true;
+            else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                conn->closed = refused = false;
+            else if (event == ZMQ_EVENT_CLOSED) /* a connect's socket, failed */
+                refused |= conn->closed;
         }
         while (zmq_msg_more (&frame)
                && zmq_msg_recv (&frame, zsock_resolve (conn->monitor),
@@ -72,7 +87,7 @@ s_read_events (conn_t *conn)
             ;
     }
     zmq_msg_close (&frame);
-    return closed;
+    return refused;
 }
 
 /* Reading the monitors at least this often bounds how late a close is
@@ -90,12 +105,11 @@ zf_client_monitor_read (zfarm_client_t *self, int64_t now)
         conn_t *conn = &self->brokers [i];
         if (!conn->monitor || !s_read_events (conn) || conn->silent)
             continue;
-        /* A PING now (it waits in the socket for the new connection); the
-         * heartbeat finds the broker silent if no answer comes in time. */
-        conn->closed = true;
-        conn->unanswered_since = 0;
-        conn->next_ping = 0;
-        self->next_ping = 0;
-        zf_debug ("zfarm client: %s closed the connection", conn->endpoint);
+        /* Down until a new connection is open and it answers a PING. */
+        conn->silent = true;
+        zf_warning ("zfarm client: %s is gone: its connection closed, and "
+                    "its address refuses a new one",
+                    conn->endpoint);
+        zf_client_broker_lost (self, conn, "is gone");
     }
 }

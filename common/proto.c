@@ -410,9 +410,9 @@ s_decode_field (field_t field, const msgpack_object *o, zf_header_t *header)
             header->waited_ms = (uint32_t) u;
             return true;
         case F_POOL:     return s_get_uint (o, UINT64_MAX, &header->pool);
-        case F_BUSY:
-            if (!s_get_uint (o, ZF_BUSY_MAX, &u)) return false;
-            header->busy = (uint32_t) u;
+        case F_BUSY:            /* advisory: more than all is all */
+            if (!s_get_uint (o, UINT32_MAX, &u)) return false;
+            header->busy = u > ZF_BUSY_MAX? ZF_BUSY_MAX: (uint32_t) u;
             return true;
         case F_DONE:     return s_get_uint (o, UINT64_MAX, &header->done);
         case F_TOTAL:    return s_get_uint (o, UINT64_MAX, &header->total);

@@ -10,12 +10,12 @@
  * the brokers share their workers. It prints, as JSON: first_ms, from the
  * kill to the next result (which may be one the broker sent before it
  * died); stall_ms, the longest time after the kill with no result at
- * all; recovered_ms, from the kill to the result of
- * the last task that was in flight at the kill (those held by the killed
- * broker are submitted again once the client finds it gone: 400 ms after
- * its connection closed, else after its liveness); and killed_share, the
- * killed broker's share of the first 40 %. Every result must be the echo
- * of its task; errors counts those that are not. */
+ * all; recovered_ms, from the kill to the result of the last task that
+ * was in flight at the kill (those held by the killed broker are submitted
+ * again once the client finds it gone: when a connect after its
+ * connection closed fails, else after its liveness); and killed_share,
+ * the killed broker's share of the first 40 %. Every result must be the
+ * echo of its task; errors counts those that are not. */
 #include "zfarm.h"
 
 #include <getopt.h>

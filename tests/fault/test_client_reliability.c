@@ -130,10 +130,9 @@ s_echo_tasks (zfarm_client_t *client, int count, int window)
 }
 
 /* A broker that drops a client's connection (a message over its
- * --max-msg-size) but lives answers the client's PING on the connection
- * libzmq opens again: it is not taken for dead, and the client, given two
- * brokers of one pool, keeps its next tasks there rather than moving to
- * the other. */
+ * --max-msg-size) but lives takes the connection libzmq opens again: it
+ * is not taken for dead, and the client, given two brokers of one pool,
+ * keeps its next tasks there rather than moving to the other. */
 static void
 test_dropped_connection (void)
 {
@@ -182,10 +181,10 @@ test_dropped_connection (void)
 }
 
 /* The broker a client of one pool keeps to is SIGKILLed while it holds a
- * task: the client hears the connection close and moves the task to the
- * other broker long before that broker's liveness (here a minute: a
- * heartbeat of 20 s) would have told it, so the task's result comes in
- * its 30 s. */
+ * task: the client hears the connection close and the next connect fail,
+ * and moves the task to the other broker long before that broker's
+ * liveness (here a minute: a heartbeat of 20 s) would have told it, so
+ * the task's result comes in its 30 s. */
 static void
 test_killed_broker_found_soon (void)
 {

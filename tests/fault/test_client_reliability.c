@@ -129,23 +129,48 @@ s_echo_tasks (zfarm_client_t *client, int count, int window)
     ASSERT_EQ (received, count);
 }
 
+/* Workers of "echo" (cat) and of "gated" (cat once the file gate exists),
+ * each serving list. */
+static void
+s_start_gated_workers (const char *list, const char *gate)
+{
+    char command [1024];
+    snprintf (command, sizeof command,
+              "for i in $(seq 3000); do [ -e '%s' ] && break; sleep 0.01; "
+              "done; cat", gate);
+    const char *echo [] = { "--service", "echo", "--exec", "cat", NULL };
+    const char *gated [] = { "--service", "gated", "--exec", command, NULL };
+    th_worker_start (list, echo);
+    th_worker_start (list, gated);
+}
+
+static void
+s_open_gate (const char *gate)
+{
+    FILE *file = fopen (gate, "w");
+    ASSERT (file);
+    fclose (file);
+}
+
 /* A broker that drops a client's connection (a message over its
  * --max-msg-size) but lives takes the connection libzmq opens again: it
- * is not taken for dead, and the client, given two brokers of one pool,
- * keeps its next tasks there rather than moving to the other. */
+ * is not taken for dead. The client, given two brokers of one pool, keeps
+ * there the task it held (held at its worker behind a gate until after
+ * the drop), which ends there, and its next tasks: the other broker takes
+ * none. */
 static void
 test_dropped_connection (void)
 {
     const char *extra [] = { "--max-msg-size", "65536", NULL };
     th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
                                 th_broker_start ("ipc", extra) };
-    char both [1100];
+    char both [1100], gate [512];
     snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
               brokers [1].endpoint);
-    const char *args [] = { "--service", "echo", "--exec", "cat", NULL };
-    th_worker_start (both, args);
+    snprintf (gate, sizeof gate, "%s/dropped-gate", th_tmpdir ());
+    s_start_gated_workers (both, gate);
     for (int b = 0; b < 2; b++)
-        ASSERT (th_wait_workers (brokers [b].endpoint, 1, 20000));
+        ASSERT (th_wait_workers (brokers [b].endpoint, 2, 20000));
     zfarm_client_t *client = zfarm_client_new (both);
     ASSERT (client);
     s_echo_tasks (client, 40, 2);       /* both PONGs heard: one pool */
@@ -161,6 +186,9 @@ test_dropped_connection (void)
     ASSERT (took [0] == 20 || took [1] == 20);
     int kept = took [1] == 20;
 
+    uint64_t held;
+    ASSERT_EQ (zfarm_client_submit (client, "gated", "held", 4, 30000, &held),
+               0);
     size_t size = 256 * 1024;
     char *big = calloc (1, size);
     memset (big, 'x', size);
@@ -169,13 +197,18 @@ test_dropped_connection (void)
                ZFARM_ETIMEOUT);
     zfarm_result_destroy (&result);
     free (big);
+    s_open_gate (gate);
+    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    ASSERT (zfarm_result_task_id (result) == held);
+    ASSERT_STR_EQ (zfarm_result_data (result, NULL), "held");
+    zfarm_result_destroy (&result);
     s_echo_tasks (client, 20, 2);
     for (int b = 0; b < 2; b++)
         took [b] = th_status_counter (brokers [b].endpoint, "submitted")
                  - before [b];
     printf ("after broker %d dropped the connection: broker 0 took %ld "
             "tasks, broker 1 %ld\n", kept, took [0], took [1]);
-    ASSERT_EQ (took [kept], 20);
+    ASSERT_EQ (took [kept], 21);        /* the held one, then 20 */
     ASSERT_EQ (took [!kept], 0);
     zfarm_client_destroy (&client);
 }
@@ -191,17 +224,11 @@ test_killed_broker_found_soon (void)
     const char *extra [] = { "--heartbeat", "20000", NULL };
     th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
                                 th_broker_start ("ipc", extra) };
-    char both [1100], gate [512], command [1024];
+    char both [1100], gate [512];
     snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
               brokers [1].endpoint);
     snprintf (gate, sizeof gate, "%s/killed-gate", th_tmpdir ());
-    snprintf (command, sizeof command,
-              "for i in $(seq 3000); do [ -e '%s' ] && break; sleep 0.01; "
-              "done; cat", gate);
-    const char *echo [] = { "--service", "echo", "--exec", "cat", NULL };
-    const char *gated [] = { "--service", "gated", "--exec", command, NULL };
-    th_worker_start (both, echo);
-    th_worker_start (both, gated);
+    s_start_gated_workers (both, gate);
     for (int b = 0; b < 2; b++)
         ASSERT (th_wait_workers (brokers [b].endpoint, 2, 20000));
     zfarm_client_t *client = zfarm_client_new (both);
@@ -218,9 +245,7 @@ test_killed_broker_found_soon (void)
              > before [1];
     th_kill (brokers [kept].pid, SIGKILL);
     ASSERT (th_reap (brokers [kept].pid, 5000) != -1);
-    FILE *file = fopen (gate, "w");
-    ASSERT (file);
-    fclose (file);
+    s_open_gate (gate);
     ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
     ASSERT_EQ (zfarm_result_status (result), 0);
     ASSERT_STR_EQ (zfarm_result_data (result, NULL), "held");

@@ -14,8 +14,8 @@
 #define WARMUP  40    /* the first wave: both PONGs are heard by its end */
 #define TASKS   400   /* the second wave, whose spread is measured */
 #define WINDOW  40    /* tasks in flight at once */
-#define FEW     (TASKS / 50) /* "all but a few" */
-#define MAX_ID  (WARMUP + TASKS)
+#define FEW     (TASKS / 50)         /* "all but a few" */
+#define MAX_ID  (WARMUP + 2 * TASKS) /* a case may run two waves */
 #define POOL    0x5eedf00dcafe1234ULL
 
 typedef struct {
@@ -351,6 +351,33 @@ test_busy (void)
     s_assert_shared (&farm);
 }
 
+/* 3b. One broker busy, then neither: once both have said so, the client
+ * keeps to one of them again. Each fake holds its RESULTs until its next
+ * PONG, which says busy 0, so that all but the first window or two of
+ * the wave are placed after both PONGs. */
+static void
+test_busy_settles (void)
+{
+    farm_t farm;
+    s_farm_init (&farm, "busy, then settled");
+    farm.fakes [1].busy = 800;
+    s_farm_start (&farm);
+    s_farm_wave (&farm, TASKS, 0);
+    ASSERT_INT (farm.fakes [0].wave, >=, TASKS / 4);
+    ASSERT_INT (farm.fakes [1].wave, >=, TASKS / 4);
+    for (int i = 0; i < 2; i++) {
+        farm.fakes [i].busy = 0;
+        farm.fakes [i].ponged = false;
+    }
+    s_farm_wave (&farm, TASKS, 0);
+    s_assert_each_once (&farm, TASKS);
+    size_t most = farm.fakes [0].wave > farm.fakes [1].wave
+                    ? farm.fakes [0].wave
+                    : farm.fakes [1].wave;
+    ASSERT_INT (most, >=, TASKS - 2 * WINDOW - FEW);
+    s_farm_destroy (&farm);
+}
+
 /* 4. Older brokers, whose PONGs say no pool: both of them, so that "no
  * pool" at each is no common pool; then one beside a broker that says a
  * pool. */
@@ -400,6 +427,7 @@ main (void)
     test_pooled_free_slots ();
     test_other_pools ();
     test_busy ();
+    test_busy_settles ();
     test_older_brokers ();
     test_kept_goes_silent ();
     TEST_PASS ("test_client_pick");

@@ -152,6 +152,50 @@ s_open_gate (const char *gate)
     fclose (file);
 }
 
+/* Two brokers of one pool (the gated workers serve both) and a client
+ * given both that has heard both PONGs; submitted: each broker's counter
+ * of that name, as of the last look (s_took). */
+typedef struct {
+    th_broker_t brokers [2];
+    char gate [512];
+    zfarm_client_t *client;
+    long submitted [2];
+} pool_farm_t;
+
+static void
+s_pool_farm_start (pool_farm_t *self, const char *const extra [],
+                   const char *gate_name)
+{
+    for (int b = 0; b < 2; b++)
+        self->brokers [b] = th_broker_start ("ipc", extra);
+    char both [1100];
+    snprintf (both, sizeof both, "%s,%s", self->brokers [0].endpoint,
+              self->brokers [1].endpoint);
+    snprintf (self->gate, sizeof self->gate, "%s/%s", th_tmpdir (),
+              gate_name);
+    s_start_gated_workers (both, self->gate);
+    for (int b = 0; b < 2; b++)
+        ASSERT (th_wait_workers (self->brokers [b].endpoint, 2, 20000));
+    self->client = zfarm_client_new (both);
+    ASSERT (self->client);
+    s_echo_tasks (self->client, 40, 2);     /* both PONGs heard: one pool */
+    for (int b = 0; b < 2; b++)
+        self->submitted [b] = th_status_counter (self->brokers [b].endpoint,
+                                                 "submitted");
+}
+
+/* took [b]: the tasks broker b took since the last look. */
+static void
+s_took (pool_farm_t *self, long took [2])
+{
+    for (int b = 0; b < 2; b++) {
+        long now = th_status_counter (self->brokers [b].endpoint,
+                                      "submitted");
+        took [b] = now - self->submitted [b];
+        self->submitted [b] = now;
+    }
+}
+
 /* A broker that drops a client's connection (a message over its
  * --max-msg-size) but lives takes the connection libzmq opens again: it
  * is not taken for dead. The client, given two brokers of one pool, keeps
@@ -162,55 +206,39 @@ static void
 test_dropped_connection (void)
 {
     const char *extra [] = { "--max-msg-size", "65536", NULL };
-    th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
-                                th_broker_start ("ipc", extra) };
-    char both [1100], gate [512];
-    snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
-              brokers [1].endpoint);
-    snprintf (gate, sizeof gate, "%s/dropped-gate", th_tmpdir ());
-    s_start_gated_workers (both, gate);
-    for (int b = 0; b < 2; b++)
-        ASSERT (th_wait_workers (brokers [b].endpoint, 2, 20000));
-    zfarm_client_t *client = zfarm_client_new (both);
-    ASSERT (client);
-    s_echo_tasks (client, 40, 2);       /* both PONGs heard: one pool */
-    long before [2], took [2];
-    for (int b = 0; b < 2; b++)
-        before [b] = th_status_counter (brokers [b].endpoint, "submitted");
-    s_echo_tasks (client, 20, 2);
-    for (int b = 0; b < 2; b++) {
-        long now = th_status_counter (brokers [b].endpoint, "submitted");
-        took [b] = now - before [b];
-        before [b] = now;
-    }
+    pool_farm_t farm;
+    s_pool_farm_start (&farm, extra, "dropped-gate");
+    long took [2];
+    s_echo_tasks (farm.client, 20, 2);
+    s_took (&farm, took);
     ASSERT (took [0] == 20 || took [1] == 20);
     int kept = took [1] == 20;
 
     uint64_t held;
-    ASSERT_EQ (zfarm_client_submit (client, "gated", "held", 4, 30000, &held),
+    ASSERT_EQ (zfarm_client_submit (farm.client, "gated", "held", 4, 30000,
+                                    &held),
                0);
     size_t size = 256 * 1024;
     char *big = calloc (1, size);
     memset (big, 'x', size);
     zfarm_result_t *result = NULL;
-    ASSERT_EQ (zfarm_client_call (client, "echo", big, size, 1000, &result),
+    ASSERT_EQ (zfarm_client_call (farm.client, "echo", big, size, 1000,
+                                  &result),
                ZFARM_ETIMEOUT);
     zfarm_result_destroy (&result);
     free (big);
-    s_open_gate (gate);
-    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    s_open_gate (farm.gate);
+    ASSERT_EQ (zfarm_client_wait (farm.client, 20000, &result), 0);
     ASSERT (zfarm_result_task_id (result) == held);
     ASSERT_STR_EQ (zfarm_result_data (result, NULL), "held");
     zfarm_result_destroy (&result);
-    s_echo_tasks (client, 20, 2);
-    for (int b = 0; b < 2; b++)
-        took [b] = th_status_counter (brokers [b].endpoint, "submitted")
-                 - before [b];
+    s_echo_tasks (farm.client, 20, 2);
+    s_took (&farm, took);
     printf ("after broker %d dropped the connection: broker 0 took %ld "
             "tasks, broker 1 %ld\n", kept, took [0], took [1]);
     ASSERT_EQ (took [kept], 21);        /* the held one, then 20 */
     ASSERT_EQ (took [!kept], 0);
-    zfarm_client_destroy (&client);
+    zfarm_client_destroy (&farm.client);
 }
 
 /* The broker a client of one pool keeps to is SIGKILLed while it holds a
@@ -222,37 +250,28 @@ static void
 test_killed_broker_found_soon (void)
 {
     const char *extra [] = { "--heartbeat", "20000", NULL };
-    th_broker_t brokers [2] = { th_broker_start ("ipc", extra),
-                                th_broker_start ("ipc", extra) };
-    char both [1100], gate [512];
-    snprintf (both, sizeof both, "%s,%s", brokers [0].endpoint,
-              brokers [1].endpoint);
-    snprintf (gate, sizeof gate, "%s/killed-gate", th_tmpdir ());
-    s_start_gated_workers (both, gate);
-    for (int b = 0; b < 2; b++)
-        ASSERT (th_wait_workers (brokers [b].endpoint, 2, 20000));
-    zfarm_client_t *client = zfarm_client_new (both);
-    ASSERT (client);
-    s_echo_tasks (client, 40, 2);       /* both PONGs heard: one pool */
-    long before [2];
-    for (int b = 0; b < 2; b++)
-        before [b] = th_status_counter (brokers [b].endpoint, "submitted");
-    ASSERT_EQ (zfarm_client_submit (client, "gated", "held", 4, 30000, NULL),
+    pool_farm_t farm;
+    s_pool_farm_start (&farm, extra, "killed-gate");
+    long took [2];
+    ASSERT_EQ (zfarm_client_submit (farm.client, "gated", "held", 4, 30000,
+                                    NULL),
                0);
     zfarm_result_t *result = NULL;
-    ASSERT_EQ (zfarm_client_wait (client, 300, &result), ZFARM_ETIMEOUT);
-    int kept = th_status_counter (brokers [1].endpoint, "submitted")
-             > before [1];
-    th_kill (brokers [kept].pid, SIGKILL);
-    ASSERT (th_reap (brokers [kept].pid, 5000) != -1);
-    s_open_gate (gate);
-    ASSERT_EQ (zfarm_client_wait (client, 20000, &result), 0);
+    ASSERT_EQ (zfarm_client_wait (farm.client, 300, &result), ZFARM_ETIMEOUT);
+    s_took (&farm, took);
+    int kept = took [1] > 0;
+    long completed = th_status_counter (farm.brokers [!kept].endpoint,
+                                        "completed");
+    th_kill (farm.brokers [kept].pid, SIGKILL);
+    ASSERT (th_reap (farm.brokers [kept].pid, 5000) != -1);
+    s_open_gate (farm.gate);
+    ASSERT_EQ (zfarm_client_wait (farm.client, 20000, &result), 0);
     ASSERT_EQ (zfarm_result_status (result), 0);
     ASSERT_STR_EQ (zfarm_result_data (result, NULL), "held");
     zfarm_result_destroy (&result);
-    ASSERT_EQ (th_status_counter (brokers [!kept].endpoint, "completed")
-               - before [!kept] > 0, 1);
-    zfarm_client_destroy (&client);
+    ASSERT_INT (th_status_counter (farm.brokers [!kept].endpoint, "completed"),
+                >, completed);
+    zfarm_client_destroy (&farm.client);
 }
 
 int
